@@ -1,0 +1,58 @@
+# walstar: one build for every part.
+#
+#   make            build the decoder plugin, the sink daemon and the extensions
+#   make install    install them (PostgreSQL's pkglibdir/sharedir, $(bindir))
+#   make deps       install missing Debian packages and fetch the Kafka broker jars
+#   make test       deps + build + install + every suite (pg_regress, unit, TAP)
+#   make demo       deps + build + install + the Acme demo end to end
+#   make asan-test  the suites with an AddressSanitizer build of our code
+#
+# Each part (decoder/, sink/, extension/) has its own Makefile (PGXS for the
+# PostgreSQL parts) with the targets all, install, installcheck and clean;
+# this file only orders them. The protobuf-c code is generated here from
+# proto/walstar.proto, once, for every part.
+
+PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
+export PG_CONFIG
+
+PARTS := $(patsubst %/Makefile,%,$(wildcard decoder/Makefile sink/Makefile extension/Makefile extension/walstar_claims/Makefile))
+PROTO_GEN := proto/walstar.pb-c.c proto/walstar.pb-c.h
+
+.PHONY: all install clean deps test demo check-format asan-test $(PARTS)
+
+all: $(PARTS)
+
+$(PARTS): $(PROTO_GEN)
+	$(MAKE) -C $@ all
+
+$(PROTO_GEN): proto/walstar.proto
+	protoc-c --proto_path=proto --c_out=proto walstar.proto
+
+install: all
+	@set -e; for d in $(PARTS); do $(MAKE) -C $$d install; done
+
+clean:
+	@set -e; for d in $(PARTS); do $(MAKE) -C $$d clean; done
+	rm -f $(PROTO_GEN)
+
+deps:
+	regress/deps.sh
+
+test: deps
+	$(MAKE) all
+	$(MAKE) install
+	regress/run_tests.sh $(PARTS)
+
+asan-test: deps
+	$(MAKE) clean
+	$(MAKE) all COPT='-fsanitize=address -fno-omit-frame-pointer' SANITIZE=address
+	$(MAKE) install
+	WALSTAR_ASAN=1 regress/run_tests.sh $(PARTS)
+
+demo: deps
+	$(MAKE) all
+	$(MAKE) install
+	demo/run.sh
+
+check-format:
+	regress/check_format.sh

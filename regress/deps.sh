@@ -1,0 +1,57 @@
+#!/bin/sh
+# Installs what the build, the tests and the demo need, only what is missing:
+# Debian packages (PostgreSQL 15 server and headers, librdkafka, protobuf-c,
+# libcurl, kcat, Java, Maven, ...) and Apache Kafka's broker jars, fetched with
+# Maven into .cache/kafka (ignored by git). Cheap when everything is present.
+set -eu
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+KAFKA_HOME=${KAFKA_HOME:-$ROOT/.cache/kafka}
+PG_MIN=15.20
+
+PACKAGES="postgresql-15 postgresql-server-dev-15 \
+  postgresql-15-wal2json postgresql-15-decoderbufs \
+  librdkafka-dev libprotobuf-c-dev protobuf-c-compiler libcurl4-openssl-dev \
+  libmicrohttpd-dev libinih-dev libssl-dev pkg-config gcc make kcat \
+  default-jre-headless maven libipc-run-perl libtest-simple-perl"
+
+missing=""
+for p in $PACKAGES; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
+		missing="$missing $p"
+	fi
+done
+# output_plugin_libraries (our tests rely on it) exists from 15.20 on.
+pgver=$(dpkg-query -W -f='${Version}' postgresql-15 2>/dev/null || echo 0)
+if ! dpkg --compare-versions "$pgver" ge "$PG_MIN"; then
+	missing="$missing postgresql-15"
+fi
+
+if [ -n "$missing" ]; then
+	if [ "$(id -u)" != 0 ]; then
+		echo "deps: missing Debian packages:$missing (run as root or install them)" >&2
+		exit 1
+	fi
+	echo "deps: installing Debian packages:$missing"
+	# The tests start their own clusters; do not let the package start one on 5432.
+	mkdir -p /etc/postgresql-common
+	if [ ! -e /etc/postgresql-common/createcluster.conf ]; then
+		echo "create_main_cluster = false" > /etc/postgresql-common/createcluster.conf
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -q --no-install-recommends $missing
+fi
+
+# Kafka broker jars, one fetch per pinned version.
+version=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$ROOT/regress/kafka/pom.xml")
+stamp="$KAFKA_HOME/libs/.fetched-$version"
+if [ ! -e "$stamp" ]; then
+	echo "deps: fetching Apache Kafka $version broker jars with Maven into $KAFKA_HOME/libs"
+	rm -rf "$KAFKA_HOME/libs"
+	mkdir -p "$KAFKA_HOME/libs"
+	mvn -q -B -f "$ROOT/regress/kafka/pom.xml" \
+		org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies \
+		-DoutputDirectory="$KAFKA_HOME/libs" -DincludeScope=runtime
+	touch "$stamp"
+fi

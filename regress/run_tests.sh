@@ -1,0 +1,78 @@
+#!/bin/sh
+# Runs every suite against the installed build:
+#   for each part given: pg_regress over <part>/sql + <part>/expected (a temporary
+#   instance configured by <part>/regress.conf) and <part>/tests/run_unit.sh if present;
+#   then the TAP tests regress/t/*.pl through prove.
+# Output of all runs goes to .cache/testrun (ignored). PostgreSQL refuses to run
+# as root, so under root the suites run as the unprivileged user $WALSTAR_TEST_USER
+# (default postgres, created by the Debian packages).
+# Usage: regress/run_tests.sh [part ...]      (WALSTAR_TAP=pattern limits TAP tests)
+set -u
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+WORK=${WALSTAR_TEST_WORK:-$ROOT/.cache/testrun}
+TEST_USER=${WALSTAR_TEST_USER:-postgres}
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+BINDIR=$($PG_CONFIG --bindir)
+PGXS_DIR=$(dirname "$(dirname "$(dirname "$($PG_CONFIG --pgxs)")")")
+PG_REGRESS=$PGXS_DIR/src/test/regress/pg_regress
+
+if [ "$(id -u)" = 0 ]; then
+	rm -rf "$WORK"
+	mkdir -p "$WORK"
+	chown "$TEST_USER" "$WORK"
+	exec runuser -u "$TEST_USER" -- env HOME="$WORK" WALSTAR_TEST_WORK="$WORK" "$0" "$@"
+fi
+mkdir -p "$WORK"
+
+export PATH="$BINDIR:$PATH"
+export PERL5LIB="$PGXS_DIR/src/test/perl:$ROOT/regress/lib${PERL5LIB:+:$PERL5LIB}"
+export PG_REGRESS WALSTAR_ROOT="$ROOT" KAFKA_HOME="${KAFKA_HOME:-$ROOT/.cache/kafka}"
+export TESTDIR="$WORK/tap"
+
+failed=""
+for part in "$@"; do
+	tests=$(make -s -C "$ROOT/$part" -f Makefile -f "$ROOT/regress/print.mk" print-REGRESS 2>/dev/null)
+	if [ -n "$tests" ]; then
+		echo "== pg_regress: $part"
+		conf=""
+		[ -f "$ROOT/$part/regress.conf" ] && conf="--temp-config=$ROOT/$part/regress.conf"
+		mkdir -p "$WORK/$part"
+		# shellcheck disable=SC2086
+		if ! "$PG_REGRESS" --inputdir="$ROOT/$part" --outputdir="$WORK/$part" \
+			--bindir="$BINDIR" --temp-instance="$WORK/$part/tmp_check" $conf $tests; then
+			failed="$failed pg_regress:$part"
+			[ -f "$WORK/$part/regression.diffs" ] && head -200 "$WORK/$part/regression.diffs"
+		fi
+	fi
+	if [ -x "$ROOT/$part/tests/run_unit.sh" ]; then
+		echo "== unit tests: $part"
+		"$ROOT/$part/tests/run_unit.sh" "$WORK/$part-unit" || failed="$failed unit:$part"
+	fi
+done
+
+if ls "$ROOT"/regress/t/*.pl >/dev/null 2>&1; then
+	echo "== TAP tests"
+	mkdir -p "$TESTDIR"
+	cd "$TESTDIR" || exit 1
+	pattern=${WALSTAR_TAP:-}
+	set -- "$ROOT"/regress/t/*.pl
+	if [ -n "$pattern" ]; then
+		set -- $(ls "$ROOT"/regress/t/*.pl | grep -- "$pattern")
+	fi
+	prove --timer "$@" || failed="$failed tap"
+fi
+
+# Nothing we started may outlive the run.
+leftover=$(ps -eo pid,args | grep -F "$WORK" | grep -v grep | grep -E 'bin/postgres|kafka\.Kafka' || true)
+if [ -n "$leftover" ]; then
+	echo "servers left running after the tests:" >&2
+	echo "$leftover" >&2
+	failed="$failed leftover-servers"
+fi
+
+if [ -n "$failed" ]; then
+	echo "FAILED:$failed"
+	exit 1
+fi
+echo "all suites passed"
