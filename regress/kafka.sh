@@ -11,6 +11,8 @@
 # DIR keeps the broker's data, config, pid and log across stop/start, so a
 # restarted broker has the same topics and messages.
 set -eu
+# The JVM must not inherit an AddressSanitizer preload (make asan-test).
+unset LD_PRELOAD
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 KAFKA_HOME=${KAFKA_HOME:-$ROOT/.cache/kafka}
