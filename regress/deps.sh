@@ -12,7 +12,7 @@ PG_MIN=15.20
 PACKAGES="postgresql-15 postgresql-server-dev-15 \
   postgresql-15-wal2json postgresql-15-decoderbufs \
   librdkafka-dev libprotobuf-c-dev protobuf-c-compiler libcurl4-openssl-dev \
-  libmicrohttpd-dev libinih-dev libssl-dev pkg-config gcc make kcat \
+  libmicrohttpd-dev libinih-dev libssl-dev pkg-config gcc make kcat clang-format \
   default-jre-headless maven libipc-run-perl libtest-simple-perl"
 
 missing=""
