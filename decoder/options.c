@@ -1,0 +1,307 @@
+/*-------------------------------------------------------------------------
+ *
+ * options.c
+ *		Slot options of walstar_decoder, parsed from one table.
+ *
+ * Options (pg_logical_slot_get_changes(..., 'name', 'value', ...) or
+ * START_REPLICATION ... (name 'value', ...)):
+ *
+ *	format				'protobuf' (default, binary) or 'json' (text)
+ *	include-transaction json: BEGIN/COMMIT records (default true); protobuf
+ *						always sends them, the sink confirms positions from them
+ *	skip-origin			drop transactions replayed from a replication origin
+ *	stream-changes		stream in-progress transactions (stream_* records)
+ *	source-id			Change.source (default: the database name)
+ *	include-tables		comma-separated "schema.table" patterns to send
+ *	exclude-tables		comma-separated "schema.table" patterns not to send
+ *	mask-columns		"schema.table.column" patterns sent as NULL
+ *	hash-columns		"schema.table.column" patterns sent as HMAC-SHA256
+ *	hash-salt			the HMAC key; required with hash-columns
+ *	include-lsn, include-xids, include-timestamp, include-columns,
+ *	include-oids		json only: show these (volatile) fields, default false
+ *
+ * Patterns: '*' matches any run of characters within one name part, '\'
+ * escapes the next character ('\.', '\,', '\*').  A column matching both
+ * mask-columns and hash-columns is masked.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "commands/defrem.h"
+#include "nodes/makefuncs.h"
+#include "utils/builtins.h"
+
+#include "walstar_decoder.h"
+
+typedef enum OptionType
+{
+	OPT_BOOL,					/* bool field */
+	OPT_STRING,					/* char * field, non-empty */
+	OPT_TABLES,					/* List of 2-part NamePattern */
+	OPT_COLUMNS,				/* List of 3-part NamePattern */
+	OPT_FORMAT					/* bool json field */
+} OptionType;
+
+typedef struct OptionDef
+{
+	const char *name;			/* option name as the client spells it */
+	OptionType	type;			/* how to parse the value */
+	size_t		offset;			/* field in DecoderOptions */
+} OptionDef;
+
+static const OptionDef option_defs[] = {
+	{"format", OPT_FORMAT, offsetof(DecoderOptions, json)},
+	{"include-transaction", OPT_BOOL, offsetof(DecoderOptions, include_transaction)},
+	{"skip-origin", OPT_BOOL, offsetof(DecoderOptions, skip_origin)},
+	{"stream-changes", OPT_BOOL, offsetof(DecoderOptions, stream_changes)},
+	{"source-id", OPT_STRING, offsetof(DecoderOptions, source_id)},
+	{"include-tables", OPT_TABLES, offsetof(DecoderOptions, include_tables)},
+	{"exclude-tables", OPT_TABLES, offsetof(DecoderOptions, exclude_tables)},
+	{"mask-columns", OPT_COLUMNS, offsetof(DecoderOptions, mask_columns)},
+	{"hash-columns", OPT_COLUMNS, offsetof(DecoderOptions, hash_columns)},
+	{"hash-salt", OPT_STRING, offsetof(DecoderOptions, hash_salt)},
+	{"include-lsn", OPT_BOOL, offsetof(DecoderOptions, include_lsn)},
+	{"include-xids", OPT_BOOL, offsetof(DecoderOptions, include_xids)},
+	{"include-timestamp", OPT_BOOL, offsetof(DecoderOptions, include_timestamp)},
+	{"include-columns", OPT_BOOL, offsetof(DecoderOptions, include_columns)},
+	{"include-oids", OPT_BOOL, offsetof(DecoderOptions, include_oids)},
+};
+
+#define NUM_OPTIONS lengthof(option_defs)
+
+static List *parse_patterns(DefElem *def, int nparts);
+static NamePattern *parse_one_pattern(const DefElem *def, const char *text,
+									  int nparts);
+static bool part_match(const char *pattern, const char *name);
+
+/*
+ * Parse the slot options into opts (allocated in the current memory
+ * context).  Every problem is an ERROR that names the option.
+ */
+void
+options_parse(List *defs, DecoderOptions *opts)
+{
+	bool		seen[NUM_OPTIONS] = {0};
+	ListCell   *lc;
+
+	memset(opts, 0, sizeof(*opts));
+	opts->include_transaction = true;
+
+	foreach(lc, defs)
+	{
+		DefElem    *def = lfirst_node(DefElem, lc);
+		const OptionDef *od = NULL;
+		char	   *field;
+		int			i;
+
+		for (i = 0; i < NUM_OPTIONS; i++)
+		{
+			if (strcmp(def->defname, option_defs[i].name) == 0)
+			{
+				od = &option_defs[i];
+				break;
+			}
+		}
+		if (od == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("option \"%s\" is unknown to walstar_decoder",
+							def->defname)));
+		if (seen[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_SYNTAX_ERROR),
+					 errmsg("option \"%s\" is given more than once",
+							def->defname)));
+		seen[i] = true;
+		field = (char *) opts + od->offset;
+
+		switch (od->type)
+		{
+			case OPT_BOOL:
+				*(bool *) field = defGetBoolean(def);
+				break;
+			case OPT_STRING:
+				{
+					char	   *s = def->arg ? defGetString(def) : "";
+
+					if (s[0] == '\0')
+						ereport(ERROR,
+								(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+								 errmsg("option \"%s\" requires a non-empty value",
+										def->defname)));
+					*(char **) field = pstrdup(s);
+					break;
+				}
+			case OPT_TABLES:
+				*(List **) field = parse_patterns(def, 2);
+				break;
+			case OPT_COLUMNS:
+				*(List **) field = parse_patterns(def, 3);
+				break;
+			case OPT_FORMAT:
+				{
+					char	   *s = def->arg ? defGetString(def) : "";
+
+					if (strcmp(s, "protobuf") == 0)
+						*(bool *) field = false;
+					else if (strcmp(s, "json") == 0)
+						*(bool *) field = true;
+					else
+						ereport(ERROR,
+								(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+								 errmsg("invalid value \"%s\" for option \"%s\"",
+										s, def->defname),
+								 errhint("Valid values are \"protobuf\" and \"json\".")));
+					break;
+				}
+		}
+	}
+
+	if (opts->hash_columns != NIL && opts->hash_salt == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("option \"hash-columns\" requires option \"hash-salt\"")));
+}
+
+/*
+ * Split a comma-separated pattern list; backslash escapes a comma.
+ */
+static List *
+parse_patterns(DefElem *def, int nparts)
+{
+	char	   *s = def->arg ? defGetString(def) : "";
+	List	   *result = NIL;
+	StringInfoData item;
+	const char *p;
+
+	initStringInfo(&item);
+	for (p = s;; p++)
+	{
+		if (*p == '\\' && p[1] != '\0')
+		{
+			appendStringInfoChar(&item, *p++);
+			appendStringInfoChar(&item, *p);
+		}
+		else if (*p == ',' || *p == '\0')
+		{
+			char	   *start = item.data;
+			char	   *end = item.data + item.len;
+
+			while (*start == ' ' || *start == '\t')
+				start++;
+			while (end > start && (end[-1] == ' ' || end[-1] == '\t') &&
+				   !(end - 1 > start && end[-2] == '\\'))
+				*--end = '\0';
+			if (*start == '\0')
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("option \"%s\" has an empty pattern",
+								def->defname)));
+			result = lappend(result, parse_one_pattern(def, start, nparts));
+			resetStringInfo(&item);
+			if (*p == '\0')
+				break;
+		}
+		else
+			appendStringInfoChar(&item, *p);
+	}
+	pfree(item.data);
+	return result;
+}
+
+static NamePattern *
+parse_one_pattern(const DefElem *def, const char *text, int nparts)
+{
+	NamePattern *pat = palloc0(sizeof(NamePattern));
+	StringInfoData part;
+	const char *p;
+
+	initStringInfo(&part);
+	for (p = text;; p++)
+	{
+		if (*p == '\\' && p[1] != '\0')
+		{
+			appendStringInfoChar(&part, *p++);
+			appendStringInfoChar(&part, *p);
+		}
+		else if (*p == '.' || *p == '\0')
+		{
+			if (part.len == 0 || pat->nparts == nparts)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid pattern \"%s\" in option \"%s\"",
+								text, def->defname),
+						 errhint(nparts == 2 ?
+								 "Patterns have the form schema.table, '*' matches any characters." :
+								 "Patterns have the form schema.table.column, '*' matches any characters.")));
+			pat->parts[pat->nparts++] = pstrdup(part.data);
+			resetStringInfo(&part);
+			if (*p == '\0')
+				break;
+		}
+		else
+			appendStringInfoChar(&part, *p);
+	}
+	pfree(part.data);
+	if (pat->nparts != nparts)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid pattern \"%s\" in option \"%s\"",
+						text, def->defname),
+				 errhint(nparts == 2 ?
+						 "Patterns have the form schema.table, '*' matches any characters." :
+						 "Patterns have the form schema.table.column, '*' matches any characters.")));
+	return pat;
+}
+
+/* Glob match of one name part: '*' any run, '\' escapes. */
+static bool
+part_match(const char *pattern, const char *name)
+{
+	while (*pattern)
+	{
+		if (*pattern == '*')
+		{
+			while (*pattern == '*')
+				pattern++;
+			if (*pattern == '\0')
+				return true;
+			for (; *name; name++)
+			{
+				if (part_match(pattern, name))
+					return true;
+			}
+			return false;
+		}
+		if (*pattern == '\\' && pattern[1] != '\0')
+			pattern++;
+		if (*pattern != *name)
+			return false;
+		pattern++;
+		name++;
+	}
+	return *name == '\0';
+}
+
+/*
+ * Does any pattern of the list match schema.table (column NULL) or
+ * schema.table.column?
+ */
+bool
+options_match_any(List *patterns, const char *schema, const char *table,
+				  const char *column)
+{
+	ListCell   *lc;
+
+	foreach(lc, patterns)
+	{
+		NamePattern *pat = (NamePattern *) lfirst(lc);
+
+		if (part_match(pat->parts[0], schema) &&
+			part_match(pat->parts[1], table) &&
+			(column == NULL || part_match(pat->parts[2], column)))
+			return true;
+	}
+	return false;
+}

@@ -1,0 +1,350 @@
+/*-------------------------------------------------------------------------
+ *
+ * relation_cache.c
+ *		What walstar_decoder sends for a relation, computed once.
+ *
+ * A hash keyed by relation OID, filled on first use with everything a row
+ * change needs: names, filter decision, sent columns with their encoding,
+ * output functions, key columns, PII decisions and the pre-encoded column
+ * descriptions.  Row changes then do no catalog lookups.
+ *
+ * Invalidation callbacks (relcache, and syscache for types and schemas,
+ * whose renames change what we send) only clear the valid flag; the entry
+ * is rebuilt on its next use.  The callbacks cannot be unregistered, so
+ * they outlive the decoding context and must tolerate a missing hash: the
+ * hash lives in a child of the plugin's context and a reset callback on it
+ * forgets the pointer.
+ *
+ * Key columns (Column.is_key, Change.key) by replica identity:
+ *	DEFAULT		the primary key (none if the table has no primary key)
+ *	INDEX		the replica identity index's columns
+ *	FULL		the primary key if there is one, else none
+ *	NOTHING		none
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+
+#include "walstar_decoder.h"
+
+static HTAB *RelationCache = NULL;
+static MemoryContext RelationCacheContext = NULL;
+
+static void relation_cache_reset_cb(void *arg);
+static void relcache_invalidate_cb(Datum arg, Oid relid);
+static void syscache_invalidate_cb(Datum arg, int cacheid, uint32 hashvalue);
+static void build_entry(DecoderState *state, RelationEntry *entry, Relation rel);
+static char *landing_type(Oid typoid, int32 typmod, Walstar__V1__Pii pii);
+static size_t pack_columns(RelationEntry *entry);
+
+/*
+ * Create the cache under the plugin's context (once per decoding context).
+ */
+void
+relation_cache_init(MemoryContext parent)
+{
+	static bool callbacks_registered = false;
+	HASHCTL		ctl;
+	MemoryContextCallback *cb;
+
+	RelationCacheContext = AllocSetContextCreate(parent,
+												 "walstar relation cache",
+												 ALLOCSET_DEFAULT_SIZES);
+	ctl.keysize = sizeof(Oid);
+	ctl.entrysize = sizeof(RelationEntry);
+	ctl.hcxt = RelationCacheContext;
+	RelationCache = hash_create("walstar relation cache", 128, &ctl,
+								HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+
+	cb = MemoryContextAlloc(RelationCacheContext, sizeof(MemoryContextCallback));
+	cb->func = relation_cache_reset_cb;
+	cb->arg = NULL;
+	MemoryContextRegisterResetCallback(RelationCacheContext, cb);
+
+	if (!callbacks_registered)
+	{
+		CacheRegisterRelcacheCallback(relcache_invalidate_cb, (Datum) 0);
+		CacheRegisterSyscacheCallback(TYPEOID, syscache_invalidate_cb, (Datum) 0);
+		CacheRegisterSyscacheCallback(NAMESPACEOID, syscache_invalidate_cb, (Datum) 0);
+		callbacks_registered = true;
+	}
+}
+
+static void
+relation_cache_reset_cb(void *arg)
+{
+	RelationCache = NULL;
+	RelationCacheContext = NULL;
+}
+
+static void
+relcache_invalidate_cb(Datum arg, Oid relid)
+{
+	RelationEntry *entry;
+
+	if (RelationCache == NULL)
+		return;
+
+	if (OidIsValid(relid))
+	{
+		entry = hash_search(RelationCache, &relid, HASH_FIND, NULL);
+		if (entry != NULL)
+			entry->valid = false;
+	}
+	else
+	{
+		HASH_SEQ_STATUS status;
+
+		hash_seq_init(&status, RelationCache);
+		while ((entry = hash_seq_search(&status)) != NULL)
+			entry->valid = false;
+	}
+}
+
+/* A type or schema changed: any entry may show its name; rebuild all. */
+static void
+syscache_invalidate_cb(Datum arg, int cacheid, uint32 hashvalue)
+{
+	relcache_invalidate_cb(arg, InvalidOid);
+}
+
+/*
+ * The entry for rel, (re)built if needed.
+ */
+RelationEntry *
+relation_cache_get(DecoderState *state, Relation rel)
+{
+	Oid			relid = RelationGetRelid(rel);
+	RelationEntry *entry;
+	bool		found;
+
+	if (RelationCache == NULL)
+		elog(ERROR, "walstar_decoder relation cache is not initialized");
+
+	entry = hash_search(RelationCache, &relid, HASH_ENTER, &found);
+	if (!found)
+	{
+		entry->valid = false;
+		entry->cxt = NULL;
+	}
+	if (!entry->valid)
+		build_entry(state, entry, rel);
+	return entry;
+}
+
+static void
+build_entry(DecoderState *state, RelationEntry *entry, Relation rel)
+{
+	const DecoderOptions *opts = &state->opts;
+	TupleDesc	desc = RelationGetDescr(rel);
+	MemoryContext oldcxt;
+	Oid			keyindex = InvalidOid;
+	int		   *attr_col;
+	int			i;
+
+	if (entry->cxt == NULL)
+		entry->cxt = AllocSetContextCreate(RelationCacheContext,
+										   "walstar relation",
+										   ALLOCSET_SMALL_SIZES);
+	else
+		MemoryContextReset(entry->cxt);
+
+	/*
+	 * Valid from here: an invalidation arriving while we build (catalog
+	 * access below may process some) clears it again and forces a rebuild
+	 * at the next change.
+	 */
+	entry->valid = true;
+	entry->ncolumns = 0;
+	entry->nkeys = 0;
+	entry->columns_packed_len = 0;
+
+	oldcxt = MemoryContextSwitchTo(entry->cxt);
+
+	entry->schema = get_namespace_name(RelationGetNamespace(rel));
+	if (entry->schema == NULL)
+		entry->schema = pstrdup("");
+	entry->table = pstrdup(RelationGetRelationName(rel));
+	entry->replident = rel->rd_rel->relreplident;
+	entry->old_is_full = (entry->replident == REPLICA_IDENTITY_FULL);
+	entry->included =
+		(opts->include_tables == NIL ||
+		 options_match_any(opts->include_tables, entry->schema, entry->table, NULL)) &&
+		!options_match_any(opts->exclude_tables, entry->schema, entry->table, NULL);
+
+	if (!entry->included)
+	{
+		MemoryContextSwitchTo(oldcxt);
+		return;
+	}
+
+	/* sent columns: every attribute that is not dropped */
+	entry->cols = palloc0(sizeof(ColumnInfo) * Max(desc->natts, 1));
+	entry->column_store = palloc0(sizeof(Walstar__V1__Column) * Max(desc->natts, 1));
+	entry->columns = palloc0(sizeof(Walstar__V1__Column *) * Max(desc->natts, 1));
+	attr_col = palloc(sizeof(int) * Max(desc->natts, 1));
+
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		ColumnInfo *col;
+		Walstar__V1__Column *wc;
+		Oid			basetype;
+		int32		basetypmod = att->atttypmod;
+		const char *attname = NameStr(att->attname);
+
+		attr_col[i] = -1;
+		if (att->attisdropped)
+			continue;
+
+		attr_col[i] = entry->ncolumns;
+		col = &entry->cols[entry->ncolumns];
+		wc = &entry->column_store[entry->ncolumns];
+		entry->columns[entry->ncolumns] = wc;
+		entry->ncolumns++;
+
+		basetype = getBaseTypeAndTypmod(att->atttypid, &basetypmod);
+		col->attidx = i;
+		col->kind = encode_value_kind(basetype);
+		col->varlena = (att->attlen == -1);
+		if (options_match_any(opts->mask_columns, entry->schema, entry->table, attname))
+			col->pii = WALSTAR__V1__PII__MASKED;
+		else if (options_match_any(opts->hash_columns, entry->schema, entry->table, attname))
+			col->pii = WALSTAR__V1__PII__HASHED;
+		else
+			col->pii = WALSTAR__V1__PII__PII_NONE;
+
+		col->output.fn_oid = InvalidOid;
+		if (col->kind == VK_OUTPUT || col->pii == WALSTAR__V1__PII__HASHED)
+		{
+			Oid			outfunc;
+			bool		isvarlena;
+
+			getTypeOutputInfo(att->atttypid, &outfunc, &isvarlena);
+			fmgr_info_cxt(outfunc, &col->output, entry->cxt);
+		}
+
+		walstar__v1__column__init(wc);
+		wc->name = pstrdup(attname);
+		wc->type_oid = att->atttypid;
+		wc->type_name = format_type_extended(att->atttypid, att->atttypmod,
+											 FORMAT_TYPE_TYPEMOD_GIVEN |
+											 (att->atttypid >= FirstNormalObjectId ?
+											  FORMAT_TYPE_FORCE_QUALIFY : 0));
+		wc->landing_type = landing_type(basetype, basetypmod, col->pii);
+		wc->pii = col->pii;
+	}
+
+	/* key columns, in key order */
+	if (entry->replident == REPLICA_IDENTITY_DEFAULT ||
+		entry->replident == REPLICA_IDENTITY_INDEX)
+		keyindex = RelationGetReplicaIndex(rel);
+	else if (entry->replident == REPLICA_IDENTITY_FULL)
+		keyindex = RelationGetPrimaryKeyIndex(rel);
+
+	if (OidIsValid(keyindex))
+	{
+		Relation	idxrel = RelationIdGetRelation(keyindex);
+		int			nkeyatts;
+
+		if (!RelationIsValid(idxrel))
+			elog(ERROR, "could not open index %u of relation \"%s\"",
+				 keyindex, entry->table);
+		nkeyatts = idxrel->rd_index->indnkeyatts;
+		entry->keys = palloc(sizeof(int) * nkeyatts);
+		for (i = 0; i < nkeyatts; i++)
+		{
+			AttrNumber	attnum = idxrel->rd_index->indkey.values[i];
+			int			c;
+
+			/* identity indexes have plain columns only; be defensive */
+			if (attnum <= 0 || attnum > desc->natts || attr_col[attnum - 1] < 0)
+				continue;
+			c = attr_col[attnum - 1];
+			entry->cols[c].is_key = true;
+			entry->column_store[c].is_key = true;
+			entry->keys[entry->nkeys++] = c;
+		}
+		RelationClose(idxrel);
+	}
+
+	pack_columns(entry);
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
+ * A built-in type to store the value as on another server: the base type
+ * for domains (resolved by the caller), "text" for enums, user-defined types,
+ * arrays of those, and HASHED columns.
+ */
+static char *
+landing_type(Oid typoid, int32 typmod, Walstar__V1__Pii pii)
+{
+	Oid			elemtype;
+
+	if (pii == WALSTAR__V1__PII__HASHED)
+		return pstrdup("text");
+	elemtype = get_element_type(typoid);
+	if (typoid >= FirstNormalObjectId ||
+		(OidIsValid(elemtype) && getBaseType(elemtype) >= FirstNormalObjectId))
+		return pstrdup("text");
+	return format_type_extended(typoid, typmod, FORMAT_TYPE_TYPEMOD_GIVEN);
+}
+
+/* protobuf varint */
+static size_t
+put_varint(uint8 *out, uint64 v)
+{
+	size_t		n = 0;
+
+	while (v >= 0x80)
+	{
+		out[n++] = (uint8) (v | 0x80);
+		v >>= 7;
+	}
+	out[n++] = (uint8) v;
+	return n;
+}
+
+/*
+ * Pre-encode the Change.columns entries (field 6, length-delimited).  The
+ * protobuf encoder appends these bytes after the rest of each row change:
+ * fields may come in any order and repeated entries concatenate, so the
+ * result is the same message, without re-encoding the descriptions per row.
+ */
+static size_t
+pack_columns(RelationEntry *entry)
+{
+	size_t		total = 0;
+	size_t		pos = 0;
+	int			i;
+
+	for (i = 0; i < entry->ncolumns; i++)
+	{
+		size_t		sz = walstar__v1__column__get_packed_size(entry->columns[i]);
+
+		total += 1 + 10 + sz;
+	}
+	entry->columns_packed = palloc(Max(total, 1));
+	for (i = 0; i < entry->ncolumns; i++)
+	{
+		size_t		sz = walstar__v1__column__get_packed_size(entry->columns[i]);
+
+		entry->columns_packed[pos++] = (6 << 3) | 2;
+		pos += put_varint(entry->columns_packed + pos, sz);
+		pos += walstar__v1__column__pack(entry->columns[i], entry->columns_packed + pos);
+	}
+	entry->columns_packed_len = pos;
+	return pos;
+}

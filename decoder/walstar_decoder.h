@@ -1,0 +1,171 @@
+/*-------------------------------------------------------------------------
+ *
+ * walstar_decoder.h
+ *		Types shared by the files of the walstar_decoder output plugin.
+ *
+ * One change flows through: walstar_decoder.c (callbacks) ->
+ * relation_cache.c (what to send for this relation, cached) ->
+ * encode_value.c (datum -> typed Value) -> protobuf-c packing, or
+ * encode_json.c for the json format.  options.c parses the slot options,
+ * pii.c matches column patterns and hashes protected values.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef WALSTAR_DECODER_H
+#define WALSTAR_DECODER_H
+
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "nodes/pg_list.h"
+#include "utils/relcache.h"
+
+#include "walstar.pb-c.h"
+
+#define WALSTAR_WIRE_VERSION 1
+
+/*
+ * A compiled name pattern: "schema.table" or "schema.table.column", split at
+ * unescaped dots; each part may hold '*' (any run of characters) and
+ * backslash escapes.
+ */
+typedef struct NamePattern
+{
+	int			nparts;			/* 2 or 3 */
+	char	   *parts[3];		/* schema, table[, column] */
+} NamePattern;
+
+/* Slot options (options.c documents each one). */
+typedef struct DecoderOptions
+{
+	bool		json;			/* format 'json' instead of 'protobuf' */
+	bool		include_transaction;	/* json: emit BEGIN/COMMIT records */
+	bool		skip_origin;	/* drop changes replayed from an origin */
+	bool		stream_changes; /* stream in-progress transactions */
+	bool		include_lsn;	/* json: show LSNs */
+	bool		include_xids;	/* json: show xids */
+	bool		include_timestamp;	/* json: show commit times */
+	bool		include_columns;	/* json: show column descriptions */
+	bool		include_oids;	/* json: show relation and type OIDs */
+	char	   *source_id;		/* Change.source; default database name */
+	List	   *include_tables; /* "schema.table" patterns (NamePattern *) */
+	List	   *exclude_tables; /* "schema.table" patterns (NamePattern *) */
+	List	   *mask_columns;	/* "schema.table.column" patterns */
+	List	   *hash_columns;	/* "schema.table.column" patterns */
+	char	   *hash_salt;		/* HMAC key for hash-columns */
+} DecoderOptions;
+
+/* How one column's datum becomes a Value (encode_value.c). */
+typedef enum ValueKind
+{
+	VK_INT2,
+	VK_INT4,
+	VK_INT8,
+	VK_OID,
+	VK_FLOAT4,
+	VK_FLOAT8,
+	VK_BOOL,
+	VK_NUMERIC,
+	VK_TEXT,					/* text-like varlena: text, varchar, bpchar, json, xml */
+	VK_NAME,
+	VK_BYTEA,
+	VK_DATE,
+	VK_TIME,
+	VK_TIMESTAMP,
+	VK_TIMESTAMPTZ,
+	VK_UUID,
+	VK_INTERVAL,
+	VK_OUTPUT					/* anything else: the type's output function */
+} ValueKind;
+
+/* One sent column of a relation, in table order. */
+typedef struct ColumnInfo
+{
+	int			attidx;			/* 0-based index into the tuple descriptor */
+	ValueKind	kind;			/* encoding of the (base type) datum */
+	Walstar__V1__Pii pii;		/* protection applied to the value */
+	bool		is_key;			/* part of the key sent in Change.key */
+	bool		varlena;		/* typlen == -1: may be TOASTed */
+	FmgrInfo	output;			/* output function (VK_OUTPUT, VK_NUMERIC,
+								 * hashing); fn_oid InvalidOid if unused */
+} ColumnInfo;
+
+/* Cached per-relation decisions and metadata (relation_cache.c). */
+typedef struct RelationEntry
+{
+	Oid			relid;			/* hash key */
+	bool		valid;			/* false after an invalidation */
+	bool		included;		/* passes include-tables/exclude-tables */
+	MemoryContext cxt;			/* everything below; reset on rebuild */
+	char	   *schema;			/* namespace name, unquoted */
+	char	   *table;			/* relation name, unquoted */
+	char		replident;		/* pg_class.relreplident */
+	bool		old_is_full;	/* old tuples carry every column */
+	int			ncolumns;		/* columns sent (dropped ones skipped) */
+	ColumnInfo *cols;			/* ncolumns entries */
+	Walstar__V1__Column **columns;	/* wire descriptions, parallel to cols */
+	Walstar__V1__Column *column_store;	/* storage behind columns */
+	int			nkeys;			/* key columns, 0 if the relation has none */
+	int		   *keys;			/* indexes into cols, in key order */
+	uint8	   *columns_packed; /* Change field 6 entries, pre-encoded */
+	size_t		columns_packed_len; /* length of columns_packed */
+} RelationEntry;
+
+/* Per top-level transaction state, in ReorderBufferTXN.output_plugin_private. */
+typedef struct TableCount
+{
+	Oid			relid;
+	const char *schema;			/* owned by TxnState's context */
+	const char *table;
+	uint32		count;
+} TableCount;
+
+typedef struct TxnState
+{
+	MemoryContext cxt;			/* holds this struct and the table counts */
+	bool		begin_sent;		/* BEGIN written (json writes it lazily) */
+	uint32		position;		/* records emitted so far */
+	int			ntables;		/* used entries of tables */
+	int			maxtables;		/* allocated entries of tables */
+	int			lasttable;		/* index of the last table counted, or -1 */
+	TableCount *tables;			/* per-table counts, first-seen order */
+} TxnState;
+
+/* The plugin's private state, LogicalDecodingContext.output_plugin_private. */
+typedef struct DecoderState
+{
+	MemoryContext context;		/* per-change context, reset after each */
+	DecoderOptions opts;		/* parsed options */
+	char	   *source;			/* Change.source */
+	bool		to_utf8;		/* convert text to UTF-8 (protobuf only) */
+	StringInfoData pending;		/* encoded record held back for last_in_tx */
+	bool		has_pending;	/* pending holds a record */
+	StringInfoData next;		/* encoding buffer of the newest record */
+	uint16		origin_id;		/* origin whose name is cached below */
+	char	   *origin_name;	/* its name, or NULL */
+} DecoderState;
+
+/* options.c */
+extern void options_parse(List *defs, DecoderOptions *opts);
+extern bool options_match_any(List *patterns, const char *schema,
+							  const char *table, const char *column);
+
+/* relation_cache.c */
+extern RelationEntry *relation_cache_get(DecoderState *state, Relation rel);
+extern void relation_cache_init(MemoryContext parent);
+
+/* encode_value.c */
+extern void encode_value(const ColumnInfo *col, Datum datum, bool isnull,
+						 bool to_utf8, const char *salt,
+						 Walstar__V1__Value *out);
+extern ValueKind encode_value_kind(Oid basetype);
+
+/* encode_json.c */
+extern void encode_json_change(StringInfo out, const Walstar__V1__Change *msg,
+							   const Walstar__V1__Key *key,
+							   const DecoderOptions *opts);
+extern void encode_json_mark_last(StringInfo out);
+
+/* pii.c */
+extern char *pii_hash_hex(const char *salt, const char *data, size_t len);
+
+#endif							/* WALSTAR_DECODER_H */
