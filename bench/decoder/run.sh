@@ -1,0 +1,186 @@
+#!/bin/bash
+# Decoder benchmark: the same WAL decoded by test_decoding, pgoutput, wal2json
+# (format 1 and 2), decoderbufs and walstar_decoder.
+#
+#   bench/decoder/run.sh [rows]        (default 800000 inserted rows)
+#
+# Starts a throwaway cluster on a free loopback port under bench/results/,
+# creates 3 slots per plugin (before the workload, so all read the same WAL),
+# builds the workload once: <rows> inserts in 1000-row transactions into a
+# 10-column mixed-type table, then updates of 20% and deletes of 5% of the
+# rows (also in 1000-row transactions): about 1M changes for the default.
+# Then drains every slot through the SQL interface (round-robin over the
+# plugins, so that no plugin always runs first) and prints, per plugin, the
+# median changes/s of its 3 slots, the output bytes and the ratio to
+# wal2json format 2. Needs walstar_decoder installed (make install).
+# Under root the cluster runs as the postgres OS user.
+set -eu
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+ROWS=${1:-800000}
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+BINDIR=$($PG_CONFIG --bindir)
+RESULTS=${WALSTAR_BENCH_DIR:-$ROOT/bench/results/decoder}
+RUN_USER=${WALSTAR_TEST_USER:-postgres}
+
+if [ "$(id -u)" = 0 ]; then
+	mkdir -p "$RESULTS"
+	chown "$RUN_USER" "$RESULTS"
+	exec runuser -u "$RUN_USER" -- env WALSTAR_BENCH_DIR="$RESULTS" PG_CONFIG="$PG_CONFIG" "$0" "$@"
+fi
+
+PATH="$BINDIR:$PATH"
+export PATH
+DATA="$RESULTS/data"
+SOCK="$RESULTS"
+mkdir -p "$RESULTS"
+
+# a free loopback port
+PORT=""
+for p in $(seq 55400 55499); do
+	if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+		PORT=$p
+		break
+	fi
+done 2>/dev/null
+[ -n "$PORT" ] || { echo "no free port" >&2; exit 1; }
+
+stop_cluster() {
+	[ -f "$DATA/postmaster.pid" ] && pg_ctl -D "$DATA" -m immediate stop >/dev/null 2>&1 || true
+}
+trap stop_cluster EXIT INT TERM
+
+rm -rf "$DATA"
+initdb -D "$DATA" -A trust -E UTF8 --locale=C >/dev/null
+cat >> "$DATA/postgresql.conf" <<EOF
+listen_addresses = '127.0.0.1'
+port = $PORT
+unix_socket_directories = '$SOCK'
+wal_level = logical
+max_replication_slots = 24
+max_wal_senders = 4
+shared_buffers = 512MB
+max_wal_size = 8GB
+checkpoint_timeout = 1h
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+autovacuum = off
+output_plugin_libraries = 'pgoutput, test_decoding, walstar_decoder, wal2json, decoderbufs'
+EOF
+pg_ctl -D "$DATA" -l "$RESULTS/server.log" -w start >/dev/null
+
+PGOPTIONS="-c client_min_messages=warning"
+export PGOPTIONS
+PSQL="psql -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p $PORT -d postgres"
+
+PLUGINS="test_decoding pgoutput wal2json_v1 wal2json_v2 decoderbufs walstar_decoder"
+
+plugin_name() {
+	case $1 in
+		wal2json_*) echo wal2json ;;
+		*) echo "$1" ;;
+	esac
+}
+
+# SQL that drains one slot and returns "records|bytes"
+drain_sql() {
+	plugin=$1
+	slot=$2
+	case $plugin in
+		test_decoding)
+			echo "SELECT count(*), coalesce(sum(octet_length(data)), 0) FROM pg_logical_slot_get_changes('$slot', NULL, NULL)" ;;
+		wal2json_v1)
+			echo "SELECT count(*), coalesce(sum(octet_length(data)), 0) FROM pg_logical_slot_get_changes('$slot', NULL, NULL, 'format-version', '1')" ;;
+		wal2json_v2)
+			echo "SELECT count(*), coalesce(sum(octet_length(data)), 0) FROM pg_logical_slot_get_changes('$slot', NULL, NULL, 'format-version', '2')" ;;
+		pgoutput)
+			echo "SELECT count(*), coalesce(sum(octet_length(data)), 0) FROM pg_logical_slot_get_binary_changes('$slot', NULL, NULL, 'proto_version', '1', 'publication_names', 'bench_pub')" ;;
+		decoderbufs|walstar_decoder)
+			echo "SELECT count(*), coalesce(sum(octet_length(data)), 0) FROM pg_logical_slot_get_binary_changes('$slot', NULL, NULL)" ;;
+	esac
+}
+
+$PSQL <<'EOF'
+CREATE TABLE bench (
+	id bigint PRIMARY KEY,
+	qty int,
+	amount numeric(12,2),
+	score float8,
+	active bool,
+	name text,
+	code varchar(32),
+	created timestamptz,
+	day date,
+	ref uuid
+);
+CREATE PUBLICATION bench_pub FOR TABLE bench;
+EOF
+
+for plugin in $PLUGINS; do
+	for i in 1 2 3; do
+		$PSQL -c "SELECT 'x' FROM pg_create_logical_replication_slot('b_${plugin}_$i', '$(plugin_name "$plugin")')" >/dev/null
+	done
+done
+
+echo "building the workload ($ROWS inserts, $((ROWS / 5)) updates, $((ROWS / 20)) deletes) ..."
+start=$(date +%s)
+TX=1000
+{
+	i=1
+	while [ "$i" -le "$ROWS" ]; do
+		echo "INSERT INTO bench SELECT g, g % 1000, (g % 100000) / 100.0, g * 1.5, g % 2 = 0, 'name ' || g, 'code-' || (g % 977), timestamptz '2024-01-01 00:00+00' + g * interval '1 second', date '2024-01-01' + (g % 365), md5(g::text)::uuid FROM generate_series($i, $((i + TX - 1))) g;"
+		i=$((i + TX))
+	done
+	# updates of 20%: every 5th row, 1000 per transaction
+	i=1
+	while [ "$i" -le "$ROWS" ]; do
+		echo "UPDATE bench SET qty = qty + 1, name = name || '!', created = created + interval '1 day' WHERE id BETWEEN $i AND $((i + 5 * TX - 1)) AND id % 5 = 0;"
+		i=$((i + 5 * TX))
+	done
+	# deletes of 5%: every 20th row, 1000 per transaction
+	i=1
+	while [ "$i" -le "$ROWS" ]; do
+		echo "DELETE FROM bench WHERE id BETWEEN $i AND $((i + 20 * TX - 1)) AND id % 20 = 1;"
+		i=$((i + 20 * TX))
+	done
+} | $PSQL
+# synchronous_commit is off: flush the WAL before anyone decodes it
+$PSQL -c "CHECKPOINT"
+CHANGES=$((ROWS + ROWS / 5 + ROWS / 20))
+WAL=$($PSQL -c "SELECT pg_size_pretty(pg_wal_lsn_diff(pg_current_wal_lsn(), min(restart_lsn))) FROM pg_replication_slots")
+echo "workload built in $(($(date +%s) - start)) s: $CHANGES changes, $WAL of WAL"
+
+for i in 1 2 3; do
+	for plugin in $PLUGINS; do
+		sql=$(drain_sql "$plugin" "b_${plugin}_$i")
+		t0=$(date +%s.%N)
+		res=$($PSQL -c "$sql")
+		t1=$(date +%s.%N)
+		echo "$plugin $i $(echo "$t1 - $t0" | bc) $res" >> "$RESULTS/raw.$$"
+		echo "  $plugin slot $i: $(echo "$t1 - $t0" | bc) s, records|bytes = $res"
+	done
+done
+
+echo
+echo "machine: $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1); $(postgres --version)"
+echo "changes: $CHANGES (rows: $ROWS)"
+echo
+awk -v changes="$CHANGES" -v plugins="$PLUGINS" '
+	{ t[$1, $2] = $3; split($4, rb, "|"); bytes[$1] = rb[2] }
+	END {
+		n = split(plugins, p, " ")
+		for (k = 1; k <= n; k++) {
+			a = t[p[k], 1]; b = t[p[k], 2]; c = t[p[k], 3]
+			# median of three
+			if (a > b) { x = a; a = b; b = x }
+			if (b > c) { x = b; b = c; c = x }
+			if (a > b) { x = a; a = b; b = x }
+			rate[p[k]] = changes / b
+		}
+		printf "| plugin | changes/s (median of 3) | output bytes | ratio to wal2json v2 |\n"
+		printf "|---|---:|---:|---:|\n"
+		for (k = 1; k <= n; k++)
+			printf "| %s | %.0f | %d | %.2f |\n", p[k], rate[p[k]], bytes[p[k]], rate[p[k]] / rate["wal2json_v2"]
+	}' "$RESULTS/raw.$$"
+rm -f "$RESULTS/raw.$$"
