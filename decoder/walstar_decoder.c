@@ -192,10 +192,13 @@ decoder_startup(LogicalDecodingContext *ctx, OutputPluginOptions *opt,
 										   ALLOCSET_DEFAULT_SIZES);
 	options_parse(ctx->output_plugin_options, &state->opts);
 
+	/* creating a slot writes nothing: no need for the name then */
 	if (state->opts.source_id != NULL)
 		state->source = state->opts.source_id;
-	else
+	else if (!is_init)
 		state->source = database_name();
+	else
+		state->source = pstrdup("");
 
 	state->to_utf8 = !state->opts.json &&
 		encoding != PG_UTF8 && encoding != PG_SQL_ASCII;
