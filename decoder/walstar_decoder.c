@@ -371,6 +371,14 @@ render(DecoderState *state, StringInfo out, Walstar__V1__Change *msg,
 {
 	size_t		size;
 	size_t		colsize = 0;
+	size_t		valsize = 0;
+	size_t		total;
+	size_t		nnew,
+				nold;
+	Walstar__V1__Value **newv,
+			  **oldv;
+	uint32	   *sizes = NULL;
+	char	   *p;
 
 	if (state->opts.json)
 	{
@@ -378,29 +386,47 @@ render(DecoderState *state, StringInfo out, Walstar__V1__Change *msg,
 		return;
 	}
 
+	/* row values: encoded by hand (encode_proto.c), appended below */
+	nnew = msg->n_new_values;
+	nold = msg->n_old_values;
+	newv = msg->new_values;
+	oldv = msg->old_values;
+	if (nnew + nold > 0)
+	{
+		sizes = palloc(sizeof(uint32) * (nnew + nold));
+		valsize = encode_proto_values_size(7, nnew, newv, sizes) +
+			encode_proto_values_size(8, nold, oldv, sizes + nnew);
+	}
+	msg->n_new_values = msg->n_old_values = 0;
+	msg->new_values = msg->old_values = NULL;
 	if (entry != NULL)
 	{
 		msg->n_columns = 0;
 		msg->columns = NULL;
 		colsize = entry->columns_packed_len;
 	}
+
 	size = walstar__v1__change__get_packed_size(msg);
-	if (size + colsize + sizeof(last_in_tx_bytes) >= (size_t) (MaxAllocSize - out->len - 1))
+	total = size + valsize + colsize;
+	if (total + sizeof(last_in_tx_bytes) >= (size_t) (MaxAllocSize - out->len - 1))
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("walstar_decoder cannot send a record of %zu bytes",
-						size + colsize),
+				 errmsg("walstar_decoder cannot send a record of %zu bytes", total),
 				 errdetail("The change of relation \"%s.%s\" at %X/%X exceeds the 1 GB record limit.",
 						   msg->schema, msg->table,
 						   (uint32) (msg->lsn >> 32), (uint32) msg->lsn)));
-	enlargeStringInfo(out, (int) (size + colsize));
-	walstar__v1__change__pack(msg, (uint8_t *) out->data + out->len);
-	out->len += size;
+	enlargeStringInfo(out, (int) total);
+	p = out->data + out->len;
+	p += walstar__v1__change__pack(msg, (uint8_t *) p);
+	p = encode_proto_values(p, 7, nnew, newv, sizes);
+	p = encode_proto_values(p, 8, nold, oldv, nold > 0 ? sizes + nnew : NULL);
 	if (colsize > 0)
 	{
-		memcpy(out->data + out->len, entry->columns_packed, colsize);
-		out->len += colsize;
+		memcpy(p, entry->columns_packed, colsize);
+		p += colsize;
 	}
+	Assert(p == out->data + out->len + total);
+	out->len += (int) total;
 	out->data[out->len] = '\0';
 }
 
@@ -856,10 +882,14 @@ emit_row_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		}
 		if (!state->opts.json)
 		{
-			size_t		len = walstar__v1__key__get_packed_size(&key);
+			uint32	   *sizes = palloc(sizeof(uint32) * entry->nkeys);
+			size_t		len = encode_proto_values_size(1, key.n_values,
+													   key.values, sizes);
 
-			msg.key.data = palloc(Max(len, 1));
-			msg.key.len = walstar__v1__key__pack(&key, msg.key.data);
+			msg.key.data = palloc(len);
+			encode_proto_values((char *) msg.key.data, 1, key.n_values,
+								key.values, sizes);
+			msg.key.len = len;
 		}
 	}
 

@@ -159,6 +159,14 @@ extern void encode_value(const ColumnInfo *col, Datum datum, bool isnull,
 						 Walstar__V1__Value *out);
 extern ValueKind encode_value_kind(Oid basetype);
 
+/* encode_proto.c */
+extern size_t encode_proto_values_size(uint32 field, size_t n,
+									   Walstar__V1__Value **values,
+									   uint32 *sizes);
+extern char *encode_proto_values(char *p, uint32 field, size_t n,
+								 Walstar__V1__Value **values,
+								 const uint32 *sizes);
+
 /* encode_json.c */
 extern void encode_json_change(StringInfo out, const Walstar__V1__Change *msg,
 							   const Walstar__V1__Key *key,
