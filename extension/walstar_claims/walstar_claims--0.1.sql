@@ -1,0 +1,1303 @@
+/* walstar_claims--0.1.sql: the Acme claims model, version 0.1 */
+
+-- complain if script is sourced in psql, rather than via CREATE EXTENSION
+\echo Use "CREATE EXTENSION walstar_claims CASCADE" to load this file. \quit
+
+/*
+ * How it works
+ *
+ * walstar's apply worker keeps three landing tables (customers, claims,
+ * feedback) equal to the Acme service tables.  attach() puts statement-level
+ * triggers with transition tables on them; every applied statement hands the
+ * ids it touched to refresh_customers(), refresh_claims() or
+ * refresh_feedback().  Each refresh recomputes the affected fact rows from the
+ * landing tables, adds (new contribution - old contribution) to every rollup
+ * in one statement, then stores the new fact rows: set-based, in the apply
+ * transaction.  Metric functions read only rollups.
+ *
+ * All maintenance takes one transaction-level advisory lock (model_lock), so
+ * the apply workers of the three services never interleave their model
+ * updates: a claim inserted while its customer arrives in another worker's
+ * transaction is attributed by whichever of the two commits last.
+ */
+
+-- Where the landing tables are (set by attach()).
+CREATE TABLE config (
+	singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+	landing_schema name NOT NULL
+);
+COMMENT ON TABLE config IS 'the landing schema the model is attached to';
+
+-- What the model has absorbed, per landing table.
+CREATE TABLE model_state (
+	source_table text PRIMARY KEY,
+	last_applied_at timestamptz,		/* start of the last transaction that changed it */
+	statements bigint NOT NULL DEFAULT 0,	/* applied statements seen by the triggers */
+	rows_changed bigint NOT NULL DEFAULT 0	/* rows in their transition tables */
+);
+INSERT INTO model_state (source_table) VALUES ('customers'), ('claims'), ('feedback');
+COMMENT ON TABLE model_state IS 'per landing table: when the model last absorbed a change, and how many';
+
+/*
+ * Landing tables are read through these views, so that every function below
+ * is plain static SQL whatever the landing schema.  They start empty and
+ * attach() points them at <landing_schema>.customers/claims/feedback.  Only
+ * the columns the model uses: no personal data enters the star schema.
+ */
+CREATE VIEW src_customers AS
+	SELECT NULL::bigint AS id, NULL::character(2) AS country_code,
+		   NULL::timestamptz AS updated_at
+	WHERE false;
+CREATE VIEW src_claims AS
+	SELECT NULL::bigint AS id, NULL::bigint AS customer_id,
+		   NULL::numeric(12,2) AS amount, NULL::text AS status,
+		   NULL::boolean AS is_anomaly, NULL::timestamptz AS flagged_at,
+		   NULL::timestamptz AS created_at, NULL::timestamptz AS resolved_at,
+		   NULL::timestamptz AS updated_at
+	WHERE false;
+CREATE VIEW src_feedback AS
+	SELECT NULL::bigint AS id, NULL::bigint AS claim_id,
+		   NULL::bigint AS customer_id, NULL::smallint AS rating,
+		   NULL::text AS sentiment, NULL::timestamptz AS created_at
+	WHERE false;
+
+------------------------------------------------------------------------------
+-- Dimensions
+------------------------------------------------------------------------------
+
+CREATE TABLE dim_date (
+	date_key date PRIMARY KEY,
+	year integer NOT NULL,
+	quarter integer NOT NULL,
+	month integer NOT NULL,
+	day integer NOT NULL,
+	iso_week integer NOT NULL,
+	iso_day_of_week integer NOT NULL,
+	month_start date NOT NULL
+);
+COMMENT ON TABLE dim_date IS 'calendar days (UTC); facts refer to it by date';
+INSERT INTO dim_date
+	SELECT d, extract(year FROM d), extract(quarter FROM d), extract(month FROM d),
+		   extract(day FROM d), extract(week FROM d), extract(isodow FROM d),
+		   date_trunc('month', d)::date
+	FROM generate_series(date '2000-01-01', date '2040-12-31', interval '1 day') AS g(t),
+		 LATERAL (SELECT t::date) AS x(d);
+
+CREATE TABLE dim_country (
+	country_key integer PRIMARY KEY,
+	country_code character(2) NOT NULL UNIQUE,
+	description text
+);
+CREATE SEQUENCE dim_country_key_seq START 2 OWNED BY dim_country.country_key;
+COMMENT ON TABLE dim_country IS 'countries (ISO 3166-1 alpha-2) seen in customers; key 1 = ''??'' (customer not arrived), key 0 = all countries in rollups';
+INSERT INTO dim_country VALUES
+	(0, '**', 'all countries (rollup rows only)'),
+	(1, '??', 'unknown: the customer has not arrived yet');
+
+/*
+ * Customer dimension, SCD type 2 on country.  A version starts when the
+ * landing row shows a country different from the customer's latest version;
+ * it is in effect from the row's updated_at (valid_from) until the next
+ * version's valid_from.  The first version also covers everything before it
+ * (row_from = -infinity), as the scenario attributes claims older than the
+ * first known version to that version.
+ */
+CREATE TABLE dim_customer (
+	customer_key bigserial PRIMARY KEY,
+	customer_id bigint NOT NULL,		/* source customers.id */
+	country_key integer NOT NULL,		/* dim_country */
+	valid_from timestamptz NOT NULL,	/* source updated_at that started this version */
+	row_from timestamptz NOT NULL,		/* effective start: valid_from, -infinity for the first */
+	row_to timestamptz NOT NULL,		/* next version's valid_from, or infinity */
+	is_current boolean NOT NULL,
+	UNIQUE (customer_id, valid_from)
+);
+COMMENT ON TABLE dim_customer IS 'customers, SCD type 2 on country: one row per country version';
+
+------------------------------------------------------------------------------
+-- Facts
+------------------------------------------------------------------------------
+
+-- Accumulating snapshot: one row per claim, milestones filled in as they happen.
+CREATE TABLE fact_claim (
+	claim_id bigint PRIMARY KEY,
+	customer_id bigint NOT NULL,
+	customer_key bigint,				/* dim_customer version at created_at; NULL while unknown */
+	country_key integer NOT NULL,		/* dim_country; 1 (??) while the customer is unknown */
+	created_date date NOT NULL,			/* dim_date, UTC */
+	created_year integer NOT NULL,		/* UTC calendar year of created_at */
+	created_at timestamptz NOT NULL,
+	amount numeric(12,2) NOT NULL,		/* EUR */
+	status text NOT NULL,
+	is_anomaly boolean NOT NULL,
+	flagged_at timestamptz,				/* milestone: flagged as anomaly */
+	flagged_date date,
+	resolved_at timestamptz,			/* milestone: resolved; NULL again when re-opened */
+	resolved_date date,
+	resolution_time interval,			/* resolved_at - created_at */
+	resolution_us bigint,				/* the same in microseconds */
+	updated_at timestamptz NOT NULL
+);
+CREATE INDEX fact_claim_customer_id ON fact_claim (customer_id);
+COMMENT ON TABLE fact_claim IS 'claims, accumulating snapshot (created, flagged as anomaly, resolved, resolution time)';
+
+CREATE TABLE fact_feedback (
+	feedback_id bigint PRIMARY KEY,
+	claim_id bigint NOT NULL,
+	customer_id bigint NOT NULL,
+	created_date date NOT NULL,			/* dim_date, UTC */
+	created_at timestamptz NOT NULL,
+	rating smallint NOT NULL,
+	sentiment text NOT NULL,			/* source sentiment, else derived from rating */
+	sentiment_derived boolean NOT NULL,	/* true when derived from rating */
+	claim_known boolean NOT NULL,		/* the claim has arrived */
+	country_key integer NOT NULL,		/* the claim's country; 1 (??) while unknown */
+	claim_year integer,					/* the claim's created_year */
+	claim_is_anomaly boolean NOT NULL
+);
+CREATE INDEX fact_feedback_claim_id ON fact_feedback (claim_id);
+COMMENT ON TABLE fact_feedback IS 'feedback with effective sentiment (source sentiment, else rating 4-5 positive, 3 neutral, 1-2 negative) and its claim''s attributes';
+
+------------------------------------------------------------------------------
+-- Rollups (rows whose count reaches zero are deleted)
+------------------------------------------------------------------------------
+
+CREATE TABLE r_claims_day (
+	day date NOT NULL,
+	country_key integer NOT NULL,
+	claims bigint NOT NULL,
+	amount_sum numeric NOT NULL,
+	PRIMARY KEY (day, country_key)
+);
+CREATE INDEX r_claims_day_zero ON r_claims_day (day) WHERE claims = 0;
+
+CREATE TABLE r_claims_month (
+	month date NOT NULL,
+	country_key integer NOT NULL,
+	claims bigint NOT NULL,
+	amount_sum numeric NOT NULL,
+	PRIMARY KEY (month, country_key)
+);
+CREATE INDEX r_claims_month_zero ON r_claims_month (month) WHERE claims = 0;
+
+CREATE TABLE r_feedback_day (
+	day date NOT NULL,
+	country_key integer NOT NULL,
+	sentiment text NOT NULL,
+	feedback bigint NOT NULL,
+	PRIMARY KEY (day, country_key, sentiment)
+);
+CREATE INDEX r_feedback_day_zero ON r_feedback_day (day) WHERE feedback = 0;
+
+CREATE TABLE r_feedback_month (
+	month date NOT NULL,
+	country_key integer NOT NULL,
+	sentiment text NOT NULL,
+	feedback bigint NOT NULL,
+	PRIMARY KEY (month, country_key, sentiment)
+);
+CREATE INDEX r_feedback_month_zero ON r_feedback_month (month) WHERE feedback = 0;
+
+CREATE TABLE r_anomaly_sentiment (
+	year integer NOT NULL,				/* claim created_at, UTC */
+	country_key integer NOT NULL,		/* claim country */
+	sentiment text NOT NULL,
+	feedback bigint NOT NULL,
+	PRIMARY KEY (year, country_key, sentiment)
+);
+CREATE INDEX r_anomaly_sentiment_zero ON r_anomaly_sentiment (year) WHERE feedback = 0;
+
+/*
+ * Exact histograms for order statistics, cubed over (year, country): year 0
+ * means all years, country_key 0 all countries.  kind 1 = claim amount in
+ * cents; kind 2 = resolution time of anomaly claims in microseconds.  Three
+ * levels so that a rank is found by scanning at most a few hundred rows per
+ * level: coarse = value truncated to 2 significant digits, fine = to 4, then
+ * the distinct values of one fine bucket.
+ */
+CREATE TABLE hist_total (
+	kind smallint NOT NULL,
+	year integer NOT NULL,
+	country_key integer NOT NULL,
+	n bigint NOT NULL,					/* values */
+	total numeric NOT NULL,				/* their sum (EUR for kind 1, microseconds for kind 2) */
+	PRIMARY KEY (kind, year, country_key)
+);
+CREATE INDEX hist_total_zero ON hist_total (kind) WHERE n = 0;
+
+CREATE TABLE hist_coarse (
+	kind smallint NOT NULL,
+	year integer NOT NULL,
+	country_key integer NOT NULL,
+	coarse bigint NOT NULL,
+	n bigint NOT NULL,
+	PRIMARY KEY (kind, year, country_key, coarse)
+);
+CREATE INDEX hist_coarse_zero ON hist_coarse (kind) WHERE n = 0;
+
+CREATE TABLE hist_fine (
+	kind smallint NOT NULL,
+	year integer NOT NULL,
+	country_key integer NOT NULL,
+	coarse bigint NOT NULL,
+	fine bigint NOT NULL,
+	n bigint NOT NULL,
+	PRIMARY KEY (kind, year, country_key, coarse, fine)
+);
+CREATE INDEX hist_fine_zero ON hist_fine (kind) WHERE n = 0;
+
+CREATE TABLE hist_exact (
+	kind smallint NOT NULL,
+	year integer NOT NULL,
+	country_key integer NOT NULL,
+	fine bigint NOT NULL,
+	v bigint NOT NULL,
+	n bigint NOT NULL,
+	PRIMARY KEY (kind, year, country_key, fine, v)
+);
+CREATE INDEX hist_exact_zero ON hist_exact (kind) WHERE n = 0;
+
+------------------------------------------------------------------------------
+-- Helpers
+------------------------------------------------------------------------------
+
+-- 10^(number of digits of |v| - digits), at least 1.
+CREATE FUNCTION bucket_width(v bigint, digits integer) RETURNS bigint
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$ SELECT (10::float8 ^ greatest(length(abs(v)::text) - digits, 0))::bigint $$;
+
+-- v rounded down to its first "digits" significant digits (monotonic in v).
+CREATE FUNCTION bucket(v bigint, digits integer) RETURNS bigint
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$
+	SELECT v - (((v % walstar_claims.bucket_width(v, digits))
+				 + walstar_claims.bucket_width(v, digits))
+				% walstar_claims.bucket_width(v, digits))
+$$;
+
+-- Microseconds as an interval, days and hours like timestamptz subtraction.
+CREATE FUNCTION us_interval(us float8) RETURNS interval
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$ SELECT justify_hours(round(us) * interval '1 microsecond') $$;
+
+CREATE FUNCTION model_lock() RETURNS void
+LANGUAGE sql
+AS $$ SELECT pg_advisory_xact_lock(1463898963, 1) $$;
+
+-- Landing rows -> fact rows (ids NULL: all).
+CREATE FUNCTION claim_rows(ids bigint[]) RETURNS SETOF fact_claim
+LANGUAGE sql STABLE
+AS $$
+	SELECT c.id, c.customer_id, v.customer_key, coalesce(v.country_key, 1),
+		   (c.created_at AT TIME ZONE 'UTC')::date,
+		   extract(year FROM c.created_at AT TIME ZONE 'UTC')::integer,
+		   c.created_at, c.amount, c.status, c.is_anomaly,
+		   c.flagged_at, (c.flagged_at AT TIME ZONE 'UTC')::date,
+		   c.resolved_at, (c.resolved_at AT TIME ZONE 'UTC')::date,
+		   c.resolved_at - c.created_at,
+		   ((extract(epoch FROM c.resolved_at) - extract(epoch FROM c.created_at)) * 1000000)::bigint,
+		   c.updated_at
+	FROM walstar_claims.src_claims c
+	LEFT JOIN walstar_claims.dim_customer v
+		ON v.customer_id = c.customer_id
+		AND c.created_at >= v.row_from AND c.created_at < v.row_to
+	WHERE ids IS NULL OR c.id = ANY (ids)
+$$;
+
+CREATE FUNCTION feedback_rows(ids bigint[]) RETURNS SETOF fact_feedback
+LANGUAGE sql STABLE
+AS $$
+	SELECT f.id, f.claim_id, f.customer_id,
+		   (f.created_at AT TIME ZONE 'UTC')::date, f.created_at, f.rating,
+		   coalesce(f.sentiment,
+					CASE WHEN f.rating >= 4 THEN 'positive'
+						 WHEN f.rating = 3 THEN 'neutral'
+						 ELSE 'negative' END),
+		   f.sentiment IS NULL,
+		   c.claim_id IS NOT NULL, coalesce(c.country_key, 1), c.created_year,
+		   coalesce(c.is_anomaly, false)
+	FROM walstar_claims.src_feedback f
+	LEFT JOIN walstar_claims.fact_claim c ON c.claim_id = f.claim_id
+	WHERE ids IS NULL OR f.id = ANY (ids)
+$$;
+
+-- Calendar days outside the pre-filled range, as facts reach them.
+CREATE FUNCTION ensure_dates(days date[]) RETURNS void
+LANGUAGE sql
+AS $$
+	INSERT INTO walstar_claims.dim_date
+		SELECT d, extract(year FROM d), extract(quarter FROM d), extract(month FROM d),
+			   extract(day FROM d), extract(week FROM d), extract(isodow FROM d),
+			   date_trunc('month', d)::date
+		FROM (SELECT DISTINCT d FROM unnest(days) AS u(d) WHERE d IS NOT NULL
+				AND d NOT BETWEEN date '2000-01-01' AND date '2040-12-31') AS x
+		WHERE NOT EXISTS (SELECT FROM walstar_claims.dim_date t WHERE t.date_key = x.d)
+		  AND isfinite(d)
+$$;
+
+------------------------------------------------------------------------------
+-- Incremental maintenance
+------------------------------------------------------------------------------
+
+/*
+ * Customers: reconcile the SCD2 versions of the given customers (NULL: all)
+ * with their landing rows, then re-attribute the claims of every customer
+ * whose versions changed.
+ */
+CREATE FUNCTION refresh_customers(ids bigint[], cascade_claims boolean DEFAULT true) RETURNS void
+LANGUAGE plpgsql
+SET search_path = walstar_claims, pg_catalog, pg_temp
+SET plan_cache_mode = force_custom_plan
+AS $$
+DECLARE
+	gone bigint[];
+	added bigint[];
+	changed bigint[];
+BEGIN
+	IF ids IS NOT NULL AND cardinality(ids) = 0 THEN
+		RETURN;
+	END IF;
+
+	-- Customers deleted at the source lose every version.
+	WITH del AS (
+		DELETE FROM dim_customer d
+		WHERE (ids IS NULL OR d.customer_id = ANY (ids))
+		  AND NOT EXISTS (SELECT FROM src_customers c WHERE c.id = d.customer_id)
+		RETURNING d.customer_id)
+	SELECT array_agg(DISTINCT customer_id) INTO gone FROM del;
+
+	INSERT INTO dim_country (country_key, country_code)
+		SELECT nextval('dim_country_key_seq'), x.code
+		FROM (SELECT DISTINCT c.country_code AS code FROM src_customers c
+			  WHERE ids IS NULL OR c.id = ANY (ids)) AS x
+		WHERE NOT EXISTS (SELECT FROM dim_country k WHERE k.country_code = x.code);
+
+	-- A new version when the country differs from the latest version's.
+	WITH ins AS (
+		INSERT INTO dim_customer AS d
+			(customer_id, country_key, valid_from, row_from, row_to, is_current)
+		SELECT c.id, k.country_key, c.updated_at, c.updated_at, 'infinity', true
+		FROM src_customers c
+		JOIN dim_country k ON k.country_code = c.country_code
+		LEFT JOIN LATERAL (
+			SELECT v.country_key FROM dim_customer v
+			WHERE v.customer_id = c.id
+			ORDER BY v.valid_from DESC LIMIT 1) AS cur ON true
+		WHERE (ids IS NULL OR c.id = ANY (ids))
+		  AND cur.country_key IS DISTINCT FROM k.country_key
+		ON CONFLICT (customer_id, valid_from) DO UPDATE SET country_key = excluded.country_key
+		RETURNING d.customer_id)
+	SELECT array_agg(DISTINCT customer_id) INTO added FROM ins;
+
+	changed := coalesce(gone, '{}') || coalesce(added, '{}');
+	IF cardinality(changed) = 0 THEN
+		RETURN;
+	END IF;
+
+	UPDATE dim_customer d
+	SET row_from = x.rf, row_to = x.rt, is_current = x.cur
+	FROM (SELECT customer_key,
+				 CASE WHEN lag(valid_from) OVER w IS NULL THEN '-infinity'::timestamptz
+					  ELSE valid_from END AS rf,
+				 coalesce(lead(valid_from) OVER w, 'infinity'::timestamptz) AS rt,
+				 lead(valid_from) OVER w IS NULL AS cur
+		  FROM dim_customer
+		  WHERE customer_id = ANY (changed)
+		  WINDOW w AS (PARTITION BY customer_id ORDER BY valid_from)) AS x
+	WHERE d.customer_key = x.customer_key
+	  AND (d.row_from, d.row_to, d.is_current) IS DISTINCT FROM (x.rf, x.rt, x.cur);
+
+	IF cascade_claims THEN
+		PERFORM refresh_claims(ARRAY(SELECT claim_id FROM fact_claim
+									 WHERE customer_id = ANY (changed)));
+	END IF;
+END
+$$;
+
+/*
+ * Claims: recompute the fact rows of the given claims (NULL: all), add the
+ * difference between their new and old contributions to every claim rollup,
+ * store them, then refresh the feedback of claims whose country, year,
+ * anomaly flag or existence changed.
+ */
+CREATE FUNCTION refresh_claims(ids bigint[], cascade_feedback boolean DEFAULT true) RETURNS void
+LANGUAGE plpgsql
+SET search_path = walstar_claims, pg_catalog, pg_temp
+SET plan_cache_mode = force_custom_plan
+AS $$
+DECLARE
+	moved bigint[];
+BEGIN
+	IF ids IS NOT NULL AND cardinality(ids) = 0 THEN
+		RETURN;
+	END IF;
+
+	PERFORM ensure_dates(ARRAY(SELECT DISTINCT created_date FROM claim_rows(ids)));
+
+	WITH nf AS (SELECT * FROM claim_rows(ids)),
+	of AS (SELECT * FROM fact_claim f WHERE ids IS NULL OR f.claim_id = ANY (ids)),
+	d AS (
+		SELECT 1 AS s, nf.* FROM nf
+		UNION ALL
+		SELECT -1 AS s, of.* FROM of),
+	day AS (
+		INSERT INTO r_claims_day AS r (day, country_key, claims, amount_sum)
+		SELECT created_date, country_key, sum(s), sum(s * amount)
+		FROM d GROUP BY 1, 2
+		HAVING sum(s) <> 0 OR sum(s * amount) <> 0
+		ON CONFLICT (day, country_key) DO UPDATE
+			SET claims = r.claims + excluded.claims,
+				amount_sum = r.amount_sum + excluded.amount_sum),
+	mon AS (
+		INSERT INTO r_claims_month AS r (month, country_key, claims, amount_sum)
+		SELECT date_trunc('month', created_date)::date, country_key, sum(s), sum(s * amount)
+		FROM d GROUP BY 1, 2
+		HAVING sum(s) <> 0 OR sum(s * amount) <> 0
+		ON CONFLICT (month, country_key) DO UPDATE
+			SET claims = r.claims + excluded.claims,
+				amount_sum = r.amount_sum + excluded.amount_sum),
+	hv AS (
+		SELECT s, 1::smallint AS kind, created_year AS year, country_key,
+			   (amount * 100)::bigint AS v
+		FROM d
+		UNION ALL
+		SELECT s, 2::smallint, created_year, country_key, resolution_us
+		FROM d WHERE is_anomaly AND resolution_us IS NOT NULL),
+	hc AS (
+		SELECT kind,
+			   CASE WHEN grouping(year) = 1 THEN 0 ELSE year END AS year,
+			   CASE WHEN grouping(country_key) = 1 THEN 0 ELSE country_key END AS country_key,
+			   v, sum(s)::bigint AS n
+		FROM hv
+		GROUP BY GROUPING SETS ((kind, year, country_key, v), (kind, year, v),
+								(kind, country_key, v), (kind, v))
+		HAVING sum(s) <> 0),
+	hx AS (
+		INSERT INTO hist_exact AS h (kind, year, country_key, fine, v, n)
+		SELECT kind, year, country_key, bucket(v, 4), v, n FROM hc
+		ON CONFLICT (kind, year, country_key, fine, v) DO UPDATE SET n = h.n + excluded.n),
+	hf AS (
+		INSERT INTO hist_fine AS h (kind, year, country_key, coarse, fine, n)
+		SELECT kind, year, country_key, bucket(v, 2), bucket(v, 4), sum(n)
+		FROM hc GROUP BY 1, 2, 3, 4, 5 HAVING sum(n) <> 0
+		ON CONFLICT (kind, year, country_key, coarse, fine) DO UPDATE SET n = h.n + excluded.n),
+	hk AS (
+		INSERT INTO hist_coarse AS h (kind, year, country_key, coarse, n)
+		SELECT kind, year, country_key, bucket(v, 2), sum(n)
+		FROM hc GROUP BY 1, 2, 3, 4 HAVING sum(n) <> 0
+		ON CONFLICT (kind, year, country_key, coarse) DO UPDATE SET n = h.n + excluded.n),
+	ht AS (
+		INSERT INTO hist_total AS h (kind, year, country_key, n, total)
+		SELECT kind, year, country_key, sum(n),
+			   sum(n * v::numeric) * CASE WHEN kind = 1 THEN 0.01 ELSE 1 END
+		FROM hc GROUP BY 1, 2, 3
+		ON CONFLICT (kind, year, country_key) DO UPDATE
+			SET n = h.n + excluded.n, total = h.total + excluded.total)
+	SELECT array_agg(coalesce(nf.claim_id, of.claim_id))
+	INTO moved
+	FROM nf FULL JOIN of ON of.claim_id = nf.claim_id
+	WHERE ids IS NOT NULL
+	  AND (nf.country_key, nf.created_year, nf.is_anomaly)
+		  IS DISTINCT FROM (of.country_key, of.created_year, of.is_anomaly);
+
+	DELETE FROM r_claims_day WHERE claims = 0;
+	DELETE FROM r_claims_month WHERE claims = 0;
+	DELETE FROM hist_exact WHERE n = 0;
+	DELETE FROM hist_fine WHERE n = 0;
+	DELETE FROM hist_coarse WHERE n = 0;
+	DELETE FROM hist_total WHERE n = 0;
+
+	DELETE FROM fact_claim f
+	WHERE (ids IS NULL OR f.claim_id = ANY (ids))
+	  AND NOT EXISTS (SELECT FROM src_claims c WHERE c.id = f.claim_id);
+
+	INSERT INTO fact_claim AS f SELECT * FROM claim_rows(ids)
+	ON CONFLICT (claim_id) DO UPDATE SET
+		customer_id = excluded.customer_id, customer_key = excluded.customer_key,
+		country_key = excluded.country_key, created_date = excluded.created_date,
+		created_year = excluded.created_year, created_at = excluded.created_at,
+		amount = excluded.amount, status = excluded.status,
+		is_anomaly = excluded.is_anomaly, flagged_at = excluded.flagged_at,
+		flagged_date = excluded.flagged_date, resolved_at = excluded.resolved_at,
+		resolved_date = excluded.resolved_date, resolution_time = excluded.resolution_time,
+		resolution_us = excluded.resolution_us, updated_at = excluded.updated_at
+	WHERE (f.*) IS DISTINCT FROM (excluded.*);
+
+	IF cascade_feedback AND cardinality(moved) > 0 THEN
+		PERFORM refresh_feedback(ARRAY(SELECT feedback_id FROM fact_feedback
+									   WHERE claim_id = ANY (moved)));
+	END IF;
+END
+$$;
+
+-- Feedback: the same for the given feedback rows (NULL: all).
+CREATE FUNCTION refresh_feedback(ids bigint[]) RETURNS void
+LANGUAGE plpgsql
+SET search_path = walstar_claims, pg_catalog, pg_temp
+SET plan_cache_mode = force_custom_plan
+AS $$
+BEGIN
+	IF ids IS NOT NULL AND cardinality(ids) = 0 THEN
+		RETURN;
+	END IF;
+
+	PERFORM ensure_dates(ARRAY(SELECT DISTINCT created_date FROM feedback_rows(ids)));
+
+	WITH nf AS (SELECT * FROM feedback_rows(ids)),
+	of AS (SELECT * FROM fact_feedback f WHERE ids IS NULL OR f.feedback_id = ANY (ids)),
+	d AS (
+		SELECT 1 AS s, nf.* FROM nf
+		UNION ALL
+		SELECT -1 AS s, of.* FROM of),
+	day AS (
+		INSERT INTO r_feedback_day AS r (day, country_key, sentiment, feedback)
+		SELECT created_date, country_key, sentiment, sum(s)
+		FROM d GROUP BY 1, 2, 3 HAVING sum(s) <> 0
+		ON CONFLICT (day, country_key, sentiment) DO UPDATE
+			SET feedback = r.feedback + excluded.feedback),
+	mon AS (
+		INSERT INTO r_feedback_month AS r (month, country_key, sentiment, feedback)
+		SELECT date_trunc('month', created_date)::date, country_key, sentiment, sum(s)
+		FROM d GROUP BY 1, 2, 3 HAVING sum(s) <> 0
+		ON CONFLICT (month, country_key, sentiment) DO UPDATE
+			SET feedback = r.feedback + excluded.feedback)
+	INSERT INTO r_anomaly_sentiment AS r (year, country_key, sentiment, feedback)
+	SELECT claim_year, country_key, sentiment, sum(s)
+	FROM d WHERE claim_known AND claim_is_anomaly
+	GROUP BY 1, 2, 3 HAVING sum(s) <> 0
+	ON CONFLICT (year, country_key, sentiment) DO UPDATE
+		SET feedback = r.feedback + excluded.feedback;
+
+	DELETE FROM r_feedback_day WHERE feedback = 0;
+	DELETE FROM r_feedback_month WHERE feedback = 0;
+	DELETE FROM r_anomaly_sentiment WHERE feedback = 0;
+
+	DELETE FROM fact_feedback f
+	WHERE (ids IS NULL OR f.feedback_id = ANY (ids))
+	  AND NOT EXISTS (SELECT FROM src_feedback s WHERE s.id = f.feedback_id);
+
+	INSERT INTO fact_feedback AS f SELECT * FROM feedback_rows(ids)
+	ON CONFLICT (feedback_id) DO UPDATE SET
+		claim_id = excluded.claim_id, customer_id = excluded.customer_id,
+		created_date = excluded.created_date, created_at = excluded.created_at,
+		rating = excluded.rating, sentiment = excluded.sentiment,
+		sentiment_derived = excluded.sentiment_derived, claim_known = excluded.claim_known,
+		country_key = excluded.country_key, claim_year = excluded.claim_year,
+		claim_is_anomaly = excluded.claim_is_anomaly
+	WHERE (f.*) IS DISTINCT FROM (excluded.*);
+END
+$$;
+
+-- Everything from the landing tables; customer versions are kept (history
+-- exists only here) and reconciled with the landing rows.
+CREATE FUNCTION rebuild_locked() RETURNS void
+LANGUAGE plpgsql
+SET search_path = walstar_claims, pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM refresh_customers(NULL, false);
+	TRUNCATE fact_claim, fact_feedback, r_claims_day, r_claims_month,
+		r_feedback_day, r_feedback_month, r_anomaly_sentiment,
+		hist_total, hist_coarse, hist_fine, hist_exact;
+	PERFORM refresh_claims(NULL, false);
+	PERFORM refresh_feedback(NULL);
+END
+$$;
+
+CREATE FUNCTION rebuild() RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = walstar_claims, pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM model_lock();
+	PERFORM rebuild_locked();
+END
+$$;
+COMMENT ON FUNCTION rebuild() IS
+	'rebuilds facts and rollups from the landing tables; customer country versions are kept and reconciled with the landing rows';
+
+-- The triggers attach() puts on the landing tables; TG_ARGV[0] names the table.
+CREATE FUNCTION on_landing_change() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = walstar_claims, pg_catalog, pg_temp
+AS $$
+DECLARE
+	ids bigint[];
+BEGIN
+	IF TG_OP = 'TRUNCATE' THEN
+		PERFORM model_lock();
+		PERFORM rebuild_locked();
+		ids := '{}';
+	ELSE
+		IF TG_OP = 'INSERT' THEN
+			ids := ARRAY(SELECT id FROM new_rows);
+		ELSIF TG_OP = 'UPDATE' THEN
+			ids := ARRAY(SELECT id FROM new_rows UNION SELECT id FROM old_rows);
+		ELSE
+			ids := ARRAY(SELECT id FROM old_rows);
+		END IF;
+		IF cardinality(ids) = 0 THEN
+			RETURN NULL;
+		END IF;
+		PERFORM model_lock();
+		IF TG_ARGV[0] = 'customers' THEN
+			PERFORM refresh_customers(ids);
+		ELSIF TG_ARGV[0] = 'claims' THEN
+			PERFORM refresh_claims(ids);
+		ELSE
+			PERFORM refresh_feedback(ids);
+		END IF;
+	END IF;
+	UPDATE model_state
+	SET last_applied_at = now(), statements = statements + 1,
+		rows_changed = rows_changed + cardinality(ids)
+	WHERE source_table = TG_ARGV[0];
+	RETURN NULL;
+END
+$$;
+
+------------------------------------------------------------------------------
+-- Administration
+------------------------------------------------------------------------------
+
+CREATE FUNCTION attach(landing_schema name DEFAULT 'acme') RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = walstar_claims, pg_catalog, pg_temp
+SET client_min_messages = warning
+AS $$
+DECLARE
+	t text;
+	op text;
+BEGIN
+	PERFORM model_lock();
+	EXECUTE format('CREATE SCHEMA IF NOT EXISTS %I', landing_schema);
+	EXECUTE format('GRANT USAGE ON SCHEMA %I TO walstar_admin', landing_schema);
+	EXECUTE format($q$CREATE TABLE IF NOT EXISTS %I.customers (
+		id bigint PRIMARY KEY,
+		full_name text NOT NULL,
+		email text NOT NULL,
+		phone text,
+		country_code character(2) NOT NULL,
+		created_at timestamp with time zone NOT NULL,
+		updated_at timestamp with time zone NOT NULL)$q$, landing_schema);
+	EXECUTE format($q$CREATE TABLE IF NOT EXISTS %I.claims (
+		id bigint PRIMARY KEY,
+		customer_id bigint NOT NULL,
+		amount numeric(12,2) NOT NULL,
+		status text NOT NULL,
+		is_anomaly boolean NOT NULL,
+		anomaly_reason text,
+		flagged_at timestamp with time zone,
+		created_at timestamp with time zone NOT NULL,
+		resolved_at timestamp with time zone,
+		updated_at timestamp with time zone NOT NULL)$q$, landing_schema);
+	EXECUTE format($q$CREATE TABLE IF NOT EXISTS %I.feedback (
+		id bigint PRIMARY KEY,
+		claim_id bigint NOT NULL,
+		customer_id bigint NOT NULL,
+		rating smallint NOT NULL,
+		comment text,
+		sentiment text,
+		created_at timestamp with time zone NOT NULL)$q$, landing_schema);
+
+	EXECUTE format($q$CREATE OR REPLACE VIEW src_customers AS
+		SELECT id::bigint AS id, country_code::character(2) AS country_code,
+			   updated_at::timestamptz AS updated_at
+		FROM %I.customers$q$, landing_schema);
+	EXECUTE format($q$CREATE OR REPLACE VIEW src_claims AS
+		SELECT id::bigint AS id, customer_id::bigint AS customer_id,
+			   amount::numeric(12,2) AS amount, status::text AS status,
+			   is_anomaly::boolean AS is_anomaly, flagged_at::timestamptz AS flagged_at,
+			   created_at::timestamptz AS created_at, resolved_at::timestamptz AS resolved_at,
+			   updated_at::timestamptz AS updated_at
+		FROM %I.claims$q$, landing_schema);
+	EXECUTE format($q$CREATE OR REPLACE VIEW src_feedback AS
+		SELECT id::bigint AS id, claim_id::bigint AS claim_id,
+			   customer_id::bigint AS customer_id, rating::smallint AS rating,
+			   sentiment::text AS sentiment, created_at::timestamptz AS created_at
+		FROM %I.feedback$q$, landing_schema);
+
+	FOREACH t IN ARRAY ARRAY['customers', 'claims', 'feedback']
+	LOOP
+		EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON %I.%I TO walstar_admin',
+					   landing_schema, t);
+		FOREACH op IN ARRAY ARRAY['insert', 'update', 'delete', 'truncate']
+		LOOP
+			EXECUTE format('DROP TRIGGER IF EXISTS %I ON %I.%I',
+						   'walstar_claims_' || op, landing_schema, t);
+		END LOOP;
+		EXECUTE format($q$CREATE TRIGGER walstar_claims_insert AFTER INSERT ON %I.%I
+			REFERENCING NEW TABLE AS new_rows
+			FOR EACH STATEMENT EXECUTE FUNCTION walstar_claims.on_landing_change(%L)$q$,
+			landing_schema, t, t);
+		EXECUTE format($q$CREATE TRIGGER walstar_claims_update AFTER UPDATE ON %I.%I
+			REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+			FOR EACH STATEMENT EXECUTE FUNCTION walstar_claims.on_landing_change(%L)$q$,
+			landing_schema, t, t);
+		EXECUTE format($q$CREATE TRIGGER walstar_claims_delete AFTER DELETE ON %I.%I
+			REFERENCING OLD TABLE AS old_rows
+			FOR EACH STATEMENT EXECUTE FUNCTION walstar_claims.on_landing_change(%L)$q$,
+			landing_schema, t, t);
+		EXECUTE format($q$CREATE TRIGGER walstar_claims_truncate AFTER TRUNCATE ON %I.%I
+			FOR EACH STATEMENT EXECUTE FUNCTION walstar_claims.on_landing_change(%L)$q$,
+			landing_schema, t, t);
+		-- Fire also when the apply worker runs with session_replication_role = replica.
+		FOREACH op IN ARRAY ARRAY['insert', 'update', 'delete', 'truncate']
+		LOOP
+			EXECUTE format('ALTER TABLE %I.%I ENABLE ALWAYS TRIGGER %I',
+						   landing_schema, t, 'walstar_claims_' || op);
+		END LOOP;
+	END LOOP;
+
+	INSERT INTO config (landing_schema) VALUES (landing_schema)
+	ON CONFLICT (singleton) DO UPDATE SET landing_schema = excluded.landing_schema;
+
+	PERFORM rebuild_locked();
+END
+$$;
+COMMENT ON FUNCTION attach(name) IS
+	'creates <landing_schema>.customers, claims and feedback if missing, installs the triggers that maintain the star schema, and builds it from the rows already there';
+
+CREATE FUNCTION detach() RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = walstar_claims, pg_catalog, pg_temp
+AS $$
+DECLARE
+	s name;
+	t text;
+	op text;
+BEGIN
+	PERFORM model_lock();
+	SELECT landing_schema INTO s FROM config;
+	IF NOT FOUND THEN
+		RETURN;
+	END IF;
+	FOREACH t IN ARRAY ARRAY['customers', 'claims', 'feedback']
+	LOOP
+		FOREACH op IN ARRAY ARRAY['insert', 'update', 'delete', 'truncate']
+		LOOP
+			IF to_regclass(format('%I.%I', s, t)) IS NOT NULL THEN
+				EXECUTE format('DROP TRIGGER IF EXISTS %I ON %I.%I', 'walstar_claims_' || op, s, t);
+			END IF;
+		END LOOP;
+	END LOOP;
+	DELETE FROM config;
+END
+$$;
+COMMENT ON FUNCTION detach() IS
+	'removes the triggers from the landing tables; the star schema stops following them';
+
+------------------------------------------------------------------------------
+-- Metric functions (read rollups only)
+------------------------------------------------------------------------------
+
+-- country code -> key; NULL code -> 0 (all countries); unknown code -> NULL.
+CREATE FUNCTION country_key_of(code text) RETURNS integer
+LANGUAGE sql STABLE
+AS $$
+	SELECT CASE WHEN code IS NULL THEN 0
+				ELSE (SELECT country_key FROM walstar_claims.dim_country
+					  WHERE country_code = code::character(2) AND country_key <> 0) END
+$$;
+
+/*
+ * Values at given percentiles from the histograms of one kind and year, for
+ * the given country keys: the two values at 0-based ranks floor(p * (n - 1))
+ * and ceil(p * (n - 1)) and the interpolation fraction, exactly as
+ * percentile_cont computes them.
+ */
+CREATE FUNCTION hist_pick(p_kind smallint, p_year integer, p_countries integer[], p_pcts float8[])
+RETURNS TABLE (country_key integer, n bigint, total numeric, pct float8,
+			   v_lo bigint, v_hi bigint, frac float8)
+LANGUAGE sql STABLE
+AS $$
+	WITH t AS (
+		SELECT h.country_key, h.n, h.total, p.pct,
+			   floor(p.pct * (h.n - 1)::float8)::bigint AS r_lo,
+			   ceil(p.pct * (h.n - 1)::float8)::bigint AS r_hi,
+			   p.pct * (h.n - 1)::float8 - floor(p.pct * (h.n - 1)::float8) AS frac
+		FROM walstar_claims.hist_total h, unnest(p_pcts) AS p(pct)
+		WHERE h.kind = p_kind AND h.year = p_year
+		  AND h.country_key = ANY (p_countries) AND h.n > 0),
+	r AS (
+		SELECT t.country_key, t.r_lo AS rank FROM t
+		UNION
+		SELECT t.country_key, t.r_hi FROM t),
+	c AS (
+		SELECT DISTINCT ON (r.country_key, r.rank)
+			   r.country_key, r.rank, x.coarse, r.rank - (x.cum - x.n) AS rr
+		FROM r
+		JOIN (SELECT h.country_key, h.coarse, h.n,
+					 sum(h.n) OVER (PARTITION BY h.country_key ORDER BY h.coarse) AS cum
+			  FROM walstar_claims.hist_coarse h
+			  WHERE h.kind = p_kind AND h.year = p_year
+				AND h.country_key = ANY (p_countries)) AS x
+			ON x.country_key = r.country_key AND x.cum > r.rank
+		ORDER BY r.country_key, r.rank, x.coarse),
+	f AS (
+		SELECT DISTINCT ON (c.country_key, c.rank)
+			   c.country_key, c.rank, x.fine, c.rr - (x.cum - x.n) AS rr
+		FROM c
+		JOIN LATERAL (
+			SELECT h.fine, h.n, sum(h.n) OVER (ORDER BY h.fine) AS cum
+			FROM walstar_claims.hist_fine h
+			WHERE h.kind = p_kind AND h.year = p_year
+			  AND h.country_key = c.country_key AND h.coarse = c.coarse) AS x
+			ON x.cum > c.rr
+		ORDER BY c.country_key, c.rank, x.fine),
+	e AS (
+		SELECT DISTINCT ON (f.country_key, f.rank)
+			   f.country_key, f.rank, x.v
+		FROM f
+		JOIN LATERAL (
+			SELECT h.v, h.n, sum(h.n) OVER (ORDER BY h.v) AS cum
+			FROM walstar_claims.hist_exact h
+			WHERE h.kind = p_kind AND h.year = p_year
+			  AND h.country_key = f.country_key AND h.fine = f.fine) AS x
+			ON x.cum > f.rr
+		ORDER BY f.country_key, f.rank, x.v)
+	SELECT t.country_key, t.n, t.total, t.pct, lo.v, hi.v, t.frac
+	FROM t
+	JOIN e AS lo ON lo.country_key = t.country_key AND lo.rank = t.r_lo
+	JOIN e AS hi ON hi.country_key = t.country_key AND hi.rank = t.r_hi
+$$;
+
+CREATE FUNCTION total_claims(p_from date DEFAULT NULL, p_to date DEFAULT NULL,
+							 p_country text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = walstar_claims, pg_catalog, pg_temp
+AS $$
+DECLARE
+	ck integer := country_key_of(p_country);
+	m_lo date;
+	m_hi date;
+	result bigint;
+BEGIN
+	IF ck IS NULL THEN
+		RETURN 0;
+	END IF;
+	IF p_from IS NULL AND p_to IS NULL THEN
+		SELECT n INTO result FROM hist_total WHERE kind = 1 AND year = 0 AND country_key = ck;
+		RETURN coalesce(result, 0);
+	END IF;
+	IF p_from IS NOT NULL AND p_to IS NOT NULL AND p_from >= p_to THEN
+		RETURN 0;
+	END IF;
+	-- Whole months from the monthly rollup, the days around them from the daily one.
+	m_lo := CASE WHEN p_from = date_trunc('month', p_from)::date THEN p_from
+				 ELSE (date_trunc('month', p_from) + interval '1 month')::date END;
+	m_hi := date_trunc('month', p_to)::date;
+	IF m_lo IS NOT NULL AND m_hi IS NOT NULL AND m_lo >= m_hi THEN
+		SELECT sum(claims) INTO result FROM r_claims_day
+		WHERE day >= p_from AND day < p_to AND (ck = 0 OR country_key = ck);
+		RETURN coalesce(result, 0);
+	END IF;
+	SELECT coalesce((SELECT sum(claims) FROM r_claims_month
+					 WHERE (m_lo IS NULL OR month >= m_lo) AND (m_hi IS NULL OR month < m_hi)
+					   AND (ck = 0 OR country_key = ck)), 0)
+		 + coalesce((SELECT sum(claims) FROM r_claims_day
+					 WHERE p_from IS NOT NULL AND day >= p_from AND day < m_lo
+					   AND (ck = 0 OR country_key = ck)), 0)
+		 + coalesce((SELECT sum(claims) FROM r_claims_day
+					 WHERE p_to IS NOT NULL AND day >= m_hi AND day < p_to
+					   AND (ck = 0 OR country_key = ck)), 0)
+	INTO result;
+	RETURN result;
+END
+$$;
+COMMENT ON FUNCTION total_claims(date, date, text) IS
+	'count of claims; optional filters: created_at (UTC date) in [p_from, p_to), claim country (the customer''s country_code in effect at the claim''s created_at, ''??'' while the customer is unknown)';
+
+CREATE FUNCTION claim_amount_stats(p_year integer DEFAULT NULL, p_country text DEFAULT NULL)
+RETURNS TABLE (claims bigint, min_amount numeric, max_amount numeric,
+			   avg_amount numeric, median_amount numeric)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = walstar_claims, pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	ck integer := country_key_of(p_country);
+	yr integer := coalesce(p_year, 0);
+BEGIN
+	claims := 0;
+	IF ck IS NOT NULL AND (p_year IS NULL OR p_year <> 0) THEN
+		SELECT t.n, t.total / t.n INTO claims, avg_amount
+		FROM hist_total t WHERE t.kind = 1 AND t.year = yr AND t.country_key = ck;
+	END IF;
+	IF coalesce(claims, 0) = 0 THEN
+		claims := 0;
+		RETURN NEXT;
+		RETURN;
+	END IF;
+	SELECT h.v * 0.01 INTO min_amount FROM hist_exact h
+	WHERE h.kind = 1 AND h.year = yr AND h.country_key = ck ORDER BY h.fine, h.v LIMIT 1;
+	SELECT h.v * 0.01 INTO max_amount FROM hist_exact h
+	WHERE h.kind = 1 AND h.year = yr AND h.country_key = ck ORDER BY h.fine DESC, h.v DESC LIMIT 1;
+	SELECT trim_scale((p.v_lo + p.v_hi) * 0.005) INTO median_amount
+	FROM hist_pick(1::smallint, yr, ARRAY[ck], ARRAY[0.5::float8]) p;
+	RETURN NEXT;
+END
+$$;
+COMMENT ON FUNCTION claim_amount_stats(integer, text) IS
+	'over claims.amount (EUR): count, min, max, avg (= avg(amount), numeric) and exact median (the middle amount, or the mean of the two middle amounts, as percentile_cont(0.5) without rounding); optional filters: UTC calendar year of created_at, claim country (as in total_claims)';
+
+CREATE FUNCTION positive_feedback_count(p_from date DEFAULT NULL, p_to date DEFAULT NULL,
+										p_country text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = walstar_claims, pg_catalog, pg_temp
+AS $$
+DECLARE
+	ck integer := country_key_of(p_country);
+	m_lo date;
+	m_hi date;
+	result bigint;
+BEGIN
+	IF ck IS NULL OR (p_from IS NOT NULL AND p_to IS NOT NULL AND p_from >= p_to) THEN
+		RETURN 0;
+	END IF;
+	m_lo := CASE WHEN p_from = date_trunc('month', p_from)::date THEN p_from
+				 ELSE (date_trunc('month', p_from) + interval '1 month')::date END;
+	m_hi := date_trunc('month', p_to)::date;
+	IF m_lo IS NOT NULL AND m_hi IS NOT NULL AND m_lo >= m_hi THEN
+		SELECT sum(feedback) INTO result FROM r_feedback_day
+		WHERE sentiment = 'positive' AND day >= p_from AND day < p_to
+		  AND (ck = 0 OR country_key = ck);
+		RETURN coalesce(result, 0);
+	END IF;
+	SELECT coalesce((SELECT sum(feedback) FROM r_feedback_month
+					 WHERE sentiment = 'positive'
+					   AND (m_lo IS NULL OR month >= m_lo) AND (m_hi IS NULL OR month < m_hi)
+					   AND (ck = 0 OR country_key = ck)), 0)
+		 + coalesce((SELECT sum(feedback) FROM r_feedback_day
+					 WHERE sentiment = 'positive' AND p_from IS NOT NULL
+					   AND day >= p_from AND day < m_lo
+					   AND (ck = 0 OR country_key = ck)), 0)
+		 + coalesce((SELECT sum(feedback) FROM r_feedback_day
+					 WHERE sentiment = 'positive' AND p_to IS NOT NULL
+					   AND day >= m_hi AND day < p_to
+					   AND (ck = 0 OR country_key = ck)), 0)
+	INTO result;
+	RETURN result;
+END
+$$;
+COMMENT ON FUNCTION positive_feedback_count(date, date, text) IS
+	'count of feedback whose sentiment is positive, where a NULL sentiment is derived from rating (4-5 positive, 3 neutral, 1-2 negative); all feedback counts, also before its claim arrives; optional filters: feedback created_at (UTC date) in [p_from, p_to), country of the feedback''s claim (''??'' while the claim or its customer is unknown)';
+
+CREATE FUNCTION anomaly_feedback_sentiment(p_from_year integer DEFAULT NULL,
+										   p_to_year integer DEFAULT NULL,
+										   p_country text DEFAULT NULL)
+RETURNS TABLE (year integer, country_code text, sentiment text, feedback bigint)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = walstar_claims, pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	ck integer := country_key_of(p_country);
+BEGIN
+	RETURN QUERY
+	SELECT r.year, k.country_code::text, r.sentiment, r.feedback
+	FROM r_anomaly_sentiment r
+	JOIN dim_country k ON k.country_key = r.country_key
+	WHERE (p_from_year IS NULL OR r.year >= p_from_year)
+	  AND (p_to_year IS NULL OR r.year <= p_to_year)
+	  AND (ck = 0 OR r.country_key = ck)
+	ORDER BY r.year, k.country_code, r.sentiment;
+END
+$$;
+COMMENT ON FUNCTION anomaly_feedback_sentiment(integer, integer, text) IS
+	'count of feedback per (year, country, sentiment) for feedback whose claim has is_anomaly; year = UTC calendar year of the claim''s created_at, country = the claim''s country (as in total_claims), sentiment as in positive_feedback_count; feedback counts once its claim has arrived; optional filters: years p_from_year..p_to_year inclusive, country';
+
+CREATE FUNCTION anomaly_resolution_time(p_year integer DEFAULT NULL, p_country text DEFAULT NULL)
+RETURNS TABLE (country_code text, resolved_claims bigint, avg_time interval,
+			   median_time interval, p90_time interval)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = walstar_claims, pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	ck integer := country_key_of(p_country);
+	yr integer := coalesce(p_year, 0);
+	keys integer[];
+BEGIN
+	IF ck IS NULL OR p_year = 0 THEN
+		RETURN;
+	END IF;
+	IF ck = 0 THEN
+		keys := ARRAY(SELECT t.country_key FROM hist_total t
+					  WHERE t.kind = 2 AND t.year = yr AND t.country_key <> 0);
+	ELSE
+		keys := ARRAY[ck];
+	END IF;
+	RETURN QUERY
+	SELECT k.country_code::text, m.n, us_interval(round(m.total / m.n)::float8),
+		   us_interval(m.med), us_interval(m.p90)
+	FROM (SELECT p.country_key, p.n, p.total,
+				 max(p.v_lo + (p.v_hi::float8 - p.v_lo::float8) * p.frac) FILTER (WHERE p.pct = 0.5) AS med,
+				 max(p.v_lo + (p.v_hi::float8 - p.v_lo::float8) * p.frac) FILTER (WHERE p.pct = 0.9) AS p90
+		  FROM hist_pick(2::smallint, yr, keys, ARRAY[0.5, 0.9]::float8[]) p
+		  GROUP BY 1, 2, 3) AS m
+	JOIN dim_country k ON k.country_key = m.country_key
+	ORDER BY k.country_code;
+END
+$$;
+COMMENT ON FUNCTION anomaly_resolution_time(integer, text) IS
+	'per claim country, over claims with is_anomaly and resolved_at set, of d = resolved_at - created_at in microseconds: count, average (avg(d) rounded to the microsecond), median and 90th percentile (percentile_cont(0.5) and percentile_cont(0.9) of d as double precision, rounded to the microsecond); optional filters: UTC calendar year of created_at, country';
+
+CREATE FUNCTION freshness()
+RETURNS TABLE (metric text, source_tables text[], last_applied_at timestamptz,
+			   behind interval)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = walstar_claims, pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+	RETURN QUERY
+	SELECT m.metric, m.tables, min(s.last_applied_at), now() - min(s.last_applied_at)
+	FROM (VALUES ('total_claims', ARRAY['claims', 'customers']),
+				 ('claim_amount_stats', ARRAY['claims', 'customers']),
+				 ('positive_feedback_count', ARRAY['feedback', 'claims', 'customers']),
+				 ('anomaly_feedback_sentiment', ARRAY['feedback', 'claims', 'customers']),
+				 ('anomaly_resolution_time', ARRAY['claims', 'customers'])) AS m(metric, tables)
+	JOIN model_state s ON s.source_table = ANY (m.tables)
+	GROUP BY m.metric, m.tables
+	ORDER BY m.metric;
+END
+$$;
+COMMENT ON FUNCTION freshness() IS
+	'per metric: the landing tables it depends on, the oldest of their last applied change times, and how long ago that was';
+
+------------------------------------------------------------------------------
+-- Verification against the landing tables
+------------------------------------------------------------------------------
+
+/*
+ * Recomputes every metric from the landing tables with plain SQL and returns
+ * one row per difference (no rows: the model agrees).  The only model state
+ * it uses is the customers' country history (dim_customer.valid_from and
+ * country), which exists nowhere else; the claim country is re-derived from
+ * it here independently of the facts.
+ */
+CREATE FUNCTION verify()
+RETURNS TABLE (metric text, key text, model text, expected text)
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = walstar_claims, pg_catalog, pg_temp
+SET client_min_messages = warning
+AS $$
+#variable_conflict use_column
+DECLARE
+	y integer;
+	c text;
+BEGIN
+	PERFORM model_lock();
+	DROP TABLE IF EXISTS pg_temp.verify_claims;
+	DROP TABLE IF EXISTS pg_temp.verify_feedback;
+	CREATE TEMP TABLE verify_claims ON COMMIT DROP AS
+		SELECT cl.id, cl.amount, cl.is_anomaly,
+			   (cl.created_at AT TIME ZONE 'UTC')::date AS day,
+			   extract(year FROM cl.created_at AT TIME ZONE 'UTC')::integer AS year,
+			   coalesce(
+				 (SELECT k.country_code::text FROM dim_customer v
+				  JOIN dim_country k ON k.country_key = v.country_key
+				  WHERE v.customer_id = cl.customer_id AND v.valid_from <= cl.created_at
+				  ORDER BY v.valid_from DESC LIMIT 1),
+				 (SELECT k.country_code::text FROM dim_customer v
+				  JOIN dim_country k ON k.country_key = v.country_key
+				  WHERE v.customer_id = cl.customer_id
+				  ORDER BY v.valid_from LIMIT 1),
+				 '??') AS country,
+			   CASE WHEN cl.is_anomaly AND cl.resolved_at IS NOT NULL THEN
+				 ((extract(epoch FROM cl.resolved_at) - extract(epoch FROM cl.created_at))
+				  * 1000000)::bigint END AS resolution_us
+		FROM src_claims cl;
+	CREATE TEMP TABLE verify_feedback ON COMMIT DROP AS
+		SELECT f.id, (f.created_at AT TIME ZONE 'UTC')::date AS day,
+			   coalesce(f.sentiment, CASE WHEN f.rating >= 4 THEN 'positive'
+										  WHEN f.rating = 3 THEN 'neutral'
+										  ELSE 'negative' END) AS sentiment,
+			   x.id IS NOT NULL AS claim_known, coalesce(x.country, '??') AS country,
+			   x.year, coalesce(x.is_anomaly, false) AS is_anomaly
+		FROM src_feedback f LEFT JOIN verify_claims x ON x.id = f.claim_id;
+
+	-- The current version of every customer is its landing row's country.
+	RETURN QUERY
+	SELECT 'dim_customer', s.id::text, k.country_code::text, s.country_code::text
+	FROM src_customers s
+	LEFT JOIN dim_customer v ON v.customer_id = s.id AND v.is_current
+	LEFT JOIN dim_country k ON k.country_key = v.country_key
+	WHERE k.country_code IS DISTINCT FROM s.country_code
+	UNION ALL
+	SELECT 'dim_customer', v.customer_id::text, 'version', 'no landing row'
+	FROM dim_customer v
+	WHERE NOT EXISTS (SELECT FROM src_customers s WHERE s.id = v.customer_id);
+
+	-- Rollups, cell by cell.
+	RETURN QUERY
+	WITH m AS (SELECT r.day, k.country_code::text AS country, r.claims, r.amount_sum
+			   FROM r_claims_day r JOIN dim_country k ON k.country_key = r.country_key),
+	e AS (SELECT x.day, x.country, count(*) AS claims, sum(x.amount) AS amount_sum
+		  FROM verify_claims x GROUP BY 1, 2)
+	SELECT 'r_claims_day', coalesce(m.day, e.day) || ' ' || coalesce(m.country, e.country),
+		   m.claims || ' ' || m.amount_sum, e.claims || ' ' || e.amount_sum
+	FROM m FULL JOIN e ON e.day = m.day AND e.country = m.country
+	WHERE (m.claims, m.amount_sum) IS DISTINCT FROM (e.claims, e.amount_sum);
+
+	RETURN QUERY
+	WITH m AS (SELECT r.month, k.country_code::text AS country, r.claims, r.amount_sum
+			   FROM r_claims_month r JOIN dim_country k ON k.country_key = r.country_key),
+	e AS (SELECT date_trunc('month', x.day)::date AS month, x.country, count(*) AS claims,
+				 sum(x.amount) AS amount_sum
+		  FROM verify_claims x GROUP BY 1, 2)
+	SELECT 'r_claims_month', coalesce(m.month, e.month) || ' ' || coalesce(m.country, e.country),
+		   m.claims || ' ' || m.amount_sum, e.claims || ' ' || e.amount_sum
+	FROM m FULL JOIN e ON e.month = m.month AND e.country = m.country
+	WHERE (m.claims, m.amount_sum) IS DISTINCT FROM (e.claims, e.amount_sum);
+
+	RETURN QUERY
+	WITH m AS (SELECT r.day, k.country_code::text AS country, r.sentiment, r.feedback
+			   FROM r_feedback_day r JOIN dim_country k ON k.country_key = r.country_key),
+	e AS (SELECT x.day, x.country, x.sentiment, count(*) AS feedback
+		  FROM verify_feedback x GROUP BY 1, 2, 3)
+	SELECT 'r_feedback_day',
+		   coalesce(m.day, e.day) || ' ' || coalesce(m.country, e.country) || ' ' || coalesce(m.sentiment, e.sentiment),
+		   m.feedback::text, e.feedback::text
+	FROM m FULL JOIN e ON e.day = m.day AND e.country = m.country AND e.sentiment = m.sentiment
+	WHERE m.feedback IS DISTINCT FROM e.feedback;
+
+	-- Metric functions.
+	RETURN QUERY
+	SELECT 'total_claims', coalesce(x.c, '*'),
+		   total_claims(NULL, NULL, x.c)::text,
+		   (SELECT count(*) FROM verify_claims v WHERE x.c IS NULL OR v.country = x.c)::text
+	FROM (SELECT NULL::text AS c UNION SELECT DISTINCT country FROM verify_claims
+		  UNION SELECT country_code::text FROM dim_country WHERE country_key <> 0) AS x
+	WHERE total_claims(NULL, NULL, x.c)
+		  <> (SELECT count(*) FROM verify_claims v WHERE x.c IS NULL OR v.country = x.c);
+
+	-- Periods: whole years, and ranges cutting through months.
+	RETURN QUERY
+	SELECT 'total_claims', p.f || '..' || p.t || ' ' || coalesce(x.c, '*'),
+		   total_claims(p.f, p.t, x.c)::text,
+		   (SELECT count(*) FROM verify_claims v
+			WHERE v.day >= p.f AND v.day < p.t AND (x.c IS NULL OR v.country = x.c))::text
+	FROM (SELECT make_date(yy, 1, 1) AS f, make_date(yy + 1, 1, 1) AS t
+		  FROM (SELECT DISTINCT year AS yy FROM verify_claims) AS ys
+		  UNION ALL
+		  SELECT min(day) + 3, max(day) - 17 FROM verify_claims HAVING count(*) > 0
+		  UNION ALL
+		  SELECT min(day) + 40, min(day) + 50 FROM verify_claims HAVING count(*) > 0) AS p,
+		 (SELECT NULL::text AS c UNION SELECT DISTINCT country FROM verify_claims) AS x
+	WHERE total_claims(p.f, p.t, x.c)
+		  <> (SELECT count(*) FROM verify_claims v
+			  WHERE v.day >= p.f AND v.day < p.t AND (x.c IS NULL OR v.country = x.c));
+
+	RETURN QUERY
+	WITH cells AS (
+		SELECT DISTINCT cy AS y, cc AS c
+		FROM verify_claims v,
+			 LATERAL (VALUES (v.year, v.country), (v.year, NULL), (NULL, v.country),
+							 (NULL::integer, NULL::text)) AS z(cy, cc)
+		UNION
+		SELECT NULL::integer, NULL::text),
+	e AS (
+		SELECT cl.y, cl.c, count(v.id) AS n, min(v.amount) AS mn, max(v.amount) AS mx,
+			   avg(v.amount) AS av,
+			   (percentile_disc(0.5) WITHIN GROUP (ORDER BY v.amount)
+				+ percentile_disc(0.5) WITHIN GROUP (ORDER BY v.amount DESC)) / 2 AS md
+		FROM cells cl
+		LEFT JOIN verify_claims v
+			ON (cl.y IS NULL OR v.year = cl.y) AND (cl.c IS NULL OR v.country = cl.c)
+		GROUP BY cl.y, cl.c),
+	m AS (SELECT e.*, s.* FROM e, LATERAL claim_amount_stats(e.y, e.c) AS s)
+	SELECT 'claim_amount_stats', coalesce(m.y::text, '*') || ' ' || coalesce(m.c, '*'),
+		   concat_ws(' ', m.claims, m.min_amount, m.max_amount, m.avg_amount, m.median_amount),
+		   concat_ws(' ', m.n, m.mn, m.mx, m.av, m.md)
+	FROM m
+	WHERE (m.claims, m.min_amount, m.max_amount, m.avg_amount, m.median_amount)
+		  IS DISTINCT FROM (m.n, m.mn, m.mx, m.av, m.md);
+
+	RETURN QUERY
+	SELECT 'positive_feedback_count', p.f || '..' || p.t || ' ' || coalesce(x.c, '*'),
+		   positive_feedback_count(p.f, p.t, x.c)::text,
+		   (SELECT count(*) FROM verify_feedback v
+			WHERE v.sentiment = 'positive' AND (p.f IS NULL OR v.day >= p.f)
+			  AND (p.t IS NULL OR v.day < p.t) AND (x.c IS NULL OR v.country = x.c))::text
+	FROM (SELECT NULL::date AS f, NULL::date AS t
+		  UNION ALL
+		  SELECT make_date(yy, 1, 1), make_date(yy + 1, 1, 1)
+		  FROM (SELECT DISTINCT extract(year FROM day)::integer AS yy FROM verify_feedback) AS ys
+		  UNION ALL
+		  SELECT min(day) + 3, max(day) - 17 FROM verify_feedback HAVING count(*) > 0) AS p,
+		 (SELECT NULL::text AS c UNION SELECT DISTINCT country FROM verify_feedback) AS x
+	WHERE positive_feedback_count(p.f, p.t, x.c)
+		  <> (SELECT count(*) FROM verify_feedback v
+			  WHERE v.sentiment = 'positive' AND (p.f IS NULL OR v.day >= p.f)
+				AND (p.t IS NULL OR v.day < p.t) AND (x.c IS NULL OR v.country = x.c));
+
+	RETURN QUERY
+	WITH m AS (SELECT * FROM anomaly_feedback_sentiment()),
+	e AS (SELECT v.year, v.country AS country_code, v.sentiment, count(*) AS feedback
+		  FROM verify_feedback v WHERE v.claim_known AND v.is_anomaly GROUP BY 1, 2, 3)
+	SELECT 'anomaly_feedback_sentiment',
+		   coalesce(m.year, e.year) || ' ' || coalesce(m.country_code, e.country_code)
+		   || ' ' || coalesce(m.sentiment, e.sentiment),
+		   m.feedback::text, e.feedback::text
+	FROM m FULL JOIN e ON e.year = m.year AND e.country_code = m.country_code
+		AND e.sentiment = m.sentiment
+	WHERE m.feedback IS DISTINCT FROM e.feedback;
+
+	FOR y IN SELECT NULL::integer UNION ALL SELECT DISTINCT year FROM verify_claims
+	LOOP
+		RETURN QUERY
+		WITH m AS (SELECT * FROM anomaly_resolution_time(y)),
+		e AS (SELECT v.country AS country_code, count(*) AS resolved_claims,
+					 us_interval(round(avg(v.resolution_us))::float8) AS avg_time,
+					 us_interval(percentile_cont(0.5) WITHIN GROUP (ORDER BY v.resolution_us::float8)) AS median_time,
+					 us_interval(percentile_cont(0.9) WITHIN GROUP (ORDER BY v.resolution_us::float8)) AS p90_time
+			  FROM verify_claims v
+			  WHERE v.resolution_us IS NOT NULL AND (y IS NULL OR v.year = y)
+			  GROUP BY 1)
+		SELECT 'anomaly_resolution_time',
+			   coalesce(y::text, '*') || ' ' || coalesce(m.country_code, e.country_code),
+			   concat_ws(' ', m.resolved_claims, m.avg_time, m.median_time, m.p90_time),
+			   concat_ws(' ', e.resolved_claims, e.avg_time, e.median_time, e.p90_time)
+		FROM m FULL JOIN e ON e.country_code = m.country_code
+		WHERE (m.resolved_claims, m.avg_time, m.median_time, m.p90_time)
+			  IS DISTINCT FROM (e.resolved_claims, e.avg_time, e.median_time, e.p90_time);
+	END LOOP;
+	FOR c IN SELECT DISTINCT country FROM verify_claims
+	LOOP
+		RETURN QUERY
+		WITH m AS (SELECT * FROM anomaly_resolution_time(NULL, c)),
+		e AS (SELECT v.country AS country_code, count(*) AS resolved_claims
+			  FROM verify_claims v
+			  WHERE v.resolution_us IS NOT NULL AND v.country = c GROUP BY 1)
+		SELECT 'anomaly_resolution_time', '* ' || c,
+			   coalesce(m.resolved_claims, 0)::text, coalesce(e.resolved_claims, 0)::text
+		FROM m FULL JOIN e ON e.country_code = m.country_code
+		WHERE m.resolved_claims IS DISTINCT FROM e.resolved_claims;
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION verify() IS
+	'recomputes every metric from the landing tables with plain SQL; one row per difference, none when the model agrees';
+
+------------------------------------------------------------------------------
+-- Privileges: the reader calls metric functions and reads the star schema;
+-- the admin also attaches, rebuilds and verifies.  Nothing else is public.
+------------------------------------------------------------------------------
+
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA @extschema@ FROM PUBLIC;
+GRANT USAGE ON SCHEMA @extschema@ TO walstar_reader, walstar_admin;
+GRANT SELECT ON dim_date, dim_country, dim_customer, fact_claim, fact_feedback,
+	r_claims_day, r_claims_month, r_feedback_day, r_feedback_month, r_anomaly_sentiment,
+	hist_total, hist_coarse, hist_fine, hist_exact, model_state
+	TO walstar_reader, walstar_admin;
+GRANT EXECUTE ON FUNCTION
+	total_claims(date, date, text), claim_amount_stats(integer, text),
+	positive_feedback_count(date, date, text),
+	anomaly_feedback_sentiment(integer, integer, text),
+	anomaly_resolution_time(integer, text), freshness()
+	TO walstar_reader, walstar_admin;
+GRANT EXECUTE ON FUNCTION attach(name), detach(), rebuild(), verify() TO walstar_admin;
