@@ -1,0 +1,202 @@
+# Running walstar-sink in TAP tests, and reading back what it wrote.
+#
+#   my $sink = WalstarTest::Sink->start(name => 'a', node => $node,
+#       kafka => $kafka, args => ['--snapshot=never', ...]);
+#   $sink->wait_log(qr/streaming/);
+#   $sink->stop;                  # SIGTERM; returns the exit code
+#   $sink->kill9;
+#   my @msgs = WalstarTest::Sink::read_topic($kafka, 'walstar.public.t');
+#   # each: { partition, offset, ts, key (undef: none), value (undef: null),
+#   #         change (decoded value, when there is one) }
+#
+# Sinks still running when the script exits are killed.
+package WalstarTest::Sink;
+
+use strict;
+use warnings;
+use POSIX ();
+use Time::HiRes ();
+use PostgreSQL::Test::Utils ();
+use Test::More ();
+use WalstarTest::Wire;
+
+my @running;
+
+sub conninfo
+{
+	my ($node, $db) = @_;
+	return 'host=' . $node->host . ' port=' . $node->port . ' dbname=' . ($db // 'postgres');
+}
+
+sub start
+{
+	my ($class, %o) = @_;
+	my $name = $o{name} // 'sink';
+	my $dir = $o{state_dir} // "$PostgreSQL::Test::Utils::tmp_check/sink_state_$name";
+	mkdir $dir;
+	my $log = "$PostgreSQL::Test::Utils::tmp_check/sink_$name.log";
+	my @cmd = ('walstar-sink',
+		'--conninfo=' . ($o{conninfo} // conninfo($o{node}, $o{db})),
+		'--brokers=' . $o{kafka}->bootstrap,
+		"--state-dir=$dir", '--status-interval=1',
+		'--set', 'kafka.topic.metadata.refresh.interval.ms=2000',
+		@{ $o{args} // [] });
+	my $self = bless { name => $name, log => $log, cmd => \@cmd, state_dir => $dir }, $class;
+	$self->{offset} = -s $log // 0;
+	my $pid = fork();
+	die "fork: $!" unless defined $pid;
+	if ($pid == 0)
+	{
+		open(STDOUT, '>>', $log) or die;
+		open(STDERR, '>>', $log) or die;
+		exec(@cmd) or POSIX::_exit(127);
+	}
+	$self->{pid} = $pid;
+	push @running, $self;
+	return $self;
+}
+
+sub pid { return $_[0]->{pid}; }
+sub log_file { return $_[0]->{log}; }
+
+# Log lines written by this run.
+sub log_text
+{
+	my ($self) = @_;
+	open(my $fh, '<', $self->{log}) or return '';
+	seek($fh, $self->{offset}, 0);
+	local $/;
+	my $t = <$fh> // '';
+	return $t;
+}
+
+sub alive
+{
+	my ($self) = @_;
+	return 0 unless $self->{pid};
+	my $r = waitpid($self->{pid}, POSIX::WNOHANG());
+	if ($r == $self->{pid})
+	{
+		$self->{exit} = $? >> 8;
+		$self->{signal} = $? & 127;
+		$self->{pid} = undef;
+		return 0;
+	}
+	return 1;
+}
+
+# Wait until the log of this run matches $re; dies after $timeout seconds
+# or when the sink exits first (unless $re matched).
+sub wait_log
+{
+	my ($self, $re, $timeout) = @_;
+	$timeout //= $PostgreSQL::Test::Utils::timeout_default;
+	my $end = Time::HiRes::time() + $timeout;
+	while (Time::HiRes::time() < $end)
+	{
+		return 1 if $self->log_text =~ $re;
+		if (!$self->alive)
+		{
+			return 1 if $self->log_text =~ $re;
+			die "sink $self->{name} exited before logging $re:\n" . $self->log_text;
+		}
+		Time::HiRes::sleep(0.05);
+	}
+	die "sink $self->{name} did not log $re within $timeout s:\n" . $self->log_text;
+}
+
+# Wait for the process to end by itself; returns its exit code.
+sub wait_exit
+{
+	my ($self, $timeout) = @_;
+	$timeout //= $PostgreSQL::Test::Utils::timeout_default;
+	my $end = Time::HiRes::time() + $timeout;
+	while ($self->alive)
+	{
+		die "sink $self->{name} did not exit" if Time::HiRes::time() > $end;
+		Time::HiRes::sleep(0.05);
+	}
+	return $self->{exit};
+}
+
+sub stop
+{
+	my ($self) = @_;
+	return $self->{exit} unless $self->alive;
+	kill 'TERM', $self->{pid};
+	return $self->wait_exit(60);
+}
+
+sub kill9
+{
+	my ($self) = @_;
+	return unless $self->alive;
+	kill 'KILL', $self->{pid};
+	waitpid($self->{pid}, 0);
+	$self->{pid} = undef;
+}
+
+# Every message of a topic, in partition/offset order.
+sub read_topic
+{
+	my ($kafka, $topic, %o) = @_;
+	my $fmt = '%p %o %T %K %S\n%k%s';
+	open(my $fh, '-|', 'kcat', '-C', '-b', $kafka->bootstrap, '-t', $topic,
+		'-o', 'beginning', '-e', '-q', '-f', $fmt)
+	  or die "kcat: $!";
+	binmode $fh;
+	my @out;
+	while (my $head = <$fh>)
+	{
+		chomp $head;
+		next if $head eq '';
+		my ($p, $off, $ts, $klen, $vlen) = split / /, $head;
+		die "unexpected kcat output '$head'" unless defined $vlen;
+		my ($k, $v);
+		if ($klen >= 0) { read($fh, $k, $klen) == $klen or die "short key"; }
+		if ($vlen >= 0) { read($fh, $v, $vlen) == $vlen or die "short value"; }
+		my $m = { partition => $p, offset => $off, ts => $ts, key => $k, value => $v };
+		$m->{change} = WalstarTest::Wire::decode_change($v)
+		  if defined $v && $vlen > 0 && !$o{raw};
+		push @out, $m;
+	}
+	close($fh);
+	return @out;
+}
+
+# Topic names of the cluster.
+sub topics
+{
+	my ($kafka) = @_;
+	my @t = map { /topic "([^"]+)"/ ? $1 : () } `kcat -L -b @{[$kafka->bootstrap]} 2>/dev/null`;
+	return sort @t;
+}
+
+# Configure a node for the decoder.
+sub setup_node
+{
+	my ($node, %o) = @_;
+	$node->append_conf('postgresql.conf', qq{
+output_plugin_libraries = 'pgoutput, test_decoding, walstar_decoder'
+max_replication_slots = 10
+max_wal_senders = 10
+wal_sender_timeout = 60s
+});
+	return $node;
+}
+
+END
+{
+	my $status = $?;
+	for my $s (@running)
+	{
+		if ($s->{pid})
+		{
+			kill 'KILL', $s->{pid};
+			waitpid($s->{pid}, 0);
+		}
+	}
+	$? = $status;
+}
+
+1;

@@ -1,0 +1,46 @@
+/*-------------------------------------------------------------------------
+ *
+ * change_peek.h
+ *		The few fields of a serialized walstar.v1.Change the sink routes
+ *		by, read without unpacking the whole message.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef SINK_CHANGE_PEEK_H
+#define SINK_CHANGE_PEEK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct ChangePeek
+{
+	int			   op;	   /* Walstar__V1__Op */
+	const char	  *schema; /* points into the record, not terminated */
+	size_t		   schema_len;
+	const char	  *table; /* points into the record, not terminated */
+	size_t		   table_len;
+	const uint8_t *key; /* serialized Key, NULL when empty */
+	size_t		   key_len;
+	uint32_t	   xid;			/* top-level transaction id */
+	uint64_t	   commit_lsn;	/* LSN of the commit record */
+	int64_t		   commit_time; /* microseconds since the Unix epoch */
+	uint64_t	   lsn;			/* LSN of this record */
+	uint32_t	   position;	/* 1-based position in the transaction */
+	uint64_t	   end_lsn;		/* COMMIT: Commit.end_lsn, else 0 */
+} ChangePeek;
+
+/* False when the bytes are not a well-formed Change. */
+extern bool change_peek(const uint8_t *data, size_t len, ChangePeek *out);
+
+/* Name of an op, e.g. "INSERT"; "UNKNOWN" for values we do not know. */
+extern const char *change_op_name(int op);
+
+/*
+ * Printable form of a serialized Key, e.g. "(42,'abc')", into buf; for log
+ * lines naming a row.
+ */
+extern void change_key_text(const uint8_t *key, size_t key_len, char *buf,
+							size_t buflen);
+
+#endif

@@ -1,0 +1,558 @@
+/*-------------------------------------------------------------------------
+ *
+ * main.c
+ *		walstar-sink: arguments, lifecycle and the poll loop.
+ *
+ * One thread does everything that matters: it reads the replication
+ * stream, hands records to the producer, serves librdkafka's delivery
+ * reports (which move the flush position) and sends standby status
+ * updates by deadline.  Signal handlers only set flags.  librdkafka's and
+ * libmicrohttpd's threads are created with every signal blocked.
+ *
+ * While the producer queue is full the loop stops reading from the source
+ * (the walsender then blocks on its socket) and only serves Kafka, so
+ * memory stays bounded by the queue limits.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "lsn.h"
+#include "lsn_tracker.h"
+#include "metrics.h"
+#include "producer.h"
+#include "replication.h"
+#include "snapshot.h"
+#include "stream.h"
+
+/* Records handled per loop turn before Kafka is served again. */
+#define READ_BATCH 2000
+
+/* Smallest gap between two status updates that only report progress. */
+#define STATUS_MIN_GAP_MS 1000
+
+static volatile sig_atomic_t stop_requested = 0;
+static volatile sig_atomic_t reload_requested = 0;
+
+typedef struct Sink
+{
+	Config			   cfg;		  /* settings */
+	Replication		   repl;	  /* source connection (conn NULL: down) */
+	Producer		  *producer;  /* Kafka */
+	LsnTracker		   tracker;	  /* what may be confirmed */
+	Stream			   stream;	  /* record routing */
+	bool			   blocked;	  /* a record waits for room in the queue */
+	ReplicationMessage pending;	  /* that record (in repl.copybuf) */
+	uint64_t		   last_sent; /* flush position last reported */
+	int64_t			   last_status_ms;	/* when */
+	int				   backoff_s;		/* next reconnect delay */
+	int64_t			   reconnect_at_ms; /* when to try again */
+} Sink;
+
+static void
+handle_stop(int sig)
+{
+	stop_requested = 1;
+}
+
+static void
+handle_reload(int sig)
+{
+	reload_requested = 1;
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+install_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = handle_stop;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = handle_reload;
+	sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+}
+
+/* One clear line, then exit non-zero (startup errors). */
+static void __attribute__((noreturn))
+die(Sink *s, const char *component, const char *msg)
+{
+	if (replication_plugin_not_allowed(msg))
+		log_error(component, "slot=%s msg=\"%s\" hint=\"%s\"", s->cfg.slot,
+				  msg, PLUGIN_HINT);
+	else
+		log_error(component, "slot=%s msg=\"%s\"", s->cfg.slot, msg);
+	metrics_stop();
+	replication_close(&s->repl);
+	producer_destroy(s->producer);
+	exit(1);
+}
+
+static void
+send_status(Sink *s, bool reply_requested)
+{
+	char	 err[512];
+	uint64_t flush = lsn_tracker_flush_lsn(&s->tracker);
+
+	if (s->repl.conn == NULL || !s->repl.streaming)
+		return;
+	if (!replication_send_status(&s->repl, flush, reply_requested, err,
+								 sizeof(err)))
+	{
+		log_warning("replication", "slot=%s msg=\"%s\"", s->cfg.slot, err);
+		return;
+	}
+	if (flush != s->last_sent)
+		log_debug("replication", "slot=%s confirmed=%s", s->cfg.slot,
+				  LSN(flush));
+	s->last_sent = flush;
+	s->last_status_ms = now_ms();
+	atomic_store(&metrics.confirmed_lsn, flush);
+}
+
+/*
+ * Create the slot (exporting a snapshot unless snapshot = never) and copy
+ * the tables.  temporary: for initial_only.
+ */
+static void
+create_slot_and_copy(Sink *s, const char *slot, bool temporary)
+{
+	char	 err[1024];
+	char	 snapname[64];
+	uint64_t cp;
+	bool	 copy = s->cfg.snapshot != SNAPSHOT_NEVER;
+
+	if (copy)
+		snapshot_forget(&s->cfg);
+	if (!replication_create_slot(&s->repl, slot, temporary,
+								 copy ? snapname : NULL, &cp, err,
+								 sizeof(err)))
+		die(s, "replication", err);
+	log_info("replication", "slot=%s consistent_point=%s msg=\"slot created\"",
+			 slot, LSN(cp));
+	if (!copy)
+		return;
+	if (!snapshot_run(&s->cfg, snapname, cp, s->repl.dbname, &s->stream,
+					  &stop_requested, err, sizeof(err)))
+	{
+		if (stop_requested)
+		{
+			log_info("snapshot",
+					 "slot=%s msg=\"stopped before the snapshot "
+					 "was complete; it is redone at the next start\"",
+					 slot);
+			replication_close(&s->repl);
+			producer_destroy(s->producer);
+			exit(0);
+		}
+		die(s, "snapshot", err);
+	}
+	if (!temporary &&
+		!snapshot_mark_done(&s->cfg, s->repl.system_id, s->repl.dbname, cp,
+							err, sizeof(err)))
+		die(s, "snapshot", err);
+}
+
+/* Make sure the slot exists and its snapshot is complete. */
+static void
+prepare_slot(Sink *s)
+{
+	char	 err[1024];
+	SlotInfo info;
+
+	if (s->cfg.snapshot == SNAPSHOT_INITIAL_ONLY)
+	{
+		char tmpslot[64];
+
+		snprintf(tmpslot, sizeof(tmpslot), "%.40s_initial_%d", s->cfg.slot,
+				 (int)getpid());
+		create_slot_and_copy(s, tmpslot, true);
+		log_info("snapshot", "msg=\"initial_only: snapshot complete, "
+							 "exiting\"");
+		return;
+	}
+
+	if (!replication_slot_info(&s->repl, s->cfg.slot, &info, err, sizeof(err)))
+		die(s, "replication", err);
+	if (info.exists && !info.ours)
+	{
+		snprintf(err, sizeof(err),
+				 "slot %s uses plugin %s, not walstar_decoder", s->cfg.slot,
+				 info.plugin);
+		die(s, "replication", err);
+	}
+	if (info.exists && strcmp(info.database, s->repl.dbname) != 0)
+	{
+		snprintf(err, sizeof(err), "slot %s belongs to database %s, not %s",
+				 s->cfg.slot, info.database, s->repl.dbname);
+		die(s, "replication", err);
+	}
+	if (info.exists && s->cfg.snapshot == SNAPSHOT_INITIAL &&
+		!snapshot_is_done(&s->cfg, s->repl.system_id, s->repl.dbname))
+	{
+		/*
+		 * A crash interrupted the snapshot (or the state directory is new):
+		 * the exported snapshot is gone, so the only clean restart is a new
+		 * slot and a new copy.  Kafka may then hold some rows twice, never
+		 * miss one.
+		 */
+		log_warning(
+			"snapshot",
+			"slot=%s msg=\"slot exists but its initial snapshot is not "
+			"recorded as complete in %s; dropping and recreating the "
+			"slot to redo the snapshot\"",
+			s->cfg.slot, s->cfg.state_dir);
+		if (!replication_drop_slot(&s->repl, s->cfg.slot, err, sizeof(err)))
+			die(s, "replication", err);
+		info.exists = false;
+	}
+	if (!info.exists)
+	{
+		if (!s->cfg.create_slot)
+		{
+			snprintf(err, sizeof(err),
+					 "slot %s does not exist and create-slot = false",
+					 s->cfg.slot);
+			die(s, "replication", err);
+		}
+		create_slot_and_copy(s, s->cfg.slot, false);
+	}
+}
+
+/* (Re)connect and START_REPLICATION; false (logged) to retry later. */
+static bool
+start_streaming(Sink *s, bool first)
+{
+	char err[1024];
+
+	if (s->repl.conn == NULL &&
+		!replication_connect(&s->repl, s->cfg.conninfo, err, sizeof(err)))
+		goto fail;
+	if (!replication_start(&s->repl, &s->cfg, 0, err, sizeof(err)))
+		goto fail;
+	log_info("replication", "slot=%s confirmed=%s msg=\"streaming\"",
+			 s->cfg.slot, LSN(lsn_tracker_flush_lsn(&s->tracker)));
+	s->backoff_s = 1;
+	return true;
+
+fail:
+	/* errors the user must fix are fatal at startup */
+	if (first && strstr(err, "is active for PID") == NULL)
+		die(s, "replication", err);
+	atomic_fetch_add(&metrics.errors_total, 1);
+	if (replication_plugin_not_allowed(err))
+		log_error("replication",
+				  "slot=%s msg=\"%s\" hint=\"%s\" retry_in_s=%d", s->cfg.slot,
+				  err, PLUGIN_HINT, s->backoff_s);
+	else
+		log_warning("replication", "slot=%s msg=\"%s\" retry_in_s=%d",
+					s->cfg.slot, err, s->backoff_s);
+	replication_close(&s->repl);
+	s->reconnect_at_ms = now_ms() + s->backoff_s * 1000;
+	s->backoff_s *= 2;
+	if (s->backoff_s > s->cfg.reconnect_max_backoff)
+		s->backoff_s = s->cfg.reconnect_max_backoff;
+	return false;
+}
+
+static void
+connection_lost(Sink *s, const char *why)
+{
+	log_warning("replication", "slot=%s msg=\"%s\" retry_in_s=%d", s->cfg.slot,
+				why, s->backoff_s);
+	atomic_fetch_add(&metrics.errors_total, 1);
+	atomic_fetch_add(&metrics.reconnects_total, 1);
+	stream_connection_lost(&s->stream);
+	s->blocked = false;
+	replication_close(&s->repl);
+	s->reconnect_at_ms = now_ms() + s->backoff_s * 1000;
+	s->backoff_s *= 2;
+	if (s->backoff_s > s->cfg.reconnect_max_backoff)
+		s->backoff_s = s->cfg.reconnect_max_backoff;
+}
+
+static void
+reload(Sink *s)
+{
+	char err[1024];
+
+	reload_requested = 0;
+	if (!config_reload(&s->cfg, err, sizeof(err)))
+	{
+		log_error("config",
+				  "msg=\"reload failed, keeping the running "
+				  "configuration: %s\"",
+				  err);
+		return;
+	}
+	log_set_level((LogLevel)s->cfg.log_level);
+	log_set_timestamps(s->cfg.log_timestamps);
+	log_info("config", "msg=\"configuration reloaded\"");
+}
+
+/*
+ * Handle buffered replication messages.  Returns true when more may be
+ * waiting (batch limit reached).
+ */
+static bool
+read_stream(Sink *s, int *exit_code)
+{
+	char err[1024];
+	int	 i;
+
+	for (i = 0; i < READ_BATCH; i++)
+	{
+		ReplicationMessage msg;
+		StreamResult	   r;
+
+		switch (replication_read(&s->repl, &msg, err, sizeof(err)))
+		{
+			case REPL_NONE:
+				return false;
+			case REPL_KEEPALIVE:
+				lsn_tracker_server_position(&s->tracker, msg.wal_end);
+				if (msg.wal_end > atomic_load(&metrics.received_lsn))
+					atomic_store(&metrics.received_lsn, msg.wal_end);
+				if (msg.reply_requested)
+					send_status(s, false);
+				continue;
+			case REPL_DATA:
+				if (msg.wal_start > atomic_load(&metrics.received_lsn))
+					atomic_store(&metrics.received_lsn, msg.wal_start);
+				r = stream_record(&s->stream, msg.data, msg.len, msg.wal_start,
+								  err, sizeof(err));
+				if (r == STREAM_BLOCKED)
+				{
+					s->blocked = true;
+					s->pending = msg;
+					return false;
+				}
+				if (r == STREAM_FAILED)
+				{
+					log_error("stream", "slot=%s msg=\"%s\"", s->cfg.slot,
+							  err);
+					stop_requested = 1;
+					*exit_code = 1;
+					return false;
+				}
+				continue;
+			case REPL_END:
+				connection_lost(s, "the server ended replication");
+				return false;
+			case REPL_ERROR:
+				connection_lost(s, err);
+				return false;
+		}
+	}
+	return true;
+}
+
+static void
+shutdown_sink(Sink *s)
+{
+	char summary[512];
+
+	if (!producer_flush(s->producer, s->cfg.shutdown_timeout * 1000))
+		log_warning("kafka",
+					"queued=%d msg=\"messages still unacknowledged at "
+					"shutdown; they are resent at the next start\"",
+					producer_queue_len(s->producer));
+	send_status(s, false);
+	replication_end(&s->repl);
+	replication_close(&s->repl);
+	snprintf(summary, sizeof(summary),
+			 "records=%" PRIu64 " changes=%" PRIu64 " acked=%" PRIu64
+			 " commit_latency_p50_ms=%.1f commit_latency_p99_ms=%.1f",
+			 atomic_load(&metrics.records_total),
+			 atomic_load(&metrics.changes_total),
+			 atomic_load(&metrics.acked_total),
+			 metrics_quantile(&metrics.commit_latency, 0.5) / 1000.0,
+			 metrics_quantile(&metrics.commit_latency, 0.99) / 1000.0);
+	log_info("main", "slot=%s confirmed=%s %s msg=\"stopped\"", s->cfg.slot,
+			 LSN(s->last_sent), summary);
+	producer_destroy(s->producer);
+	s->producer = NULL;
+	lsn_tracker_reset(&s->tracker);
+	metrics_stop();
+}
+
+int
+main(int argc, char **argv)
+{
+	static Sink sink;
+	Sink	   *s = &sink;
+	char		err[1024];
+	int			exit_code = 0;
+	int64_t		rate_at = now_ms();
+	uint64_t	rate_changes = 0;
+
+	switch (config_load(argc, argv, &s->cfg, err, sizeof(err)))
+	{
+		case CONFIG_EXIT:
+			return 0;
+		case CONFIG_ERROR:
+			log_error("config", "msg=\"%s\"", err);
+			return 1;
+		case CONFIG_OK:
+			break;
+	}
+	log_set_level((LogLevel)s->cfg.log_level);
+	log_set_timestamps(s->cfg.log_timestamps);
+	install_signals();
+
+	lsn_tracker_init(&s->tracker, 0);
+	s->producer = producer_create(&s->cfg, stream_on_delivery, &s->stream, err,
+								  sizeof(err));
+	if (s->producer == NULL)
+		die(s, "kafka", err);
+	stream_init(&s->stream, &s->cfg, s->producer, &s->tracker);
+
+	if (!replication_connect(&s->repl, s->cfg.conninfo, err, sizeof(err)))
+		die(s, "replication", err);
+	if (!producer_check_cluster(s->producer, s->cfg.startup_timeout * 1000,
+								err, sizeof(err)))
+		die(s, "kafka", err);
+	if (s->cfg.metrics_port > 0 &&
+		!metrics_start(s->cfg.metrics_port, err, sizeof(err)))
+		die(s, "metrics", err);
+	log_info("main", "version=%s slot=%s database=%s msg=\"started\"",
+			 SINK_VERSION, s->cfg.slot, s->repl.dbname);
+
+	prepare_slot(s);
+	if (s->cfg.snapshot == SNAPSHOT_INITIAL_ONLY)
+	{
+		shutdown_sink(s);
+		config_free(&s->cfg);
+		return 0;
+	}
+
+	s->backoff_s = 1;
+	start_streaming(s, true);
+
+	while (!stop_requested)
+	{
+		struct pollfd fds[2];
+		int			  nfds = 0;
+		int			  timeout = 100;
+		bool		  more = false;
+		int64_t		  now;
+		uint64_t	  flush;
+
+		if (reload_requested)
+			reload(s);
+		if (producer_fatal_error(s->producer) != NULL)
+		{
+			log_error("kafka", "slot=%s msg=\"stopping: %s\"", s->cfg.slot,
+					  producer_fatal_error(s->producer));
+			exit_code = 1;
+			break;
+		}
+		if (s->stream.failed)
+		{
+			log_error("kafka", "slot=%s msg=\"stopping: %s\"", s->cfg.slot,
+					  s->stream.failure);
+			exit_code = 1;
+			break;
+		}
+
+		now = now_ms();
+		if (s->repl.conn == NULL && now >= s->reconnect_at_ms)
+			start_streaming(s, false);
+
+		if (s->blocked)
+		{
+			StreamResult r =
+				stream_record(&s->stream, s->pending.data, s->pending.len,
+							  s->pending.wal_start, err, sizeof(err));
+
+			if (r == STREAM_DONE)
+				s->blocked = false;
+			else if (r == STREAM_FAILED)
+			{
+				log_error("stream", "slot=%s msg=\"%s\"", s->cfg.slot, err);
+				exit_code = 1;
+				break;
+			}
+		}
+		stream_service(&s->stream);
+		if (s->repl.conn != NULL && s->repl.streaming && !s->blocked)
+			more = read_stream(s, &exit_code);
+		if (stop_requested)
+			break;
+
+		producer_poll(s->producer, 0);
+
+		now = now_ms();
+		flush = lsn_tracker_flush_lsn(&s->tracker);
+		if (now - s->last_status_ms >= s->cfg.status_interval * 1000 ||
+			(flush != s->last_sent &&
+			 now - s->last_status_ms >= STATUS_MIN_GAP_MS))
+			send_status(s, false);
+
+		if (now - rate_at >= 1000)
+		{
+			uint64_t c = atomic_load(&metrics.changes_total);
+
+			atomic_store(&metrics.changes_per_sec,
+						 (c - rate_changes) * 1000000 /
+							 (uint64_t)(now - rate_at));
+			rate_changes = c;
+			rate_at = now;
+			atomic_store(&metrics.queue_depth,
+						 producer_queue_len(s->producer));
+			atomic_store(&metrics.txns_in_flight, s->tracker.ntxns);
+		}
+
+		if (more)
+			continue;
+		if (s->blocked)
+			timeout = 10;
+		fds[nfds].fd = producer_fd(s->producer);
+		fds[nfds].events = POLLIN;
+		nfds++;
+		if (s->repl.conn != NULL && !s->blocked)
+		{
+			fds[nfds].fd = replication_socket(&s->repl);
+			fds[nfds].events = POLLIN;
+			nfds++;
+		}
+		if (poll(fds, nfds, timeout) < 0 && errno != EINTR)
+		{
+			log_error("main", "msg=\"poll failed: %s\"", strerror(errno));
+			exit_code = 1;
+			break;
+		}
+	}
+
+	if (exit_code == 0)
+		log_info("main",
+				 "slot=%s msg=\"stopping: flushing Kafka and "
+				 "confirming\"",
+				 s->cfg.slot);
+	shutdown_sink(s);
+	config_free(&s->cfg);
+	return exit_code;
+}

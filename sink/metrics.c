@@ -1,0 +1,271 @@
+/*-------------------------------------------------------------------------
+ *
+ * metrics.c
+ *		Prometheus text exposition with libmicrohttpd.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <arpa/inet.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <microhttpd.h>
+
+#include "metrics.h"
+
+Metrics metrics;
+
+static struct MHD_Daemon *daemon_handle;
+
+/* Upper bound of bucket i in microseconds. */
+static double
+bucket_bound(int i)
+{
+	return 10.0 * pow(1.1, i + 1);
+}
+
+void
+metrics_observe(Histogram *h, uint64_t micros)
+{
+	int i;
+
+	if (micros < 10)
+		i = 0;
+	else
+	{
+		i = (int)(log((double)micros / 10.0) / log(1.1));
+		if (i >= HIST_BUCKETS)
+			i = HIST_BUCKETS - 1;
+		while (i > 0 && bucket_bound(i - 1) > (double)micros)
+			i--;
+		while (i < HIST_BUCKETS - 1 && bucket_bound(i) <= (double)micros)
+			i++;
+	}
+	atomic_fetch_add_explicit(&h->bucket[i], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&h->count, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&h->sum_us, micros, memory_order_relaxed);
+}
+
+uint64_t
+metrics_quantile(Histogram *h, double q)
+{
+	uint64_t total = atomic_load(&h->count);
+	uint64_t want, seen = 0;
+	int		 i;
+
+	if (total == 0)
+		return 0;
+	want = (uint64_t)ceil(q * (double)total);
+	if (want == 0)
+		want = 1;
+	for (i = 0; i < HIST_BUCKETS; i++)
+	{
+		seen += atomic_load(&h->bucket[i]);
+		if (seen >= want)
+			return (uint64_t)bucket_bound(i);
+	}
+	return (uint64_t)bucket_bound(HIST_BUCKETS - 1);
+}
+
+typedef struct Buf
+{
+	char  *data;
+	size_t len;
+	size_t cap;
+} Buf;
+
+static void buf_printf(Buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void
+buf_printf(Buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int		n;
+
+	for (;;)
+	{
+		va_start(ap, fmt);
+		n = vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
+		va_end(ap);
+		if (n >= 0 && (size_t)n < b->cap - b->len)
+		{
+			b->len += (size_t)n;
+			return;
+		}
+		b->cap *= 2;
+		b->data = realloc(b->data, b->cap);
+		if (b->data == NULL)
+			abort();
+	}
+}
+
+static void
+counter(Buf *b, const char *name, const char *help, uint64_t v)
+{
+	buf_printf(b, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help,
+			   name, name, (unsigned long long)v);
+}
+
+static void
+gauge(Buf *b, const char *name, const char *help, double v)
+{
+	buf_printf(b, "# HELP %s %s\n# TYPE %s gauge\n%s %.17g\n", name, help,
+			   name, name, v);
+}
+
+static void
+histogram(Buf *b, const char *name, const char *help, Histogram *h)
+{
+	static const double les[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+								 0.25,	0.5,	1,	   2.5,	 5,		10,	  30};
+	size_t				k;
+	int					i = 0;
+	uint64_t			cum = 0;
+
+	buf_printf(b, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+	for (k = 0; k < sizeof(les) / sizeof(les[0]); k++)
+	{
+		/* fine buckets entirely below the bound */
+		while (i < HIST_BUCKETS && bucket_bound(i) <= les[k] * 1e6)
+			cum += atomic_load(&h->bucket[i++]);
+		buf_printf(b, "%s_bucket{le=\"%g\"} %llu\n", name, les[k],
+				   (unsigned long long)cum);
+	}
+	buf_printf(b, "%s_bucket{le=\"+Inf\"} %llu\n", name,
+			   (unsigned long long)atomic_load(&h->count));
+	buf_printf(b, "%s_sum %.6f\n%s_count %llu\n", name,
+			   (double)atomic_load(&h->sum_us) / 1e6, name,
+			   (unsigned long long)atomic_load(&h->count));
+}
+
+static enum MHD_Result
+handle(void *cls, struct MHD_Connection *conn, const char *url,
+	   const char *method, const char *version, const char *upload_data,
+	   size_t *upload_data_size, void **con_cls)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result		 ret;
+	Buf					 b;
+	uint64_t			 confirmed = atomic_load(&metrics.confirmed_lsn);
+	uint64_t			 received = atomic_load(&metrics.received_lsn);
+
+	if (strcmp(method, "GET") != 0)
+		return MHD_NO;
+	if (strcmp(url, "/metrics") != 0 && strcmp(url, "/") != 0)
+	{
+		static char notfound[] = "not found\n";
+
+		resp = MHD_create_response_from_buffer(strlen(notfound), notfound,
+											   MHD_RESPMEM_PERSISTENT);
+		ret = MHD_queue_response(conn, MHD_HTTP_NOT_FOUND, resp);
+		MHD_destroy_response(resp);
+		return ret;
+	}
+
+	b.cap = 8192;
+	b.len = 0;
+	b.data = malloc(b.cap);
+	if (b.data == NULL)
+		return MHD_NO;
+	counter(&b, "walstar_sink_records_total",
+			"Records received from the replication slot.",
+			atomic_load(&metrics.records_total));
+	counter(
+		&b, "walstar_sink_changes_total",
+		"Row changes received (INSERT, UPDATE, DELETE, TRUNCATE, MESSAGE).",
+		atomic_load(&metrics.changes_total));
+	gauge(&b, "walstar_sink_changes_per_second",
+		  "Row changes per second over the last second.",
+		  (double)atomic_load(&metrics.changes_per_sec) / 1000.0);
+	counter(&b, "walstar_sink_bytes_total",
+			"Bytes of records received from the slot.",
+			atomic_load(&metrics.bytes_total));
+	counter(&b, "walstar_sink_acked_messages_total",
+			"Kafka messages acknowledged.", atomic_load(&metrics.acked_total));
+	counter(&b, "walstar_sink_snapshot_rows_total",
+			"Rows of the initial snapshot produced (op READ).",
+			atomic_load(&metrics.snapshot_rows_total));
+	counter(&b, "walstar_sink_errors_total",
+			"Errors: delivery failures, lost connections.",
+			atomic_load(&metrics.errors_total));
+	counter(&b, "walstar_sink_dead_letters_total",
+			"Records sent to the dead-letter topic.",
+			atomic_load(&metrics.dead_letters_total));
+	counter(&b, "walstar_sink_reconnects_total",
+			"Reconnections to the source.",
+			atomic_load(&metrics.reconnects_total));
+	counter(&b, "walstar_sink_backpressure_total",
+			"Times the producer queue was full and reading paused.",
+			atomic_load(&metrics.backpressure_total));
+	gauge(&b, "walstar_sink_confirmed_lsn",
+		  "Flush position last confirmed to the source (WAL bytes).",
+		  (double)confirmed);
+	gauge(&b, "walstar_sink_received_lsn",
+		  "Latest source position received (WAL bytes).", (double)received);
+	gauge(&b, "walstar_sink_lag_bytes",
+		  "Received but not yet confirmed WAL bytes.",
+		  (double)(received > confirmed ? received - confirmed : 0));
+	gauge(&b, "walstar_sink_queue_depth",
+		  "Messages queued in the producer or in flight.",
+		  (double)atomic_load(&metrics.queue_depth));
+	gauge(&b, "walstar_sink_transactions_in_flight",
+		  "Transactions not yet acknowledged completely.",
+		  (double)atomic_load(&metrics.txns_in_flight));
+	histogram(&b, "walstar_sink_delivery_latency_seconds",
+			  "Time from producing a message to its acknowledgement.",
+			  &metrics.delivery_latency);
+	histogram(&b, "walstar_sink_commit_latency_seconds",
+			  "Time from the source commit to the acknowledgement of the "
+			  "transaction's last message.",
+			  &metrics.commit_latency);
+
+	resp =
+		MHD_create_response_from_buffer(b.len, b.data, MHD_RESPMEM_MUST_FREE);
+	MHD_add_response_header(resp, "Content-Type", "text/plain; version=0.0.4");
+	ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+bool
+metrics_start(int port, char *err, size_t errlen)
+{
+	struct sockaddr_in addr;
+	sigset_t		   all, old;
+
+	memset(&addr, 0, sizeof(addr));
+	addr.sin_family = AF_INET;
+	addr.sin_port = htons((uint16_t)port);
+	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	daemon_handle = MHD_start_daemon(
+		MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, handle, NULL,
+		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+		MHD_OPTION_CONNECTION_LIMIT, 16, MHD_OPTION_END);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (daemon_handle == NULL)
+	{
+		snprintf(err, errlen,
+				 "cannot serve metrics on 127.0.0.1:%d (port in use?)", port);
+		return false;
+	}
+	return true;
+}
+
+void
+metrics_stop(void)
+{
+	if (daemon_handle != NULL)
+		MHD_stop_daemon(daemon_handle);
+	daemon_handle = NULL;
+}

@@ -1,0 +1,524 @@
+/*-------------------------------------------------------------------------
+ *
+ * producer.c
+ *		librdkafka producer for the sink.
+ *
+ * Settings forced on top of the user's [kafka] properties:
+ *	enable.idempotence=true, acks=all	no loss, no reordering on retry
+ *	message.timeout.ms=0 (default)		retry forever while Kafka is down;
+ *										the queue fills and the sink stops
+ *										reading from PostgreSQL
+ *	log.queue=true						librdkafka's log lines are served by
+ *										producer_poll on the main thread
+ * Delivery reports, errors and logs all go to the main queue, which
+ * writes a byte to a pipe when it becomes non-empty: the main loop polls
+ * that pipe next to the replication socket.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "producer.h"
+
+/* Topic handle cache: open addressing, never shrinks (topics are few). */
+typedef struct TopicSlot
+{
+	char			 *name; /* NULL: empty slot */
+	rd_kafka_topic_t *rkt;	/* handle, topic known to exist */
+} TopicSlot;
+
+struct Producer
+{
+	rd_kafka_t		  *rk;			  /* the handle */
+	rd_kafka_queue_t  *mainq;		  /* its main queue */
+	int				   pipefd[2];	  /* main queue wake-up pipe */
+	const Config	  *cfg;			  /* settings (topic partitions, ...) */
+	ProducerDeliveryFn on_delivery;	  /* delivery report consumer */
+	void			  *arg;			  /* its argument */
+	TopicSlot		  *topics;		  /* known topics */
+	int				   ntopics_alloc; /* slots in topics, a power of two */
+	int				   ntopics;		  /* used slots */
+	char			   fatal[512];	  /* fatal error text, "" if none */
+	bool			   destroying;	  /* purged messages: no more reports */
+	time_t			   last_down_log; /* rate limit of "all brokers down" */
+};
+
+static void
+dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
+{
+	Producer *p = opaque;
+
+	if (!p->destroying)
+		p->on_delivery(msg->_private, msg, p->arg);
+}
+
+static void
+error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+	Producer *p = opaque;
+
+	if (err == RD_KAFKA_RESP_ERR__FATAL)
+	{
+		char buf[512];
+
+		rd_kafka_fatal_error(rk, buf, sizeof(buf));
+		snprintf(p->fatal, sizeof(p->fatal), "%s", buf);
+		log_error("kafka", "msg=\"fatal producer error: %s\"", buf);
+		return;
+	}
+	if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
+	{
+		time_t now = time(NULL);
+
+		if (now - p->last_down_log >= 10)
+		{
+			log_warning("kafka",
+						"msg=\"all brokers are down; messages stay queued and "
+						"are retried\" reason=\"%s\"",
+						reason);
+			p->last_down_log = now;
+		}
+		return;
+	}
+	log_warning("kafka", "error=%s msg=\"%s\"", rd_kafka_err2name(err),
+				reason);
+}
+
+static void
+log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+	/* syslog levels: 0-3 errors, 4 warning, 5-6 notice/info, 7 debug */
+	LogLevel l = level <= 3	  ? LEVEL_ERROR
+				 : level == 4 ? LEVEL_WARNING
+				 : level <= 6 ? LEVEL_INFO
+							  : LEVEL_DEBUG;
+
+	/* broker connection failures are warnings for us, not errors */
+	if (l == LEVEL_ERROR)
+		l = LEVEL_WARNING;
+	if (l < log_get_level())
+		return;
+	log_event(l, "kafka", "facility=%s msg=\"%s\"", fac, buf);
+}
+
+static bool
+conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, char *err,
+		 size_t errlen)
+{
+	char errstr[512];
+
+	if (rd_kafka_conf_set(conf, name, value, errstr, sizeof(errstr)) !=
+		RD_KAFKA_CONF_OK)
+	{
+		snprintf(err, errlen, "Kafka property '%s': %s", name, errstr);
+		return false;
+	}
+	return true;
+}
+
+Producer *
+producer_create(const Config *cfg, ProducerDeliveryFn on_delivery, void *arg,
+				char *err, size_t errlen)
+{
+	Producer		*p = calloc(1, sizeof(Producer));
+	rd_kafka_conf_t *conf = NULL;
+	char			 errstr[512];
+	sigset_t		 all, old;
+	int				 i;
+
+	if (p == NULL)
+	{
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	p->pipefd[0] = p->pipefd[1] = -1;
+	p->cfg = cfg;
+	p->on_delivery = on_delivery;
+	p->arg = arg;
+	p->ntopics_alloc = 64;
+	p->topics = calloc(p->ntopics_alloc, sizeof(TopicSlot));
+	if (p->topics == NULL || pipe(p->pipefd) != 0)
+	{
+		snprintf(err, errlen, "cannot set up the producer: %s",
+				 strerror(errno));
+		goto fail;
+	}
+	fcntl(p->pipefd[0], F_SETFL, O_NONBLOCK);
+	fcntl(p->pipefd[1], F_SETFL, O_NONBLOCK);
+
+	conf = rd_kafka_conf_new();
+	/* our defaults; the [kafka] section may override them */
+	if (!conf_set(conf, "client.id", "walstar-sink", err, errlen) ||
+		!conf_set(conf, "linger.ms", "5", err, errlen) ||
+		!conf_set(conf, "message.timeout.ms", "0", err, errlen) ||
+		!conf_set(conf, "partitioner", "murmur2_random", err, errlen) ||
+		!conf_set(conf, "queue.buffering.max.messages", "100000", err,
+				  errlen) ||
+		!conf_set(conf, "queue.buffering.max.kbytes", "262144", err, errlen))
+		goto fail;
+	if (cfg->brokers != NULL &&
+		!conf_set(conf, "bootstrap.servers", cfg->brokers, err, errlen))
+		goto fail;
+	for (i = 0; i < cfg->nkafka; i++)
+	{
+		const KafkaProperty *kp = &cfg->kafka[i];
+
+		if ((strcmp(kp->name, "enable.idempotence") == 0 &&
+			 strcmp(kp->value, "true") != 0) ||
+			(strcmp(kp->name, "acks") == 0 && strcmp(kp->value, "all") != 0 &&
+			 strcmp(kp->value, "-1") != 0))
+		{
+			snprintf(err, errlen,
+					 "Kafka property '%s' cannot be changed: the sink "
+					 "needs enable.idempotence=true and acks=all",
+					 kp->name);
+			goto fail;
+		}
+		if (!conf_set(conf, kp->name, kp->value, err, errlen))
+			goto fail;
+	}
+	if (!conf_set(conf, "enable.idempotence", "true", err, errlen) ||
+		!conf_set(conf, "acks", "all", err, errlen) ||
+		!conf_set(conf, "log.queue", "true", err, errlen))
+		goto fail;
+	rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
+	rd_kafka_conf_set_error_cb(conf, error_cb);
+	rd_kafka_conf_set_log_cb(conf, log_cb);
+	rd_kafka_conf_set_opaque(conf, p);
+
+	/* librdkafka's threads inherit this mask: they never get our signals */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (p->rk == NULL)
+	{
+		snprintf(err, errlen, "cannot create the Kafka producer: %s", errstr);
+		goto fail;
+	}
+	conf = NULL; /* owned by the handle now */
+
+	rd_kafka_set_log_queue(p->rk, NULL);
+	p->mainq = rd_kafka_queue_get_main(p->rk);
+	rd_kafka_queue_io_event_enable(p->mainq, p->pipefd[1], "1", 1);
+	return p;
+
+fail:
+	if (conf != NULL)
+		rd_kafka_conf_destroy(conf);
+	producer_destroy(p);
+	return NULL;
+}
+
+bool
+producer_check_cluster(Producer *p, int timeout_ms, char *err, size_t errlen)
+{
+	struct timespec		start, now;
+	rd_kafka_resp_err_t rc = RD_KAFKA_RESP_ERR_NO_ERROR;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;)
+	{
+		const struct rd_kafka_metadata *md = NULL;
+		long							elapsed;
+
+		rc = rd_kafka_metadata(p->rk, 0, NULL, &md, 2000);
+		if (rc == RD_KAFKA_RESP_ERR_NO_ERROR)
+		{
+			int nbrokers = md->broker_cnt;
+
+			rd_kafka_metadata_destroy(md);
+			if (nbrokers > 0)
+				return true;
+		}
+		producer_poll(p, 0);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		elapsed = (now.tv_sec - start.tv_sec) * 1000 +
+				  (now.tv_nsec - start.tv_nsec) / 1000000;
+		if (elapsed >= timeout_ms)
+			break;
+		usleep(200 * 1000);
+	}
+	snprintf(err, errlen, "cannot reach Kafka at %s within %d s: %s",
+			 p->cfg->brokers ? p->cfg->brokers : "(bootstrap.servers)",
+			 timeout_ms / 1000, rd_kafka_err2str(rc));
+	return false;
+}
+
+static uint32_t
+hash_name(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 16777619u;
+	return h;
+}
+
+static TopicSlot *
+topic_lookup(Producer *p, const char *name)
+{
+	uint32_t mask = (uint32_t)p->ntopics_alloc - 1;
+	uint32_t i = hash_name(name) & mask;
+
+	while (p->topics[i].name != NULL && strcmp(p->topics[i].name, name) != 0)
+		i = (i + 1) & mask;
+	return &p->topics[i];
+}
+
+static void
+topic_grow(Producer *p)
+{
+	TopicSlot *old = p->topics;
+	int		   nold = p->ntopics_alloc;
+	int		   i;
+
+	p->ntopics_alloc *= 2;
+	p->topics = calloc(p->ntopics_alloc, sizeof(TopicSlot));
+	if (p->topics == NULL)
+	{
+		log_error("kafka", "msg=\"out of memory\"");
+		exit(1);
+	}
+	for (i = 0; i < nold; i++)
+	{
+		if (old[i].name != NULL)
+			*topic_lookup(p, old[i].name) = old[i];
+	}
+	free(old);
+}
+
+/* Create topic (if missing) through the Admin API, synchronously. */
+static bool
+create_topic(Producer *p, const char *name, int partitions, char *err,
+			 size_t errlen)
+{
+	char					 errstr[512];
+	rd_kafka_NewTopic_t		*nt;
+	rd_kafka_AdminOptions_t *opts = NULL;
+	rd_kafka_queue_t		*q = NULL;
+	rd_kafka_event_t		*ev = NULL;
+	bool					 ok = false;
+
+	nt = rd_kafka_NewTopic_new(name, partitions, p->cfg->topic_replication,
+							   errstr, sizeof(errstr));
+	if (nt == NULL)
+	{
+		snprintf(err, errlen, "invalid topic %s: %s", name, errstr);
+		return false;
+	}
+	opts = rd_kafka_AdminOptions_new(p->rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+	rd_kafka_AdminOptions_set_operation_timeout(opts, 10000, errstr,
+												sizeof(errstr));
+	rd_kafka_AdminOptions_set_request_timeout(opts, 10000, errstr,
+											  sizeof(errstr));
+	q = rd_kafka_queue_new(p->rk);
+	rd_kafka_CreateTopics(p->rk, &nt, 1, opts, q);
+	ev = rd_kafka_queue_poll(q, 15000);
+	if (ev == NULL)
+	{
+		snprintf(err, errlen, "no answer creating topic %s", name);
+		goto done;
+	}
+	if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR)
+	{
+		snprintf(err, errlen, "cannot create topic %s: %s", name,
+				 rd_kafka_event_error_string(ev));
+		goto done;
+	}
+	else
+	{
+		const rd_kafka_CreateTopics_result_t *res =
+			rd_kafka_event_CreateTopics_result(ev);
+		size_t							n;
+		const rd_kafka_topic_result_t **tr =
+			rd_kafka_CreateTopics_result_topics(res, &n);
+		rd_kafka_resp_err_t e = n == 1 ? rd_kafka_topic_result_error(tr[0])
+									   : RD_KAFKA_RESP_ERR_UNKNOWN;
+
+		if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
+			log_info("kafka", "topic=%s partitions=%d msg=\"topic created\"",
+					 name, partitions);
+		else if (e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+		{
+			snprintf(err, errlen, "cannot create topic %s: %s", name,
+					 n == 1 && rd_kafka_topic_result_error_string(tr[0])
+						 ? rd_kafka_topic_result_error_string(tr[0])
+						 : rd_kafka_err2str(e));
+			goto done;
+		}
+	}
+	ok = true;
+done:
+	if (ev != NULL)
+		rd_kafka_event_destroy(ev);
+	if (q != NULL)
+		rd_kafka_queue_destroy(q);
+	rd_kafka_AdminOptions_destroy(opts);
+	rd_kafka_NewTopic_destroy(nt);
+	return ok;
+}
+
+static rd_kafka_topic_t *
+topic_handle(Producer *p, const char *name, int partitions, char *err,
+			 size_t errlen)
+{
+	TopicSlot *slot = topic_lookup(p, name);
+
+	if (slot->name != NULL)
+		return slot->rkt;
+	if (!create_topic(p, name,
+					  partitions > 0 ? partitions : p->cfg->topic_partitions,
+					  err, errlen))
+		return NULL;
+	slot->rkt = rd_kafka_topic_new(p->rk, name, NULL);
+	if (slot->rkt == NULL)
+	{
+		snprintf(err, errlen, "cannot open topic %s: %s", name,
+				 rd_kafka_err2str(rd_kafka_last_error()));
+		return NULL;
+	}
+	slot->name = strdup(name);
+	if (slot->name == NULL)
+	{
+		log_error("kafka", "msg=\"out of memory\"");
+		exit(1);
+	}
+	if (++p->ntopics * 2 > p->ntopics_alloc)
+		topic_grow(p);
+	return topic_lookup(p, name)->rkt;
+}
+
+ProduceResult
+producer_send(Producer *p, const char *topic, int partitions, const void *key,
+			  size_t key_len, const void *value, size_t value_len,
+			  const ProduceHeaders *headers, void *opaque, char *err,
+			  size_t errlen)
+{
+	rd_kafka_topic_t   *rkt;
+	rd_kafka_headers_t *hdrs = NULL;
+	rd_kafka_resp_err_t rc;
+
+	rkt = topic_handle(p, topic, partitions, err, errlen);
+	if (rkt == NULL)
+		return PRODUCE_RETRY;
+
+	if (headers != NULL)
+	{
+		hdrs = rd_kafka_headers_new(5);
+		if (headers->lsn)
+			rd_kafka_header_add(hdrs, "walstar.lsn", -1, headers->lsn, -1);
+		if (headers->xid)
+			rd_kafka_header_add(hdrs, "walstar.xid", -1, headers->xid, -1);
+		if (headers->op)
+			rd_kafka_header_add(hdrs, "walstar.op", -1, headers->op, -1);
+		if (headers->error)
+			rd_kafka_header_add(hdrs, "walstar.error", -1, headers->error, -1);
+		if (headers->topic)
+			rd_kafka_header_add(hdrs, "walstar.topic", -1, headers->topic, -1);
+	}
+	rc = rd_kafka_producev(
+		p->rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_KEY((void *)key, key_len),
+		RD_KAFKA_V_VALUE((void *)value, value_len),
+		RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),
+		RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+	if (rc == RD_KAFKA_RESP_ERR_NO_ERROR)
+		return PRODUCE_OK;
+	if (hdrs != NULL)
+		rd_kafka_headers_destroy(hdrs);
+	if (rc == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+		return PRODUCE_QUEUE_FULL;
+	snprintf(err, errlen, "%s", rd_kafka_err2str(rc));
+	if (rc == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
+		return PRODUCE_TOO_LARGE;
+	return PRODUCE_FAILED;
+}
+
+void
+producer_poll(Producer *p, int timeout_ms)
+{
+	char buf[64];
+
+	while (read(p->pipefd[0], buf, sizeof(buf)) > 0)
+		;
+	rd_kafka_poll(p->rk, timeout_ms);
+}
+
+int
+producer_fd(const Producer *p)
+{
+	return p->pipefd[0];
+}
+
+int
+producer_queue_len(const Producer *p)
+{
+	return rd_kafka_outq_len(p->rk);
+}
+
+bool
+producer_flush(Producer *p, int timeout_ms)
+{
+	struct timespec start, now;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	while (rd_kafka_outq_len(p->rk) > 0 && p->fatal[0] == '\0')
+	{
+		long elapsed;
+
+		producer_poll(p, 100);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		elapsed = (now.tv_sec - start.tv_sec) * 1000 +
+				  (now.tv_nsec - start.tv_nsec) / 1000000;
+		if (elapsed >= timeout_ms)
+			break;
+	}
+	producer_poll(p, 0);
+	return rd_kafka_outq_len(p->rk) == 0;
+}
+
+const char *
+producer_fatal_error(const Producer *p)
+{
+	return p->fatal[0] != '\0' ? p->fatal : NULL;
+}
+
+void
+producer_destroy(Producer *p)
+{
+	int i;
+
+	if (p == NULL)
+		return;
+	if (p->topics != NULL)
+	{
+		for (i = 0; i < p->ntopics_alloc; i++)
+		{
+			if (p->topics[i].name != NULL)
+			{
+				rd_kafka_topic_destroy(p->topics[i].rkt);
+				free(p->topics[i].name);
+			}
+		}
+		free(p->topics);
+	}
+	p->destroying = true;
+	if (p->mainq != NULL)
+		rd_kafka_queue_destroy(p->mainq);
+	if (p->rk != NULL)
+		rd_kafka_destroy(p->rk);
+	if (p->pipefd[0] >= 0)
+		close(p->pipefd[0]);
+	if (p->pipefd[1] >= 0)
+		close(p->pipefd[1]);
+	free(p);
+}

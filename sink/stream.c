@@ -1,0 +1,428 @@
+/*-------------------------------------------------------------------------
+ *
+ * stream.c
+ *		Routing of records to topics, and what delivery reports mean.
+ *
+ *	BEGIN, COMMIT (and other transaction markers)	<prefix>.transactions
+ *												(one partition, no key)
+ *	INSERT, UPDATE, DELETE, TRUNCATE, READ		<prefix>.<schema>.<table>,
+ *												key = Change.key
+ *	MESSAGE										<prefix>.messages
+ *	DELETE with tombstones = true				also a null value, same key
+ * Every message carries the headers walstar.lsn, walstar.xid, walstar.op;
+ * the value is the record's bytes, unchanged.
+ *
+ * A message Kafka refuses as too large (locally: message.max.bytes, or
+ * by the broker) is never skipped silently: oversize-policy = stop ends
+ * the sink with an error naming table and key (nothing after it is
+ * confirmed); dead-letter sends a JSON description (topic, size, LSN, xid,
+ * op, key) to <prefix>.dead_letters in its place.  Any other delivery
+ * failure stops the sink: with message.timeout.ms = 0 librdkafka only
+ * gives up on errors that retrying cannot fix.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "walstar.pb-c.h"
+
+#include "change_peek.h"
+#include "log.h"
+#include "lsn.h"
+#include "metrics.h"
+#include "stream.h"
+
+struct DeadLetter
+{
+	TrackedTxn *txn; /* the transaction the message belonged to */
+	char	   *key; /* message key bytes (may be NULL) */
+	size_t		key_len;
+	char	   *json; /* description, the dead letter's value */
+	DeadLetter *next;
+};
+
+static int64_t
+now_us(void)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+}
+
+static void
+txn_done(const TrackedTxn *txn, void *arg)
+{
+	if (txn->commit_time > 0)
+	{
+		int64_t lat = now_us() - txn->commit_time;
+
+		metrics_observe(&metrics.commit_latency, lat > 0 ? (uint64_t)lat : 0);
+	}
+}
+
+void
+stream_init(Stream *s, const Config *cfg, Producer *producer,
+			LsnTracker *tracker)
+{
+	memset(s, 0, sizeof(*s));
+	s->cfg = cfg;
+	s->producer = producer;
+	s->tracker = tracker;
+	tracker->on_done = txn_done;
+	tracker->on_done_arg = s;
+}
+
+void
+stream_table_topic(const Config *cfg, const char *schema, size_t schema_len,
+				   const char *table, size_t table_len, char *buf,
+				   size_t buflen)
+{
+	size_t i;
+
+	snprintf(buf, buflen, "%s.%.*s.%.*s", cfg->topic_prefix, (int)schema_len,
+			 schema, (int)table_len, table);
+	/* Kafka topic names allow [a-zA-Z0-9._-] only */
+	for (i = strlen(cfg->topic_prefix) + 1; buf[i]; i++)
+	{
+		char c = buf[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			  (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+			buf[i] = '_';
+	}
+	/* at most 249 characters */
+	if (strlen(buf) > 249)
+		buf[249] = '\0';
+}
+
+static bool
+is_row_op(int op)
+{
+	return op == WALSTAR__V1__OP__INSERT || op == WALSTAR__V1__OP__UPDATE ||
+		   op == WALSTAR__V1__OP__DELETE || op == WALSTAR__V1__OP__TRUNCATE ||
+		   op == WALSTAR__V1__OP__READ;
+}
+
+/* JSON description of a refused message (no values: they may be PII). */
+static char *
+describe(const char *topic, size_t size, const char *lsn, const char *xid,
+		 const char *op, const uint8_t *key, size_t key_len,
+		 const char *reason)
+{
+	char   keytext[512];
+	char  *out;
+	size_t i, j = 0;
+	char   esc[1024];
+
+	change_key_text(key, key_len, keytext, sizeof(keytext));
+	for (i = 0; keytext[i] && j + 2 < sizeof(esc); i++)
+	{
+		if (keytext[i] == '"' || keytext[i] == '\\')
+			esc[j++] = '\\';
+		esc[j++] = keytext[i];
+	}
+	esc[j] = '\0';
+	if (asprintf(&out,
+				 "{\"error\":\"%s\",\"topic\":\"%s\",\"size\":%zu,"
+				 "\"lsn\":\"%s\",\"xid\":%s,\"op\":\"%s\",\"key\":\"%s\"}",
+				 reason, topic, size, lsn ? lsn : "", xid ? xid : "0",
+				 op ? op : "", esc) < 0)
+	{
+		log_error("stream", "msg=\"out of memory\"");
+		exit(1);
+	}
+	return out;
+}
+
+static ProduceResult
+send_dead_letter(Stream *s, TrackedTxn *txn, const char *key, size_t key_len,
+				 const char *json)
+{
+	char		   topic[512];
+	char		   err[512];
+	ProduceHeaders h = {0};
+	ProduceResult  r;
+
+	snprintf(topic, sizeof(topic), "%s.dead_letters", s->cfg->topic_prefix);
+	h.error = "message too large";
+	r = producer_send(s->producer, topic, 0, key, key_len, json, strlen(json),
+					  &h, txn, err, sizeof(err));
+	if (r == PRODUCE_OK)
+		atomic_fetch_add(&metrics.dead_letters_total, 1);
+	else if (r != PRODUCE_QUEUE_FULL && r != PRODUCE_RETRY)
+	{
+		snprintf(s->failure, sizeof(s->failure),
+				 "cannot send a dead letter to %s: %s", topic, err);
+		s->failed = true;
+	}
+	return r;
+}
+
+StreamResult
+stream_record(Stream *s, const uint8_t *data, size_t len, uint64_t wal_start,
+			  char *err, size_t errlen)
+{
+	ChangePeek	   c;
+	char		   topic[512];
+	char		   lsnbuf[LSN_TEXT_LEN];
+	char		   xidbuf[16];
+	ProduceHeaders h = {0};
+	TrackedTxn	  *txn;
+	int			   nmsgs = 1;
+	int			   partitions = 0;
+	bool		   is_commit = false;
+
+	if (!change_peek(data, len, &c))
+	{
+		snprintf(err, errlen,
+				 "record at %s is not a walstar Change (is the slot's plugin "
+				 "walstar_decoder with format protobuf?)",
+				 LSN(wal_start));
+		return STREAM_FAILED;
+	}
+
+	if (!s->started)
+	{
+		s->started = true;
+		atomic_fetch_add_explicit(&metrics.records_total, 1,
+								  memory_order_relaxed);
+		atomic_fetch_add_explicit(&metrics.bytes_total, len,
+								  memory_order_relaxed);
+		if (c.op == WALSTAR__V1__OP__BEGIN)
+		{
+			if (s->open != NULL)
+			{
+				/* cannot happen with the decoder; never confirm past it */
+				log_warning("stream",
+							"lsn=%s msg=\"BEGIN inside a transaction\"",
+							LSN(wal_start));
+				lsn_tracker_close(s->tracker, s->open, 0);
+			}
+			s->open =
+				lsn_tracker_begin(s->tracker, c.commit_lsn, c.commit_time);
+		}
+		else if (s->open == NULL)
+			s->standalone = lsn_tracker_begin(s->tracker, c.commit_lsn, 0);
+		if (is_row_op(c.op) || c.op == WALSTAR__V1__OP__MESSAGE)
+			atomic_fetch_add_explicit(&metrics.changes_total, 1,
+									  memory_order_relaxed);
+	}
+	txn = s->open != NULL ? s->open : s->standalone;
+
+	if (is_row_op(c.op))
+		stream_table_topic(s->cfg, c.schema, c.schema_len, c.table,
+						   c.table_len, topic, sizeof(topic));
+	else if (c.op == WALSTAR__V1__OP__MESSAGE)
+		snprintf(topic, sizeof(topic), "%s.messages", s->cfg->topic_prefix);
+	else
+	{
+		snprintf(topic, sizeof(topic), "%s.transactions",
+				 s->cfg->topic_prefix);
+		partitions = 1;
+		c.key = NULL;
+		c.key_len = 0;
+	}
+	is_commit = c.op == WALSTAR__V1__OP__COMMIT;
+	if (c.op == WALSTAR__V1__OP__DELETE && s->cfg->tombstones && c.key != NULL)
+		nmsgs = 2;
+
+	snprintf(lsnbuf, sizeof(lsnbuf), "%s",
+			 LSN(is_commit && c.end_lsn ? c.end_lsn : c.lsn));
+	snprintf(xidbuf, sizeof(xidbuf), "%" PRIu32, c.xid);
+	h.lsn = lsnbuf;
+	h.xid = xidbuf;
+	h.op = change_op_name(c.op);
+
+	while (s->step < nmsgs)
+	{
+		bool		  tombstone = s->step == 1;
+		ProduceResult r;
+
+		r = producer_send(s->producer, topic, partitions, c.key, c.key_len,
+						  tombstone ? NULL : data, tombstone ? 0 : len, &h,
+						  txn, err, errlen);
+		if (r == PRODUCE_TOO_LARGE)
+		{
+			char keytext[512];
+
+			change_key_text(c.key, c.key_len, keytext, sizeof(keytext));
+			atomic_fetch_add(&metrics.errors_total, 1);
+			if (s->cfg->oversize_policy == OVERSIZE_STOP)
+			{
+				snprintf(err, errlen,
+						 "message of %zu bytes for topic %s is larger than "
+						 "Kafka accepts (message.max.bytes): table=%.*s.%.*s "
+						 "key=%s lsn=%s; oversize-policy = stop",
+						 len, topic, (int)c.schema_len, c.schema,
+						 (int)c.table_len, c.table, keytext, lsnbuf);
+				return STREAM_FAILED;
+			}
+			log_error("stream",
+					  "table=%.*s.%.*s key=\"%s\" lsn=%s size=%zu "
+					  "msg=\"message too large for Kafka; sent to the "
+					  "dead-letter topic\"",
+					  (int)c.schema_len, c.schema, (int)c.table_len, c.table,
+					  keytext, lsnbuf, len);
+			{
+				char *json = describe(topic, len, lsnbuf, xidbuf, h.op, c.key,
+									  c.key_len, "message too large");
+
+				r = send_dead_letter(s, txn, (const char *)c.key, c.key_len,
+									 json);
+				free(json);
+				if (s->failed)
+				{
+					snprintf(err, errlen, "%s", s->failure);
+					return STREAM_FAILED;
+				}
+			}
+		}
+		if (r == PRODUCE_QUEUE_FULL || r == PRODUCE_RETRY)
+		{
+			if (r == PRODUCE_QUEUE_FULL)
+				atomic_fetch_add(&metrics.backpressure_total, 1);
+			else
+				log_warning("kafka", "msg=\"%s; retrying\"", err);
+			return STREAM_BLOCKED;
+		}
+		if (r == PRODUCE_FAILED)
+		{
+			char e2[512];
+
+			snprintf(e2, sizeof(e2), "%s", err);
+			snprintf(err, errlen, "cannot produce to %s: %s", topic, e2);
+			return STREAM_FAILED;
+		}
+		lsn_tracker_add(s->tracker, txn);
+		s->step++;
+	}
+
+	if (is_commit)
+	{
+		/* the commit's XLogData position is its end LSN */
+		lsn_tracker_close(s->tracker, s->open,
+						  c.end_lsn != 0 ? c.end_lsn : wal_start);
+		s->open = NULL;
+	}
+	else if (s->standalone != NULL)
+	{
+		/* a record outside a transaction confirms nothing by itself */
+		lsn_tracker_close(s->tracker, s->standalone, 0);
+		s->standalone = NULL;
+	}
+	s->step = 0;
+	s->started = false;
+	return STREAM_DONE;
+}
+
+void
+stream_connection_lost(Stream *s)
+{
+	if (s->open != NULL)
+		lsn_tracker_close(s->tracker, s->open, 0);
+	if (s->standalone != NULL)
+		lsn_tracker_close(s->tracker, s->standalone, 0);
+	s->open = NULL;
+	s->standalone = NULL;
+	s->step = 0;
+	s->started = false;
+}
+
+bool
+stream_service(Stream *s)
+{
+	while (s->dead_letters != NULL)
+	{
+		DeadLetter	 *dl = s->dead_letters;
+		ProduceResult r =
+			send_dead_letter(s, dl->txn, dl->key, dl->key_len, dl->json);
+
+		if (r != PRODUCE_OK)
+			return false;
+		s->dead_letters = dl->next;
+		free(dl->key);
+		free(dl->json);
+		free(dl);
+	}
+	return true;
+}
+
+void
+stream_on_delivery(void *opaque, const rd_kafka_message_t *msg, void *arg)
+{
+	Stream	   *s = arg;
+	TrackedTxn *txn = opaque;
+	int64_t		lat = rd_kafka_message_latency(msg);
+
+	if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR)
+	{
+		atomic_fetch_add_explicit(&metrics.acked_total, 1,
+								  memory_order_relaxed);
+		if (lat >= 0)
+			metrics_observe(&metrics.delivery_latency, (uint64_t)lat);
+		lsn_tracker_ack(s->tracker, txn);
+		return;
+	}
+
+	atomic_fetch_add(&metrics.errors_total, 1);
+	{
+		const char *topic = rd_kafka_topic_name(msg->rkt);
+		char		keytext[512];
+		ChangePeek	c;
+		bool		peeked =
+			msg->payload != NULL && change_peek(msg->payload, msg->len, &c);
+
+		change_key_text(msg->key, msg->key_len, keytext, sizeof(keytext));
+		if (msg->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE &&
+			s->cfg->oversize_policy == OVERSIZE_DEAD_LETTER)
+		{
+			DeadLetter	*dl = calloc(1, sizeof(DeadLetter));
+			DeadLetter **tail = &s->dead_letters;
+			char		 lsnbuf[LSN_TEXT_LEN];
+			char		 xidbuf[16];
+
+			snprintf(lsnbuf, sizeof(lsnbuf), "%s", peeked ? LSN(c.lsn) : "");
+			snprintf(xidbuf, sizeof(xidbuf), "%" PRIu32, peeked ? c.xid : 0);
+			log_error("stream",
+					  "topic=%s key=\"%s\" lsn=%s size=%zu msg=\"broker "
+					  "refused the message as too large; sent to the "
+					  "dead-letter topic\"",
+					  topic, keytext, lsnbuf, msg->len);
+			if (dl == NULL)
+				abort();
+			dl->txn = txn;
+			if (msg->key_len > 0)
+			{
+				dl->key = malloc(msg->key_len);
+				if (dl->key == NULL)
+					abort();
+				memcpy(dl->key, msg->key, msg->key_len);
+				dl->key_len = msg->key_len;
+			}
+			dl->json = describe(topic, msg->len, lsnbuf, xidbuf,
+								peeked ? change_op_name(c.op) : "", msg->key,
+								msg->key_len, "message too large");
+			while (*tail != NULL)
+				tail = &(*tail)->next;
+			*tail = dl;
+			/* txn keeps this message outstanding until the letter is acked */
+			return;
+		}
+		if (!s->failed)
+		{
+			snprintf(s->failure, sizeof(s->failure),
+					 "Kafka refused a message for topic %s (key %s, %zu "
+					 "bytes): %s%s",
+					 topic, keytext, msg->len, rd_kafka_err2str(msg->err),
+					 msg->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE
+						 ? "; oversize-policy = stop"
+						 : "");
+			s->failed = true;
+		}
+	}
+}
