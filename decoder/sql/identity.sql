@@ -66,6 +66,19 @@ UPDATE r_renamed SET a = 3 WHERE a = 2;
 SELECT data FROM pg_logical_slot_get_changes('s_ident', NULL, NULL,
 	'format', 'json', 'include-transaction', 'false');
 
+-- DDL inside the transaction that changes the rows
+BEGIN;
+INSERT INTO r_renamed VALUES (10, 10, 10);
+ALTER TABLE r_renamed ADD COLUMN e text DEFAULT 'e';
+INSERT INTO r_renamed VALUES (11, 11, 11, 'x');
+ALTER TABLE r_renamed DROP COLUMN d;
+UPDATE r_renamed SET e = 'y' WHERE a = 10;
+ALTER TABLE r_renamed REPLICA IDENTITY FULL;
+DELETE FROM r_renamed WHERE a = 11;
+COMMIT;
+SELECT data FROM pg_logical_slot_get_changes('s_ident', NULL, NULL,
+	'format', 'json', 'include-transaction', 'false');
+
 -- partitions report the leaf relation
 CREATE TABLE parted (k int PRIMARY KEY, v text) PARTITION BY RANGE (k);
 CREATE TABLE parted_1 PARTITION OF parted FOR VALUES FROM (0) TO (100);
