@@ -34,6 +34,7 @@ static void *pb_alloc(void *data, size_t size);
 static void pb_free(void *data, void *ptr);
 static char *check_change(const Change *c);
 static bool valid_string(const char *s);
+static char *check_value(const Value *v, const Column *col, const char *which);
 
 static ProtobufCAllocator pb_allocator = {pb_alloc, pb_free, NULL};
 
@@ -140,26 +141,64 @@ check_change(const Change *c)
 						c->schema, c->table);
 	for (i = 0; i < c->n_new_values; i++)
 	{
-		const Value *v = c->new_values[i];
+		char	   *problem = check_value(c->new_values[i], c->columns[i], "value");
 
-		if (v->kind_case == WALSTAR__V1__VALUE__KIND_TEXT_VALUE &&
-			!valid_string(v->text_value))
-			return psprintf("value of column \"%s\" is not valid in the database encoding",
-							c->columns[i]->name);
-		if (v->kind_case == WALSTAR__V1__VALUE__KIND_NUMERIC_VALUE &&
-			!valid_string(v->numeric_value))
-			return psprintf("value of column \"%s\" is not valid in the database encoding",
-							c->columns[i]->name);
+		if (problem)
+			return problem;
 	}
 	for (i = 0; i < c->n_old_values; i++)
 	{
-		const Value *v = c->old_values[i];
+		char	   *problem = check_value(c->old_values[i], c->columns[i], "old value");
 
-		if (v->kind_case == WALSTAR__V1__VALUE__KIND_TEXT_VALUE &&
-			!valid_string(v->text_value))
-			return psprintf("old value of column \"%s\" is not valid in the database encoding",
-							c->columns[i]->name);
+		if (problem)
+			return problem;
 	}
+	return NULL;
+}
+
+/*
+ * Whether change_value_text can render a value: afterwards it never fails
+ * on this message.
+ */
+static char *
+check_value(const Value *v, const Column *col, const char *which)
+{
+	const char *text = NULL;
+	Timestamp	ts;
+
+	switch (v->kind_case)
+	{
+		case WALSTAR__V1__VALUE__KIND_TEXT_VALUE:
+			text = v->text_value;
+			break;
+		case WALSTAR__V1__VALUE__KIND_NUMERIC_VALUE:
+			text = v->numeric_value;
+			break;
+		case WALSTAR__V1__VALUE__KIND_TIMESTAMP_VALUE:
+			if (pg_sub_s64_overflow(v->timestamp_value, UNIX_TO_PG_USECS, &ts) ||
+				!IS_VALID_TIMESTAMP(ts))
+				return psprintf("%s of column \"%s\": timestamp out of range", which, col->name);
+			return NULL;
+		case WALSTAR__V1__VALUE__KIND_DATE_VALUE:
+			if ((int64) v->date_value + UNIX_EPOCH_JDATE < 0 ||
+				(int64) v->date_value + UNIX_EPOCH_JDATE > INT_MAX - 1)
+				return psprintf("%s of column \"%s\": date out of range", which, col->name);
+			return NULL;
+		case WALSTAR__V1__VALUE__KIND_TIME_VALUE:
+			if (v->time_value < 0 || v->time_value > USECS_PER_DAY)
+				return psprintf("%s of column \"%s\": time out of range", which, col->name);
+			return NULL;
+		case WALSTAR__V1__VALUE__KIND_UUID_VALUE:
+			if (v->uuid_value.len != 16)
+				return psprintf("%s of column \"%s\": uuid of %zu bytes", which, col->name,
+								v->uuid_value.len);
+			return NULL;
+		default:
+			return NULL;
+	}
+	if (!valid_string(text))
+		return psprintf("%s of column \"%s\" is not valid in the database encoding",
+						which, col->name);
 	return NULL;
 }
 

@@ -3,6 +3,13 @@
  * walstar.h
  *		Declarations shared by the walstar extension's files.
  *
+ * A change's way through the extension: consumer.c copies Kafka messages
+ * out of librdkafka, apply_worker.c collects them into batches, apply.c
+ * decodes them (change.c) and applies each batch in one transaction into
+ * the landing tables, together with the partitions' progress;
+ * dead_letters.c keeps what could not be applied. launcher.c starts the
+ * workers.
+ *
  *-------------------------------------------------------------------------
  */
 #ifndef WALSTAR_H
@@ -10,6 +17,9 @@
 
 #include "fmgr.h"
 #include "lib/stringinfo.h"
+#include "nodes/pg_list.h"
+#include "utils/hsearch.h"
+#include "utils/timestamp.h"
 
 #include "walstar.pb-c.h"
 
@@ -20,6 +30,65 @@ typedef Walstar__V1__Column Column;
 /* The only wire format version this reader understands. */
 #define WALSTAR_WIRE_VERSION 1
 
+/* Longest Kafka topic name. */
+#define WALSTAR_TOPIC_MAX 249
+
+/* A subscription as stored in walstar.subscriptions. */
+typedef struct Subscription
+{
+	int32		id;				/* walstar.subscriptions.id */
+	char	   *name;			/* its unique name */
+	char	   *brokers;		/* bootstrap.servers */
+	List	   *topics;			/* topic names (char *), or NIL */
+	char	   *topic_pattern;	/* ^regex over topic names, or NULL */
+	List	   *property_names; /* librdkafka settings (char *) ... */
+	List	   *property_values;	/* ... and their values (char *) */
+	char	   *landing_schema; /* schema of the landing tables */
+	int			batch_size;		/* messages per transaction at most */
+	int			batch_time_ms;	/* wait at most this long to fill a batch */
+	bool		stop_on_error;	/* error_policy = 'stop' */
+	bool		enabled;		/* a worker should run */
+	int64		config_version; /* bumped by every configuration change */
+	bool		rewind_pending; /* rewind_time is set */
+	TimestampTz rewind_time;	/* replay from this time (if pending) */
+} Subscription;
+
+/* One Kafka message, copied out of librdkafka. */
+typedef struct KafkaMessage
+{
+	const char *topic;			/* topic name (owned by the partition state) */
+	int32		partition;		/* partition number */
+	int64		offset;			/* offset in the partition */
+	char	   *payload;		/* value bytes; NULL for a null value */
+	size_t		len;			/* length of payload */
+} KafkaMessage;
+
+/* Hash key of a partition's progress. */
+typedef struct TopicPartition
+{
+	char		topic[WALSTAR_TOPIC_MAX + 1];	/* topic name, NUL padded */
+	int32		partition;		/* partition number */
+} TopicPartition;
+
+/* Progress of one partition, mirrored in walstar.subscription_offsets. */
+typedef struct PartitionState
+{
+	TopicPartition key;			/* hash key: must be first */
+	int64		next_offset;	/* next offset to apply, or a librdkafka
+								 * logical offset when nothing was applied */
+	bool		stored;			/* has a row in subscription_offsets */
+	uint64		last_commit_lsn;	/* last applied (commit LSN, ... */
+	uint32		last_position;	/* ... position in transaction) */
+	int64		last_commit_time;	/* its commit time, us since 1970, or 0 */
+	int64		high_watermark; /* offset after the partition's last
+								 * message, or -1 when unknown */
+	int64		applied_messages;	/* messages applied so far */
+	TimestampTz applied_at; /* when this partition last advanced */
+	double		rate;			/* messages per second in the last batch */
+	bool		dirty;			/* changed by the batch in progress */
+	bool		assigned;		/* part of the consumer's assignment */
+} PartitionState;
+
 /* change.c: reading walstar.v1.Change messages */
 extern Change *change_unpack(const char *data, size_t len, char **error);
 extern bool change_is_row_change(const Change *change);
@@ -29,5 +98,57 @@ extern void change_append_lsn(StringInfo out, uint64 lsn);
 
 /* decode.c: walstar.decode(bytea) */
 extern void decode_append_json(StringInfo out, const Change *change);
+
+/* subscription.c: reading walstar's configuration tables */
+extern Subscription *subscription_load(int32 id, bool missing_ok);
+extern HTAB *partition_table_create(MemoryContext cxt);
+extern PartitionState *partition_state_get(HTAB *parts, const char *topic,
+										   int32 partition, bool create);
+extern void partition_table_load(HTAB *parts, int32 subscription_id);
+extern void subscription_set_worker_state(int32 subscription_id, const char *state,
+										  const char *error);
+
+/* consumer.c: the librdkafka consumer of one apply worker */
+typedef struct Consumer Consumer;
+extern Consumer *consumer_create(const Subscription *sub);
+extern void consumer_destroy(Consumer *consumer);
+extern int	consumer_wait_fd(Consumer *consumer);
+extern bool consumer_refresh_assignment(Consumer *consumer, const Subscription *sub,
+										HTAB *parts, bool force);
+extern int	consumer_poll(Consumer *consumer, HTAB *parts, KafkaMessage *out,
+						  int max, MemoryContext cxt);
+extern void consumer_forward_logs(Consumer *consumer);
+extern void consumer_update_watermarks(Consumer *consumer, HTAB *parts);
+extern void consumer_rewind_to_time(Consumer *consumer, HTAB *parts,
+									TimestampTz when);
+
+/* apply.c: one batch into the landing tables */
+typedef struct ApplyResult
+{
+	int			applied;		/* changes applied */
+	int			skipped;		/* resends and records without data */
+	int			dead;			/* messages put into dead_letters */
+	char	   *stop_error;		/* error_policy stop: why, or NULL */
+} ApplyResult;
+extern void apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs,
+						int n, ApplyResult *result);
+extern char *apply_one_message(const char *landing_schema, const char *data,
+							   size_t len);
+extern void apply_reset_cache(void);
+
+/* dead_letters.c */
+extern void dead_letter_add(const char *subscription, const KafkaMessage *msg,
+							const char *error);
+
+/* apply_worker.c, launcher.c */
+struct BackgroundWorkerHandle;
+extern struct BackgroundWorkerHandle *apply_worker_register(int32 id, const char *name);
+extern PGDLLEXPORT void walstar_apply_main(Datum arg);
+extern PGDLLEXPORT void walstar_launcher_main(Datum arg);
+extern PGDLLEXPORT void walstar_manager_main(Datum arg);
+extern void launcher_register(void);
+extern void launcher_drop_database_hook_install(void);
+extern bool walstar_preloaded;
+extern int	walstar_launcher_naptime;
 
 #endif							/* WALSTAR_H */

@@ -1,0 +1,1173 @@
+/*-------------------------------------------------------------------------
+ *
+ * apply.c
+ *		Apply one batch of Kafka messages into the landing tables.
+ *
+ * The caller runs a batch in one transaction; here every message is
+ * decoded, resends are skipped by their (commit LSN, position), and the
+ * row changes are grouped per landing table. Within a table the changes of
+ * one key collapse to the key's last state in message order (deleted, or
+ * present with its newest values, unchanged TOAST columns taken from an
+ * earlier change of the batch when it had them), so that each table takes
+ * at most four set-based statements: TRUNCATE, DELETE ... USING,
+ * INSERT ... ON CONFLICT DO UPDATE, and an UPDATE for rows whose
+ * unchanged TOAST columns keep the stored value. Values travel as text
+ * arrays (statement parameters) cast to the landing column types; names
+ * from messages are always quoted.
+ *
+ * Each table's statements run in a subtransaction. When they fail, the
+ * table's changes are applied one by one, each in its own subtransaction,
+ * and those that still fail go to walstar.dead_letters with the error (or
+ * stop the subscription, by its error policy). Then the partitions'
+ * progress is written, still in the caller's transaction.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "executor/spi.h"
+#include "mb/pg_wchar.h"
+#include "parser/parse_type.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/pg_lsn.h"
+#include "utils/resowner.h"
+#include "utils/syscache.h"
+
+#include "walstar.h"
+
+/* Microseconds between the Unix epoch and PostgreSQL's 2000-01-01 epoch. */
+#define UNIX_TO_PG_USECS \
+	((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY)
+
+/* One decoded message of a table batch. */
+typedef struct BatchItem
+{
+	const KafkaMessage *msg;	/* where it came from */
+	Change	   *change;			/* the decoded record */
+} BatchItem;
+
+/* Final state of one key in a table batch. */
+typedef struct RowState
+{
+	char	   *key;			/* hash key: the key values as one string */
+	bool		deleted;		/* the row is gone at the end of the batch */
+	char	  **values;			/* text per column (NULL for SQL NULL) */
+	bool	   *toast;			/* per column: unchanged TOAST, keep stored */
+	bool		any_toast;		/* some toast[] set */
+} RowState;
+
+/* The changes of one landing table with one column layout. */
+typedef struct TableBatch
+{
+	char	   *relname;		/* landing table name */
+	char	   *signature;		/* column names, types and keys */
+	int			ncols;			/* number of columns (0: TRUNCATE only) */
+	Column	  **columns;		/* the columns, from the first change */
+	int			nkeys;			/* number of key columns */
+	int		   *keycols;		/* their indexes in columns */
+	bool		truncate;		/* TRUNCATE before the rows */
+	HTAB	   *rows;			/* key -> RowState (tables with a key) */
+	List	   *items;			/* BatchItem *, in message order */
+} TableBatch;
+
+/* Where an error happened, for the error context. */
+typedef struct ApplyErrorContext
+{
+	const char *relname;		/* landing table, or NULL */
+	const KafkaMessage *msg;	/* the message, or NULL for a table batch */
+	int			nchanges;		/* size of the table batch */
+} ApplyErrorContext;
+
+/* A prepared statement, kept for the life of the process. */
+typedef struct CachedStatement
+{
+	char	   *sql;			/* its text */
+	SPIPlanPtr	plan;			/* SPI_keepplan'ed plan */
+} CachedStatement;
+
+static List *plan_cache = NIL;
+static MemoryContext plan_cache_cxt = NULL;
+
+static void apply_error_callback(void *arg);
+static char *landing_relname(const Change *c);
+static TableBatch *table_batch_new(const char *relname, const char *signature,
+								   const Change *c);
+static void table_batch_add(TableBatch *tb, BatchItem *item);
+static void table_batch_apply(const char *schema, TableBatch *tb);
+static char *try_table_batch(const char *schema, TableBatch *tb, ApplyErrorContext *ectx);
+static char *change_signature(const Change *c);
+
+static uint32
+string_ptr_hash(const void *key, Size keysize)
+{
+	return string_hash(*(char *const *) key, strlen(*(char *const *) key) + 1);
+}
+
+static int
+string_ptr_match(const void *a, const void *b, Size keysize)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+static HTAB *
+rows_create(void)
+{
+	HASHCTL		ctl;
+
+	ctl.keysize = sizeof(char *);
+	ctl.entrysize = sizeof(RowState);
+	ctl.hash = string_ptr_hash;
+	ctl.match = string_ptr_match;
+	ctl.hcxt = CurrentMemoryContext;
+	return hash_create("walstar rows", 256, &ctl,
+					   HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+}
+
+static void
+apply_error_callback(void *arg)
+{
+	ApplyErrorContext *ectx = arg;
+
+	if (ectx->msg)
+		errcontext("walstar apply of topic \"%s\" partition %d offset " INT64_FORMAT "%s%s%s",
+				   ectx->msg->topic, ectx->msg->partition, ectx->msg->offset,
+				   ectx->relname ? " into \"" : "",
+				   ectx->relname ? ectx->relname : "",
+				   ectx->relname ? "\"" : "");
+	else if (ectx->relname)
+		errcontext("walstar apply of %d changes into \"%s\"",
+				   ectx->nchanges, ectx->relname);
+}
+
+/*
+ * Landing table name: the source table's name for schema public, else
+ * schema__table, cut to the identifier length PostgreSQL keeps.
+ */
+static char *
+landing_relname(const Change *c)
+{
+	char	   *name;
+	int			len;
+
+	if (strcmp(c->schema, "public") == 0)
+		name = pstrdup(c->table);
+	else
+		name = psprintf("%s__%s", c->schema, c->table);
+	len = strlen(name);
+	if (len >= NAMEDATALEN)
+		name[pg_mbcliplen(name, len, NAMEDATALEN - 1)] = '\0';
+	return name;
+}
+
+static char *
+change_signature(const Change *c)
+{
+	StringInfoData s;
+	size_t		i;
+
+	initStringInfo(&s);
+	for (i = 0; i < c->n_columns; i++)
+		appendStringInfo(&s, "%s\x1f%s\x1f%c\x1e", c->columns[i]->name,
+						 c->columns[i]->landing_type, c->columns[i]->is_key ? 'k' : '-');
+	return s.data;
+}
+
+static TableBatch *
+table_batch_new(const char *relname, const char *signature, const Change *c)
+{
+	TableBatch *tb = palloc0(sizeof(TableBatch));
+	size_t		i;
+
+	tb->relname = pstrdup(relname);
+	tb->signature = pstrdup(signature);
+	if (c->op != WALSTAR__V1__OP__TRUNCATE)
+	{
+		tb->ncols = c->n_columns;
+		tb->columns = c->columns;
+		tb->keycols = palloc(sizeof(int) * c->n_columns);
+		for (i = 0; i < c->n_columns; i++)
+			if (c->columns[i]->is_key)
+				tb->keycols[tb->nkeys++] = i;
+	}
+	if (tb->nkeys > 0)
+		tb->rows = rows_create();
+	return tb;
+}
+
+/* The key of a row as one string; NULL when a key value is missing. */
+static char *
+row_key(TableBatch *tb, Value **values)
+{
+	StringInfoData s;
+	int			i;
+
+	initStringInfo(&s);
+	for (i = 0; i < tb->nkeys; i++)
+	{
+		int			k = tb->keycols[i];
+		char	   *text;
+
+		if (values[k]->kind_case == WALSTAR__V1__VALUE__KIND__NOT_SET ||
+			values[k]->kind_case == WALSTAR__V1__VALUE__KIND_UNCHANGED_TOAST)
+			return NULL;
+		text = change_value_text(values[k], tb->columns[k]);
+		if (text == NULL)
+			appendStringInfoString(&s, "N|");
+		else
+			appendStringInfo(&s, "%zu:%s|", strlen(text), text);
+	}
+	return s.data;
+}
+
+static RowState *
+row_enter(TableBatch *tb, char *key)
+{
+	bool		found;
+	RowState   *row = hash_search(tb->rows, &key, HASH_ENTER, &found);
+
+	if (!found)
+	{
+		row->key = key;
+		row->values = NULL;
+		row->toast = NULL;
+		row->any_toast = false;
+	}
+	return row;
+}
+
+/* Fold one change into its table batch (a key's state, or the items only). */
+static void
+table_batch_add(TableBatch *tb, BatchItem *item)
+{
+	Change	   *c = item->change;
+	char	   *newkey = NULL;
+	char	   *oldkey = NULL;
+	RowState   *row;
+	int			i;
+
+	tb->items = lappend(tb->items, item);
+	if (c->op == WALSTAR__V1__OP__TRUNCATE)
+	{
+		tb->truncate = true;
+		if (tb->rows)
+		{
+			hash_destroy(tb->rows);
+			tb->rows = rows_create();
+		}
+		return;
+	}
+	if (tb->nkeys == 0)
+		return;					/* applied in order, one by one */
+
+	if (c->n_new_values > 0)
+		newkey = row_key(tb, c->new_values);
+	if (c->n_old_values > 0)
+		oldkey = row_key(tb, c->old_values);
+	if (c->op == WALSTAR__V1__OP__DELETE)
+	{
+		if (oldkey == NULL)
+			oldkey = newkey;
+		if (oldkey == NULL)
+			return;				/* reported when applied one by one */
+		row = row_enter(tb, oldkey);
+		row->deleted = true;
+		return;
+	}
+	if (newkey == NULL)
+		return;
+	if (c->op == WALSTAR__V1__OP__UPDATE && oldkey && strcmp(oldkey, newkey) != 0)
+	{
+		row = row_enter(tb, oldkey);
+		row->deleted = true;
+	}
+
+	row = row_enter(tb, newkey);
+	{
+		char	  **values = palloc(sizeof(char *) * tb->ncols);
+		bool	   *toast = palloc0(sizeof(bool) * tb->ncols);
+		bool		any_toast = false;
+		bool		had_values = (row->values != NULL && !row->deleted);
+
+		for (i = 0; i < tb->ncols; i++)
+		{
+			const Value *v = c->new_values[i];
+
+			if (v->kind_case == WALSTAR__V1__VALUE__KIND_UNCHANGED_TOAST)
+			{
+				if (had_values && !row->toast[i])
+					values[i] = row->values[i];
+				else
+				{
+					values[i] = NULL;
+					toast[i] = true;
+					any_toast = true;
+				}
+			}
+			else
+				values[i] = change_value_text(v, tb->columns[i]);
+		}
+		row->values = values;
+		row->toast = toast;
+		row->any_toast = any_toast;
+		row->deleted = false;
+	}
+}
+
+/* A prepared, kept plan for a statement text. */
+static SPIPlanPtr
+statement_plan(const char *sql, int nargs, Oid *argtypes)
+{
+	ListCell   *lc;
+	CachedStatement *cs;
+	SPIPlanPtr	plan;
+	MemoryContext old;
+
+	foreach(lc, plan_cache)
+	{
+		cs = lfirst(lc);
+		if (strcmp(cs->sql, sql) == 0)
+			return cs->plan;
+	}
+	plan = SPI_prepare(sql, nargs, argtypes);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	if (plan_cache_cxt == NULL)
+		plan_cache_cxt = AllocSetContextCreate(TopMemoryContext, "walstar statements",
+											   ALLOCSET_SMALL_SIZES);
+	SPI_keepplan(plan);
+	old = MemoryContextSwitchTo(plan_cache_cxt);
+	cs = palloc(sizeof(CachedStatement));
+	cs->sql = pstrdup(sql);
+	cs->plan = plan;
+	plan_cache = lappend(plan_cache, cs);
+	MemoryContextSwitchTo(old);
+	return plan;
+}
+
+void
+apply_reset_cache(void)
+{
+	ListCell   *lc;
+
+	foreach(lc, plan_cache)
+		SPI_freeplan(((CachedStatement *) lfirst(lc))->plan);
+	list_free_deep(plan_cache);
+	plan_cache = NIL;
+}
+
+static void
+run_statement_nulls(const char *sql, int nargs, Oid *argtypes, Datum *args,
+					const char *nulls)
+{
+	SPIPlanPtr	plan = statement_plan(sql, nargs, argtypes);
+	int			rc = SPI_execute_plan(plan, args, nulls, false, 0);
+
+	if (rc < 0)
+		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+}
+
+static void
+run_statement(const char *sql, int nargs, Oid *argtypes, Datum *args)
+{
+	run_statement_nulls(sql, nargs, argtypes, args, NULL);
+}
+
+static Datum
+text_array(char **vals, int n)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
+	bool	   *nulls = palloc(sizeof(bool) * Max(n, 1));
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		nulls[i] = (vals[i] == NULL);
+		elems[i] = nulls[i] ? (Datum) 0 : CStringGetTextDatum(vals[i]);
+	}
+	return PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs,
+											  TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+static Datum
+bool_array(bool *vals, int n)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
+	int			i;
+
+	for (i = 0; i < n; i++)
+		elems[i] = BoolGetDatum(vals[i]);
+	return PointerGetDatum(construct_array(elems, n, BOOLOID, 1, true, TYPALIGN_CHAR));
+}
+
+/*
+ * Make sure the landing table exists with every column of the batch;
+ * returns the SQL type of each column as stored (NULL: table absent and
+ * the batch is a TRUNCATE only).
+ */
+static char **
+ensure_table(const char *schema, TableBatch *tb, const char *qualified)
+{
+	Oid			nspid = get_namespace_oid(schema, true);
+	Oid			relid = InvalidOid;
+	char	  **types;
+	int			i;
+
+	if (OidIsValid(nspid))
+		relid = get_relname_relid(tb->relname, nspid);
+	if (!OidIsValid(relid))
+	{
+		StringInfoData sql;
+
+		if (tb->ncols == 0)
+			return NULL;
+		initStringInfo(&sql);
+		if (!OidIsValid(nspid))
+		{
+			appendStringInfo(&sql, "CREATE SCHEMA IF NOT EXISTS %s", quote_identifier(schema));
+			if (SPI_execute(sql.data, false, 0) != SPI_OK_UTILITY)
+				elog(ERROR, "could not create schema \"%s\"", schema);
+			resetStringInfo(&sql);
+		}
+		appendStringInfo(&sql, "CREATE TABLE %s (", qualified);
+		for (i = 0; i < tb->ncols; i++)
+		{
+			Oid			typid;
+			int32		typmod;
+
+			parseTypeString(tb->columns[i]->landing_type, &typid, &typmod, false);
+			appendStringInfo(&sql, "%s%s %s", i > 0 ? ", " : "",
+							 quote_identifier(tb->columns[i]->name),
+							 format_type_with_typemod(typid, typmod));
+		}
+		if (tb->nkeys > 0)
+		{
+			appendStringInfoString(&sql, ", PRIMARY KEY (");
+			for (i = 0; i < tb->nkeys; i++)
+				appendStringInfo(&sql, "%s%s", i > 0 ? ", " : "",
+								 quote_identifier(tb->columns[tb->keycols[i]]->name));
+			appendStringInfoChar(&sql, ')');
+		}
+		appendStringInfoChar(&sql, ')');
+		if (SPI_execute(sql.data, false, 0) != SPI_OK_UTILITY)
+			elog(ERROR, "could not create landing table %s", qualified);
+		nspid = get_namespace_oid(schema, false);
+		relid = get_relname_relid(tb->relname, nspid);
+	}
+
+	types = palloc(sizeof(char *) * Max(tb->ncols, 1));
+	for (i = 0; i < tb->ncols; i++)
+	{
+		const char *name = tb->columns[i]->name;
+		AttrNumber	attnum = get_attnum(relid, name);
+
+		if (attnum == InvalidAttrNumber)
+		{
+			Oid			typid;
+			int32		typmod;
+			char	   *sql;
+
+			parseTypeString(tb->columns[i]->landing_type, &typid, &typmod, false);
+			sql = psprintf("ALTER TABLE %s ADD COLUMN IF NOT EXISTS %s %s", qualified,
+						   quote_identifier(name), format_type_with_typemod(typid, typmod));
+			if (SPI_execute(sql, false, 0) != SPI_OK_UTILITY)
+				elog(ERROR, "could not add column \"%s\" to %s", name, qualified);
+			attnum = get_attnum(relid, name);
+			if (attnum == InvalidAttrNumber)
+				elog(ERROR, "column \"%s\" of %s not found after adding it", name, qualified);
+		}
+		{
+			Oid			typid;
+			int32		typmod;
+			Oid			collid;
+
+			get_atttypetypmodcoll(relid, attnum, &typid, &typmod, &collid);
+			types[i] = format_type_with_typemod(typid, typmod);
+		}
+	}
+	return types;
+}
+
+/* "t.k1 = u.a1::type AND ..." over the key columns. */
+static void
+append_key_match(StringInfo sql, TableBatch *tb, char **types)
+{
+	int			i;
+
+	for (i = 0; i < tb->nkeys; i++)
+	{
+		int			k = tb->keycols[i];
+
+		appendStringInfo(sql, "%st.%s = u.a%d::%s", i > 0 ? " AND " : "",
+						 quote_identifier(tb->columns[k]->name), k + 1, types[k]);
+	}
+}
+
+/* INSERT (upsert for keyed tables) of rows given as one text array per column. */
+static void
+insert_rows(const char *qualified, TableBatch *tb, char **types, char ***cols, int n)
+{
+	StringInfoData sql;
+	Oid		   *argtypes = palloc(sizeof(Oid) * tb->ncols);
+	Datum	   *args = palloc(sizeof(Datum) * tb->ncols);
+	int			i;
+	int			nset = 0;
+
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "INSERT INTO %s AS t (", qualified);
+	for (i = 0; i < tb->ncols; i++)
+		appendStringInfo(&sql, "%s%s", i > 0 ? ", " : "", quote_identifier(tb->columns[i]->name));
+	appendStringInfoString(&sql, ") SELECT ");
+	for (i = 0; i < tb->ncols; i++)
+		appendStringInfo(&sql, "%su.a%d::%s", i > 0 ? ", " : "", i + 1, types[i]);
+	appendStringInfoString(&sql, " FROM unnest(");
+	for (i = 0; i < tb->ncols; i++)
+	{
+		appendStringInfo(&sql, "%s$%d::text[]", i > 0 ? ", " : "", i + 1);
+		argtypes[i] = TEXTARRAYOID;
+		args[i] = text_array(cols[i], n);
+	}
+	appendStringInfoString(&sql, ") AS u(");
+	for (i = 0; i < tb->ncols; i++)
+		appendStringInfo(&sql, "%sa%d", i > 0 ? ", " : "", i + 1);
+	appendStringInfoChar(&sql, ')');
+	if (tb->nkeys > 0)
+	{
+		appendStringInfoString(&sql, " ON CONFLICT (");
+		for (i = 0; i < tb->nkeys; i++)
+			appendStringInfo(&sql, "%s%s", i > 0 ? ", " : "",
+							 quote_identifier(tb->columns[tb->keycols[i]]->name));
+		appendStringInfoString(&sql, ") DO UPDATE SET ");
+		for (i = 0; i < tb->ncols; i++)
+		{
+			const char *q;
+
+			if (tb->columns[i]->is_key)
+				continue;
+			q = quote_identifier(tb->columns[i]->name);
+			appendStringInfo(&sql, "%s%s = excluded.%s", nset++ > 0 ? ", " : "", q, q);
+		}
+		if (nset == 0)
+		{
+			/* only key columns: nothing to update */
+			sql.len -= strlen(" DO UPDATE SET ");
+			sql.data[sql.len] = '\0';
+			appendStringInfoString(&sql, " DO NOTHING");
+		}
+	}
+	run_statement(sql.data, tb->ncols, argtypes, args);
+}
+
+/* Apply a keyed table batch set-based. */
+static void
+apply_keyed(const char *qualified, TableBatch *tb, char **types)
+{
+	HASH_SEQ_STATUS seq;
+	RowState   *row;
+	long		nrows = hash_get_num_entries(tb->rows);
+	char	  **dkeys[FUNC_MAX_ARGS];
+	char	 ***ucols = palloc(sizeof(char **) * tb->ncols);
+	char	 ***tcols = palloc(sizeof(char **) * tb->ncols);
+	bool	  **tflags = palloc(sizeof(bool *) * tb->ncols);
+	bool	   *tany = palloc0(sizeof(bool) * tb->ncols);
+	int			nd = 0,
+				nu = 0,
+				nt = 0;
+	int			i;
+
+	if (nrows == 0)
+		return;
+	if (tb->nkeys > FUNC_MAX_ARGS)
+		elog(ERROR, "too many key columns");
+	for (i = 0; i < tb->nkeys; i++)
+		dkeys[i] = palloc(sizeof(char *) * nrows);
+	for (i = 0; i < tb->ncols; i++)
+	{
+		ucols[i] = palloc(sizeof(char *) * nrows);
+		tcols[i] = palloc(sizeof(char *) * nrows);
+		tflags[i] = palloc(sizeof(bool) * nrows);
+	}
+
+	hash_seq_init(&seq, tb->rows);
+	while ((row = hash_seq_search(&seq)) != NULL)
+	{
+		if (row->deleted)
+		{
+			/* the key values, re-read from the key string's source */
+			const char *p = row->key;
+
+			for (i = 0; i < tb->nkeys; i++)
+			{
+				if (p[0] == 'N')
+				{
+					dkeys[i][nd] = NULL;
+					p += 2;
+				}
+				else
+				{
+					size_t		len = strtoul(p, (char **) &p, 10);
+
+					dkeys[i][nd] = pnstrdup(p + 1, len);
+					p += len + 2;
+				}
+			}
+			nd++;
+		}
+		else if (!row->any_toast)
+		{
+			for (i = 0; i < tb->ncols; i++)
+				ucols[i][nu] = row->values[i];
+			nu++;
+		}
+		else
+		{
+			for (i = 0; i < tb->ncols; i++)
+			{
+				tcols[i][nt] = row->values[i];
+				tflags[i][nt] = row->toast[i];
+				tany[i] |= row->toast[i];
+			}
+			nt++;
+		}
+	}
+
+	if (nd > 0)
+	{
+		StringInfoData sql;
+		Oid		   *argtypes = palloc(sizeof(Oid) * tb->nkeys);
+		Datum	   *args = palloc(sizeof(Datum) * tb->nkeys);
+
+		initStringInfo(&sql);
+		appendStringInfo(&sql, "DELETE FROM %s AS t USING unnest(", qualified);
+		for (i = 0; i < tb->nkeys; i++)
+		{
+			appendStringInfo(&sql, "%s$%d::text[]", i > 0 ? ", " : "", i + 1);
+			argtypes[i] = TEXTARRAYOID;
+			args[i] = text_array(dkeys[i], nd);
+		}
+		appendStringInfoString(&sql, ") AS u(");
+		for (i = 0; i < tb->nkeys; i++)
+			appendStringInfo(&sql, "%sa%d", i > 0 ? ", " : "", tb->keycols[i] + 1);
+		appendStringInfoString(&sql, ") WHERE ");
+		append_key_match(&sql, tb, types);
+		run_statement(sql.data, tb->nkeys, argtypes, args);
+	}
+	if (nu > 0)
+		insert_rows(qualified, tb, types, ucols, nu);
+	if (nt > 0)
+	{
+		StringInfoData sql;
+		int			nargs = 0;
+		Oid		   *argtypes = palloc(sizeof(Oid) * tb->ncols * 2);
+		Datum	   *args = palloc(sizeof(Datum) * tb->ncols * 2);
+		int			nset = 0;
+
+		initStringInfo(&sql);
+		appendStringInfo(&sql, "UPDATE %s AS t SET ", qualified);
+		for (i = 0; i < tb->ncols; i++)
+		{
+			const char *q = quote_identifier(tb->columns[i]->name);
+
+			if (tb->columns[i]->is_key)
+				continue;
+			if (tany[i])
+				appendStringInfo(&sql, "%s%s = CASE WHEN u.f%d THEN t.%s ELSE u.a%d::%s END",
+								 nset++ > 0 ? ", " : "", q, i + 1, q, i + 1, types[i]);
+			else
+				appendStringInfo(&sql, "%s%s = u.a%d::%s", nset++ > 0 ? ", " : "",
+								 q, i + 1, types[i]);
+		}
+		appendStringInfoString(&sql, " FROM unnest(");
+		for (i = 0; i < tb->ncols; i++)
+		{
+			appendStringInfo(&sql, "%s$%d::text[]", i > 0 ? ", " : "", nargs + 1);
+			argtypes[nargs] = TEXTARRAYOID;
+			args[nargs++] = text_array(tcols[i], nt);
+		}
+		for (i = 0; i < tb->ncols; i++)
+		{
+			if (!tany[i])
+				continue;
+			appendStringInfo(&sql, ", $%d::bool[]", nargs + 1);
+			argtypes[nargs] = BOOLARRAYOID;
+			args[nargs++] = bool_array(tflags[i], nt);
+		}
+		appendStringInfoString(&sql, ") AS u(");
+		for (i = 0; i < tb->ncols; i++)
+			appendStringInfo(&sql, "%sa%d", i > 0 ? ", " : "", i + 1);
+		for (i = 0; i < tb->ncols; i++)
+			if (tany[i])
+				appendStringInfo(&sql, ", f%d", i + 1);
+		appendStringInfoString(&sql, ") WHERE ");
+		append_key_match(&sql, tb, types);
+		if (nset > 0)
+			run_statement(sql.data, nargs, argtypes, args);
+	}
+}
+
+/*
+ * A table without a key: changes in order; inserts of a run go together,
+ * an UPDATE or DELETE finds one row equal to the full old row.
+ */
+static void
+apply_keyless(const char *qualified, TableBatch *tb, char **types)
+{
+	ListCell   *lc;
+	char	 ***cols = palloc(sizeof(char **) * tb->ncols);
+	int			n = 0;
+	int			cap = list_length(tb->items);
+	int			i;
+
+	for (i = 0; i < tb->ncols; i++)
+		cols[i] = palloc(sizeof(char *) * Max(cap, 1));
+
+	foreach(lc, tb->items)
+	{
+		BatchItem  *item = lfirst(lc);
+		Change	   *c = item->change;
+		StringInfoData sql;
+		Oid		   *argtypes;
+		Datum	   *args;
+		char	  **nulls;
+		int			nargs = 0;
+		int			nmatch = 0;
+
+		if (c->op == WALSTAR__V1__OP__INSERT || c->op == WALSTAR__V1__OP__READ)
+		{
+			for (i = 0; i < tb->ncols; i++)
+				cols[i][n] = change_value_text(c->new_values[i], tb->columns[i]);
+			n++;
+			continue;
+		}
+		if (c->op == WALSTAR__V1__OP__TRUNCATE)
+		{
+			n = 0;				/* TRUNCATE ran before: drop earlier inserts */
+			continue;
+		}
+		if (n > 0)
+		{
+			insert_rows(qualified, tb, types, cols, n);
+			n = 0;
+		}
+		if (c->n_old_values == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cannot apply %s to %s: the table has no key and the record no old row",
+							change_op_name(c->op), qualified),
+					 errhint("Give the source table a primary key or REPLICA IDENTITY FULL.")));
+
+		argtypes = palloc(sizeof(Oid) * tb->ncols * 2);
+		args = palloc(sizeof(Datum) * tb->ncols * 2);
+		nulls = palloc(sizeof(char *) * tb->ncols * 2);
+		initStringInfo(&sql);
+		if (c->op == WALSTAR__V1__OP__DELETE)
+			appendStringInfo(&sql, "DELETE FROM %s AS t", qualified);
+		else
+		{
+			int			nset = 0;
+
+			appendStringInfo(&sql, "UPDATE %s AS t SET ", qualified);
+			for (i = 0; i < tb->ncols; i++)
+			{
+				const Value *v = c->new_values[i];
+
+				if (v->kind_case == WALSTAR__V1__VALUE__KIND_UNCHANGED_TOAST ||
+					v->kind_case == WALSTAR__V1__VALUE__KIND__NOT_SET)
+					continue;
+				argtypes[nargs] = TEXTOID;
+				nulls[nargs] = change_value_text(v, tb->columns[i]);
+				appendStringInfo(&sql, "%s%s = $%d::%s", nset++ > 0 ? ", " : "",
+								 quote_identifier(tb->columns[i]->name), nargs + 1, types[i]);
+				nargs++;
+			}
+		}
+		appendStringInfo(&sql, " WHERE t.ctid = (SELECT ctid FROM %s AS o WHERE ", qualified);
+		for (i = 0; i < tb->ncols; i++)
+		{
+			const Value *v = c->old_values[i];
+
+			if (v->kind_case == WALSTAR__V1__VALUE__KIND_UNCHANGED_TOAST ||
+				v->kind_case == WALSTAR__V1__VALUE__KIND__NOT_SET)
+				continue;
+			argtypes[nargs] = TEXTOID;
+			nulls[nargs] = change_value_text(v, tb->columns[i]);
+			appendStringInfo(&sql, "%so.%s IS NOT DISTINCT FROM $%d::%s",
+							 nmatch++ > 0 ? " AND " : "",
+							 quote_identifier(tb->columns[i]->name), nargs + 1, types[i]);
+			nargs++;
+		}
+		if (nmatch == 0)
+			appendStringInfoString(&sql, "false");
+		appendStringInfoString(&sql, " LIMIT 1)");
+		{
+			char	   *nullflags = palloc(nargs + 1);
+
+			for (i = 0; i < nargs; i++)
+			{
+				nullflags[i] = nulls[i] ? ' ' : 'n';
+				args[i] = nulls[i] ? (Datum) 0 : CStringGetTextDatum(nulls[i]);
+			}
+			nullflags[nargs] = '\0';
+			if (SPI_execute_with_args(sql.data, nargs, argtypes, args, nullflags,
+									  false, 0) < 0)
+				elog(ERROR, "could not apply %s to %s", change_op_name(c->op), qualified);
+		}
+	}
+	if (n > 0)
+		insert_rows(qualified, tb, types, cols, n);
+}
+
+static void
+table_batch_apply(const char *schema, TableBatch *tb)
+{
+	char	   *qualified = psprintf("%s.%s", quote_identifier(schema),
+									 quote_identifier(tb->relname));
+	char	  **types = ensure_table(schema, tb, qualified);
+
+	if (types == NULL)
+		return;					/* TRUNCATE of a table never seen */
+	if (tb->truncate)
+	{
+		char	   *sql = psprintf("TRUNCATE %s", qualified);
+
+		if (SPI_execute(sql, false, 0) != SPI_OK_UTILITY)
+			elog(ERROR, "could not truncate %s", qualified);
+	}
+	if (tb->ncols == 0)
+		return;
+	if (tb->nkeys > 0)
+		apply_keyed(qualified, tb, types);
+	else
+		apply_keyless(qualified, tb, types);
+}
+
+/*
+ * Run a table batch in a subtransaction; NULL on success, else the error
+ * (the subtransaction rolled back).
+ */
+static char *
+try_table_batch(const char *schema, TableBatch *tb, ApplyErrorContext *ectx)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	ErrorContextCallback errcb;
+	char	   *volatile error = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	errcb.callback = apply_error_callback;
+	errcb.arg = ectx;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
+	PG_TRY();
+	{
+		table_batch_apply(schema, tb);
+		error_context_stack = errcb.previous;
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		error_context_stack = errcb.previous;
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
+			edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
+			ReThrowError(edata);
+		error = edata->detail
+			? psprintf("%s (%s)", edata->message, edata->detail)
+			: pstrdup(edata->message);
+		if (edata->context)
+			error = psprintf("%s\ncontext: %s", error, edata->context);
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+	return error;
+}
+
+static void
+store_progress(const Subscription *sub, HTAB *parts)
+{
+	HASH_SEQ_STATUS seq;
+	PartitionState *ps;
+	TimestampTz now = GetCurrentTimestamp();
+
+	hash_seq_init(&seq, parts);
+	while ((ps = hash_seq_search(&seq)) != NULL)
+	{
+		Oid			argtypes[10] = {INT4OID, TEXTOID, INT4OID, INT8OID, PG_LSNOID,
+		INT8OID, TIMESTAMPTZOID, INT8OID, FLOAT8OID, INT8OID};
+		Datum		args[10];
+		char		nulls[11] = "          ";
+
+		if (!ps->dirty)
+			continue;
+		args[0] = Int32GetDatum(sub->id);
+		args[1] = CStringGetTextDatum(ps->key.topic);
+		args[2] = Int32GetDatum(ps->key.partition);
+		args[3] = Int64GetDatum(ps->next_offset);
+		args[4] = LSNGetDatum(ps->last_commit_lsn);
+		args[5] = Int64GetDatum((int64) ps->last_position);
+		if (ps->last_commit_time != 0)
+			args[6] = TimestampTzGetDatum(ps->last_commit_time - UNIX_TO_PG_USECS);
+		else
+		{
+			args[6] = (Datum) 0;
+			nulls[6] = 'n';
+		}
+		if (ps->high_watermark >= 0)
+			args[7] = Int64GetDatum(Max(ps->high_watermark, ps->next_offset));
+		else
+		{
+			args[7] = (Datum) 0;
+			nulls[7] = 'n';
+		}
+		args[8] = Float8GetDatum(ps->rate);
+		args[9] = Int64GetDatum(ps->applied_messages);
+		run_statement_nulls("INSERT INTO walstar.subscription_offsets AS o"
+					  " (subscription_id, topic, partition, next_offset, last_commit_lsn,"
+					  "  last_position, last_commit_time, high_watermark,"
+					  "  messages_per_second, applied_messages, applied_at)"
+					  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now())"
+					  " ON CONFLICT (subscription_id, topic, partition) DO UPDATE"
+					  " SET next_offset = excluded.next_offset,"
+					  "  last_commit_lsn = excluded.last_commit_lsn,"
+					  "  last_position = excluded.last_position,"
+					  "  last_commit_time = coalesce(excluded.last_commit_time, o.last_commit_time),"
+					  "  high_watermark = coalesce(excluded.high_watermark, o.high_watermark),"
+					  "  messages_per_second = excluded.messages_per_second,"
+					  "  applied_messages = excluded.applied_messages,"
+					  "  applied_at = excluded.applied_at",
+					  10, argtypes, args, nulls);
+		ps->stored = true;
+		ps->dirty = false;
+		ps->applied_at = now;
+	}
+}
+
+/* Stop-policy reason for one message. */
+static char *
+stop_reason(const KafkaMessage *msg, const char *error)
+{
+	return psprintf("topic \"%s\" partition %d offset " INT64_FORMAT ": %s",
+					msg->topic, msg->partition, msg->offset, error);
+}
+
+/*
+ * Apply a batch in the caller's transaction (SPI connected). With error
+ * policy stop, returns at the first bad message with result->stop_error
+ * set; the caller then rolls the transaction back.
+ */
+void
+apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs, int n,
+			ApplyResult *result)
+{
+	HTAB	   *current;		/* "schema.table" -> current TableBatch */
+	List	   *batches = NIL;
+	HASHCTL		ctl;
+	ListCell   *lc;
+	TimestampTz now = GetCurrentTimestamp();
+	int			i;
+
+	memset(result, 0, sizeof(*result));
+	ctl.keysize = sizeof(char *);
+	ctl.entrysize = sizeof(char *) + sizeof(TableBatch *);
+	ctl.hash = string_ptr_hash;
+	ctl.match = string_ptr_match;
+	ctl.hcxt = CurrentMemoryContext;
+	current = hash_create("walstar table batches", 64, &ctl,
+						  HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+
+	for (i = 0; i < n; i++)
+	{
+		KafkaMessage *msg = &msgs[i];
+		PartitionState *ps = partition_state_get(parts, msg->topic, msg->partition, true);
+		Change	   *c;
+		char	   *error = NULL;
+
+		if (ps->next_offset >= 0 && msg->offset < ps->next_offset)
+		{
+			result->skipped++;
+			continue;
+		}
+		ps->next_offset = msg->offset + 1;
+		ps->applied_messages++;
+		ps->dirty = true;
+
+		if (msg->payload == NULL)
+			c = NULL, error = pstrdup("message without a value");
+		else
+			c = change_unpack(msg->payload, msg->len, &error);
+		if (c == NULL)
+		{
+			if (sub->stop_on_error)
+			{
+				result->stop_error = stop_reason(msg, error);
+				return;
+			}
+			dead_letter_add(sub->name, msg, error);
+			result->dead++;
+			continue;
+		}
+		if (!change_is_row_change(c) && c->op != WALSTAR__V1__OP__TRUNCATE)
+		{
+			result->skipped++;	/* BEGIN, COMMIT, MESSAGE, ...: no table data */
+			continue;
+		}
+		if (c->commit_lsn != 0)
+		{
+			if (c->commit_lsn < ps->last_commit_lsn ||
+				(c->commit_lsn == ps->last_commit_lsn && c->position <= ps->last_position))
+			{
+				result->skipped++;	/* a resend of something applied */
+				continue;
+			}
+			ps->last_commit_lsn = c->commit_lsn;
+			ps->last_position = c->position;
+		}
+		if (c->commit_time != 0)
+			ps->last_commit_time = c->commit_time;
+
+		{
+			char	   *relname = landing_relname(c);
+			char	   *signature = change_signature(c);
+			bool		found;
+			struct
+			{
+				char	   *key;
+				TableBatch *tb;
+			}		   *entry;
+			BatchItem  *item = palloc(sizeof(BatchItem));
+
+			entry = hash_search(current, &relname, HASH_ENTER, &found);
+			if (!found || (c->op != WALSTAR__V1__OP__TRUNCATE &&
+						   (entry->tb->ncols == 0 ||
+							strcmp(entry->tb->signature, signature) != 0)))
+			{
+				entry->key = relname;
+				entry->tb = table_batch_new(relname, signature, c);
+				batches = lappend(batches, entry->tb);
+			}
+			item->msg = msg;
+			item->change = c;
+			table_batch_add(entry->tb, item);
+		}
+	}
+
+	foreach(lc, batches)
+	{
+		TableBatch *tb = lfirst(lc);
+		ApplyErrorContext ectx = {tb->relname, NULL, list_length(tb->items)};
+		char	   *error = try_table_batch(sub->landing_schema, tb, &ectx);
+		ListCell   *ic;
+
+		if (error == NULL)
+		{
+			result->applied += list_length(tb->items);
+			continue;
+		}
+		if (list_length(tb->items) == 1)
+		{
+			BatchItem  *item = linitial(tb->items);
+
+			if (sub->stop_on_error)
+			{
+				result->stop_error = stop_reason(item->msg, error);
+				return;
+			}
+			dead_letter_add(sub->name, item->msg, error);
+			result->dead++;
+			continue;
+		}
+		/* Find the poison: one change at a time, in order. */
+		foreach(ic, tb->items)
+		{
+			BatchItem  *item = lfirst(ic);
+			TableBatch *one = table_batch_new(tb->relname, tb->signature, item->change);
+			ApplyErrorContext ectx1 = {tb->relname, item->msg, 1};
+
+			table_batch_add(one, item);
+			error = try_table_batch(sub->landing_schema, one, &ectx1);
+			if (error == NULL)
+			{
+				result->applied++;
+				continue;
+			}
+			if (sub->stop_on_error)
+			{
+				result->stop_error = stop_reason(item->msg, error);
+				return;
+			}
+			dead_letter_add(sub->name, item->msg, error);
+			result->dead++;
+		}
+	}
+
+	/* Progress and rates of the partitions this batch moved. */
+	{
+		HASH_SEQ_STATUS seq;
+		PartitionState *ps;
+
+		hash_seq_init(&seq, parts);
+		while ((ps = hash_seq_search(&seq)) != NULL)
+		{
+			if (!ps->dirty)
+				continue;
+			if (ps->applied_at != 0 && now > ps->applied_at)
+			{
+				int			count = 0;
+
+				for (i = 0; i < n; i++)
+					if (msgs[i].partition == ps->key.partition &&
+						strcmp(msgs[i].topic, ps->key.topic) == 0)
+						count++;
+				ps->rate = count * 1000000.0 / (double) (now - ps->applied_at);
+			}
+		}
+	}
+	store_progress(sub, parts);
+}
+
+/*
+ * Apply one message now, in the caller's transaction (retry of a dead
+ * letter). Returns NULL when applied, else why not.
+ */
+char *
+apply_one_message(const char *landing_schema, const char *data, size_t len)
+{
+	char	   *error;
+	Change	   *c = change_unpack(data, len, &error);
+	TableBatch *tb;
+	BatchItem  *item;
+	KafkaMessage msg = {"(dead letter)", 0, 0, NULL, 0};
+	ApplyErrorContext ectx;
+
+	if (c == NULL)
+		return error;
+	if (!change_is_row_change(c) && c->op != WALSTAR__V1__OP__TRUNCATE)
+		return NULL;
+	tb = table_batch_new(landing_relname(c), change_signature(c), c);
+	item = palloc(sizeof(BatchItem));
+	item->msg = &msg;
+	item->change = c;
+	table_batch_add(tb, item);
+	ectx.relname = tb->relname;
+	ectx.msg = NULL;
+	ectx.nchanges = 1;
+	return try_table_batch(landing_schema, tb, &ectx);
+}

@@ -1,0 +1,531 @@
+/*-------------------------------------------------------------------------
+ *
+ * apply_worker.c
+ *		The background worker that applies one subscription.
+ *
+ * One worker per subscription (a session advisory lock makes sure of it),
+ * started by the launcher or by walstar.start_worker(). Its loop:
+ *
+ *		WaitLatchOrSocket (latch, librdkafka's wake-up pipe, batch deadline)
+ *		-> ResetLatch -> CHECK_FOR_INTERRUPTS -> reload on SIGHUP
+ *		-> take ready messages -> apply a full or timed-out batch
+ *		-> every second, look at the subscription's config_version.
+ *
+ * A batch is applied in one transaction that first locks the subscription
+ * row FOR SHARE and checks config_version: a concurrent rewind or alter
+ * (which update that row) therefore either sees the batch committed or
+ * makes the worker drop the batch and reload. SIGTERM (die) ends the
+ * worker through the usual FATAL path; before_shmem_exit destroys the
+ * librdkafka handle on every exit path.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "walstar.h"
+
+PG_FUNCTION_INFO_V1(walstar_start_worker);
+
+/* advisory lock class (first key) of "subscription has a worker" */
+#define WORKER_LOCK_CLASS 0x57A5
+
+static Consumer *consumer = NULL;
+static MemoryContext worker_cxt = NULL;
+static MemoryContext batch_cxt = NULL;
+static Subscription *sub = NULL;
+static HTAB *parts = NULL;
+static KafkaMessage *msgs = NULL;
+static int	msgs_cap = 0;
+
+static void
+worker_shmem_exit(int code, Datum arg)
+{
+	consumer_destroy(consumer);
+	consumer = NULL;
+}
+
+static void
+begin_tx(void)
+{
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+}
+
+static void
+end_tx(bool commit)
+{
+	SPI_finish();
+	PopActiveSnapshot();
+	if (commit)
+		CommitTransactionCommand();
+	else
+		AbortCurrentTransaction();
+	pgstat_report_activity(STATE_IDLE, NULL);
+}
+
+static bool
+extension_present(void)
+{
+	return OidIsValid(get_extension_oid("walstar", true));
+}
+
+/* Clean exit: the state is recorded when the subscription still exists. */
+static void
+worker_exit(const char *state, const char *why)
+{
+	if (why)
+		ereport(LOG, (errmsg("walstar: apply worker for subscription %d exits: %s",
+							 sub ? sub->id : -1, why)));
+	if (sub && state)
+	{
+		begin_tx();
+		if (extension_present())
+			subscription_set_worker_state(sub->id, state, NULL);
+		end_tx(true);
+	}
+	proc_exit(0);
+}
+
+static void
+load_subscription(int32 id)
+{
+	MemoryContext old = MemoryContextSwitchTo(worker_cxt);
+	Subscription *s = subscription_load(id, true);
+
+	MemoryContextSwitchTo(old);
+	sub = s;
+	if (sub && sub->batch_size > msgs_cap)
+	{
+		if (msgs)
+			pfree(msgs);
+		msgs_cap = sub->batch_size;
+		msgs = MemoryContextAllocHuge(worker_cxt, sizeof(KafkaMessage) * msgs_cap);
+	}
+}
+
+/*
+ * Re-read the subscription (in a transaction of our own); exits when it is
+ * gone or disabled. Reassigns partitions from the stored offsets when the
+ * configuration changed.
+ */
+static void
+reload(int32 id)
+{
+	int64		old_version = sub ? sub->config_version : -1;
+	bool		rewound = false;
+
+	begin_tx();
+	if (!extension_present())
+	{
+		end_tx(false);
+		sub = NULL;
+		worker_exit(NULL, "extension walstar was dropped");
+	}
+	load_subscription(id);
+	if (sub == NULL)
+	{
+		end_tx(false);
+		worker_exit(NULL, "subscription was dropped");
+	}
+	if (!sub->enabled)
+	{
+		end_tx(false);
+		worker_exit("stopped", "subscription was disabled");
+	}
+	if (sub->config_version != old_version)
+	{
+		hash_destroy(parts);
+		parts = partition_table_create(worker_cxt);
+		partition_table_load(parts, sub->id);
+	}
+	end_tx(true);
+
+	if (sub->config_version == old_version)
+		return;
+	if (consumer == NULL)
+		consumer = consumer_create(sub);
+	consumer_refresh_assignment(consumer, sub, parts, true);
+	if (sub->rewind_pending)
+	{
+		HASH_SEQ_STATUS seq;
+		PartitionState *ps;
+
+		consumer_rewind_to_time(consumer, parts, sub->rewind_time);
+		begin_tx();
+		hash_seq_init(&seq, parts);
+		while ((ps = hash_seq_search(&seq)) != NULL)
+		{
+			Oid			argtypes[4] = {INT4OID, TEXTOID, INT4OID, INT8OID};
+			Datum		args[4];
+
+			if (!ps->assigned)
+				continue;
+			args[0] = Int32GetDatum(sub->id);
+			args[1] = CStringGetTextDatum(ps->key.topic);
+			args[2] = Int32GetDatum(ps->key.partition);
+			args[3] = Int64GetDatum(ps->next_offset);
+			SPI_execute_with_args("INSERT INTO walstar.subscription_offsets AS o"
+								  " (subscription_id, topic, partition, next_offset)"
+								  " VALUES ($1, $2, $3, $4)"
+								  " ON CONFLICT (subscription_id, topic, partition) DO UPDATE"
+								  " SET next_offset = excluded.next_offset,"
+								  "  last_commit_lsn = '0/0', last_position = 0",
+								  4, argtypes, args, NULL, false, 0);
+			ps->dirty = false;
+			ps->stored = true;
+		}
+		{
+			Oid			argtypes[1] = {INT4OID};
+			Datum		args[1] = {Int32GetDatum(sub->id)};
+
+			SPI_execute_with_args("UPDATE walstar.subscriptions"
+								  " SET rewind_time = NULL, config_version = config_version + 1"
+								  " WHERE id = $1 RETURNING config_version",
+								  1, argtypes, args, NULL, false, 0);
+			if (SPI_processed == 1)
+			{
+				bool		isnull;
+
+				sub->config_version = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+																  SPI_tuptable->tupdesc, 1, &isnull));
+			}
+		}
+		end_tx(true);
+		sub->rewind_pending = false;
+		rewound = true;
+		consumer_refresh_assignment(consumer, sub, parts, true);
+	}
+	ereport(LOG,
+			(errmsg("walstar: apply worker for subscription \"%s\" %s (configuration version " INT64_FORMAT ")",
+					sub->name, old_version < 0 ? "started" : rewound ? "rewound" : "reloaded",
+					sub->config_version)));
+}
+
+/* Whether the subscription is unchanged; locks its row until commit. */
+static bool
+config_unchanged(void)
+{
+	Oid			argtypes[1] = {INT4OID};
+	Datum		args[1] = {Int32GetDatum(sub->id)};
+	bool		isnull;
+
+	if (SPI_execute_with_args("SELECT config_version FROM walstar.subscriptions"
+							  " WHERE id = $1 AND enabled FOR SHARE",
+							  1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read walstar.subscriptions");
+	return SPI_processed == 1 &&
+		DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+									&isnull)) == sub->config_version;
+}
+
+/* Apply msgs[0..n) in one transaction; false when the batch was dropped. */
+static bool
+apply_messages(int n)
+{
+	ApplyResult result;
+	MemoryContext old;
+
+	begin_tx();
+	pgstat_report_activity(STATE_RUNNING, "walstar apply batch");
+	if (!config_unchanged())
+	{
+		end_tx(false);
+		return false;
+	}
+	old = MemoryContextSwitchTo(batch_cxt);
+	apply_batch(sub, parts, msgs, n, &result);
+	MemoryContextSwitchTo(old);
+	if (result.stop_error)
+	{
+		char	   *error = MemoryContextStrdup(worker_cxt, result.stop_error);
+
+		end_tx(false);
+		begin_tx();
+		{
+			Oid			argtypes[1] = {INT4OID};
+			Datum		args[1] = {Int32GetDatum(sub->id)};
+
+			SPI_execute_with_args("UPDATE walstar.subscriptions"
+								  " SET enabled = false, config_version = config_version + 1"
+								  " WHERE id = $1", 1, argtypes, args, NULL, false, 0);
+		}
+		subscription_set_worker_state(sub->id, "stopped by error policy", error);
+		end_tx(true);
+		ereport(LOG,
+				(errmsg("walstar: subscription \"%s\" stopped by its error policy", sub->name),
+				 errdetail("%s", error)));
+		proc_exit(0);
+	}
+	end_tx(true);
+	if (result.dead > 0 || result.skipped > 0)
+		elog(DEBUG1, "walstar: batch of %d: %d applied, %d skipped, %d dead letters",
+			 n, result.applied, result.skipped, result.dead);
+	return true;
+}
+
+/* High watermarks and rates to the status table while idle. */
+static void
+store_watermarks(void)
+{
+	HASH_SEQ_STATUS seq;
+	PartitionState *ps;
+
+	consumer_update_watermarks(consumer, parts);
+	begin_tx();
+	hash_seq_init(&seq, parts);
+	while ((ps = hash_seq_search(&seq)) != NULL)
+	{
+		Oid			argtypes[4] = {INT4OID, TEXTOID, INT4OID, INT8OID};
+		Datum		args[4];
+
+		if (!ps->stored || ps->high_watermark < 0)
+			continue;
+		args[0] = Int32GetDatum(sub->id);
+		args[1] = CStringGetTextDatum(ps->key.topic);
+		args[2] = Int32GetDatum(ps->key.partition);
+		args[3] = Int64GetDatum(ps->high_watermark);
+		SPI_execute_with_args("UPDATE walstar.subscription_offsets"
+							  " SET high_watermark = $4,"
+							  "  messages_per_second = CASE WHEN next_offset >= $4 THEN 0"
+							  "   ELSE messages_per_second END"
+							  " WHERE subscription_id = $1 AND topic = $2 AND partition = $3"
+							  " AND high_watermark IS DISTINCT FROM $4",
+							  4, argtypes, args, NULL, false, 0);
+	}
+	end_tx(true);
+}
+
+static void
+worker_loop(int32 id)
+{
+	int			n = 0;
+	bool		more = false;
+	TimestampTz batch_start = 0;
+	TimestampTz last_check = GetCurrentTimestamp();
+	TimestampTz last_meta = last_check;
+	TimestampTz last_marks = last_check;
+
+	for (;;)
+	{
+		TimestampTz now = GetCurrentTimestamp();
+		long		timeout = 100;
+		int			got;
+
+		if (more)
+			timeout = 0;
+		else if (n > 0)
+			timeout = Max(0, Min(timeout,
+								 (batch_start + sub->batch_time_ms * 1000L - now) / 1000));
+		(void) WaitLatchOrSocket(MyLatch,
+								 WL_LATCH_SET | WL_SOCKET_READABLE | WL_TIMEOUT |
+								 WL_EXIT_ON_PM_DEATH,
+								 consumer_wait_fd(consumer), timeout, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+			last_check = 0;
+		}
+		consumer_forward_logs(consumer);
+
+		got = consumer_poll(consumer, parts, msgs + n, sub->batch_size - n, batch_cxt);
+		more = (got > 0 && n + got >= sub->batch_size);
+		now = GetCurrentTimestamp();
+		if (got > 0 && n == 0)
+			batch_start = now;
+		n += got;
+		if (n > 0 && (n >= sub->batch_size ||
+					  now >= batch_start + sub->batch_time_ms * 1000L))
+		{
+			if (!apply_messages(n))
+				last_check = 0; /* configuration changed: reload now */
+			n = 0;
+			MemoryContextReset(batch_cxt);
+		}
+		if (n > 0)
+			continue;
+		if (now - last_check >= 1000000L)
+		{
+			reload(id);
+			last_check = GetCurrentTimestamp();
+		}
+		if (now - last_meta >= 2000000L)
+		{
+			consumer_refresh_assignment(consumer, sub, parts, false);
+			last_meta = GetCurrentTimestamp();
+		}
+		if (!more && now - last_marks >= 2000000L)
+		{
+			store_watermarks();
+			last_marks = GetCurrentTimestamp();
+		}
+	}
+}
+
+void
+walstar_apply_main(Datum main_arg)
+{
+	int32		id = DatumGetInt32(main_arg);
+	Oid			dboid;
+
+	memcpy(&dboid, MyBgworkerEntry->bgw_extra, sizeof(Oid));
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+
+	worker_cxt = AllocSetContextCreate(TopMemoryContext, "walstar apply worker",
+									   ALLOCSET_DEFAULT_SIZES);
+	batch_cxt = AllocSetContextCreate(worker_cxt, "walstar apply batch",
+									  ALLOCSET_DEFAULT_SIZES);
+	parts = partition_table_create(worker_cxt);
+	before_shmem_exit(worker_shmem_exit, (Datum) 0);
+
+	/* One worker per subscription: the second one leaves at once. */
+	begin_tx();
+	if (!extension_present())
+	{
+		end_tx(false);
+		proc_exit(0);
+	}
+	if (!DatumGetBool(DirectFunctionCall2(pg_try_advisory_lock_int4,
+										  Int32GetDatum(WORKER_LOCK_CLASS),
+										  Int32GetDatum(id))))
+	{
+		end_tx(false);
+		ereport(LOG, (errmsg("walstar: subscription %d already has an apply worker", id)));
+		proc_exit(0);
+	}
+	end_tx(true);
+
+	PG_TRY();
+	{
+		reload(id);
+		pgstat_report_appname(psprintf("walstar apply %s", sub->name));
+		begin_tx();
+		subscription_set_worker_state(sub->id, "running", NULL);
+		end_tx(true);
+		worker_loop(id);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		HOLD_INTERRUPTS();
+		EmitErrorReport();
+		MemoryContextSwitchTo(worker_cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortOutOfAnyTransaction();
+		consumer_destroy(consumer);
+		consumer = NULL;
+		/* Tell the status view why; best effort. */
+		if (sub && edata->sqlerrcode != ERRCODE_ADMIN_SHUTDOWN)
+		{
+			PG_TRY();
+			{
+				begin_tx();
+				if (extension_present())
+					subscription_set_worker_state(sub->id, "error", edata->message);
+				end_tx(true);
+			}
+			PG_CATCH();
+			{
+				EmitErrorReport();
+				FlushErrorState();
+				AbortOutOfAnyTransaction();
+			}
+			PG_END_TRY();
+		}
+		proc_exit(edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN ? 0 : 1);
+	}
+	PG_END_TRY();
+}
+
+/* Register a dynamic apply worker for a subscription of this database. */
+BackgroundWorkerHandle *
+apply_worker_register(int32 id, const char *name)
+{
+	BackgroundWorker worker;
+	BackgroundWorkerHandle *handle;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "walstar");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "walstar_apply_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "walstar apply worker for subscription %s", name);
+	snprintf(worker.bgw_type, BGW_MAXLEN, "walstar apply");
+	worker.bgw_main_arg = Int32GetDatum(id);
+	memcpy(worker.bgw_extra, &MyDatabaseId, sizeof(Oid));
+	worker.bgw_notify_pid = MyProcPid;
+	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+		return NULL;
+	return handle;
+}
+
+/* walstar.start_worker(subscription) returns the worker's pid */
+Datum
+walstar_start_worker(PG_FUNCTION_ARGS)
+{
+	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1] = {CStringGetTextDatum(name)};
+	bool		isnull;
+	int32		id;
+	bool		enabled;
+	BackgroundWorkerHandle *handle;
+	pid_t		pid;
+	BgwHandleStatus status;
+
+	SPI_connect();
+	if (SPI_execute_with_args("SELECT id, enabled FROM walstar.subscriptions WHERE name = $1",
+							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read walstar.subscriptions");
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("subscription \"%s\" does not exist", name)));
+	id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	enabled = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	SPI_finish();
+	if (!enabled)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("subscription \"%s\" is not enabled", name),
+				 errhint("Use walstar.start_subscription('%s').", name)));
+
+	handle = apply_worker_register(id, name);
+	if (handle == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("could not start an apply worker for subscription \"%s\"", name),
+				 errhint("Raise max_worker_processes.")));
+	status = WaitForBackgroundWorkerStartup(handle, &pid);
+	if (status != BGWH_STARTED)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+				 errmsg("apply worker for subscription \"%s\" did not start", name)));
+	PG_RETURN_INT32(pid);
+}

@@ -1,0 +1,404 @@
+/*-------------------------------------------------------------------------
+ *
+ * consumer.c
+ *		The librdkafka consumer of one apply worker.
+ *
+ * Partitions are assigned by us (rd_kafka_assign), never by a consumer
+ * group: the topics are listed from the cluster metadata, matched against
+ * the subscription's topic list or ^pattern here in the main thread, and
+ * every partition starts at the offset stored in walstar's own table. No
+ * group coordinator is involved, so a restarted worker resumes at once.
+ *
+ * librdkafka runs its own threads. They never call into PostgreSQL: the
+ * handle is created with every signal blocked (its threads inherit the
+ * mask), its logs go to a queue that the main thread forwards to the
+ * server log, and a pipe written by librdkafka when messages arrive wakes
+ * the worker's WaitLatchOrSocket.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+#include <librdkafka/rdkafka.h>
+
+#include "catalog/pg_collation.h"
+#include "commands/dbcommands.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+
+#include "walstar.h"
+
+struct Consumer
+{
+	rd_kafka_t *rk;				/* the handle */
+	rd_kafka_queue_t *logq;		/* librdkafka's log lines */
+	rd_kafka_queue_t *cq;		/* the consumer queue */
+	int			wake[2];		/* pipe written when cq becomes non-empty */
+	bool		have_assignment;	/* rd_kafka_assign was called */
+};
+
+static void
+set_conf(rd_kafka_conf_t *conf, const char *name, const char *value, bool secret)
+{
+	char		errstr[512];
+
+	if (rd_kafka_conf_set(conf, name, value, errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK)
+	{
+		rd_kafka_conf_destroy(conf);
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid librdkafka property \"%s\"", name),
+				 errdetail("%s", secret ? "The value was rejected." : errstr)));
+	}
+}
+
+Consumer *
+consumer_create(const Subscription *sub)
+{
+	Consumer   *c = palloc0(sizeof(Consumer));
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	char		errstr[512];
+	char	   *group;
+	ListCell   *ln,
+			   *lv;
+	sigset_t	all,
+				old;
+
+	c->wake[0] = c->wake[1] = -1;
+	set_conf(conf, "bootstrap.servers", sub->brokers, false);
+	group = psprintf("walstar.%u.%s", MyDatabaseId, sub->name);
+	set_conf(conf, "group.id", group, false);
+	set_conf(conf, "client.id", group, false);
+	set_conf(conf, "enable.auto.commit", "false", false);
+	set_conf(conf, "enable.auto.offset.store", "false", false);
+	set_conf(conf, "enable.partition.eof", "false", false);
+	set_conf(conf, "auto.offset.reset", "earliest", false);
+	set_conf(conf, "log.queue", "true", false);
+	set_conf(conf, "fetch.wait.max.ms", "100", false);
+	set_conf(conf, "topic.metadata.refresh.interval.ms", "10000", false);
+	/* A huge message must reach us to go to dead_letters, not stall. */
+	set_conf(conf, "fetch.message.max.bytes", "67108864", false);
+	set_conf(conf, "receive.message.max.bytes", "134217728", false);
+	forboth(ln, sub->property_names, lv, sub->property_values)
+	{
+		const char *name = lfirst(ln);
+
+		set_conf(conf, name, lfirst(lv),
+				 strstr(name, "password") != NULL || strstr(name, "secret") != NULL ||
+				 strstr(name, "key") != NULL);
+	}
+
+	/* librdkafka's threads inherit this mask: signals stay ours. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (c->rk == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("could not create the Kafka consumer of subscription \"%s\"",
+						sub->name),
+				 errdetail("%s", errstr)));
+	/* From here on the handle owns conf. */
+
+	c->logq = rd_kafka_queue_new(c->rk);
+	rd_kafka_set_log_queue(c->rk, c->logq);
+	rd_kafka_poll_set_consumer(c->rk);
+	c->cq = rd_kafka_queue_get_consumer(c->rk);
+	if (pipe(c->wake) != 0)
+		ereport(ERROR, (errcode_for_file_access(), errmsg("could not create pipe: %m")));
+	fcntl(c->wake[0], F_SETFL, O_NONBLOCK);
+	fcntl(c->wake[1], F_SETFL, O_NONBLOCK);
+	rd_kafka_queue_io_event_enable(c->cq, c->wake[1], "w", 1);
+	return c;
+}
+
+/* Safe to call more than once and on a half-built consumer. */
+void
+consumer_destroy(Consumer *c)
+{
+	if (c == NULL)
+		return;
+	if (c->cq)
+	{
+		rd_kafka_queue_io_event_enable(c->cq, -1, NULL, 0);
+		rd_kafka_queue_destroy(c->cq);
+		c->cq = NULL;
+	}
+	if (c->rk)
+	{
+		if (c->have_assignment)
+			rd_kafka_assign(c->rk, NULL);
+		rd_kafka_consumer_close(c->rk);
+	}
+	if (c->logq)
+	{
+		rd_kafka_queue_destroy(c->logq);
+		c->logq = NULL;
+	}
+	if (c->rk)
+	{
+		rd_kafka_destroy(c->rk);
+		c->rk = NULL;
+	}
+	if (c->wake[0] >= 0)
+		close(c->wake[0]);
+	if (c->wake[1] >= 0)
+		close(c->wake[1]);
+	c->wake[0] = c->wake[1] = -1;
+}
+
+int
+consumer_wait_fd(Consumer *c)
+{
+	char		buf[64];
+
+	/* Drained here; librdkafka writes again when the queue fills up. */
+	while (read(c->wake[0], buf, sizeof(buf)) > 0)
+		;
+	return c->wake[0];
+}
+
+static bool
+topic_wanted(const Subscription *sub, const char *topic)
+{
+	ListCell   *lc;
+
+	if (sub->topic_pattern)
+	{
+		if (topic[0] == '_' && topic[1] == '_')
+			return false;		/* Kafka's internal topics */
+		return DatumGetBool(DirectFunctionCall2Coll(textregexeq, C_COLLATION_OID,
+													CStringGetTextDatum(topic),
+													CStringGetTextDatum(sub->topic_pattern)));
+	}
+	foreach(lc, sub->topics)
+	{
+		if (strcmp(lfirst(lc), topic) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * List the subscribed topics' partitions from the cluster metadata and,
+ * when the set changed (or force), assign them all at their stored offsets.
+ * Returns true when a new assignment was made.
+ */
+bool
+consumer_refresh_assignment(Consumer *c, const Subscription *sub, HTAB *parts,
+							bool force)
+{
+	const struct rd_kafka_metadata *md;
+	rd_kafka_resp_err_t err;
+	rd_kafka_topic_partition_list_t *list;
+	HASH_SEQ_STATUS seq;
+	PartitionState *ps;
+	bool		changed = force;
+	int			i,
+				j;
+
+	err = rd_kafka_metadata(c->rk, 1, NULL, &md, 2000);
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+	{
+		elog(LOG, "walstar: subscription \"%s\": could not list topics: %s",
+			 sub->name, rd_kafka_err2str(err));
+		return false;
+	}
+
+	/* Mark what the cluster has now. */
+	hash_seq_init(&seq, parts);
+	while ((ps = hash_seq_search(&seq)) != NULL)
+		ps->dirty = ps->assigned;	/* "was assigned" while we look */
+	for (i = 0; i < md->topic_cnt; i++)
+	{
+		const struct rd_kafka_metadata_topic *t = &md->topics[i];
+
+		if (t->err != RD_KAFKA_RESP_ERR_NO_ERROR ||
+			strlen(t->topic) > WALSTAR_TOPIC_MAX || !topic_wanted(sub, t->topic))
+			continue;
+		for (j = 0; j < t->partition_cnt; j++)
+		{
+			ps = partition_state_get(parts, t->topic, t->partitions[j].id, true);
+			if (!ps->assigned)
+				changed = true;
+			ps->assigned = true;
+			ps->dirty = false;
+		}
+	}
+	rd_kafka_metadata_destroy(md);
+	/* Partitions that went away (topic deleted, no longer matched). */
+	hash_seq_init(&seq, parts);
+	while ((ps = hash_seq_search(&seq)) != NULL)
+	{
+		if (ps->dirty)
+		{
+			ps->assigned = false;
+			changed = true;
+		}
+		ps->dirty = false;
+	}
+	if (!changed)
+		return false;
+
+	list = rd_kafka_topic_partition_list_new(16);
+	hash_seq_init(&seq, parts);
+	while ((ps = hash_seq_search(&seq)) != NULL)
+	{
+		if (ps->assigned)
+			rd_kafka_topic_partition_list_add(list, ps->key.topic,
+											  ps->key.partition)->offset = ps->next_offset;
+	}
+	err = rd_kafka_assign(c->rk, list);
+	rd_kafka_topic_partition_list_destroy(list);
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+		ereport(ERROR,
+				(errmsg("could not assign Kafka partitions for subscription \"%s\": %s",
+						sub->name, rd_kafka_err2str(err))));
+	c->have_assignment = true;
+	elog(DEBUG1, "walstar: subscription \"%s\": partitions assigned", sub->name);
+	return true;
+}
+
+/*
+ * Take up to max messages that are ready, without waiting. Payloads are
+ * copied into cxt; librdkafka's messages are released at once.
+ */
+int
+consumer_poll(Consumer *c, HTAB *parts, KafkaMessage *out, int max, MemoryContext cxt)
+{
+	int			n = 0;
+
+	while (n < max)
+	{
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, 0);
+		PartitionState *ps;
+		const char *topic;
+
+		if (m == NULL)
+			break;
+		if (m->err)
+		{
+			if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+				elog(LOG, "walstar: kafka: %s%s%s",
+					 m->rkt ? rd_kafka_topic_name(m->rkt) : "",
+					 m->rkt ? ": " : "", rd_kafka_message_errstr(m));
+			rd_kafka_message_destroy(m);
+			continue;
+		}
+		topic = rd_kafka_topic_name(m->rkt);
+		ps = partition_state_get(parts, topic, m->partition, false);
+		if (ps == NULL || !ps->assigned ||
+			(ps->next_offset >= 0 && m->offset < ps->next_offset))
+		{
+			/* left over from an earlier assignment or already applied */
+			rd_kafka_message_destroy(m);
+			continue;
+		}
+		out[n].topic = ps->key.topic;
+		out[n].partition = m->partition;
+		out[n].offset = m->offset;
+		out[n].len = m->len;
+		out[n].payload = NULL;
+		if (m->payload)
+		{
+			out[n].payload = MemoryContextAllocExtended(cxt, Max(m->len, 1), MCXT_ALLOC_HUGE);
+			memcpy(out[n].payload, m->payload, m->len);
+		}
+		rd_kafka_message_destroy(m);
+		n++;
+	}
+	return n;
+}
+
+void
+consumer_forward_logs(Consumer *c)
+{
+	rd_kafka_event_t *ev;
+
+	while ((ev = rd_kafka_queue_poll(c->logq, 0)) != NULL)
+	{
+		const char *fac;
+		const char *str;
+		int			level;
+
+		if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_LOG &&
+			rd_kafka_event_log(ev, &fac, &str, &level) == 0)
+			ereport(level <= 4 ? LOG : DEBUG1,
+					(errmsg_internal("walstar: kafka %s: %s", fac, str)));
+		rd_kafka_event_destroy(ev);
+	}
+}
+
+/* Refresh the partitions' high watermarks from librdkafka's cache. */
+void
+consumer_update_watermarks(Consumer *c, HTAB *parts)
+{
+	HASH_SEQ_STATUS seq;
+	PartitionState *ps;
+
+	hash_seq_init(&seq, parts);
+	while ((ps = hash_seq_search(&seq)) != NULL)
+	{
+		int64_t		low,
+					high;
+
+		if (ps->assigned &&
+			rd_kafka_get_watermark_offsets(c->rk, ps->key.topic, ps->key.partition,
+										   &low, &high) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+			high >= 0)
+			ps->high_watermark = high;
+	}
+}
+
+/*
+ * Set every assigned partition's next offset to its first message at or
+ * after a time (the broker's time index), or to its end when there is none.
+ */
+void
+consumer_rewind_to_time(Consumer *c, HTAB *parts, TimestampTz when)
+{
+	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(16);
+	HASH_SEQ_STATUS seq;
+	PartitionState *ps;
+	rd_kafka_resp_err_t err;
+	int64		ms = (when / 1000) + ((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * 86400 * 1000);
+	int			i;
+
+	hash_seq_init(&seq, parts);
+	while ((ps = hash_seq_search(&seq)) != NULL)
+	{
+		if (ps->assigned)
+			rd_kafka_topic_partition_list_add(list, ps->key.topic,
+											  ps->key.partition)->offset = ms;
+	}
+	err = rd_kafka_offsets_for_times(c->rk, list, 10000);
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+	{
+		rd_kafka_topic_partition_list_destroy(list);
+		ereport(ERROR,
+				(errmsg("could not look up Kafka offsets by time: %s",
+						rd_kafka_err2str(err))));
+	}
+	for (i = 0; i < list->cnt; i++)
+	{
+		rd_kafka_topic_partition_t *tp = &list->elems[i];
+		int64_t		low,
+					high;
+
+		ps = partition_state_get(parts, tp->topic, tp->partition, true);
+		if (tp->err == RD_KAFKA_RESP_ERR_NO_ERROR && tp->offset >= 0)
+			ps->next_offset = tp->offset;
+		else if (rd_kafka_query_watermark_offsets(c->rk, tp->topic, tp->partition,
+												  &low, &high, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR)
+			ps->next_offset = high;
+		ps->last_commit_lsn = 0;
+		ps->last_position = 0;
+		ps->dirty = true;
+	}
+	rd_kafka_topic_partition_list_destroy(list);
+}
