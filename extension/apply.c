@@ -73,6 +73,7 @@ typedef struct TableBatch
 	int			nkeys;			/* number of key columns */
 	int		   *keycols;		/* their indexes in columns */
 	bool		truncate;		/* TRUNCATE before the rows */
+	char	   *bad;			/* why a change cannot be applied, or NULL */
 	HTAB	   *rows;			/* key -> RowState (tables with a key) */
 	List	   *items;			/* BatchItem *, in message order */
 } TableBatch;
@@ -273,15 +274,20 @@ table_batch_add(TableBatch *tb, BatchItem *item)
 	if (c->op == WALSTAR__V1__OP__DELETE)
 	{
 		if (oldkey == NULL)
-			oldkey = newkey;
-		if (oldkey == NULL)
-			return;				/* reported when applied one by one */
+		{
+			tb->bad = psprintf("DELETE record without the old key of \"%s\"", tb->relname);
+			return;
+		}
 		row = row_enter(tb, oldkey);
 		row->deleted = true;
 		return;
 	}
 	if (newkey == NULL)
+	{
+		tb->bad = psprintf("%s record without the key of \"%s\"",
+						   change_op_name(c->op), tb->relname);
 		return;
+	}
 	if (c->op == WALSTAR__V1__OP__UPDATE && oldkey && strcmp(oldkey, newkey) != 0)
 	{
 		row = row_enter(tb, oldkey);
@@ -813,7 +819,7 @@ apply_keyless(const char *qualified, TableBatch *tb, char **types)
 			for (i = 0; i < nargs; i++)
 			{
 				nullflags[i] = nulls[i] ? ' ' : 'n';
-				args[i] = nulls[i] ? (Datum) 0 : CStringGetTextDatum(nulls[i]);
+				args[i] = nulls[i] ? CStringGetTextDatum(nulls[i]) : (Datum) 0;
 			}
 			nullflags[nargs] = '\0';
 			if (SPI_execute_with_args(sql.data, nargs, argtypes, args, nullflags,
@@ -830,8 +836,14 @@ table_batch_apply(const char *schema, TableBatch *tb)
 {
 	char	   *qualified = psprintf("%s.%s", quote_identifier(schema),
 									 quote_identifier(tb->relname));
-	char	  **types = ensure_table(schema, tb, qualified);
+	char	  **types;
 
+	/* raised here, in the subtransaction: the change goes to dead_letters */
+	if (tb->bad)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("%s", tb->bad)));
+	types = ensure_table(schema, tb, qualified);
 	if (types == NULL)
 		return;					/* TRUNCATE of a table never seen */
 	if (tb->truncate)
@@ -892,8 +904,6 @@ try_table_batch(const char *schema, TableBatch *tb, ApplyErrorContext *ectx)
 		error = edata->detail
 			? psprintf("%s (%s)", edata->message, edata->detail)
 			: pstrdup(edata->message);
-		if (edata->context)
-			error = psprintf("%s\ncontext: %s", error, edata->context);
 		FreeErrorData(edata);
 	}
 	PG_END_TRY();

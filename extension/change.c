@@ -136,9 +136,6 @@ check_change(const Change *c)
 		return psprintf("%s record for \"%s.%s\" has %zu old values for %zu columns",
 						change_op_name(c->op), c->schema, c->table,
 						c->n_old_values, c->n_columns);
-	if (c->op == WALSTAR__V1__OP__DELETE && c->n_old_values == 0)
-		return psprintf("DELETE record for \"%s.%s\" without old key",
-						c->schema, c->table);
 	for (i = 0; i < c->n_new_values; i++)
 	{
 		char	   *problem = check_value(c->new_values[i], c->columns[i], "value");

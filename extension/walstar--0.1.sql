@@ -164,13 +164,16 @@ BEGIN
 			RAISE EXCEPTION 'property "%" must be a string, number or boolean', k
 				USING ERRCODE = 'invalid_parameter_value';
 		END IF;
-		IF k IN ('bootstrap.servers', 'metadata.broker.list', 'group.id',
-				 'enable.auto.commit', 'enable.auto.offset.store', 'log.queue',
-				 'enable.partition.eof') THEN
+		IF k IN ('bootstrap.servers', 'metadata.broker.list') THEN
 			RAISE EXCEPTION 'property "%" is set by walstar', k
 				USING ERRCODE = 'invalid_parameter_value',
-					HINT = CASE WHEN k IN ('bootstrap.servers', 'metadata.broker.list')
-						THEN 'Use the brokers argument.' END;
+					HINT = 'Use the brokers argument.';
+		END IF;
+		IF k IN ('group.id', 'enable.auto.commit', 'enable.auto.offset.store',
+				 'log.queue', 'enable.partition.eof') THEN
+			RAISE EXCEPTION 'property "%" is set by walstar', k
+				USING ERRCODE = 'invalid_parameter_value',
+					DETAIL = 'walstar assigns partitions itself and stores offsets in the database.';
 		END IF;
 	END LOOP;
 	IF s.landing_schema IS NULL OR s.landing_schema = '' THEN
@@ -495,8 +498,10 @@ SELECT s.name AS subscription,
 	o.partition,
 	o.next_offset - 1 AS offset_applied,
 	o.high_watermark,
-	greatest(o.high_watermark - o.next_offset, 0) AS lag_messages,
-	CASE WHEN o.high_watermark > o.next_offset AND o.last_commit_time IS NOT NULL
+	CASE WHEN o.high_watermark IS NOT NULL
+		THEN greatest(o.high_watermark - o.next_offset, 0) END AS lag_messages,
+	CASE WHEN o.topic IS NULL THEN NULL
+		WHEN o.high_watermark > o.next_offset AND o.last_commit_time IS NOT NULL
 		THEN extract(epoch FROM now() - o.last_commit_time)
 		ELSE 0 END AS lag_seconds,
 	o.last_commit_time AS last_commit_time_applied,
