@@ -19,10 +19,6 @@
  * the apply workers of the three services never interleave their model
  * updates: a claim inserted while its customer arrives in another worker's
  * transaction is attributed by whichever of the two commits last.
- *
- * Functions run with jit = off: their statements are many and short, and the
- * planner's cost for calls of PL/pgSQL functions would otherwise make them
- * pay seconds of JIT compilation for milliseconds of work.
  */
 
 -- Where the landing tables are (set by attach()).
@@ -351,7 +347,6 @@ $$;
 CREATE FUNCTION refresh_customers(ids bigint[], cascade_claims boolean DEFAULT true) RETURNS void
 LANGUAGE plpgsql
 SET search_path = walstar_claims, pg_catalog, pg_temp
-SET jit = off
 SET plan_cache_mode = force_custom_plan
 AS $$
 DECLARE
@@ -428,7 +423,6 @@ $$;
 CREATE FUNCTION refresh_claims(ids bigint[], cascade_feedback boolean DEFAULT true) RETURNS void
 LANGUAGE plpgsql
 SET search_path = walstar_claims, pg_catalog, pg_temp
-SET jit = off
 SET plan_cache_mode = force_custom_plan
 AS $$
 DECLARE
@@ -540,7 +534,6 @@ $$;
 CREATE FUNCTION refresh_feedback(ids bigint[]) RETURNS void
 LANGUAGE plpgsql
 SET search_path = walstar_claims, pg_catalog, pg_temp
-SET jit = off
 SET plan_cache_mode = force_custom_plan
 AS $$
 BEGIN
@@ -600,7 +593,6 @@ $$;
 CREATE FUNCTION rebuild_locked() RETURNS void
 LANGUAGE plpgsql
 SET search_path = walstar_claims, pg_catalog, pg_temp
-SET jit = off
 AS $$
 BEGIN
 	PERFORM refresh_customers(NULL, false);
@@ -615,7 +607,6 @@ $$;
 CREATE FUNCTION rebuild() RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = walstar_claims, pg_catalog, pg_temp
-SET jit = off
 AS $$
 BEGIN
 	PERFORM model_lock();
@@ -629,7 +620,6 @@ COMMENT ON FUNCTION rebuild() IS
 CREATE FUNCTION on_landing_change() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = walstar_claims, pg_catalog, pg_temp
-SET jit = off
 AS $$
 DECLARE
 	ids bigint[];
@@ -673,7 +663,6 @@ $$;
 CREATE FUNCTION attach(landing_schema name DEFAULT 'acme') RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = walstar_claims, pg_catalog, pg_temp
-SET jit = off
 SET client_min_messages = warning
 AS $$
 DECLARE
@@ -772,7 +761,6 @@ COMMENT ON FUNCTION attach(name) IS
 CREATE FUNCTION detach() RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = walstar_claims, pg_catalog, pg_temp
-SET jit = off
 AS $$
 DECLARE
 	s name;
@@ -879,7 +867,6 @@ CREATE FUNCTION total_claims(p_from date DEFAULT NULL, p_to date DEFAULT NULL,
 RETURNS bigint
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = walstar_claims, pg_catalog, pg_temp
-SET jit = off
 AS $$
 DECLARE
 	ck integer := country_key_of(p_country);
@@ -927,7 +914,6 @@ RETURNS TABLE (claims bigint, min_amount numeric, max_amount numeric,
 			   avg_amount numeric, median_amount numeric)
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = walstar_claims, pg_catalog, pg_temp
-SET jit = off
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -961,7 +947,6 @@ CREATE FUNCTION positive_feedback_count(p_from date DEFAULT NULL, p_to date DEFA
 RETURNS bigint
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = walstar_claims, pg_catalog, pg_temp
-SET jit = off
 AS $$
 DECLARE
 	ck integer := country_key_of(p_country);
@@ -1006,7 +991,6 @@ CREATE FUNCTION anomaly_feedback_sentiment(p_from_year integer DEFAULT NULL,
 RETURNS TABLE (year integer, country_code text, sentiment text, feedback bigint)
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = walstar_claims, pg_catalog, pg_temp
-SET jit = off
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -1030,7 +1014,6 @@ RETURNS TABLE (country_code text, resolved_claims bigint, avg_time interval,
 			   median_time interval, p90_time interval)
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = walstar_claims, pg_catalog, pg_temp
-SET jit = off
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -1067,7 +1050,6 @@ RETURNS TABLE (metric text, source_tables text[], last_applied_at timestamptz,
 			   behind interval)
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = walstar_claims, pg_catalog, pg_temp
-SET jit = off
 AS $$
 #variable_conflict use_column
 BEGIN
@@ -1101,7 +1083,6 @@ CREATE FUNCTION verify()
 RETURNS TABLE (metric text, key text, model text, expected text)
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = walstar_claims, pg_catalog, pg_temp
-SET jit = off
 SET client_min_messages = warning
 AS $$
 #variable_conflict use_column
@@ -1138,8 +1119,6 @@ BEGIN
 			   x.id IS NOT NULL AS claim_known, coalesce(x.country, '??') AS country,
 			   x.year, coalesce(x.is_anomaly, false) AS is_anomaly
 		FROM src_feedback f LEFT JOIN verify_claims x ON x.id = f.claim_id;
-	ANALYZE verify_claims;
-	ANALYZE verify_feedback;
 
 	-- The current version of every customer is its landing row's country.
 	RETURN QUERY
