@@ -19,6 +19,10 @@
  * the apply workers of the three services never interleave their model
  * updates: a claim inserted while its customer arrives in another worker's
  * transaction is attributed by whichever of the two commits last.
+ *
+ * Functions run with jit = off: their statements are many and short, and the
+ * planner's cost for calls of PL/pgSQL functions would otherwise make them
+ * pay seconds of JIT compilation for milliseconds of work.
  */
 
 -- Where the landing tables are (set by attach()).
@@ -347,6 +351,7 @@ $$;
 CREATE FUNCTION refresh_customers(ids bigint[], cascade_claims boolean DEFAULT true) RETURNS void
 LANGUAGE plpgsql
 SET search_path = walstar_claims, pg_catalog, pg_temp
+SET jit = off
 SET plan_cache_mode = force_custom_plan
 AS $$
 DECLARE
@@ -423,6 +428,7 @@ $$;
 CREATE FUNCTION refresh_claims(ids bigint[], cascade_feedback boolean DEFAULT true) RETURNS void
 LANGUAGE plpgsql
 SET search_path = walstar_claims, pg_catalog, pg_temp
+SET jit = off
 SET plan_cache_mode = force_custom_plan
 AS $$
 DECLARE
@@ -534,6 +540,7 @@ $$;
 CREATE FUNCTION refresh_feedback(ids bigint[]) RETURNS void
 LANGUAGE plpgsql
 SET search_path = walstar_claims, pg_catalog, pg_temp
+SET jit = off
 SET plan_cache_mode = force_custom_plan
 AS $$
 BEGIN
@@ -593,6 +600,7 @@ $$;
 CREATE FUNCTION rebuild_locked() RETURNS void
 LANGUAGE plpgsql
 SET search_path = walstar_claims, pg_catalog, pg_temp
+SET jit = off
 AS $$
 BEGIN
 	PERFORM refresh_customers(NULL, false);
@@ -607,6 +615,7 @@ $$;
 CREATE FUNCTION rebuild() RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = walstar_claims, pg_catalog, pg_temp
+SET jit = off
 AS $$
 BEGIN
 	PERFORM model_lock();
@@ -620,6 +629,7 @@ COMMENT ON FUNCTION rebuild() IS
 CREATE FUNCTION on_landing_change() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = walstar_claims, pg_catalog, pg_temp
+SET jit = off
 AS $$
 DECLARE
 	ids bigint[];
@@ -663,6 +673,7 @@ $$;
 CREATE FUNCTION attach(landing_schema name DEFAULT 'acme') RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = walstar_claims, pg_catalog, pg_temp
+SET jit = off
 SET client_min_messages = warning
 AS $$
 DECLARE
@@ -761,6 +772,7 @@ COMMENT ON FUNCTION attach(name) IS
 CREATE FUNCTION detach() RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = walstar_claims, pg_catalog, pg_temp
+SET jit = off
 AS $$
 DECLARE
 	s name;
@@ -867,6 +879,7 @@ CREATE FUNCTION total_claims(p_from date DEFAULT NULL, p_to date DEFAULT NULL,
 RETURNS bigint
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = walstar_claims, pg_catalog, pg_temp
+SET jit = off
 AS $$
 DECLARE
 	ck integer := country_key_of(p_country);
@@ -914,6 +927,7 @@ RETURNS TABLE (claims bigint, min_amount numeric, max_amount numeric,
 			   avg_amount numeric, median_amount numeric)
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = walstar_claims, pg_catalog, pg_temp
+SET jit = off
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -947,6 +961,7 @@ CREATE FUNCTION positive_feedback_count(p_from date DEFAULT NULL, p_to date DEFA
 RETURNS bigint
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = walstar_claims, pg_catalog, pg_temp
+SET jit = off
 AS $$
 DECLARE
 	ck integer := country_key_of(p_country);
@@ -991,6 +1006,7 @@ CREATE FUNCTION anomaly_feedback_sentiment(p_from_year integer DEFAULT NULL,
 RETURNS TABLE (year integer, country_code text, sentiment text, feedback bigint)
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = walstar_claims, pg_catalog, pg_temp
+SET jit = off
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -1014,6 +1030,7 @@ RETURNS TABLE (country_code text, resolved_claims bigint, avg_time interval,
 			   median_time interval, p90_time interval)
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = walstar_claims, pg_catalog, pg_temp
+SET jit = off
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -1046,27 +1063,46 @@ COMMENT ON FUNCTION anomaly_resolution_time(integer, text) IS
 	'per claim country, over claims with is_anomaly and resolved_at set, of d = resolved_at - created_at in microseconds: count, average (avg(d) rounded to the microsecond), median and 90th percentile (percentile_cont(0.5) and percentile_cont(0.9) of d as double precision, rounded to the microsecond); optional filters: UTC calendar year of created_at, country';
 
 CREATE FUNCTION freshness()
-RETURNS TABLE (metric text, source_tables text[], last_applied_at timestamptz,
-			   behind interval)
+RETURNS TABLE (metric text, source_tables text[], lag_seconds double precision,
+			   lag_messages bigint, last_source_commit timestamptz,
+			   model_applied_at timestamptz)
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = walstar_claims, pg_catalog, pg_temp
+SET jit = off
 AS $$
 #variable_conflict use_column
+DECLARE
+	ls name := (SELECT c.landing_schema FROM config c);
 BEGIN
 	RETURN QUERY
-	SELECT m.metric, m.tables, min(s.last_applied_at), now() - min(s.last_applied_at)
-	FROM (VALUES ('total_claims', ARRAY['claims', 'customers']),
-				 ('claim_amount_stats', ARRAY['claims', 'customers']),
-				 ('positive_feedback_count', ARRAY['feedback', 'claims', 'customers']),
-				 ('anomaly_feedback_sentiment', ARRAY['feedback', 'claims', 'customers']),
-				 ('anomaly_resolution_time', ARRAY['claims', 'customers'])) AS m(metric, tables)
+	WITH m(metric, tables) AS (
+		VALUES ('total_claims', ARRAY['claims', 'customers']),
+			   ('claim_amount_stats', ARRAY['claims', 'customers']),
+			   ('positive_feedback_count', ARRAY['feedback', 'claims', 'customers']),
+			   ('anomaly_feedback_sentiment', ARRAY['feedback', 'claims', 'customers']),
+			   ('anomaly_resolution_time', ARRAY['claims', 'customers'])),
+	-- walstar's progress on the topics <prefix>.public.<table> that feed
+	-- the landing schema, per landing table.
+	src AS (
+		SELECT split_part(st.topic, '.', -1) AS tbl,
+			   max(st.lag_seconds)::float8 AS lag_seconds,
+			   sum(st.lag_messages)::bigint AS lag_messages,
+			   max(st.last_commit_time_applied) AS last_commit
+		FROM walstar.subscription_status st
+		JOIN walstar.subscriptions s ON s.name = st.subscription
+		WHERE s.landing_schema = ls AND split_part(st.topic, '.', -2) = 'public'
+		GROUP BY 1)
+	SELECT m.metric, m.tables, max(src.lag_seconds), sum(src.lag_messages)::bigint,
+		   min(src.last_commit), min(s.last_applied_at)
+	FROM m
 	JOIN model_state s ON s.source_table = ANY (m.tables)
+	LEFT JOIN src ON src.tbl = s.source_table
 	GROUP BY m.metric, m.tables
 	ORDER BY m.metric;
 END
 $$;
 COMMENT ON FUNCTION freshness() IS
-	'per metric: the landing tables it depends on, the oldest of their last applied change times, and how long ago that was';
+	'per metric, over the landing tables it depends on, from walstar.subscription_status of the subscriptions into the attached landing schema: lag_seconds (largest lag in seconds behind the source of any partition feeding them; 0 = caught up), lag_messages (Kafka messages not yet applied), last_source_commit (the oldest, over those tables, of the latest source commit time applied); model_applied_at: the oldest time the model last absorbed a change of one of them. NULLs where no subscription feeds a table';
 
 ------------------------------------------------------------------------------
 -- Verification against the landing tables
@@ -1083,6 +1119,7 @@ CREATE FUNCTION verify()
 RETURNS TABLE (metric text, key text, model text, expected text)
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = walstar_claims, pg_catalog, pg_temp
+SET jit = off
 SET client_min_messages = warning
 AS $$
 #variable_conflict use_column
@@ -1119,6 +1156,8 @@ BEGIN
 			   x.id IS NOT NULL AS claim_known, coalesce(x.country, '??') AS country,
 			   x.year, coalesce(x.is_anomaly, false) AS is_anomaly
 		FROM src_feedback f LEFT JOIN verify_claims x ON x.id = f.claim_id;
+	ANALYZE verify_claims;
+	ANALYZE verify_feedback;
 
 	-- The current version of every customer is its landing row's country.
 	RETURN QUERY
