@@ -15,6 +15,7 @@
 #   BENCH_PARTITIONS=1       partitions of every table topic, both sides
 #   BENCH_PIPELINES="walstar dbz_pgoutput dbz_decoderbufs"
 #   BENCH_KEEP=1             keep the cluster's and the broker's data afterwards
+#   BENCH_BUILD=0            use the walstar already built and installed
 #
 # What it does (README.md explains the choices):
 #   1. deps (regress/deps.sh), Debezium + Kafka Connect jars (fetch.sh),
@@ -47,6 +48,7 @@ BENCH_PARTITIONS=${BENCH_PARTITIONS:-1}
 BENCH_PIPELINES=${BENCH_PIPELINES:-walstar dbz_pgoutput dbz_decoderbufs}
 BENCH_DRAIN_TIMEOUT=${BENCH_DRAIN_TIMEOUT:-600}
 BENCH_KEEP=${BENCH_KEEP:-0}
+BENCH_BUILD=${BENCH_BUILD:-1}
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 KAFKA_HOME=${KAFKA_HOME:-$ROOT/.cache/kafka}
 DEBEZIUM_HOME=${DEBEZIUM_HOME:-$ROOT/.cache/debezium}
@@ -62,6 +64,7 @@ now_ms() { date +%s%3N; }
 #
 # 1. What the run needs.
 #
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 say "installing what is missing (regress/deps.sh, bench/debezium/fetch.sh)"
 "$ROOT/regress/deps.sh"
 "$HERE/fetch.sh"
@@ -78,11 +81,18 @@ for p in $BENCH_PIPELINES; do
 done
 [ ${#pipelines[@]} -gt 0 ] || die "no pipeline to run"
 if [[ " ${pipelines[*]} " == *" walstar "* ]]; then
-	say "building and installing walstar (make && make install)"
-	make -s -C "$ROOT" >/dev/null
-	make -s -C "$ROOT" install >/dev/null
+	if [ "$BENCH_BUILD" = 1 ]; then
+		# Only the two parts the benchmark runs (the top-level Makefile's
+		# part targets), so work in progress elsewhere cannot stop it.
+		say "building and installing walstar's decoder and sink (make decoder sink && make install)"
+		make -s -C "$ROOT" decoder sink >/dev/null
+		make -s -C "$ROOT/decoder" install >/dev/null
+		make -s -C "$ROOT/sink" install >/dev/null
+	fi
 	SINK_BIN=$ROOT/sink/walstar-sink
-	[ -x "$SINK_BIN" ] || die "no $SINK_BIN after make"
+	[ -x "$SINK_BIN" ] || SINK_BIN=$BINDIR/walstar-sink
+	[ -x "$SINK_BIN" ] || die "no walstar-sink (build it: make && make install)"
+	[ -f "$("$PG_CONFIG" --pkglibdir)/walstar_decoder.so" ] || die "walstar_decoder is not installed (make install)"
 fi
 
 #
@@ -251,7 +261,9 @@ start_pipeline()
 		fill "$HERE/walstar-sink.conf.in" "$d/sink.conf" \
 			PGPORT="$PGPORT" BOOTSTRAP="$BOOT" SLOT="bench_$p" PREFIX="${PREFIX[$p]}" \
 			TABLES="$(tables_of "$p")" COMPRESSION="$BENCH_COMPRESSION" \
-			BATCH_BYTES="$BENCH_BATCH_BYTES" LINGER_MS="$BENCH_LINGER_MS" DIR="$d"
+			BATCH_BYTES="$BENCH_BATCH_BYTES" LINGER_MS="$BENCH_LINGER_MS" DIR="$d" \
+			PARTITIONS="$BENCH_PARTITIONS"
+		mkdir -p "$d/state"
 		"$SINK_BIN" --config "$d/sink.conf" >"$d/sink.log" 2>&1 </dev/null &
 		;;
 	dbz_*)
@@ -314,6 +326,13 @@ wait_topic()
 	done
 }
 
+# Bytes in the broker's log segments of topics matching a glob.
+log_bytes()
+{
+	find "$W/kafka/data" -path "$W/kafka/data/$1-[0-9]*" -name '*.log' -printf '%s\n' |
+		awk '{ s += $1 } END { print s + 0 }'
+}
+
 # CPU seconds (user + system) of a process, from /proc/PID/stat.
 TICKS=$(getconf CLK_TCK)
 cpu_s()
@@ -368,12 +387,13 @@ say "workload done: $total changes in $(($(now_ms) - t)) ms, WAL behind the slot
 #
 # 6. Per pipeline: drain, latency run, stop.
 #
-declare -A DRAIN_S=() RATE=() CPU=() WSCPU=() BCPU=() RSS=() P50=() P99=() PMAX=() LATN=() OFFERED=()
+declare -A DRAIN_S=() RATE=() CPU=() WSCPU=() SUMCPU=() BCPU=() BYTES_ALL=() RSS=() P50=() P99=() PMAX=() LATN=() OFFERED=()
 for p in "${pipelines[@]}"; do
 	pid=${PID[$p]}
 	main=$(topic "$p" bench_items)
 	cpu0=$(cpu_s "$pid")
 	bcpu0=$(cpu_s "$BROKER_PID")
+	all0=$(log_bytes "${PREFIX[$p]}.*")
 	t0=$(now_ms)
 	kill -CONT "$pid"
 	say "${LABEL[$p]}: draining $total changes"
@@ -381,12 +401,15 @@ for p in "${pipelines[@]}"; do
 	cpu1=$(cpu_s "$pid")
 	bcpu1=$(cpu_s "$BROKER_PID")
 	ws1=$(cpu_s "${WALSENDER[$p]}")
+	all1=$(log_bytes "${PREFIX[$p]}.*")
+	BYTES_ALL[$p]=$(awk -v b="$((all1 - all0))" -v n="$total" 'BEGIN { printf "%.1f", b / n }')
 	# The drain ends with the broker's append of the last message.
 	last=$(kcat -C -q -b "$BOOT" -t "$main" -o -1 -e -f '%T\n' 2>/dev/null | sort -n | tail -1)
 	DRAIN_S[$p]=$(awk -v a="$last" -v b="$t0" 'BEGIN { printf "%.2f", (a - b) / 1000 }')
 	RATE[$p]=$(awk -v n="$total" -v s="${DRAIN_S[$p]}" 'BEGIN { printf "%.0f", n / s }')
 	CPU[$p]=$(fsub "$cpu1" "$cpu0")
 	WSCPU[$p]=$(fsub "$ws1" "${WS_CPU0[$p]}")
+	SUMCPU[$p]=$(awk -v a="${CPU[$p]}" -v b="${WSCPU[$p]}" 'BEGIN { printf "%.2f", a + b }')
 	BCPU[$p]=$(fsub "$bcpu1" "$bcpu0")
 	say "${LABEL[$p]}: drained in ${DRAIN_S[$p]} s (${RATE[$p]} changes/s), CPU ${CPU[$p]} s, walsender ${WSCPU[$p]} s"
 
@@ -410,7 +433,7 @@ for p in "${pipelines[@]}"; do
 INSERT INTO public.bench_lat_$p (account_id, sku, qty, price, weight, active, created_at, ship_date, note) VALUES (:a, 'SKU-' || :a, :a % 100, :a / 100.0, :a * 0.25, :a % 2 = 0, now(), current_date, md5(:a::text));
 SQL
 	say "${LABEL[$p]}: latency run, $BENCH_RATE changes/s for $BENCH_SECONDS s"
-	"$BINDIR/pgbench" -n -h 127.0.0.1 -p "$PGPORT" -U postgres -c 2 -j 1 -R "$BENCH_RATE" \
+	"$BINDIR/pgbench" -n -h 127.0.0.1 -p "$PGPORT" -U postgres -c 8 -j 2 -R "$BENCH_RATE" \
 		-T "$BENCH_SECONDS" -f "$W/$p/pgbench.sql" bench >"$W/$p/pgbench.log" 2>&1 ||
 		{ cat "$W/$p/pgbench.log" >&2; die "pgbench failed"; }
 	OFFERED[$p]=$(awk '/^tps = / { printf "%.0f", $3 }' "$W/$p/pgbench.log")
@@ -460,7 +483,7 @@ for p in "${pipelines[@]}"; do
 		fi
 	done
 	[ "$c_other_count" = 0 ] || { COMPLETE[$p]=NO; say "${LABEL[$p]}: $c_other_count unexpected messages"; }
-	bytes=$(find "$W/kafka/data" -path "*/$main-*" -name '*.log' -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
+	bytes=$(log_bytes "$main")
 	BYTES[$p]=$(awk -v b="$bytes" -v n="$total" 'BEGIN { printf "%.1f", b / n }')
 	PARTS[$p]=$(partitions "$main")
 done
@@ -478,6 +501,10 @@ ratio()
 		"$(sed -n 's:.*<debezium.version>\(.*\)</debezium.version>.*:\1:p' "$HERE/pom.xml")" \
 		"$(sed -n 's:.*<connect.version>\(.*\)</connect.version>.*:\1:p' "$HERE/pom.xml")" \
 		"$BENCH_ROWS" "$total" "$BENCH_COMPRESSION"
+	printf 'machine: %s cores, %s; load average at start %s, at end %s\n' "$(nproc)" \
+		"$(awk '/MemTotal/ { printf "%.0f GiB RAM", $2 / 1048576 }' /proc/meminfo)" \
+		"$LOAD_START" "$(cut -d' ' -f1-3 /proc/loadavg)"
+	printf 'latency run: %s changes/s offered for %s s, one change per transaction\n' "$BENCH_RATE" "$BENCH_SECONDS"
 	hdr=$(printf '%-34s' metric)
 	for p in "${pipelines[@]}"; do hdr+=$(printf ' | %20s' "${LABEL[$p]}"); done
 	if [ "${pipelines[0]}" = walstar ]; then
@@ -504,9 +531,11 @@ ratio()
 	row "backlog drain (s)" DRAIN_S
 	row "pipeline CPU during drain (s)" CPU
 	row "walsender CPU for the backlog (s)" WSCPU
+	row "pipeline + walsender CPU (s)" SUMCPU
 	row "broker CPU during drain (s)" BCPU
 	row "pipeline peak RSS (MiB)" RSS
-	row "Kafka bytes per change" BYTES
+	row "Kafka bytes per change, table" BYTES
+	row "Kafka bytes per change, all topics" BYTES_ALL
 	row "latency p50 (ms)" P50
 	row "latency p99 (ms)" P99
 	row "latency max (ms)" PMAX
