@@ -85,6 +85,7 @@ typedef struct SnapTable
 	unsigned oid;
 	char	 replident; /* pg_class.relreplident */
 	double	 reltuples; /* estimate, for the ETA */
+	uint64_t rows;		/* rows copied */
 } SnapTable;
 
 typedef struct Progress
@@ -805,6 +806,69 @@ send_record(Stream *stream, const uint8_t *buf, size_t len, uint64_t lsn,
 	return true;
 }
 
+/*
+ * BEGIN or COMMIT framing the copy: the copy is one pseudo-transaction
+ * (xid 0, commit_lsn = consistent point - 1) in <prefix>.transactions, so
+ * a consumer sees where a copy starts and that it completed (COMMIT with
+ * the row count per table, end_lsn = the consistent point).  A BEGIN
+ * without its COMMIT is a copy a crash interrupted; the next one has a
+ * higher commit_lsn and replaces it.
+ */
+static bool
+send_marker(Stream *stream, Walstar__V1__Op op, const char *source,
+			uint64_t consistent_point, int64_t start_us,
+			const SnapTable *tables, int ntables, uint64_t rows,
+			volatile sig_atomic_t *stop, char *err, size_t errlen)
+{
+	Walstar__V1__Change		  msg;
+	Walstar__V1__Commit		  commit;
+	Walstar__V1__TableCount	 *counts = NULL;
+	Walstar__V1__TableCount **countptrs = NULL;
+	uint8_t					 *buf = NULL;
+	size_t					  size;
+	bool					  ok;
+	int						  i;
+
+	walstar__v1__change__init(&msg);
+	msg.version = 1;
+	msg.source = (char *)source;
+	msg.op = op;
+	msg.commit_lsn = consistent_point - 1;
+	msg.lsn = consistent_point;
+	msg.commit_time = start_us;
+	if (op == WALSTAR__V1__OP__COMMIT)
+	{
+		walstar__v1__commit__init(&commit);
+		counts = calloc(ntables + 1, sizeof(*counts));
+		countptrs = calloc(ntables + 1, sizeof(*countptrs));
+		if (counts == NULL || countptrs == NULL)
+			abort();
+		for (i = 0; i < ntables; i++)
+		{
+			walstar__v1__table_count__init(&counts[i]);
+			counts[i].schema = tables[i].schema;
+			counts[i].table = tables[i].table;
+			counts[i].count = (uint32_t)tables[i].rows;
+			countptrs[i] = &counts[i];
+		}
+		commit.change_count = (uint32_t)rows;
+		commit.n_tables = (size_t)ntables;
+		commit.tables = countptrs;
+		commit.end_lsn = consistent_point;
+		msg.commit = &commit;
+	}
+	size = walstar__v1__change__get_packed_size(&msg);
+	buf = malloc(size + 1);
+	if (buf == NULL)
+		abort();
+	walstar__v1__change__pack(&msg, buf);
+	ok = send_record(stream, buf, size, consistent_point, stop, err, errlen);
+	free(buf);
+	free(counts);
+	free(countptrs);
+	return ok;
+}
+
 static bool
 copy_table(PGconn *conn, const Config *cfg, const SnapTable *t,
 		   const char *source, uint64_t consistent_point, int64_t start_us,
@@ -1074,6 +1138,7 @@ snapshot_run(const Config *cfg, const char *snapshot_name,
 	char		   sql[256];
 	struct timeval tv;
 	int64_t		   start_us;
+	const char	  *source;
 	bool		   ok = false;
 	int			   i;
 
@@ -1111,17 +1176,25 @@ snapshot_run(const Config *cfg, const char *snapshot_name,
 			 "msg=\"initial copy started\"",
 			 cfg->slot, snapshot_name, LSN(consistent_point), ntables);
 
+	source = cfg->source_id ? cfg->source_id : dbname;
+	if (!send_marker(stream, WALSTAR__V1__OP__BEGIN, source, consistent_point,
+					 start_us, tables, ntables, 0, stop, err, errlen))
+		goto done;
 	for (i = 0; i < ntables; i++)
 	{
-		if (!copy_table(conn, cfg, &tables[i],
-						cfg->source_id ? cfg->source_id : dbname,
-						consistent_point, start_us, stream, &pr, stop, err,
-						errlen))
+		uint64_t before = pr.rows;
+
+		if (!copy_table(conn, cfg, &tables[i], source, consistent_point,
+						start_us, stream, &pr, stop, err, errlen))
 			goto done;
+		tables[i].rows = pr.rows - before;
 		pr.tables_done++;
 		progress_line(&pr, &tables[i], true);
 	}
 	exec_ok(conn, "COMMIT", PGRES_COMMAND_OK, err, errlen);
+	if (!send_marker(stream, WALSTAR__V1__OP__COMMIT, source, consistent_point,
+					 start_us, tables, ntables, pr.rows, stop, err, errlen))
+		goto done;
 
 	/* complete only once Kafka has every READ record */
 	while (stream->tracker->outstanding > 0)

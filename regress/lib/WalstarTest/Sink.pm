@@ -8,6 +8,8 @@
 #   my @msgs = WalstarTest::Sink::read_topic($kafka, 'walstar.public.t');
 #   # each: { partition, offset, ts, key (undef: none), value (undef: null),
 #   #         change (decoded value, when there is one) }
+#   # options: raw => 1 (no decoding), skip_columns => 1 (values by position),
+#   peek => 1 (WalstarTest::Wire::peek_change: routing fields and ints only)
 #
 # Sinks still running when the script exits are killed.
 package WalstarTest::Sink;
@@ -156,8 +158,11 @@ sub read_topic
 		if ($klen >= 0) { read($fh, $k, $klen) == $klen or die "short key"; }
 		if ($vlen >= 0) { read($fh, $v, $vlen) == $vlen or die "short value"; }
 		my $m = { partition => $p, offset => $off, ts => $ts, key => $k, value => $v };
-		$m->{change} = WalstarTest::Wire::decode_change($v)
-		  if defined $v && $vlen > 0 && !$o{raw};
+		if (defined $v && $vlen > 0 && !$o{raw})
+		{
+			$m->{change} = $o{peek} ? WalstarTest::Wire::peek_change($v)
+			  : WalstarTest::Wire::decode_change($v, skip_columns => $o{skip_columns});
+		}
 		push @out, $m;
 	}
 	close($fh);

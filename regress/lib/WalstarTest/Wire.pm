@@ -18,18 +18,18 @@ my @OPS = qw(OP_UNSPECIFIED INSERT UPDATE DELETE TRUNCATE READ MESSAGE BEGIN
   COMMIT PREPARE COMMIT_PREPARED ROLLBACK_PREPARED STREAM_START STREAM_STOP
   STREAM_COMMIT STREAM_ABORT);
 
-sub _varint
+# A varint's bytes -> its value.
+sub _vi
 {
-	my ($buf, $pos) = @_;
+	my ($s) = @_;
+	return ord($s) if length($s) == 1;
 	my ($v, $shift) = (0, 0);
-	while (1)
+	for my $b (unpack('C*', $s))
 	{
-		die "truncated varint" if $$pos >= length($$buf);
-		my $b = ord(substr($$buf, $$pos++, 1));
 		$v |= ($b & 0x7f) << $shift;
-		return $v unless $b & 0x80;
 		$shift += 7;
 	}
+	return $v;
 }
 
 sub _zigzag { my $v = shift; return ($v & 1) ? -($v >> 1) - 1 : $v >> 1; }
@@ -38,21 +38,35 @@ sub _zigzag { my $v = shift; return ($v & 1) ? -($v >> 1) - 1 : $v >> 1; }
 sub fields
 {
 	my ($buf) = @_;
-	my ($pos, @out) = (0);
-	while ($pos < length($buf))
+	my @out;
+	my $len = length($buf);
+	pos($buf) = 0;
+	while (pos($buf) < $len)
 	{
-		my $tag = _varint(\$buf, \$pos);
+		$buf =~ /\G([\x80-\xff]*[\x00-\x7f])/gc or die "bad tag";
+		my $tag = _vi($1);
 		my ($f, $wt) = ($tag >> 3, $tag & 7);
 		my $v;
-		if ($wt == 0) { $v = _varint(\$buf, \$pos); }
-		elsif ($wt == 1) { $v = substr($buf, $pos, 8); $pos += 8; }
+		if ($wt == 0)
+		{
+			$buf =~ /\G([\x80-\xff]*[\x00-\x7f])/gc or die "bad varint";
+			$v = _vi($1);
+		}
 		elsif ($wt == 2)
 		{
-			my $n = _varint(\$buf, \$pos);
-			$v = substr($buf, $pos, $n);
-			$pos += $n;
+			$buf =~ /\G([\x80-\xff]*[\x00-\x7f])/gc or die "bad length";
+			my $n = _vi($1);
+			my $p = pos($buf);
+			$v = substr($buf, $p, $n);
+			pos($buf) = $p + $n;
 		}
-		elsif ($wt == 5) { $v = substr($buf, $pos, 4); $pos += 4; }
+		elsif ($wt == 1 || $wt == 5)
+		{
+			my $n = $wt == 1 ? 8 : 4;
+			my $p = pos($buf);
+			$v = substr($buf, $p, $n);
+			pos($buf) = $p + $n;
+		}
 		else { die "bad wire type $wt"; }
 		push @out, [ $f, $wt, $v ];
 	}
@@ -83,14 +97,65 @@ sub decode_value
 			my %iv = (months => 0, days => 0, micros => 0);
 			for my $g (fields($x))
 			{
-				$iv{months} = $g->[2] if $g->[0] == 1;
-				$iv{days} = $g->[2] if $g->[0] == 2;
-				$iv{micros} = $g->[2] if $g->[0] == 3;
+				# int32/int64 varints: two's complement
+				use integer;
+				$iv{months} = $g->[2] + 0 if $g->[0] == 1;
+				$iv{days} = $g->[2] + 0 if $g->[0] == 2;
+				$iv{micros} = $g->[2] + 0 if $g->[0] == 3;
 			}
 			$v{interval} = \%iv;
 		}
 	}
 	return \%v;
+}
+
+# The routing fields of a Change, fast (for large topics): op_name,
+# commit_lsn, position, xid, key (bytes), ints => the int values of
+# new_values (undef for other kinds), key_int => first key value if int.
+sub peek_change
+{
+	my ($buf) = @_;
+	my %c = (op => 0, commit_lsn => 0, position => 0, xid => 0, key => '');
+	my @ints;
+	my $len = length($buf);
+	pos($buf) = 0;
+	while (pos($buf) < $len)
+	{
+		$buf =~ /\G([\x80-\xff]*[\x00-\x7f])/gc or die "bad tag";
+		my $tag = _vi($1);
+		my ($f, $wt) = ($tag >> 3, $tag & 7);
+		if ($wt == 0)
+		{
+			$buf =~ /\G([\x80-\xff]*[\x00-\x7f])/gc or die "bad varint";
+			if    ($f == 3)  { $c{op} = _vi($1); }
+			elsif ($f == 11) { $c{commit_lsn} = _vi($1); }
+			elsif ($f == 14) { $c{position} = _vi($1); }
+			elsif ($f == 10) { $c{xid} = _vi($1); }
+			next;
+		}
+		die "unexpected wire type $wt" unless $wt == 2;
+		$buf =~ /\G([\x80-\xff]*[\x00-\x7f])/gc or die "bad length";
+		my $n = _vi($1);
+		my $p = pos($buf);
+		if ($f == 7) { push @ints, _int_value(substr($buf, $p, $n)); }
+		elsif ($f == 9) { $c{key} = substr($buf, $p, $n); }
+		pos($buf) = $p + $n;
+	}
+	$c{op_name} = $OPS[ $c{op} ];
+	$c{ints} = \@ints;
+	if ($c{key} =~ /^\x0a[\x00-\x7f](.*)$/s)
+	{
+		$c{key_int} = _int_value($1);
+	}
+	return \%c;
+}
+
+# A serialized Value holding an int (field 3) -> the int, else undef.
+sub _int_value
+{
+	my ($v) = @_;
+	return undef unless $v =~ /^\x18([\x80-\xff]*[\x00-\x7f])$/;
+	return _zigzag(_vi($1));
 }
 
 # A value as comparable text: ints, text, numeric as they are, bool as t/f,
@@ -116,9 +181,10 @@ sub decode_key
 	return [ map { decode_value($_->[2]) } grep { $_->[0] == 1 } fields($buf) ];
 }
 
+# %o: skip_columns => 1 leaves out the column descriptions (faster).
 sub decode_change
 {
-	my ($buf) = @_;
+	my ($buf, %o) = @_;
 	my %c = (columns => [], new_values => [], old_values => [], key => '',
 		op => 0, position => 0, commit_lsn => 0, lsn => 0, xid => 0);
 	for my $fv (fields($buf))
@@ -131,6 +197,7 @@ sub decode_change
 		elsif ($f == 5)  { $c{table} = $x; }
 		elsif ($f == 6)
 		{
+			next if $o{skip_columns};
 			my %col;
 			for my $g (fields($x))
 			{
