@@ -418,7 +418,7 @@ for p in "${pipelines[@]}"; do
 	lat=$(topic "$p" "bench_lat_$p")
 	arrivals=$W/$p/arrivals.tsv
 	: >"$arrivals"
-	marker=$(psql_bench -c "INSERT INTO public.bench_lat_$p (account_id, sku) VALUES (0, 'marker') RETURNING id")
+	marker=$(psql_bench -c "INSERT INTO public.bench_lat_$p (name) VALUES ('marker') RETURNING id")
 	wait_topic "$p" "$lat" 1 300
 	perl "$HERE/kstream.pl" arrivals "$BOOT" "$lat" "$arrivals" &
 	CONSUMER_PID=$!
@@ -430,7 +430,7 @@ for p in "${pipelines[@]}"; do
 	done
 	cat >"$W/$p/pgbench.sql" <<SQL
 \set a random(1, 100000)
-INSERT INTO public.bench_lat_$p (account_id, sku, qty, price, weight, active, created_at, ship_date, note) VALUES (:a, 'SKU-' || :a, :a % 100, :a / 100.0, :a * 0.25, :a % 2 = 0, now(), current_date, md5(:a::text));
+INSERT INTO public.bench_lat_$p (qty, amount, score, active, name, code, created, day, ref) VALUES (:a % 1000, :a / 100.0, :a * 1.5, :a % 2 = 0, 'name ' || :a, 'code-' || (:a % 977), now(), current_date, md5(:a::text)::uuid);
 SQL
 	say "${LABEL[$p]}: latency run, $BENCH_RATE changes/s for $BENCH_SECONDS s"
 	"$BINDIR/pgbench" -n -h 127.0.0.1 -p "$PGPORT" -U postgres -c 8 -j 2 -R "$BENCH_RATE" \

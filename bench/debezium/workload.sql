@@ -1,22 +1,23 @@
 -- Tables and workload of the walstar vs Debezium benchmark (bench/debezium).
 --
--- The mix of the decoder benchmark: bulk inserts in 1000-row transactions
--- into a 10-column table of mixed types, then updates of 20% of the rows and
--- deletes of 5%, also 1000 rows per transaction. Rows with id % 5 = 0 are
+-- The decoder benchmark's table and mix (bench/decoder/run.sh): bulk inserts
+-- in 1000-row transactions into a 10-column table of mixed types, then
+-- updates of 20% of the rows and deletes of 5%, also 1000 rows per
+-- transaction, with the same statements. Rows with id % 5 = 0 are
 -- updated, rows with id % 20 = 1 deleted, so the expected changes follow
 -- from the row count alone (bench_expected).
 
 CREATE TABLE public.bench_items (
 	id bigint PRIMARY KEY,
-	account_id integer NOT NULL,
-	sku text NOT NULL,
-	qty smallint,
-	price numeric(12,2),
-	weight double precision,
-	active boolean,
-	created_at timestamptz,
-	ship_date date,
-	note text
+	qty int,
+	amount numeric(12,2),
+	score float8,
+	active bool,
+	name text,
+	code varchar(32),
+	created timestamptz,
+	day date,
+	ref uuid
 );
 
 -- Same shape: the warm-up table, and one latency table per pipeline (rows
@@ -33,10 +34,10 @@ BEGIN
 	WHILE lo <= n LOOP
 		EXECUTE format($q$
 			INSERT INTO %s
-			SELECT g, (g %% 1000)::integer, 'SKU-' || lpad(g::text, 10, '0'),
-			       (g %% 100)::smallint, round((g %% 100000) / 100.0, 2), g * 0.25,
-			       g %% 2 = 0, timestamptz '2026-01-01 00:00:00+00' + g * interval '1 second',
-			       date '2026-01-01' + (g %% 365)::integer, md5(g::text)
+			SELECT g, g %% 1000, (g %% 100000) / 100.0, g * 1.5, g %% 2 = 0, 'name ' || g,
+			       'code-' || (g %% 977),
+			       timestamptz '2024-01-01 00:00+00' + g * interval '1 second',
+			       date '2024-01-01' + (g %% 365)::integer, md5(g::text)::uuid
 			FROM generate_series($1, $2) g$q$, tbl)
 		USING lo, least(lo + batch - 1, n);
 		COMMIT;
@@ -47,8 +48,7 @@ BEGIN
 	lo := 1;
 	WHILE lo <= n LOOP
 		EXECUTE format($q$
-			UPDATE %s SET qty = qty + 1, price = price + 1.5, active = NOT active,
-			       note = md5(note)
+			UPDATE %s SET qty = qty + 1, name = name || '!', created = created + interval '1 day'
 			WHERE id BETWEEN $1 AND $2 AND id %% 5 = 0$q$, tbl)
 		USING lo, least(lo + 5 * batch - 1, n);
 		COMMIT;
