@@ -119,7 +119,8 @@ EOF
 
 for plugin in $PLUGINS; do
 	for i in 1 2 3; do
-		$PSQL -c "SELECT 'x' FROM pg_create_logical_replication_slot('b_${plugin}_$i', '$(plugin_name "$plugin")')" >/dev/null
+		$PSQL -c "SELECT 'x' FROM pg_create_logical_replication_slot('b_${plugin}_$i', '$(plugin_name "$plugin")')" 2>&1 >/dev/null |
+			grep -v 'Exiting startup callback' >&2 || true
 	done
 done
 
@@ -155,7 +156,9 @@ for i in 1 2 3; do
 	for plugin in $PLUGINS; do
 		sql=$(drain_sql "$plugin" "b_${plugin}_$i")
 		t0=$(date +%s.%N)
-		res=$($PSQL -c "$sql")
+		# decoderbufs says INFO "Exiting startup callback" on every start
+		res=$($PSQL -c "$sql" 2>"$RESULTS/stderr") || { cat "$RESULTS/stderr" >&2; exit 1; }
+		grep -v 'Exiting startup callback' "$RESULTS/stderr" >&2 || true
 		t1=$(date +%s.%N)
 		echo "$plugin $i $(echo "$t1 - $t0" | bc) $res" >> "$RESULTS/raw.$$"
 		echo "  $plugin slot $i: $(echo "$t1 - $t0" | bc) s, records|bytes = $res"
