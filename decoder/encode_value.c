@@ -294,6 +294,31 @@ encode_value(const ColumnInfo *col, Datum datum, bool isnull, bool to_utf8,
 				v->interval_value = out;
 				break;
 			}
+		case VK_ENUM:
+			{
+				Oid			val = DatumGetObjectId(datum);
+				const EnumLabels *e = col->enums;
+				int			lo = 0,
+							hi = e->n - 1;
+
+				while (lo <= hi)
+				{
+					int			mid = (lo + hi) / 2;
+
+					if (e->oids[mid] == val)
+					{
+						/* shared with the cache: the encoders only read it */
+						set_text(v, e->labels[mid]);
+						return;
+					}
+					if (e->oids[mid] < val)
+						lo = mid + 1;
+					else
+						hi = mid - 1;
+				}
+			}
+			/* a label added after the cache was built */
+			/* FALLTHROUGH */
 		case VK_OUTPUT:
 			{
 				char	   *s = OutputFunctionCall((FmgrInfo *) &col->output, datum);

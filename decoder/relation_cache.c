@@ -27,8 +27,11 @@
 
 #include "access/htup_details.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_enum.h"
 #include "catalog/pg_type.h"
+#include "mb/pg_wchar.h"
 #include "utils/builtins.h"
+#include "utils/catcache.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -47,6 +50,7 @@ static void syscache_invalidate_cb(Datum arg, int cacheid, uint32 hashvalue);
 static void build_entry(DecoderState *state, RelationEntry *entry, Relation rel);
 static char *landing_type(Oid typoid, int32 typmod, Walstar__V1__Pii pii);
 static size_t pack_columns(RelationEntry *entry);
+static EnumLabels *enum_labels(Oid enumtype, bool to_utf8);
 
 /*
  * Create the cache under the plugin's context (once per decoding context).
@@ -77,6 +81,7 @@ relation_cache_init(MemoryContext parent)
 		CacheRegisterRelcacheCallback(relcache_invalidate_cb, (Datum) 0);
 		CacheRegisterSyscacheCallback(TYPEOID, syscache_invalidate_cb, (Datum) 0);
 		CacheRegisterSyscacheCallback(NAMESPACEOID, syscache_invalidate_cb, (Datum) 0);
+		CacheRegisterSyscacheCallback(ENUMOID, syscache_invalidate_cb, (Datum) 0);
 		callbacks_registered = true;
 	}
 }
@@ -112,7 +117,10 @@ relcache_invalidate_cb(Datum arg, Oid relid)
 	}
 }
 
-/* A type or schema changed: any entry may show its name; rebuild all. */
+/*
+ * A type, schema or enum label changed: any entry may show its name or cache
+ * its labels; rebuild all.
+ */
 static void
 syscache_invalidate_cb(Datum arg, int cacheid, uint32 hashvalue)
 {
@@ -226,7 +234,13 @@ build_entry(DecoderState *state, RelationEntry *entry, Relation rel)
 			col->pii = WALSTAR__V1__PII__PII_NONE;
 
 		col->output.fn_oid = InvalidOid;
-		if (col->kind == VK_OUTPUT || col->pii == WALSTAR__V1__PII__HASHED)
+		if (col->kind == VK_OUTPUT && type_is_enum(basetype))
+		{
+			col->kind = VK_ENUM;
+			col->enums = enum_labels(basetype, state->to_utf8);
+		}
+		if (col->kind == VK_OUTPUT || col->kind == VK_ENUM ||
+			col->pii == WALSTAR__V1__PII__HASHED)
 		{
 			Oid			outfunc;
 			bool		isvarlena;
@@ -300,6 +314,48 @@ landing_type(Oid typoid, int32 typmod, Walstar__V1__Pii pii)
 		(OidIsValid(elemtype) && getBaseType(elemtype) >= FirstNormalObjectId))
 		return pstrdup("text");
 	return format_type_extended(typoid, typmod, FORMAT_TYPE_TYPEMOD_GIVEN);
+}
+
+/*
+ * The labels of an enum type, so that rows need no pg_enum lookup.  Labels
+ * added later are not here: encode_value falls back to enum_out for them;
+ * renames invalidate the cache (ENUMOID callback).
+ */
+static EnumLabels *
+enum_labels(Oid enumtype, bool to_utf8)
+{
+	CatCList   *list = SearchSysCacheList1(ENUMTYPOIDNAME, ObjectIdGetDatum(enumtype));
+	EnumLabels *result = palloc(sizeof(EnumLabels));
+	Oid		   *sorted;
+	int			i;
+
+	result->n = list->n_members;
+	result->oids = palloc(sizeof(Oid) * Max(result->n, 1));
+	result->labels = palloc(sizeof(char *) * Max(result->n, 1));
+	sorted = palloc(sizeof(Oid) * 2 * Max(result->n, 1));
+	for (i = 0; i < result->n; i++)
+	{
+		Form_pg_enum en = (Form_pg_enum) GETSTRUCT(&list->members[i]->tuple);
+
+		/* pairs (oid, member index), sorted by oid (oid_cmp reads the first) */
+		sorted[2 * i] = en->oid;
+		sorted[2 * i + 1] = (Oid) i;
+	}
+	qsort(sorted, result->n, sizeof(Oid) * 2, oid_cmp);
+	for (i = 0; i < result->n; i++)
+	{
+		Form_pg_enum en = (Form_pg_enum) GETSTRUCT(&list->members[sorted[2 * i + 1]]->tuple);
+		const char *label = NameStr(en->enumlabel);
+
+		result->oids[i] = sorted[2 * i];
+		result->labels[i] = to_utf8 ?
+			pg_server_to_any(label, strlen(label), PG_UTF8) : pstrdup(label);
+		if (result->labels[i] == label)
+			result->labels[i] = pstrdup(label);
+	}
+	pfree(sorted);
+	ReleaseSysCacheList(list);
+	return result;
 }
 
 /* protobuf varint */

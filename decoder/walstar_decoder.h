@@ -74,8 +74,17 @@ typedef enum ValueKind
 	VK_TIMESTAMPTZ,
 	VK_UUID,
 	VK_INTERVAL,
+	VK_ENUM,					/* label from EnumLabels, else output function */
 	VK_OUTPUT					/* anything else: the type's output function */
 } ValueKind;
+
+/* Labels of an enum type, sorted by value OID (relation_cache.c). */
+typedef struct EnumLabels
+{
+	int			n;				/* number of labels */
+	Oid		   *oids;			/* pg_enum OIDs (the datums), ascending */
+	char	  **labels;			/* their labels, UTF-8 when sent as protobuf */
+} EnumLabels;
 
 /* One sent column of a relation, in table order. */
 typedef struct ColumnInfo
@@ -85,8 +94,9 @@ typedef struct ColumnInfo
 	Walstar__V1__Pii pii;		/* protection applied to the value */
 	bool		is_key;			/* part of the key sent in Change.key */
 	bool		varlena;		/* typlen == -1: may be TOASTed */
-	FmgrInfo	output;			/* output function (VK_OUTPUT, VK_NUMERIC,
+	FmgrInfo	output;			/* output function (VK_OUTPUT, VK_ENUM,
 								 * hashing); fn_oid InvalidOid if unused */
+	EnumLabels *enums;			/* VK_ENUM: labels known when cached */
 } ColumnInfo;
 
 /* Cached per-relation decisions and metadata (relation_cache.c). */

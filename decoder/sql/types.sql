@@ -57,6 +57,15 @@ INSERT INTO others (id) VALUES (100);
 SELECT data FROM pg_logical_slot_get_changes('s_types', NULL, NULL,
 	'format', 'json', 'include-transaction', 'false', 'include-columns', 'true');
 
+-- enum labels are cached per relation: added and renamed labels
+INSERT INTO others (id, m) VALUES (199, 'ok');
+ALTER TYPE mood ADD VALUE 'ecstatic';
+INSERT INTO others (id, m) VALUES (200, 'ecstatic');
+ALTER TYPE mood RENAME VALUE 'sad' TO 'blue';
+INSERT INTO others (id, m, ma) VALUES (201, 'blue', '{blue,ok}');
+SELECT data::json->'new'->>'id' AS id, data::json->'new'->>'m' AS m, data::json->'new'->>'ma' AS ma
+FROM pg_logical_slot_get_changes('s_types', NULL, NULL, 'format', 'json', 'include-transaction', 'false');
+
 SELECT 'stop' FROM pg_drop_replication_slot('s_types');
 DROP TABLE ints, floats, texts, times, others;
 DROP TYPE mood, pair;
