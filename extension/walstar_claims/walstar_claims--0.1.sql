@@ -215,9 +215,11 @@ CREATE INDEX r_anomaly_sentiment_zero ON r_anomaly_sentiment (year) WHERE feedba
  * Exact histograms for order statistics, cubed over (year, country): year 0
  * means all years, country_key 0 all countries.  kind 1 = claim amount in
  * cents; kind 2 = resolution time of anomaly claims in microseconds.  Three
- * levels so that a rank is found by scanning at most a few hundred rows per
- * level: coarse = value truncated to 2 significant digits, fine = to 4, then
- * the distinct values of one fine bucket.
+ * levels, so that a rank is found by summing a few hundred coarse rows, at
+ * most ten fine rows and the distinct values of one fine bucket: coarse =
+ * value truncated to 2 significant digits, fine = to 3.  Every applied
+ * value touches one exact row per cube cell; the coarser levels change far
+ * less often.
  */
 CREATE TABLE hist_total (
 	kind smallint NOT NULL,
@@ -265,14 +267,15 @@ CREATE INDEX hist_exact_zero ON hist_exact (kind) WHERE n = 0;
 -- Helpers
 ------------------------------------------------------------------------------
 
--- 10^(number of digits of |v| - digits), at least 1.
+-- 10^(number of digits of |v| - digits), at least 1.  (Not STRICT, so that
+-- the planner inlines these two: they run for every histogram delta row.)
 CREATE FUNCTION bucket_width(v bigint, digits integer) RETURNS bigint
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$ SELECT (10::float8 ^ greatest(length(abs(v)::text) - digits, 0))::bigint $$;
 
 -- v rounded down to its first "digits" significant digits (monotonic in v).
 CREATE FUNCTION bucket(v bigint, digits integer) RETURNS bigint
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
 	SELECT v - (((v % walstar_claims.bucket_width(v, digits))
 				 + walstar_claims.bucket_width(v, digits))
@@ -473,23 +476,25 @@ BEGIN
 		SELECT kind,
 			   CASE WHEN grouping(year) = 1 THEN 0 ELSE year END AS year,
 			   CASE WHEN grouping(country_key) = 1 THEN 0 ELSE country_key END AS country_key,
-			   v, sum(s)::bigint AS n
-		FROM hv
-		GROUP BY GROUPING SETS ((kind, year, country_key, v), (kind, year, v),
-								(kind, country_key, v), (kind, v))
+			   v, coarse, fine, sum(s)::bigint AS n
+		FROM (SELECT hv.*, bucket(v, 2) AS coarse, bucket(v, 3) AS fine FROM hv) AS b
+		GROUP BY GROUPING SETS ((kind, year, country_key, v, coarse, fine),
+								(kind, year, v, coarse, fine),
+								(kind, country_key, v, coarse, fine),
+								(kind, v, coarse, fine))
 		HAVING sum(s) <> 0),
 	hx AS (
 		INSERT INTO hist_exact AS h (kind, year, country_key, fine, v, n)
-		SELECT kind, year, country_key, bucket(v, 4), v, n FROM hc
+		SELECT kind, year, country_key, fine, v, n FROM hc
 		ON CONFLICT (kind, year, country_key, fine, v) DO UPDATE SET n = h.n + excluded.n),
 	hf AS (
 		INSERT INTO hist_fine AS h (kind, year, country_key, coarse, fine, n)
-		SELECT kind, year, country_key, bucket(v, 2), bucket(v, 4), sum(n)
+		SELECT kind, year, country_key, coarse, fine, sum(n)
 		FROM hc GROUP BY 1, 2, 3, 4, 5 HAVING sum(n) <> 0
 		ON CONFLICT (kind, year, country_key, coarse, fine) DO UPDATE SET n = h.n + excluded.n),
 	hk AS (
 		INSERT INTO hist_coarse AS h (kind, year, country_key, coarse, n)
-		SELECT kind, year, country_key, bucket(v, 2), sum(n)
+		SELECT kind, year, country_key, coarse, sum(n)
 		FROM hc GROUP BY 1, 2, 3, 4 HAVING sum(n) <> 0
 		ON CONFLICT (kind, year, country_key, coarse) DO UPDATE SET n = h.n + excluded.n),
 	ht AS (
