@@ -387,7 +387,7 @@ say "workload done: $total changes in $(($(now_ms) - t)) ms, WAL behind the slot
 #
 # 6. Per pipeline: drain, latency run, stop.
 #
-declare -A DRAIN_S=() RATE=() CPU=() WSCPU=() SUMCPU=() BCPU=() BYTES_ALL=() RSS=() P50=() P99=() PMAX=() LATN=() OFFERED=()
+declare -A DRAIN_S=() RATE=() CPU=() WSCPU=() SUMCPU=() BCPU=() BYTES_ALL=() LAG=() RSS=() P50=() P99=() PMAX=() LATN=() OFFERED=()
 for p in "${pipelines[@]}"; do
 	pid=${PID[$p]}
 	main=$(topic "$p" bench_items)
@@ -437,6 +437,9 @@ SQL
 		-T "$BENCH_SECONDS" -f "$W/$p/pgbench.sql" bench >"$W/$p/pgbench.log" 2>&1 ||
 		{ cat "$W/$p/pgbench.log" >&2; die "pgbench failed"; }
 	OFFERED[$p]=$(awk '/^tps = / { printf "%.0f", $3 }' "$W/$p/pgbench.log")
+	# How late pgbench ran behind its schedule: a starved load generator
+	# commits in bursts, which shows in every pipeline's latency.
+	LAG[$p]=$(awk '/^rate limit schedule lag:/ { printf "%.0f", $6 }' "$W/$p/pgbench.log")
 	rows=$(psql_bench -c "SELECT count(*) FROM public.bench_lat_$p")
 	deadline=$(($(date +%s) + 120))
 	while [ "$(wc -l <"$arrivals")" -lt "$rows" ]; do
@@ -540,6 +543,7 @@ ratio()
 	row "latency p99 (ms)" P99
 	row "latency max (ms)" PMAX
 	row "latency run: offered tps" OFFERED noratio
+	row "latency run: pgbench lag avg (ms)" LAG noratio
 	row "latency run: rows received" LATN noratio
 	row "table topic partitions" PARTS noratio
 	row "complete (every change, no extra)" COMPLETE noratio
