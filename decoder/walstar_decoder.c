@@ -57,6 +57,9 @@ PG_MODULE_MAGIC;
 /* Shrink record buffers above this size once a large record is written. */
 #define BUFFER_KEEP_SIZE (8 * 1024 * 1024)
 
+/* Bytes a record may still grow by: last_in_tx, the walsender header. */
+#define RECORD_SLACK 64
+
 /* Change.last_in_tx = true, encoded: field 15, varint, 1. */
 static const char last_in_tx_bytes[] = {(15 << 3) | 0, 1};
 
@@ -408,7 +411,8 @@ render(DecoderState *state, StringInfo out, Walstar__V1__Change *msg,
 
 	size = walstar__v1__change__get_packed_size(msg);
 	total = size + valsize + colsize;
-	if (total + sizeof(last_in_tx_bytes) >= (size_t) (MaxAllocSize - out->len - 1))
+	/* room for last_in_tx and the walsender's CopyData header, too */
+	if (total + RECORD_SLACK >= (size_t) (MaxAllocSize - out->len))
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("walstar_decoder cannot send a record of %zu bytes", total),

@@ -83,21 +83,21 @@ plugin_name() {
 	esac
 }
 
-# SQL that drains one slot and returns "records|bytes"
+# the query that drains one slot
 drain_sql() {
 	plugin=$1
 	slot=$2
 	case $plugin in
 		test_decoding)
-			echo "SELECT count(*), coalesce(sum(octet_length(data)), 0) FROM pg_logical_slot_get_changes('$slot', NULL, NULL)" ;;
+			echo "SELECT lsn, data FROM pg_logical_slot_get_changes('$slot', NULL, NULL)" ;;
 		wal2json_v1)
-			echo "SELECT count(*), coalesce(sum(octet_length(data)), 0) FROM pg_logical_slot_get_changes('$slot', NULL, NULL, 'format-version', '1')" ;;
+			echo "SELECT lsn, data FROM pg_logical_slot_get_changes('$slot', NULL, NULL, 'format-version', '1')" ;;
 		wal2json_v2)
-			echo "SELECT count(*), coalesce(sum(octet_length(data)), 0) FROM pg_logical_slot_get_changes('$slot', NULL, NULL, 'format-version', '2')" ;;
+			echo "SELECT lsn, data FROM pg_logical_slot_get_changes('$slot', NULL, NULL, 'format-version', '2')" ;;
 		pgoutput)
-			echo "SELECT count(*), coalesce(sum(octet_length(data)), 0) FROM pg_logical_slot_get_binary_changes('$slot', NULL, NULL, 'proto_version', '1', 'publication_names', 'bench_pub')" ;;
+			echo "SELECT lsn, data FROM pg_logical_slot_get_binary_changes('$slot', NULL, NULL, 'proto_version', '1', 'publication_names', 'bench_pub')" ;;
 		decoderbufs|walstar_decoder)
-			echo "SELECT count(*), coalesce(sum(octet_length(data)), 0) FROM pg_logical_slot_get_binary_changes('$slot', NULL, NULL)" ;;
+			echo "SELECT lsn, data FROM pg_logical_slot_get_binary_changes('$slot', NULL, NULL)" ;;
 	esac
 }
 
@@ -152,16 +152,30 @@ CHANGES=$((ROWS + ROWS / 5 + ROWS / 20))
 WAL=$($PSQL -c "SELECT pg_size_pretty(pg_wal_lsn_diff(pg_current_wal_lsn(), min(restart_lsn))) FROM pg_replication_slots")
 echo "workload built in $(($(date +%s) - start)) s: $CHANGES changes, $WAL of WAL"
 
+# CPU time of the decoding backend (utime + stime from /proc/self/stat, in
+# clock ticks): unlike wall time it does not depend on what else runs on the
+# machine.
+CPU_SQL="SELECT split_part(s, ' ', 14)::bigint + split_part(s, ' ', 15)::bigint AS bigint FROM pg_read_file('/proc/self/stat') s"
+TICKS=$(getconf CLK_TCK)
 for i in 1 2 3; do
 	for plugin in $PLUGINS; do
 		sql=$(drain_sql "$plugin" "b_${plugin}_$i")
 		t0=$(date +%s.%N)
 		# decoderbufs says INFO "Exiting startup callback" on every start
-		res=$($PSQL -c "$sql" 2>"$RESULTS/stderr") || { cat "$RESULTS/stderr" >&2; exit 1; }
-		grep -v 'Exiting startup callback' "$RESULTS/stderr" >&2 || true
+		out=$($PSQL 2>"$RESULTS/stderr" <<SQL
+$CPU_SQL \gset cpu0_
+SELECT count(*) || '|' || coalesce(sum(octet_length(data)), 0) FROM ($sql) d(lsn, data);
+$CPU_SQL \gset cpu1_
+SELECT (:cpu1_bigint - :cpu0_bigint)::float8 / $TICKS;
+SQL
+) || { cat "$RESULTS/stderr" >&2; exit 1; }
 		t1=$(date +%s.%N)
-		echo "$plugin $i $(echo "$t1 - $t0" | bc) $res" >> "$RESULTS/raw.$$"
-		echo "  $plugin slot $i: $(echo "$t1 - $t0" | bc) s, records|bytes = $res"
+		grep -v 'Exiting startup callback' "$RESULTS/stderr" >&2 || true
+		res=$(echo "$out" | sed -n 1p)
+		cpu=$(echo "$out" | sed -n 2p)
+		wall=$(echo "$t1 - $t0" | bc)
+		echo "$plugin $i $wall $cpu $res" >> "$RESULTS/raw.$$"
+		echo "  $plugin slot $i: wall $wall s, backend CPU $cpu s, records|bytes = $res"
 	done
 done
 
@@ -170,20 +184,22 @@ echo "machine: $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | 
 echo "changes: $CHANGES (rows: $ROWS)"
 echo
 awk -v changes="$CHANGES" -v plugins="$PLUGINS" '
-	{ t[$1, $2] = $3; split($4, rb, "|"); bytes[$1] = rb[2] }
+	function median(a, b, c, x) {
+		if (a > b) { x = a; a = b; b = x }
+		if (b > c) { x = b; b = c; c = x }
+		if (a > b) { x = a; a = b; b = x }
+		return b
+	}
+	{ wall[$1, $2] = $3; cpu[$1, $2] = $4; split($5, rb, "|"); bytes[$1] = rb[2] }
 	END {
 		n = split(plugins, p, " ")
 		for (k = 1; k <= n; k++) {
-			a = t[p[k], 1]; b = t[p[k], 2]; c = t[p[k], 3]
-			# median of three
-			if (a > b) { x = a; a = b; b = x }
-			if (b > c) { x = b; b = c; c = x }
-			if (a > b) { x = a; a = b; b = x }
-			rate[p[k]] = changes / b
+			rcpu[p[k]] = changes / median(cpu[p[k], 1], cpu[p[k], 2], cpu[p[k], 3])
+			rwall[p[k]] = changes / median(wall[p[k], 1], wall[p[k], 2], wall[p[k], 3])
 		}
-		printf "| plugin | changes/s (median of 3) | output bytes | ratio to wal2json v2 |\n"
-		printf "|---|---:|---:|---:|\n"
+		printf "| plugin | changes/s per backend CPU second (median of 3) | changes/s wall clock (median of 3) | output bytes | ratio to wal2json v2 (CPU) |\n"
+		printf "|---|---:|---:|---:|---:|\n"
 		for (k = 1; k <= n; k++)
-			printf "| %s | %.0f | %d | %.2f |\n", p[k], rate[p[k]], bytes[p[k]], rate[p[k]] / rate["wal2json_v2"]
+			printf "| %s | %.0f | %.0f | %d | %.2f |\n", p[k], rcpu[p[k]], rwall[p[k]], bytes[p[k]], rcpu[p[k]] / rcpu["wal2json_v2"]
 	}' "$RESULTS/raw.$$"
 rm -f "$RESULTS/raw.$$"
