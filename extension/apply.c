@@ -61,6 +61,8 @@ typedef struct RowState
 	char	  **values;			/* text per column (NULL for SQL NULL) */
 	bool	   *toast;			/* per column: unchanged TOAST, keep stored */
 	bool		any_toast;		/* some toast[] set */
+	char	   *toast_from;		/* key of the stored row that holds the
+								 * unchanged TOAST values (any_toast) */
 } RowState;
 
 /* The changes of one landing table with one column layout. */
@@ -239,6 +241,7 @@ row_enter(TableBatch *tb, char *key)
 		row->values = NULL;
 		row->toast = NULL;
 		row->any_toast = false;
+		row->toast_from = NULL;
 	}
 	return row;
 }
@@ -288,18 +291,15 @@ table_batch_add(TableBatch *tb, BatchItem *item)
 						   change_op_name(c->op), tb->relname);
 		return;
 	}
-	if (c->op == WALSTAR__V1__OP__UPDATE && oldkey && strcmp(oldkey, newkey) != 0)
 	{
-		row = row_enter(tb, oldkey);
-		row->deleted = true;
-	}
-
-	row = row_enter(tb, newkey);
-	{
+		bool		moved = (c->op == WALSTAR__V1__OP__UPDATE && oldkey &&
+							 strcmp(oldkey, newkey) != 0);
+		char	   *prevkey = moved ? oldkey : newkey;
+		RowState   *prev = hash_search(tb->rows, &prevkey, HASH_FIND, NULL);
 		char	  **values = palloc(sizeof(char *) * tb->ncols);
 		bool	   *toast = palloc0(sizeof(bool) * tb->ncols);
 		bool		any_toast = false;
-		bool		had_values = (row->values != NULL && !row->deleted);
+		bool		had_values = (prev != NULL && prev->values != NULL && !prev->deleted);
 
 		for (i = 0; i < tb->ncols; i++)
 		{
@@ -307,8 +307,8 @@ table_batch_add(TableBatch *tb, BatchItem *item)
 
 			if (v->kind_case == WALSTAR__V1__VALUE__KIND_UNCHANGED_TOAST)
 			{
-				if (had_values && !row->toast[i])
-					values[i] = row->values[i];
+				if (had_values && !prev->toast[i])
+					values[i] = prev->values[i];
 				else
 				{
 					values[i] = NULL;
@@ -318,6 +318,25 @@ table_batch_add(TableBatch *tb, BatchItem *item)
 			}
 			else
 				values[i] = change_value_text(v, tb->columns[i]);
+		}
+
+		/*
+		 * Unchanged TOAST values still sit in the stored row the key had when
+		 * the batch began: follow a chain of key changes back to it.
+		 */
+		{
+			char	   *from = NULL;
+
+			if (any_toast)
+				from = (had_values && prev->toast_from) ? prev->toast_from : prevkey;
+			if (moved)
+			{
+				RowState   *old = row_enter(tb, oldkey);
+
+				old->deleted = true;
+			}
+			row = row_enter(tb, newkey);
+			row->toast_from = from;
 		}
 		row->values = values;
 		row->toast = toast;
@@ -572,7 +591,182 @@ insert_rows(const char *qualified, TableBatch *tb, char **types, char ***cols, i
 	run_statement(sql.data, tb->ncols, argtypes, args);
 }
 
-/* Apply a keyed table batch set-based. */
+/* The key values encoded in a row key string (see row_key). */
+static void
+key_values(TableBatch *tb, const char *key, char **out)
+{
+	const char *p = key;
+	int			i;
+
+	for (i = 0; i < tb->nkeys; i++)
+	{
+		if (p[0] == 'N')
+		{
+			out[i] = NULL;
+			p += 2;
+		}
+		else
+		{
+			char	   *end;
+			size_t		len = strtoul(p, &end, 10);
+
+			out[i] = pnstrdup(end + 1, len);
+			p = end + 1 + len + 1;
+		}
+	}
+}
+
+/*
+ * Rows some of whose columns are unchanged TOAST values: the stored row at
+ * key toast_from supplies them. moved: the row's key changed in this batch,
+ * so it is inserted from the stored row under its old key (before that one
+ * is deleted); else the stored row is updated in place.
+ */
+static void
+apply_toast_rows(const char *qualified, TableBatch *tb, char **types,
+				 RowState **rows, int n, bool moved)
+{
+	StringInfoData sql;
+	Oid		   *argtypes = palloc(sizeof(Oid) * (tb->ncols * 2 + tb->nkeys));
+	Datum	   *args = palloc(sizeof(Datum) * (tb->ncols * 2 + tb->nkeys));
+	bool	   *tany = palloc0(sizeof(bool) * tb->ncols);
+	int			nargs = 0;
+	int			nset = 0;
+	int			i,
+				r;
+	const char *target = moved ? "o" : "t";
+
+	for (r = 0; r < n; r++)
+		for (i = 0; i < tb->ncols; i++)
+			tany[i] |= rows[r]->toast[i];
+
+	initStringInfo(&sql);
+	if (moved)
+	{
+		appendStringInfo(&sql, "INSERT INTO %s AS t (", qualified);
+		for (i = 0; i < tb->ncols; i++)
+			appendStringInfo(&sql, "%s%s", i > 0 ? ", " : "",
+							 quote_identifier(tb->columns[i]->name));
+		appendStringInfoString(&sql, ") SELECT ");
+	}
+	else
+		appendStringInfo(&sql, "UPDATE %s AS t SET ", qualified);
+	for (i = 0; i < tb->ncols; i++)
+	{
+		const char *q = quote_identifier(tb->columns[i]->name);
+
+		if (!moved)
+		{
+			if (tb->columns[i]->is_key)
+				continue;
+			appendStringInfo(&sql, "%s%s = ", nset++ > 0 ? ", " : "", q);
+		}
+		else if (i > 0)
+			appendStringInfoString(&sql, ", ");
+		if (tany[i])
+			appendStringInfo(&sql, "CASE WHEN u.f%d THEN %s.%s ELSE u.a%d::%s END",
+							 i + 1, target, q, i + 1, types[i]);
+		else
+			appendStringInfo(&sql, "u.a%d::%s", i + 1, types[i]);
+	}
+	appendStringInfoString(&sql, moved ? " FROM unnest(" : " FROM unnest(");
+	for (i = 0; i < tb->ncols; i++)
+	{
+		char	  **vals = palloc(sizeof(char *) * n);
+
+		for (r = 0; r < n; r++)
+			vals[r] = rows[r]->values[i];
+		appendStringInfo(&sql, "%s$%d::text[]", i > 0 ? ", " : "", nargs + 1);
+		argtypes[nargs] = TEXTARRAYOID;
+		args[nargs++] = text_array(vals, n);
+	}
+	for (i = 0; i < tb->ncols; i++)
+	{
+		bool	   *flags;
+
+		if (!tany[i])
+			continue;
+		flags = palloc(sizeof(bool) * n);
+		for (r = 0; r < n; r++)
+			flags[r] = rows[r]->toast[i];
+		appendStringInfo(&sql, ", $%d::bool[]", nargs + 1);
+		argtypes[nargs] = BOOLARRAYOID;
+		args[nargs++] = bool_array(flags, n);
+	}
+	if (moved)
+	{
+		char	  **from = palloc(sizeof(char *) * tb->nkeys);
+		char	 ***cols = palloc(sizeof(char **) * tb->nkeys);
+
+		for (i = 0; i < tb->nkeys; i++)
+			cols[i] = palloc(sizeof(char *) * n);
+		for (r = 0; r < n; r++)
+		{
+			key_values(tb, rows[r]->toast_from, from);
+			for (i = 0; i < tb->nkeys; i++)
+				cols[i][r] = from[i];
+		}
+		for (i = 0; i < tb->nkeys; i++)
+		{
+			appendStringInfo(&sql, ", $%d::text[]", nargs + 1);
+			argtypes[nargs] = TEXTARRAYOID;
+			args[nargs++] = text_array(cols[i], n);
+		}
+	}
+	appendStringInfoString(&sql, ") AS u(");
+	for (i = 0; i < tb->ncols; i++)
+		appendStringInfo(&sql, "%sa%d", i > 0 ? ", " : "", i + 1);
+	for (i = 0; i < tb->ncols; i++)
+		if (tany[i])
+			appendStringInfo(&sql, ", f%d", i + 1);
+	if (moved)
+	{
+		for (i = 0; i < tb->nkeys; i++)
+			appendStringInfo(&sql, ", k%d", i + 1);
+		appendStringInfo(&sql, ") JOIN %s AS o ON ", qualified);
+		for (i = 0; i < tb->nkeys; i++)
+		{
+			int			k = tb->keycols[i];
+
+			appendStringInfo(&sql, "%so.%s = u.k%d::%s", i > 0 ? " AND " : "",
+							 quote_identifier(tb->columns[k]->name), i + 1, types[k]);
+		}
+		appendStringInfoString(&sql, " ON CONFLICT (");
+		for (i = 0; i < tb->nkeys; i++)
+			appendStringInfo(&sql, "%s%s", i > 0 ? ", " : "",
+							 quote_identifier(tb->columns[tb->keycols[i]]->name));
+		appendStringInfoString(&sql, ") DO UPDATE SET ");
+		for (i = 0; i < tb->ncols; i++)
+		{
+			const char *q;
+
+			if (tb->columns[i]->is_key)
+				continue;
+			q = quote_identifier(tb->columns[i]->name);
+			appendStringInfo(&sql, "%s%s = excluded.%s", nset++ > 0 ? ", " : "", q, q);
+		}
+		if (nset == 0)
+		{
+			sql.len -= strlen(" DO UPDATE SET ");
+			sql.data[sql.len] = '\0';
+			appendStringInfoString(&sql, " DO NOTHING");
+		}
+	}
+	else
+	{
+		appendStringInfoString(&sql, ") WHERE ");
+		append_key_match(&sql, tb, types);
+		if (nset == 0)
+			return;				/* only key columns: nothing to update */
+	}
+	run_statement(sql.data, nargs, argtypes, args);
+}
+
+/*
+ * Apply a keyed table batch set-based: rows moved away from a key whose
+ * unchanged TOAST values they need first, then the deletes, the upserts
+ * and the in-place updates of rows with unchanged TOAST values.
+ */
 static void
 apply_keyed(const char *qualified, TableBatch *tb, char **types)
 {
@@ -580,13 +774,14 @@ apply_keyed(const char *qualified, TableBatch *tb, char **types)
 	RowState   *row;
 	long		nrows = hash_get_num_entries(tb->rows);
 	char	  **dkeys[FUNC_MAX_ARGS];
+	char	  **kv = palloc(sizeof(char *) * Max(tb->nkeys, 1));
 	char	 ***ucols = palloc(sizeof(char **) * tb->ncols);
-	char	 ***tcols = palloc(sizeof(char **) * tb->ncols);
-	bool	  **tflags = palloc(sizeof(bool *) * tb->ncols);
-	bool	   *tany = palloc0(sizeof(bool) * tb->ncols);
+	RowState  **moved = palloc(sizeof(RowState *) * Max(nrows, 1));
+	RowState  **inplace = palloc(sizeof(RowState *) * Max(nrows, 1));
 	int			nd = 0,
 				nu = 0,
-				nt = 0;
+				nm = 0,
+				ni = 0;
 	int			i;
 
 	if (nrows == 0)
@@ -596,35 +791,16 @@ apply_keyed(const char *qualified, TableBatch *tb, char **types)
 	for (i = 0; i < tb->nkeys; i++)
 		dkeys[i] = palloc(sizeof(char *) * nrows);
 	for (i = 0; i < tb->ncols; i++)
-	{
 		ucols[i] = palloc(sizeof(char *) * nrows);
-		tcols[i] = palloc(sizeof(char *) * nrows);
-		tflags[i] = palloc(sizeof(bool) * nrows);
-	}
 
 	hash_seq_init(&seq, tb->rows);
 	while ((row = hash_seq_search(&seq)) != NULL)
 	{
 		if (row->deleted)
 		{
-			/* the key values, re-read from the key string's source */
-			const char *p = row->key;
-
+			key_values(tb, row->key, kv);
 			for (i = 0; i < tb->nkeys; i++)
-			{
-				if (p[0] == 'N')
-				{
-					dkeys[i][nd] = NULL;
-					p += 2;
-				}
-				else
-				{
-					size_t		len = strtoul(p, (char **) &p, 10);
-
-					dkeys[i][nd] = pnstrdup(p + 1, len);
-					p += len + 2;
-				}
-			}
+				dkeys[i][nd] = kv[i];
 			nd++;
 		}
 		else if (!row->any_toast)
@@ -633,18 +809,14 @@ apply_keyed(const char *qualified, TableBatch *tb, char **types)
 				ucols[i][nu] = row->values[i];
 			nu++;
 		}
+		else if (strcmp(row->toast_from, row->key) != 0)
+			moved[nm++] = row;
 		else
-		{
-			for (i = 0; i < tb->ncols; i++)
-			{
-				tcols[i][nt] = row->values[i];
-				tflags[i][nt] = row->toast[i];
-				tany[i] |= row->toast[i];
-			}
-			nt++;
-		}
+			inplace[ni++] = row;
 	}
 
+	if (nm > 0)
+		apply_toast_rows(qualified, tb, types, moved, nm, true);
 	if (nd > 0)
 	{
 		StringInfoData sql;
@@ -668,55 +840,8 @@ apply_keyed(const char *qualified, TableBatch *tb, char **types)
 	}
 	if (nu > 0)
 		insert_rows(qualified, tb, types, ucols, nu);
-	if (nt > 0)
-	{
-		StringInfoData sql;
-		int			nargs = 0;
-		Oid		   *argtypes = palloc(sizeof(Oid) * tb->ncols * 2);
-		Datum	   *args = palloc(sizeof(Datum) * tb->ncols * 2);
-		int			nset = 0;
-
-		initStringInfo(&sql);
-		appendStringInfo(&sql, "UPDATE %s AS t SET ", qualified);
-		for (i = 0; i < tb->ncols; i++)
-		{
-			const char *q = quote_identifier(tb->columns[i]->name);
-
-			if (tb->columns[i]->is_key)
-				continue;
-			if (tany[i])
-				appendStringInfo(&sql, "%s%s = CASE WHEN u.f%d THEN t.%s ELSE u.a%d::%s END",
-								 nset++ > 0 ? ", " : "", q, i + 1, q, i + 1, types[i]);
-			else
-				appendStringInfo(&sql, "%s%s = u.a%d::%s", nset++ > 0 ? ", " : "",
-								 q, i + 1, types[i]);
-		}
-		appendStringInfoString(&sql, " FROM unnest(");
-		for (i = 0; i < tb->ncols; i++)
-		{
-			appendStringInfo(&sql, "%s$%d::text[]", i > 0 ? ", " : "", nargs + 1);
-			argtypes[nargs] = TEXTARRAYOID;
-			args[nargs++] = text_array(tcols[i], nt);
-		}
-		for (i = 0; i < tb->ncols; i++)
-		{
-			if (!tany[i])
-				continue;
-			appendStringInfo(&sql, ", $%d::bool[]", nargs + 1);
-			argtypes[nargs] = BOOLARRAYOID;
-			args[nargs++] = bool_array(tflags[i], nt);
-		}
-		appendStringInfoString(&sql, ") AS u(");
-		for (i = 0; i < tb->ncols; i++)
-			appendStringInfo(&sql, "%sa%d", i > 0 ? ", " : "", i + 1);
-		for (i = 0; i < tb->ncols; i++)
-			if (tany[i])
-				appendStringInfo(&sql, ", f%d", i + 1);
-		appendStringInfoString(&sql, ") WHERE ");
-		append_key_match(&sql, tb, types);
-		if (nset > 0)
-			run_statement(sql.data, nargs, argtypes, args);
-	}
+	if (ni > 0)
+		apply_toast_rows(qualified, tb, types, inplace, ni, false);
 }
 
 /*
@@ -755,7 +880,11 @@ apply_keyless(const char *qualified, TableBatch *tb, char **types)
 		}
 		if (c->op == WALSTAR__V1__OP__TRUNCATE)
 		{
-			n = 0;				/* TRUNCATE ran before: drop earlier inserts */
+			char	   *truncate = psprintf("TRUNCATE %s", qualified);
+
+			n = 0;				/* inserts not yet run are gone anyway */
+			if (SPI_execute(truncate, false, 0) != SPI_OK_UTILITY)
+				elog(ERROR, "could not truncate %s", qualified);
 			continue;
 		}
 		if (n > 0)
@@ -846,7 +975,8 @@ table_batch_apply(const char *schema, TableBatch *tb)
 	types = ensure_table(schema, tb, qualified);
 	if (types == NULL)
 		return;					/* TRUNCATE of a table never seen */
-	if (tb->truncate)
+	/* keyless tables truncate in order, in apply_keyless */
+	if (tb->truncate && (tb->nkeys > 0 || tb->ncols == 0))
 	{
 		char	   *sql = psprintf("TRUNCATE %s", qualified);
 
@@ -907,6 +1037,8 @@ try_table_batch(const char *schema, TableBatch *tb, ApplyErrorContext *ectx)
 		FreeErrorData(edata);
 	}
 	PG_END_TRY();
+	/* PG_END_TRY restored the stack as it was at PG_TRY, with errcb on top */
+	error_context_stack = errcb.previous;
 	return error;
 }
 
@@ -1020,9 +1152,11 @@ apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs, int n,
 		ps->dirty = true;
 
 		if (msg->payload == NULL)
-			c = NULL, error = pstrdup("message without a value");
-		else
-			c = change_unpack(msg->payload, msg->len, &error);
+		{
+			result->skipped++;	/* a tombstone (compacted topics): no change */
+			continue;
+		}
+		c = change_unpack(msg->payload, msg->len, &error);
 		if (c == NULL)
 		{
 			if (sub->stop_on_error)

@@ -20,6 +20,8 @@ INSERT INTO fruit VALUES (1, 'apple', 1.50, (SELECT string_agg(md5(g::text), '')
 INSERT INTO fruit VALUES (2, 'pear', NULL, 'small', NULL, NULL, NULL), (3, 'plum', 3, 'x', NULL, NULL, NULL);
 -- unchanged TOAST: big is not sent and must keep its value
 UPDATE fruit SET price = 9.99 WHERE id = 1;
+-- key change of a row with a TOASTed value: the value comes from the old row
+UPDATE fruit SET id = 30, price = 10 WHERE id = 1;
 -- key change, delete
 UPDATE fruit SET id = 20 WHERE id = 2;
 DELETE FROM fruit WHERE id = 3;
