@@ -119,6 +119,7 @@ SOCK=$PGW
 
 declare -A PID=() WALSENDER=()
 CONSUMER_PID=""
+LOAD_PID=""
 BROKER_STARTED=0
 PG_STARTED=0
 
@@ -127,6 +128,7 @@ cleanup()
 	local rc=$? p pid i
 	set +e
 	[ -z "$CONSUMER_PID" ] || kill -TERM "$CONSUMER_PID" 2>/dev/null
+	[ -z "$LOAD_PID" ] || kill -TERM "$LOAD_PID" 2>/dev/null
 	for p in "${!PID[@]}"; do
 		pid=${PID[$p]}
 		kill -CONT "$pid" 2>/dev/null
@@ -434,8 +436,11 @@ INSERT INTO public.bench_lat_$p (qty, amount, score, active, name, code, created
 SQL
 	say "${LABEL[$p]}: latency run, $BENCH_RATE changes/s for $BENCH_SECONDS s"
 	"$BINDIR/pgbench" -n -h 127.0.0.1 -p "$PGPORT" -U postgres -c 8 -j 2 -R "$BENCH_RATE" \
-		-T "$BENCH_SECONDS" -f "$W/$p/pgbench.sql" bench >"$W/$p/pgbench.log" 2>&1 ||
-		{ cat "$W/$p/pgbench.log" >&2; die "pgbench failed"; }
+		-T "$BENCH_SECONDS" -f "$W/$p/pgbench.sql" bench >"$W/$p/pgbench.log" 2>&1 &
+	LOAD_PID=$!
+	# wait, unlike a foreground command, lets a signal's trap run at once.
+	wait "$LOAD_PID" || { cat "$W/$p/pgbench.log" >&2; die "pgbench failed"; }
+	LOAD_PID=""
 	OFFERED[$p]=$(awk '/^tps = / { printf "%.0f", $3 }' "$W/$p/pgbench.log")
 	# How late pgbench ran behind its schedule: a starved load generator
 	# commits in bursts, which shows in every pipeline's latency.
