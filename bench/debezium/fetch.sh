@@ -16,7 +16,7 @@ if [ ! -e "$stamp" ]; then
 	echo "fetch: Debezium $dbz and Kafka Connect $connect with Maven into $DEBEZIUM_HOME/libs"
 	rm -rf "$DEBEZIUM_HOME/libs"
 	mkdir -p "$DEBEZIUM_HOME/libs"
-	mvn -q -B -f "$POM" \
+	mvn -q -B -Dstyle.color=never -f "$POM" \
 		org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies \
 		-DoutputDirectory="$DEBEZIUM_HOME/libs" -DincludeScope=runtime
 	touch "$stamp"
