@@ -477,19 +477,20 @@ BEGIN
 								(kind, country_key, v, coarse, fine),
 								(kind, v, coarse, fine))
 		HAVING sum(s) <> 0),
+	-- Sorted, so that a bulk build stores each cube cell's rows together.
 	hx AS (
 		INSERT INTO hist_exact AS h (kind, year, country_key, fine, v, n)
-		SELECT kind, year, country_key, fine, v, n FROM hc
+		SELECT kind, year, country_key, fine, v, n FROM hc ORDER BY 1, 2, 3, 4, 5
 		ON CONFLICT (kind, year, country_key, fine, v) DO UPDATE SET n = h.n + excluded.n),
 	hf AS (
 		INSERT INTO hist_fine AS h (kind, year, country_key, coarse, fine, n)
 		SELECT kind, year, country_key, coarse, fine, sum(n)
-		FROM hc GROUP BY 1, 2, 3, 4, 5 HAVING sum(n) <> 0
+		FROM hc GROUP BY 1, 2, 3, 4, 5 HAVING sum(n) <> 0 ORDER BY 1, 2, 3, 4, 5
 		ON CONFLICT (kind, year, country_key, coarse, fine) DO UPDATE SET n = h.n + excluded.n),
 	hk AS (
 		INSERT INTO hist_coarse AS h (kind, year, country_key, coarse, n)
 		SELECT kind, year, country_key, coarse, sum(n)
-		FROM hc GROUP BY 1, 2, 3, 4 HAVING sum(n) <> 0
+		FROM hc GROUP BY 1, 2, 3, 4 HAVING sum(n) <> 0 ORDER BY 1, 2, 3, 4
 		ON CONFLICT (kind, year, country_key, coarse) DO UPDATE SET n = h.n + excluded.n),
 	ht AS (
 		INSERT INTO hist_total AS h (kind, year, country_key, n, total)
