@@ -298,9 +298,35 @@ build_entry(DecoderState *state, RelationEntry *entry, Relation rel)
 }
 
 /*
+ * Object-name types (regclass, ...): their text only reads back where the
+ * named objects exist.
+ */
+static bool
+is_reg_type(Oid typoid)
+{
+	switch (typoid)
+	{
+		case REGPROCOID:
+		case REGPROCEDUREOID:
+		case REGOPEROID:
+		case REGOPERATOROID:
+		case REGCLASSOID:
+		case REGTYPEOID:
+		case REGCONFIGOID:
+		case REGDICTIONARYOID:
+		case REGNAMESPACEOID:
+		case REGROLEOID:
+		case REGCOLLATIONOID:
+			return true;
+		default:
+			return false;
+	}
+}
+
+/*
  * A built-in type to store the value as on another server: the base type
  * for domains (resolved by the caller), "text" for enums, user-defined types,
- * arrays of those, and HASHED columns.
+ * object-name types, arrays of those, and HASHED columns.
  */
 static char *
 landing_type(Oid typoid, int32 typmod, Walstar__V1__Pii pii)
@@ -310,8 +336,11 @@ landing_type(Oid typoid, int32 typmod, Walstar__V1__Pii pii)
 	if (pii == WALSTAR__V1__PII__HASHED)
 		return pstrdup("text");
 	elemtype = get_element_type(typoid);
-	if (typoid >= FirstNormalObjectId ||
-		(OidIsValid(elemtype) && getBaseType(elemtype) >= FirstNormalObjectId))
+	if (OidIsValid(elemtype))
+		elemtype = getBaseType(elemtype);
+	if (typoid >= FirstNormalObjectId || is_reg_type(typoid) ||
+		(OidIsValid(elemtype) &&
+		 (elemtype >= FirstNormalObjectId || is_reg_type(elemtype))))
 		return pstrdup("text");
 	return format_type_extended(typoid, typmod, FORMAT_TYPE_TYPEMOD_GIVEN);
 }

@@ -123,10 +123,10 @@ typedef struct RelationEntry
 /* Per top-level transaction state, in ReorderBufferTXN.output_plugin_private. */
 typedef struct TableCount
 {
-	Oid			relid;
-	const char *schema;			/* owned by TxnState's context */
-	const char *table;
-	uint32		count;
+	Oid			relid;			/* relation counted */
+	const char *schema;			/* its schema, in TxnState's context */
+	const char *table;			/* its name, in TxnState's context */
+	uint32		count;			/* records sent for it */
 } TableCount;
 
 typedef struct TxnState

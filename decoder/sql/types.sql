@@ -57,6 +57,14 @@ INSERT INTO others (id) VALUES (100);
 SELECT data FROM pg_logical_slot_get_changes('s_types', NULL, NULL,
 	'format', 'json', 'include-transaction', 'false', 'include-columns', 'true');
 
+-- object-name types land as text
+CREATE TABLE regs (id int PRIMARY KEY, rc regclass, rt regtype[], o oid);
+INSERT INTO regs VALUES (1, 'regs', '{int4,text}', 1);
+SELECT data::json->'columns' AS columns, data::json->'new' AS new
+FROM pg_logical_slot_get_changes('s_types', NULL, NULL, 'format', 'json',
+	'include-transaction', 'false', 'include-columns', 'true');
+DROP TABLE regs;
+
 -- enum labels are cached per relation: added and renamed labels
 INSERT INTO others (id, m) VALUES (199, 'ok');
 ALTER TYPE mood ADD VALUE 'ecstatic';
