@@ -222,5 +222,24 @@ my ($commit) = grep { $_->{op} eq 'STREAM_COMMIT' } @streamed;
 is($commit->{change_count}, 5000, 'STREAM_COMMIT counts the streamed records');
 cmp_ok($ops{INSERT}, '>=', 5000, 'every row was streamed');
 
+# a LATIN1 database: protobuf strings are UTF-8, json stays in the server encoding
+$node->safe_psql('postgres',
+	"CREATE DATABASE latin ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0");
+my $latin_sql = join("\n",
+	"CREATE TYPE latin_mood AS ENUM (E'caf\\xe9');",
+	"CREATE TABLE items_l (name text PRIMARY KEY, m latin_mood, a text[]);",
+	"SELECT 'init' FROM pg_create_logical_replication_slot('latin', 'walstar_decoder');",
+	"INSERT INTO items_l VALUES (E'caf\\xe9', E'caf\\xe9', ARRAY[E'\\xe9t\\xe9']);");
+$node->safe_psql('latin', $latin_sql);
+my ($latin_rec) = grep { $_->{op} eq 'INSERT' } map { $json->decode($_) } split /\n/, run_pb_dump(
+	$node->safe_psql('latin', "SELECT data FROM pg_logical_slot_peek_binary_changes('latin', NULL, NULL)"));
+is($latin_rec->{new}{name}, "caf\x{e9}", 'LATIN1 text arrives as UTF-8');
+is($latin_rec->{new}{m}, "caf\x{e9}", 'LATIN1 enum label arrives as UTF-8');
+is($latin_rec->{new}{a}, "{\x{e9}t\x{e9}}", 'LATIN1 array text arrives as UTF-8');
+is($node->safe_psql('latin',
+	"SELECT position('\"caf' || chr(233) || '\"' in data) > 0 "
+	  . "FROM pg_logical_slot_peek_changes('latin', NULL, NULL, 'format', 'json') WHERE data LIKE '%INSERT%'"),
+	't', 'json stays in the database encoding');
+
 $node->stop;
 done_testing();
