@@ -151,6 +151,7 @@ create_slot_and_copy(Sink *s, const char *slot, bool temporary)
 								 copy ? snapname : NULL, &cp, err,
 								 sizeof(err)))
 		die(s, "replication", err);
+	producer_set_quiet(s->producer, false);
 	log_info("replication", "slot=%s consistent_point=%s msg=\"slot created\"",
 			 slot, LSN(cp));
 	if (!copy)
@@ -430,6 +431,8 @@ main(int argc, char **argv)
 		die(s, "kafka", err);
 	stream_init(&s->stream, &s->cfg, s->producer, &s->tracker);
 
+	/* until the slot is ready, a failure is one error line of ours */
+	producer_set_quiet(s->producer, true);
 	if (!replication_connect(&s->repl, s->cfg.conninfo, err, sizeof(err)))
 		die(s, "replication", err);
 	if (!producer_check_cluster(s->producer, s->cfg.startup_timeout * 1000,
@@ -438,10 +441,10 @@ main(int argc, char **argv)
 	if (s->cfg.metrics_port > 0 &&
 		!metrics_start(s->cfg.metrics_port, err, sizeof(err)))
 		die(s, "metrics", err);
+	prepare_slot(s);
+	producer_set_quiet(s->producer, false);
 	log_info("main", "version=%s slot=%s database=%s msg=\"started\"",
 			 SINK_VERSION, s->cfg.slot, s->repl.dbname);
-
-	prepare_slot(s);
 	if (s->cfg.snapshot == SNAPSHOT_INITIAL_ONLY)
 	{
 		shutdown_sink(s);

@@ -49,6 +49,7 @@ struct Producer
 	int				   ntopics;		  /* used slots */
 	char			   fatal[512];	  /* fatal error text, "" if none */
 	bool			   destroying;	  /* purged messages: no more reports */
+	bool			   quiet;		  /* startup check: no librdkafka lines */
 	time_t			   last_down_log; /* rate limit of "all brokers down" */
 };
 
@@ -75,6 +76,8 @@ error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 		log_error("kafka", "msg=\"fatal producer error: %s\"", buf);
 		return;
 	}
+	if (p->quiet && err != RD_KAFKA_RESP_ERR__FATAL)
+		return;
 	if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
 	{
 		time_t now = time(NULL);
@@ -102,10 +105,12 @@ log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 				 : level <= 6 ? LEVEL_INFO
 							  : LEVEL_DEBUG;
 
+	Producer *p = rd_kafka_opaque(rk);
+
 	/* broker connection failures are warnings for us, not errors */
 	if (l == LEVEL_ERROR)
 		l = LEVEL_WARNING;
-	if (l < log_get_level())
+	if (l < log_get_level() || (p != NULL && p->quiet && l < LEVEL_ERROR))
 		return;
 	log_event(l, "kafka", "facility=%s msg=\"%s\"", fac, buf);
 }
@@ -441,6 +446,12 @@ producer_send(Producer *p, const char *topic, int partitions, const void *key,
 	if (rc == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
 		return PRODUCE_TOO_LARGE;
 	return PRODUCE_FAILED;
+}
+
+void
+producer_set_quiet(Producer *p, bool quiet)
+{
+	p->quiet = quiet;
 }
 
 void

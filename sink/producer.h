@@ -69,6 +69,12 @@ extern ProduceResult producer_send(Producer *p, const char *topic,
 								   const ProduceHeaders *headers, void *opaque,
 								   char *err, size_t errlen);
 
+/*
+ * Leave out librdkafka's own log lines (startup checks: one error line of
+ * ours if they fail).
+ */
+extern void producer_set_quiet(Producer *p, bool quiet);
+
 /* Serve delivery reports, errors and log lines; wait up to timeout_ms. */
 extern void producer_poll(Producer *p, int timeout_ms);
 

@@ -68,6 +68,8 @@ set_pq_err(char *err, size_t errlen, const char *what, PGconn *conn,
 
 	if (msg == NULL || msg[0] == '\0')
 		msg = PQerrorMessage(conn);
+	if (strncmp(msg, "ERROR:  ", 8) == 0)
+		msg += 8;
 	snprintf(err, errlen, "%s: %s", what, msg);
 	/* libpq messages end with a newline */
 	err[strcspn(err, "\n")] = '\0';
