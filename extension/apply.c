@@ -882,7 +882,10 @@ apply_keyless(const char *qualified, TableBatch *tb, char **types)
 		{
 			char	   *truncate = psprintf("TRUNCATE %s", qualified);
 
-			n = 0;				/* inserts not yet run are gone anyway */
+			/* run them anyway: triggers see every insert exactly once */
+			if (n > 0)
+				insert_rows(qualified, tb, types, cols, n);
+			n = 0;
 			if (SPI_execute(truncate, false, 0) != SPI_OK_UTILITY)
 				elog(ERROR, "could not truncate %s", qualified);
 			continue;

@@ -137,11 +137,11 @@ sub random_tx
 			push @sql, "INSERT INTO events VALUES ($id, 'e$id'), ($id, 'e$id')";
 			$next_id += $n;
 		}
-		elsif ($r < 0.55) { push @sql, "UPDATE items SET price = price + 1, name = name || '+' WHERE id % 7 = $id % 7"; }
+		elsif ($r < 0.55) { push @sql, "UPDATE items SET price = price + 1, name = name || '+' WHERE id % 29 = $id % 29"; }
 		elsif ($r < 0.65) { push @sql, "UPDATE items SET id = id + 1000000 WHERE id = $id"; }
 		elsif ($r < 0.72) { push @sql, "UPDATE shop.orders SET region = 'moved', no = no + 1000000 WHERE no = $id"; }
-		elsif ($r < 0.82) { push @sql, "UPDATE shop.orders SET qty = qty + 1 WHERE no % 5 = $id % 5"; }
-		elsif ($r < 0.90) { push @sql, "DELETE FROM items WHERE id % 11 = $id % 11"; push @sql, "DELETE FROM shop.orders WHERE no = $id"; }
+		elsif ($r < 0.82) { push @sql, "UPDATE shop.orders SET qty = qty + 1 WHERE no % 23 = $id % 23"; }
+		elsif ($r < 0.90) { push @sql, "DELETE FROM items WHERE id % 31 = $id % 31"; push @sql, "DELETE FROM shop.orders WHERE no = $id"; }
 		elsif ($r < 0.96) { push @sql, "DELETE FROM events WHERE ctid = (SELECT ctid FROM events WHERE at = $id LIMIT 1)"; push @sql, "UPDATE events SET what = what || '!' WHERE at = $id + 1"; }
 		else { push @sql, "TRUNCATE events"; }
 	}
