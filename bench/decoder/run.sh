@@ -167,15 +167,17 @@ $CPU_SQL \gset cpu0_
 SELECT count(*) || '|' || coalesce(sum(octet_length(data)), 0) FROM ($sql) d(lsn, data);
 $CPU_SQL \gset cpu1_
 SELECT (:cpu1_bigint - :cpu0_bigint)::float8 / $TICKS;
+SELECT substring(pg_read_file('/proc/self/status') from 'VmHWM:\s*([0-9]+)');
 SQL
 ) || { cat "$RESULTS/stderr" >&2; exit 1; }
 		t1=$(date +%s.%N)
 		grep -v 'Exiting startup callback' "$RESULTS/stderr" >&2 || true
 		res=$(echo "$out" | sed -n 1p)
 		cpu=$(echo "$out" | sed -n 2p)
+		rss=$(echo "$out" | sed -n 3p)
 		wall=$(echo "$t1 - $t0" | bc)
-		echo "$plugin $i $wall $cpu $res" >> "$RESULTS/raw.$$"
-		echo "  $plugin slot $i: wall $wall s, backend CPU $cpu s, records|bytes = $res"
+		echo "$plugin $i $wall $cpu $res $rss" >> "$RESULTS/raw.$$"
+		echo "  $plugin slot $i: wall $wall s, backend CPU $cpu s, records|bytes = $res, peak RSS $rss kB"
 	done
 done
 
@@ -190,16 +192,16 @@ awk -v changes="$CHANGES" -v plugins="$PLUGINS" '
 		if (a > b) { x = a; a = b; b = x }
 		return b
 	}
-	{ wall[$1, $2] = $3; cpu[$1, $2] = $4; split($5, rb, "|"); bytes[$1] = rb[2] }
+	{ wall[$1, $2] = $3; cpu[$1, $2] = $4; split($5, rb, "|"); bytes[$1] = rb[2]; if ($6 > rss[$1]) rss[$1] = $6 }
 	END {
 		n = split(plugins, p, " ")
 		for (k = 1; k <= n; k++) {
 			rcpu[p[k]] = changes / median(cpu[p[k], 1], cpu[p[k], 2], cpu[p[k], 3])
 			rwall[p[k]] = changes / median(wall[p[k], 1], wall[p[k], 2], wall[p[k], 3])
 		}
-		printf "| plugin | changes/s per backend CPU second (median of 3) | changes/s wall clock (median of 3) | output bytes | ratio to wal2json v2 (CPU) |\n"
-		printf "|---|---:|---:|---:|---:|\n"
+		printf "| plugin | changes/s per backend CPU second (median of 3) | changes/s wall clock (median of 3) | output bytes | ratio to wal2json v2 (CPU) | backend peak RSS (max of 3) |\n"
+		printf "|---|---:|---:|---:|---:|---:|\n"
 		for (k = 1; k <= n; k++)
-			printf "| %s | %.0f | %.0f | %d | %.2f |\n", p[k], rcpu[p[k]], rwall[p[k]], bytes[p[k]], rcpu[p[k]] / rcpu["wal2json_v2"]
+			printf "| %s | %.0f | %.0f | %d | %.2f | %d MB |\n", p[k], rcpu[p[k]], rwall[p[k]], bytes[p[k]], rcpu[p[k]] / rcpu["wal2json_v2"], rss[p[k]] / 1024
 	}' "$RESULTS/raw.$$"
 rm -f "$RESULTS/raw.$$"
