@@ -66,5 +66,15 @@ INSERT INTO big VALUES (-2, 'rolled back');
 PREPARE TRANSACTION 'gid-2';
 ROLLBACK PREPARED 'gid-2';
 SELECT data FROM pg_logical_slot_get_changes('s_2pc', NULL, NULL, 'format', 'json');
+-- a large prepared transaction, streamed before its PREPARE
+BEGIN;
+INSERT INTO big SELECT i, repeat('t', 100) FROM generate_series(30001, 33000) i;
+PREPARE TRANSACTION 'gid-3';
+SELECT d->>'op' AS op, count(*) > 0 AS seen, max(d->>'gid') AS gid, max(d->>'change_count') AS change_count
+FROM (SELECT data::json AS d FROM pg_logical_slot_get_changes('s_2pc', NULL, NULL,
+	'format', 'json', 'stream-changes', 'true')) s
+GROUP BY 1 ORDER BY 1;
+COMMIT PREPARED 'gid-3';
+SELECT data FROM pg_logical_slot_get_changes('s_2pc', NULL, NULL, 'format', 'json', 'stream-changes', 'true');
 SELECT 'stop' FROM pg_drop_replication_slot('s_2pc');
 DROP TABLE big;
