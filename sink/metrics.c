@@ -31,24 +31,37 @@ bucket_bound(int i)
 	return 10.0 * pow(1.1, i + 1);
 }
 
-void
-metrics_observe(Histogram *h, uint64_t micros)
+/* Bucket upper bounds, computed once (observe runs per message). */
+static double		  bounds[HIST_BUCKETS];
+static pthread_once_t bounds_once = PTHREAD_ONCE_INIT;
+
+static void
+init_bounds(void)
 {
 	int i;
 
-	if (micros < 10)
-		i = 0;
-	else
+	for (i = 0; i < HIST_BUCKETS; i++)
+		bounds[i] = bucket_bound(i);
+}
+
+void
+metrics_observe(Histogram *h, uint64_t micros)
+{
+	int	   lo = 0, hi = HIST_BUCKETS - 1;
+	double v = (double)micros;
+
+	pthread_once(&bounds_once, init_bounds);
+	/* first bucket whose bound exceeds v (the last catches the rest) */
+	while (lo < hi)
 	{
-		i = (int)(log((double)micros / 10.0) / log(1.1));
-		if (i >= HIST_BUCKETS)
-			i = HIST_BUCKETS - 1;
-		while (i > 0 && bucket_bound(i - 1) > (double)micros)
-			i--;
-		while (i < HIST_BUCKETS - 1 && bucket_bound(i) <= (double)micros)
-			i++;
+		int mid = (lo + hi) / 2;
+
+		if (bounds[mid] > v)
+			hi = mid;
+		else
+			lo = mid + 1;
 	}
-	atomic_fetch_add_explicit(&h->bucket[i], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&h->bucket[lo], 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&h->count, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&h->sum_us, micros, memory_order_relaxed);
 }

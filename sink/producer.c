@@ -163,7 +163,7 @@ producer_create(const Config *cfg, ProducerDeliveryFn on_delivery, void *arg,
 	conf = rd_kafka_conf_new();
 	/* our defaults; the [kafka] section may override them */
 	if (!conf_set(conf, "client.id", "walstar-sink", err, errlen) ||
-		!conf_set(conf, "linger.ms", "5", err, errlen) ||
+		!conf_set(conf, "linger.ms", "20", err, errlen) ||
 		!conf_set(conf, "message.timeout.ms", "0", err, errlen) ||
 		!conf_set(conf, "partitioner", "murmur2_random", err, errlen) ||
 		!conf_set(conf, "queue.buffering.max.messages", "100000", err,
@@ -419,7 +419,7 @@ producer_send(Producer *p, const char *topic, int partitions, const void *key,
 
 	if (headers != NULL)
 	{
-		hdrs = rd_kafka_headers_new(5);
+		hdrs = rd_kafka_headers_new(3);
 		if (headers->lsn)
 			rd_kafka_header_add(hdrs, "walstar.lsn", -1, headers->lsn, -1);
 		if (headers->xid)

@@ -100,6 +100,50 @@ stream_table_topic(const Config *cfg, const char *schema, size_t schema_len,
 		buf[249] = '\0';
 }
 
+/* "%X/%X" without printf: this runs for every message. */
+static void
+format_lsn(char *buf, uint64_t lsn)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	uint32_t		  parts[2] = {(uint32_t)(lsn >> 32), (uint32_t)lsn};
+	int				  p, i, pos = 0;
+
+	for (p = 0; p < 2; p++)
+	{
+		bool started = false;
+
+		for (i = 28; i >= 0; i -= 4)
+		{
+			int d = (parts[p] >> i) & 15;
+
+			if (d != 0 || started || i == 0)
+			{
+				buf[pos++] = hex[d];
+				started = true;
+			}
+		}
+		if (p == 0)
+			buf[pos++] = '/';
+	}
+	buf[pos] = '\0';
+}
+
+static void
+format_u32(char *buf, uint32_t v)
+{
+	char tmp[11];
+	int	 n = 0, i;
+
+	do
+	{
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	for (i = 0; i < n; i++)
+		buf[i] = tmp[n - 1 - i];
+	buf[n] = '\0';
+}
+
 static bool
 is_row_op(int op)
 {
@@ -215,8 +259,30 @@ stream_record(Stream *s, const uint8_t *data, size_t len, uint64_t wal_start,
 	txn = s->open != NULL ? s->open : s->standalone;
 
 	if (is_row_op(c.op))
-		stream_table_topic(s->cfg, c.schema, c.schema_len, c.table,
-						   c.table_len, topic, sizeof(topic));
+	{
+		/* consecutive changes mostly hit one table: skip the formatting */
+		if (c.schema_len >= sizeof(s->last_schema) ||
+			c.table_len >= sizeof(s->last_table) ||
+			strlen(s->last_schema) != c.schema_len ||
+			strlen(s->last_table) != c.table_len ||
+			memcmp(s->last_schema, c.schema, c.schema_len) != 0 ||
+			memcmp(s->last_table, c.table, c.table_len) != 0)
+		{
+			stream_table_topic(s->cfg, c.schema, c.schema_len, c.table,
+							   c.table_len, s->last_topic,
+							   sizeof(s->last_topic));
+			s->last_schema[0] = s->last_table[0] = '\0';
+			if (c.schema_len < sizeof(s->last_schema) &&
+				c.table_len < sizeof(s->last_table))
+			{
+				memcpy(s->last_schema, c.schema, c.schema_len);
+				s->last_schema[c.schema_len] = '\0';
+				memcpy(s->last_table, c.table, c.table_len);
+				s->last_table[c.table_len] = '\0';
+			}
+		}
+		memcpy(topic, s->last_topic, strlen(s->last_topic) + 1);
+	}
 	else if (c.op == WALSTAR__V1__OP__MESSAGE)
 		snprintf(topic, sizeof(topic), "%s.messages", s->cfg->topic_prefix);
 	else
@@ -231,9 +297,8 @@ stream_record(Stream *s, const uint8_t *data, size_t len, uint64_t wal_start,
 	if (c.op == WALSTAR__V1__OP__DELETE && s->cfg->tombstones && c.key != NULL)
 		nmsgs = 2;
 
-	snprintf(lsnbuf, sizeof(lsnbuf), "%s",
-			 LSN(is_commit && c.end_lsn ? c.end_lsn : c.lsn));
-	snprintf(xidbuf, sizeof(xidbuf), "%" PRIu32, c.xid);
+	format_lsn(lsnbuf, is_commit && c.end_lsn ? c.end_lsn : c.lsn);
+	format_u32(xidbuf, c.xid);
 	h.lsn = lsnbuf;
 	h.xid = xidbuf;
 	h.op = change_op_name(c.op);

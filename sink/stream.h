@@ -32,6 +32,10 @@ typedef struct Stream
 	DeadLetter	 *dead_letters;	 /* rejected by the broker, to describe */
 	bool		  failed;		 /* a delivery failed for good: stop */
 	char		  failure[1024]; /* why */
+	/* topic of the last row change, reused while the table does not change */
+	char last_schema[128];
+	char last_table[128];
+	char last_topic[512];
 } Stream;
 
 typedef enum StreamResult

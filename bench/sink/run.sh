@@ -138,7 +138,7 @@ cpu_of() {
 }
 
 start_sink() {
-	walstar-sink --conninfo="$CONNINFO" --brokers="$BOOTSTRAP" --slot=bench_sink --create-slot=false \
+	${SINK_WRAPPER:-} walstar-sink --conninfo="$CONNINFO" --brokers="$BOOTSTRAP" --slot=bench_sink --create-slot=false \
 		--snapshot=never --state-dir="$RESULTS/state" --topic-partitions="$PARTITIONS" \
 		--status-interval=1 "$@" 2>>"$RESULTS/sink.log" &
 	SINK_PID=$!
@@ -165,17 +165,20 @@ $PSQL -c "CHECKPOINT"
 END=$($PSQL -c "SELECT pg_current_wal_lsn()")
 WAL=$($PSQL -c "SELECT pg_size_pretty(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)) FROM pg_replication_slots")
 echo "   backlog: $CHANGES changes, $WAL of WAL; starting the sink"
+BROKER_PID=$(cat "$KDIR/broker.pid")
+BROKER_CPU0=$(cpu_of "$BROKER_PID")
 t0=$(date +%s.%N)
 start_sink
 wait_confirmed "$END"
 t1=$(date +%s.%N)
 SINK_CPU=$(cpu_of "$SINK_PID")
+BROKER_CPU=$(echo "$(cpu_of "$BROKER_PID") - $BROKER_CPU0" | bc)
 WALSENDER_PID=$($PSQL -c "SELECT active_pid FROM pg_replication_slots WHERE slot_name = 'bench_sink'")
 WS_CPU=$(cpu_of "$WALSENDER_PID")
 stop_sink
 WALL=$(echo "$t1 - $t0" | bc)
 RATE=$(echo "$CHANGES / $WALL" | bc)
-echo "   $CHANGES changes confirmed in $WALL s: $RATE changes/s (sink CPU $SINK_CPU s, walsender CPU $WS_CPU s)"
+echo "   $CHANGES changes confirmed in $WALL s: $RATE changes/s (CPU s: sink $SINK_CPU, walsender $WS_CPU, broker $BROKER_CPU)"
 
 LIVE_CHANGES=$((LIVE_ROWS + LIVE_ROWS / 5 + LIVE_ROWS / 20))
 echo "2. latency: live workload ($LIVE_CHANGES changes) with the sink running ..."
@@ -202,7 +205,8 @@ echo "| measure | value |"
 echo "|---|---:|"
 echo "| backlog: changes | $CHANGES |"
 echo "| backlog: slot -> acknowledged, changes/s | $RATE |"
-echo "| backlog: sink CPU s / walsender CPU s | $SINK_CPU / $WALSENDER_PID:$WS_CPU |"
+echo "| backlog: CPU s of sink / walsender (decoder) / Kafka broker | $SINK_CPU / $WS_CPU / $BROKER_CPU |"
+echo "| backlog: changes per sink CPU second | $(echo "$CHANGES / $SINK_CPU" | bc) |"
 echo "| live: changes | $LIVE_CHANGES |"
 echo "| live: write -> all acknowledged, changes/s | $LIVE_RATE |"
 echo "| live: commit -> ack p50 (ms) | $P50 |"
