@@ -831,7 +831,7 @@ AS $$
 			   r.country_key, r.rank, x.coarse, r.rank - (x.cum - x.n) AS rr
 		FROM r
 		JOIN (SELECT h.country_key, h.coarse, h.n,
-					 sum(h.n) OVER (PARTITION BY h.country_key ORDER BY h.coarse) AS cum
+					 sum(h.n) OVER (PARTITION BY h.country_key ORDER BY h.coarse ROWS UNBOUNDED PRECEDING) AS cum
 			  FROM walstar_claims.hist_coarse h
 			  WHERE h.kind = p_kind AND h.year = p_year
 				AND h.country_key = ANY (p_countries)) AS x
@@ -842,7 +842,7 @@ AS $$
 			   c.country_key, c.rank, x.fine, c.rr - (x.cum - x.n) AS rr
 		FROM c
 		JOIN LATERAL (
-			SELECT h.fine, h.n, sum(h.n) OVER (ORDER BY h.fine) AS cum
+			SELECT h.fine, h.n, sum(h.n) OVER (ORDER BY h.fine ROWS UNBOUNDED PRECEDING) AS cum
 			FROM walstar_claims.hist_fine h
 			WHERE h.kind = p_kind AND h.year = p_year
 			  AND h.country_key = c.country_key AND h.coarse = c.coarse) AS x
@@ -853,7 +853,7 @@ AS $$
 			   f.country_key, f.rank, x.v
 		FROM f
 		JOIN LATERAL (
-			SELECT h.v, h.n, sum(h.n) OVER (ORDER BY h.v) AS cum
+			SELECT h.v, h.n, sum(h.n) OVER (ORDER BY h.v ROWS UNBOUNDED PRECEDING) AS cum
 			FROM walstar_claims.hist_exact h
 			WHERE h.kind = p_kind AND h.year = p_year
 			  AND h.country_key = f.country_key AND h.fine = f.fine) AS x
