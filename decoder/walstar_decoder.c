@@ -429,7 +429,10 @@ render(DecoderState *state, StringInfo out, Walstar__V1__Change *msg,
 		memcpy(p, entry->columns_packed, colsize);
 		p += colsize;
 	}
-	Assert(p == out->data + out->len + total);
+	/* sizing and writing must agree; never send a record that is off */
+	if (p != out->data + out->len + total)
+		elog(ERROR, "walstar_decoder wrote %zu bytes for a record sized %zu",
+			 (size_t) (p - (out->data + out->len)), total);
 	out->len += (int) total;
 	out->data[out->len] = '\0';
 }
@@ -891,8 +894,9 @@ emit_row_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 													   key.values, sizes);
 
 			msg.key.data = palloc(len);
-			encode_proto_values((char *) msg.key.data, 1, key.n_values,
-								key.values, sizes);
+			if (encode_proto_values((char *) msg.key.data, 1, key.n_values,
+									key.values, sizes) != (char *) msg.key.data + len)
+				elog(ERROR, "walstar_decoder wrote a key of the wrong size");
 			msg.key.len = len;
 		}
 	}
