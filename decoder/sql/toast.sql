@@ -31,13 +31,26 @@ INSERT INTO docs VALUES (3, 't3', noise(1000), NULL);
 SELECT (SELECT md5(body) FROM docs WHERE id = 3) = md5(data::json->'new'->>'body') AS body_intact
 FROM pg_logical_slot_get_changes('s_toast', NULL, NULL, 'format', 'json', 'include-transaction', 'false');
 
+-- a TOASTed key left unchanged: the key comes from the old key PostgreSQL logs
+CREATE TABLE toastkey (k text PRIMARY KEY, v int);
+ALTER TABLE toastkey ALTER k SET STORAGE EXTERNAL;
+INSERT INTO toastkey VALUES (noise(78), 1);
+UPDATE toastkey SET v = 2;
+SELECT d->>'op' AS op, length(d->'key'->>0) AS key_length,
+	d->'key'->>0 = (SELECT k FROM toastkey) AS key_is_value,
+	d->'new_unchanged_toast' AS unchanged_toast, length(d->'old'->>'k') AS old_key_length
+FROM (SELECT data::json AS d FROM pg_logical_slot_get_changes('s_toast', NULL, NULL,
+	'format', 'json', 'include-transaction', 'false')) s;
+DROP TABLE toastkey;
+
 -- a 100 MB TOASTed value (stored uncompressed, ~50000 chunks)
 CREATE TABLE huge (id int PRIMARY KEY, v text);
 ALTER TABLE huge ALTER v SET STORAGE EXTERNAL;
 INSERT INTO huge VALUES (1, repeat('walstar ', 12500000));
 SELECT length(data::json->'new'->>'v') AS json_value_length, data::json->'key' AS key
 FROM pg_logical_slot_peek_changes('s_toast', NULL, NULL, 'format', 'json', 'include-transaction', 'false');
-SELECT count(*) AS records, max(length(data)) > 100000000 AS has_100mb_record
+SELECT count(*) FILTER (WHERE length(data) > 100000000) AS records_over_100mb,
+	count(*) FILTER (WHERE length(data) BETWEEN 1000 AND 100000000) AS other_data_records
 FROM pg_logical_slot_get_binary_changes('s_toast', NULL, NULL);
 UPDATE huge SET id = 2;   -- the key changes, v unchanged
 SELECT data FROM pg_logical_slot_get_changes('s_toast', NULL, NULL, 'format', 'json', 'include-transaction', 'false');
