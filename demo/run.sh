@@ -150,10 +150,12 @@ src feedback -v feedback="$FEEDBACK" -v claims="$CLAIMS" -v customers="$CUSTOMER
 echo "loaded in $(calc "$(now) - $t") s"
 
 say "analytics database: walstar + walstar_claims, one subscription per service"
+echo "CREATE EXTENSION walstar_claims CASCADE; SELECT walstar_claims.attach('acme'); walstar.create_subscription() x3"
 createdb -h "$WORK" -p "$ANA_PORT" -U postgres analytics
-ana <<EOF
+ana -o /dev/null <<EOF
+SET client_min_messages = warning;
 CREATE EXTENSION walstar_claims CASCADE;
-SELECT walstar_claims.attach('acme') \gset
+SELECT walstar_claims.attach('acme');
 SELECT walstar.create_subscription('acme_customers', '$BROKER',
 	topics => ARRAY['acme_customers.public.customers'], landing_schema => 'acme', enabled => true);
 SELECT walstar.create_subscription('acme_claims', '$BROKER',
