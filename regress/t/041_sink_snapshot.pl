@@ -122,7 +122,9 @@ sub wait_confirmed
 }
 
 # 1. copy with writes going on
-my $bench = pgbench(8);
+my $bench = pgbench(10);
+$node->poll_query_until('postgres', q{SELECT count(*) > 0 FROM pg_stat_activity WHERE application_name = 'pgbench'})
+  or die 'pgbench did not start';
 my $sink = WalstarTest::Sink->start(name => 'snap', node => $node, kafka => $kafka,
 	args => [ '--topic-partitions=2', '--progress-interval=1' ]);
 $sink->wait_log(qr/msg="initial copy started"/);
@@ -174,6 +176,8 @@ COMMIT;
 close($fh);
 $script = "$script.mid";
 $bench = pgbench(6);
+$node->poll_query_until('postgres', q{SELECT count(*) > 0 FROM pg_stat_activity WHERE application_name = 'pgbench'})
+  or die 'pgbench did not start';
 my $s2 = WalstarTest::Sink->start(name => 'crash', node => $node, kafka => $kafka,
 	args => [ '--slot=crashy', '--topic-prefix=w2', '--progress-interval=1', '--include-tables=public.mid' ]);
 $s2->wait_log(qr/msg="initial copy started"/);

@@ -158,6 +158,16 @@ ok((grep { $_->{id} == 43 } @rows), 'the pipeline continued after the dead lette
 like($sink->log_text, qr/error stream .*table=public\.big_rows key="\(4242\)".*dead-letter topic/, 'logged as an error');
 is($sink->stop, 0, 'clean stop');
 
+# snapshot = initial_only: copy through a temporary slot, then exit 0
+($rc, $out, $err) = run_sink("--conninfo=$conninfo", '--brokers=' . $kafka->bootstrap, '--snapshot=initial_only',
+	'--topic-prefix=once', "--state-dir=$PostgreSQL::Test::Utils::tmp_check/once");
+is($rc, 0, 'initial_only: exit 0 after the copy') or diag($err);
+my $nrows = $node->safe_psql('postgres', 'SELECT count(*) FROM big_rows');
+my @once = grep { $_->{change}{op_name} eq 'READ' } WalstarTest::Sink::read_topic($kafka, 'once.public.big_rows');
+is(scalar(@once), $nrows, "initial_only: every row as a READ record ($nrows)");
+is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE '%initial%'}), '0',
+	'initial_only: its temporary slot is gone');
+
 $node->stop;
 $kafka->stop;
 done_testing();
