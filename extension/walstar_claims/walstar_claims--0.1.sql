@@ -807,7 +807,9 @@ $$;
  * Values at given percentiles from the histograms of one kind and year, for
  * the given country keys: the two values at 0-based ranks floor(p * (n - 1))
  * and ceil(p * (n - 1)) and the interpolation fraction, exactly as
- * percentile_cont computes them.
+ * percentile_cont computes them.  Running sums add the counts as integer
+ * (a bigint sum is numeric and costs several times more); one histogram row
+ * would need more than 2^31 equal values to overflow it.
  */
 CREATE FUNCTION hist_pick(p_kind smallint, p_year integer, p_countries integer[], p_pcts float8[])
 RETURNS TABLE (country_key integer, n bigint, total numeric, pct float8,
@@ -831,7 +833,7 @@ AS $$
 			   r.country_key, r.rank, x.coarse, r.rank - (x.cum - x.n) AS rr
 		FROM r
 		JOIN (SELECT h.country_key, h.coarse, h.n,
-					 sum(h.n) OVER (PARTITION BY h.country_key ORDER BY h.coarse ROWS UNBOUNDED PRECEDING) AS cum
+					 sum(h.n::integer) OVER (PARTITION BY h.country_key ORDER BY h.coarse ROWS UNBOUNDED PRECEDING) AS cum
 			  FROM walstar_claims.hist_coarse h
 			  WHERE h.kind = p_kind AND h.year = p_year
 				AND h.country_key = ANY (p_countries)) AS x
@@ -842,7 +844,7 @@ AS $$
 			   c.country_key, c.rank, x.fine, c.rr - (x.cum - x.n) AS rr
 		FROM c
 		JOIN LATERAL (
-			SELECT h.fine, h.n, sum(h.n) OVER (ORDER BY h.fine ROWS UNBOUNDED PRECEDING) AS cum
+			SELECT h.fine, h.n, sum(h.n::integer) OVER (ORDER BY h.fine ROWS UNBOUNDED PRECEDING) AS cum
 			FROM walstar_claims.hist_fine h
 			WHERE h.kind = p_kind AND h.year = p_year
 			  AND h.country_key = c.country_key AND h.coarse = c.coarse) AS x
@@ -853,7 +855,7 @@ AS $$
 			   f.country_key, f.rank, x.v
 		FROM f
 		JOIN LATERAL (
-			SELECT h.v, h.n, sum(h.n) OVER (ORDER BY h.v ROWS UNBOUNDED PRECEDING) AS cum
+			SELECT h.v, h.n, sum(h.n::integer) OVER (ORDER BY h.v ROWS UNBOUNDED PRECEDING) AS cum
 			FROM walstar_claims.hist_exact h
 			WHERE h.kind = p_kind AND h.year = p_year
 			  AND h.country_key = f.country_key AND h.fine = f.fine) AS x
