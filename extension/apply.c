@@ -69,7 +69,6 @@ typedef struct RowState
 typedef struct TableBatch
 {
 	char	   *relname;		/* landing table name */
-	char	   *signature;		/* column names, types and keys */
 	int			ncols;			/* number of columns (0: TRUNCATE only) */
 	Column	  **columns;		/* the columns, from the first change */
 	int			nkeys;			/* number of key columns */
@@ -100,12 +99,11 @@ static MemoryContext plan_cache_cxt = NULL;
 
 static void apply_error_callback(void *arg);
 static char *landing_relname(const Change *c);
-static TableBatch *table_batch_new(const char *relname, const char *signature,
-								   const Change *c);
+static TableBatch *table_batch_new(const char *relname, const Change *c);
 static void table_batch_add(TableBatch *tb, BatchItem *item);
 static void table_batch_apply(const char *schema, TableBatch *tb);
 static char *try_table_batch(const char *schema, TableBatch *tb, ApplyErrorContext *ectx);
-static char *change_signature(const Change *c);
+static bool same_columns(const TableBatch *tb, const Change *c);
 
 static uint32
 string_ptr_hash(const void *key, Size keysize)
@@ -169,27 +167,33 @@ landing_relname(const Change *c)
 	return name;
 }
 
-static char *
-change_signature(const Change *c)
+/* Whether a row change has exactly the batch's columns (names, types, key). */
+static bool
+same_columns(const TableBatch *tb, const Change *c)
 {
-	StringInfoData s;
 	size_t		i;
 
-	initStringInfo(&s);
+	if (tb->ncols == 0 || c->n_columns != (size_t) tb->ncols)
+		return false;
 	for (i = 0; i < c->n_columns; i++)
-		appendStringInfo(&s, "%s\x1f%s\x1f%c\x1e", c->columns[i]->name,
-						 c->columns[i]->landing_type, c->columns[i]->is_key ? 'k' : '-');
-	return s.data;
+	{
+		const Column *a = tb->columns[i];
+		const Column *b = c->columns[i];
+
+		if (a->is_key != b->is_key || strcmp(a->name, b->name) != 0 ||
+			strcmp(a->landing_type, b->landing_type) != 0)
+			return false;
+	}
+	return true;
 }
 
 static TableBatch *
-table_batch_new(const char *relname, const char *signature, const Change *c)
+table_batch_new(const char *relname, const Change *c)
 {
 	TableBatch *tb = palloc0(sizeof(TableBatch));
 	size_t		i;
 
 	tb->relname = pstrdup(relname);
-	tb->signature = pstrdup(signature);
 	if (c->op != WALSTAR__V1__OP__TRUNCATE)
 	{
 		tb->ncols = c->n_columns;
@@ -1192,7 +1196,6 @@ apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs, int n,
 
 		{
 			char	   *relname = landing_relname(c);
-			char	   *signature = change_signature(c);
 			bool		found;
 			struct
 			{
@@ -1203,11 +1206,10 @@ apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs, int n,
 
 			entry = hash_search(current, &relname, HASH_ENTER, &found);
 			if (!found || (c->op != WALSTAR__V1__OP__TRUNCATE &&
-						   (entry->tb->ncols == 0 ||
-							strcmp(entry->tb->signature, signature) != 0)))
+						   !same_columns(entry->tb, c)))
 			{
 				entry->key = relname;
-				entry->tb = table_batch_new(relname, signature, c);
+				entry->tb = table_batch_new(relname, c);
 				batches = lappend(batches, entry->tb);
 			}
 			item->msg = msg;
@@ -1245,7 +1247,7 @@ apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs, int n,
 		foreach(ic, tb->items)
 		{
 			BatchItem  *item = lfirst(ic);
-			TableBatch *one = table_batch_new(tb->relname, tb->signature, item->change);
+			TableBatch *one = table_batch_new(tb->relname, item->change);
 			ApplyErrorContext ectx1 = {tb->relname, item->msg, 1};
 
 			table_batch_add(one, item);
@@ -1308,7 +1310,7 @@ apply_one_message(const char *landing_schema, const char *data, size_t len)
 		return error;
 	if (!change_is_row_change(c) && c->op != WALSTAR__V1__OP__TRUNCATE)
 		return NULL;
-	tb = table_batch_new(landing_relname(c), change_signature(c), c);
+	tb = table_batch_new(landing_relname(c), c);
 	item = palloc(sizeof(BatchItem));
 	item->msg = &msg;
 	item->change = c;

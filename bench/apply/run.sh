@@ -1,0 +1,147 @@
+#!/bin/sh
+# walstar apply benchmark: changes applied per second into landing tables by
+# one apply worker, and the worker's memory.
+#
+#   bench/apply/run.sh                 300000 changes (BENCH_CHANGES=n to change)
+#
+# 1. A throwaway cluster (shared_preload_libraries = walstar) and a Kafka
+#    broker from regress/kafka.sh, on free loopback ports.
+# 2. walstar_decoder in a source database of the same cluster turns a mixed
+#    workload into real messages: 60% inserts, 30% updates, 10% deletes over
+#    two tables (one with a numeric, a text, a timestamptz and a bool, one
+#    with a two-column key); kcat produces them (one topic per table).
+# 3. A subscription over both topics is enabled with the topics full; the
+#    time from the first to the last applied batch gives changes/s. The
+#    worker's peak RSS (VmHWM) and RSS at the end come from /proc.
+# Results go to stdout and bench/results/apply-<date>.txt (ignored by git);
+# bench/apply/RESULTS.md records a run. As root, everything runs as the
+# postgres OS user.
+set -eu
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+BENCH_USER=${BENCH_USER:-postgres}
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+
+if [ "$(id -u)" = 0 ]; then
+	work=${BENCH_WORK:-$ROOT/.cache/bench-apply}
+	mkdir -p "$work" "$ROOT/bench/results"
+	chown "$BENCH_USER" "$work" "$ROOT/bench/results"
+	exec runuser -u "$BENCH_USER" -- env HOME="$work" BENCH_WORK="$work" "$0" "$@"
+fi
+
+WORK=${BENCH_WORK:-$ROOT/.cache/bench-apply}
+N=${BENCH_CHANGES:-300000}
+BATCH=${BENCH_BATCH_SIZE:-10000}
+export PATH="$($PG_CONFIG --bindir):$PATH"
+export KAFKA_HOME=${KAFKA_HOME:-$ROOT/.cache/kafka}
+OUT="$ROOT/bench/results/apply-$(date -u +%Y%m%dT%H%M%S).txt"
+DELIM='\x1e\x1fWALSTAR-BENCH\x1f\x1e'	# never inside these messages
+
+rm -rf "$WORK/data" "$WORK/kafka" "$WORK/msgs"
+mkdir -p "$WORK/kafka" "$WORK/msgs"
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+
+cleanup()
+{
+	pg_ctl -D "$WORK/data" -m immediate stop >/dev/null 2>&1 || true
+	"$ROOT/regress/kafka.sh" stop "$WORK/kafka" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT INT TERM
+
+BROKER=$("$ROOT/regress/kafka.sh" start "$WORK/kafka" | tail -1 | grep -o '127\.0\.0\.1:[0-9]*')
+initdb -D "$WORK/data" -A trust >/dev/null
+cat >> "$WORK/data/postgresql.conf" <<CONF
+port = $PORT
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$WORK'
+shared_preload_libraries = 'walstar'
+wal_level = logical
+output_plugin_libraries = 'pgoutput, test_decoding, walstar_decoder'
+walstar.launcher_naptime = 1
+shared_buffers = 512MB
+max_wal_size = 4GB
+checkpoint_timeout = 30min
+synchronous_commit = on
+logical_decoding_work_mem = 256MB
+CONF
+pg_ctl -D "$WORK/data" -l "$WORK/postgres.log" start >/dev/null
+P="psql -X -q -At -h $WORK -p $PORT"
+$P -d postgres -c 'CREATE DATABASE src' -c 'CREATE DATABASE ana'
+$P -d src <<SQL
+CREATE EXTENSION walstar;
+CREATE TABLE orders (id bigint PRIMARY KEY, customer int, amount numeric(12,2), note text,
+	created timestamptz, paid bool);
+CREATE TABLE lines (order_id bigint, line int, sku text, qty int, PRIMARY KEY (order_id, line));
+SELECT 'x' FROM pg_create_logical_replication_slot('bench', 'walstar_decoder');
+SQL
+
+# N changes: 60% inserts, 30% updates, 10% deletes (half of each per table)
+ins=$((N * 6 / 10 / 2)); upd=$((N * 3 / 10 / 2)); del=$((N - 2 * ins - 2 * upd))
+del_o=$((del / 2)); del_l=$((del - del_o))
+$P -d src <<SQL
+INSERT INTO orders SELECT g, g % 1000, g * 1.25, 'order ' || g, now(), g % 2 = 0 FROM generate_series(1, $ins) g;
+INSERT INTO lines SELECT g, 1, 'sku-' || (g % 500), g % 7 FROM generate_series(1, $ins) g;
+UPDATE orders SET amount = amount + 1, paid = true WHERE id <= $upd;
+UPDATE lines SET qty = qty + 1 WHERE order_id <= $upd;
+DELETE FROM orders WHERE id > $ins - $del_o;
+DELETE FROM lines WHERE order_id > $ins - $del_l;
+SQL
+
+start_gen=$(date +%s.%N)
+for t in orders lines; do
+	$P -d src -c "SELECT encode(data, 'hex') FROM pg_logical_slot_peek_binary_changes('bench', NULL, NULL)
+		WHERE walstar.decode(data)->>'table' = '$t'" |
+		perl -e 'binmode STDOUT; my $d = "\x1e\x1fWALSTAR-BENCH\x1f\x1e"; my $first = 1;
+			while (<STDIN>) { chomp; print $d unless $first; $first = 0; print pack("H*", $_); }' > "$WORK/msgs/$t"
+	kcat -P -b "$BROKER" -t "walstar.public.$t" -D "$DELIM" -X message.max.bytes=20000000 \
+		-X linger.ms=50 -X batch.num.messages=10000 < "$WORK/msgs/$t"
+done
+produced=$(for t in orders lines; do kcat -C -b "$BROKER" -t "walstar.public.$t" -o beginning -e -q -D '\n' -f 'x\n' | wc -l; done | awk '{s+=$1} END {print s}')
+gen=$(echo "$(date +%s.%N) - $start_gen" | bc)
+
+$P -d ana -c 'CREATE EXTENSION walstar' \
+	-c "SELECT walstar.create_subscription('bench', '$BROKER', topics => '{walstar.public.orders,walstar.public.lines}', batch_size => $BATCH)" >/dev/null
+$P -d ana -c "SELECT walstar.start_subscription('bench')" >/dev/null
+
+# user + system CPU time of a process, in clock ticks
+cpu_ticks()
+{
+	awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+
+applied=0; first=""; pid=""; hwm=0; priv_peak=0
+while [ "$applied" -lt "$N" ]; do
+	applied=$($P -d ana -c 'SELECT coalesce(sum(applied_messages), 0) FROM walstar.subscription_offsets')
+	now=$(date +%s.%N)
+	[ -n "$pid" ] || pid=$($P -d ana -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'walstar apply'")
+	if [ -z "$first" ] && [ "$applied" -gt 0 ]; then
+		first=$now; first_applied=$applied; cpu0=$(cpu_ticks "$pid")
+	fi
+	if [ -n "$pid" ] && [ -r /proc/$pid/status ]; then
+		hwm=$(awk '/VmHWM/ {print $2}' /proc/$pid/status); rss=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)
+		priv=$(awk '/^Private_(Clean|Dirty)/ {s += $2} END {print s}' /proc/$pid/smaps_rollup 2>/dev/null || echo 0)
+		[ "${priv:-0}" -gt "${priv_peak:-0}" ] && priv_peak=$priv
+	fi
+	sleep 0.1
+done
+last=$(date +%s.%N)
+cpu1=$(cpu_ticks "$pid")
+cpu=$(echo "scale=2; ($cpu1 - $cpu0) / $(getconf CLK_TCK)" | bc)
+cpu_rate=$(echo "($N - $first_applied) / $cpu" | bc)
+elapsed=$(echo "$last - $first" | bc)
+rate=$(echo "($N - $first_applied) / $elapsed" | bc)
+dead=$($P -d ana -c 'SELECT count(*) FROM walstar.dead_letters')
+rows=$($P -d ana -c 'SELECT (SELECT count(*) FROM walstar_landing.orders) || '"'"' '"'"' || (SELECT count(*) FROM walstar_landing.lines)')
+src_rows=$($P -d src -c 'SELECT (SELECT count(*) FROM orders) || '"'"' '"'"' || (SELECT count(*) FROM lines)')
+
+{
+	echo "walstar apply benchmark $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+	echo "machine: $(nproc) cores, $(awk '/MemTotal/ {print int($2/1024)}' /proc/meminfo) MB, $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "changes: $N (inserts $((2 * ins)), updates $((2 * upd)), deletes $del), batch_size $BATCH"
+	echo "messages in Kafka: $produced (made and produced in ${gen}s)"
+	echo "applied: $((N - first_applied)) changes in ${elapsed}s after the first batch: $rate changes/s"
+	echo "worker CPU: ${cpu}s for them: $cpu_rate changes per CPU second (the worker's backend; commits and the checkpointer not counted)"
+	echo "worker memory: peak RSS (VmHWM) ${hwm} kB, RSS at the end ${rss:-?} kB (RSS counts the shared buffers the worker touched)"
+	echo "worker private memory (smaps Private_*): peak seen ${priv_peak:-?} kB, at the end ${priv:-?} kB"
+	echo "landing rows (orders lines): $rows; source: $src_rows; dead letters: $dead"
+} | tee "$OUT"
