@@ -43,9 +43,10 @@ if [ -n "$missing" ]; then
 	apt-get install -y -q --no-install-recommends $missing
 fi
 
-# Kafka broker jars, one fetch per pinned version.
+# Kafka broker jars, fetched again whenever the pom changes.
 version=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$ROOT/regress/kafka/pom.xml")
-stamp="$KAFKA_HOME/libs/.fetched-$version"
+pomsum=$(md5sum < "$ROOT/regress/kafka/pom.xml" | cut -c1-12)
+stamp="$KAFKA_HOME/libs/.fetched-$version-$pomsum"
 if [ ! -e "$stamp" ]; then
 	echo "deps: fetching Apache Kafka $version broker jars with Maven into $KAFKA_HOME/libs"
 	rm -rf "$KAFKA_HOME/libs"
