@@ -396,8 +396,9 @@ walstar_apply_main(Datum main_arg)
 
 	worker_cxt = AllocSetContextCreate(TopMemoryContext, "walstar apply worker",
 									   ALLOCSET_DEFAULT_SIZES);
+	/* a large first block survives the resets: no page faults per batch */
 	batch_cxt = AllocSetContextCreate(worker_cxt, "walstar apply batch",
-									  ALLOCSET_DEFAULT_SIZES);
+									  0, 16 * 1024 * 1024, 64 * 1024 * 1024);
 	parts = partition_table_create(worker_cxt);
 	before_shmem_exit(worker_shmem_exit, (Datum) 0);
 

@@ -80,8 +80,13 @@ consumer_create(const Subscription *sub)
 	set_conf(conf, "log.queue", "true", false);
 	set_conf(conf, "fetch.wait.max.ms", "100", false);
 	set_conf(conf, "topic.metadata.refresh.interval.ms", "10000", false);
-	/* A huge message must reach us to go to dead_letters, not stall. */
-	set_conf(conf, "fetch.message.max.bytes", "67108864", false);
+	/*
+	 * Bounded prefetch: what librdkafka holds beyond the batch in progress.
+	 * A message larger than the fetch sizes still comes through whole
+	 * (brokers return the first batch of a partition regardless), and must:
+	 * it goes to dead_letters instead of stalling the partition.
+	 */
+	set_conf(conf, "queued.max.messages.kbytes", "16384", false);
 	set_conf(conf, "receive.message.max.bytes", "134217728", false);
 	forboth(ln, sub->property_names, lv, sub->property_values)
 	{

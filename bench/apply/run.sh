@@ -119,7 +119,7 @@ while [ "$applied" -lt "$N" ]; do
 	fi
 	if [ -n "$pid" ] && [ -r /proc/$pid/status ]; then
 		hwm=$(awk '/VmHWM/ {print $2}' /proc/$pid/status); rss=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)
-		priv=$(awk '/^Private_(Clean|Dirty)/ {s += $2} END {print s}' /proc/$pid/smaps_rollup 2>/dev/null || echo 0)
+		priv=$(awk '/^Anonymous:/ {print $2}' /proc/$pid/smaps_rollup 2>/dev/null || echo 0)
 		[ "${priv:-0}" -gt "${priv_peak:-0}" ] && priv_peak=$priv
 	fi
 	sleep 0.1
@@ -142,6 +142,6 @@ src_rows=$($P -d src -c 'SELECT (SELECT count(*) FROM orders) || '"'"' '"'"' || 
 	echo "applied: $((N - first_applied)) changes in ${elapsed}s after the first batch: $rate changes/s"
 	echo "worker CPU: ${cpu}s for them: $cpu_rate changes per CPU second (the worker's backend; commits and the checkpointer not counted)"
 	echo "worker memory: peak RSS (VmHWM) ${hwm} kB, RSS at the end ${rss:-?} kB (RSS counts the shared buffers the worker touched)"
-	echo "worker private memory (smaps Private_*): peak seen ${priv_peak:-?} kB, at the end ${priv:-?} kB"
+	echo "worker heap (smaps Anonymous: private memory, shared buffers excluded): peak seen ${priv_peak:-?} kB, at the end ${priv:-?} kB"
 	echo "landing rows (orders lines): $rows; source: $src_rows; dead letters: $dead"
 } | tee "$OUT"
