@@ -160,8 +160,10 @@ reload(int32 id)
 
 	if (sub->config_version == old_version)
 		return;
-	if (consumer == NULL)
-		consumer = consumer_create(sub);
+	/* brokers or librdkafka properties may have changed: a fresh handle */
+	consumer_destroy(consumer);
+	consumer = NULL;
+	consumer = consumer_create(sub);
 	consumer_refresh_assignment(consumer, sub, parts, true);
 	if (sub->rewind_pending)
 	{

@@ -231,6 +231,15 @@ $node->poll_query_until('ana', "SELECT sum(applied_messages) >= 2 * $applied FRO
   or die 'rewind did not replay';
 landing_equal('after a rewind to offset 0');
 
+# --- rewind to a time before everything: the worker resolves it to offset 0
+$applied = $node->safe_psql('ana', 'SELECT sum(applied_messages) FROM walstar.subscription_offsets');
+$node->safe_psql('ana', "SELECT walstar.rewind('s', '2000-01-01 00:00:00+00'::timestamptz)");
+$node->poll_query_until('ana', "SELECT rewind_time IS NULL FROM walstar.subscriptions WHERE name = 's'")
+  or die 'rewind by time not resolved';
+$node->poll_query_until('ana', "SELECT sum(applied_messages) >= $applied + $applied / 2 FROM walstar.subscription_offsets")
+  or die 'rewind by time did not replay';
+landing_equal('after a rewind to a time');
+
 # --- error policy stop: the subscription stops at the poison, nothing after it is applied
 my $letters_before = $node->safe_psql('ana', 'SELECT count(*) FROM walstar.dead_letters');
 $node->safe_psql('ana', "SELECT walstar.alter_subscription('s', error_policy => 'stop')");
