@@ -6,7 +6,7 @@
  * For tests, debugging and analysts looking at a topic. Row values use the
  * JSON type that matches them (numbers, booleans, strings); numeric stays a
  * string so that no digit is lost, bytea is "\x..." hex, dates and times
- * are ISO text in UTC. Columns an old tuple does not carry are left out;
+ * are ISO text in UTC, intervals in the session's IntervalStyle. Columns an old tuple does not carry are left out;
  * unchanged TOAST columns are listed in "new_unchanged_toast" rather than
  * given a placeholder value.
  *
@@ -20,6 +20,7 @@
 #include "utils/fmgrprotos.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
+#include "utils/timestamp.h"
 
 #include "walstar.h"
 
@@ -209,6 +210,18 @@ append_value(StringInfo out, const Value *v, const Column *col)
 				return;
 			}
 			break;
+		case WALSTAR__V1__VALUE__KIND_INTERVAL_VALUE:
+			{
+				Interval	iv;
+
+				/* readable for people: the server's own interval output */
+				iv.month = v->interval_value ? v->interval_value->months : 0;
+				iv.day = v->interval_value ? v->interval_value->days : 0;
+				iv.time = v->interval_value ? v->interval_value->micros : 0;
+				escape_json(out, DatumGetCString(DirectFunctionCall1(interval_out,
+																	 IntervalPGetDatum(&iv))));
+				return;
+			}
 		default:
 			break;
 	}
