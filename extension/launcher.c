@@ -46,6 +46,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "compat.h"
 #include "walstar.h"
 
 #define MANAGER_TYPE "walstar manager"
@@ -313,7 +314,7 @@ terminate_database_workers(Oid dboid)
 
 	for (i = 1; i <= n; i++)
 	{
-		LocalPgBackendStatus *local = pgstat_fetch_stat_local_beentry(i);
+		LocalPgBackendStatus *local = LOCAL_BACKEND_STATUS(i);
 		PgBackendStatus *be;
 		const char *type;
 

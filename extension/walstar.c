@@ -12,6 +12,7 @@
 #include "miscadmin.h"
 #include "utils/guc.h"
 
+#include "compat.h"
 #include "walstar.h"
 
 PG_MODULE_MAGIC;
@@ -37,7 +38,7 @@ _PG_init(void)
 							PGC_SIGHUP,
 							GUC_UNIT_S,
 							NULL, NULL, NULL);
-	MarkGUCPrefixReserved("walstar");
+	RESERVE_GUC_PREFIX("walstar");
 
 	if (!process_shared_preload_libraries_in_progress)
 		return;
