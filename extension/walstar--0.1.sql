@@ -414,8 +414,10 @@ BEGIN
 	UPDATE @extschema@.subscriptions x
 	SET config_version = x.config_version + 1, rewind_time = NULL
 	WHERE x.id = sub_id;
+	-- not past a partition's known end (Kafka would restart it from its beginning)
 	UPDATE @extschema@.subscription_offsets o
-	SET next_offset = to_offset, last_commit_lsn = '0/0', last_position = 0
+	SET next_offset = least(to_offset, coalesce(o.high_watermark, to_offset)),
+		last_commit_lsn = '0/0', last_position = 0
 	WHERE o.subscription_id = sub_id;
 	GET DIAGNOSTICS n = ROW_COUNT;
 	RETURN n;

@@ -74,6 +74,9 @@ UPDATE walstar.subscription_offsets SET last_commit_lsn = '1/0', last_position =
 SELECT walstar.rewind('shop', 42);
 SELECT topic, partition, next_offset, last_commit_lsn, last_position
 FROM walstar.subscription_offsets ORDER BY 1, 2;
+-- never past a partition's end
+SELECT walstar.rewind('shop', 150);
+SELECT topic, partition, next_offset FROM walstar.subscription_offsets ORDER BY 1, 2;
 -- rewind to a time: left to the worker, which resolves it with the broker
 SELECT walstar.rewind('shop', '2024-01-01 00:00:00+00'::timestamptz);
 SELECT name, rewind_time IS NOT NULL AS rewind_pending FROM walstar.subscriptions ORDER BY id;
