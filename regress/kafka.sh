@@ -86,8 +86,12 @@ logger.kafka.level=WARN
 logger.org.name=org.apache.kafka
 logger.org.level=WARN
 PROPS
-		# A random cluster id: 16 bytes, URL-safe base64 without padding.
-		cid=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+		# A random cluster id: 16 bytes, URL-safe base64 without padding, not
+		# starting with '-' (the format tool would take it for an option).
+		cid=-
+		while [ "${cid#-}" != "$cid" ]; do
+			cid=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+		done
 		java -cp "$KAFKA_HOME/libs/*" -Dlog4j2.configurationFile="$dir/log4j2.properties" \
 			kafka.tools.StorageTool format -t "$cid" -c "$dir/server.properties" \
 			> "$dir/format.log" 2>&1 || { cat "$dir/format.log" >&2; die "storage format failed"; }
