@@ -130,10 +130,11 @@ $sink->wait_log(qr/msg="streaming"/);
 landing_equal('initial snapshot (READ rows)');
 
 my ($sink_kills, $crashes) = (0, 0);
-for my $round (1 .. 8)
+# 10 analytics crashes at random points of the stream, 5 sink kills between them.
+for my $round (1 .. 15)
 {
 	random_txs(10 + int(rand(10)));
-	if ($round % 2 == 1)
+	if ($round % 3 == 0)
 	{
 		$sink->kill9;
 		$sink_kills++;
