@@ -6,7 +6,6 @@
 # new slot and the result is right again.
 use strict;
 use warnings;
-use IPC::Run ();
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -43,11 +42,19 @@ COMMIT;
 };
 close($fh);
 
+my $nbench = 0;
 sub pgbench
 {
 	my ($secs) = @_;
-	return IPC::Run::start([ 'pgbench', '-n', '-T', $secs, '-c', '2', '-f', $script,
-		'-h', $node->host, '-p', $node->port, 'postgres' ], '>', \my $out, '2>', \my $err);
+	my $log = "$PostgreSQL::Test::Utils::tmp_check/pgbench_" . ++$nbench . '.log';
+	# the TAP framework sets PGAPPNAME for everything it starts
+	local $ENV{PGAPPNAME} = 'pgbench';
+	my $pid = WalstarTest::Sink::background($log, 'pgbench', '-n', '-T', $secs, '-c', '2', '-f', $script,
+		'-h', $node->host, '-p', $node->port, 'postgres');
+	$node->poll_query_until('postgres',
+		q{SELECT count(*) > 0 FROM pg_stat_activity WHERE application_name = 'pgbench'})
+	  or die 'pgbench did not start: ' . slurp_file($log);
+	return $pid;
 }
 
 my %min_rows = (big => 100000, mid => 30000);
@@ -123,15 +130,13 @@ sub wait_confirmed
 
 # 1. copy with writes going on
 my $bench = pgbench(10);
-$node->poll_query_until('postgres', q{SELECT count(*) > 0 FROM pg_stat_activity WHERE application_name = 'pgbench'})
-  or die 'pgbench did not start';
 my $sink = WalstarTest::Sink->start(name => 'snap', node => $node, kafka => $kafka,
 	args => [ '--topic-partitions=2', '--progress-interval=1' ]);
 $sink->wait_log(qr/msg="initial copy started"/);
 is($node->safe_psql('postgres', q{SELECT count(*) > 0 FROM pg_stat_activity WHERE application_name = 'pgbench'}),
 	't', 'pgbench writes while the copy runs');
 $sink->wait_log(qr/msg="initial copy complete and acknowledged"/);
-$bench->finish;
+WalstarTest::Sink::finish_background($bench);
 wait_confirmed('walstar');
 like($sink->log_text, qr/info snapshot table=public\.big rows=\d+ rows_per_s=\d+ tables_done=\d\/3 eta_s=/,
 	'progress lines with rows/s, tables done and ETA');
@@ -176,8 +181,6 @@ COMMIT;
 close($fh);
 $script = "$script.mid";
 $bench = pgbench(6);
-$node->poll_query_until('postgres', q{SELECT count(*) > 0 FROM pg_stat_activity WHERE application_name = 'pgbench'})
-  or die 'pgbench did not start';
 my $s2 = WalstarTest::Sink->start(name => 'crash', node => $node, kafka => $kafka,
 	args => [ '--slot=crashy', '--topic-prefix=w2', '--progress-interval=1', '--include-tables=public.mid' ]);
 $s2->wait_log(qr/msg="initial copy started"/);
@@ -189,7 +192,7 @@ $s2 = WalstarTest::Sink->start(name => 'crash', node => $node, kafka => $kafka,
 	args => [ '--slot=crashy', '--topic-prefix=w2', '--progress-interval=1', '--include-tables=public.mid' ]);
 $s2->wait_log(qr/dropping and recreating the slot to redo the snapshot/);
 $s2->wait_log(qr/msg="initial copy complete and acknowledged"/);
-$bench->finish;
+WalstarTest::Sink::finish_background($bench);
 wait_confirmed('crashy');
 check_replay('w2', 'mid', 'after a crash in the copy');
 is($s2->stop, 0, 'clean stop');

@@ -177,6 +177,29 @@ sub topics
 	return sort @t;
 }
 
+# Run a command in the background, output to $log; returns its pid.
+sub background
+{
+	my ($log, @cmd) = @_;
+	my $pid = fork();
+	die "fork: $!" unless defined $pid;
+	if ($pid == 0)
+	{
+		open(STDOUT, '>>', $log) or die;
+		open(STDERR, '>>', $log) or die;
+		exec(@cmd) or POSIX::_exit(127);
+	}
+	return $pid;
+}
+
+# Wait for a background command; returns its exit code.
+sub finish_background
+{
+	my ($pid) = @_;
+	waitpid($pid, 0);
+	return $? >> 8;
+}
+
 # Configure a node for the decoder.
 sub setup_node
 {
