@@ -41,15 +41,6 @@ export PERL5LIB="$PGXS_DIR/src/test/perl:$ROOT/regress/lib${PERL5LIB:+:$PERL5LIB
 export PG_REGRESS WALSTAR_ROOT="$ROOT" KAFKA_HOME="${KAFKA_HOME:-$ROOT/.cache/kafka}"
 export TESTDIR="$WORK/tap"
 
-# make asan-test: our modules are built with -fsanitize=address; the server
-# binaries are not, so the runtime is preloaded into every process the suites
-# start (the Kafka broker's JVM excepted, see kafka.sh). Errors abort the
-# offending backend, which fails the suite; the report lands in the server log
-# and in $WORK/asan.*.
-if [ -n "${WALSTAR_ASAN:-}" ]; then
-	export LD_PRELOAD="$(gcc -print-file-name=libasan.so)"
-	export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:log_path=$WORK/asan"
-fi
 
 failed=""
 for part in "$@"; do
@@ -85,18 +76,13 @@ if ls "$ROOT"/regress/t/*.pl >/dev/null 2>&1; then
 fi
 
 # Nothing we started may outlive the run.
-leftover=$(ps -eo pid,args | grep -F "$WORK" | grep -v grep | grep -E 'bin/postgres|kafka\.Kafka' || true)
+leftover=$(ps -eo pid,args | grep -F "$WORK/" | grep -v grep | grep -E 'bin/postgres|kafka\.Kafka' || true)
 if [ -n "$leftover" ]; then
 	echo "servers left running after the tests:" >&2
 	echo "$leftover" >&2
 	failed="$failed leftover-servers"
 fi
 
-if ls "$WORK"/asan.* >/dev/null 2>&1; then
-	echo "AddressSanitizer reports:" >&2
-	cat "$WORK"/asan.* >&2
-	failed="$failed asan"
-fi
 
 if [ -n "$failed" ]; then
 	echo "FAILED:$failed"
