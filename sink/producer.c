@@ -431,8 +431,15 @@ producer_send(Producer *p, const char *topic, int partitions, const void *key,
 		if (headers->topic)
 			rd_kafka_header_add(hdrs, "walstar.topic", -1, headers->topic, -1);
 	}
+	/*
+	 * Rows without a key (REPLICA IDENTITY FULL without a primary key) all go
+	 * to partition 0: the partitioner would scatter them, and their changes
+	 * must stay in commit order.
+	 */
 	rc = rd_kafka_producev(
-		p->rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_KEY((void *)key, key_len),
+		p->rk, RD_KAFKA_V_RKT(rkt),
+		RD_KAFKA_V_PARTITION(key_len > 0 ? RD_KAFKA_PARTITION_UA : 0),
+		RD_KAFKA_V_KEY((void *)key, key_len),
 		RD_KAFKA_V_VALUE((void *)value, value_len),
 		RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),
 		RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
