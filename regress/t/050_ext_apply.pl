@@ -15,6 +15,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes ();
 use WalstarTest::Kafka;
+use WalstarTest::Shop;
 
 my $seed = $ENV{WALSTAR_SEED} // int(rand(1_000_000));
 srand($seed);
@@ -35,126 +36,18 @@ $node->safe_psql('postgres', 'CREATE DATABASE ana');
 
 $node->safe_psql('src', q{
 CREATE EXTENSION walstar;  -- for walstar.decode() in ship()
-CREATE SCHEMA shop;
-CREATE TABLE items (id int PRIMARY KEY, name text, price numeric(10,2), big text, at timestamptz);
-CREATE TABLE shop.orders (region text, no int, item int, qty int, note text, PRIMARY KEY (region, no));
-CREATE TABLE events (at int, what text);
-ALTER TABLE events REPLICA IDENTITY FULL;
+} . WalstarTest::Shop::schema_sql() . q{
 SELECT 'init' FROM pg_create_logical_replication_slot('s', 'walstar_decoder');
 });
-my @tables = ([ 'items', 'walstar_landing.items' ],
-	[ 'shop.orders', 'walstar_landing.shop__orders' ],
-	[ 'events', 'walstar_landing.events' ]);
+my @tables = @WalstarTest::Shop::TABLES;
 
-my $tmp = File::Temp::tempdir('ship_XXXX', DIR => $PostgreSQL::Test::Utils::tmp_check);
-my $nfile = 0;
-
-# Produce raw messages, [topic, bytes] in order, one kcat run per topic.
-sub produce_raw
-{
-	my (@msgs) = @_;
-	my (%files, @order);
-	for my $m (@msgs)
-	{
-		my $f = sprintf('%s/m%08d', $tmp, $nfile++);
-		open(my $fh, '>:raw', $f) or die;
-		print $fh $m->[1];
-		close($fh);
-		push @order, $m->[0] unless $files{ $m->[0] };
-		push @{ $files{ $m->[0] } }, $f;
-	}
-	for my $topic (@order)
-	{
-		system('kcat', '-P', '-b', $kafka->bootstrap, '-t', $topic,
-			'-X', 'max.in.flight.requests.per.connection=1', '-X', 'message.max.bytes=20000000', @{ $files{$topic} }) == 0
-		  or die "kcat produce to $topic failed";
-		unlink @{ $files{$topic} };
-	}
-}
-
-# Take the slot's new row changes; returns them as [topic, bytes].
-sub take_changes
-{
-	my $out = $node->safe_psql('src', q{
-SELECT 'walstar.' || (c->>'schema') || '.' || (c->>'table'), encode(data, 'hex')
-FROM (SELECT data, walstar.decode(data) AS c
-      FROM pg_logical_slot_get_binary_changes('s', NULL, NULL)) x
-WHERE c->>'op' NOT IN ('BEGIN', 'COMMIT')});
-	return map { my ($t, $h) = split /\|/; [ $t, pack('H*', $h) ] } grep { $_ ne '' } split /\n/, $out;
-}
-
+# The shared shop workload (WalstarTest::Shop), bound to this test's nodes.
+sub produce_raw { WalstarTest::Shop::produce_raw($kafka, @_) }
+sub take_changes { map { [ $_->[0], $_->[1] ] } WalstarTest::Shop::slot_changes($node) }
 sub ship { my @m = take_changes(); produce_raw(@m); return @m; }
-
-sub sum_sql
-{
-	my ($rel) = @_;
-	return "SELECT count(*) || ':' || coalesce(md5(string_agg(t::text, ',' ORDER BY t::text)), '') FROM $rel t";
-}
-
-sub table_sum
-{
-	my ($db, $rel) = @_;
-	return $node->safe_psql($db, sum_sql($rel));
-}
-
-# Wait until every landing table equals its source table.
-sub landing_equal
-{
-	my ($what) = @_;
-	my $end = Time::HiRes::time() + 60;
-	my @diff;
-	while (Time::HiRes::time() < $end)
-	{
-		@diff = ();
-		my @want = split /\n/, $node->safe_psql('src', join(' UNION ALL ', map { '(' . sum_sql($_->[0]) . ')' } @tables));
-		my ($ret, $out) = $node->psql('ana', join(' UNION ALL ', map { '(' . sum_sql($_->[1]) . ')' } @tables));
-		my @have = $ret == 0 ? split(/\n/, $out) : ('missing') x @tables;
-		for my $i (0 .. $#tables)
-		{
-			push @diff, "$tables[$i][0]: want $want[$i] have $have[$i]" if $want[$i] ne $have[$i];
-		}
-		last unless @diff;
-		Time::HiRes::sleep(0.1);
-	}
-	ok(!@diff, "$what: landing tables equal the source") or diag(join("\n", @diff));
-}
-
-# A random transaction over the three tables.
-my $next_id = 1;
-sub random_tx
-{
-	my @sql = ('BEGIN');
-	for (1 .. 1 + int(rand(8)))
-	{
-		my $r = rand();
-		my $id = 1 + int(rand($next_id + 1));
-		if ($r < 0.35)
-		{
-			my $n = 1 + int(rand(20));
-			my $big = rand() < 0.1 ? "(SELECT string_agg(md5(g::text), '') FROM generate_series(1, 300) g)" : "'small'";
-			push @sql, "INSERT INTO items SELECT g, 'item ' || g, g * 0.5, $big, now() FROM generate_series($next_id, $next_id + $n - 1) g";
-			push @sql, "INSERT INTO shop.orders SELECT (ARRAY['eu','us','asia'])[1 + g % 3], g, g, 1, NULL FROM generate_series($next_id, $next_id + $n - 1) g";
-			push @sql, "INSERT INTO events VALUES ($id, 'e$id'), ($id, 'e$id')";
-			$next_id += $n;
-		}
-		elsif ($r < 0.55) { push @sql, "UPDATE items SET price = price + 1, name = name || '+' WHERE id % 29 = $id % 29"; }
-		elsif ($r < 0.65) { push @sql, "UPDATE items SET id = id + 1000000 WHERE id = $id"; }
-		elsif ($r < 0.72) { push @sql, "UPDATE shop.orders SET region = 'moved', no = no + 1000000 WHERE no = $id"; }
-		elsif ($r < 0.82) { push @sql, "UPDATE shop.orders SET qty = qty + 1 WHERE no % 23 = $id % 23"; }
-		elsif ($r < 0.90) { push @sql, "DELETE FROM items WHERE id % 31 = $id % 31"; push @sql, "DELETE FROM shop.orders WHERE no = $id"; }
-		elsif ($r < 0.96) { push @sql, "DELETE FROM events WHERE ctid = (SELECT ctid FROM events WHERE at = $id LIMIT 1)"; push @sql, "UPDATE events SET what = what || '!' WHERE at = $id + 1"; }
-		else { push @sql, "TRUNCATE events"; }
-	}
-	push @sql, 'COMMIT';
-	return join(";\n", @sql) . ";\n";
-}
-
-# $n random transactions, in one session.
-sub random_txs
-{
-	my ($n) = @_;
-	$node->safe_psql('src', join('', map { random_tx() } 1 .. $n));
-}
+sub table_sum { my ($db, $rel) = @_; return $node->safe_psql($db, WalstarTest::Shop::sum_sql($rel)); }
+sub landing_equal { WalstarTest::Shop::landing_equal($node, $node, @_) }
+sub random_txs { WalstarTest::Shop::random_txs($node, @_) }
 
 # --- start: a subscription over every walstar topic of the public and shop schemas
 $node->safe_psql('ana', 'CREATE EXTENSION walstar');
