@@ -597,9 +597,13 @@ decoder_begin(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
 		ensure_begin(ctx, txn, ts);
 }
 
+/*
+ * End of a decoded transaction (COMMIT, or PREPARE for two-phase): write the
+ * held-back last record and, when a BEGIN went out, the closing marker.
+ */
 static void
-decoder_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
-			   XLogRecPtr commit_lsn)
+finish_txn(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+		   Walstar__V1__Op op, XLogRecPtr lsn, TimestampTz time)
 {
 	DecoderState *state = ctx->output_plugin_private;
 	TxnState   *ts = txn_state(ctx, txn);
@@ -608,9 +612,16 @@ decoder_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 
 	flush_pending(ctx, true, !send);
 	if (send)
-		emit_txn_marker(ctx, txn, WALSTAR__V1__OP__COMMIT, commit_lsn,
-						commit_lsn, TXN_COMMIT_TIME(txn), true, true);
+		emit_txn_marker(ctx, txn, op, lsn, lsn, time, true, true);
 	txn_state_free(txn);
+}
+
+static void
+decoder_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+			   XLogRecPtr commit_lsn)
+{
+	finish_txn(ctx, txn, WALSTAR__V1__OP__COMMIT, commit_lsn,
+			   TXN_COMMIT_TIME(txn));
 }
 
 static void
@@ -647,16 +658,8 @@ static void
 decoder_prepare(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 				XLogRecPtr prepare_lsn)
 {
-	DecoderState *state = ctx->output_plugin_private;
-	TxnState   *ts = txn_state(ctx, txn);
-	bool		send = ts->begin_sent &&
-		(!state->opts.json || state->opts.include_transaction);
-
-	flush_pending(ctx, true, !send);
-	if (send)
-		emit_txn_marker(ctx, txn, WALSTAR__V1__OP__PREPARE, prepare_lsn,
-						prepare_lsn, TXN_PREPARE_TIME(txn), true, true);
-	txn_state_free(txn);
+	finish_txn(ctx, txn, WALSTAR__V1__OP__PREPARE, prepare_lsn,
+			   TXN_PREPARE_TIME(txn));
 }
 
 static void
