@@ -540,6 +540,35 @@ append_key_match(StringInfo sql, TableBatch *tb, char **types)
 	}
 }
 
+/*
+ * " ON CONFLICT (key) DO UPDATE SET col = excluded.col, ...", or DO NOTHING
+ * when the table has only key columns.
+ */
+static void
+append_on_conflict(StringInfo sql, TableBatch *tb)
+{
+	int			i;
+	int			nset = 0;
+
+	appendStringInfoString(sql, " ON CONFLICT (");
+	for (i = 0; i < tb->nkeys; i++)
+		appendStringInfo(sql, "%s%s", i > 0 ? ", " : "",
+						 quote_identifier(tb->columns[tb->keycols[i]]->name));
+	appendStringInfoChar(sql, ')');
+	for (i = 0; i < tb->ncols; i++)
+	{
+		const char *q;
+
+		if (tb->columns[i]->is_key)
+			continue;
+		q = quote_identifier(tb->columns[i]->name);
+		appendStringInfo(sql, "%s%s = excluded.%s",
+						 nset++ > 0 ? ", " : " DO UPDATE SET ", q, q);
+	}
+	if (nset == 0)
+		appendStringInfoString(sql, " DO NOTHING");
+}
+
 /* INSERT (upsert for keyed tables) of rows given as one text array per column. */
 static void
 insert_rows(const char *qualified, TableBatch *tb, char **types, char ***cols, int n)
@@ -548,7 +577,6 @@ insert_rows(const char *qualified, TableBatch *tb, char **types, char ***cols, i
 	Oid		   *argtypes = palloc(sizeof(Oid) * tb->ncols);
 	Datum	   *args = palloc(sizeof(Datum) * tb->ncols);
 	int			i;
-	int			nset = 0;
 
 	initStringInfo(&sql);
 	appendStringInfo(&sql, "INSERT INTO %s AS t (", qualified);
@@ -570,27 +598,7 @@ insert_rows(const char *qualified, TableBatch *tb, char **types, char ***cols, i
 	appendStringInfoChar(&sql, ')');
 	if (tb->nkeys > 0)
 	{
-		appendStringInfoString(&sql, " ON CONFLICT (");
-		for (i = 0; i < tb->nkeys; i++)
-			appendStringInfo(&sql, "%s%s", i > 0 ? ", " : "",
-							 quote_identifier(tb->columns[tb->keycols[i]]->name));
-		appendStringInfoString(&sql, ") DO UPDATE SET ");
-		for (i = 0; i < tb->ncols; i++)
-		{
-			const char *q;
-
-			if (tb->columns[i]->is_key)
-				continue;
-			q = quote_identifier(tb->columns[i]->name);
-			appendStringInfo(&sql, "%s%s = excluded.%s", nset++ > 0 ? ", " : "", q, q);
-		}
-		if (nset == 0)
-		{
-			/* only key columns: nothing to update */
-			sql.len -= strlen(" DO UPDATE SET ");
-			sql.data[sql.len] = '\0';
-			appendStringInfoString(&sql, " DO NOTHING");
-		}
+		append_on_conflict(&sql, tb);
 	}
 	run_statement(sql.data, tb->ncols, argtypes, args);
 }
@@ -735,26 +743,7 @@ apply_toast_rows(const char *qualified, TableBatch *tb, char **types,
 			appendStringInfo(&sql, "%so.%s = u.k%d::%s", i > 0 ? " AND " : "",
 							 quote_identifier(tb->columns[k]->name), i + 1, types[k]);
 		}
-		appendStringInfoString(&sql, " ON CONFLICT (");
-		for (i = 0; i < tb->nkeys; i++)
-			appendStringInfo(&sql, "%s%s", i > 0 ? ", " : "",
-							 quote_identifier(tb->columns[tb->keycols[i]]->name));
-		appendStringInfoString(&sql, ") DO UPDATE SET ");
-		for (i = 0; i < tb->ncols; i++)
-		{
-			const char *q;
-
-			if (tb->columns[i]->is_key)
-				continue;
-			q = quote_identifier(tb->columns[i]->name);
-			appendStringInfo(&sql, "%s%s = excluded.%s", nset++ > 0 ? ", " : "", q, q);
-		}
-		if (nset == 0)
-		{
-			sql.len -= strlen(" DO UPDATE SET ");
-			sql.data[sql.len] = '\0';
-			appendStringInfoString(&sql, " DO NOTHING");
-		}
+		append_on_conflict(&sql, tb);
 	}
 	else
 	{
