@@ -11,6 +11,7 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "walstar.pb-c.h"
@@ -243,4 +244,251 @@ change_key_text(const uint8_t *key, size_t key_len, char *buf, size_t buflen)
 	ADD(")");
 #undef ADD
 	walstar__v1__key__free_unpacked(k, NULL);
+}
+
+typedef struct Span
+{
+	const uint8_t *p;
+	size_t		   n;
+} Span;
+
+static uint8_t *
+put_varint(uint8_t *o, uint64_t v)
+{
+	while (v >= 0x80)
+	{
+		*o++ = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	*o++ = (uint8_t)v;
+	return o;
+}
+
+/* Column.is_key of a serialized Column. */
+static bool
+column_is_key(const uint8_t *p, const uint8_t *end)
+{
+	while (p < end)
+	{
+		uint64_t tag, v;
+
+		if (!read_varint(&p, end, &tag))
+			return false;
+		if ((tag >> 3) == 5 && (tag & 7) == 0)
+			return read_varint(&p, end, &v) && v != 0;
+		if (!skip_field(&p, end, (int)(tag & 7)))
+			return false;
+	}
+	return false;
+}
+
+/*
+ * Walk the top-level fields; with spans != NULL, remember the columns
+ * (is_key in iskey), new_values and old_values.  Counts in n[0..2].
+ */
+static bool
+scan_row(const uint8_t *data, size_t len, size_t n[3], Span *newv, Span *oldv,
+		 bool *iskey)
+{
+	const uint8_t *p = data;
+	const uint8_t *end = data + len;
+
+	n[0] = n[1] = n[2] = 0;
+	while (p < end)
+	{
+		uint64_t	   tag, v;
+		const uint8_t *start;
+
+		if (!read_varint(&p, end, &tag))
+			return false;
+		if ((tag & 7) != 2)
+		{
+			if (!skip_field(&p, end, (int)(tag & 7)))
+				return false;
+			continue;
+		}
+		if (!read_varint(&p, end, &v) || v > (uint64_t)(end - p))
+			return false;
+		start = p;
+		p += v;
+		switch (tag >> 3)
+		{
+			case 6:
+				if (iskey != NULL)
+					iskey[n[0]] = column_is_key(start, p);
+				n[0]++;
+				break;
+			case 7:
+				if (newv != NULL)
+					newv[n[1]] = (Span){start, v};
+				n[1]++;
+				break;
+			case 8:
+				if (oldv != NULL)
+					oldv[n[2]] = (Span){start, v};
+				n[2]++;
+				break;
+			default:
+				break;
+		}
+	}
+	return true;
+}
+
+bool
+change_old_key_delete(const uint8_t *data, size_t len, const ChangePeek *c,
+					  uint8_t **rec, size_t *rec_len, size_t *key_off,
+					  size_t *key_len)
+{
+	size_t		   n[3];
+	Span		  *newv = NULL;
+	Span		  *oldv = NULL;
+	Span		  *keyv = NULL;
+	size_t		  *map = NULL;
+	bool		  *iskey = NULL;
+	bool		  *used = NULL;
+	uint8_t		  *out = NULL;
+	uint8_t		  *o;
+	const uint8_t *p, *end;
+	size_t		   ncols, nkeys = 0, nkeycols = 0, i, k, oldkey_len = 0;
+	bool		   ok = false;
+
+	*rec = NULL;
+	if (c->op != WALSTAR__V1__OP__UPDATE || c->key == NULL ||
+		!scan_row(data, len, n, NULL, NULL, NULL))
+		return false;
+	ncols = n[0];
+	if (ncols == 0 || n[1] != ncols || n[2] != ncols)
+		return false; /* no old tuple: the key did not change */
+
+	/* the new key's values, in key order */
+	for (p = c->key, end = c->key + c->key_len; p < end;)
+	{
+		uint64_t tag;
+
+		if (!read_varint(&p, end, &tag) || tag != ((1 << 3) | 2) ||
+			!skip_field(&p, end, 2))
+			return false;
+		nkeys++;
+	}
+
+	newv = calloc(ncols, sizeof(Span));
+	oldv = calloc(ncols, sizeof(Span));
+	iskey = calloc(ncols, sizeof(bool));
+	used = calloc(ncols, sizeof(bool));
+	keyv = calloc(nkeys, sizeof(Span));
+	map = calloc(nkeys, sizeof(size_t));
+	if (newv == NULL || oldv == NULL || iskey == NULL || used == NULL ||
+		keyv == NULL || map == NULL)
+		goto done;
+	if (!scan_row(data, len, n, newv, oldv, iskey))
+		goto done;
+	for (p = c->key, end = c->key + c->key_len, k = 0; p < end; k++)
+	{
+		uint64_t tag, v;
+
+		if (!read_varint(&p, end, &tag) || !read_varint(&p, end, &v))
+			goto done;
+		keyv[k] = (Span){p, v};
+		p += v;
+	}
+
+	/*
+	 * Which key column each key position is: Column.is_key is in table
+	 * order, the key in index order.  The decoder takes a key value from the
+	 * new tuple, from the old one when the new one is an unchanged TOAST.
+	 */
+	for (i = 0; i < ncols; i++)
+	{
+		if (!iskey[i])
+			continue;
+		nkeycols++;
+		if (oldv[i].n == 0)
+			goto done; /* old key value not sent */
+		if (newv[i].n == 2 && newv[i].p[0] == 0x10 && newv[i].p[1] == 1)
+			newv[i] = oldv[i];
+	}
+	if (nkeycols != nkeys)
+		goto done;
+	for (k = 0; k < nkeys; k++)
+	{
+		for (i = 0; i < ncols; i++)
+			if (iskey[i] && !used[i] && newv[i].n == keyv[k].n &&
+				memcmp(newv[i].p, keyv[k].p, keyv[k].n) == 0)
+				break;
+		if (i == ncols)
+			goto done;
+		used[i] = true;
+		map[k] = i;
+		oldkey_len += 1 + 10 + oldv[i].n;
+	}
+
+	/*
+	 * The DELETE: every field of the UPDATE except op, new_values and key,
+	 * then op = DELETE and key = the old key, encoded like the decoder's
+	 * (field 1, length, the old value's bytes as they are).
+	 */
+	out = malloc(len + oldkey_len + 32);
+	if (out == NULL)
+		goto done;
+	o = out;
+	for (p = data, end = data + len; p < end;)
+	{
+		const uint8_t *fstart = p;
+		uint64_t	   tag, f;
+
+		if (!read_varint(&p, end, &tag) ||
+			!skip_field(&p, end, (int)(tag & 7)))
+			goto done;
+		f = tag >> 3;
+		if (f == 3 || f == 7 || f == 9)
+			continue;
+		memcpy(o, fstart, (size_t)(p - fstart));
+		o += p - fstart;
+	}
+	o = put_varint(o, (3 << 3) | 0);
+	o = put_varint(o, WALSTAR__V1__OP__DELETE);
+	{
+		uint8_t *kstart;
+		size_t	 klen;
+
+		o = put_varint(o, (9 << 3) | 2);
+		/* length unknown until written: write the key after a 5-byte gap */
+		kstart = o + 5;
+		o = kstart;
+		for (k = 0; k < nkeys; k++)
+		{
+			o = put_varint(o, (1 << 3) | 2);
+			o = put_varint(o, oldv[map[k]].n);
+			memcpy(o, oldv[map[k]].p, oldv[map[k]].n);
+			o += oldv[map[k]].n;
+		}
+		klen = (size_t)(o - kstart);
+		if (klen == c->key_len && memcmp(kstart, c->key, klen) == 0)
+			goto done; /* the key did not change */
+		{
+			uint8_t	 lenbuf[10];
+			uint8_t *le = put_varint(lenbuf, klen);
+			uint8_t *dst = kstart - 5;
+
+			memcpy(dst, lenbuf, (size_t)(le - lenbuf));
+			memmove(dst + (le - lenbuf), kstart, klen);
+			*key_off = (size_t)(dst + (le - lenbuf) - out);
+			*key_len = klen;
+			o = dst + (le - lenbuf) + klen;
+		}
+	}
+	*rec = out;
+	*rec_len = (size_t)(o - out);
+	out = NULL;
+	ok = true;
+done:
+	free(out);
+	free(newv);
+	free(oldv);
+	free(iskey);
+	free(used);
+	free(keyv);
+	free(map);
+	return ok;
 }

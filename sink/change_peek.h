@@ -43,4 +43,17 @@ extern const char *change_op_name(int op);
 extern void change_key_text(const uint8_t *key, size_t key_len, char *buf,
 							size_t buflen);
 
+/*
+ * For an UPDATE that changes the row's key (its old_values hold the key
+ * columns and they encode to another Key than Change.key): a DELETE record
+ * for the old key, with every other field of the UPDATE (no new_values,
+ * old_values unchanged), in a malloc'ed *rec that the caller frees; the old
+ * key's bytes are at *rec + *key_off, *key_len long.  False (and *rec NULL)
+ * for every other record.
+ */
+extern bool change_old_key_delete(const uint8_t *data, size_t len,
+								  const ChangePeek *c, uint8_t **rec,
+								  size_t *rec_len, size_t *key_off,
+								  size_t *key_len);
+
 #endif

@@ -32,8 +32,9 @@
 /* Topic handle cache: open addressing, never shrinks (topics are few). */
 typedef struct TopicSlot
 {
-	char			 *name; /* NULL: empty slot */
-	rd_kafka_topic_t *rkt;	/* handle, topic known to exist */
+	char			 *name;			 /* NULL: empty slot */
+	rd_kafka_topic_t *rkt;			 /* handle, topic known to exist */
+	int				  partition_cnt; /* from metadata, 0: not fetched yet */
 } TopicSlot;
 
 struct Producer
@@ -404,10 +405,59 @@ topic_handle(Producer *p, const char *name, int partitions, char *err,
 }
 
 ProduceResult
+producer_key_partition(Producer *p, const char *topic, const void *key,
+					   size_t key_len, int32_t *partition, char *err,
+					   size_t errlen)
+{
+	rd_kafka_topic_t *rkt = topic_handle(p, topic, 0, err, errlen);
+	TopicSlot		 *slot;
+
+	if (rkt == NULL)
+		return PRODUCE_RETRY;
+	slot = topic_lookup(p, topic);
+	if (slot->partition_cnt <= 0)
+	{
+		const struct rd_kafka_metadata *md = NULL;
+		rd_kafka_resp_err_t				rc;
+
+		rc = rd_kafka_metadata(p->rk, 0, rkt, &md, 5000);
+		if (rc != RD_KAFKA_RESP_ERR_NO_ERROR)
+		{
+			snprintf(err, errlen, "no metadata for topic %s: %s", topic,
+					 rd_kafka_err2str(rc));
+			return PRODUCE_RETRY;
+		}
+		if (md->topic_cnt == 1 && md->topics[0].err == 0)
+			slot->partition_cnt = md->topics[0].partition_cnt;
+		rd_kafka_metadata_destroy(md);
+		if (slot->partition_cnt <= 0)
+		{
+			snprintf(err, errlen, "no partitions known for topic %s", topic);
+			return PRODUCE_RETRY;
+		}
+	}
+	*partition = rd_kafka_msg_partitioner_murmur2_random(
+		rkt, key, key_len, slot->partition_cnt, NULL, NULL);
+	return PRODUCE_OK;
+}
+
+ProduceResult
 producer_send(Producer *p, const char *topic, int partitions, const void *key,
 			  size_t key_len, const void *value, size_t value_len,
 			  const ProduceHeaders *headers, void *opaque, char *err,
 			  size_t errlen)
+{
+	return producer_send_to(p, topic, partitions, RD_KAFKA_PARTITION_UA, key,
+							key_len, value, value_len, headers, opaque, err,
+							errlen);
+}
+
+ProduceResult
+producer_send_to(Producer *p, const char *topic, int partitions,
+				 int32_t partition, const void *key, size_t key_len,
+				 const void *value, size_t value_len,
+				 const ProduceHeaders *headers, void *opaque, char *err,
+				 size_t errlen)
 {
 	rd_kafka_topic_t   *rkt;
 	rd_kafka_headers_t *hdrs = NULL;
@@ -434,11 +484,12 @@ producer_send(Producer *p, const char *topic, int partitions, const void *key,
 	/*
 	 * Rows without a key (REPLICA IDENTITY FULL without a primary key) all go
 	 * to partition 0: the partitioner would scatter them, and their changes
-	 * must stay in commit order.
+	 * must stay in commit order.  An explicit partition wins.
 	 */
+	if (partition == RD_KAFKA_PARTITION_UA && key_len == 0)
+		partition = 0;
 	rc = rd_kafka_producev(
-		p->rk, RD_KAFKA_V_RKT(rkt),
-		RD_KAFKA_V_PARTITION(key_len > 0 ? RD_KAFKA_PARTITION_UA : 0),
+		p->rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(partition),
 		RD_KAFKA_V_KEY((void *)key, key_len),
 		RD_KAFKA_V_VALUE((void *)value, value_len),
 		RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),

@@ -69,6 +69,24 @@ extern ProduceResult producer_send(Producer *p, const char *topic,
 								   const ProduceHeaders *headers, void *opaque,
 								   char *err, size_t errlen);
 
+/* producer_send to an explicit partition (RD_KAFKA_PARTITION_UA: as it). */
+extern ProduceResult producer_send_to(Producer *p, const char *topic,
+									  int partitions, int32_t partition,
+									  const void *key, size_t key_len,
+									  const void *value, size_t value_len,
+									  const ProduceHeaders *headers,
+									  void *opaque, char *err, size_t errlen);
+
+/*
+ * The partition the producer's partitioner (murmur2_random) puts key into,
+ * from the topic's partition count (fetched once per topic); opens or
+ * creates the topic like producer_send.  PRODUCE_OK or PRODUCE_RETRY.
+ */
+extern ProduceResult producer_key_partition(Producer *p, const char *topic,
+											const void *key, size_t key_len,
+											int32_t *partition, char *err,
+											size_t errlen);
+
 /*
  * Leave out librdkafka's own log lines (startup checks: one error line of
  * ours if they fail).

@@ -220,6 +220,11 @@ stream_record(Stream *s, const uint8_t *data, size_t len, uint64_t wal_start,
 	int			   nmsgs = 1;
 	int			   partitions = 0;
 	bool		   is_commit = false;
+	uint8_t		  *del = NULL; /* DELETE of the old key, or NULL */
+	size_t		   del_len = 0, del_key_off = 0, del_key_len = 0;
+	int32_t		   del_partition = RD_KAFKA_PARTITION_UA;
+	int			   first = 0; /* step of the record's own message */
+	StreamResult   res = STREAM_DONE;
 
 	if (!change_peek(data, len, &c))
 	{
@@ -297,6 +302,42 @@ stream_record(Stream *s, const uint8_t *data, size_t len, uint64_t wal_start,
 	if (c.op == WALSTAR__V1__OP__DELETE && s->cfg->tombstones && c.key != NULL)
 		nmsgs = 2;
 
+	/*
+	 * An UPDATE that changes the key goes with the new key, so it may land
+	 * in another partition than the old key's earlier changes, and a
+	 * consumer applying partitions independently could apply it first: the
+	 * old row would come back.  A DELETE of the old key (same position) goes
+	 * first to the old key's partition, behind that history.  Not when both
+	 * keys share a partition: the UPDATE follows the history there, and a
+	 * second record with its position would be taken for a resend.
+	 */
+	if (c.op == WALSTAR__V1__OP__UPDATE && c.key != NULL &&
+		change_old_key_delete(data, len, &c, &del, &del_len, &del_key_off,
+							  &del_key_len))
+	{
+		int32_t		  new_partition = RD_KAFKA_PARTITION_UA;
+		ProduceResult r;
+
+		r = producer_key_partition(s->producer, topic, c.key, c.key_len,
+								   &new_partition, err, errlen);
+		if (r == PRODUCE_OK)
+			r = producer_key_partition(s->producer, topic, del + del_key_off,
+									   del_key_len, &del_partition, err,
+									   errlen);
+		if (r != PRODUCE_OK)
+		{
+			log_warning("kafka", "msg=\"%s; retrying\"", err);
+			res = STREAM_BLOCKED;
+			goto out;
+		}
+		if (new_partition != del_partition)
+		{
+			/* and its tombstone, like every DELETE */
+			first = s->cfg->tombstones ? 2 : 1;
+			nmsgs += first;
+		}
+	}
+
 	format_lsn(lsnbuf, is_commit && c.end_lsn ? c.end_lsn : c.lsn);
 	format_u32(xidbuf, c.xid);
 	h.lsn = lsnbuf;
@@ -305,12 +346,23 @@ stream_record(Stream *s, const uint8_t *data, size_t len, uint64_t wal_start,
 
 	while (s->step < nmsgs)
 	{
-		bool		  tombstone = s->step == 1;
+		bool		  tombstone = s->step == first + 1;
 		ProduceResult r;
 
-		r = producer_send(s->producer, topic, partitions, c.key, c.key_len,
-						  tombstone ? NULL : data, tombstone ? 0 : len, &h,
-						  txn, err, errlen);
+		if (s->step < first)
+		{
+			ProduceHeaders dh = h;
+
+			dh.op = change_op_name(WALSTAR__V1__OP__DELETE);
+			r = producer_send_to(
+				s->producer, topic, partitions, del_partition,
+				del + del_key_off, del_key_len, s->step == 0 ? del : NULL,
+				s->step == 0 ? del_len : 0, &dh, txn, err, errlen);
+		}
+		else
+			r = producer_send(s->producer, topic, partitions, c.key, c.key_len,
+							  tombstone ? NULL : data, tombstone ? 0 : len, &h,
+							  txn, err, errlen);
 		if (r == PRODUCE_TOO_LARGE)
 		{
 			char keytext[512];
@@ -325,7 +377,8 @@ stream_record(Stream *s, const uint8_t *data, size_t len, uint64_t wal_start,
 						 "key=%s lsn=%s; oversize-policy = stop",
 						 len, topic, (int)c.schema_len, c.schema,
 						 (int)c.table_len, c.table, keytext, lsnbuf);
-				return STREAM_FAILED;
+				res = STREAM_FAILED;
+				goto out;
 			}
 			log_error("stream",
 					  "table=%.*s.%.*s key=\"%s\" lsn=%s size=%zu "
@@ -343,7 +396,8 @@ stream_record(Stream *s, const uint8_t *data, size_t len, uint64_t wal_start,
 				if (s->failed)
 				{
 					snprintf(err, errlen, "%s", s->failure);
-					return STREAM_FAILED;
+					res = STREAM_FAILED;
+					goto out;
 				}
 			}
 		}
@@ -353,7 +407,8 @@ stream_record(Stream *s, const uint8_t *data, size_t len, uint64_t wal_start,
 				atomic_fetch_add(&metrics.backpressure_total, 1);
 			else
 				log_warning("kafka", "msg=\"%s; retrying\"", err);
-			return STREAM_BLOCKED;
+			res = STREAM_BLOCKED;
+			goto out;
 		}
 		if (r == PRODUCE_FAILED)
 		{
@@ -361,7 +416,8 @@ stream_record(Stream *s, const uint8_t *data, size_t len, uint64_t wal_start,
 
 			snprintf(e2, sizeof(e2), "%s", err);
 			snprintf(err, errlen, "cannot produce to %s: %s", topic, e2);
-			return STREAM_FAILED;
+			res = STREAM_FAILED;
+			goto out;
 		}
 		lsn_tracker_add(s->tracker, txn);
 		s->step++;
@@ -382,7 +438,9 @@ stream_record(Stream *s, const uint8_t *data, size_t len, uint64_t wal_start,
 	}
 	s->step = 0;
 	s->started = false;
-	return STREAM_DONE;
+out:
+	free(del);
+	return res;
 }
 
 void
