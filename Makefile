@@ -40,6 +40,7 @@ deps:
 	regress/deps.sh
 
 test: deps
+	regress/check_format.sh
 	$(MAKE) all
 	$(MAKE) install
 	regress/run_tests.sh $(PARTS)
