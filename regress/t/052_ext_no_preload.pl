@@ -3,11 +3,11 @@
 # walstar.start_worker() restarts it after a server restart; stop ends it.
 use strict;
 use warnings;
-use File::Temp ();
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use WalstarTest::Kafka;
+use WalstarTest::Shop;
 
 my $kafka = WalstarTest::Kafka->start;
 my $node = PostgreSQL::Test::Cluster->new('ext_no_preload');
@@ -23,42 +23,9 @@ CREATE TABLE items (id int PRIMARY KEY, name text);
 SELECT 'init' FROM pg_create_logical_replication_slot('s', 'walstar_decoder');
 });
 
-my $tmp = File::Temp::tempdir('ship_XXXX', DIR => $PostgreSQL::Test::Utils::tmp_check);
-my $nfile = 0;
-
-# Produce raw messages, [topic, bytes] in order, one kcat run per topic.
-sub produce_raw
-{
-	my (@msgs) = @_;
-	my (%files, @order);
-	for my $m (@msgs)
-	{
-		my $f = sprintf('%s/m%08d', $tmp, $nfile++);
-		open(my $fh, '>:raw', $f) or die;
-		print $fh $m->[1];
-		close($fh);
-		push @order, $m->[0] unless $files{ $m->[0] };
-		push @{ $files{ $m->[0] } }, $f;
-	}
-	for my $topic (@order)
-	{
-		system('kcat', '-P', '-b', $kafka->bootstrap, '-t', $topic,
-			'-X', 'max.in.flight.requests.per.connection=1', '-X', 'message.max.bytes=20000000', @{ $files{$topic} }) == 0
-		  or die "kcat produce to $topic failed";
-		unlink @{ $files{$topic} };
-	}
-}
-
-# Take the slot's new row changes; returns them as [topic, bytes].
-sub take_changes
-{
-	my $out = $node->safe_psql('src', q{
-SELECT 'walstar.' || (c->>'schema') || '.' || (c->>'table'), encode(data, 'hex')
-FROM (SELECT data, walstar.decode(data) AS c
-      FROM pg_logical_slot_get_binary_changes('s', NULL, NULL)) x
-WHERE c->>'op' NOT IN ('BEGIN', 'COMMIT')});
-	return map { my ($t, $h) = split /\|/; [ $t, pack('H*', $h) ] } grep { $_ ne '' } split /\n/, $out;
-}
+# Raw produce and slot reading from the shared shop helpers (WalstarTest::Shop).
+sub produce_raw { WalstarTest::Shop::produce_raw($kafka, @_) }
+sub take_changes { map { [ $_->[0], $_->[1] ] } WalstarTest::Shop::slot_changes($node) }
 
 
 $node->safe_psql('postgres', 'CREATE EXTENSION walstar');
