@@ -16,6 +16,8 @@
 #    again with the triggers removed (landing tables alone).
 # Results go to stdout and bench/results/claims-<date>.txt (ignored by git);
 # bench/claims/RESULTS.md records a run.
+# BENCH_KEEP=1 leaves the cluster running at the end (for EXPLAIN and
+# profiling); stop it with pg_ctl -D <work>/data stop.
 # As root, PostgreSQL runs as the postgres OS user.
 set -eu
 
@@ -40,6 +42,7 @@ OUT="$ROOT/bench/results/claims-$(date -u +%Y%m%dT%H%M%S).txt"
 mkdir -p "$ROOT/bench/results"
 
 cleanup() {
+	[ "${BENCH_KEEP:-0}" = 1 ] && [ -n "${PORT:-}" ] && return 0
 	[ -f "$WORK/data/postmaster.pid" ] && pg_ctl -D "$WORK/data" -m fast -w stop >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
@@ -209,3 +212,6 @@ echo "  landing tables + the model:  $T_MODEL s  ($(calc "$CHANGES / $T_MODEL") 
 echo "  the model costs $(calc "$T_MODEL / $T_PLAIN")x the time of the landing tables alone ($(calc "($T_MODEL - $T_PLAIN) * 1000 / $BATCHES") ms more per batch)"
 } | tee -a "$OUT"
 echo "results in $OUT"
+if [ "${BENCH_KEEP:-0}" = 1 ]; then
+	echo "cluster left running: psql -h $WORK -p $PORT -U postgres; stop: pg_ctl -D $WORK/data stop"
+fi

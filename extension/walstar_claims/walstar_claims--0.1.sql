@@ -225,6 +225,8 @@ CREATE TABLE hist_total (
 	country_key integer NOT NULL,
 	n bigint NOT NULL,					/* values */
 	total numeric NOT NULL,				/* their sum (EUR for kind 1, microseconds for kind 2) */
+	median float8,						/* kind 2: percentile_cont(0.5), cached */
+	p90 float8,							/* kind 2: percentile_cont(0.9), cached */
 	PRIMARY KEY (kind, year, country_key)
 ) WITH (fillfactor = 80);
 
@@ -430,6 +432,8 @@ SET plan_cache_mode = force_custom_plan
 AS $$
 DECLARE
 	moved bigint[];
+	pct_years integer[];		/* resolution-time cells this call changed */
+	pct_countries integer[];
 BEGIN
 	IF ids IS NOT NULL AND cardinality(ids) = 0 THEN
 		RETURN;
@@ -499,12 +503,19 @@ BEGIN
 		FROM hc GROUP BY 1, 2, 3
 		ON CONFLICT (kind, year, country_key) DO UPDATE
 			SET n = h.n + excluded.n, total = h.total + excluded.total)
-	SELECT array_agg(coalesce(nf.claim_id, of.claim_id))
-	INTO moved
-	FROM nf FULL JOIN of ON of.claim_id = nf.claim_id
-	WHERE ids IS NOT NULL
-	  AND (nf.country_key, nf.created_year, nf.is_anomaly)
-		  IS DISTINCT FROM (of.country_key, of.created_year, of.is_anomaly);
+	SELECT mv.claim_ids, cells.years, cells.countries
+	INTO moved, pct_years, pct_countries
+	FROM (SELECT array_agg(coalesce(nf.claim_id, of.claim_id)) AS claim_ids
+		  FROM nf FULL JOIN of ON of.claim_id = nf.claim_id
+		  WHERE ids IS NOT NULL
+			AND (nf.country_key, nf.created_year, nf.is_anomaly)
+				IS DISTINCT FROM (of.country_key, of.created_year, of.is_anomaly)) AS mv,
+		 (SELECT array_agg(year) AS years, array_agg(country_key) AS countries
+		  FROM (SELECT DISTINCT year, country_key FROM hc WHERE kind = 2) AS z) AS cells;
+
+	IF cardinality(pct_years) > 0 THEN
+		PERFORM cache_resolution_percentiles(pct_years, pct_countries);
+	END IF;
 
 
 	DELETE FROM fact_claim f
@@ -804,67 +815,94 @@ AS $$
 $$;
 
 /*
- * Values at given percentiles from the histograms of one kind and year, for
- * the given country keys: the two values at 0-based ranks floor(p * (n - 1))
- * and ceil(p * (n - 1)) and the interpolation fraction, exactly as
- * percentile_cont computes them.  Running sums add the counts as integer
- * (a bigint sum is numeric and costs several times more); one histogram row
- * would need more than 2^31 equal values to overflow it.
+ * Values at given percentiles from the histograms of one kind, for the
+ * given cube cells (p_years[i], p_countries[i]): the two values at 0-based
+ * ranks floor(p * (n - 1)) and ceil(p * (n - 1)) and the interpolation
+ * fraction, exactly as percentile_cont computes them.  Running sums add the
+ * counts as integer (a bigint sum is numeric and costs several times more);
+ * one histogram row would need more than 2^31 equal values to overflow it.
  */
-CREATE FUNCTION hist_pick(p_kind smallint, p_year integer, p_countries integer[], p_pcts float8[])
-RETURNS TABLE (country_key integer, n bigint, total numeric, pct float8,
+CREATE FUNCTION hist_pick(p_kind smallint, p_years integer[], p_countries integer[],
+						  p_pcts float8[])
+RETURNS TABLE (year integer, country_key integer, n bigint, total numeric, pct float8,
 			   v_lo bigint, v_hi bigint, frac float8)
 LANGUAGE sql STABLE
 AS $$
 	WITH t AS (
-		SELECT h.country_key, h.n, h.total, p.pct,
+		SELECT h.year, h.country_key, h.n, h.total, p.pct,
 			   floor(p.pct * (h.n - 1)::float8)::bigint AS r_lo,
 			   ceil(p.pct * (h.n - 1)::float8)::bigint AS r_hi,
 			   p.pct * (h.n - 1)::float8 - floor(p.pct * (h.n - 1)::float8) AS frac
-		FROM walstar_claims.hist_total h, unnest(p_pcts) AS p(pct)
-		WHERE h.kind = p_kind AND h.year = p_year
-		  AND h.country_key = ANY (p_countries) AND h.n > 0),
+		FROM unnest(p_years, p_countries) AS cell(year, country_key)
+		JOIN walstar_claims.hist_total h
+			ON h.kind = p_kind AND h.year = cell.year AND h.country_key = cell.country_key,
+			unnest(p_pcts) AS p(pct)
+		WHERE h.n > 0),
 	r AS (
-		SELECT t.country_key, t.r_lo AS rank FROM t
+		SELECT t.year, t.country_key, t.r_lo AS rank FROM t
 		UNION
-		SELECT t.country_key, t.r_hi FROM t),
+		SELECT t.year, t.country_key, t.r_hi FROM t),
 	c AS (
-		SELECT DISTINCT ON (r.country_key, r.rank)
-			   r.country_key, r.rank, x.coarse, r.rank - (x.cum - x.n) AS rr
+		SELECT DISTINCT ON (r.year, r.country_key, r.rank)
+			   r.year, r.country_key, r.rank, x.coarse, r.rank - (x.cum - x.n) AS rr
 		FROM r
-		JOIN (SELECT h.country_key, h.coarse, h.n,
-					 sum(h.n::integer) OVER (PARTITION BY h.country_key ORDER BY h.coarse ROWS UNBOUNDED PRECEDING) AS cum
-			  FROM walstar_claims.hist_coarse h
-			  WHERE h.kind = p_kind AND h.year = p_year
-				AND h.country_key = ANY (p_countries)) AS x
-			ON x.country_key = r.country_key AND x.cum > r.rank
-		ORDER BY r.country_key, r.rank, x.coarse),
+		JOIN LATERAL (
+			SELECT h.coarse, h.n,
+				   sum(h.n::integer) OVER (ORDER BY h.coarse ROWS UNBOUNDED PRECEDING) AS cum
+			FROM walstar_claims.hist_coarse h
+			WHERE h.kind = p_kind AND h.year = r.year AND h.country_key = r.country_key) AS x
+			ON x.cum > r.rank
+		ORDER BY r.year, r.country_key, r.rank, x.coarse),
 	f AS (
-		SELECT DISTINCT ON (c.country_key, c.rank)
-			   c.country_key, c.rank, x.fine, c.rr - (x.cum - x.n) AS rr
+		SELECT DISTINCT ON (c.year, c.country_key, c.rank)
+			   c.year, c.country_key, c.rank, x.fine, c.rr - (x.cum - x.n) AS rr
 		FROM c
 		JOIN LATERAL (
 			SELECT h.fine, h.n, sum(h.n::integer) OVER (ORDER BY h.fine ROWS UNBOUNDED PRECEDING) AS cum
 			FROM walstar_claims.hist_fine h
-			WHERE h.kind = p_kind AND h.year = p_year
+			WHERE h.kind = p_kind AND h.year = c.year
 			  AND h.country_key = c.country_key AND h.coarse = c.coarse) AS x
 			ON x.cum > c.rr
-		ORDER BY c.country_key, c.rank, x.fine),
+		ORDER BY c.year, c.country_key, c.rank, x.fine),
 	e AS (
-		SELECT DISTINCT ON (f.country_key, f.rank)
-			   f.country_key, f.rank, x.v
+		SELECT DISTINCT ON (f.year, f.country_key, f.rank)
+			   f.year, f.country_key, f.rank, x.v
 		FROM f
 		JOIN LATERAL (
 			SELECT h.v, h.n, sum(h.n::integer) OVER (ORDER BY h.v ROWS UNBOUNDED PRECEDING) AS cum
 			FROM walstar_claims.hist_exact h
-			WHERE h.kind = p_kind AND h.year = p_year
+			WHERE h.kind = p_kind AND h.year = f.year
 			  AND h.country_key = f.country_key AND h.fine = f.fine) AS x
 			ON x.cum > f.rr
-		ORDER BY f.country_key, f.rank, x.v)
-	SELECT t.country_key, t.n, t.total, t.pct, lo.v, hi.v, t.frac
+		ORDER BY f.year, f.country_key, f.rank, x.v)
+	SELECT t.year, t.country_key, t.n, t.total, t.pct, lo.v, hi.v, t.frac
 	FROM t
-	JOIN e AS lo ON lo.country_key = t.country_key AND lo.rank = t.r_lo
-	JOIN e AS hi ON hi.country_key = t.country_key AND hi.rank = t.r_hi
+	JOIN e AS lo ON lo.year = t.year AND lo.country_key = t.country_key AND lo.rank = t.r_lo
+	JOIN e AS hi ON hi.year = t.year AND hi.country_key = t.country_key AND hi.rank = t.r_hi
+$$;
+
+/*
+ * Resolution-time percentiles of the given cells, cached in hist_total:
+ * anomaly_resolution_time() reads every country at once, which would
+ * otherwise walk every country's histogram per call.  Few cells change per
+ * batch (only resolutions of anomaly claims move them).
+ */
+CREATE FUNCTION cache_resolution_percentiles(p_years integer[], p_countries integer[])
+RETURNS void
+LANGUAGE sql
+AS $$
+	UPDATE walstar_claims.hist_total h
+	SET median = m.med, p90 = m.p90
+	FROM unnest(p_years, p_countries) AS cell(year, country_key)
+	LEFT JOIN (
+		SELECT p.year, p.country_key,
+			   max(p.v_lo + (p.v_hi::float8 - p.v_lo::float8) * p.frac) FILTER (WHERE p.pct = 0.5) AS med,
+			   max(p.v_lo + (p.v_hi::float8 - p.v_lo::float8) * p.frac) FILTER (WHERE p.pct = 0.9) AS p90
+		FROM walstar_claims.hist_pick(2::smallint, p_years, p_countries, ARRAY[0.5, 0.9]::float8[]) p
+		GROUP BY 1, 2) AS m
+		ON m.year = cell.year AND m.country_key = cell.country_key
+	WHERE h.kind = 2 AND h.year = cell.year AND h.country_key = cell.country_key
+	  AND (h.median, h.p90) IS DISTINCT FROM (m.med, m.p90)
 $$;
 
 CREATE FUNCTION total_claims(p_from date DEFAULT NULL, p_to date DEFAULT NULL,
@@ -944,7 +982,7 @@ BEGIN
 	WHERE h.kind = 1 AND h.year = yr AND h.country_key = ck AND h.n > 0
 	ORDER BY h.fine DESC, h.v DESC LIMIT 1;
 	SELECT trim_scale((p.v_lo + p.v_hi) * 0.005) INTO median_amount
-	FROM hist_pick(1::smallint, yr, ARRAY[ck], ARRAY[0.5::float8]) p;
+	FROM hist_pick(1::smallint, ARRAY[yr], ARRAY[ck], ARRAY[0.5::float8]) p;
 	RETURN NEXT;
 END
 $$;
@@ -1032,26 +1070,17 @@ AS $$
 DECLARE
 	ck integer := country_key_of(p_country);
 	yr integer := coalesce(p_year, 0);
-	keys integer[];
 BEGIN
 	IF ck IS NULL OR p_year = 0 THEN
 		RETURN;
 	END IF;
-	IF ck = 0 THEN
-		keys := ARRAY(SELECT t.country_key FROM hist_total t
-					  WHERE t.kind = 2 AND t.year = yr AND t.country_key <> 0 AND t.n > 0);
-	ELSE
-		keys := ARRAY[ck];
-	END IF;
 	RETURN QUERY
-	SELECT k.country_code::text, m.n, us_interval(round(m.total / m.n)::float8),
-		   us_interval(m.med), us_interval(m.p90)
-	FROM (SELECT p.country_key, p.n, p.total,
-				 max(p.v_lo + (p.v_hi::float8 - p.v_lo::float8) * p.frac) FILTER (WHERE p.pct = 0.5) AS med,
-				 max(p.v_lo + (p.v_hi::float8 - p.v_lo::float8) * p.frac) FILTER (WHERE p.pct = 0.9) AS p90
-		  FROM hist_pick(2::smallint, yr, keys, ARRAY[0.5, 0.9]::float8[]) p
-		  GROUP BY 1, 2, 3) AS m
-	JOIN dim_country k ON k.country_key = m.country_key
+	SELECT k.country_code::text, t.n, us_interval(round(t.total / t.n)::float8),
+		   us_interval(t.median), us_interval(t.p90)
+	FROM hist_total t
+	JOIN dim_country k ON k.country_key = t.country_key
+	WHERE t.kind = 2 AND t.year = yr AND t.n > 0
+	  AND (CASE WHEN ck = 0 THEN t.country_key <> 0 ELSE t.country_key = ck END)
 	ORDER BY k.country_code;
 END
 $$;
