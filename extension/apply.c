@@ -5,15 +5,31 @@
  *
  * The caller runs a batch in one transaction; here every message is
  * decoded, resends are skipped by their (commit LSN, position), and the
- * row changes are grouped per landing table. Within a table the changes of
- * one key collapse to the key's last state in message order (deleted, or
- * present with its newest values, unchanged TOAST columns taken from an
- * earlier change of the batch when it had them), so that each table takes
- * at most four set-based statements: TRUNCATE, DELETE ... USING,
- * INSERT ... ON CONFLICT DO UPDATE, and an UPDATE for rows whose
- * unchanged TOAST columns keep the stored value. Values travel as text
- * arrays (statement parameters) cast to the landing column types; names
- * from messages are always quoted.
+ * row changes are grouped per landing table into table batches (a new one
+ * when the table's column layout changes, so the order is kept). Within a
+ * table batch the changes of one key collapse to the key's last state in
+ * message order (deleted, or present with its newest values, unchanged
+ * TOAST columns taken from an earlier change of the batch when it had
+ * them), so that each table batch takes at most four set-based
+ * statements: TRUNCATE, DELETE ... USING, INSERT ... ON CONFLICT DO
+ * UPDATE, and an UPDATE for rows whose unchanged TOAST columns keep the
+ * stored value. Values travel as text arrays (statement parameters) cast
+ * to the landing column types; names from messages are always quoted.
+ *
+ * A landing table with triggers (models keep star schemas with them) must
+ * see every row version, not only each key's last state: for such a table
+ * a change whose key (new key, or old key of a DELETE or key-changing
+ * UPDATE) is already in the current table batch, or a TRUNCATE after rows,
+ * starts a new table batch. Each table batch is then one round of
+ * statements in which every key appears once, and the rounds run in
+ * message order; a later round finds its unchanged TOAST values in the row
+ * an earlier round stored. "Has triggers" means a trigger that is not
+ * internal (as those of foreign keys are) and fires under the worker's
+ * session_replication_role; it is looked up once per table and batch, on
+ * the table's first change, under a ROW EXCLUSIVE lock kept to the end of
+ * the transaction, so no trigger can appear before the batch's statements
+ * run. A table the batch creates has none. Tables without triggers keep
+ * the collapse.
  *
  * Each table's statements run in a subtransaction. When they fail, the
  * table's changes are applied one by one, each in its own subtransaction,
@@ -25,9 +41,12 @@
  */
 #include "postgres.h"
 
+#include "access/table.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
+#include "commands/trigger.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
 #include "mb/pg_wchar.h"
@@ -37,6 +56,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/pg_lsn.h"
+#include "utils/rel.h"
 #include "utils/resowner.h"
 #include "utils/syscache.h"
 
@@ -79,6 +99,14 @@ typedef struct TableBatch
 	List	   *items;			/* BatchItem *, in message order */
 } TableBatch;
 
+/* A landing table's entry in a batch. */
+typedef struct TableEntry
+{
+	char	   *relname;		/* hash key: landing table name */
+	TableBatch *tb;				/* the table batch its next change joins */
+	bool		triggers;		/* it has triggers: every row version counts */
+} TableEntry;
+
 /* Where an error happened, for the error context. */
 typedef struct ApplyErrorContext
 {
@@ -104,6 +132,8 @@ static void table_batch_add(TableBatch *tb, BatchItem *item);
 static void table_batch_apply(const char *schema, TableBatch *tb);
 static char *try_table_batch(const char *schema, TableBatch *tb, ApplyErrorContext *ectx);
 static bool same_columns(const TableBatch *tb, const Change *c);
+static bool landing_has_triggers(const char *schema, const char *relname);
+static bool table_batch_repeats(TableBatch *tb, const Change *c);
 
 static uint32
 string_ptr_hash(const void *key, Size keysize)
@@ -347,6 +377,75 @@ table_batch_add(TableBatch *tb, BatchItem *item)
 		row->any_toast = any_toast;
 		row->deleted = false;
 	}
+}
+
+/*
+ * Whether a change must go to a new table batch of a table with triggers:
+ * its key is already in this one (so the trigger would miss a version), or
+ * it is a TRUNCATE after rows (which would drop them unseen) or after a
+ * TRUNCATE. Rows of a table without a key are applied in order anyway.
+ */
+static bool
+table_batch_repeats(TableBatch *tb, const Change *c)
+{
+	char	   *key;
+
+	if (c->op == WALSTAR__V1__OP__TRUNCATE)
+		return tb->nkeys > 0 || tb->ncols == 0;
+	if (tb->nkeys == 0)
+		return false;
+	if (c->n_new_values > 0 && (key = row_key(tb, c->new_values)) != NULL &&
+		hash_search(tb->rows, &key, HASH_FIND, NULL) != NULL)
+		return true;
+	if (c->n_old_values > 0 && (key = row_key(tb, c->old_values)) != NULL &&
+		hash_search(tb->rows, &key, HASH_FIND, NULL) != NULL)
+		return true;
+	return false;
+}
+
+/*
+ * Whether the landing table (a table or partitioned table) has a trigger
+ * that fires for the worker: not internal (foreign keys' triggers are),
+ * enabled for the session's replication role (as TriggerEnabled() decides),
+ * of any level and event. The ROW EXCLUSIVE lock
+ * the apply takes anyway is taken now and kept, so the answer holds until
+ * the batch commits. A table that does not exist yet has no trigger.
+ */
+static bool
+landing_has_triggers(const char *schema, const char *relname)
+{
+	Oid			nspid = get_namespace_oid(schema, true);
+	Oid			relid;
+	Relation	rel;
+	char		relkind;
+	bool		found = false;
+	int			i;
+
+	if (!OidIsValid(nspid))
+		return false;
+	relid = get_relname_relid(relname, nspid);
+	if (!OidIsValid(relid))
+		return false;
+	/* anything else under that name fails in the apply's subtransaction */
+	relkind = get_rel_relkind(relid);
+	if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
+		return false;
+	rel = try_table_open(relid, RowExclusiveLock);
+	if (rel == NULL)
+		return false;			/* dropped meanwhile */
+	for (i = 0; rel->trigdesc && i < rel->trigdesc->numtriggers && !found; i++)
+	{
+		const Trigger *trig = &rel->trigdesc->triggers[i];
+
+		if (trig->tgisinternal || trig->tgenabled == TRIGGER_DISABLED)
+			continue;
+		if (SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA)
+			found = trig->tgenabled != TRIGGER_FIRES_ON_ORIGIN;
+		else
+			found = trig->tgenabled != TRIGGER_FIRES_ON_REPLICA;
+	}
+	table_close(rel, NoLock);
+	return found;
 }
 
 /* A prepared, kept plan for a statement text. */
@@ -1124,7 +1223,7 @@ apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs, int n,
 
 	memset(result, 0, sizeof(*result));
 	ctl.keysize = sizeof(char *);
-	ctl.entrysize = sizeof(char *) + sizeof(TableBatch *);
+	ctl.entrysize = sizeof(TableEntry);
 	ctl.hash = string_ptr_hash;
 	ctl.match = string_ptr_match;
 	ctl.hcxt = CurrentMemoryContext;
@@ -1186,18 +1285,20 @@ apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs, int n,
 		{
 			char	   *relname = landing_relname(c);
 			bool		found;
-			struct
-			{
-				char	   *key;
-				TableBatch *tb;
-			}		   *entry;
+			TableEntry *entry;
 			BatchItem  *item = palloc(sizeof(BatchItem));
 
 			entry = hash_search(current, &relname, HASH_ENTER, &found);
-			if (!found || (c->op != WALSTAR__V1__OP__TRUNCATE &&
-						   !same_columns(entry->tb, c)))
+			if (!found)
 			{
-				entry->key = relname;
+				entry->relname = relname;
+				entry->tb = NULL;
+				entry->triggers = landing_has_triggers(sub->landing_schema, relname);
+			}
+			if (entry->tb == NULL ||
+				(c->op != WALSTAR__V1__OP__TRUNCATE && !same_columns(entry->tb, c)) ||
+				(entry->triggers && table_batch_repeats(entry->tb, c)))
+			{
 				entry->tb = table_batch_new(relname, c);
 				batches = lappend(batches, entry->tb);
 			}
