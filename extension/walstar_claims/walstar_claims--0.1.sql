@@ -324,10 +324,12 @@ AS $$
 	WHERE ids IS NULL OR f.id = ANY (ids)
 $$;
 
--- Calendar days outside the pre-filled range, as facts reach them.
-CREATE FUNCTION ensure_dates(days date[]) RETURNS void
+-- Calendar days outside the pre-filled range, as facts reach them; returns
+-- how many were added.
+CREATE FUNCTION ensure_dates(days date[]) RETURNS integer
 LANGUAGE sql
 AS $$
+	WITH added AS (
 	INSERT INTO walstar_claims.dim_date
 		SELECT d, extract(year FROM d), extract(quarter FROM d), extract(month FROM d),
 			   extract(day FROM d), extract(week FROM d), extract(isodow FROM d),
@@ -336,6 +338,8 @@ AS $$
 				AND d NOT BETWEEN date '2000-01-01' AND date '2040-12-31') AS x
 		WHERE NOT EXISTS (SELECT FROM walstar_claims.dim_date t WHERE t.date_key = x.d)
 		  AND isfinite(d)
+		RETURNING 1)
+	SELECT count(*)::integer FROM added
 $$;
 
 ------------------------------------------------------------------------------
@@ -439,14 +443,18 @@ BEGIN
 		RETURN;
 	END IF;
 
-	PERFORM ensure_dates(ARRAY(SELECT DISTINCT created_date FROM claim_rows(ids)));
-
+	/*
+	 * One statement: the new fact rows (nf) are computed once; every CTE
+	 * sees the tables as they were before it, so "of" still reads the old
+	 * fact rows while "stored" replaces them.
+	 */
 	WITH nf AS (SELECT * FROM claim_rows(ids)),
 	of AS (SELECT * FROM fact_claim f WHERE ids IS NULL OR f.claim_id = ANY (ids)),
 	d AS (
 		SELECT 1 AS s, nf.* FROM nf
 		UNION ALL
 		SELECT -1 AS s, of.* FROM of),
+	dates AS (SELECT ensure_dates(ARRAY(SELECT DISTINCT created_date FROM nf)) AS added),
 	day AS (
 		INSERT INTO r_claims_day AS r (day, country_key, claims, amount_sum)
 		SELECT created_date, country_key, sum(s), sum(s * amount)
@@ -502,7 +510,23 @@ BEGIN
 			   sum(n * v::numeric) * CASE WHEN kind = 1 THEN 0.01 ELSE 1 END
 		FROM hc GROUP BY 1, 2, 3
 		ON CONFLICT (kind, year, country_key) DO UPDATE
-			SET n = h.n + excluded.n, total = h.total + excluded.total)
+			SET n = h.n + excluded.n, total = h.total + excluded.total),
+	gone AS (
+		DELETE FROM fact_claim f USING of
+		WHERE f.claim_id = of.claim_id
+		  AND NOT EXISTS (SELECT FROM nf WHERE nf.claim_id = of.claim_id)),
+	stored AS (
+		INSERT INTO fact_claim AS f SELECT * FROM nf
+		ON CONFLICT (claim_id) DO UPDATE SET
+			customer_id = excluded.customer_id, customer_key = excluded.customer_key,
+			country_key = excluded.country_key, created_date = excluded.created_date,
+			created_year = excluded.created_year, created_at = excluded.created_at,
+			amount = excluded.amount, status = excluded.status,
+			is_anomaly = excluded.is_anomaly, flagged_at = excluded.flagged_at,
+			flagged_date = excluded.flagged_date, resolved_at = excluded.resolved_at,
+			resolved_date = excluded.resolved_date, resolution_time = excluded.resolution_time,
+			resolution_us = excluded.resolution_us, updated_at = excluded.updated_at
+		WHERE (f.*) IS DISTINCT FROM (excluded.*))
 	SELECT mv.claim_ids, cells.years, cells.countries
 	INTO moved, pct_years, pct_countries
 	FROM (SELECT array_agg(coalesce(nf.claim_id, of.claim_id)) AS claim_ids
@@ -511,28 +535,12 @@ BEGIN
 			AND (nf.country_key, nf.created_year, nf.is_anomaly)
 				IS DISTINCT FROM (of.country_key, of.created_year, of.is_anomaly)) AS mv,
 		 (SELECT array_agg(year) AS years, array_agg(country_key) AS countries
-		  FROM (SELECT DISTINCT year, country_key FROM hc WHERE kind = 2) AS z) AS cells;
+		  FROM (SELECT DISTINCT year, country_key FROM hc WHERE kind = 2) AS z) AS cells,
+		 dates;
 
 	IF cardinality(pct_years) > 0 THEN
 		PERFORM cache_resolution_percentiles(pct_years, pct_countries);
 	END IF;
-
-
-	DELETE FROM fact_claim f
-	WHERE (ids IS NULL OR f.claim_id = ANY (ids))
-	  AND NOT EXISTS (SELECT FROM src_claims c WHERE c.id = f.claim_id);
-
-	INSERT INTO fact_claim AS f SELECT * FROM claim_rows(ids)
-	ON CONFLICT (claim_id) DO UPDATE SET
-		customer_id = excluded.customer_id, customer_key = excluded.customer_key,
-		country_key = excluded.country_key, created_date = excluded.created_date,
-		created_year = excluded.created_year, created_at = excluded.created_at,
-		amount = excluded.amount, status = excluded.status,
-		is_anomaly = excluded.is_anomaly, flagged_at = excluded.flagged_at,
-		flagged_date = excluded.flagged_date, resolved_at = excluded.resolved_at,
-		resolved_date = excluded.resolved_date, resolution_time = excluded.resolution_time,
-		resolution_us = excluded.resolution_us, updated_at = excluded.updated_at
-	WHERE (f.*) IS DISTINCT FROM (excluded.*);
 
 	IF cascade_feedback AND cardinality(moved) > 0 THEN
 		PERFORM refresh_feedback(ARRAY(SELECT feedback_id FROM fact_feedback
@@ -548,19 +556,21 @@ SET search_path = walstar_claims, pg_catalog, pg_temp
 SET jit = off
 SET plan_cache_mode = force_custom_plan
 AS $$
+DECLARE
+	new_days integer;
 BEGIN
 	IF ids IS NOT NULL AND cardinality(ids) = 0 THEN
 		RETURN;
 	END IF;
 
-	PERFORM ensure_dates(ARRAY(SELECT DISTINCT created_date FROM feedback_rows(ids)));
-
+	-- One statement, as in refresh_claims.
 	WITH nf AS (SELECT * FROM feedback_rows(ids)),
 	of AS (SELECT * FROM fact_feedback f WHERE ids IS NULL OR f.feedback_id = ANY (ids)),
 	d AS (
 		SELECT 1 AS s, nf.* FROM nf
 		UNION ALL
 		SELECT -1 AS s, of.* FROM of),
+	dates AS (SELECT ensure_dates(ARRAY(SELECT DISTINCT created_date FROM nf)) AS added),
 	day AS (
 		INSERT INTO r_feedback_day AS r (day, country_key, sentiment, feedback)
 		SELECT created_date, country_key, sentiment, sum(s)
@@ -572,28 +582,29 @@ BEGIN
 		SELECT date_trunc('month', created_date)::date, country_key, sentiment, sum(s)
 		FROM d GROUP BY 1, 2, 3 HAVING sum(s) <> 0
 		ON CONFLICT (month, country_key, sentiment) DO UPDATE
-			SET feedback = r.feedback + excluded.feedback)
-	INSERT INTO r_anomaly_sentiment AS r (year, country_key, sentiment, feedback)
-	SELECT claim_year, country_key, sentiment, sum(s)
-	FROM d WHERE claim_known AND claim_is_anomaly
-	GROUP BY 1, 2, 3 HAVING sum(s) <> 0
-	ON CONFLICT (year, country_key, sentiment) DO UPDATE
-		SET feedback = r.feedback + excluded.feedback;
-
-
-	DELETE FROM fact_feedback f
-	WHERE (ids IS NULL OR f.feedback_id = ANY (ids))
-	  AND NOT EXISTS (SELECT FROM src_feedback s WHERE s.id = f.feedback_id);
-
-	INSERT INTO fact_feedback AS f SELECT * FROM feedback_rows(ids)
-	ON CONFLICT (feedback_id) DO UPDATE SET
-		claim_id = excluded.claim_id, customer_id = excluded.customer_id,
-		created_date = excluded.created_date, created_at = excluded.created_at,
-		rating = excluded.rating, sentiment = excluded.sentiment,
-		sentiment_derived = excluded.sentiment_derived, claim_known = excluded.claim_known,
-		country_key = excluded.country_key, claim_year = excluded.claim_year,
-		claim_is_anomaly = excluded.claim_is_anomaly
-	WHERE (f.*) IS DISTINCT FROM (excluded.*);
+			SET feedback = r.feedback + excluded.feedback),
+	anomaly AS (
+		INSERT INTO r_anomaly_sentiment AS r (year, country_key, sentiment, feedback)
+		SELECT claim_year, country_key, sentiment, sum(s)
+		FROM d WHERE claim_known AND claim_is_anomaly
+		GROUP BY 1, 2, 3 HAVING sum(s) <> 0
+		ON CONFLICT (year, country_key, sentiment) DO UPDATE
+			SET feedback = r.feedback + excluded.feedback),
+	gone AS (
+		DELETE FROM fact_feedback f USING of
+		WHERE f.feedback_id = of.feedback_id
+		  AND NOT EXISTS (SELECT FROM nf WHERE nf.feedback_id = of.feedback_id)),
+	stored AS (
+		INSERT INTO fact_feedback AS f SELECT * FROM nf
+		ON CONFLICT (feedback_id) DO UPDATE SET
+			claim_id = excluded.claim_id, customer_id = excluded.customer_id,
+			created_date = excluded.created_date, created_at = excluded.created_at,
+			rating = excluded.rating, sentiment = excluded.sentiment,
+			sentiment_derived = excluded.sentiment_derived, claim_known = excluded.claim_known,
+			country_key = excluded.country_key, claim_year = excluded.claim_year,
+			claim_is_anomaly = excluded.claim_is_anomaly
+		WHERE (f.*) IS DISTINCT FROM (excluded.*))
+	SELECT added INTO new_days FROM dates;
 END
 $$;
 
