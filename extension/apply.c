@@ -20,22 +20,23 @@
  * see every row version, not only each key's last state: for such a table
  * a change whose key (new key, or old key of a DELETE or key-changing
  * UPDATE) is already in the current table batch, or a TRUNCATE after rows,
- * starts a new table batch. Each table batch is then one round of
- * statements in which every key appears once, and the rounds run in
- * message order; a later round finds its unchanged TOAST values in the row
- * an earlier round stored. "Has triggers" means a trigger that is not
- * internal (as those of foreign keys are) and fires under the worker's
- * session_replication_role; it is looked up once per table and batch, on
- * the table's first change, under a ROW EXCLUSIVE lock kept to the end of
- * the transaction, so no trigger can appear before the batch's statements
- * run. A table the batch creates has none. Tables without triggers keep
- * the collapse.
+ * starts the table batch's next round, a table batch of its own applied
+ * right after it. Every key appears once per round, so each version gets
+ * its own statements, in message order; a later round finds its unchanged
+ * TOAST values in the row an earlier round stored. "Has triggers" means a
+ * trigger that is not internal (as those of foreign keys are) and fires
+ * under the worker's session_replication_role; it is looked up once per
+ * table and batch, on the table's first change, under a ROW EXCLUSIVE lock
+ * kept to the end of the transaction, so no trigger can appear before the
+ * batch's statements run. A table the batch creates has none. Tables
+ * without triggers keep the collapse.
  *
- * Each table's statements run in a subtransaction. When they fail, the
- * table's changes are applied one by one, each in its own subtransaction,
- * and those that still fail go to walstar.dead_letters with the error (or
- * stop the subscription, by its error policy). Then the partitions'
- * progress is written, still in the caller's transaction.
+ * Each table batch's statements (all its rounds) run in one
+ * subtransaction. When they fail, its changes are applied one by one, each
+ * in its own subtransaction, and those that still fail go to
+ * walstar.dead_letters with the error (or stop the subscription, by its
+ * error policy). Then the partitions' progress is written, still in the
+ * caller's transaction.
  *
  *-------------------------------------------------------------------------
  */
@@ -97,6 +98,8 @@ typedef struct TableBatch
 	char	   *bad;			/* why a change cannot be applied, or NULL */
 	HTAB	   *rows;			/* key -> RowState (tables with a key) */
 	List	   *items;			/* BatchItem *, in message order */
+	struct TableBatch *next_round;	/* the next versions of its keys (a
+									 * table with triggers), or NULL */
 } TableBatch;
 
 /* A landing table's entry in a batch. */
@@ -112,7 +115,9 @@ typedef struct ApplyErrorContext
 {
 	const char *relname;		/* landing table, or NULL */
 	const KafkaMessage *msg;	/* the message, or NULL for a table batch */
-	int			nchanges;		/* size of the table batch */
+	int			nchanges;		/* size of the table batch, all rounds */
+	int			nrounds;		/* its rounds */
+	int			round;			/* the round being applied, from 1 */
 } ApplyErrorContext;
 
 /* A prepared statement, kept for the life of the process. */
@@ -172,6 +177,9 @@ apply_error_callback(void *arg)
 				   ectx->relname ? " into \"" : "",
 				   ectx->relname ? ectx->relname : "",
 				   ectx->relname ? "\"" : "");
+	else if (ectx->relname && ectx->nrounds > 1)
+		errcontext("walstar apply of %d changes into \"%s\", round %d of %d",
+				   ectx->nchanges, ectx->relname, ectx->round, ectx->nrounds);
 	else if (ectx->relname)
 		errcontext("walstar apply of %d changes into \"%s\"",
 				   ectx->nchanges, ectx->relname);
@@ -1087,8 +1095,8 @@ table_batch_apply(const char *schema, TableBatch *tb)
 }
 
 /*
- * Run a table batch in a subtransaction; NULL on success, else the error
- * (the subtransaction rolled back).
+ * Run a table batch and its next rounds in a subtransaction; NULL on
+ * success, else the error (the subtransaction rolled back).
  */
 static char *
 try_table_batch(const char *schema, TableBatch *tb, ApplyErrorContext *ectx)
@@ -1106,7 +1114,14 @@ try_table_batch(const char *schema, TableBatch *tb, ApplyErrorContext *ectx)
 	error_context_stack = &errcb;
 	PG_TRY();
 	{
-		table_batch_apply(schema, tb);
+		TableBatch *round;
+
+		ectx->round = 0;
+		for (round = tb; round != NULL; round = round->next_round)
+		{
+			ectx->round++;
+			table_batch_apply(schema, round);
+		}
 		error_context_stack = errcb.previous;
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
@@ -1296,11 +1311,16 @@ apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs, int n,
 				entry->triggers = landing_has_triggers(sub->landing_schema, relname);
 			}
 			if (entry->tb == NULL ||
-				(c->op != WALSTAR__V1__OP__TRUNCATE && !same_columns(entry->tb, c)) ||
-				(entry->triggers && table_batch_repeats(entry->tb, c)))
+				(c->op != WALSTAR__V1__OP__TRUNCATE && !same_columns(entry->tb, c)))
 			{
 				entry->tb = table_batch_new(relname, c);
 				batches = lappend(batches, entry->tb);
+			}
+			else if (entry->triggers && table_batch_repeats(entry->tb, c))
+			{
+				/* applied right after the current one, in its subtransaction */
+				entry->tb->next_round = table_batch_new(relname, c);
+				entry->tb = entry->tb->next_round;
 			}
 			item->msg = msg;
 			item->change = c;
@@ -1311,18 +1331,27 @@ apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs, int n,
 	foreach(lc, batches)
 	{
 		TableBatch *tb = lfirst(lc);
-		ApplyErrorContext ectx = {tb->relname, NULL, list_length(tb->items)};
-		char	   *error = try_table_batch(sub->landing_schema, tb, &ectx);
+		List	   *items = NIL;
+		ApplyErrorContext ectx = {tb->relname, NULL, 0, 0, 0};
+		char	   *error;
+		TableBatch *round;
 		ListCell   *ic;
 
+		for (round = tb; round != NULL; round = round->next_round)
+		{
+			items = list_concat(items, round->items);
+			ectx.nrounds++;
+		}
+		ectx.nchanges = list_length(items);
+		error = try_table_batch(sub->landing_schema, tb, &ectx);
 		if (error == NULL)
 		{
-			result->applied += list_length(tb->items);
+			result->applied += list_length(items);
 			continue;
 		}
-		if (list_length(tb->items) == 1)
+		if (list_length(items) == 1)
 		{
-			BatchItem  *item = linitial(tb->items);
+			BatchItem  *item = linitial(items);
 
 			if (sub->stop_on_error)
 			{
@@ -1334,11 +1363,11 @@ apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs, int n,
 			continue;
 		}
 		/* Find the poison: one change at a time, in order. */
-		foreach(ic, tb->items)
+		foreach(ic, items)
 		{
 			BatchItem  *item = lfirst(ic);
 			TableBatch *one = table_batch_new(tb->relname, item->change);
-			ApplyErrorContext ectx1 = {tb->relname, item->msg, 1};
+			ApplyErrorContext ectx1 = {tb->relname, item->msg, 1, 1, 0};
 
 			table_batch_add(one, item);
 			error = try_table_batch(sub->landing_schema, one, &ectx1);
@@ -1408,5 +1437,6 @@ apply_one_message(const char *landing_schema, const char *data, size_t len)
 	ectx.relname = tb->relname;
 	ectx.msg = NULL;
 	ectx.nchanges = 1;
+	ectx.nrounds = 1;
 	return try_table_batch(landing_schema, tb, &ectx);
 }

@@ -6,12 +6,14 @@
 # vers (statement-level AFTER INSERT/UPDATE/DELETE triggers with transition
 # tables): a key updated twice with an unchanged TOASTed column, a DELETE and
 # a re-INSERT of one key, a chain of key changes of a row with a TOASTed
-# column, and a version its trigger refuses: that round is applied one
-# change at a time, the refused change goes to the dead letters, the
-# versions before and after it are applied. tr (also a TRUNCATE trigger):
-# rows before and after a TRUNCATE.
-# plain (no trigger): the same changes as vers; its statistics show that no
-# UPDATE or DELETE statement touched a row (collapsed to upserts).
+# column. pois (the same triggers): a version the trigger refuses; the
+# table's changes are then applied one at a time, the refused change goes to
+# the dead letters, the versions before and after it are applied. tr (also a
+# TRUNCATE trigger): rows before and after a TRUNCATE.
+# plain (no trigger) and quiet (a disabled trigger, and the internal
+# triggers of a foreign key referencing it): the same changes as vers; their
+# statistics show that no UPDATE or DELETE statement touched a row
+# (collapsed to upserts).
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -33,6 +35,8 @@ $node->safe_psql('src', q{
 CREATE EXTENSION walstar;
 CREATE TABLE vers (id int PRIMARY KEY, v text, big text);
 CREATE TABLE plain (id int PRIMARY KEY, v text, big text);
+CREATE TABLE quiet (id int PRIMARY KEY, v text, big text);
+CREATE TABLE pois (id int PRIMARY KEY, v text);
 CREATE TABLE tr (id int PRIMARY KEY, v text);
 SELECT 'init' FROM pg_create_logical_replication_slot('s', 'walstar_decoder');
 });
@@ -71,13 +75,23 @@ CREATE TRIGGER ins AFTER INSERT ON walstar_landing.tr REFERENCING NEW TABLE AS c
 	FOR EACH STATEMENT EXECUTE FUNCTION seen_rows();
 CREATE TRIGGER trunc AFTER TRUNCATE ON walstar_landing.tr
 	FOR EACH STATEMENT EXECUTE FUNCTION seen_truncate();
+CREATE TABLE walstar_landing.pois (id int PRIMARY KEY, v text);
+CREATE TRIGGER ins AFTER INSERT ON walstar_landing.pois REFERENCING NEW TABLE AS changed
+	FOR EACH STATEMENT EXECUTE FUNCTION seen_rows();
+CREATE TRIGGER upd AFTER UPDATE ON walstar_landing.pois REFERENCING NEW TABLE AS changed
+	FOR EACH STATEMENT EXECUTE FUNCTION seen_rows();
+CREATE TABLE walstar_landing.quiet (id int PRIMARY KEY, v text, big text);
+CREATE TRIGGER upd AFTER UPDATE ON walstar_landing.quiet REFERENCING NEW TABLE AS changed
+	FOR EACH STATEMENT EXECUTE FUNCTION seen_rows();
+ALTER TABLE walstar_landing.quiet DISABLE TRIGGER upd;
+CREATE TABLE quiet_ref (id int REFERENCES walstar_landing.quiet);
 });
 
-# One statement per source transaction; vers and plain get the same changes.
+# One statement per source transaction; vers, plain and quiet get the same changes.
 my $big1 = q{(SELECT string_agg(md5(g::text), '') FROM generate_series(1, 500) g)};
 my $big2 = q{(SELECT string_agg(md5((-g)::text), '') FROM generate_series(1, 500) g)};
 my @sql;
-for my $t ('vers', 'plain')
+for my $t ('vers', 'plain', 'quiet')
 {
 	push @sql,
 	  "INSERT INTO $t VALUES (1, 'a', $big1), (2, 'only', 'small')",
@@ -89,29 +103,30 @@ for my $t ('vers', 'plain')
 	  "INSERT INTO $t VALUES (10, 'k', $big2)",
 	  "UPDATE $t SET id = 11 WHERE id = 10",       # key changes, big unchanged TOAST
 	  "UPDATE $t SET id = 12 WHERE id = 11",
-	  "UPDATE $t SET v = 'k2' WHERE id = 12",
-	  "INSERT INTO $t VALUES (30, 'p1', 'small'), (31, 'q1', 'small')",
-	  "UPDATE $t SET v = CASE id WHEN 30 THEN 'poison' ELSE 'q2' END WHERE id IN (30, 31)",
-	  "UPDATE $t SET v = 'p3' WHERE id = 30";
+	  "UPDATE $t SET v = 'k2' WHERE id = 12";
 }
+push @sql, "INSERT INTO pois VALUES (30, 'p1'), (31, 'q1')",
+  "UPDATE pois SET v = CASE id WHEN 30 THEN 'poison' ELSE 'q2' END WHERE id IN (30, 31)",
+  "UPDATE pois SET v = 'p3' WHERE id = 30";
 push @sql, "INSERT INTO tr VALUES (1, 'before')", 'TRUNCATE tr', "INSERT INTO tr VALUES (2, 'after')";
 $node->safe_psql('src', join(";\n", @sql) . ";\n");
 my @msgs = map { [ $_->[0], $_->[1] ] } WalstarTest::Shop::slot_changes($node);
-is(scalar(@msgs), 2 * 16 + 3, 'messages made by the decoder');
+is(scalar(@msgs), 3 * 11 + 5 + 3, 'messages made by the decoder');
 WalstarTest::Shop::produce_raw($kafka, @msgs);
 
 # Everything is in Kafka: one batch takes it all.
 $node->safe_psql('ana', "SELECT walstar.create_subscription('v', '" . $kafka->bootstrap . q{',
-	topics => '{walstar.public.vers,walstar.public.plain,walstar.public.tr}',
+	topics => '{walstar.public.vers,walstar.public.plain,walstar.public.quiet,walstar.public.pois,walstar.public.tr}',
 	batch_size => 1000, batch_time => '3s')});
 $node->safe_psql('ana', "SELECT walstar.start_subscription('v')");
-$node->poll_query_until('ana', q{SELECT coalesce(sum(applied_messages), 0) = 35
+$node->poll_query_until('ana', q{SELECT coalesce(sum(applied_messages), 0) = 41
 	FROM walstar.subscription_offsets}) or die 'the changes were not applied';
 
 is($node->safe_psql('ana', 'SELECT count(DISTINCT xid) FROM seen'), '1', 'all changes applied in one batch');
 like($node->safe_psql('ana', 'SELECT count(*) || \' \' || string_agg(error, \'; \') FROM walstar.dead_letters'),
 	qr/^1 poison row refused$/, 'the refused version, alone, went to the dead letters');
-for my $t ([ 'vers', 'walstar_landing.vers' ], [ 'plain', 'walstar_landing.plain' ], [ 'tr', 'walstar_landing.tr' ])
+for my $t ([ 'vers', 'walstar_landing.vers' ], [ 'plain', 'walstar_landing.plain' ],
+	[ 'quiet', 'walstar_landing.quiet' ], [ 'pois', 'walstar_landing.pois' ], [ 'tr', 'walstar_landing.tr' ])
 {
 	is($node->safe_psql('ana', WalstarTest::Shop::sum_sql($t->[1])),
 		$node->safe_psql('src', WalstarTest::Shop::sum_sql($t->[0])), "$t->[0]: landing table equals the source");
@@ -125,6 +140,8 @@ FROM seen GROUP BY tab, id ORDER BY tab, id});
 $seen =~ s/\Q$m1\E/BIG1/g;
 $seen =~ s/\Q$m2\E/BIG2/g;
 is($seen, join("\n",
+	'pois 30: INSERT p1, UPDATE p3',
+	'pois 31: INSERT q1, UPDATE q2',
 	'tr 1: INSERT before',
 	'tr 2: INSERT after',
 	'tr -: TRUNCATE',
@@ -133,22 +150,25 @@ is($seen, join("\n",
 	'vers 10: INSERT k BIG2, DELETE k BIG2',
 	'vers 11: INSERT k BIG2, DELETE k BIG2',
 	'vers 12: INSERT k BIG2, UPDATE k2 BIG2',
-	'vers 20: INSERT x small, DELETE x small, INSERT y small',
-	'vers 30: INSERT p1 small, UPDATE p3 small',
-	'vers 31: INSERT q1 small, UPDATE q2 small'),
+	'vers 20: INSERT x small, DELETE x small, INSERT y small'),
 	'the triggers saw every row version in order');
 is($node->safe_psql('ana', q{SELECT string_agg(coalesce(id::text, op), ' ' ORDER BY seq) FROM seen WHERE tab = 'tr'}),
 	'1 TRUNCATE 2', 'tr: the insert before the TRUNCATE, the TRUNCATE, the insert after it');
 
-# plain has no trigger: one upsert per key, no UPDATE or DELETE touched a
-# row. The worker's table statistics are flushed when it exits.
+# plain and quiet have no trigger that fires: one upsert per key, no UPDATE
+# or DELETE touched a row. The worker's table statistics are flushed when it
+# exits.
 $node->safe_psql('ana', "SELECT walstar.stop_subscription('v')");
 $node->poll_query_until('ana', q{SELECT count(*) = 0 FROM pg_stat_activity WHERE backend_type = 'walstar apply'})
   or die 'worker did not stop';
-$node->poll_query_until('ana', q{SELECT n_tup_ins > 0 FROM pg_stat_user_tables
-	WHERE relid = 'walstar_landing.plain'::regclass}) or die 'no statistics for plain';
-is($node->safe_psql('ana', q{SELECT n_tup_ins || ' ' || n_tup_upd || ' ' || n_tup_del FROM pg_stat_user_tables
-	WHERE relid = 'walstar_landing.plain'::regclass}), '6 0 0', 'plain: collapsed to one upsert per surviving key');
+$node->poll_query_until('ana', q{SELECT count(*) = 2 FROM pg_stat_user_tables
+	WHERE relid IN ('walstar_landing.plain'::regclass, 'walstar_landing.quiet'::regclass) AND n_tup_ins > 0})
+  or die 'no statistics for plain and quiet';
+for my $t ('plain', 'quiet')
+{
+	is($node->safe_psql('ana', qq{SELECT n_tup_ins || ' ' || n_tup_upd || ' ' || n_tup_del FROM pg_stat_user_tables
+		WHERE relid = 'walstar_landing.$t'::regclass}), '4 0 0', "$t: collapsed to one upsert per surviving key");
+}
 
 $node->stop;
 done_testing();
