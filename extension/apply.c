@@ -415,9 +415,9 @@ table_batch_repeats(TableBatch *tb, const Change *c)
  * Whether the landing table (a table or partitioned table) has a trigger
  * that fires for the worker: not internal (foreign keys' triggers are),
  * enabled for the session's replication role (as TriggerEnabled() decides),
- * of any level and event. The ROW EXCLUSIVE lock
- * the apply takes anyway is taken now and kept, so the answer holds until
- * the batch commits. A table that does not exist yet has no trigger.
+ * of any level and event. The ROW EXCLUSIVE lock the apply takes anyway is
+ * taken now and kept, so the answer holds until the batch commits. A table
+ * that does not exist yet has no trigger.
  */
 static bool
 landing_has_triggers(const char *schema, const char *relname)
@@ -1339,7 +1339,7 @@ apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs, int n,
 
 		for (round = tb; round != NULL; round = round->next_round)
 		{
-			items = list_concat(items, round->items);
+			items = tb->next_round ? list_concat(items, round->items) : tb->items;
 			ectx.nrounds++;
 		}
 		ectx.nchanges = list_length(items);
