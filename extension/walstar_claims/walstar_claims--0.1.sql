@@ -609,19 +609,63 @@ END
 $$;
 
 -- Everything from the landing tables; customer versions are kept (history
--- exists only here) and reconciled with the landing rows.
+-- exists only here) and reconciled with the landing rows.  Claims and
+-- feedback go through the incremental path in chunks of ids (setting
+-- walstar_claims.rebuild_chunk, default 200000), so memory stays bounded and
+-- a long build reports its progress (NOTICE) as it goes.
 CREATE FUNCTION rebuild_locked() RETURNS void
 LANGUAGE plpgsql
 SET search_path = walstar_claims, pg_catalog, pg_temp
 SET jit = off
 AS $$
+DECLARE
+	chunk integer := coalesce(nullif(current_setting('walstar_claims.rebuild_chunk', true), '')::integer,
+							  200000);
+	started timestamptz := clock_timestamp();
+	ids bigint[];
+	last_id bigint;
+	total bigint;
+	done bigint;
 BEGIN
 	PERFORM refresh_customers(NULL, false);
 	TRUNCATE fact_claim, fact_feedback, r_claims_day, r_claims_month,
 		r_feedback_day, r_feedback_month, r_anomaly_sentiment,
 		hist_total, hist_coarse, hist_fine, hist_exact;
-	PERFORM refresh_claims(NULL, false);
-	PERFORM refresh_feedback(NULL);
+
+	IF chunk < 1 THEN
+		RAISE EXCEPTION 'walstar_claims.rebuild_chunk must be at least 1, not %', chunk;
+	END IF;
+	SELECT count(*) INTO total FROM src_claims;
+	done := 0;
+	last_id := NULL;
+	LOOP
+		ids := ARRAY(SELECT c.id FROM src_claims c WHERE last_id IS NULL OR c.id > last_id
+					 ORDER BY c.id LIMIT chunk);
+		EXIT WHEN cardinality(ids) = 0;
+		PERFORM refresh_claims(ids, false);
+		done := done + cardinality(ids);
+		last_id := ids[cardinality(ids)];
+		IF total > chunk THEN
+			RAISE NOTICE 'walstar_claims: claims % of % (% s)', done, total,
+				round(extract(epoch FROM clock_timestamp() - started));
+		END IF;
+	END LOOP;
+
+	SELECT count(*) INTO total FROM src_feedback;
+	done := 0;
+	last_id := NULL;
+	LOOP
+		ids := ARRAY(SELECT f.id FROM src_feedback f WHERE last_id IS NULL OR f.id > last_id
+					 ORDER BY f.id LIMIT chunk);
+		EXIT WHEN cardinality(ids) = 0;
+		PERFORM refresh_feedback(ids);
+		done := done + cardinality(ids);
+		last_id := ids[cardinality(ids)];
+		IF total > chunk THEN
+			RAISE NOTICE 'walstar_claims: feedback % of % (% s)', done, total,
+				round(extract(epoch FROM clock_timestamp() - started));
+		END IF;
+	END LOOP;
 END
 $$;
 
@@ -687,13 +731,15 @@ CREATE FUNCTION attach(landing_schema name DEFAULT 'acme') RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = walstar_claims, pg_catalog, pg_temp
 SET jit = off
-SET client_min_messages = warning
 AS $$
 DECLARE
 	t text;
 	op text;
+	caller_messages text := current_setting('client_min_messages');
 BEGIN
 	PERFORM model_lock();
+	-- No "already exists, skipping" notices; the build's progress is shown.
+	PERFORM set_config('client_min_messages', 'warning', true);
 	EXECUTE format('CREATE SCHEMA IF NOT EXISTS %I', landing_schema);
 	EXECUTE format('GRANT USAGE ON SCHEMA %I TO walstar_admin', landing_schema);
 	EXECUTE format($q$CREATE TABLE IF NOT EXISTS %I.customers (
@@ -776,6 +822,7 @@ BEGIN
 	INSERT INTO config (landing_schema) VALUES (landing_schema)
 	ON CONFLICT (singleton) DO UPDATE SET landing_schema = excluded.landing_schema;
 
+	PERFORM set_config('client_min_messages', caller_messages, true);
 	PERFORM rebuild_locked();
 END
 $$;

@@ -311,9 +311,14 @@ my $sizes = $node->safe_psql($db,
 note "landing tables at the end: $sizes";
 is($node->safe_psql($db, 'SELECT count(*) FROM walstar_claims.verify()'), '0', 'verify() reports no difference');
 
-# rebuild() from the landing tables gives the same answers.
+# rebuild() from the landing tables gives the same answers, in one chunk of
+# ids and in many (the bulk build of large landing tables goes by chunks).
 $node->safe_psql($db, 'SELECT walstar_claims.rebuild()');
 is($node->safe_psql($db, $compare), '', 'after rebuild(): every metric equals its plain SQL definition');
+my ($rc, $out, $err) = $node->psql($db, 'SET walstar_claims.rebuild_chunk = 37; SELECT walstar_claims.rebuild()');
+is($rc, 0, 'rebuild() in chunks of 37 ids');
+like($err, qr/NOTICE:  walstar_claims: claims \d+ of \d+/, 'rebuild() in chunks reports its progress');
+is($node->safe_psql($db, $compare), '', 'after rebuild() in chunks: every metric equals its plain SQL definition');
 
 # Two apply transactions at once: a claim whose customer arrives in another,
 # concurrent transaction is attributed whichever commits first.
