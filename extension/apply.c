@@ -392,23 +392,36 @@ table_batch_add(TableBatch *tb, BatchItem *item)
  * its key is already in this one (so the trigger would miss a version), or
  * it is a TRUNCATE after rows (which would drop them unseen) or after a
  * TRUNCATE. Rows of a table without a key are applied in order anyway.
+ *
+ * One exception: a key-changing UPDATE whose old key this table batch only
+ * deletes. That DELETE is the one the sink sends to the old key's partition
+ * when a key change crosses partitions, and it may come first. In a new
+ * round it would run first and take the stored row, whose unchanged TOAST
+ * values the moved row needs; in this one the moved row is stored before
+ * the DELETE runs, and the trigger sees DELETE old key, INSERT new key, as
+ * for any key change.
  */
 static bool
 table_batch_repeats(TableBatch *tb, const Change *c)
 {
-	char	   *key;
+	char	   *newkey = NULL;
+	char	   *oldkey;
+	RowState   *old;
 
 	if (c->op == WALSTAR__V1__OP__TRUNCATE)
 		return tb->nkeys > 0 || tb->ncols == 0;
 	if (tb->nkeys == 0)
 		return false;
-	if (c->n_new_values > 0 && (key = row_key(tb, c->new_values)) != NULL &&
-		hash_search(tb->rows, &key, HASH_FIND, NULL) != NULL)
+	if (c->n_new_values > 0 && (newkey = row_key(tb, c->new_values)) != NULL &&
+		hash_search(tb->rows, &newkey, HASH_FIND, NULL) != NULL)
 		return true;
-	if (c->n_old_values > 0 && (key = row_key(tb, c->old_values)) != NULL &&
-		hash_search(tb->rows, &key, HASH_FIND, NULL) != NULL)
-		return true;
-	return false;
+	if (c->n_old_values == 0 || (oldkey = row_key(tb, c->old_values)) == NULL ||
+		(old = hash_search(tb->rows, &oldkey, HASH_FIND, NULL)) == NULL)
+		return false;
+	if (c->op == WALSTAR__V1__OP__UPDATE && old->deleted && old->values == NULL &&
+		newkey != NULL && strcmp(oldkey, newkey) != 0)
+		return false;
+	return true;
 }
 
 /*

@@ -35,7 +35,11 @@ sub start_again
 {
 	my ($self) = @_;
 	my $out = `$script start $self->{dir} 2>&1`;
-	die "kafka broker did not start: $out" if $?;
+	die sprintf("kafka broker did not start (%s): %s",
+		$? == -1 ? "could not run $script: $!"
+		: $? & 127 ? 'killed by signal ' . ($? & 127)
+		: 'exit status ' . ($? >> 8), $out)
+	  if $?;
 	chomp $out;
 	($self->{bootstrap}) = $out =~ /(127\.0\.0\.1:\d+)\s*$/;
 	Test::More::note("kafka broker at $self->{bootstrap} ($self->{dir})");
