@@ -11,9 +11,9 @@
  * triggers with transition tables on them; every applied statement hands the
  * ids it touched to refresh_customers(), refresh_claims() or
  * refresh_feedback().  Each refresh recomputes the affected fact rows from the
- * landing tables, adds (new contribution - old contribution) to every rollup
- * in one statement, then stores the new fact rows: set-based, in the apply
- * transaction.  Metric functions read only rollups.
+ * landing tables and, in one statement, adds (new contribution - old
+ * contribution) to every rollup and stores the new fact rows: set-based, in
+ * the apply transaction.  Metric functions read only rollups.
  *
  * All maintenance takes one transaction-level advisory lock (model_lock), so
  * the apply workers of the three services never interleave their model
@@ -424,9 +424,9 @@ $$;
 
 /*
  * Claims: recompute the fact rows of the given claims (NULL: all), add the
- * difference between their new and old contributions to every claim rollup,
- * store them, then refresh the feedback of claims whose country, year,
- * anomaly flag or existence changed.
+ * difference between their new and old contributions to every claim rollup
+ * and store them (one statement), then refresh the feedback of claims whose
+ * country, year, anomaly flag or existence changed.
  */
 CREATE FUNCTION refresh_claims(ids bigint[], cascade_feedback boolean DEFAULT true) RETURNS void
 LANGUAGE plpgsql
@@ -531,7 +531,7 @@ BEGIN
 	INTO moved, pct_years, pct_countries
 	FROM (SELECT array_agg(coalesce(nf.claim_id, of.claim_id)) AS claim_ids
 		  FROM nf FULL JOIN of ON of.claim_id = nf.claim_id
-		  WHERE ids IS NOT NULL
+		  WHERE ids IS NOT NULL AND cascade_feedback
 			AND (nf.country_key, nf.created_year, nf.is_anomaly)
 				IS DISTINCT FROM (of.country_key, of.created_year, of.is_anomaly)) AS mv,
 		 (SELECT array_agg(year) AS years, array_agg(country_key) AS countries
@@ -617,29 +617,39 @@ CREATE FUNCTION rebuild_locked() RETURNS void
 LANGUAGE plpgsql
 SET search_path = walstar_claims, pg_catalog, pg_temp
 SET jit = off
+SET plan_cache_mode = force_custom_plan
 AS $$
 DECLARE
-	chunk integer := coalesce(nullif(current_setting('walstar_claims.rebuild_chunk', true), '')::integer,
-							  200000);
+	setting text := current_setting('walstar_claims.rebuild_chunk', true);
+	chunk integer := 200000;
 	started timestamptz := clock_timestamp();
 	ids bigint[];
 	last_id bigint;
 	total bigint;
 	done bigint;
 BEGIN
+	IF coalesce(setting, '') <> '' THEN
+		IF setting !~ '^\s*[0-9]{1,9}\s*$' OR setting::integer < 1 THEN
+			RAISE EXCEPTION 'walstar_claims.rebuild_chunk must be a whole number of ids, at least 1, not "%"', setting;
+		END IF;
+		chunk := setting::integer;
+	END IF;
+	IF EXISTS (SELECT FROM src_claims WHERE id IS NULL) OR EXISTS (SELECT FROM src_feedback WHERE id IS NULL) THEN
+		RAISE EXCEPTION 'walstar_claims: the landing tables claims and feedback must not hold rows with a NULL id'
+			USING HINT = 'The model keys facts by id; give the landing table a primary key.';
+	END IF;
+
 	PERFORM refresh_customers(NULL, false);
 	TRUNCATE fact_claim, fact_feedback, r_claims_day, r_claims_month,
 		r_feedback_day, r_feedback_month, r_anomaly_sentiment,
 		hist_total, hist_coarse, hist_fine, hist_exact;
 
-	IF chunk < 1 THEN
-		RAISE EXCEPTION 'walstar_claims.rebuild_chunk must be at least 1, not %', chunk;
-	END IF;
 	SELECT count(*) INTO total FROM src_claims;
 	done := 0;
 	last_id := NULL;
 	LOOP
-		ids := ARRAY(SELECT c.id FROM src_claims c WHERE last_id IS NULL OR c.id > last_id
+		ids := ARRAY(SELECT c.id FROM src_claims c
+					 WHERE c.id > coalesce(last_id, -9223372036854775808)
 					 ORDER BY c.id LIMIT chunk);
 		EXIT WHEN cardinality(ids) = 0;
 		PERFORM refresh_claims(ids, false);
@@ -655,7 +665,8 @@ BEGIN
 	done := 0;
 	last_id := NULL;
 	LOOP
-		ids := ARRAY(SELECT f.id FROM src_feedback f WHERE last_id IS NULL OR f.id > last_id
+		ids := ARRAY(SELECT f.id FROM src_feedback f
+					 WHERE f.id > coalesce(last_id, -9223372036854775808)
 					 ORDER BY f.id LIMIT chunk);
 		EXIT WHEN cardinality(ids) = 0;
 		PERFORM refresh_feedback(ids);
@@ -943,7 +954,8 @@ $$;
  * Resolution-time percentiles of the given cells, cached in hist_total:
  * anomaly_resolution_time() reads every country at once, which would
  * otherwise walk every country's histogram per call.  Few cells change per
- * batch (only resolutions of anomaly claims move them).
+ * batch: only anomaly claims that are resolved, re-opened, deleted, flagged
+ * or unflagged, or that move to another year or country, touch them.
  */
 CREATE FUNCTION cache_resolution_percentiles(p_years integer[], p_countries integer[])
 RETURNS void
