@@ -611,7 +611,7 @@ $$;
 -- Everything from the landing tables; customer versions are kept (history
 -- exists only here) and reconciled with the landing rows.  Claims and
 -- feedback go through the incremental path in chunks of ids (setting
--- walstar_claims.rebuild_chunk, default 200000), so memory stays bounded and
+-- walstar_claims.rebuild_chunk, default 1000000), so memory stays bounded and
 -- a long build reports its progress (NOTICE) as it goes.
 CREATE FUNCTION rebuild_locked() RETURNS void
 LANGUAGE plpgsql
@@ -621,7 +621,7 @@ SET plan_cache_mode = force_custom_plan
 AS $$
 DECLARE
 	setting text := current_setting('walstar_claims.rebuild_chunk', true);
-	chunk integer := 200000;
+	chunk integer := 1000000;
 	started timestamptz := clock_timestamp();
 	ids bigint[];
 	last_id bigint;

@@ -312,12 +312,13 @@ note "landing tables at the end: $sizes";
 is($node->safe_psql($db, 'SELECT count(*) FROM walstar_claims.verify()'), '0', 'verify() reports no difference');
 
 # rebuild() from the landing tables gives the same answers, in one chunk of
-# ids and in many (the bulk build of large landing tables goes by chunks).
+# ids and in many (the bulk build of large landing tables goes by chunks; of
+# 3 ids here, as the random workload may leave only a few claims).
 $node->safe_psql($db, 'SELECT walstar_claims.rebuild()');
 is($node->safe_psql($db, $compare), '', 'after rebuild(): every metric equals its plain SQL definition');
-my ($rc, $out, $err) = $node->psql($db, 'SET walstar_claims.rebuild_chunk = 37; SELECT walstar_claims.rebuild()');
-is($rc, 0, 'rebuild() in chunks of 37 ids');
-like($err, qr/NOTICE:  walstar_claims: claims \d+ of \d+/, 'rebuild() in chunks reports its progress');
+my ($rc, $out, $err) = $node->psql($db, 'SET walstar_claims.rebuild_chunk = 3; SELECT walstar_claims.rebuild()');
+is($rc, 0, 'rebuild() in chunks of 3 ids');
+like($err, qr/NOTICE:  walstar_claims: (claims|feedback) \d+ of \d+/, 'rebuild() in chunks reports its progress');
 is($node->safe_psql($db, $compare), '', 'after rebuild() in chunks: every metric equals its plain SQL definition');
 ($rc, $out, $err) = $node->psql($db, "SET walstar_claims.rebuild_chunk = '10 rows'; SELECT walstar_claims.rebuild()");
 like($err, qr/walstar_claims.rebuild_chunk must be a whole number of ids, at least 1, not "10 rows"/,
