@@ -608,29 +608,77 @@ BEGIN
 END
 $$;
 
--- Everything from the landing tables; customer versions are kept (history
--- exists only here) and reconciled with the landing rows.  Claims and
--- feedback go through the incremental path in chunks of ids (setting
--- walstar_claims.rebuild_chunk, default 1000000), so memory stays bounded and
--- a long build reports its progress (NOTICE) as it goes.
-CREATE FUNCTION rebuild_locked() RETURNS void
+/*
+ * Facts and rollups of one landing table ('claims' or 'feedback') into the
+ * emptied model: in one statement, or in chunks of ids through the same
+ * incremental path, with a NOTICE per chunk.  One statement is faster (a
+ * chunk updates the histogram rows the previous ones wrote); chunks show
+ * progress.  A build of 100000 rows or more says when it starts and ends.
+ */
+CREATE FUNCTION build_facts(what text, chunk integer, started timestamptz) RETURNS void
 LANGUAGE plpgsql
 SET search_path = walstar_claims, pg_catalog, pg_temp
 SET jit = off
 SET plan_cache_mode = force_custom_plan
 AS $$
 DECLARE
-	setting text := current_setting('walstar_claims.rebuild_chunk', true);
-	chunk integer := 1000000;
-	started timestamptz := clock_timestamp();
 	ids bigint[];
-	last_id bigint;
+	last_id bigint := -9223372036854775808;
 	total bigint;
-	done bigint;
+	done bigint := 0;
+BEGIN
+	EXECUTE format('SELECT count(*) FROM %I', 'src_' || what) INTO total;
+	IF chunk = 0 OR total <= chunk THEN
+		IF total >= 100000 THEN
+			RAISE NOTICE 'walstar_claims: building the facts and rollups of % % (% s)', total, what,
+				round(extract(epoch FROM clock_timestamp() - started));
+		END IF;
+		IF what = 'claims' THEN
+			PERFORM refresh_claims(NULL, false);
+		ELSE
+			PERFORM refresh_feedback(NULL);
+		END IF;
+		IF total >= 100000 THEN
+			RAISE NOTICE 'walstar_claims: % % built (% s)', total, what,
+				round(extract(epoch FROM clock_timestamp() - started));
+		END IF;
+		RETURN;
+	END IF;
+	LOOP
+		EXECUTE format('SELECT ARRAY(SELECT id FROM %I WHERE id > $1 ORDER BY id LIMIT $2)',
+					   'src_' || what)
+			INTO ids USING last_id, chunk;
+		EXIT WHEN cardinality(ids) = 0;
+		IF what = 'claims' THEN
+			PERFORM refresh_claims(ids, false);
+		ELSE
+			PERFORM refresh_feedback(ids);
+		END IF;
+		done := done + cardinality(ids);
+		last_id := ids[cardinality(ids)];
+		RAISE NOTICE 'walstar_claims: % % of % (% s)', what, done, total,
+			round(extract(epoch FROM clock_timestamp() - started));
+	END LOOP;
+END
+$$;
+
+-- Everything from the landing tables; customer versions are kept (history
+-- exists only here) and reconciled with the landing rows.  Setting
+-- walstar_claims.rebuild_chunk: 0 (default) builds claims and feedback in one
+-- statement each, n in chunks of n ids with progress notices.
+CREATE FUNCTION rebuild_locked() RETURNS void
+LANGUAGE plpgsql
+SET search_path = walstar_claims, pg_catalog, pg_temp
+SET jit = off
+AS $$
+DECLARE
+	setting text := current_setting('walstar_claims.rebuild_chunk', true);
+	chunk integer := 0;
+	started timestamptz := clock_timestamp();
 BEGIN
 	IF coalesce(setting, '') <> '' THEN
-		IF setting !~ '^\s*[0-9]{1,9}\s*$' OR setting::integer < 1 THEN
-			RAISE EXCEPTION 'walstar_claims.rebuild_chunk must be a whole number of ids, at least 1, not "%"', setting;
+		IF setting !~ '^\s*[0-9]{1,9}\s*$' THEN
+			RAISE EXCEPTION 'walstar_claims.rebuild_chunk must be a whole number of ids (0: no chunks), not "%"', setting;
 		END IF;
 		chunk := setting::integer;
 	END IF;
@@ -643,40 +691,8 @@ BEGIN
 	TRUNCATE fact_claim, fact_feedback, r_claims_day, r_claims_month,
 		r_feedback_day, r_feedback_month, r_anomaly_sentiment,
 		hist_total, hist_coarse, hist_fine, hist_exact;
-
-	SELECT count(*) INTO total FROM src_claims;
-	done := 0;
-	last_id := NULL;
-	LOOP
-		ids := ARRAY(SELECT c.id FROM src_claims c
-					 WHERE c.id > coalesce(last_id, -9223372036854775808)
-					 ORDER BY c.id LIMIT chunk);
-		EXIT WHEN cardinality(ids) = 0;
-		PERFORM refresh_claims(ids, false);
-		done := done + cardinality(ids);
-		last_id := ids[cardinality(ids)];
-		IF total > chunk THEN
-			RAISE NOTICE 'walstar_claims: claims % of % (% s)', done, total,
-				round(extract(epoch FROM clock_timestamp() - started));
-		END IF;
-	END LOOP;
-
-	SELECT count(*) INTO total FROM src_feedback;
-	done := 0;
-	last_id := NULL;
-	LOOP
-		ids := ARRAY(SELECT f.id FROM src_feedback f
-					 WHERE f.id > coalesce(last_id, -9223372036854775808)
-					 ORDER BY f.id LIMIT chunk);
-		EXIT WHEN cardinality(ids) = 0;
-		PERFORM refresh_feedback(ids);
-		done := done + cardinality(ids);
-		last_id := ids[cardinality(ids)];
-		IF total > chunk THEN
-			RAISE NOTICE 'walstar_claims: feedback % of % (% s)', done, total,
-				round(extract(epoch FROM clock_timestamp() - started));
-		END IF;
-	END LOOP;
+	PERFORM build_facts('claims', chunk, started);
+	PERFORM build_facts('feedback', chunk, started);
 END
 $$;
 

@@ -321,7 +321,7 @@ is($rc, 0, 'rebuild() in chunks of 3 ids');
 like($err, qr/NOTICE:  walstar_claims: (claims|feedback) \d+ of \d+/, 'rebuild() in chunks reports its progress');
 is($node->safe_psql($db, $compare), '', 'after rebuild() in chunks: every metric equals its plain SQL definition');
 ($rc, $out, $err) = $node->psql($db, "SET walstar_claims.rebuild_chunk = '10 rows'; SELECT walstar_claims.rebuild()");
-like($err, qr/walstar_claims.rebuild_chunk must be a whole number of ids, at least 1, not "10 rows"/,
+like($err, qr/walstar_claims.rebuild_chunk must be a whole number of ids \(0: no chunks\), not "10 rows"/,
 	'a bad chunk setting is refused by name');
 
 # Two apply transactions at once: a claim whose customer arrives in another,
