@@ -45,6 +45,17 @@ CREATE TABLE mv (id int PRIMARY KEY, v text, big text);
 SELECT 'init' FROM pg_create_logical_replication_slot('s', 'walstar_decoder');
 });
 
+# Statement-level triggers (ins, upd, del) logging the rows they see.
+sub log_triggers
+{
+	my ($table, @events) = @_;
+	my %name = (INSERT => 'ins', UPDATE => 'upd', DELETE => 'del');
+	return join('',
+		map { "CREATE TRIGGER $name{$_} AFTER $_ ON walstar_landing.$table REFERENCING "
+			  . ($_ eq 'DELETE' ? 'OLD' : 'NEW') . " TABLE AS changed\n"
+			  . "\tFOR EACH STATEMENT EXECUTE FUNCTION seen_rows();\n" } @events);
+}
+
 # Landing tables made beforehand (as a model does), with triggers that log
 # every row they see and the transaction they see it in.
 $node->safe_psql('ana', q{
@@ -68,32 +79,21 @@ BEGIN
 	INSERT INTO seen (tab, op) VALUES (TG_TABLE_NAME, TG_OP);
 	RETURN NULL;
 END $$;
-CREATE TRIGGER ins AFTER INSERT ON walstar_landing.vers REFERENCING NEW TABLE AS changed
-	FOR EACH STATEMENT EXECUTE FUNCTION seen_rows();
-CREATE TRIGGER upd AFTER UPDATE ON walstar_landing.vers REFERENCING NEW TABLE AS changed
-	FOR EACH STATEMENT EXECUTE FUNCTION seen_rows();
-CREATE TRIGGER del AFTER DELETE ON walstar_landing.vers REFERENCING OLD TABLE AS changed
-	FOR EACH STATEMENT EXECUTE FUNCTION seen_rows();
+}
+  . log_triggers('vers', qw(INSERT UPDATE DELETE)) . q{
 ALTER TABLE walstar_landing.vers ENABLE ALWAYS TRIGGER upd;
 CREATE TABLE walstar_landing.mv (id int PRIMARY KEY, v text, big text);
-CREATE TRIGGER ins AFTER INSERT ON walstar_landing.mv REFERENCING NEW TABLE AS changed
-	FOR EACH STATEMENT EXECUTE FUNCTION seen_rows();
-CREATE TRIGGER upd AFTER UPDATE ON walstar_landing.mv REFERENCING NEW TABLE AS changed
-	FOR EACH STATEMENT EXECUTE FUNCTION seen_rows();
-CREATE TRIGGER del AFTER DELETE ON walstar_landing.mv REFERENCING OLD TABLE AS changed
-	FOR EACH STATEMENT EXECUTE FUNCTION seen_rows();
-CREATE TRIGGER ins AFTER INSERT ON walstar_landing.tr REFERENCING NEW TABLE AS changed
-	FOR EACH STATEMENT EXECUTE FUNCTION seen_rows();
+}
+  . log_triggers('mv', qw(INSERT UPDATE DELETE))
+  . log_triggers('tr', qw(INSERT)) . q{
 CREATE TRIGGER trunc AFTER TRUNCATE ON walstar_landing.tr
 	FOR EACH STATEMENT EXECUTE FUNCTION seen_truncate();
 CREATE TABLE walstar_landing.pois (id int PRIMARY KEY, v text);
-CREATE TRIGGER ins AFTER INSERT ON walstar_landing.pois REFERENCING NEW TABLE AS changed
-	FOR EACH STATEMENT EXECUTE FUNCTION seen_rows();
-CREATE TRIGGER upd AFTER UPDATE ON walstar_landing.pois REFERENCING NEW TABLE AS changed
-	FOR EACH STATEMENT EXECUTE FUNCTION seen_rows();
+}
+  . log_triggers('pois', qw(INSERT UPDATE)) . q{
 CREATE TABLE walstar_landing.quiet (id int PRIMARY KEY, v text, big text);
-CREATE TRIGGER upd AFTER UPDATE ON walstar_landing.quiet REFERENCING NEW TABLE AS changed
-	FOR EACH STATEMENT EXECUTE FUNCTION seen_rows();
+}
+  . log_triggers('quiet', qw(UPDATE)) . q{
 ALTER TABLE walstar_landing.quiet DISABLE TRIGGER upd;
 CREATE TABLE quiet_ref (id int REFERENCES walstar_landing.quiet);
 });
