@@ -46,6 +46,7 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "common/hashfn.h"
@@ -558,6 +559,31 @@ bool_array(bool *vals, int n)
 }
 
 /*
+ * A column's landing type, which must be a type of pg_catalog: a type
+ * elsewhere could be anyone's, with input functions of their choosing
+ * running as the worker's role.
+ */
+static void
+landing_type_parse(const Column *col, Oid *typid, int32 *typmod)
+{
+	HeapTuple	tup;
+	Oid			nsp = InvalidOid;
+
+	parseTypeString(col->landing_type, typid, typmod, false);
+	tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(*typid));
+	if (HeapTupleIsValid(tup))
+	{
+		nsp = ((Form_pg_type) GETSTRUCT(tup))->typnamespace;
+		ReleaseSysCache(tup);
+	}
+	if (nsp != PG_CATALOG_NAMESPACE)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("landing type \"%s\" of column \"%s\" is not a built-in type",
+						col->landing_type, col->name)));
+}
+
+/*
  * Make sure the landing table exists with every column of the batch;
  * returns the SQL type of each column as stored (NULL: table absent and
  * the batch is a TRUNCATE only).
@@ -592,10 +618,11 @@ ensure_table(const char *schema, TableBatch *tb, const char *qualified)
 			Oid			typid;
 			int32		typmod;
 
-			parseTypeString(tb->columns[i]->landing_type, &typid, &typmod, false);
+			landing_type_parse(tb->columns[i], &typid, &typmod);
 			appendStringInfo(&sql, "%s%s %s", i > 0 ? ", " : "",
 							 quote_identifier(tb->columns[i]->name),
-							 format_type_with_typemod(typid, typmod));
+							 format_type_extended(typid, typmod, FORMAT_TYPE_TYPEMOD_GIVEN |
+												  FORMAT_TYPE_FORCE_QUALIFY));
 		}
 		if (tb->nkeys > 0)
 		{
@@ -624,9 +651,11 @@ ensure_table(const char *schema, TableBatch *tb, const char *qualified)
 			int32		typmod;
 			char	   *sql;
 
-			parseTypeString(tb->columns[i]->landing_type, &typid, &typmod, false);
+			landing_type_parse(tb->columns[i], &typid, &typmod);
 			sql = psprintf("ALTER TABLE %s ADD COLUMN IF NOT EXISTS %s %s", qualified,
-						   quote_identifier(name), format_type_with_typemod(typid, typmod));
+						   quote_identifier(name),
+						   format_type_extended(typid, typmod, FORMAT_TYPE_TYPEMOD_GIVEN |
+												FORMAT_TYPE_FORCE_QUALIFY));
 			if (SPI_execute(sql, false, 0) != SPI_OK_UTILITY)
 				elog(ERROR, "could not add column \"%s\" to %s", name, qualified);
 			attnum = get_attnum(relid, name);
@@ -639,7 +668,8 @@ ensure_table(const char *schema, TableBatch *tb, const char *qualified)
 			Oid			collid;
 
 			get_atttypetypmodcoll(relid, attnum, &typid, &typmod, &collid);
-			types[i] = format_type_with_typemod(typid, typmod);
+			types[i] = format_type_extended(typid, typmod,
+										   FORMAT_TYPE_TYPEMOD_GIVEN | FORMAT_TYPE_FORCE_QUALIFY);
 		}
 	}
 	return types;
@@ -655,7 +685,7 @@ append_key_match(StringInfo sql, TableBatch *tb, char **types)
 	{
 		int			k = tb->keycols[i];
 
-		appendStringInfo(sql, "%st.%s = u.a%d::%s", i > 0 ? " AND " : "",
+		appendStringInfo(sql, "%st.%s OPERATOR(pg_catalog.=) u.a%d::%s", i > 0 ? " AND " : "",
 						 quote_identifier(tb->columns[k]->name), k + 1, types[k]);
 	}
 }
@@ -705,14 +735,14 @@ insert_rows(const char *qualified, TableBatch *tb, char **types, char ***cols, i
 	appendStringInfoString(&sql, ") SELECT ");
 	for (i = 0; i < tb->ncols; i++)
 		appendStringInfo(&sql, "%su.a%d::%s", i > 0 ? ", " : "", i + 1, types[i]);
-	appendStringInfoString(&sql, " FROM unnest(");
+	appendStringInfoString(&sql, " FROM ROWS FROM (pg_catalog.unnest(");
 	for (i = 0; i < tb->ncols; i++)
 	{
-		appendStringInfo(&sql, "%s$%d::text[]", i > 0 ? ", " : "", i + 1);
+		appendStringInfo(&sql, "%s$%d::pg_catalog.text[]", i > 0 ? "), pg_catalog.unnest(" : "", i + 1);
 		argtypes[i] = TEXTARRAYOID;
 		args[i] = text_array(cols[i], n);
 	}
-	appendStringInfoString(&sql, ") AS u(");
+	appendStringInfoString(&sql, ")) AS u(");
 	for (i = 0; i < tb->ncols; i++)
 		appendStringInfo(&sql, "%sa%d", i > 0 ? ", " : "", i + 1);
 	appendStringInfoChar(&sql, ')');
@@ -801,14 +831,14 @@ apply_toast_rows(const char *qualified, TableBatch *tb, char **types,
 		else
 			appendStringInfo(&sql, "u.a%d::%s", i + 1, types[i]);
 	}
-	appendStringInfoString(&sql, moved ? " FROM unnest(" : " FROM unnest(");
+	appendStringInfoString(&sql, " FROM ROWS FROM (pg_catalog.unnest(");
 	for (i = 0; i < tb->ncols; i++)
 	{
 		char	  **vals = palloc(sizeof(char *) * n);
 
 		for (r = 0; r < n; r++)
 			vals[r] = rows[r]->values[i];
-		appendStringInfo(&sql, "%s$%d::text[]", i > 0 ? ", " : "", nargs + 1);
+		appendStringInfo(&sql, "%s$%d::pg_catalog.text[]", i > 0 ? "), pg_catalog.unnest(" : "", nargs + 1);
 		argtypes[nargs] = TEXTARRAYOID;
 		args[nargs++] = text_array(vals, n);
 	}
@@ -821,7 +851,7 @@ apply_toast_rows(const char *qualified, TableBatch *tb, char **types,
 		flags = palloc(sizeof(bool) * n);
 		for (r = 0; r < n; r++)
 			flags[r] = rows[r]->toast[i];
-		appendStringInfo(&sql, ", $%d::bool[]", nargs + 1);
+		appendStringInfo(&sql, "), pg_catalog.unnest($%d::pg_catalog.bool[]", nargs + 1);
 		argtypes[nargs] = BOOLARRAYOID;
 		args[nargs++] = bool_array(flags, n);
 	}
@@ -840,12 +870,12 @@ apply_toast_rows(const char *qualified, TableBatch *tb, char **types,
 		}
 		for (i = 0; i < tb->nkeys; i++)
 		{
-			appendStringInfo(&sql, ", $%d::text[]", nargs + 1);
+			appendStringInfo(&sql, "), pg_catalog.unnest($%d::pg_catalog.text[]", nargs + 1);
 			argtypes[nargs] = TEXTARRAYOID;
 			args[nargs++] = text_array(cols[i], n);
 		}
 	}
-	appendStringInfoString(&sql, ") AS u(");
+	appendStringInfoString(&sql, ")) AS u(");
 	for (i = 0; i < tb->ncols; i++)
 		appendStringInfo(&sql, "%sa%d", i > 0 ? ", " : "", i + 1);
 	for (i = 0; i < tb->ncols; i++)
@@ -860,7 +890,7 @@ apply_toast_rows(const char *qualified, TableBatch *tb, char **types,
 		{
 			int			k = tb->keycols[i];
 
-			appendStringInfo(&sql, "%so.%s = u.k%d::%s", i > 0 ? " AND " : "",
+			appendStringInfo(&sql, "%so.%s OPERATOR(pg_catalog.=) u.k%d::%s", i > 0 ? " AND " : "",
 							 quote_identifier(tb->columns[k]->name), i + 1, types[k]);
 		}
 		append_on_conflict(&sql, tb);
@@ -937,14 +967,14 @@ apply_keyed(const char *qualified, TableBatch *tb, char **types)
 		Datum	   *args = palloc(sizeof(Datum) * tb->nkeys);
 
 		initStringInfo(&sql);
-		appendStringInfo(&sql, "DELETE FROM %s AS t USING unnest(", qualified);
+		appendStringInfo(&sql, "DELETE FROM %s AS t USING ROWS FROM (pg_catalog.unnest(", qualified);
 		for (i = 0; i < tb->nkeys; i++)
 		{
-			appendStringInfo(&sql, "%s$%d::text[]", i > 0 ? ", " : "", i + 1);
+			appendStringInfo(&sql, "%s$%d::pg_catalog.text[]", i > 0 ? "), pg_catalog.unnest(" : "", i + 1);
 			argtypes[i] = TEXTARRAYOID;
 			args[i] = text_array(dkeys[i], nd);
 		}
-		appendStringInfoString(&sql, ") AS u(");
+		appendStringInfoString(&sql, ")) AS u(");
 		for (i = 0; i < tb->nkeys; i++)
 			appendStringInfo(&sql, "%sa%d", i > 0 ? ", " : "", tb->keycols[i] + 1);
 		appendStringInfoString(&sql, ") WHERE ");
@@ -1040,7 +1070,7 @@ apply_keyless(const char *qualified, TableBatch *tb, char **types)
 				nargs++;
 			}
 		}
-		appendStringInfo(&sql, " WHERE t.ctid = (SELECT ctid FROM %s AS o WHERE ", qualified);
+		appendStringInfo(&sql, " WHERE t.ctid OPERATOR(pg_catalog.=) (SELECT o.ctid FROM %s AS o WHERE ", qualified);
 		for (i = 0; i < tb->ncols; i++)
 		{
 			const Value *v = c->old_values[i];
@@ -1208,7 +1238,7 @@ store_progress(const Subscription *sub, HTAB *parts)
 					  " (subscription_id, topic, partition, next_offset, last_commit_lsn,"
 					  "  last_position, last_commit_time, high_watermark,"
 					  "  messages_per_second, applied_messages, applied_at)"
-					  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now())"
+					  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, pg_catalog.now())"
 					  " ON CONFLICT (subscription_id, topic, partition) DO UPDATE"
 					  " SET next_offset = excluded.next_offset,"
 					  "  last_commit_lsn = excluded.last_commit_lsn,"

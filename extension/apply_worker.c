@@ -34,6 +34,7 @@
 #include "storage/latch.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -395,6 +396,13 @@ walstar_apply_main(Datum main_arg)
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+	/*
+	 * Every name the worker's statements leave unqualified resolves in
+	 * pg_catalog only: nobody's public.unnest() or schema named after our
+	 * role is ever called. Session level, so functions' own SET clauses
+	 * (model triggers) still apply inside them.
+	 */
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION);
 
 	worker_cxt = AllocSetContextCreate(TopMemoryContext, "walstar apply worker",
 									   ALLOCSET_DEFAULT_SIZES);

@@ -24,6 +24,7 @@
 #include "utils/float.h"
 #include "utils/timestamp.h"
 
+#include "change_check.h"
 #include "walstar.h"
 
 /* Microseconds between the Unix epoch and PostgreSQL's 2000-01-01 epoch. */
@@ -32,9 +33,6 @@
 
 static void *pb_alloc(void *data, size_t size);
 static void pb_free(void *data, void *ptr);
-static char *check_change(const Change *c);
-static bool valid_string(const char *s);
-static char *check_value(const Value *v, const Column *col, const char *which);
 
 static ProtobufCAllocator pb_allocator = {pb_alloc, pb_free, NULL};
 
@@ -54,13 +52,15 @@ pb_free(void *data, void *ptr)
 }
 
 /*
- * Unpack and validate one message. On failure returns NULL and sets *error.
+ * Unpack and validate one message (every invariant of change_check.c). On
+ * failure returns NULL and sets *error to a reason naming the invariant.
  */
 Change *
 change_unpack(const char *data, size_t len, char **error)
 {
 	Change	   *c;
-	char	   *problem;
+	const char *problem;
+	char		reason[CHANGE_CHECK_REASON_MAX];
 
 	*error = NULL;
 	if (len == 0)
@@ -74,129 +74,13 @@ change_unpack(const char *data, size_t len, char **error)
 		*error = psprintf("not a walstar.v1.Change protobuf message (%zu bytes)", len);
 		return NULL;
 	}
-	problem = check_change(c);
+	problem = change_check(c, reason);
 	if (problem)
 	{
-		*error = problem;
+		*error = pstrdup(problem);
 		return NULL;
 	}
 	return c;
-}
-
-static bool
-valid_string(const char *s)
-{
-	return s != NULL && pg_verifymbstr(s, strlen(s), true);
-}
-
-/* A reason why the message cannot be used, or NULL. */
-static char *
-check_change(const Change *c)
-{
-	size_t		i;
-
-	if (c->version == 0)
-		return pstrdup("not a walstar message: the version field is missing");
-	if (c->version != WALSTAR_WIRE_VERSION)
-		return psprintf("unsupported wire format version %u (this reader understands %d)",
-						c->version, WALSTAR_WIRE_VERSION);
-	if (c->op <= WALSTAR__V1__OP__OP_UNSPECIFIED || c->op > WALSTAR__V1__OP__STREAM_ABORT)
-		return psprintf("unknown op %d", (int) c->op);
-	if (!valid_string(c->source))
-		return pstrdup("source is not valid in the database encoding");
-	if (!change_is_row_change(c) && c->op != WALSTAR__V1__OP__TRUNCATE)
-		return NULL;
-
-	if (c->schema[0] == '\0' || c->table[0] == '\0')
-		return psprintf("%s record without schema or table name", change_op_name(c->op));
-	if (!valid_string(c->schema) || !valid_string(c->table))
-		return pstrdup("schema or table name is not valid in the database encoding");
-	if (c->op == WALSTAR__V1__OP__TRUNCATE)
-		return NULL;
-
-	if (c->n_columns == 0)
-		return psprintf("%s record for \"%s.%s\" without columns",
-						change_op_name(c->op), c->schema, c->table);
-	for (i = 0; i < c->n_columns; i++)
-	{
-		const Column *col = c->columns[i];
-
-		if (col->name[0] == '\0' || !valid_string(col->name))
-			return psprintf("column %zu of \"%s.%s\" has an empty or invalid name",
-							i + 1, c->schema, c->table);
-		if (col->landing_type[0] == '\0' || !valid_string(col->landing_type))
-			return psprintf("column \"%s\" of \"%s.%s\" has no landing type",
-							col->name, c->schema, c->table);
-	}
-	if (c->op != WALSTAR__V1__OP__DELETE && c->n_new_values != c->n_columns)
-		return psprintf("%s record for \"%s.%s\" has %zu new values for %zu columns",
-						change_op_name(c->op), c->schema, c->table,
-						c->n_new_values, c->n_columns);
-	if (c->n_old_values != 0 && c->n_old_values != c->n_columns)
-		return psprintf("%s record for \"%s.%s\" has %zu old values for %zu columns",
-						change_op_name(c->op), c->schema, c->table,
-						c->n_old_values, c->n_columns);
-	for (i = 0; i < c->n_new_values; i++)
-	{
-		char	   *problem = check_value(c->new_values[i], c->columns[i], "value");
-
-		if (problem)
-			return problem;
-	}
-	for (i = 0; i < c->n_old_values; i++)
-	{
-		char	   *problem = check_value(c->old_values[i], c->columns[i], "old value");
-
-		if (problem)
-			return problem;
-	}
-	return NULL;
-}
-
-/*
- * Whether change_value_text can render a value: afterwards it never fails
- * on this message.
- */
-static char *
-check_value(const Value *v, const Column *col, const char *which)
-{
-	const char *text = NULL;
-	Timestamp	ts;
-
-	switch (v->kind_case)
-	{
-		case WALSTAR__V1__VALUE__KIND_TEXT_VALUE:
-			text = v->text_value;
-			break;
-		case WALSTAR__V1__VALUE__KIND_NUMERIC_VALUE:
-			text = v->numeric_value;
-			break;
-		case WALSTAR__V1__VALUE__KIND_TIMESTAMP_VALUE:
-			if (pg_sub_s64_overflow(v->timestamp_value, UNIX_TO_PG_USECS, &ts) ||
-				!IS_VALID_TIMESTAMP(ts))
-				return psprintf("%s of column \"%s\": timestamp out of range", which, col->name);
-			return NULL;
-		case WALSTAR__V1__VALUE__KIND_DATE_VALUE:
-			if ((int64) v->date_value + UNIX_EPOCH_JDATE < 0 ||
-				(int64) v->date_value + UNIX_EPOCH_JDATE > INT_MAX - 1)
-				return psprintf("%s of column \"%s\": date out of range", which, col->name);
-			return NULL;
-		case WALSTAR__V1__VALUE__KIND_TIME_VALUE:
-			if (v->time_value < 0 || v->time_value > USECS_PER_DAY)
-				return psprintf("%s of column \"%s\": time out of range", which, col->name);
-			return NULL;
-		case WALSTAR__V1__VALUE__KIND_UUID_VALUE:
-			if (v->uuid_value.len != 16)
-				return psprintf("%s of column \"%s\": uuid of %zu bytes", which, col->name,
-								v->uuid_value.len);
-			return NULL;
-		default:
-			return NULL;
-	}
-	if (!valid_string(text))
-		return psprintf("%s of column \"%s\" is not valid in the database encoding",
-						which, col->name);
-	return NULL;
 }
 
 bool
