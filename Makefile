@@ -7,6 +7,7 @@
 #   make demo       deps + build + install + the Acme demo end to end
 #   make asan-test  the sink's TAP suites with an AddressSanitizer build of walstar-sink
 #   make valgrind-test  the decoder's pg_regress suites with the server under valgrind
+#   make fuzz       the libFuzzer targets (fuzz/), FUZZ_TIME seconds each (default 60)
 #
 # Each part (decoder/, sink/, extension/) has its own Makefile (PGXS for the
 # PostgreSQL parts) with the targets all, install, installcheck and clean;
@@ -19,7 +20,7 @@ export PG_CONFIG
 PARTS := $(patsubst %/Makefile,%,$(wildcard decoder/Makefile sink/Makefile extension/Makefile extension/walstar_claims/Makefile))
 PROTO_GEN := proto/walstar.pb-c.c proto/walstar.pb-c.h
 
-.PHONY: all install clean deps test demo check-format asan-test valgrind-test $(PARTS)
+.PHONY: all install clean deps test demo check-format asan-test valgrind-test fuzz $(PARTS)
 
 all: $(PARTS)
 
@@ -39,11 +40,17 @@ clean:
 deps:
 	regress/deps.sh
 
+FUZZ_TIME ?= 60
+
 test: deps
 	regress/check_format.sh
 	$(MAKE) all
 	$(MAKE) install
+	fuzz/run.sh 10
 	regress/run_tests.sh $(PARTS)
+
+fuzz: deps $(PROTO_GEN)
+	fuzz/run.sh $(FUZZ_TIME)
 
 # The PostgreSQL-side modules run inside a server that is not built with
 # ASan (preloading the runtime into initdb hangs it), so they are checked

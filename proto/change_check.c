@@ -256,10 +256,14 @@ change_check(const Walstar__V1__Change *c, char *buf)
 		return reason(buf, "unknown op %d", (int) c->op);
 	if (!valid_text(c->source) || strlen(c->source) > 1024)
 		return reason(buf, "source is longer than 1024 bytes or not valid UTF-8");
-	if (!is_row_change(c->op) && c->op != WALSTAR__V1__OP__TRUNCATE)
-		return NULL;
-
 	op = op_name(c->op);
+	if (!is_row_change(c->op) && c->op != WALSTAR__V1__OP__TRUNCATE)
+	{
+		if (c->n_columns || c->n_new_values || c->n_old_values)
+			return reason(buf, "a record of op %d carries columns or values", (int) c->op);
+		return NULL;
+	}
+
 	if (!valid_name(c->schema) || !valid_name(c->table))
 		return reason(buf, "%s record: schema and table names must be 1 to %d bytes of UTF-8",
 					  op, CHANGE_NAME_MAX);

@@ -13,6 +13,7 @@ PACKAGES="postgresql-15 postgresql-server-dev-15 \
   postgresql-15-wal2json postgresql-15-decoderbufs \
   librdkafka-dev libprotobuf-c-dev protobuf-c-compiler libcurl4-openssl-dev \
   libmicrohttpd-dev libinih-dev libssl-dev pkg-config gcc make kcat clang-format \
+  clang libclang-rt-14-dev \
   default-jre-headless maven libipc-run-perl libtest-simple-perl"
 
 missing=""

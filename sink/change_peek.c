@@ -234,11 +234,16 @@ change_key_text(const uint8_t *key, size_t key_len, char *buf, size_t buflen)
 				ADD("%s", v->bool_value ? "true" : "false");
 				break;
 			default:
-				ADD("<%s>", protobuf_c_message_descriptor_get_field(
-								&walstar__v1__value__descriptor,
-								(unsigned)v->kind_case)
-								->name);
+			{
+				/* kind not set, or one this reader does not know */
+				const ProtobufCFieldDescriptor *f =
+					protobuf_c_message_descriptor_get_field(
+						&walstar__v1__value__descriptor,
+						(unsigned)v->kind_case);
+
+				ADD("<%s>", f != NULL ? f->name : "unset");
 				break;
+			}
 		}
 	}
 	ADD(")");

@@ -1,0 +1,47 @@
+#!/bin/sh
+# Builds the libFuzzer targets with clang (ASan + UBSan) and runs each for a
+# bounded time from a seed corpus the build makes:
+#   fuzz/run.sh [SECONDS] [OUTDIR]      (default 60 s each, .cache/fuzz)
+# change_fuzz: the extension's decode + validate (proto/change_check.c) and
+#   the indexes its batch building takes; peek_fuzz: walstar-sink's record
+#   peek and routing. A crash leaves its input in OUTDIR/<target>/crash-* and
+#   fails the run.
+set -eu
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(dirname "$HERE")
+SECONDS_EACH=${1:-60}
+OUT=${2:-$ROOT/.cache/fuzz}
+CLANG=${CLANG:-$(command -v clang || command -v clang-14 || true)}
+[ -n "$CLANG" ] || { echo "fuzz: clang not found (make deps installs it)" >&2; exit 1; }
+[ -f "$ROOT/proto/walstar.pb-c.c" ] || make -C "$ROOT" proto/walstar.pb-c.c
+mkdir -p "$OUT/bin"
+FLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -Wall -Wextra -Werror -Wno-unused-parameter -I$ROOT/proto -I$ROOT/sink"
+
+cc -std=c11 -Wall -Wextra -Werror -I"$ROOT/proto" -o "$OUT/bin/make_seeds" \
+	"$HERE/make_seeds.c" "$ROOT/proto/walstar.pb-c.c" -lprotobuf-c
+# shellcheck disable=SC2086
+"$CLANG" $FLAGS -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	-o "$OUT/bin/change_fuzz" "$HERE/change_fuzz.c" "$ROOT/proto/change_check.c" \
+	"$ROOT/proto/walstar.pb-c.c" -lprotobuf-c
+# shellcheck disable=SC2086
+"$CLANG" $FLAGS -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	-o "$OUT/bin/peek_fuzz" "$HERE/peek_fuzz.c" "$ROOT/sink/change_peek.c" \
+	"$ROOT/proto/walstar.pb-c.c" -lprotobuf-c
+
+status=0
+for target in change_fuzz peek_fuzz; do
+	corpus="$OUT/$target/corpus"
+	mkdir -p "$corpus"
+	"$OUT/bin/make_seeds" "$corpus"
+	echo "== fuzz: $target for ${SECONDS_EACH}s"
+	if ! (cd "$OUT/$target" && "$OUT/bin/$target" -max_total_time="$SECONDS_EACH" \
+		-max_len=65536 -rss_limit_mb=1024 -print_final_stats=1 corpus \
+		> "$OUT/$target/log" 2>&1); then
+		echo "fuzz: $target failed; see $OUT/$target/log" >&2
+		tail -30 "$OUT/$target/log" >&2
+		status=1
+	else
+		grep -E "^stat::number_of_executed_units|^Done" "$OUT/$target/log" || true
+	fi
+done
+exit $status
