@@ -52,6 +52,7 @@
 #include "common/hashfn.h"
 #include "executor/spi.h"
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
 #include "parser/parse_type.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -136,7 +137,8 @@ static char *landing_relname(const Change *c);
 static TableBatch *table_batch_new(const char *relname, const Change *c);
 static void table_batch_add(TableBatch *tb, BatchItem *item);
 static void table_batch_apply(const char *schema, TableBatch *tb);
-static char *try_table_batch(const char *schema, TableBatch *tb, ApplyErrorContext *ectx);
+static char *try_table_batch(const char *schema, Oid as_user, TableBatch *tb,
+							 ApplyErrorContext *ectx);
 static bool same_columns(const TableBatch *tb, const Change *c);
 static bool landing_has_triggers(const char *schema, const char *relname);
 static bool table_batch_repeats(TableBatch *tb, const Change *c);
@@ -1138,19 +1140,26 @@ table_batch_apply(const char *schema, TableBatch *tb)
 }
 
 /*
- * Run a table batch and its next rounds in a subtransaction; NULL on
- * success, else the error (the subtransaction rolled back).
+ * Run a table batch and its next rounds in a subtransaction, as the
+ * subscription's owner (as_user): the landing tables, their triggers and
+ * the types' functions get that role's rights, never the extension
+ * owner's. NULL on success, else the error (the subtransaction rolled
+ * back, which also restores the user).
  */
 static char *
-try_table_batch(const char *schema, TableBatch *tb, ApplyErrorContext *ectx)
+try_table_batch(const char *schema, Oid as_user, TableBatch *tb, ApplyErrorContext *ectx)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
 	ErrorContextCallback errcb;
 	char	   *volatile error = NULL;
+	Oid			saved_user;
+	int			saved_sec;
 
+	GetUserIdAndSecContext(&saved_user, &saved_sec);
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(cxt);
+	SetUserIdAndSecContext(as_user, saved_sec | SECURITY_LOCAL_USERID_CHANGE);
 	errcb.callback = apply_error_callback;
 	errcb.arg = ectx;
 	errcb.previous = error_context_stack;
@@ -1166,6 +1175,7 @@ try_table_batch(const char *schema, TableBatch *tb, ApplyErrorContext *ectx)
 			table_batch_apply(schema, round);
 		}
 		error_context_stack = errcb.previous;
+		SetUserIdAndSecContext(saved_user, saved_sec);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
@@ -1386,7 +1396,7 @@ apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs, int n,
 			ectx.nrounds++;
 		}
 		ectx.nchanges = list_length(items);
-		error = try_table_batch(sub->landing_schema, tb, &ectx);
+		error = try_table_batch(sub->landing_schema, sub->owner, tb, &ectx);
 		if (error == NULL)
 		{
 			result->applied += list_length(items);
@@ -1413,7 +1423,7 @@ apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs, int n,
 			ApplyErrorContext ectx1 = {tb->relname, item->msg, 1, 1, 0};
 
 			table_batch_add(one, item);
-			error = try_table_batch(sub->landing_schema, one, &ectx1);
+			error = try_table_batch(sub->landing_schema, sub->owner, one, &ectx1);
 			if (error == NULL)
 			{
 				result->applied++;
@@ -1459,7 +1469,7 @@ apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs, int n,
  * letter). Returns NULL when applied, else why not.
  */
 char *
-apply_one_message(const char *landing_schema, const char *data, size_t len)
+apply_one_message(const char *landing_schema, Oid owner, const char *data, size_t len)
 {
 	char	   *error;
 	Change	   *c = change_unpack(data, len, &error);
@@ -1481,5 +1491,5 @@ apply_one_message(const char *landing_schema, const char *data, size_t len)
 	ectx.msg = NULL;
 	ectx.nchanges = 1;
 	ectx.nrounds = 1;
-	return try_table_batch(landing_schema, tb, &ectx);
+	return try_table_batch(landing_schema, owner, tb, &ectx);
 }

@@ -61,6 +61,9 @@ worker_shmem_exit(int code, Datum arg)
 	consumer = NULL;
 }
 
+/* walstar's tables as the extension's owner, see bookkeeping_begin */
+static BookkeepingUser bookkeeping;
+
 static void
 begin_tx(void)
 {
@@ -68,11 +71,13 @@ begin_tx(void)
 	StartTransactionCommand();
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
+	bookkeeping_begin(&bookkeeping);
 }
 
 static void
 end_tx(bool commit)
 {
+	bookkeeping_end(&bookkeeping);
 	SPI_finish();
 	PopActiveSnapshot();
 	if (commit)
@@ -390,12 +395,15 @@ walstar_apply_main(Datum main_arg)
 {
 	int32		id = DatumGetInt32(main_arg);
 	Oid			dboid;
+	Oid			owner;
 
 	memcpy(&dboid, MyBgworkerEntry->bgw_extra, sizeof(Oid));
+	memcpy(&owner, MyBgworkerEntry->bgw_extra + sizeof(Oid), sizeof(Oid));
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+	/* as the subscription's owner: its rights, never more */
+	BackgroundWorkerInitializeConnectionByOid(dboid, owner, 0);
 	/*
 	 * Every name the worker's statements leave unqualified resolves in
 	 * pg_catalog only: nobody's public.unnest() or schema named after our
@@ -475,7 +483,7 @@ walstar_apply_main(Datum main_arg)
 
 /* Register a dynamic apply worker for a subscription of this database. */
 BackgroundWorkerHandle *
-apply_worker_register(int32 id, const char *name)
+apply_worker_register(int32 id, const char *name, Oid owner)
 {
 	BackgroundWorker worker;
 	BackgroundWorkerHandle *handle;
@@ -490,6 +498,7 @@ apply_worker_register(int32 id, const char *name)
 	snprintf(worker.bgw_type, BGW_MAXLEN, "walstar apply");
 	worker.bgw_main_arg = Int32GetDatum(id);
 	memcpy(worker.bgw_extra, &MyDatabaseId, sizeof(Oid));
+	memcpy(worker.bgw_extra + sizeof(Oid), &owner, sizeof(Oid));
 	worker.bgw_notify_pid = MyProcPid;
 	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
 		return NULL;
@@ -506,12 +515,13 @@ walstar_start_worker(PG_FUNCTION_ARGS)
 	bool		isnull;
 	int32		id;
 	bool		enabled;
+	Oid			owner;
 	BackgroundWorkerHandle *handle;
 	pid_t		pid;
 	BgwHandleStatus status;
 
 	SPI_connect();
-	if (SPI_execute_with_args("SELECT id, enabled FROM walstar.subscriptions WHERE name = $1",
+	if (SPI_execute_with_args("SELECT id, enabled, owner FROM walstar.subscriptions WHERE name = $1",
 							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read walstar.subscriptions");
 	if (SPI_processed == 0)
@@ -520,6 +530,7 @@ walstar_start_worker(PG_FUNCTION_ARGS)
 				 errmsg("subscription \"%s\" does not exist", name)));
 	id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	enabled = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
 	SPI_finish();
 	if (!enabled)
 		ereport(ERROR,
@@ -527,7 +538,7 @@ walstar_start_worker(PG_FUNCTION_ARGS)
 				 errmsg("subscription \"%s\" is not enabled", name),
 				 errhint("Use walstar.start_subscription('%s').", name)));
 
-	handle = apply_worker_register(id, name);
+	handle = apply_worker_register(id, name, owner);
 	if (handle == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),

@@ -79,7 +79,7 @@ walstar_apply_dead_letter(PG_FUNCTION_ARGS)
 	char	   *error;
 
 	SPI_connect();
-	if (SPI_execute_with_args("SELECT s.landing_schema::text, d.raw"
+	if (SPI_execute_with_args("SELECT s.landing_schema::text, d.raw, s.owner"
 							  " FROM walstar.dead_letters d"
 							  " JOIN walstar.subscriptions s ON s.name = d.subscription"
 							  " WHERE d.id = $1",
@@ -97,7 +97,11 @@ walstar_apply_dead_letter(PG_FUNCTION_ARGS)
 	else
 	{
 		raw = DatumGetByteaPP(d);
-		error = apply_one_message(schema, VARDATA_ANY(raw), VARSIZE_ANY_EXHDR(raw));
+		/* as the subscription's owner, as its worker would */
+		error = apply_one_message(schema,
+								  DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+																 SPI_tuptable->tupdesc, 3, &isnull)),
+								  VARDATA_ANY(raw), VARSIZE_ANY_EXHDR(raw));
 	}
 	if (error)
 		error = MemoryContextStrdup(cxt, error);

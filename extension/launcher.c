@@ -238,8 +238,10 @@ walstar_manager_main(Datum arg)
 	{
 		List	   *ids = NIL;
 		List	   *names = NIL;
+		List	   *owners = NIL;
 		ListCell   *lc,
-				   *ln;
+				   *ln,
+				   *lo;
 		TimestampTz now;
 		uint64		i;
 
@@ -252,7 +254,7 @@ walstar_manager_main(Datum arg)
 		}
 		SPI_connect();
 		PushActiveSnapshot(GetTransactionSnapshot());
-		if (SPI_execute("SELECT id, name FROM walstar.subscriptions WHERE enabled ORDER BY id",
+		if (SPI_execute("SELECT id, name, owner FROM walstar.subscriptions WHERE enabled ORDER BY id",
 						true, 0) != SPI_OK_SELECT)
 			elog(ERROR, "could not read walstar.subscriptions");
 		for (i = 0; i < SPI_processed; i++)
@@ -263,6 +265,8 @@ walstar_manager_main(Datum arg)
 			ids = lappend_oid(ids, (Oid) DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i],
 																	  SPI_tuptable->tupdesc, 1, &isnull)));
 			names = lappend(names, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2));
+			owners = lappend_oid(owners, DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+																		 SPI_tuptable->tupdesc, 3, &isnull)));
 			MemoryContextSwitchTo(old);
 		}
 		PopActiveSnapshot();
@@ -270,7 +274,7 @@ walstar_manager_main(Datum arg)
 		CommitTransactionCommand();
 
 		now = GetCurrentTimestamp();
-		forboth(lc, ids, ln, names)
+		forthree(lc, ids, ln, names, lo, owners)
 		{
 			Oid			id = lfirst_oid(lc);
 			bool		found;
@@ -286,11 +290,12 @@ walstar_manager_main(Datum arg)
 			{
 				MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
 
-				watched_started(w, apply_worker_register((int32) id, lfirst(ln)), now);
+				watched_started(w, apply_worker_register((int32) id, lfirst(ln), lfirst_oid(lo)), now);
 				MemoryContextSwitchTo(old);
 			}
 		}
 		list_free(ids);
+		list_free(owners);
 		list_free_deep(names);
 
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,

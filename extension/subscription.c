@@ -11,7 +11,9 @@
  */
 #include "postgres.h"
 
+#include "catalog/pg_extension.h"
 #include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
@@ -19,6 +21,42 @@
 #include "utils/pg_lsn.h"
 
 #include "walstar.h"
+
+/*
+ * The extension's owner, who owns walstar's tables, or InvalidOid when the
+ * extension is gone. Looked up every time: one catalog row, and the
+ * extension may be dropped and made again.
+ */
+static Oid
+extension_owner(void)
+{
+	Oid			owner = InvalidOid;
+	bool		isnull;
+
+	SPI_connect();
+	if (SPI_execute("SELECT extowner FROM pg_catalog.pg_extension WHERE extname = 'walstar'",
+					true, 1) == SPI_OK_SELECT && SPI_processed == 1)
+		owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+											   SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_finish();
+	return owner;
+}
+
+void
+bookkeeping_begin(BookkeepingUser *save)
+{
+	Oid			owner = extension_owner();
+
+	GetUserIdAndSecContext(&save->saved_user, &save->saved_sec);
+	if (OidIsValid(owner))
+		SetUserIdAndSecContext(owner, save->saved_sec | SECURITY_LOCAL_USERID_CHANGE);
+}
+
+void
+bookkeeping_end(const BookkeepingUser *save)
+{
+	SetUserIdAndSecContext(save->saved_user, save->saved_sec);
+}
 
 static char *
 get_text(HeapTuple tup, TupleDesc desc, int col, MemoryContext cxt)
@@ -54,7 +92,7 @@ subscription_load(int32 id, bool missing_ok)
 							  " landing_schema::text, batch_size,"
 							  " (extract(epoch FROM batch_time) * 1000)::int,"
 							  " error_policy = 'stop', enabled, config_version,"
-							  " rewind_time"
+							  " rewind_time, owner"
 							  " FROM walstar.subscriptions WHERE id = $1 FOR SHARE",
 							  1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read walstar.subscriptions");
@@ -97,6 +135,7 @@ subscription_load(int32 id, bool missing_ok)
 	d = SPI_getbinval(tup, desc, 11, &isnull);
 	sub->rewind_pending = !isnull;
 	sub->rewind_time = isnull ? 0 : DatumGetTimestampTz(d);
+	sub->owner = DatumGetObjectId(SPI_getbinval(tup, desc, 12, &isnull));
 
 	if (SPI_execute_with_args("SELECT key, value #>> '{}' FROM walstar.subscriptions,"
 							  " jsonb_each(properties) WHERE id = $1 ORDER BY key",

@@ -49,6 +49,9 @@ CREATE TABLE @extschema@.subscriptions (
 	rewind_time timestamptz,
 	config_version bigint NOT NULL DEFAULT 1,
 	created_at timestamptz NOT NULL DEFAULT now(),
+	-- the role the apply worker connects as (the creator; changed only by
+	-- a superuser, with alter_subscription_owner)
+	owner oid NOT NULL,
 	CHECK ((topics IS NULL) <> (topic_pattern IS NULL))
 );
 COMMENT ON TABLE @extschema@.subscriptions IS
@@ -104,6 +107,50 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.subscriptions_id_seq', '
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.subscription_offsets', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.dead_letters', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.dead_letters_id_seq', '');
+
+-- The role calling a walstar function, also inside SECURITY DEFINER ones
+-- (the outer user: what SET ROLE chose).
+CREATE FUNCTION @extschema@._caller()
+RETURNS oid
+AS 'MODULE_PATHNAME', 'walstar_caller'
+LANGUAGE C STABLE STRICT;
+
+-- A subscription's owner must be able to log in (its worker connects as it)
+-- and to create in the landing schema (or, while that does not exist, in
+-- the database): the worker never writes where its owner could not.
+CREATE FUNCTION @extschema@._check_owner(owner oid, landing_schema name)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	who name := (SELECT r.rolname FROM pg_catalog.pg_roles r WHERE r.oid = owner);
+BEGIN
+	IF who IS NULL THEN
+		RAISE EXCEPTION 'subscription owner % does not exist', owner
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	IF NOT (SELECT r.rolcanlogin FROM pg_catalog.pg_roles r WHERE r.oid = owner) THEN
+		RAISE EXCEPTION 'role "%" cannot own a subscription: it cannot log in', who
+			USING ERRCODE = 'insufficient_privilege',
+				DETAIL = 'The apply worker connects as the subscription owner.',
+				HINT = 'Create the subscription as a login role.';
+	END IF;
+	IF EXISTS (SELECT FROM pg_catalog.pg_namespace n WHERE n.nspname = landing_schema) THEN
+		IF NOT pg_catalog.has_schema_privilege(owner, landing_schema::text, 'CREATE') THEN
+			RAISE EXCEPTION 'permission denied for schema %', landing_schema
+				USING ERRCODE = 'insufficient_privilege',
+					DETAIL = pg_catalog.format('Role "%s" may not create in the landing schema.', who),
+					HINT = 'Use a landing schema the role owns or may create in.';
+		END IF;
+	ELSIF NOT pg_catalog.has_database_privilege(owner, pg_catalog.current_database(), 'CREATE') THEN
+		RAISE EXCEPTION 'permission denied to create schema %', landing_schema
+			USING ERRCODE = 'insufficient_privilege',
+				DETAIL = pg_catalog.format('Role "%s" may not create schemas in this database.', who);
+	END IF;
+END
+$$;
 
 -- Argument checks shared by create and alter, with errors that name the
 -- argument.
@@ -271,14 +318,16 @@ BEGIN
 	s.batch_time := batch_time;
 	s.error_policy := error_policy;
 	PERFORM @extschema@._check_subscription(s);
+	s.owner := @extschema@._caller();
+	PERFORM @extschema@._check_owner(s.owner, s.landing_schema);
 	IF EXISTS (SELECT FROM @extschema@.subscriptions x WHERE x.name = s.name) THEN
 		RAISE EXCEPTION 'subscription "%" already exists', s.name
 			USING ERRCODE = 'duplicate_object';
 	END IF;
 	INSERT INTO @extschema@.subscriptions AS x (name, brokers, topics, topic_pattern,
-		properties, landing_schema, batch_size, batch_time, error_policy)
+		properties, landing_schema, batch_size, batch_time, error_policy, owner)
 	VALUES (s.name, s.brokers, s.topics, s.topic_pattern, s.properties,
-		s.landing_schema, s.batch_size, s.batch_time, s.error_policy)
+		s.landing_schema, s.batch_size, s.batch_time, s.error_policy, s.owner)
 	RETURNING x.id INTO s.id;
 	IF enabled THEN
 		PERFORM @extschema@.start_subscription(s.name);
@@ -326,12 +375,35 @@ BEGIN
 	s.batch_time := coalesce(batch_time, s.batch_time);
 	s.error_policy := coalesce(error_policy, s.error_policy);
 	PERFORM @extschema@._check_subscription(s);
+	PERFORM @extschema@._check_owner(s.owner, s.landing_schema);
 	UPDATE @extschema@.subscriptions x
 	SET brokers = s.brokers, topics = s.topics, topic_pattern = s.topic_pattern,
 		properties = s.properties, landing_schema = s.landing_schema,
 		batch_size = s.batch_size, batch_time = s.batch_time,
 		error_policy = s.error_policy, config_version = x.config_version + 1
 	WHERE x.id = s.id;
+END
+$$;
+
+-- A new owner for a subscription (superusers only): its worker restarts as it.
+CREATE FUNCTION @extschema@.alter_subscription_owner(name text, new_owner regrole)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	sub_id integer := @extschema@._subscription_id(name);
+BEGIN
+	IF NOT (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.oid = @extschema@._caller()) THEN
+		RAISE EXCEPTION 'must be superuser to change the owner of a subscription'
+			USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	PERFORM @extschema@._check_owner(new_owner, (SELECT x.landing_schema
+		FROM @extschema@.subscriptions x WHERE x.id = sub_id));
+	UPDATE @extschema@.subscriptions x
+	SET owner = new_owner, config_version = x.config_version + 1
+	WHERE x.id = sub_id;
 END
 $$;
 
@@ -530,7 +602,7 @@ GRANT SELECT ON @extschema@.subscription_status TO walstar_admin, walstar_reader
 GRANT SELECT ON @extschema@.subscription_offsets, @extschema@.subscription_workers,
 	@extschema@.dead_letters TO walstar_admin;
 GRANT SELECT (id, name, brokers, topics, topic_pattern, landing_schema, batch_size,
-	batch_time, error_policy, enabled, rewind_time, config_version, created_at)
+	batch_time, error_policy, enabled, rewind_time, config_version, created_at, owner)
 	ON @extschema@.subscriptions TO walstar_admin;
 GRANT EXECUTE ON FUNCTION
 	@extschema@.kafka_properties(text[]),

@@ -18,6 +18,7 @@
 PG_MODULE_MAGIC;
 
 PG_FUNCTION_INFO_V1(walstar_launcher_running);
+PG_FUNCTION_INFO_V1(walstar_caller);
 
 void		_PG_init(void);
 
@@ -52,4 +53,15 @@ Datum
 walstar_launcher_running(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_BOOL(walstar_preloaded);
+}
+
+/*
+ * walstar._caller(): the role that called, also inside a SECURITY DEFINER
+ * function (the outer user ID, which only SET ROLE and SET SESSION
+ * AUTHORIZATION change): the owner of a subscription it creates.
+ */
+Datum
+walstar_caller(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_OID(GetOuterUserId());
 }

@@ -51,6 +51,7 @@ typedef struct Subscription
 	int64		config_version; /* bumped by every configuration change */
 	bool		rewind_pending; /* rewind_time is set */
 	TimestampTz rewind_time;	/* replay from this time (if pending) */
+	Oid			owner;			/* the role the worker connects as */
 } Subscription;
 
 /* One Kafka message, copied out of librdkafka. */
@@ -108,6 +109,19 @@ extern void partition_table_load(HTAB *parts, int32 subscription_id);
 extern void subscription_set_worker_state(int32 subscription_id, const char *state,
 										  const char *error);
 
+/*
+ * walstar's own tables are read and written as the extension's owner, the
+ * landing tables as the subscription's owner: bookkeeping_begin switches
+ * to the former until bookkeeping_end (an error's abort switches back).
+ */
+typedef struct BookkeepingUser
+{
+	Oid			saved_user;		/* user ID before the switch */
+	int			saved_sec;		/* security context before the switch */
+} BookkeepingUser;
+extern void bookkeeping_begin(BookkeepingUser *save);
+extern void bookkeeping_end(const BookkeepingUser *save);
+
 /* consumer.c: the librdkafka consumer of one apply worker */
 typedef struct Consumer Consumer;
 extern Consumer *consumer_create(const Subscription *sub);
@@ -132,8 +146,8 @@ typedef struct ApplyResult
 } ApplyResult;
 extern void apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs,
 						int n, ApplyResult *result);
-extern char *apply_one_message(const char *landing_schema, const char *data,
-							   size_t len);
+extern char *apply_one_message(const char *landing_schema, Oid owner,
+							   const char *data, size_t len);
 extern void apply_reset_cache(void);
 
 /* dead_letters.c */
@@ -142,7 +156,8 @@ extern void dead_letter_add(const char *subscription, const KafkaMessage *msg,
 
 /* apply_worker.c, launcher.c */
 struct BackgroundWorkerHandle;
-extern struct BackgroundWorkerHandle *apply_worker_register(int32 id, const char *name);
+extern struct BackgroundWorkerHandle *apply_worker_register(int32 id, const char *name,
+															 Oid owner);
 extern PGDLLEXPORT void walstar_apply_main(Datum arg);
 extern PGDLLEXPORT void walstar_launcher_main(Datum arg);
 extern PGDLLEXPORT void walstar_manager_main(Datum arg);

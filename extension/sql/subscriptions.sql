@@ -85,7 +85,11 @@ SELECT name, enabled FROM walstar.subscriptions ORDER BY id;
 
 -- privileges: the reader reads the status and nothing else
 CREATE ROLE regress_walstar_reader IN ROLE walstar_reader;
-CREATE ROLE regress_walstar_admin IN ROLE walstar_admin;
+CREATE ROLE regress_walstar_admin LOGIN IN ROLE walstar_admin;
+CREATE ROLE regress_walstar_nologin IN ROLE walstar_admin;
+CREATE SCHEMA regress_vault;
+CREATE TABLE regress_vault.payroll (id int PRIMARY KEY, salary int);
+DO $$BEGIN EXECUTE format('GRANT CREATE ON DATABASE %I TO regress_walstar_admin', current_database()); END$$;
 SET ROLE regress_walstar_reader;
 SELECT count(*) FROM walstar.subscription_status;
 SELECT walstar.create_subscription('evil', 'b:1', topics => '{t}');
@@ -102,11 +106,20 @@ DELETE FROM walstar.subscription_offsets;
 RESET ROLE;
 -- the admin configures, but does not read stored secrets
 SET ROLE regress_walstar_admin;
+-- the landing schema must be one the owner may create in
 SELECT walstar.create_subscription('by_admin', 'b:1', topics => '{t}');
+SELECT walstar.create_subscription('vault', 'b:1', topics => '{t}', landing_schema => 'regress_vault');
+SELECT walstar.alter_subscription('by_admin', landing_schema => 'regress_vault');
 SELECT walstar.alter_subscription('by_admin', batch_size => 7);
-SELECT name, batch_size FROM walstar.subscriptions WHERE name = 'by_admin';
+SELECT name, batch_size, owner::regrole FROM walstar.subscriptions WHERE name = 'by_admin';
 SELECT properties FROM walstar.subscriptions;
+-- only a superuser gives a subscription to another role
+SELECT walstar.alter_subscription_owner('by_admin', 'regress_walstar_reader');
 SELECT walstar.drop_subscription('by_admin');
+RESET ROLE;
+-- the worker connects as the owner: a role that cannot log in may not own one
+SET ROLE regress_walstar_nologin;
+SELECT walstar.create_subscription('nologin', 'b:1', topics => '{t}');
 RESET ROLE;
 
 -- drop removes progress too
@@ -114,4 +127,6 @@ SELECT walstar.drop_subscription('shop');
 SELECT count(*) FROM walstar.subscription_offsets;
 SELECT name FROM walstar.subscriptions ORDER BY id;
 SELECT walstar.drop_subscription('all');
-DROP ROLE regress_walstar_reader, regress_walstar_admin;
+DROP SCHEMA regress_vault CASCADE;
+DO $$BEGIN EXECUTE format('REVOKE CREATE ON DATABASE %I FROM regress_walstar_admin', current_database()); END$$;
+DROP ROLE regress_walstar_reader, regress_walstar_admin, regress_walstar_nologin;

@@ -134,7 +134,7 @@ produce_raw((map { [ $_->[3] // $t, $_->[1] ] } @bad), @after);
 landing_equal('real changes behind the malformed ones are applied');
 $node->poll_query_until('ana', 'SELECT count(*) = ' . scalar(@bad) . ' FROM walstar.dead_letters')
   or diag($node->safe_psql('ana', 'SELECT "offset", error FROM walstar.dead_letters ORDER BY "offset"'));
-my @errors = split /\n/, $node->safe_psql('ana', 'SELECT error FROM walstar.dead_letters ORDER BY topic = \'walstar.public.wrongtype\', "offset"');
+my @errors = split /\n/, $node->safe_psql('ana', 'SELECT error FROM walstar.dead_letters WHERE subscription = \'s\' ORDER BY topic = \'walstar.public.wrongtype\', "offset"');
 is(scalar(@errors), scalar(@bad), 'one dead letter per malformed message');
 for my $i (0 .. $#bad)
 {
@@ -150,6 +150,32 @@ is($node->safe_psql('ana', q{SELECT rolsuper FROM pg_roles WHERE rolname = 'mall
 	'still nobody became superuser');
 is($node->safe_psql('ana', q{SELECT worker_state FROM walstar.subscription_status LIMIT 1}), 'running',
 	'the worker keeps running');
+
+# --- (c) a walstar_admin who is no superuser: its worker runs as itself, so
+# a trigger it put on "its" landing table gets its rights only
+$node->safe_psql('ana', q{
+CREATE ROLE eve LOGIN IN ROLE walstar_admin;
+CREATE SCHEMA evil AUTHORIZATION eve;
+SET ROLE eve;
+CREATE TABLE evil.items (id int PRIMARY KEY, name text, price numeric(10,2), big text, at timestamptz);
+CREATE FUNCTION evil.grab() RETURNS trigger LANGUAGE plpgsql AS $t$
+BEGIN ALTER ROLE eve SUPERUSER; RETURN NULL; END $t$;
+CREATE TRIGGER grab AFTER INSERT ON evil.items FOR EACH STATEMENT EXECUTE FUNCTION evil.grab();
+});
+$node->safe_psql('ana', "SET ROLE eve; SELECT walstar.create_subscription('eve', '" . $kafka->bootstrap . q{',
+	topics => '{walstar.public.items}', landing_schema => 'evil', batch_time => '50ms', enabled => true)});
+$node->poll_query_until('ana', q{SELECT count(*) > 0 FROM walstar.dead_letters
+	WHERE subscription = 'eve' AND (error LIKE 'must be superuser%' OR error LIKE 'permission denied%')})
+  or die 'the trigger never failed: ' . $node->safe_psql('ana', q{SELECT error FROM walstar.dead_letters WHERE subscription = 'eve'});
+is($node->safe_psql('ana', q{SELECT usename FROM pg_stat_activity
+	WHERE backend_type = 'walstar apply' AND application_name = 'walstar apply eve'}), 'eve',
+	'the worker connects as the subscription owner');
+is($node->safe_psql('ana', q{SELECT rolsuper FROM pg_roles WHERE rolname = 'eve'}), 'f',
+	'a landing-table trigger runs with its owner\'s rights, not a superuser\'s');
+is($node->safe_psql('ana', 'SELECT count(*) FROM evil.items'), '0',
+	'what the trigger could not do rolled back with its changes');
+is($node->safe_psql('postgres', 'SELECT pg_postmaster_start_time()'), $started,
+	'and the server still never restarted');
 
 $node->stop;
 done_testing();
