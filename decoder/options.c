@@ -151,14 +151,15 @@ options_parse(List *defs, DecoderOptions *opts)
 				}
 			case OPT_SALT_ID:
 				{
+					/* not echoed: it might be the salt, given by mistake */
 					char	   *s = def->arg ? defGetString(def) : "";
 
 					if (strlen(s) != PII_SALT_ID_LEN ||
 						strspn(s, "0123456789abcdef") != PII_SALT_ID_LEN)
 						ereport(ERROR,
 								(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-								 errmsg("invalid value \"%s\" for option \"%s\"",
-										s, def->defname),
+								 errmsg("invalid value for option \"%s\"",
+										def->defname),
 								 errhint("The fingerprint is %d lower-case hex digits: the start of HMAC-SHA256(salt, 'walstar-salt-id').",
 										 PII_SALT_ID_LEN)));
 					*(char **) field = pstrdup(s);

@@ -7,7 +7,7 @@
  * relation_cache.c (what to send for this relation, cached) ->
  * encode_value.c (datum -> typed Value) -> protobuf-c packing, or
  * encode_json.c for the json format.  options.c parses the slot options,
- * pii.c matches column patterns and hashes protected values.
+ * pii.c reads the hash salt and hashes protected values.
  *
  *-------------------------------------------------------------------------
  */
