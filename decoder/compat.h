@@ -50,4 +50,11 @@
 #define TXN_PREPARE_TIME(txn) ((txn)->commit_time)
 #endif
 
+/* Claim a GUC prefix: MarkGUCPrefixReserved since PostgreSQL 15. */
+#if PG_VERSION_NUM >= 150000
+#define MARK_GUC_PREFIX_RESERVED(prefix) MarkGUCPrefixReserved(prefix)
+#else
+#define MARK_GUC_PREFIX_RESERVED(prefix) EmitWarningsOnPlaceholders(prefix)
+#endif
+
 #endif							/* WALSTAR_COMPAT_H */

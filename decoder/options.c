@@ -16,7 +16,8 @@
  *	exclude-tables		comma-separated "schema.table" patterns not to send
  *	mask-columns		"schema.table.column" patterns sent as NULL
  *	hash-columns		"schema.table.column" patterns sent as HMAC-SHA256
- *	hash-salt			the HMAC key; required with hash-columns
+ *	hash-salt-id		fingerprint of the salt the client expects (pii.c);
+ *						the salt itself is read from walstar_decoder.hash_salt_file
  *	include-lsn, include-xids, include-timestamp, include-columns,
  *	include-oids		json only: show these (volatile) fields, default false
  *
@@ -40,7 +41,9 @@ typedef enum OptionType
 	OPT_STRING,					/* char * field, non-empty */
 	OPT_TABLES,					/* List of 2-part NamePattern */
 	OPT_COLUMNS,				/* List of 3-part NamePattern */
-	OPT_FORMAT					/* bool json field */
+	OPT_FORMAT,					/* bool json field */
+	OPT_SALT_ID,				/* char * field, a salt fingerprint */
+	OPT_REFUSED					/* no field: a secret that must not travel */
 } OptionType;
 
 typedef struct OptionDef
@@ -60,7 +63,8 @@ static const OptionDef option_defs[] = {
 	{"exclude-tables", OPT_TABLES, offsetof(DecoderOptions, exclude_tables)},
 	{"mask-columns", OPT_COLUMNS, offsetof(DecoderOptions, mask_columns)},
 	{"hash-columns", OPT_COLUMNS, offsetof(DecoderOptions, hash_columns)},
-	{"hash-salt", OPT_STRING, offsetof(DecoderOptions, hash_salt)},
+	{"hash-salt", OPT_REFUSED, 0},
+	{"hash-salt-id", OPT_SALT_ID, offsetof(DecoderOptions, hash_salt_id)},
 	{"include-lsn", OPT_BOOL, offsetof(DecoderOptions, include_lsn)},
 	{"include-xids", OPT_BOOL, offsetof(DecoderOptions, include_xids)},
 	{"include-timestamp", OPT_BOOL, offsetof(DecoderOptions, include_timestamp)},
@@ -116,6 +120,18 @@ options_parse(List *defs, DecoderOptions *opts)
 		seen[i] = true;
 		field = (char *) opts + od->offset;
 
+		/*
+		 * Never echo the value: it is the secret, and the error goes to the
+		 * client and the server log.
+		 */
+		if (od->type == OPT_REFUSED)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("option \"%s\" is no longer accepted: the hash salt is read on the source server",
+							def->defname),
+					 errdetail("Plugin options appear in the server log and in pg_stat_activity."),
+					 errhint("Write the salt on the first line of the file named by walstar_decoder.hash_salt_file (default \"walstar_hash_salt\" in the data directory, mode 0600) and pass its fingerprint as option \"hash-salt-id\" instead.")));
+
 		switch (od->type)
 		{
 			case OPT_BOOL:
@@ -133,6 +149,24 @@ options_parse(List *defs, DecoderOptions *opts)
 					*(char **) field = pstrdup(s);
 					break;
 				}
+			case OPT_SALT_ID:
+				{
+					/* not echoed: it might be the salt, given by mistake */
+					char	   *s = def->arg ? defGetString(def) : "";
+
+					if (strlen(s) != PII_SALT_ID_LEN ||
+						strspn(s, "0123456789abcdef") != PII_SALT_ID_LEN)
+						ereport(ERROR,
+								(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+								 errmsg("invalid value for option \"%s\"",
+										def->defname),
+								 errhint("The fingerprint is %d lower-case hex digits: the start of HMAC-SHA256(salt, 'walstar-salt-id').",
+										 PII_SALT_ID_LEN)));
+					*(char **) field = pstrdup(s);
+					break;
+				}
+			case OPT_REFUSED:
+				break;
 			case OPT_TABLES:
 				*(List **) field = parse_patterns(def, 2);
 				break;
@@ -157,11 +191,6 @@ options_parse(List *defs, DecoderOptions *opts)
 				}
 		}
 	}
-
-	if (opts->hash_columns != NIL && opts->hash_salt == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("option \"hash-columns\" requires option \"hash-salt\"")));
 }
 
 /*

@@ -45,6 +45,7 @@
 #include "replication/output_plugin.h"
 #include "replication/reorderbuffer.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -63,6 +64,7 @@ PG_MODULE_MAGIC;
 /* Change.last_in_tx = true, encoded: field 15, varint, 1. */
 static const char last_in_tx_bytes[] = {(15 << 3) | 0, 1};
 
+extern void _PG_init(void);
 extern void _PG_output_plugin_init(OutputPluginCallbacks *cb);
 
 static void decoder_startup(LogicalDecodingContext *ctx,
@@ -129,6 +131,26 @@ static void emit_txn_marker(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 							XLogRecPtr commit_lsn, TimestampTz time,
 							bool with_counts, bool last_write);
 
+/*
+ * The library is loaded by the walsender (or the backend) that decodes, not
+ * at server start; a PGC_SIGHUP variable set in postgresql.conf is still
+ * taken from there when it is defined.
+ */
+void
+_PG_init(void)
+{
+	DefineCustomStringVariable("walstar_decoder.hash_salt_file",
+							   "File holding the salt of hash-columns (first line).",
+							   "Relative paths are resolved against the data directory. "
+							   "The file must not be readable by group or others.",
+							   &pii_hash_salt_file,
+							   "walstar_hash_salt",
+							   PGC_SIGHUP,
+							   GUC_SUPERUSER_ONLY,
+							   NULL, NULL, NULL);
+	MARK_GUC_PREFIX_RESERVED("walstar_decoder");
+}
+
 void
 _PG_output_plugin_init(OutputPluginCallbacks *cb)
 {
@@ -194,6 +216,8 @@ decoder_startup(LogicalDecodingContext *ctx, OutputPluginOptions *opt,
 										   "walstar change",
 										   ALLOCSET_DEFAULT_SIZES);
 	options_parse(ctx->output_plugin_options, &state->opts);
+	if (state->opts.hash_columns != NIL || state->opts.hash_salt_id != NULL)
+		state->hash_salt = pii_load_salt(state->opts.hash_salt_id);
 
 	/* creating a slot writes nothing: no need for the name then */
 	if (state->opts.source_id != NULL)
@@ -802,7 +826,7 @@ tuple_values(DecoderState *state, const RelationEntry *entry, TupleDesc desc,
 			store[i] = unset;
 		else
 			encode_value(col, values[col->attidx], nulls[col->attidx],
-						 state->to_utf8, state->opts.hash_salt, &store[i]);
+						 state->to_utf8, state->hash_salt, &store[i]);
 	}
 	return result;
 }

@@ -7,7 +7,7 @@
  * relation_cache.c (what to send for this relation, cached) ->
  * encode_value.c (datum -> typed Value) -> protobuf-c packing, or
  * encode_json.c for the json format.  options.c parses the slot options,
- * pii.c matches column patterns and hashes protected values.
+ * pii.c reads the hash salt and hashes protected values.
  *
  *-------------------------------------------------------------------------
  */
@@ -51,7 +51,7 @@ typedef struct DecoderOptions
 	List	   *exclude_tables; /* "schema.table" patterns (NamePattern *) */
 	List	   *mask_columns;	/* "schema.table.column" patterns */
 	List	   *hash_columns;	/* "schema.table.column" patterns */
-	char	   *hash_salt;		/* HMAC key for hash-columns */
+	char	   *hash_salt_id;	/* expected salt fingerprint, or NULL */
 } DecoderOptions;
 
 /* How one column's datum becomes a Value (encode_value.c). */
@@ -145,6 +145,8 @@ typedef struct DecoderState
 {
 	MemoryContext context;		/* per-change context, reset after each */
 	DecoderOptions opts;		/* parsed options */
+	char	   *hash_salt;		/* HMAC key of hash-columns, from the salt
+								 * file; NULL without hash-columns */
 	char	   *source;			/* Change.source */
 	bool		to_utf8;		/* convert text to UTF-8 (protobuf only) */
 	StringInfoData pending;		/* encoded record held back for last_in_tx */
@@ -184,6 +186,13 @@ extern void encode_json_change(StringInfo out, const Walstar__V1__Change *msg,
 extern void encode_json_mark_last(StringInfo out);
 
 /* pii.c */
+
+/* Hex digits of a salt fingerprint (option hash-salt-id). */
+#define PII_SALT_ID_LEN 16
+
+extern char *pii_hash_salt_file;
 extern char *pii_hash_hex(const char *salt, const char *data, size_t len);
+extern char *pii_salt_id(const char *salt);
+extern char *pii_load_salt(const char *expected_id);
 
 #endif							/* WALSTAR_DECODER_H */

@@ -19,16 +19,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <ini.h>
+#include <openssl/crypto.h>
 
 #include "config.h"
 #include "log.h"
+#include "salt_id.h"
 
 typedef enum ConfigType
 {
 	CT_STRING,
-	CT_SECRET, /* a string never printed */
+	CT_SECRET,		/* a string never printed */
+	CT_SECRET_FILE, /* path of a file holding the secret option secret_of */
 	CT_INT,
 	CT_BOOL,
 	CT_ENUM /* index into choices */
@@ -44,6 +49,7 @@ typedef struct ConfigOption
 	const char *const *choices;		  /* CT_ENUM: NULL-terminated names */
 	int				   min;			  /* CT_INT: smallest accepted value */
 	const char		  *help;		  /* one sentence for --help and docs */
+	const char		  *secret_of;	  /* CT_SECRET_FILE: the option it sets */
 } ConfigOption;
 
 static const char *const snapshot_choices[] = {"initial", "never",
@@ -75,9 +81,18 @@ static const ConfigOption options[] = {
 	{"mask-columns", CT_STRING, NULL, false, OFF(mask_columns), NULL, 0,
 	 "schema.table.column patterns sent as NULL"},
 	{"hash-columns", CT_STRING, NULL, false, OFF(hash_columns), NULL, 0,
-	 "schema.table.column patterns sent as HMAC-SHA256(hash-salt, value)"},
+	 "schema.table.column patterns sent as HMAC-SHA256(salt, value); the "
+	 "decoder reads the salt on the source server "
+	 "(walstar_decoder.hash_salt_file)"},
 	{"hash-salt", CT_SECRET, NULL, false, OFF(hash_salt), NULL, 0,
-	 "HMAC key for hash-columns (secret: never logged)"},
+	 "the source server's hash salt, for hashing the initial copy; only its "
+	 "fingerprint (hash-salt-id) is sent, never the salt (secret: never "
+	 "logged)"},
+	{"hash-salt-file", CT_SECRET_FILE, NULL, false, OFF(hash_salt_file), NULL,
+	 0,
+	 "file whose first line is hash-salt, instead of writing the salt here "
+	 "(mode 0600 or less)",
+	 "hash-salt"},
 	{"source-id", CT_STRING, NULL, false, OFF(source_id), NULL, 0,
 	 "Change.source of every record; default the database name"},
 	{"topic-prefix", CT_STRING, "walstar", false, OFF(topic_prefix), NULL, 0,
@@ -227,6 +242,9 @@ config_set(Config *cfg, const char *name, const char *value, char *err,
 	{
 		case CT_STRING:
 		case CT_SECRET:
+		case CT_SECRET_FILE:
+			if (opt->type == CT_SECRET && *(char **)field != NULL)
+				OPENSSL_cleanse(*(char **)field, strlen(*(char **)field));
 			free(*(char **)field);
 			*(char **)field = value[0] != '\0' ? xstrdup(value) : NULL;
 			break;
@@ -579,6 +597,114 @@ apply_args(Config *cfg, int argc, char **argv, bool file_only, bool *check,
 	return CONFIG_OK;
 }
 
+/*
+ * The first line of the file path (newline stripped) into *out.  Like ssh
+ * and PostgreSQL with their keys, refuse a file others may read.  Errors
+ * name the file, never what it holds.
+ */
+static bool
+read_secret_file(const char *name, const char *path, char **out, char *err,
+				 size_t errlen)
+{
+	FILE	   *fp;
+	struct stat st;
+	char		buf[1024];
+	size_t		len = 0;
+	bool		ok = false;
+
+	buf[0] = '\0';
+	fp = fopen(path, "r");
+	if (fp == NULL)
+	{
+		set_err(err, errlen, "option '%s': cannot open '%s': %s", name, path,
+				strerror(errno));
+		return false;
+	}
+	if (fstat(fileno(fp), &st) != 0)
+	{
+		set_err(err, errlen, "option '%s': cannot stat '%s': %s", name, path,
+				strerror(errno));
+		goto done;
+	}
+	if (!S_ISREG(st.st_mode))
+	{
+		set_err(err, errlen, "option '%s': '%s' is not a regular file", name,
+				path);
+		goto done;
+	}
+	if ((st.st_uid != 0 && (st.st_mode & (S_IRWXG | S_IRWXO))) ||
+		(st.st_uid == 0 && (st.st_mode & (S_IWGRP | S_IXGRP | S_IRWXO))))
+	{
+		set_err(err, errlen,
+				"option '%s': '%s' has group or world access (needs mode "
+				"0600 or less, or 0640 or less if owned by root)",
+				name, path);
+		goto done;
+	}
+	if (fgets(buf, sizeof(buf), fp) == NULL && ferror(fp))
+	{
+		set_err(err, errlen, "option '%s': cannot read '%s': %s", name, path,
+				strerror(errno));
+		goto done;
+	}
+	len = strlen(buf);
+	if (len == sizeof(buf) - 1 && buf[len - 1] != '\n')
+	{
+		set_err(err, errlen,
+				"option '%s': first line of '%s' is longer than %d bytes",
+				name, path, (int)sizeof(buf) - 2);
+		goto done;
+	}
+	if (len > 0 && buf[len - 1] == '\n')
+		buf[--len] = '\0';
+	if (len > 0 && buf[len - 1] == '\r')
+		buf[--len] = '\0';
+	if (len == 0)
+	{
+		set_err(err, errlen, "option '%s': first line of '%s' is empty", name,
+				path);
+		goto done;
+	}
+	*out = xstrdup(buf);
+	ok = true;
+done:
+	OPENSSL_cleanse(buf, sizeof(buf));
+	fclose(fp);
+	return ok;
+}
+
+/*
+ * Fill the secrets given as files (CT_SECRET_FILE); giving both the secret
+ * and its file is an error.
+ */
+static bool
+read_secret_files(Config *cfg, char *err, size_t errlen)
+{
+	int i;
+
+	for (i = 0; i < NUM_OPTIONS; i++)
+	{
+		const ConfigOption *o = &options[i];
+		const ConfigOption *target;
+		const char		   *path = *(char **)((char *)cfg + o->offset);
+		char			  **secret;
+
+		if (o->type != CT_SECRET_FILE || path == NULL)
+			continue;
+		target = find_option(o->secret_of);
+		secret = (char **)((char *)cfg + target->offset);
+		if (*secret != NULL)
+		{
+			set_err(err, errlen, "options '%s' and '%s' exclude each other",
+					target->name, o->name);
+			return false;
+		}
+		if (!read_secret_file(o->name, path, secret, err, errlen))
+			return false;
+	}
+	return true;
+}
+
 static bool
 validate(const Config *cfg, char *err, size_t errlen)
 {
@@ -624,9 +750,13 @@ validate(const Config *cfg, char *err, size_t errlen)
 		set_err(err, errlen, "option 'topic-prefix' must not be empty");
 		return false;
 	}
-	if (cfg->hash_columns != NULL && cfg->hash_salt == NULL)
+	if (cfg->hash_columns != NULL && cfg->hash_salt == NULL &&
+		cfg->snapshot != SNAPSHOT_NEVER)
 	{
-		set_err(err, errlen, "option 'hash-columns' requires 'hash-salt'");
+		set_err(err, errlen,
+				"option 'hash-columns' requires 'hash-salt' or "
+				"'hash-salt-file' (the source server's salt) to hash the "
+				"initial copy");
 		return false;
 	}
 	if (cfg->topic_partitions == 0 || cfg->topic_replication == 0)
@@ -655,6 +785,8 @@ load_into(Config *cfg, int argc, char **argv, bool *check, char *err,
 	r = apply_args(cfg, argc, argv, false, check, err, errlen);
 	if (r != CONFIG_OK)
 		return r;
+	if (!read_secret_files(cfg, err, errlen))
+		return CONFIG_ERROR;
 	if (!validate(cfg, err, errlen))
 		return CONFIG_ERROR;
 	return CONFIG_OK;
@@ -672,6 +804,15 @@ config_load(int argc, char **argv, Config *cfg, char *err, size_t errlen)
 	if (r == CONFIG_OK && check)
 	{
 		printf("walstar-sink: configuration is valid\n");
+		if (cfg->hash_columns != NULL && cfg->hash_salt != NULL)
+		{
+			char id[SALT_ID_LEN + 1];
+
+			salt_id_compute(cfg->hash_salt, id);
+			printf("walstar-sink: hash-salt-id %s (the decoder refuses to "
+				   "stream if its salt file has another fingerprint)\n",
+				   id);
+		}
 		return CONFIG_EXIT;
 	}
 	return r;
@@ -704,7 +845,8 @@ config_reload(Config *cfg, char *err, size_t errlen)
 		char			   *newf = (char *)&fresh + o->offset;
 		bool				changed;
 
-		if (o->type == CT_STRING || o->type == CT_SECRET)
+		if (o->type == CT_STRING || o->type == CT_SECRET ||
+			o->type == CT_SECRET_FILE)
 			changed = !same_text(*(char **)oldf, *(char **)newf);
 		else if (o->type == CT_BOOL)
 			changed = *(bool *)oldf != *(bool *)newf;
@@ -721,7 +863,8 @@ config_reload(Config *cfg, char *err, size_t errlen)
 				o->name);
 			continue;
 		}
-		if (o->type == CT_STRING || o->type == CT_SECRET)
+		if (o->type == CT_STRING || o->type == CT_SECRET ||
+			o->type == CT_SECRET_FILE)
 		{
 			char *tmp = *(char **)oldf;
 
@@ -745,10 +888,13 @@ config_free(Config *cfg)
 
 	for (i = 0; i < NUM_OPTIONS; i++)
 	{
-		if (options[i].type == CT_STRING || options[i].type == CT_SECRET)
+		if (options[i].type == CT_STRING || options[i].type == CT_SECRET ||
+			options[i].type == CT_SECRET_FILE)
 		{
 			char **f = (char **)((char *)cfg + options[i].offset);
 
+			if (options[i].type == CT_SECRET && *f != NULL)
+				OPENSSL_cleanse(*f, strlen(*f));
 			free(*f);
 			*f = NULL;
 		}

@@ -42,7 +42,8 @@ typedef struct Config
 	char *exclude_tables;		 /* decoder option exclude-tables */
 	char *mask_columns;			 /* decoder option mask-columns */
 	char *hash_columns;			 /* decoder option hash-columns */
-	char *hash_salt;			 /* decoder option hash-salt (secret) */
+	char *hash_salt;			 /* HMAC key of the initial copy (secret) */
+	char *hash_salt_file;		 /* file hash_salt was read from, or NULL */
 	char *source_id;			 /* decoder option source-id */
 	char *topic_prefix;			 /* topics are <prefix>.<schema>.<table> */
 	char *brokers;				 /* bootstrap.servers */

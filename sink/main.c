@@ -156,8 +156,9 @@ create_slot_and_copy(Sink *s, const char *slot, bool temporary)
 			 slot, LSN(cp));
 	if (!copy)
 		return;
-	if (!snapshot_run(&s->cfg, snapname, cp, s->repl.dbname, &s->stream,
-					  &stop_requested, err, sizeof(err)))
+	if (!snapshot_run(&s->cfg, snapname, temporary ? NULL : slot, cp,
+					  s->repl.dbname, &s->stream, &stop_requested, err,
+					  sizeof(err)))
 	{
 		if (stop_requested)
 		{

@@ -24,6 +24,7 @@
 
 #include "lsn.h"
 #include "replication.h"
+#include "salt_id.h"
 
 /* Seconds between 1970-01-01 and 2000-01-01. */
 #define PG_EPOCH_OFFSET 946684800LL
@@ -256,6 +257,15 @@ replication_start(Replication *r, const Config *cfg, uint64_t start_lsn,
 	PGresult *res = NULL;
 	bool	  ok = false;
 	int		  n;
+	char	  salt_id[SALT_ID_LEN + 1];
+
+	/*
+	 * The decoder reads the salt on the server; it gets only the salt's
+	 * fingerprint, to refuse streaming hashes that disagree with ours.
+	 */
+	salt_id[0] = '\0';
+	if (cfg->hash_columns != NULL && cfg->hash_salt != NULL)
+		salt_id_compute(cfg->hash_salt, salt_id);
 
 	for (;;)
 	{
@@ -276,7 +286,8 @@ replication_start(Replication *r, const Config *cfg, uint64_t start_lsn,
 					  cfg->exclude_tables);
 		append_option(query, qlen, &first, "mask-columns", cfg->mask_columns);
 		append_option(query, qlen, &first, "hash-columns", cfg->hash_columns);
-		append_option(query, qlen, &first, "hash-salt", cfg->hash_salt);
+		append_option(query, qlen, &first, "hash-salt-id",
+					  salt_id[0] != '\0' ? salt_id : NULL);
 		append_option(query, qlen, &first, "source-id", cfg->source_id);
 		n = (int)strlen(query);
 		if ((size_t)n + 4 < qlen)
@@ -295,8 +306,6 @@ replication_start(Replication *r, const Config *cfg, uint64_t start_lsn,
 	ok = true;
 done:
 	PQclear(res);
-	/* the query holds the hash salt */
-	memset(query, 0, qlen);
 	free(query);
 	return ok;
 }

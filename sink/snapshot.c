@@ -19,7 +19,9 @@
  * SELECT list shapes into something exact to parse (epoch microseconds,
  * day numbers).  PII options are applied here as in the decoder: masked
  * columns are not even read, hashed ones are HMAC-SHA256'd before they
- * leave this process.
+ * leave this process.  Before copying, the decoder checks on the new
+ * slot that the server's hash salt has our salt's fingerprint: a copy
+ * hashed with another salt would never join with the stream.
  *
  * Completion: a file <state-dir>/<slot>.snapshot, written only after Kafka
  * acknowledged every READ record.  A slot without that file (a crash in
@@ -50,6 +52,7 @@
 #include "log.h"
 #include "lsn.h"
 #include "metrics.h"
+#include "salt_id.h"
 #include "snapshot.h"
 
 /* How a column's COPY text becomes a Value (as encode_value.c). */
@@ -1122,8 +1125,49 @@ done:
 	return ok;
 }
 
+/*
+ * Let the decoder compare its salt's fingerprint with ours (option
+ * hash-salt-id) by starting it on the new slot, up to the consistent point:
+ * it refuses a mismatch, or a server without a salt file, when it starts.
+ * Nothing is consumed (peek), and the exported snapshot stays valid, since
+ * the replication connection is idle meanwhile.
+ */
+static bool
+check_salt(PGconn *conn, const Config *cfg, const char *slot,
+		   uint64_t consistent_point, char *err, size_t errlen)
+{
+	char		id[SALT_ID_LEN + 1];
+	const char *params[4];
+	PGresult   *res;
+	bool		ok;
+
+	salt_id_compute(cfg->hash_salt, id);
+	params[0] = slot;
+	params[1] = LSN(consistent_point);
+	params[2] = cfg->hash_columns;
+	params[3] = id;
+	res = PQexecParams(conn,
+					   "SELECT count(*) FROM "
+					   "pg_catalog.pg_logical_slot_peek_binary_changes($1, "
+					   "$2::pg_catalog.pg_lsn, NULL, 'hash-columns', $3, "
+					   "'hash-salt-id', $4)",
+					   4, NULL, params, NULL, NULL, 0);
+	ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+	if (!ok)
+	{
+		const char *msg = PQresultErrorMessage(res);
+
+		if (strncmp(msg, "ERROR:  ", 8) == 0)
+			msg += 8;
+		snprintf(err, errlen, "the source refuses our hash salt: %s", msg);
+		err[strcspn(err, "\n")] = '\0';
+	}
+	PQclear(res);
+	return ok;
+}
+
 bool
-snapshot_run(const Config *cfg, const char *snapshot_name,
+snapshot_run(const Config *cfg, const char *snapshot_name, const char *slot,
 			 uint64_t consistent_point, const char *dbname, Stream *stream,
 			 volatile sig_atomic_t *stop, char *err, size_t errlen)
 {
@@ -1150,6 +1194,9 @@ snapshot_run(const Config *cfg, const char *snapshot_name,
 		err[strcspn(err, "\n")] = '\0';
 		goto done;
 	}
+	if (slot != NULL && cfg->hash_columns != NULL && cfg->hash_salt != NULL &&
+		!check_salt(conn, cfg, slot, consistent_point, err, errlen))
+		goto done;
 	snprintf(sql, sizeof(sql), "SET TRANSACTION SNAPSHOT '%s'", snapshot_name);
 	if (!exec_ok(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
 				 PGRES_COMMAND_OK, err, errlen) ||

@@ -35,11 +35,15 @@ extern void snapshot_forget(const Config *cfg);
 /*
  * Copy every selected table under snapshot_name (exported by the slot's
  * creation) through the stream, then wait until Kafka acknowledged every
- * READ record.  False with err on error or when stop becomes non-zero.
+ * READ record.  With hash-columns, the decoder first checks on slot that
+ * the server's hash salt is ours (slot NULL: a temporary slot, in use by
+ * the replication connection, cannot be checked).  False with err on error
+ * or when stop becomes non-zero.
  */
 extern bool snapshot_run(const Config *cfg, const char *snapshot_name,
-						 uint64_t consistent_point, const char *dbname,
-						 Stream *stream, volatile sig_atomic_t *stop,
-						 char *err, size_t errlen);
+						 const char *slot, uint64_t consistent_point,
+						 const char *dbname, Stream *stream,
+						 volatile sig_atomic_t *stop, char *err,
+						 size_t errlen);
 
 #endif
