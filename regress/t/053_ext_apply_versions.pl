@@ -65,7 +65,8 @@ CREATE TABLE walstar_landing.vers (id int PRIMARY KEY, v text, big text);
 CREATE TABLE walstar_landing.tr (id int PRIMARY KEY, v text);
 CREATE TABLE seen (seq bigserial, xid xid8 DEFAULT pg_current_xact_id(), tab text, op text,
 	id int, v text, big text);
-CREATE FUNCTION seen_rows() RETURNS trigger LANGUAGE plpgsql AS $$
+-- the worker's search_path is pg_catalog, pg_temp: the triggers name their own
+CREATE FUNCTION seen_rows() RETURNS trigger LANGUAGE plpgsql SET search_path = public, pg_catalog AS $$
 BEGIN
 	IF EXISTS (SELECT FROM changed WHERE v = 'poison') THEN
 		RAISE EXCEPTION 'poison row refused';
@@ -74,7 +75,7 @@ BEGIN
 	SELECT TG_TABLE_NAME, TG_OP, r.id, r.v, md5(to_jsonb(r)->>'big') FROM changed r ORDER BY r.id;
 	RETURN NULL;
 END $$;
-CREATE FUNCTION seen_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION seen_truncate() RETURNS trigger LANGUAGE plpgsql SET search_path = public, pg_catalog AS $$
 BEGIN
 	INSERT INTO seen (tab, op) VALUES (TG_TABLE_NAME, TG_OP);
 	RETURN NULL;
