@@ -321,6 +321,44 @@ store_watermarks(void)
 	end_tx(true);
 }
 
+/*
+ * librdkafka errors (authentication, authorization, unknown topic, broker
+ * down) go to the status view with their kind, the state error (it needs a
+ * configuration change) or retrying (librdkafka keeps trying). Messages
+ * arriving again, or a minute without a new error (librdkafka repeats a
+ * lasting one at least every reconnect.backoff.max.ms), make the worker
+ * running again. At most one write a second.
+ */
+static void
+report_client_error(bool flowing)
+{
+	static bool in_error = false;
+	static TimestampTz last_report = 0;
+	static TimestampTz last_error = 0;
+	TimestampTz now = GetCurrentTimestamp();
+	bool		lasting = false;
+	char	   *error;
+
+	if (in_error && (flowing || now - last_error >= 60 * 1000000L))
+	{
+		in_error = false;
+		begin_tx();
+		subscription_set_worker_state(sub->id, "running", NULL);
+		end_tx(true);
+	}
+	if (now - last_report < 1000000L)
+		return;
+	error = consumer_take_error(consumer, &lasting);
+	if (error == NULL)
+		return;
+	last_report = last_error = now;
+	in_error = true;
+	begin_tx();
+	subscription_set_worker_state(sub->id, lasting ? "error" : "retrying", error);
+	end_tx(true);
+	pfree(error);
+}
+
 static void
 worker_loop(int32 id)
 {
@@ -357,6 +395,7 @@ worker_loop(int32 id)
 		consumer_forward_logs(consumer);
 
 		got = consumer_poll(consumer, parts, msgs + n, sub->batch_size - n, batch_cxt);
+		report_client_error(got > 0);
 		more = (got > 0 && n + got >= sub->batch_size);
 		now = GetCurrentTimestamp();
 		if (got > 0 && n == 0)

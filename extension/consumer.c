@@ -39,7 +39,105 @@ struct Consumer
 	rd_kafka_queue_t *cq;		/* the consumer queue */
 	int			wake[2];		/* pipe written when cq becomes non-empty */
 	bool		have_assignment;	/* rd_kafka_assign was called */
+	bool		error_new;		/* error_* not yet taken */
+	char		error_kind[32]; /* kind of the last client error */
+	char		error_text[512];	/* its librdkafka text */
 };
+
+/*
+ * The kind an analyst's status view shows for a librdkafka error, and
+ * whether it lasts until someone fixes the configuration (error) or may
+ * pass by itself (retrying).
+ */
+static const char *
+error_kind(rd_kafka_resp_err_t err, bool *lasting)
+{
+	*lasting = false;
+	switch (err)
+	{
+		case RD_KAFKA_RESP_ERR__AUTHENTICATION:
+		case RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED:
+		case RD_KAFKA_RESP_ERR_ILLEGAL_SASL_STATE:
+		case RD_KAFKA_RESP_ERR_UNSUPPORTED_SASL_MECHANISM:
+		case RD_KAFKA_RESP_ERR__SSL:
+			*lasting = true;
+			return "authentication";
+		case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+		case RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED:
+		case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
+			*lasting = true;
+			return "authorization";
+		case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+		case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+		case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
+			return "unknown topic";
+		case RD_KAFKA_RESP_ERR__TRANSPORT:
+		case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
+		case RD_KAFKA_RESP_ERR__RESOLVE:
+		case RD_KAFKA_RESP_ERR__TIMED_OUT:
+			return "broker down";
+		default:
+			return "kafka";
+	}
+}
+
+/*
+ * The error code a librdkafka error log line stands for. Connection and
+ * authentication failures reach the application only as log lines (and
+ * as error events, which the consumer poll turns into more log lines), so
+ * their text is all there is.
+ */
+static rd_kafka_resp_err_t
+error_code_of_log(const char *line)
+{
+	if (strstr(line, "SASL") || strstr(line, "uthenticat"))
+		return RD_KAFKA_RESP_ERR__AUTHENTICATION;
+	if (strstr(line, "uthoriz"))
+		return RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED;
+	if (strstr(line, "nknown topic"))
+		return RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
+	if (strstr(line, "Connect to") || strstr(line, "brokers are down") ||
+		strstr(line, "Connection refused") || strstr(line, "resolve"))
+		return RD_KAFKA_RESP_ERR__TRANSPORT;
+	return RD_KAFKA_RESP_ERR_UNKNOWN;
+}
+
+static void
+remember_error(Consumer *c, rd_kafka_resp_err_t err, const char *text)
+{
+	bool		lasting;
+
+	snprintf(c->error_kind, sizeof(c->error_kind), "%s", error_kind(err, &lasting));
+	snprintf(c->error_text, sizeof(c->error_text), "%s", text ? text : rd_kafka_err2str(err));
+	c->error_new = true;
+}
+
+/*
+ * librdkafka's error callback. It runs in the thread that polls, which is
+ * ours (rd_kafka_poll_set_consumer routes it to rd_kafka_consumer_poll), but
+ * it only copies: the worker reports it after the poll.
+ */
+static void
+on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+	remember_error((Consumer *) opaque, (rd_kafka_resp_err_t) err, reason);
+}
+
+/*
+ * The client error seen since the last call, as "kind: text" (palloc'd),
+ * or NULL; *lasting: it needs a configuration change (authentication,
+ * authorization) rather than time.
+ */
+char *
+consumer_take_error(Consumer *c, bool *lasting)
+{
+	if (c == NULL || !c->error_new)
+		return NULL;
+	c->error_new = false;
+	*lasting = strcmp(c->error_kind, "authentication") == 0 ||
+		strcmp(c->error_kind, "authorization") == 0;
+	return psprintf("%s: %s", c->error_kind, c->error_text);
+}
 
 static void
 set_conf(rd_kafka_conf_t *conf, const char *name, const char *value, bool secret)
@@ -96,6 +194,9 @@ consumer_create(const Subscription *sub)
 				 strstr(name, "password") != NULL || strstr(name, "secret") != NULL ||
 				 strstr(name, "key") != NULL);
 	}
+
+	rd_kafka_conf_set_error_cb(conf, on_error);
+	rd_kafka_conf_set_opaque(conf, c);
 
 	/* librdkafka's threads inherit this mask: signals stay ours. */
 	sigfillset(&all);
@@ -289,9 +390,12 @@ consumer_poll(Consumer *c, HTAB *parts, KafkaMessage *out, int max, MemoryContex
 		if (m->err)
 		{
 			if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+			{
 				elog(LOG, "walstar: kafka: %s%s%s",
 					 m->rkt ? rd_kafka_topic_name(m->rkt) : "",
 					 m->rkt ? ": " : "", rd_kafka_message_errstr(m));
+				remember_error(c, m->err, rd_kafka_message_errstr(m));
+			}
 			rd_kafka_message_destroy(m);
 			continue;
 		}
@@ -333,8 +437,13 @@ consumer_forward_logs(Consumer *c)
 
 		if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_LOG &&
 			rd_kafka_event_log(ev, &fac, &str, &level) == 0)
+		{
 			ereport(level <= 4 ? LOG : DEBUG1,
 					(errmsg_internal("walstar: kafka %s: %s", fac, str)));
+			/* errors librdkafka only logs (it retries them itself) */
+			if (level <= 3)
+				remember_error(c, error_code_of_log(str), str);
+		}
 		rd_kafka_event_destroy(ev);
 	}
 }

@@ -132,6 +132,7 @@ extern bool consumer_refresh_assignment(Consumer *consumer, const Subscription *
 extern int	consumer_poll(Consumer *consumer, HTAB *parts, KafkaMessage *out,
 						  int max, MemoryContext cxt);
 extern void consumer_forward_logs(Consumer *consumer);
+extern char *consumer_take_error(Consumer *consumer, bool *lasting);
 extern void consumer_update_watermarks(Consumer *consumer, HTAB *parts);
 extern void consumer_rewind_to_time(Consumer *consumer, HTAB *parts,
 									TimestampTz when);

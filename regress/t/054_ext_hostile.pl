@@ -177,5 +177,47 @@ is($node->safe_psql('ana', 'SELECT count(*) FROM evil.items'), '0',
 is($node->safe_psql('postgres', 'SELECT pg_postmaster_start_time()'), $started,
 	'and the server still never restarted');
 
+# --- (d) a broker nobody listens on: the status view says so, with the kind
+my $dead = PostgreSQL::Test::Cluster::get_free_port();
+$node->safe_psql('ana', "SELECT walstar.create_subscription('down', '127.0.0.1:$dead',
+	topics => '{walstar.public.items}', enabled => true)");
+ok($node->poll_query_until('ana', q{SELECT worker_state = 'retrying' AND last_error LIKE 'broker down: %'
+	FROM walstar.subscription_status WHERE subscription = 'down'}),
+	'an unreachable broker shows as retrying with the kind "broker down"')
+  or diag($node->safe_psql('ana', q{SELECT worker_state, last_error FROM walstar.subscription_status
+	WHERE subscription = 'down'}));
+
+# --- (e) a wrong SASL password: error, with the authentication cause, within
+# 30 s, and never the password; the right one applies
+sub within_30s
+{
+	my ($sql) = @_;
+	my $end = time() + 30;
+	while (time() < $end)
+	{
+		return 1 if $node->safe_psql('ana', $sql) eq 't';
+		sleep 1;
+	}
+	return 0;
+}
+my $sasl = $kafka->sasl_bootstrap;
+for my $try ([ 'sasl_bad', 'not-the-password' ], [ 'sasl_good', 'walstar-secret' ])
+{
+	my ($name, $password) = @{$try};
+	$node->safe_psql('ana', "SELECT walstar.create_subscription('$name', '$sasl',
+		topics => '{walstar.public.items}', landing_schema => '$name', enabled => true,
+		properties => walstar.kafka_properties('{security.protocol=SASL_PLAINTEXT,sasl.mechanism=PLAIN,sasl.username=walstar,sasl.password=$password}'))");
+}
+ok(within_30s(q{SELECT worker_state = 'error' AND last_error LIKE 'authentication: %'
+	FROM walstar.subscription_status WHERE subscription = 'sasl_bad'}),
+	'a wrong SASL password shows as error with the authentication cause within 30 s')
+  or diag($node->safe_psql('ana', q{SELECT worker_state, last_error FROM walstar.subscription_status
+	WHERE subscription = 'sasl_bad'}));
+is($node->safe_psql('ana', q{SELECT count(*) FROM walstar.subscription_status
+	WHERE last_error LIKE '%not-the-password%' OR last_error LIKE '%walstar-secret%'}), '0',
+	'the password is not in the status view');
+ok($node->poll_query_until('ana', q{SELECT count(*) > 0 FROM sasl_good.items}),
+	'the right SASL password applies');
+
 $node->stop;
 done_testing();

@@ -3,6 +3,7 @@
 #   use lib 'regress/lib'; use WalstarTest::Kafka;
 #   my $kafka = WalstarTest::Kafka->start;      # waits until produce/fetch work
 #   $kafka->bootstrap;                           # "127.0.0.1:PORT"
+#   $kafka->sasl_bootstrap;                      # its SASL/PLAIN listener
 #   $kafka->produce('topic', 'a', 'b');          # one message per line
 #   my @msgs = $kafka->consume('topic', 2);      # the first N messages' values
 #   $kafka->stop; $kafka->start_again; $kafka->kill9;
@@ -57,6 +58,17 @@ sub start_again
 }
 
 sub bootstrap { return $_[0]->{bootstrap}; }
+
+# "127.0.0.1:PORT" of the broker's SASL_PLAINTEXT listener (mechanism PLAIN,
+# user walstar, password walstar-secret).
+sub sasl_bootstrap
+{
+	my ($self) = @_;
+	open(my $fh, '<', "$self->{dir}/server.properties") or die "no broker config: $!";
+	my ($port) = map { /^# sasl_port=(\d+)/ ? $1 : () } <$fh>;
+	close($fh);
+	return "127.0.0.1:$port";
+}
 sub dir { return $_[0]->{dir}; }
 
 sub stop
