@@ -40,6 +40,7 @@ struct Consumer
 	int			wake[2];		/* pipe written when cq becomes non-empty */
 	bool		have_assignment;	/* rd_kafka_assign was called */
 	bool		error_new;		/* error_* not yet taken */
+	bool		error_lasting;	/* it needs a configuration change */
 	char		error_kind[32]; /* kind of the last client error */
 	char		error_text[512];	/* its librdkafka text */
 };
@@ -105,9 +106,7 @@ error_code_of_log(const char *line)
 static void
 remember_error(Consumer *c, rd_kafka_resp_err_t err, const char *text)
 {
-	bool		lasting;
-
-	snprintf(c->error_kind, sizeof(c->error_kind), "%s", error_kind(err, &lasting));
+	snprintf(c->error_kind, sizeof(c->error_kind), "%s", error_kind(err, &c->error_lasting));
 	snprintf(c->error_text, sizeof(c->error_text), "%s", text ? text : rd_kafka_err2str(err));
 	c->error_new = true;
 }
@@ -134,8 +133,7 @@ consumer_take_error(Consumer *c, bool *lasting)
 	if (c == NULL || !c->error_new)
 		return NULL;
 	c->error_new = false;
-	*lasting = strcmp(c->error_kind, "authentication") == 0 ||
-		strcmp(c->error_kind, "authorization") == 0;
+	*lasting = c->error_lasting;
 	return psprintf("%s: %s", c->error_kind, c->error_text);
 }
 

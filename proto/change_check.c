@@ -116,11 +116,8 @@ valid_landing_type(const char *s)
 	size_t		len = s ? strlen(s) : 0;
 	size_t		i;
 
-	if (len == 0 || len > LANDING_TYPE_MAX || s[0] < 'a' || s[0] > 'z')
-	{
-		if (!(len > 0 && len <= LANDING_TYPE_MAX && s[0] == '"'))
-			return 0;
-	}
+	if (len == 0 || len > LANDING_TYPE_MAX || !((s[0] >= 'a' && s[0] <= 'z') || s[0] == '"'))
+		return 0;
 	for (i = 0; i < len; i++)
 	{
 		char		ch = s[i];
