@@ -35,6 +35,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/xlog.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
@@ -372,6 +373,7 @@ init_change(LogicalDecodingContext *ctx, Walstar__V1__Change *msg,
 	walstar__v1__change__init(msg);
 	msg->version = WALSTAR_WIRE_VERSION;
 	msg->source = state->source;
+	msg->system_id = GetSystemIdentifier();
 	msg->op = op;
 	if (txn != NULL)
 	{

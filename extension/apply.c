@@ -62,6 +62,7 @@
 #include "utils/rel.h"
 #include "utils/resowner.h"
 #include "utils/syscache.h"
+#include "utils/typcache.h"
 
 #include "walstar.h"
 
@@ -96,6 +97,7 @@ typedef struct TableBatch
 	Column	  **columns;		/* the columns, from the first change */
 	int			nkeys;			/* number of key columns */
 	int		   *keycols;		/* their indexes in columns */
+	Oid		   *typids;			/* landing column types (set by ensure_table) */
 	bool		truncate;		/* TRUNCATE before the rows */
 	char	   *bad;			/* why a change cannot be applied, or NULL */
 	HTAB	   *rows;			/* key -> RowState (tables with a key) */
@@ -110,6 +112,7 @@ typedef struct TableEntry
 	char	   *relname;		/* hash key: landing table name */
 	TableBatch *tb;				/* the table batch its next change joins */
 	bool		triggers;		/* it has triggers: every row version counts */
+	LandingHolder *holder;		/* the source table it holds */
 } TableEntry;
 
 /* Where an error happened, for the error context. */
@@ -133,7 +136,6 @@ static List *plan_cache = NIL;
 static MemoryContext plan_cache_cxt = NULL;
 
 static void apply_error_callback(void *arg);
-static char *landing_relname(const Change *c);
 static TableBatch *table_batch_new(const char *relname, const Change *c);
 static void table_batch_add(TableBatch *tb, BatchItem *item);
 static void table_batch_apply(const char *schema, TableBatch *tb);
@@ -186,26 +188,6 @@ apply_error_callback(void *arg)
 	else if (ectx->relname)
 		errcontext("walstar apply of %d changes into \"%s\"",
 				   ectx->nchanges, ectx->relname);
-}
-
-/*
- * Landing table name: the source table's name for schema public, else
- * schema__table, cut to the identifier length PostgreSQL keeps.
- */
-static char *
-landing_relname(const Change *c)
-{
-	char	   *name;
-	int			len;
-
-	if (strcmp(c->schema, "public") == 0)
-		name = pstrdup(c->table);
-	else
-		name = psprintf("%s__%s", c->schema, c->table);
-	len = strlen(name);
-	if (len >= NAMEDATALEN)
-		name[pg_mbcliplen(name, len, NAMEDATALEN - 1)] = '\0';
-	return name;
 }
 
 /* Whether a row change has exactly the batch's columns (names, types, key). */
@@ -642,6 +624,7 @@ ensure_table(const char *schema, TableBatch *tb, const char *qualified)
 	}
 
 	types = palloc(sizeof(char *) * Max(tb->ncols, 1));
+	tb->typids = palloc(sizeof(Oid) * Max(tb->ncols, 1));
 	for (i = 0; i < tb->ncols; i++)
 	{
 		const char *name = tb->columns[i]->name;
@@ -670,6 +653,7 @@ ensure_table(const char *schema, TableBatch *tb, const char *qualified)
 			Oid			collid;
 
 			get_atttypetypmodcoll(relid, attnum, &typid, &typmod, &collid);
+			tb->typids[i] = typid;
 			types[i] = format_type_extended(typid, typmod,
 										   FORMAT_TYPE_TYPEMOD_GIVEN | FORMAT_TYPE_FORCE_QUALIFY);
 		}
@@ -990,6 +974,29 @@ apply_keyed(const char *qualified, TableBatch *tb, char **types)
 }
 
 /*
+ * "o.col IS NOT DISTINCT FROM $n::type" for one column of a full old row
+ * (REPLICA IDENTITY FULL). A type without a default equality (json, xml,
+ * point, ...; box's "=" compares areas) is compared by its text form, of
+ * the stored value and of the sent one read as the type, so that both go
+ * through the same output function.
+ */
+static void
+append_old_value_match(StringInfo sql, bool and, const char *column, Oid typid,
+					   const char *type, int param)
+{
+	TypeCacheEntry *tce = lookup_type_cache(typid, TYPECACHE_EQ_OPR);
+	const char *q = quote_identifier(column);
+
+	if (and)
+		appendStringInfoString(sql, " AND ");
+	if (OidIsValid(tce->eq_opr))
+		appendStringInfo(sql, "o.%s IS NOT DISTINCT FROM $%d::%s", q, param, type);
+	else
+		appendStringInfo(sql, "o.%s::pg_catalog.text IS NOT DISTINCT FROM ($%d::%s)::pg_catalog.text",
+						 q, param, type);
+}
+
+/*
  * A table without a key: changes in order; inserts of a run go together,
  * an UPDATE or DELETE finds one row equal to the full old row.
  */
@@ -1082,9 +1089,8 @@ apply_keyless(const char *qualified, TableBatch *tb, char **types)
 				continue;
 			argtypes[nargs] = TEXTOID;
 			nulls[nargs] = change_value_text(v, tb->columns[i]);
-			appendStringInfo(&sql, "%so.%s IS NOT DISTINCT FROM $%d::%s",
-							 nmatch++ > 0 ? " AND " : "",
-							 quote_identifier(tb->columns[i]->name), nargs + 1, types[i]);
+			append_old_value_match(&sql, nmatch++ > 0, tb->columns[i]->name,
+								   tb->typids[i], types[i], nargs + 1);
 			nargs++;
 		}
 		if (nmatch == 0)
@@ -1215,10 +1221,10 @@ store_progress(const Subscription *sub, HTAB *parts)
 	hash_seq_init(&seq, parts);
 	while ((ps = hash_seq_search(&seq)) != NULL)
 	{
-		Oid			argtypes[10] = {INT4OID, TEXTOID, INT4OID, INT8OID, PG_LSNOID,
-		INT8OID, TIMESTAMPTZOID, INT8OID, FLOAT8OID, INT8OID};
-		Datum		args[10];
-		char		nulls[11] = "          ";
+		Oid			argtypes[12] = {INT4OID, TEXTOID, INT4OID, INT8OID, PG_LSNOID,
+			INT8OID, TIMESTAMPTZOID, INT8OID, FLOAT8OID, INT8OID, TEXTOID, INT8OID};
+		Datum		args[12];
+		char		nulls[13] = "            ";
 
 		if (!ps->dirty)
 			continue;
@@ -1244,11 +1250,23 @@ store_progress(const Subscription *sub, HTAB *parts)
 		}
 		args[8] = Float8GetDatum(ps->rate);
 		args[9] = Int64GetDatum(ps->applied_messages);
+		if (ps->source_known)
+		{
+			args[10] = CStringGetTextDatum(ps->source);
+			args[11] = Int64GetDatum((int64) ps->system_id);
+		}
+		else
+		{
+			args[10] = args[11] = (Datum) 0;
+			nulls[10] = nulls[11] = 'n';
+		}
 		run_statement_nulls("INSERT INTO walstar.subscription_offsets AS o"
 					  " (subscription_id, topic, partition, next_offset, last_commit_lsn,"
 					  "  last_position, last_commit_time, high_watermark,"
-					  "  messages_per_second, applied_messages, applied_at)"
-					  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, pg_catalog.now())"
+					  "  messages_per_second, applied_messages, applied_at, source,"
+					  "  system_identifier)"
+					  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, pg_catalog.now(),"
+					  "  $11, $12)"
 					  " ON CONFLICT (subscription_id, topic, partition) DO UPDATE"
 					  " SET next_offset = excluded.next_offset,"
 					  "  last_commit_lsn = excluded.last_commit_lsn,"
@@ -1257,8 +1275,10 @@ store_progress(const Subscription *sub, HTAB *parts)
 					  "  high_watermark = coalesce(excluded.high_watermark, o.high_watermark),"
 					  "  messages_per_second = excluded.messages_per_second,"
 					  "  applied_messages = excluded.applied_messages,"
-					  "  applied_at = excluded.applied_at",
-					  10, argtypes, args, nulls);
+					  "  applied_at = excluded.applied_at,"
+					  "  source = excluded.source,"
+					  "  system_identifier = excluded.system_identifier",
+					  12, argtypes, args, nulls);
 		ps->stored = true;
 		ps->dirty = false;
 		ps->applied_at = now;
@@ -1271,6 +1291,24 @@ stop_reason(const KafkaMessage *msg, const char *error)
 {
 	return psprintf("topic \"%s\" partition %d offset " INT64_FORMAT ": %s",
 					msg->topic, msg->partition, msg->offset, error);
+}
+
+/*
+ * A message that cannot be applied: a dead letter, or with error policy
+ * stop the batch's end (true: the caller returns at once).
+ */
+static bool
+reject(const Subscription *sub, const KafkaMessage *msg, const char *error,
+	   ApplyResult *result)
+{
+	if (sub->stop_on_error)
+	{
+		result->stop_error = stop_reason(msg, error);
+		return true;
+	}
+	dead_letter_add(sub->name, msg, error);
+	result->dead++;
+	return false;
 }
 
 /*
@@ -1322,13 +1360,8 @@ apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs, int n,
 		c = change_unpack(msg->payload, msg->len, &error);
 		if (c == NULL)
 		{
-			if (sub->stop_on_error)
-			{
-				result->stop_error = stop_reason(msg, error);
+			if (reject(sub, msg, error, result))
 				return;
-			}
-			dead_letter_add(sub->name, msg, error);
-			result->dead++;
 			continue;
 		}
 		if (!change_is_row_change(c) && c->op != WALSTAR__V1__OP__TRUNCATE)
@@ -1336,22 +1369,21 @@ apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs, int n,
 			result->skipped++;	/* BEGIN, COMMIT, MESSAGE, ...: no table data */
 			continue;
 		}
-		if (c->commit_lsn != 0)
+		switch (stream_position_check(parts, ps, c, &error))
 		{
-			if (c->commit_lsn < ps->last_commit_lsn ||
-				(c->commit_lsn == ps->last_commit_lsn && c->position <= ps->last_position))
-			{
+			case STREAM_RESEND:
 				result->skipped++;	/* a resend of something applied */
 				continue;
-			}
-			ps->last_commit_lsn = c->commit_lsn;
-			ps->last_position = c->position;
+			case STREAM_REFUSED:
+				if (reject(sub, msg, error, result))
+					return;
+				continue;
+			case STREAM_NEW:
+				break;
 		}
-		if (c->commit_time != 0)
-			ps->last_commit_time = c->commit_time;
 
 		{
-			char	   *relname = landing_relname(c);
+			char	   *relname = landing_name_of(c);
 			bool		found;
 			TableEntry *entry;
 			BatchItem  *item = palloc(sizeof(BatchItem));
@@ -1361,8 +1393,17 @@ apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs, int n,
 			{
 				entry->relname = relname;
 				entry->tb = NULL;
+				entry->holder = landing_name_claim(sub->landing_schema, relname, c);
 				entry->triggers = landing_has_triggers(sub->landing_schema, relname);
 			}
+			if (!landing_name_holds(entry->holder, c))
+			{
+				error = landing_name_clash(sub->landing_schema, relname, entry->holder, c);
+				if (reject(sub, msg, error, result))
+					return;
+				continue;
+			}
+			stream_position_advance(ps, c);
 			if (entry->tb == NULL ||
 				(c->op != WALSTAR__V1__OP__TRUNCATE && !same_columns(entry->tb, c)))
 			{
@@ -1406,13 +1447,8 @@ apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs, int n,
 		{
 			BatchItem  *item = linitial(items);
 
-			if (sub->stop_on_error)
-			{
-				result->stop_error = stop_reason(item->msg, error);
+			if (reject(sub, item->msg, error, result))
 				return;
-			}
-			dead_letter_add(sub->name, item->msg, error);
-			result->dead++;
 			continue;
 		}
 		/* Find the poison: one change at a time, in order. */
@@ -1429,13 +1465,8 @@ apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs, int n,
 				result->applied++;
 				continue;
 			}
-			if (sub->stop_on_error)
-			{
-				result->stop_error = stop_reason(item->msg, error);
+			if (reject(sub, item->msg, error, result))
 				return;
-			}
-			dead_letter_add(sub->name, item->msg, error);
-			result->dead++;
 		}
 	}
 
@@ -1475,6 +1506,8 @@ apply_one_message(const char *landing_schema, Oid owner, const char *data, size_
 	Change	   *c = change_unpack(data, len, &error);
 	TableBatch *tb;
 	BatchItem  *item;
+	char	   *relname;
+	LandingHolder *holder;
 	KafkaMessage msg = {"(dead letter)", 0, 0, NULL, 0};
 	ApplyErrorContext ectx;
 
@@ -1482,7 +1515,11 @@ apply_one_message(const char *landing_schema, Oid owner, const char *data, size_
 		return error;
 	if (!change_is_row_change(c) && c->op != WALSTAR__V1__OP__TRUNCATE)
 		return NULL;
-	tb = table_batch_new(landing_relname(c), c);
+	relname = landing_name_of(c);
+	holder = landing_name_claim(landing_schema, relname, c);
+	if (!landing_name_holds(holder, c))
+		return landing_name_clash(landing_schema, relname, holder, c);
+	tb = table_batch_new(relname, c);
 	item = palloc(sizeof(BatchItem));
 	item->msg = &msg;
 	item->change = c;

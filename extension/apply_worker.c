@@ -451,6 +451,16 @@ walstar_apply_main(Datum main_arg)
 	 */
 	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION);
 
+	/*
+	 * Values arrive as text in the decoder's fixed formats (ISO dates,
+	 * postgres intervals, shortest exact floats); read them the same way
+	 * whatever the database or role says: with IntervalStyle sql_standard,
+	 * "-1 days +02:00:00" would read as minus 1 day 2 hours.
+	 */
+	SetConfigOption("DateStyle", "ISO, YMD", PGC_USERSET, PGC_S_SESSION);
+	SetConfigOption("IntervalStyle", "postgres", PGC_USERSET, PGC_S_SESSION);
+	SetConfigOption("extra_float_digits", "3", PGC_USERSET, PGC_S_SESSION);
+
 	worker_cxt = AllocSetContextCreate(TopMemoryContext, "walstar apply worker",
 									   ALLOCSET_DEFAULT_SIZES);
 	/* a large first block survives the resets: no page faults per batch */

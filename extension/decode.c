@@ -65,6 +65,8 @@ decode_append_json(StringInfo out, const Change *c)
 	appendStringInfo(out, "{\"version\":%u,\"op\":\"%s\"", c->version,
 					 change_op_name(c->op));
 	append_field(out, "source", c->source);
+	if (c->system_id)
+		appendStringInfo(out, ",\"system_id\":\"" UINT64_FORMAT "\"", c->system_id);
 	if (c->schema[0] || c->table[0])
 	{
 		append_field(out, "schema", c->schema);

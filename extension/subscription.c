@@ -192,6 +192,9 @@ partition_state_get(HTAB *parts, const char *topic, int32 partition, bool create
 		ps->rate = 0;
 		ps->dirty = false;
 		ps->assigned = false;
+		ps->source_known = false;
+		ps->source[0] = '\0';
+		ps->system_id = 0;
 	}
 	return ps;
 }
@@ -208,7 +211,7 @@ partition_table_load(HTAB *parts, int32 subscription_id)
 	if (SPI_execute_with_args("SELECT topic, partition, next_offset,"
 							  " last_commit_lsn, last_position,"
 							  " (extract(epoch FROM last_commit_time) * 1000000)::int8,"
-							  " applied_messages"
+							  " applied_messages, source, system_identifier"
 							  " FROM walstar.subscription_offsets WHERE subscription_id = $1",
 							  1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read walstar.subscription_offsets");
@@ -228,6 +231,13 @@ partition_table_load(HTAB *parts, int32 subscription_id)
 		d = SPI_getbinval(tup, desc, 6, &isnull);
 		ps->last_commit_time = isnull ? 0 : DatumGetInt64(d);
 		ps->applied_messages = DatumGetInt64(SPI_getbinval(tup, desc, 7, &isnull));
+		d = SPI_getbinval(tup, desc, 8, &isnull);
+		ps->source_known = !isnull;
+		if (!isnull)
+		{
+			text_to_cstring_buffer(DatumGetTextPP(d), ps->source, sizeof(ps->source));
+			ps->system_id = (uint64) DatumGetInt64(SPI_getbinval(tup, desc, 9, &isnull));
+		}
 		ps->stored = true;
 	}
 	SPI_finish();

@@ -72,7 +72,27 @@ CREATE TABLE @extschema@.subscription_offsets (
 	messages_per_second double precision,
 	applied_messages bigint NOT NULL DEFAULT 0,
 	applied_at timestamptz,
+	-- who writes this partition (the first applied change's Change.source
+	-- and system_id); a change of another source is refused, not compared
+	-- by an LSN of another server (see walstar.forget_source)
+	source text,
+	system_identifier bigint,
 	PRIMARY KEY (subscription_id, topic, partition)
+);
+
+-- Which source table each landing table holds. The name rule (schema__table,
+-- cut to 63 bytes) is not injective: a second source table (or the same
+-- table of another source) that maps to a taken name is refused with a
+-- reason instead of overwriting the first one's rows.
+CREATE TABLE @extschema@.landing_tables (
+	landing_schema name NOT NULL,
+	landing_table name NOT NULL,
+	source text NOT NULL,
+	system_identifier bigint NOT NULL,
+	source_schema text NOT NULL,
+	source_table text NOT NULL,
+	registered_at timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (landing_schema, landing_table)
 );
 
 -- What each subscription's worker is doing; written by the worker outside
@@ -105,6 +125,7 @@ CREATE INDEX ON @extschema@.dead_letters (subscription, topic, partition, "offse
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.subscriptions', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.subscriptions_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.subscription_offsets', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.landing_tables', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.dead_letters', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.dead_letters_id_seq', '');
 
@@ -496,6 +517,37 @@ BEGIN
 END
 $$;
 
+-- Accept a new source for a subscription's partitions: after the source
+-- database was replaced on purpose (a new cluster, restored elsewhere), its
+-- changes carry another system identifier and are refused until this is
+-- called. Forgets each partition's source and last applied position, and
+-- which source the landing tables of the subscription's landing schema
+-- hold; the next change of each sets them again. Returns the partitions.
+CREATE FUNCTION @extschema@.forget_source(subscription text)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	sub_id integer := @extschema@._subscription_id(subscription);
+	n bigint;
+BEGIN
+	UPDATE @extschema@.subscriptions x
+	SET config_version = x.config_version + 1
+	WHERE x.id = sub_id;
+	UPDATE @extschema@.subscription_offsets o
+	SET source = NULL, system_identifier = NULL,
+		last_commit_lsn = '0/0', last_position = 0
+	WHERE o.subscription_id = sub_id;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	DELETE FROM @extschema@.landing_tables l
+	USING @extschema@.subscriptions x
+	WHERE x.id = sub_id AND l.landing_schema OPERATOR(pg_catalog.=) x.landing_schema;
+	RETURN n;
+END
+$$;
+
 -- Replay from the first message at or after a time (resolved by the worker
 -- with the broker's time index).
 CREATE FUNCTION @extschema@.rewind(subscription text, to_time timestamptz)
@@ -581,6 +633,8 @@ SELECT s.name AS subscription,
 	o.last_commit_time AS last_commit_time_applied,
 	o.applied_messages,
 	o.messages_per_second,
+	o.source,
+	o.system_identifier,
 	CASE
 		WHEN w.pid IS NOT NULL AND EXISTS (SELECT FROM pg_catalog.pg_stat_activity a
 			WHERE a.pid = w.pid AND a.backend_type = 'walstar apply') THEN w.state
@@ -600,7 +654,7 @@ REVOKE ALL ON ALL FUNCTIONS IN SCHEMA @extschema@ FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.decode(bytea) TO walstar_admin, walstar_reader;
 GRANT SELECT ON @extschema@.subscription_status TO walstar_admin, walstar_reader;
 GRANT SELECT ON @extschema@.subscription_offsets, @extschema@.subscription_workers,
-	@extschema@.dead_letters TO walstar_admin;
+	@extschema@.dead_letters, @extschema@.landing_tables TO walstar_admin;
 GRANT SELECT (id, name, brokers, topics, topic_pattern, landing_schema, batch_size,
 	batch_time, error_policy, enabled, rewind_time, config_version, created_at, owner)
 	ON @extschema@.subscriptions TO walstar_admin;
@@ -615,6 +669,7 @@ GRANT EXECUTE ON FUNCTION
 	@extschema@.launcher_running(),
 	@extschema@.rewind(text, bigint),
 	@extschema@.rewind(text, timestamptz),
+	@extschema@.forget_source(text),
 	@extschema@.retry_dead_letter(bigint),
 	@extschema@.discard_dead_letter(bigint),
 	@extschema@.discard_dead_letters(text)

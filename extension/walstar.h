@@ -21,6 +21,7 @@
 #include "utils/hsearch.h"
 #include "utils/timestamp.h"
 
+#include "change_check.h"
 #include "walstar.pb-c.h"
 
 typedef Walstar__V1__Change Change;
@@ -88,7 +89,30 @@ typedef struct PartitionState
 	double		rate;			/* messages per second in the last batch */
 	bool		dirty;			/* changed by the batch in progress */
 	bool		assigned;		/* part of the consumer's assignment */
+	bool		source_known;	/* source and system_id are set */
+	char		source[CHANGE_SOURCE_MAX + 1];	/* Change.source of its changes */
+	uint64		system_id;		/* Change.system_id of its changes */
 } PartitionState;
+
+/* stream_position.c: resends, other sources, unbelievable positions */
+typedef enum StreamVerdict
+{
+	STREAM_NEW,					/* apply it */
+	STREAM_RESEND,				/* at or below the last applied change: skip */
+	STREAM_REFUSED				/* dead letter (or stop), with a reason */
+} StreamVerdict;
+extern StreamVerdict stream_position_check(HTAB *parts, const PartitionState *ps,
+										   const Change *c, char **reason);
+extern void stream_position_advance(PartitionState *ps, const Change *c);
+
+/* landing_names.c: which landing table holds a source table */
+typedef struct LandingHolder LandingHolder;
+extern char *landing_name_of(const Change *c);
+extern LandingHolder *landing_name_claim(const char *landing_schema,
+										 const char *relname, const Change *c);
+extern bool landing_name_holds(const LandingHolder *h, const Change *c);
+extern char *landing_name_clash(const char *landing_schema, const char *relname,
+								const LandingHolder *h, const Change *c);
 
 /* change.c: reading walstar.v1.Change messages */
 extern Change *change_unpack(const char *data, size_t len, char **error);

@@ -251,8 +251,9 @@ change_check(const Walstar__V1__Change *c, char *buf)
 					  c->version, WIRE_VERSION);
 	if (c->op <= WALSTAR__V1__OP__OP_UNSPECIFIED || c->op > WALSTAR__V1__OP__STREAM_ABORT)
 		return reason(buf, "unknown op %d", (int) c->op);
-	if (!valid_text(c->source) || strlen(c->source) > 1024)
-		return reason(buf, "source is longer than 1024 bytes or not valid UTF-8");
+	if (!valid_text(c->source) || strlen(c->source) > CHANGE_SOURCE_MAX)
+		return reason(buf, "source is longer than %d bytes or not valid UTF-8",
+					  CHANGE_SOURCE_MAX);
 	op = op_name(c->op);
 	if (!is_row_change(c->op) && c->op != WALSTAR__V1__OP__TRUNCATE)
 	{

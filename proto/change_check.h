@@ -15,6 +15,9 @@
 /* Longest schema, table or column name a source can have (NAMEDATALEN - 1). */
 #define CHANGE_NAME_MAX 63
 
+/* Longest Change.source (the decoder's source-id option). */
+#define CHANGE_SOURCE_MAX 1024
+
 /* Most columns a source row can have (MaxTupleAttributeNumber). */
 #define CHANGE_COLUMNS_MAX 1664
 

@@ -157,8 +157,8 @@ create_slot_and_copy(Sink *s, const char *slot, bool temporary)
 	if (!copy)
 		return;
 	if (!snapshot_run(&s->cfg, snapname, temporary ? NULL : slot, cp,
-					  s->repl.dbname, &s->stream, &stop_requested, err,
-					  sizeof(err)))
+					  s->repl.dbname, s->repl.system_id, &s->stream,
+					  &stop_requested, err, sizeof(err)))
 	{
 		if (stop_requested)
 		{

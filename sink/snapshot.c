@@ -91,6 +91,13 @@ typedef struct SnapTable
 	uint64_t rows;		/* rows copied */
 } SnapTable;
 
+/* Who writes the READ records: Change.source and Change.system_id. */
+typedef struct SnapSource
+{
+	const char *name;	   /* source-id, default the database name */
+	uint64_t	system_id; /* the source cluster's system identifier */
+} SnapSource;
+
 typedef struct Progress
 {
 	int64_t	 start_ms;		 /* copy start */
@@ -818,7 +825,7 @@ send_record(Stream *stream, const uint8_t *buf, size_t len, uint64_t lsn,
  * higher commit_lsn and replaces it.
  */
 static bool
-send_marker(Stream *stream, Walstar__V1__Op op, const char *source,
+send_marker(Stream *stream, Walstar__V1__Op op, const SnapSource *source,
 			uint64_t consistent_point, int64_t start_us,
 			const SnapTable *tables, int ntables, uint64_t rows,
 			volatile sig_atomic_t *stop, char *err, size_t errlen)
@@ -834,7 +841,8 @@ send_marker(Stream *stream, Walstar__V1__Op op, const char *source,
 
 	walstar__v1__change__init(&msg);
 	msg.version = 1;
-	msg.source = (char *)source;
+	msg.source = (char *)source->name;
+	msg.system_id = source->system_id;
 	msg.op = op;
 	msg.commit_lsn = consistent_point - 1;
 	msg.lsn = consistent_point;
@@ -874,9 +882,9 @@ send_marker(Stream *stream, Walstar__V1__Op op, const char *source,
 
 static bool
 copy_table(PGconn *conn, const Config *cfg, const SnapTable *t,
-		   const char *source, uint64_t consistent_point, int64_t start_us,
-		   Stream *stream, Progress *pr, volatile sig_atomic_t *stop,
-		   char *err, size_t errlen)
+		   const SnapSource *source, uint64_t consistent_point,
+		   int64_t start_us, Stream *stream, Progress *pr,
+		   volatile sig_atomic_t *stop, char *err, size_t errlen)
 {
 	SnapColumn			  *cols;
 	int					   ncols = 0;
@@ -1012,7 +1020,8 @@ copy_table(PGconn *conn, const Config *cfg, const SnapTable *t,
 
 		walstar__v1__change__init(&msg);
 		msg.version = 1;
-		msg.source = (char *)source;
+		msg.source = (char *)source->name;
+		msg.system_id = source->system_id;
 		msg.op = WALSTAR__V1__OP__READ;
 		msg.schema = t->schema;
 		msg.table = t->table;
@@ -1168,7 +1177,8 @@ check_salt(PGconn *conn, const Config *cfg, const char *slot,
 
 bool
 snapshot_run(const Config *cfg, const char *snapshot_name, const char *slot,
-			 uint64_t consistent_point, const char *dbname, Stream *stream,
+			 uint64_t consistent_point, const char *dbname,
+			 const char *system_id, Stream *stream,
 			 volatile sig_atomic_t *stop, char *err, size_t errlen)
 {
 	const char	  *keys[] = {"dbname", "fallback_application_name",
@@ -1182,7 +1192,7 @@ snapshot_run(const Config *cfg, const char *snapshot_name, const char *slot,
 	char		   sql[256];
 	struct timeval tv;
 	int64_t		   start_us;
-	const char	  *source;
+	SnapSource	   source;
 	bool		   ok = false;
 	int			   i;
 
@@ -1223,15 +1233,16 @@ snapshot_run(const Config *cfg, const char *snapshot_name, const char *slot,
 			 "msg=\"initial copy started\"",
 			 cfg->slot, snapshot_name, LSN(consistent_point), ntables);
 
-	source = cfg->source_id ? cfg->source_id : dbname;
-	if (!send_marker(stream, WALSTAR__V1__OP__BEGIN, source, consistent_point,
+	source.name = cfg->source_id ? cfg->source_id : dbname;
+	source.system_id = strtoull(system_id, NULL, 10);
+	if (!send_marker(stream, WALSTAR__V1__OP__BEGIN, &source, consistent_point,
 					 start_us, tables, ntables, 0, stop, err, errlen))
 		goto done;
 	for (i = 0; i < ntables; i++)
 	{
 		uint64_t before = pr.rows;
 
-		if (!copy_table(conn, cfg, &tables[i], source, consistent_point,
+		if (!copy_table(conn, cfg, &tables[i], &source, consistent_point,
 						start_us, stream, &pr, stop, err, errlen))
 			goto done;
 		tables[i].rows = pr.rows - before;
@@ -1239,8 +1250,9 @@ snapshot_run(const Config *cfg, const char *snapshot_name, const char *slot,
 		progress_line(&pr, &tables[i], true);
 	}
 	exec_ok(conn, "COMMIT", PGRES_COMMAND_OK, err, errlen);
-	if (!send_marker(stream, WALSTAR__V1__OP__COMMIT, source, consistent_point,
-					 start_us, tables, ntables, pr.rows, stop, err, errlen))
+	if (!send_marker(stream, WALSTAR__V1__OP__COMMIT, &source,
+					 consistent_point, start_us, tables, ntables, pr.rows,
+					 stop, err, errlen))
 		goto done;
 
 	/* complete only once Kafka has every READ record */

@@ -133,6 +133,11 @@ sub peek_change
 			elsif ($f == 10) { $c{xid} = _vi($1); }
 			next;
 		}
+		if ($wt == 1 || $wt == 5)
+		{
+			pos($buf) += $wt == 1 ? 8 : 4;
+			next;
+		}
 		die "unexpected wire type $wt" unless $wt == 2;
 		$buf =~ /\G([\x80-\xff]*[\x00-\x7f])/gc or die "bad length";
 		my $n = _vi($1);
@@ -220,6 +225,7 @@ sub decode_change
 		elsif ($f == 13) { $c{lsn} = $x; }
 		elsif ($f == 14) { $c{position} = $x; }
 		elsif ($f == 15) { $c{last_in_tx} = $x; }
+		elsif ($f == 23) { $c{system_id} = unpack('Q<', $x); }
 		elsif ($f == 18)
 		{
 			my %cm = (change_count => 0, end_lsn => 0, tables => []);
@@ -270,6 +276,35 @@ sub lsn_num
 	my ($t) = @_;
 	my ($hi, $lo) = $t =~ m{^([0-9A-Fa-f]+)/([0-9A-Fa-f]+)$} or die "not an LSN: $t";
 	return (hex($hi) << 32) | hex($lo);
+}
+
+# A value as a varint's bytes.
+sub _varint
+{
+	my ($v) = @_;
+	my $out = '';
+	while ($v >= 0x80)
+	{
+		$out .= chr(($v & 0x7f) | 0x80);
+		$v >>= 7;
+	}
+	return $out . chr($v);
+}
+
+# A message with its varint field $f set to $v (sint fields: pass zigzag => 1);
+# every other field as it was.
+sub with_varint_field
+{
+	my ($buf, $f, $v, %o) = @_;
+	$v = $v >= 0 ? $v << 1 : ((-$v) << 1) - 1 if $o{zigzag};
+	my $out = '';
+	for my $fld (grep { $_->[0] != $f } fields($buf))
+	{
+		my ($n, $wt, $val) = @$fld;
+		$out .= _varint(($n << 3) | $wt);
+		$out .= $wt == 0 ? _varint($val) : $wt == 2 ? _varint(length($val)) . $val : $val;
+	}
+	return $out . _varint($f << 3) . _varint($v);
 }
 
 1;

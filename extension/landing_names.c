@@ -1,0 +1,170 @@
+/*-------------------------------------------------------------------------
+ *
+ * landing_names.c
+ *		Which landing table holds a source table.
+ *
+ * The name rule is short and readable: the source table's name for schema
+ * public, else schema__table; a name longer than PostgreSQL keeps is cut
+ * and given a hash of the whole source name, so that two long names that
+ * differ only after the cut stay apart. The rule is still not injective
+ * (a__b.c and a.b__c, or the same table of two sources), so
+ * walstar.landing_tables records which source table (source, system
+ * identifier, schema, table) each landing table holds, and a change of any
+ * other source table that maps to the same name is refused with a reason:
+ * it never overwrites another table's rows.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "mb/pg_wchar.h"
+#include "utils/builtins.h"
+
+#include "walstar.h"
+
+/* Bytes of a cut name kept before "_" and the 8 hex digits of the hash. */
+#define CUT_NAME_KEEP (NAMEDATALEN - 1 - 9)
+
+struct LandingHolder
+{
+	char	   *source;			/* Change.source */
+	uint64		system_id;		/* Change.system_id */
+	char	   *schema;			/* source schema */
+	char	   *table;			/* source table */
+};
+
+/* FNV-1a: the same on every platform, unlike hash_bytes. */
+static uint32
+name_hash(const char *s)
+{
+	uint32		h = 2166136261u;
+
+	for (; *s; s++)
+	{
+		h ^= (unsigned char) *s;
+		h *= 16777619u;
+	}
+	return h;
+}
+
+char *
+landing_name_of(const Change *c)
+{
+	char	   *name;
+	int			len;
+
+	if (strcmp(c->schema, "public") == 0)
+		name = pstrdup(c->table);
+	else
+		name = psprintf("%s__%s", c->schema, c->table);
+	len = strlen(name);
+	if (len >= NAMEDATALEN)
+	{
+		char	   *whole = psprintf("%s.%s", c->schema, c->table);
+		int			keep = pg_mbcliplen(name, len, CUT_NAME_KEEP);
+
+		name = psprintf("%.*s_%08x", keep, name, name_hash(whole));
+	}
+	return name;
+}
+
+static LandingHolder *
+holder_of_change(const Change *c)
+{
+	LandingHolder *h = palloc(sizeof(LandingHolder));
+
+	h->source = c->source;
+	h->system_id = c->system_id;
+	h->schema = c->schema;
+	h->table = c->table;
+	return h;
+}
+
+static LandingHolder *
+holder_lookup(const char *landing_schema, const char *relname)
+{
+	Oid			argtypes[2] = {NAMEOID, NAMEOID};
+	Datum		args[2];
+	LandingHolder *h = NULL;
+
+	args[0] = CStringGetDatum(landing_schema);
+	args[1] = CStringGetDatum(relname);
+	if (SPI_execute_with_args("SELECT source, system_identifier, source_schema, source_table"
+							  " FROM walstar.landing_tables"
+							  " WHERE landing_schema OPERATOR(pg_catalog.=) $1"
+							  " AND landing_table OPERATOR(pg_catalog.=) $2",
+							  2, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read walstar.landing_tables");
+	if (SPI_processed == 1)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+
+		h = palloc(sizeof(LandingHolder));
+		h->source = SPI_getvalue(tup, desc, 1);
+		h->system_id = (uint64) DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+		h->schema = SPI_getvalue(tup, desc, 3);
+		h->table = SPI_getvalue(tup, desc, 4);
+	}
+	return h;
+}
+
+/*
+ * The source table that relname in landing_schema holds: the registered
+ * one, or c's, registered now (in the caller's transaction, so it goes
+ * with the changes that create the table). A concurrent claim of the same
+ * name waits for the other transaction and then reads its holder.
+ */
+LandingHolder *
+landing_name_claim(const char *landing_schema, const char *relname, const Change *c)
+{
+	LandingHolder *h = holder_lookup(landing_schema, relname);
+	Oid			argtypes[6] = {NAMEOID, NAMEOID, TEXTOID, INT8OID, TEXTOID, TEXTOID};
+	Datum		args[6];
+
+	if (h != NULL)
+		return h;
+	args[0] = CStringGetDatum(landing_schema);
+	args[1] = CStringGetDatum(relname);
+	args[2] = CStringGetTextDatum(c->source);
+	args[3] = Int64GetDatum((int64) c->system_id);
+	args[4] = CStringGetTextDatum(c->schema);
+	args[5] = CStringGetTextDatum(c->table);
+	if (SPI_execute_with_args("INSERT INTO walstar.landing_tables"
+							  " (landing_schema, landing_table, source, system_identifier,"
+							  "  source_schema, source_table)"
+							  " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+							  6, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not write walstar.landing_tables");
+	if (SPI_processed == 1)
+		return holder_of_change(c);
+	h = holder_lookup(landing_schema, relname);
+	if (h == NULL)
+		elog(ERROR, "landing table \"%s\" is claimed but not registered", relname);
+	return h;
+}
+
+/* Whether c is a change of the source table h. */
+bool
+landing_name_holds(const LandingHolder *h, const Change *c)
+{
+	return h->system_id == c->system_id && strcmp(h->source, c->source) == 0 &&
+		strcmp(h->schema, c->schema) == 0 && strcmp(h->table, c->table) == 0;
+}
+
+/* Why c, of another source table than h, cannot land in relname. */
+char *
+landing_name_clash(const char *landing_schema, const char *relname,
+				   const LandingHolder *h, const Change *c)
+{
+	return psprintf("source table \"%s\".\"%s\" of source \"%s\" (system identifier " INT64_FORMAT ") "
+					"maps to landing table \"%s\".\"%s\", which holds \"%s\".\"%s\" of source \"%s\" "
+					"(system identifier " INT64_FORMAT "); "
+					"subscribe them into different landing schemas (or rename one)",
+					c->schema, c->table, c->source, (int64) c->system_id,
+					landing_schema, relname, h->schema, h->table, h->source,
+					(int64) h->system_id);
+}
