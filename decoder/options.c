@@ -23,7 +23,8 @@
  *
  * Patterns: '*' matches any run of characters within one name part, '\'
  * escapes the next character ('\.', '\,', '\*').  A column matching both
- * mask-columns and hash-columns is masked.
+ * mask-columns and hash-columns is masked.  The values' text is parsed by
+ * option_values.c, which needs no server (fuzz/options_fuzz.c runs it).
  *
  *-------------------------------------------------------------------------
  */
@@ -39,8 +40,8 @@ typedef enum OptionType
 {
 	OPT_BOOL,					/* bool field */
 	OPT_STRING,					/* char * field, non-empty */
-	OPT_TABLES,					/* List of 2-part NamePattern */
-	OPT_COLUMNS,				/* List of 3-part NamePattern */
+	OPT_TABLES,					/* NamePatternList of 2-part patterns */
+	OPT_COLUMNS,				/* NamePatternList of 3-part patterns */
 	OPT_FORMAT,					/* bool json field */
 	OPT_SALT_ID,				/* char * field, a salt fingerprint */
 	OPT_REFUSED					/* no field: a secret that must not travel */
@@ -74,10 +75,7 @@ static const OptionDef option_defs[] = {
 
 #define NUM_OPTIONS lengthof(option_defs)
 
-static List *parse_patterns(DefElem *def, int nparts);
-static NamePattern *parse_one_pattern(const DefElem *def, const char *text,
-									  int nparts);
-static bool part_match(const char *pattern, const char *name);
+static void parse_patterns(DefElem *def, int nparts, NamePatternList *out);
 
 /*
  * Parse the slot options into opts (allocated in the current memory
@@ -154,8 +152,7 @@ options_parse(List *defs, DecoderOptions *opts)
 					/* not echoed: it might be the salt, given by mistake */
 					char	   *s = def->arg ? defGetString(def) : "";
 
-					if (strlen(s) != PII_SALT_ID_LEN ||
-						strspn(s, "0123456789abcdef") != PII_SALT_ID_LEN)
+					if (!option_values_salt_id(s))
 						ereport(ERROR,
 								(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 								 errmsg("invalid value for option \"%s\"",
@@ -168,20 +165,16 @@ options_parse(List *defs, DecoderOptions *opts)
 			case OPT_REFUSED:
 				break;
 			case OPT_TABLES:
-				*(List **) field = parse_patterns(def, 2);
+				parse_patterns(def, 2, (NamePatternList *) field);
 				break;
 			case OPT_COLUMNS:
-				*(List **) field = parse_patterns(def, 3);
+				parse_patterns(def, 3, (NamePatternList *) field);
 				break;
 			case OPT_FORMAT:
 				{
 					char	   *s = def->arg ? defGetString(def) : "";
 
-					if (strcmp(s, "protobuf") == 0)
-						*(bool *) field = false;
-					else if (strcmp(s, "json") == 0)
-						*(bool *) field = true;
-					else
+					if (!option_values_format(s, (bool *) field))
 						ereport(ERROR,
 								(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 								 errmsg("invalid value \"%s\" for option \"%s\"",
@@ -194,143 +187,36 @@ options_parse(List *defs, DecoderOptions *opts)
 }
 
 /*
- * Split a comma-separated pattern list; backslash escapes a comma.
+ * A pattern list (option_values.c parses it), kept in the current memory
+ * context.
  */
-static List *
-parse_patterns(DefElem *def, int nparts)
+static void
+parse_patterns(DefElem *def, int nparts, NamePatternList *out)
 {
-	char	   *s = def->arg ? defGetString(def) : "";
-	List	   *result = NIL;
-	StringInfoData item;
-	const char *p;
+	char	   *text = def->arg ? defGetString(def) : "";
+	char	   *copy = pstrdup(text);
+	size_t		bad_start,
+				bad_len;
 
-	initStringInfo(&item);
-	for (p = s;; p++)
+	out->patterns = palloc(sizeof(NamePattern) * option_values_max_patterns(copy));
+	switch (option_values_patterns(copy, nparts, out, &bad_start, &bad_len))
 	{
-		if (*p == '\\' && p[1] != '\0')
-		{
-			appendStringInfoChar(&item, *p++);
-			appendStringInfoChar(&item, *p);
-		}
-		else if (*p == ',' || *p == '\0')
-		{
-			char	   *start = item.data;
-			char	   *end = item.data + item.len;
-
-			while (*start == ' ' || *start == '\t')
-				start++;
-			while (end > start && (end[-1] == ' ' || end[-1] == '\t') &&
-				   !(end - 1 > start && end[-2] == '\\'))
-				*--end = '\0';
-			if (*start == '\0')
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("option \"%s\" has an empty pattern",
-								def->defname)));
-			result = lappend(result, parse_one_pattern(def, start, nparts));
-			resetStringInfo(&item);
-			if (*p == '\0')
-				break;
-		}
-		else
-			appendStringInfoChar(&item, *p);
+		case OPTION_VALUE_OK:
+			break;
+		case OPTION_VALUE_EMPTY_PATTERN:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("option \"%s\" has an empty pattern",
+							def->defname)));
+			break;
+		case OPTION_VALUE_BAD_PATTERN:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid pattern \"%.*s\" in option \"%s\"",
+							(int) bad_len, text + bad_start, def->defname),
+					 errhint(nparts == 2 ?
+							 "Patterns have the form schema.table, '*' matches any characters." :
+							 "Patterns have the form schema.table.column, '*' matches any characters.")));
+			break;
 	}
-	pfree(item.data);
-	return result;
-}
-
-static NamePattern *
-parse_one_pattern(const DefElem *def, const char *text, int nparts)
-{
-	NamePattern *pat = palloc0(sizeof(NamePattern));
-	StringInfoData part;
-	const char *p;
-
-	initStringInfo(&part);
-	for (p = text;; p++)
-	{
-		if (*p == '\\' && p[1] != '\0')
-		{
-			appendStringInfoChar(&part, *p++);
-			appendStringInfoChar(&part, *p);
-		}
-		else if (*p == '.' || *p == '\0')
-		{
-			if (part.len == 0 || pat->nparts == nparts)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("invalid pattern \"%s\" in option \"%s\"",
-								text, def->defname),
-						 errhint(nparts == 2 ?
-								 "Patterns have the form schema.table, '*' matches any characters." :
-								 "Patterns have the form schema.table.column, '*' matches any characters.")));
-			pat->parts[pat->nparts++] = pstrdup(part.data);
-			resetStringInfo(&part);
-			if (*p == '\0')
-				break;
-		}
-		else
-			appendStringInfoChar(&part, *p);
-	}
-	pfree(part.data);
-	if (pat->nparts != nparts)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid pattern \"%s\" in option \"%s\"",
-						text, def->defname),
-				 errhint(nparts == 2 ?
-						 "Patterns have the form schema.table, '*' matches any characters." :
-						 "Patterns have the form schema.table.column, '*' matches any characters.")));
-	return pat;
-}
-
-/* Glob match of one name part: '*' any run, '\' escapes. */
-static bool
-part_match(const char *pattern, const char *name)
-{
-	while (*pattern)
-	{
-		if (*pattern == '*')
-		{
-			while (*pattern == '*')
-				pattern++;
-			if (*pattern == '\0')
-				return true;
-			for (; *name; name++)
-			{
-				if (part_match(pattern, name))
-					return true;
-			}
-			return false;
-		}
-		if (*pattern == '\\' && pattern[1] != '\0')
-			pattern++;
-		if (*pattern != *name)
-			return false;
-		pattern++;
-		name++;
-	}
-	return *name == '\0';
-}
-
-/*
- * Does any pattern of the list match schema.table (column NULL) or
- * schema.table.column?
- */
-bool
-options_match_any(List *patterns, const char *schema, const char *table,
-				  const char *column)
-{
-	ListCell   *lc;
-
-	foreach(lc, patterns)
-	{
-		NamePattern *pat = (NamePattern *) lfirst(lc);
-
-		if (part_match(pat->parts[0], schema) &&
-			part_match(pat->parts[1], table) &&
-			(column == NULL || part_match(pat->parts[2], column)))
-			return true;
-	}
-	return false;
 }

@@ -187,9 +187,9 @@ build_entry(DecoderState *state, RelationEntry *entry, Relation rel)
 	entry->replident = rel->rd_rel->relreplident;
 	entry->old_is_full = (entry->replident == REPLICA_IDENTITY_FULL);
 	entry->included =
-		(opts->include_tables == NIL ||
-		 options_match_any(opts->include_tables, entry->schema, entry->table, NULL)) &&
-		!options_match_any(opts->exclude_tables, entry->schema, entry->table, NULL);
+		(opts->include_tables.n == 0 ||
+		 option_values_match_any(&opts->include_tables, entry->schema, entry->table, NULL)) &&
+		!option_values_match_any(&opts->exclude_tables, entry->schema, entry->table, NULL);
 
 	if (!entry->included)
 	{
@@ -226,9 +226,9 @@ build_entry(DecoderState *state, RelationEntry *entry, Relation rel)
 		col->attidx = i;
 		col->kind = encode_value_kind(basetype);
 		col->varlena = (att->attlen == -1);
-		if (options_match_any(opts->mask_columns, entry->schema, entry->table, attname))
+		if (option_values_match_any(&opts->mask_columns, entry->schema, entry->table, attname))
 			col->pii = WALSTAR__V1__PII__MASKED;
-		else if (options_match_any(opts->hash_columns, entry->schema, entry->table, attname))
+		else if (option_values_match_any(&opts->hash_columns, entry->schema, entry->table, attname))
 			col->pii = WALSTAR__V1__PII__HASHED;
 		else
 			col->pii = WALSTAR__V1__PII__PII_NONE;

@@ -217,7 +217,7 @@ decoder_startup(LogicalDecodingContext *ctx, OutputPluginOptions *opt,
 										   "walstar change",
 										   ALLOCSET_DEFAULT_SIZES);
 	options_parse(ctx->output_plugin_options, &state->opts);
-	if (state->opts.hash_columns != NIL || state->opts.hash_salt_id != NULL)
+	if (state->opts.hash_columns.n > 0 || state->opts.hash_salt_id != NULL)
 		state->hash_salt = pii_load_salt(state->opts.hash_salt_id);
 
 	/* creating a slot writes nothing: no need for the name then */

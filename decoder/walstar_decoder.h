@@ -6,7 +6,8 @@
  * One change flows through: walstar_decoder.c (callbacks) ->
  * relation_cache.c (what to send for this relation, cached) ->
  * encode_value.c (datum -> typed Value) -> protobuf-c packing, or
- * encode_json.c for the json format.  options.c parses the slot options,
+ * encode_json.c for the json format.  options.c parses the slot options
+ * (option_values.c: the text of their values, without the server),
  * pii.c reads the hash salt and hashes protected values.
  *
  *-------------------------------------------------------------------------
@@ -19,20 +20,10 @@
 #include "nodes/pg_list.h"
 #include "utils/relcache.h"
 
+#include "option_values.h"
 #include "walstar.pb-c.h"
 
 #define WALSTAR_WIRE_VERSION 1
-
-/*
- * A compiled name pattern: "schema.table" or "schema.table.column", split at
- * unescaped dots; each part may hold '*' (any run of characters) and
- * backslash escapes.
- */
-typedef struct NamePattern
-{
-	int			nparts;			/* 2 or 3 */
-	char	   *parts[3];		/* schema, table[, column] */
-} NamePattern;
 
 /* Slot options (options.c documents each one). */
 typedef struct DecoderOptions
@@ -47,10 +38,10 @@ typedef struct DecoderOptions
 	bool		include_columns;	/* json: show column descriptions */
 	bool		include_oids;	/* json: show relation and type OIDs */
 	char	   *source_id;		/* Change.source; default database name */
-	List	   *include_tables; /* "schema.table" patterns (NamePattern *) */
-	List	   *exclude_tables; /* "schema.table" patterns (NamePattern *) */
-	List	   *mask_columns;	/* "schema.table.column" patterns */
-	List	   *hash_columns;	/* "schema.table.column" patterns */
+	NamePatternList include_tables; /* "schema.table" patterns */
+	NamePatternList exclude_tables; /* "schema.table" patterns */
+	NamePatternList mask_columns;	/* "schema.table.column" patterns */
+	NamePatternList hash_columns;	/* "schema.table.column" patterns */
 	char	   *hash_salt_id;	/* expected salt fingerprint, or NULL */
 } DecoderOptions;
 
@@ -158,8 +149,6 @@ typedef struct DecoderState
 
 /* options.c */
 extern void options_parse(List *defs, DecoderOptions *opts);
-extern bool options_match_any(List *patterns, const char *schema,
-							  const char *table, const char *column);
 
 /* relation_cache.c */
 extern RelationEntry *relation_cache_get(DecoderState *state, Relation rel);
@@ -188,7 +177,7 @@ extern void encode_json_mark_last(StringInfo out);
 /* pii.c */
 
 /* Hex digits of a salt fingerprint (option hash-salt-id). */
-#define PII_SALT_ID_LEN 16
+#define PII_SALT_ID_LEN OPTION_SALT_ID_LEN
 
 extern char *pii_hash_salt_file;
 extern char *pii_hash_hex(const char *salt, const char *data, size_t len);

@@ -3,9 +3,10 @@
  *		Writes the fuzz targets' seed corpus: real-shaped walstar records
  *		(every op with values of every kind, a key-changing UPDATE) and the
  *		concatenation of two records that once crashed the apply worker.
- *		Made by the build, so no binary lives in the tree.
+ *		Made by the build, so no binary lives in the tree.  With "options":
+ *		option values for options_fuzz instead (kind byte, value, names).
  *
- *		make_seeds DIR
+ *		make_seeds DIR [options]
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +45,47 @@ pack(const Change *c, uint8_t **out)
 	return len;
 }
 
+/* options_fuzz inputs: kind (0 tables, 1 columns, 2 format, 3 salt id),
+ * the value, then NUL-separated names. */
+static void
+option_seeds(void)
+{
+	static const struct
+	{
+		char		kind;
+		const char *value;
+		const char *names[3];
+	}			seeds[] = {
+		{0, "public.orders_*, sales.*", {"public", "orders_2024", NULL}},
+		{0, "public.odd\\.name,\\ x.y\\,z", {"public", "odd.name", NULL}},
+		{0, "a*a*a*a*a*a*a*b.*", {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaac", "t", NULL}},
+		{1, "public.users.email,*.*.ssn", {"public", "users", "email"}},
+		{1, "s.t.c\\*,  ,x", {"s", "t", "c*"}},
+		{2, "json", {NULL, NULL, NULL}},
+		{2, "protobuf", {NULL, NULL, NULL}},
+		{3, "0123456789abcdef", {NULL, NULL, NULL}},
+	};
+	size_t		i;
+
+	for (i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++)
+	{
+		uint8_t		buf[512];
+		size_t		len = 0;
+		int			k;
+
+		buf[len++] = (uint8_t) seeds[i].kind;
+		memcpy(buf + len, seeds[i].value, strlen(seeds[i].value));
+		len += strlen(seeds[i].value);
+		for (k = 0; k < 3 && seeds[i].names[k]; k++)
+		{
+			buf[len++] = '\0';
+			memcpy(buf + len, seeds[i].names[k], strlen(seeds[i].names[k]));
+			len += strlen(seeds[i].names[k]);
+		}
+		write_seed(buf, len);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -68,12 +110,17 @@ main(int argc, char **argv)
 				len;
 	int			i;
 
-	if (argc != 2)
+	if (argc != 2 && !(argc == 3 && strcmp(argv[2], "options") == 0))
 	{
-		fprintf(stderr, "usage: make_seeds DIR\n");
+		fprintf(stderr, "usage: make_seeds DIR [options]\n");
 		return 2;
 	}
 	dir = argv[1];
+	if (argc == 3)
+	{
+		option_seeds();
+		return 0;
+	}
 	for (i = 0; i < 6; i++)
 	{
 		walstar__v1__column__init(&cols[i]);

@@ -4,8 +4,10 @@
 #   fuzz/run.sh [SECONDS] [OUTDIR]      (default 60 s each, .cache/fuzz)
 # change_fuzz: the extension's decode + validate (proto/change_check.c) and
 #   the indexes its batch building takes; peek_fuzz: walstar-sink's record
-#   peek and routing. A crash leaves its input in OUTDIR/<target>/crash-* and
-#   fails the run.
+#   peek, its wire-format checks (the same verdicts as change_fuzz's) and
+#   routing; options_fuzz: the decoder's option values (decoder/
+#   option_values.c). A crash leaves its input in OUTDIR/<target>/crash-*
+#   and fails the run.
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$HERE")
@@ -26,13 +28,22 @@ cc -std=c11 -Wall -Wextra -Werror -I"$ROOT/proto" -o "$OUT/bin/make_seeds" \
 # shellcheck disable=SC2086
 "$CLANG" $FLAGS -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	-o "$OUT/bin/peek_fuzz" "$HERE/peek_fuzz.c" "$ROOT/sink/change_peek.c" \
-	"$ROOT/proto/walstar.pb-c.c" -lprotobuf-c
+	"$ROOT/proto/change_check.c" "$ROOT/proto/walstar.pb-c.c" -lprotobuf-c
+
+# shellcheck disable=SC2086
+"$CLANG" $FLAGS -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	-I"$ROOT/decoder" -o "$OUT/bin/options_fuzz" "$HERE/options_fuzz.c" \
+	"$ROOT/decoder/option_values.c"
 
 status=0
-for target in change_fuzz peek_fuzz; do
+for target in change_fuzz peek_fuzz options_fuzz; do
 	corpus="$OUT/$target/corpus"
 	mkdir -p "$corpus"
-	"$OUT/bin/make_seeds" "$corpus"
+	if [ "$target" = options_fuzz ]; then
+		"$OUT/bin/make_seeds" "$corpus" options
+	else
+		"$OUT/bin/make_seeds" "$corpus"
+	fi
 	echo "== fuzz: $target for ${SECONDS_EACH}s"
 	if ! (cd "$OUT/$target" && "$OUT/bin/$target" -max_total_time="$SECONDS_EACH" \
 		-max_len=65536 -rss_limit_mb=1024 -print_final_stats=1 corpus \

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "change_check.h"
 #include "walstar.pb-c.h"
 
 #include "change_peek.h"
@@ -496,4 +497,416 @@ done:
 	free(keyv);
 	free(map);
 	return ok;
+}
+
+/*
+ * The invariants' view of a record, read from its bytes.  The rules are
+ * change_check.c's; this only finds the fields they read, with protobuf-c's
+ * semantics (last occurrence of a field wins, strings end at a NUL, a known
+ * field with another wire type fails the message) so that the sink refuses
+ * exactly what the extension would.
+ */
+struct ChangeScan
+{
+	CheckColumn		  *columns;		 /* columns of the record being checked */
+	CheckColumn		  *good_columns; /* those of the last record that passed */
+	size_t			   n_good;		 /* entries of good_columns */
+	uint8_t			  *good;	 /* their serialized bytes (field 6 entries) */
+	size_t			   good_len; /* bytes used in good */
+	size_t			   good_cap; /* bytes allocated for good */
+	const CheckColumn *cur;		 /* columns or good_columns, for the rules */
+	CheckValue		  *values[2]; /* new_values, old_values */
+};
+
+/* Wire types of Change fields 1..22 (walstar.proto). */
+static const int8_t change_wire_types[] = {-1, 0, 2, 0, 2, 2, 2, 2, 2, 2, 0, 0,
+										   0,  0, 0, 0, 2, 2, 2, 2, 2, 0, 0};
+
+ChangeScan *
+change_scan_create(void)
+{
+	ChangeScan *scan = calloc(1, sizeof(ChangeScan));
+
+	if (scan == NULL)
+		return NULL;
+	scan->columns = calloc(CHANGE_COLUMNS_MAX, sizeof(CheckColumn));
+	scan->good_columns = calloc(CHANGE_COLUMNS_MAX, sizeof(CheckColumn));
+	scan->values[0] = calloc(CHANGE_COLUMNS_MAX, sizeof(CheckValue));
+	scan->values[1] = calloc(CHANGE_COLUMNS_MAX, sizeof(CheckValue));
+	if (scan->columns == NULL || scan->good_columns == NULL ||
+		scan->values[0] == NULL || scan->values[1] == NULL)
+	{
+		change_scan_destroy(scan);
+		return NULL;
+	}
+	return scan;
+}
+
+void
+change_scan_destroy(ChangeScan *scan)
+{
+	if (scan == NULL)
+		return;
+	free(scan->columns);
+	free(scan->good_columns);
+	free(scan->good);
+	free(scan->values[0]);
+	free(scan->values[1]);
+	free(scan);
+}
+
+/* A string field: its bytes up to the first NUL, as the unpacked C string. */
+static CheckText
+wire_text(const uint8_t *p, size_t n)
+{
+	CheckText t = {(const char *)p, strnlen((const char *)p, n)};
+
+	return t;
+}
+
+static int64_t
+unzigzag64(uint64_t v)
+{
+	return (int64_t)((v >> 1) ^ (~(v & 1) + 1));
+}
+
+/* The fields of an Interval; false when protobuf-c would not unpack it. */
+static bool
+read_interval(const uint8_t *p, const uint8_t *end)
+{
+	while (p < end)
+	{
+		uint64_t tag;
+
+		if (!read_varint(&p, end, &tag))
+			return false;
+		if ((tag >> 3) >= 1 && (tag >> 3) <= 3 && (tag & 7) != 0)
+			return false;
+		if (!skip_field(&p, end, (int)(tag & 7)))
+			return false;
+	}
+	return true;
+}
+
+/* Wire types of Value fields 1..13 (walstar.proto). */
+static const int8_t value_wire_types[] = {-1, 0, 0, 0, 1, 0, 2,
+										  2,  2, 0, 0, 0, 2, 2};
+
+static bool
+read_value(const uint8_t *p, const uint8_t *end, CheckValue *out)
+{
+	memset(out, 0, sizeof(*out));
+	while (p < end)
+	{
+		uint64_t	   tag, v = 0;
+		uint64_t	   field;
+		int			   wt;
+		const uint8_t *start;
+
+		if (!read_varint(&p, end, &tag))
+			return false;
+		field = tag >> 3;
+		wt = (int)(tag & 7);
+		if (field == 0)
+			return false;
+		if (field > 13)
+		{
+			if (!skip_field(&p, end, wt))
+				return false;
+			continue;
+		}
+		if (wt != value_wire_types[field])
+			return false;
+		start = p;
+		if (wt == 1)
+		{
+			if (end - p < 8)
+				return false;
+			p += 8;
+		}
+		else if (!read_varint(&p, end, &v))
+			return false;
+		if (wt == 2)
+		{
+			if (v > (uint64_t)(end - p))
+				return false;
+			start = p;
+			p += v;
+		}
+		/* a later member of the oneof replaces the earlier one */
+		memset(out, 0, sizeof(*out));
+		out->kind = (int)field;
+		switch (field)
+		{
+			case WALSTAR__V1__VALUE__KIND_TEXT_VALUE:
+			case WALSTAR__V1__VALUE__KIND_NUMERIC_VALUE:
+				out->text = wire_text(start, (size_t)v);
+				break;
+			case WALSTAR__V1__VALUE__KIND_TIMESTAMP_VALUE:
+			case WALSTAR__V1__VALUE__KIND_TIME_VALUE:
+				out->number = unzigzag64(v);
+				break;
+			case WALSTAR__V1__VALUE__KIND_DATE_VALUE:
+			{
+				/* sint32: protobuf-c keeps the low 32 bits */
+				uint32_t u = (uint32_t)v;
+
+				out->number = (int32_t)((u >> 1) ^ (~(u & 1) + 1));
+				break;
+			}
+			case WALSTAR__V1__VALUE__KIND_UUID_VALUE:
+				out->bytes_len = (size_t)v;
+				break;
+			case WALSTAR__V1__VALUE__KIND_INTERVAL_VALUE:
+				if (!read_interval(start, p))
+					return false;
+				out->has_interval = true;
+				break;
+			default:
+				break;
+		}
+	}
+	return true;
+}
+
+/* Wire types of Column fields 1..6 (walstar.proto). */
+static const int8_t column_wire_types[] = {-1, 2, 0, 2, 2, 0, 0};
+
+static bool
+read_column(const uint8_t *p, const uint8_t *end, CheckColumn *out)
+{
+	static const char empty[] = "";
+
+	out->name = out->type_name = out->landing_type = (CheckText){empty, 0};
+	out->is_key = false;
+	while (p < end)
+	{
+		uint64_t tag, v;
+		uint64_t field;
+		int		 wt;
+
+		if (!read_varint(&p, end, &tag))
+			return false;
+		field = tag >> 3;
+		wt = (int)(tag & 7);
+		if (field == 0)
+			return false;
+		if (field > 6)
+		{
+			if (!skip_field(&p, end, wt))
+				return false;
+			continue;
+		}
+		if (wt != column_wire_types[field] || !read_varint(&p, end, &v))
+			return false;
+		if (wt == 2)
+		{
+			CheckText t;
+
+			if (v > (uint64_t)(end - p))
+				return false;
+			t = wire_text(p, (size_t)v);
+			p += v;
+			if (field == 1)
+				out->name = t;
+			else if (field == 3)
+				out->type_name = t;
+			else
+				out->landing_type = t;
+		}
+		else if (field == 5)
+			out->is_key = v != 0;
+	}
+	return true;
+}
+
+/* The column fields of p..end into cols (n of them); false if malformed. */
+static bool
+read_columns(const uint8_t *p, const uint8_t *end, CheckColumn *cols, size_t n)
+{
+	size_t i = 0;
+
+	while (p < end)
+	{
+		uint64_t tag, v;
+
+		if (!read_varint(&p, end, &tag))
+			return false;
+		if (tag != ((6 << 3) | 2))
+		{
+			if (!skip_field(&p, end, (int)(tag & 7)))
+				return false;
+			continue;
+		}
+		if (i == n || !read_varint(&p, end, &v) || v > (uint64_t)(end - p) ||
+			!read_column(p, p + v, &cols[i++]))
+			return false;
+		p += v;
+	}
+	return i == n;
+}
+
+static void
+scan_column(const void *arg, size_t i, CheckColumn *out)
+{
+	*out = ((const ChangeScan *)arg)->cur[i];
+}
+
+static void
+scan_value(const void *arg, bool old, size_t i, CheckValue *out)
+{
+	*out = ((const ChangeScan *)arg)->values[old ? 1 : 0][i];
+}
+
+/* t moved along with the bytes from..from+len copied to to */
+static void
+rebase(CheckText *t, const uint8_t *from, size_t len, const uint8_t *to)
+{
+	const uint8_t *q = (const uint8_t *)t->p;
+
+	if (q >= from && q < from + len)
+		t->p = (const char *)(to + (q - from));
+}
+
+const char *
+change_peek_check(ChangeScan *scan, const uint8_t *data, size_t len, char *buf)
+{
+	static const char empty[] = "";
+	const uint8_t	 *p = data;
+	const uint8_t	 *end = data + len;
+	const uint8_t	 *cols_start = NULL; /* first column field */
+	const uint8_t	 *cols_end = NULL;	 /* end of the last one */
+	bool			  contiguous = true; /* nothing between column fields */
+	ChangeCheckView	  view;
+	const char		 *problem;
+
+	memset(&view, 0, sizeof(view));
+	view.source = view.schema = view.table = (CheckText){empty, 0};
+	while (p < end)
+	{
+		const uint8_t *fstart = p;
+		uint64_t	   tag, v = 0, field;
+		int			   wt;
+		const uint8_t *start;
+
+		if (!read_varint(&p, end, &tag))
+			goto malformed;
+		field = tag >> 3;
+		wt = (int)(tag & 7);
+		if (field == 0)
+			goto malformed;
+		if (field > 22)
+		{
+			if (!skip_field(&p, end, wt))
+				goto malformed;
+			continue;
+		}
+		if (wt != change_wire_types[field])
+			goto malformed;
+		if (wt == 0)
+		{
+			if (!read_varint(&p, end, &v))
+				goto malformed;
+			if (field == 1)
+				view.version = (uint32_t)v;
+			else if (field == 3)
+				view.op = (int32_t)(uint32_t)v;
+			continue;
+		}
+		if (!read_varint(&p, end, &v) || v > (uint64_t)(end - p))
+			goto malformed;
+		start = p;
+		p += v;
+		if (field == 6)
+		{
+			if (cols_start == NULL)
+				cols_start = fstart;
+			else if (cols_end != fstart)
+				contiguous = false;
+			cols_end = p;
+			view.n_columns++;
+		}
+		else if (field == 7 || field == 8)
+		{
+			int		which = field == 8;
+			size_t *n = which ? &view.n_old_values : &view.n_new_values;
+
+			/* beyond CHANGE_COLUMNS_MAX the count alone fails the record */
+			if (*n < CHANGE_COLUMNS_MAX &&
+				!read_value(start, p, &scan->values[which][*n]))
+				goto malformed;
+			(*n)++;
+		}
+		else if (field == 2)
+			view.source = wire_text(start, (size_t)v);
+		else if (field == 4)
+			view.schema = wire_text(start, (size_t)v);
+		else if (field == 5)
+			view.table = wire_text(start, (size_t)v);
+	}
+
+	scan->cur = scan->columns;
+	if (view.n_columns > 0 && view.n_columns <= CHANGE_COLUMNS_MAX)
+	{
+		size_t cols_len = (size_t)(cols_end - cols_start);
+
+		if (contiguous && view.n_columns == scan->n_good &&
+			cols_len == scan->good_len &&
+			memcmp(cols_start, scan->good, cols_len) == 0)
+		{
+			scan->cur = scan->good_columns;
+			view.columns_known_good = true;
+		}
+		else if (!(contiguous ? read_columns(cols_start, cols_end,
+											 scan->columns, view.n_columns)
+							  : read_columns(data, end, scan->columns,
+											 view.n_columns)))
+			goto malformed;
+	}
+	view.column = scan_column;
+	view.value = scan_value;
+	view.arg = scan;
+	problem = change_check_view(&view, buf);
+
+	/* remember columns that passed, pointing into a copy of their bytes */
+	if (problem == NULL && !view.columns_known_good && contiguous &&
+		view.n_columns > 0)
+	{
+		size_t		 cols_len = (size_t)(cols_end - cols_start);
+		CheckColumn *tmp;
+		size_t		 i;
+
+		if (cols_len > scan->good_cap)
+		{
+			uint8_t *g = realloc(scan->good, cols_len);
+
+			if (g == NULL)
+			{
+				scan->n_good = 0;
+				return NULL; /* the record passed; only the cache is lost */
+			}
+			scan->good = g;
+			scan->good_cap = cols_len;
+		}
+		memcpy(scan->good, cols_start, cols_len);
+		scan->good_len = cols_len;
+		for (i = 0; i < view.n_columns; i++)
+		{
+			CheckColumn *c = &scan->columns[i];
+
+			rebase(&c->name, cols_start, cols_len, scan->good);
+			rebase(&c->type_name, cols_start, cols_len, scan->good);
+			rebase(&c->landing_type, cols_start, cols_len, scan->good);
+		}
+		tmp = scan->good_columns;
+		scan->good_columns = scan->columns;
+		scan->columns = tmp;
+		scan->n_good = view.n_columns;
+	}
+	return problem;
+
+malformed:
+	snprintf(buf, CHANGE_CHECK_REASON_MAX,
+			 "not a walstar.v1.Change protobuf message (%zu bytes)", len);
+	return buf;
 }

@@ -56,4 +56,24 @@ extern bool change_old_key_delete(const uint8_t *data, size_t len,
 								  size_t *rec_len, size_t *key_off,
 								  size_t *key_len);
 
+/*
+ * Scratch space of change_peek_check, reused from record to record: it
+ * remembers the column descriptions of the last record that passed, so the
+ * rules on columns alone run once per run of records of one table.
+ */
+typedef struct ChangeScan ChangeScan;
+
+extern ChangeScan *change_scan_create(void);
+extern void		   change_scan_destroy(ChangeScan *scan);
+
+/*
+ * The wire format's invariants (proto/change_check.c) on a serialized
+ * Change, read straight from its bytes: NULL when the record may be
+ * forwarded, else a reason naming the broken invariant, in buf
+ * (CHANGE_CHECK_REASON_MAX bytes).  Also refuses what protobuf-c could
+ * not unpack in the fields the rules read (wrong wire types, truncations).
+ */
+extern const char *change_peek_check(ChangeScan *scan, const uint8_t *data,
+									 size_t len, char *buf);
+
 #endif

@@ -397,6 +397,7 @@ shutdown_sink(Sink *s)
 			 LSN(s->last_sent), summary);
 	producer_destroy(s->producer);
 	s->producer = NULL;
+	stream_cleanup(&s->stream);
 	lsn_tracker_reset(&s->tracker);
 	metrics_stop();
 }

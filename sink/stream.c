@@ -20,6 +20,12 @@
  * failure stops the sink: with message.timeout.ms = 0 librdkafka only
  * gives up on errors that retrying cannot fix.
  *
+ * Before its first message, every record is checked against the wire
+ * format's invariants (proto/change_check.c, read from the bytes by
+ * change_peek_check): one that breaks any stops the sink with the
+ * invariant, table and LSN, and is never forwarded, so no consumer has to
+ * survive it and nothing after it is confirmed.
+ *
  *-------------------------------------------------------------------------
  */
 #include <inttypes.h>
@@ -28,6 +34,7 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include "change_check.h"
 #include "walstar.pb-c.h"
 
 #include "change_peek.h"
@@ -75,6 +82,19 @@ stream_init(Stream *s, const Config *cfg, Producer *producer,
 	s->tracker = tracker;
 	tracker->on_done = txn_done;
 	tracker->on_done_arg = s;
+	s->scan = change_scan_create();
+	if (s->scan == NULL)
+	{
+		log_error("stream", "msg=\"out of memory\"");
+		exit(1);
+	}
+}
+
+void
+stream_cleanup(Stream *s)
+{
+	change_scan_destroy(s->scan);
+	s->scan = NULL;
 }
 
 void
@@ -237,6 +257,26 @@ stream_record(Stream *s, const uint8_t *data, size_t len, uint64_t wal_start,
 
 	if (!s->started)
 	{
+		char		reason[CHANGE_CHECK_REASON_MAX];
+		const char *problem = change_peek_check(s->scan, data, len, reason);
+
+		if (problem != NULL)
+		{
+			char *q;
+
+			/* the reason quotes names; the log line quotes msg */
+			for (q = reason; *q; q++)
+				if (*q == '"')
+					*q = '\'';
+			atomic_fetch_add(&metrics.errors_total, 1);
+			snprintf(err, errlen,
+					 "record breaks the wire format, not forwarded: %s: "
+					 "table=%.*s%s%.*s lsn=%s",
+					 problem == reason ? reason : problem, (int)c.schema_len,
+					 c.schema, c.schema_len ? "." : "", (int)c.table_len,
+					 c.table, LSN(c.lsn != 0 ? c.lsn : wal_start));
+			return STREAM_FAILED;
+		}
 		s->started = true;
 		atomic_fetch_add_explicit(&metrics.records_total, 1,
 								  memory_order_relaxed);

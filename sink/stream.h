@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "change_peek.h"
 #include "config.h"
 #include "lsn_tracker.h"
 #include "producer.h"
@@ -30,6 +31,7 @@ typedef struct Stream
 	int			  step;			 /* messages of the current record queued */
 	bool		  started;		 /* current record's tracker work done */
 	DeadLetter	 *dead_letters;	 /* rejected by the broker, to describe */
+	ChangeScan	 *scan;			 /* scratch of the wire-format checks */
 	bool		  failed;		 /* a delivery failed for good: stop */
 	char		  failure[1024]; /* why */
 	/* topic of the last row change, reused while the table does not change */
@@ -49,8 +51,12 @@ typedef enum StreamResult
 extern void stream_init(Stream *s, const Config *cfg, Producer *producer,
 						LsnTracker *tracker);
 
+/* Free what stream_init allocated. */
+extern void stream_cleanup(Stream *s);
+
 /*
- * Route one serialized Change.  wal_start: its XLogData position (the
+ * Route one serialized Change (after change_peek_check: one that breaks
+ * the wire format's invariants is STREAM_FAILED, never sent).  wal_start: its XLogData position (the
  * commit's end LSN for COMMIT records).
  */
 extern StreamResult stream_record(Stream *s, const uint8_t *data, size_t len,
