@@ -26,6 +26,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/tupdesc_details.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_enum.h"
 #include "catalog/pg_type.h"
@@ -258,6 +259,16 @@ build_entry(DecoderState *state, RelationEntry *entry, Relation rel)
 											  FORMAT_TYPE_FORCE_QUALIFY : 0));
 		wc->landing_type = landing_type(basetype, basetypmod, col->pii);
 		wc->pii = col->pii;
+		if (i + 1 != entry->ncolumns)
+			wc->attnum = i + 1;
+		wc->has_default = att->atthasdef;
+		if (att->atthasmissing && desc->constr && desc->constr->missing &&
+			desc->constr->missing[i].am_present)
+		{
+			wc->missing = palloc(sizeof(Walstar__V1__Value));
+			encode_value(col, desc->constr->missing[i].am_value, false,
+						 state->to_utf8, state->hash_salt, wc->missing);
+		}
 	}
 
 	/* key columns, in key order */

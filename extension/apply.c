@@ -97,7 +97,7 @@ typedef struct TableBatch
 	Column	  **columns;		/* the columns, from the first change */
 	int			nkeys;			/* number of key columns */
 	int		   *keycols;		/* their indexes in columns */
-	Oid		   *typids;			/* landing column types (set by ensure_table) */
+	Oid		   *typids;			/* landing column types (landing_table_prepare) */
 	bool		truncate;		/* TRUNCATE before the rows */
 	char	   *bad;			/* why a change cannot be applied, or NULL */
 	HTAB	   *rows;			/* key -> RowState (tables with a key) */
@@ -540,125 +540,6 @@ bool_array(bool *vals, int n)
 	for (i = 0; i < n; i++)
 		elems[i] = BoolGetDatum(vals[i]);
 	return PointerGetDatum(construct_array(elems, n, BOOLOID, 1, true, TYPALIGN_CHAR));
-}
-
-/*
- * A column's landing type, which must be a type of pg_catalog: a type
- * elsewhere could be anyone's, with input functions of their choosing
- * running as the worker's role.
- */
-static void
-landing_type_parse(const Column *col, Oid *typid, int32 *typmod)
-{
-	HeapTuple	tup;
-	Oid			nsp = InvalidOid;
-
-	parseTypeString(col->landing_type, typid, typmod, false);
-	tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(*typid));
-	if (HeapTupleIsValid(tup))
-	{
-		nsp = ((Form_pg_type) GETSTRUCT(tup))->typnamespace;
-		ReleaseSysCache(tup);
-	}
-	if (nsp != PG_CATALOG_NAMESPACE)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("landing type \"%s\" of column \"%s\" is not a built-in type",
-						col->landing_type, col->name)));
-}
-
-/*
- * Make sure the landing table exists with every column of the batch;
- * returns the SQL type of each column as stored (NULL: table absent and
- * the batch is a TRUNCATE only).
- */
-static char **
-ensure_table(const char *schema, TableBatch *tb, const char *qualified)
-{
-	Oid			nspid = get_namespace_oid(schema, true);
-	Oid			relid = InvalidOid;
-	char	  **types;
-	int			i;
-
-	if (OidIsValid(nspid))
-		relid = get_relname_relid(tb->relname, nspid);
-	if (!OidIsValid(relid))
-	{
-		StringInfoData sql;
-
-		if (tb->ncols == 0)
-			return NULL;
-		initStringInfo(&sql);
-		if (!OidIsValid(nspid))
-		{
-			appendStringInfo(&sql, "CREATE SCHEMA IF NOT EXISTS %s", quote_identifier(schema));
-			if (SPI_execute(sql.data, false, 0) != SPI_OK_UTILITY)
-				elog(ERROR, "could not create schema \"%s\"", schema);
-			resetStringInfo(&sql);
-		}
-		appendStringInfo(&sql, "CREATE TABLE %s (", qualified);
-		for (i = 0; i < tb->ncols; i++)
-		{
-			Oid			typid;
-			int32		typmod;
-
-			landing_type_parse(tb->columns[i], &typid, &typmod);
-			appendStringInfo(&sql, "%s%s %s", i > 0 ? ", " : "",
-							 quote_identifier(tb->columns[i]->name),
-							 format_type_extended(typid, typmod, FORMAT_TYPE_TYPEMOD_GIVEN |
-												  FORMAT_TYPE_FORCE_QUALIFY));
-		}
-		if (tb->nkeys > 0)
-		{
-			appendStringInfoString(&sql, ", PRIMARY KEY (");
-			for (i = 0; i < tb->nkeys; i++)
-				appendStringInfo(&sql, "%s%s", i > 0 ? ", " : "",
-								 quote_identifier(tb->columns[tb->keycols[i]]->name));
-			appendStringInfoChar(&sql, ')');
-		}
-		appendStringInfoChar(&sql, ')');
-		if (SPI_execute(sql.data, false, 0) != SPI_OK_UTILITY)
-			elog(ERROR, "could not create landing table %s", qualified);
-		nspid = get_namespace_oid(schema, false);
-		relid = get_relname_relid(tb->relname, nspid);
-	}
-
-	types = palloc(sizeof(char *) * Max(tb->ncols, 1));
-	tb->typids = palloc(sizeof(Oid) * Max(tb->ncols, 1));
-	for (i = 0; i < tb->ncols; i++)
-	{
-		const char *name = tb->columns[i]->name;
-		AttrNumber	attnum = get_attnum(relid, name);
-
-		if (attnum == InvalidAttrNumber)
-		{
-			Oid			typid;
-			int32		typmod;
-			char	   *sql;
-
-			landing_type_parse(tb->columns[i], &typid, &typmod);
-			sql = psprintf("ALTER TABLE %s ADD COLUMN IF NOT EXISTS %s %s", qualified,
-						   quote_identifier(name),
-						   format_type_extended(typid, typmod, FORMAT_TYPE_TYPEMOD_GIVEN |
-												FORMAT_TYPE_FORCE_QUALIFY));
-			if (SPI_execute(sql, false, 0) != SPI_OK_UTILITY)
-				elog(ERROR, "could not add column \"%s\" to %s", name, qualified);
-			attnum = get_attnum(relid, name);
-			if (attnum == InvalidAttrNumber)
-				elog(ERROR, "column \"%s\" of %s not found after adding it", name, qualified);
-		}
-		{
-			Oid			typid;
-			int32		typmod;
-			Oid			collid;
-
-			get_atttypetypmodcoll(relid, attnum, &typid, &typmod, &collid);
-			tb->typids[i] = typid;
-			types[i] = format_type_extended(typid, typmod,
-										   FORMAT_TYPE_TYPEMOD_GIVEN | FORMAT_TYPE_FORCE_QUALIFY);
-		}
-	}
-	return types;
 }
 
 /* "t.k1 = u.a1::type AND ..." over the key columns. */
@@ -1126,7 +1007,8 @@ table_batch_apply(const char *schema, TableBatch *tb)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
 				 errmsg("%s", tb->bad)));
-	types = ensure_table(schema, tb, qualified);
+	types = landing_table_prepare(schema, tb->relname, qualified, tb->ncols,
+								  tb->columns, tb->nkeys, tb->keycols, &tb->typids);
 	if (types == NULL)
 		return;					/* TRUNCATE of a table never seen */
 	/* keyless tables truncate in order, in apply_keyless */

@@ -92,6 +92,12 @@ CREATE TABLE @extschema@.landing_tables (
 	source_schema text NOT NULL,
 	source_table text NOT NULL,
 	registered_at timestamptz NOT NULL DEFAULT now(),
+	-- the source column layout last applied (see landing_table.c): a rename
+	-- keeps the attnum, a retyped column is refused until the landing
+	-- column has the new type
+	source_attnums integer[],
+	source_columns text[],
+	source_types text[],
 	PRIMARY KEY (landing_schema, landing_table)
 );
 

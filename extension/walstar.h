@@ -105,6 +105,12 @@ extern StreamVerdict stream_position_check(HTAB *parts, const PartitionState *ps
 										   const Change *c, char **reason);
 extern void stream_position_advance(PartitionState *ps, const Change *c);
 
+/* landing_table.c: landing-table DDL, following the source's column layout */
+extern char **landing_table_prepare(const char *schema, const char *relname,
+									const char *qualified, int ncols,
+									Column **columns, int nkeys,
+									const int *keycols, Oid **typids);
+
 /* landing_names.c: which landing table holds a source table */
 typedef struct LandingHolder LandingHolder;
 extern char *landing_name_of(const Change *c);

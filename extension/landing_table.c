@@ -1,0 +1,376 @@
+/*-------------------------------------------------------------------------
+ *
+ * landing_table.c
+ *		Landing-table DDL: create a landing table, and follow its source's
+ *		column layout (added, renamed, retyped columns) exactly, or refuse.
+ *
+ * The layout last applied (source attnums, names, landing types) is kept
+ * in walstar.landing_tables. A table batch is compared with it by attnum,
+ * which a rename keeps:
+ *   - a renamed column is renamed in the landing table;
+ *   - a new column is added, NULL in existing rows when the source's
+ *     existing rows are NULL too (no default), or with the value they read
+ *     when it was added with a constant default (Column.missing, from
+ *     attmissingval). A column with a default but no missing value (a
+ *     volatile default rewrote the table, or the default came later) may
+ *     hold values in existing rows that never travelled: refused while the
+ *     landing table has rows;
+ *   - a column whose type changed is refused unless the landing column
+ *     already has the new type: how the source converted its rows (USING)
+ *     is not in the stream;
+ *   - a dropped column stays in the landing table, NULL in new rows.
+ * A refusal is an error in the table batch's subtransaction, so each of its
+ * changes becomes a dead letter with the reason (or stops the
+ * subscription); once the landing column is made right (converted, or the
+ * table re-copied), retrying the dead letters applies them.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/namespace.h"
+#include "catalog/pg_namespace.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "parser/parse_type.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+
+#include "walstar.h"
+
+/* A source column layout, as stored in walstar.landing_tables. */
+typedef struct Layout
+{
+	int			n;				/* columns */
+	int32	   *attnums;		/* source attnums */
+	char	  **names;			/* column names */
+	char	  **types;			/* landing types (Column.landing_type) */
+} Layout;
+
+/* A column's source attnum: sent when it is not the column's position. */
+static int32
+column_attnum(const Column *col, int i)
+{
+	return col->attnum != 0 ? (int32) col->attnum : i + 1;
+}
+
+/*
+ * A column's landing type, which must be a type of pg_catalog: a type
+ * elsewhere could be anyone's, with input functions of their choosing
+ * running as the worker's role.
+ */
+static void
+landing_type_parse(const Column *col, Oid *typid, int32 *typmod)
+{
+	HeapTuple	tup;
+	Oid			nsp = InvalidOid;
+
+	parseTypeString(col->landing_type, typid, typmod, false);
+	tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(*typid));
+	if (HeapTupleIsValid(tup))
+	{
+		nsp = ((Form_pg_type) GETSTRUCT(tup))->typnamespace;
+		ReleaseSysCache(tup);
+	}
+	if (nsp != PG_CATALOG_NAMESPACE)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("landing type \"%s\" of column \"%s\" is not a built-in type",
+						col->landing_type, col->name)));
+}
+
+static char *
+landing_type_sql(const Column *col)
+{
+	Oid			typid;
+	int32		typmod;
+
+	landing_type_parse(col, &typid, &typmod);
+	return format_type_extended(typid, typmod,
+								FORMAT_TYPE_TYPEMOD_GIVEN | FORMAT_TYPE_FORCE_QUALIFY);
+}
+
+static void
+run_ddl(const char *sql)
+{
+	if (SPI_execute(sql, false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "could not run \"%s\"", sql);
+}
+
+static char **
+text_elements(Datum array, int *n)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	char	  **out;
+	int			i;
+
+	deconstruct_array(DatumGetArrayTypeP(array), TEXTOID, -1, false, TYPALIGN_INT,
+					  &elems, &nulls, n);
+	out = palloc(sizeof(char *) * Max(*n, 1));
+	for (i = 0; i < *n; i++)
+		out[i] = nulls[i] ? pstrdup("") : TextDatumGetCString(elems[i]);
+	return out;
+}
+
+/* The stored layout of a landing table; false when none is stored. */
+static bool
+layout_load(const char *schema, const char *relname, Layout *layout)
+{
+	Oid			argtypes[2] = {NAMEOID, NAMEOID};
+	Datum		args[2] = {CStringGetDatum(schema), CStringGetDatum(relname)};
+	BookkeepingUser save;
+	bool		found = false;
+
+	bookkeeping_begin(&save);
+	if (SPI_execute_with_args("SELECT source_attnums, source_columns, source_types"
+							  " FROM walstar.landing_tables"
+							  " WHERE landing_schema OPERATOR(pg_catalog.=) $1"
+							  " AND landing_table OPERATOR(pg_catalog.=) $2"
+							  " AND source_attnums IS NOT NULL",
+							  2, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read walstar.landing_tables");
+	if (SPI_processed == 1)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		Datum	   *elems;
+		bool	   *nulls;
+		int			n,
+					nn,
+					nt,
+					i;
+
+		deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(tup, desc, 1, &isnull)),
+						  INT4OID, 4, true, TYPALIGN_INT, &elems, &nulls, &n);
+		layout->attnums = palloc(sizeof(int32) * Max(n, 1));
+		for (i = 0; i < n; i++)
+			layout->attnums[i] = nulls[i] ? 0 : DatumGetInt32(elems[i]);
+		layout->names = text_elements(SPI_getbinval(tup, desc, 2, &isnull), &nn);
+		layout->types = text_elements(SPI_getbinval(tup, desc, 3, &isnull), &nt);
+		layout->n = n;
+		found = (nn == n && nt == n);
+	}
+	bookkeeping_end(&save);
+	return found;
+}
+
+static bool
+layout_equal(const Layout *layout, int ncols, Column **columns)
+{
+	int			i;
+
+	if (layout->n != ncols)
+		return false;
+	for (i = 0; i < ncols; i++)
+		if (layout->attnums[i] != column_attnum(columns[i], i) ||
+			strcmp(layout->names[i], columns[i]->name) != 0 ||
+			strcmp(layout->types[i], columns[i]->landing_type) != 0)
+			return false;
+	return true;
+}
+
+static void
+layout_store(const char *schema, const char *relname, int ncols, Column **columns)
+{
+	Oid			argtypes[5] = {NAMEOID, NAMEOID, INT4ARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
+	Datum		args[5];
+	Datum	   *attnums = palloc(sizeof(Datum) * Max(ncols, 1));
+	Datum	   *names = palloc(sizeof(Datum) * Max(ncols, 1));
+	Datum	   *types = palloc(sizeof(Datum) * Max(ncols, 1));
+	BookkeepingUser save;
+	int			i;
+
+	for (i = 0; i < ncols; i++)
+	{
+		attnums[i] = Int32GetDatum(column_attnum(columns[i], i));
+		names[i] = CStringGetTextDatum(columns[i]->name);
+		types[i] = CStringGetTextDatum(columns[i]->landing_type);
+	}
+	args[0] = CStringGetDatum(schema);
+	args[1] = CStringGetDatum(relname);
+	args[2] = PointerGetDatum(construct_array(attnums, ncols, INT4OID, 4, true, TYPALIGN_INT));
+	args[3] = PointerGetDatum(construct_array(names, ncols, TEXTOID, -1, false, TYPALIGN_INT));
+	args[4] = PointerGetDatum(construct_array(types, ncols, TEXTOID, -1, false, TYPALIGN_INT));
+	bookkeeping_begin(&save);
+	if (SPI_execute_with_args("UPDATE walstar.landing_tables"
+							  " SET source_attnums = $3, source_columns = $4, source_types = $5"
+							  " WHERE landing_schema OPERATOR(pg_catalog.=) $1"
+							  " AND landing_table OPERATOR(pg_catalog.=) $2",
+							  5, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not write walstar.landing_tables");
+	bookkeeping_end(&save);
+}
+
+static bool
+table_is_empty(const char *qualified)
+{
+	char	   *sql = psprintf("SELECT NOT EXISTS (SELECT FROM %s)", qualified);
+	bool		isnull;
+
+	if (SPI_execute(sql, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not read %s", qualified);
+	return DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+static void
+create_table(const char *schema, const char *qualified, int ncols, Column **columns,
+			 int nkeys, const int *keycols)
+{
+	StringInfoData sql;
+	int			i;
+
+	initStringInfo(&sql);
+	if (!OidIsValid(get_namespace_oid(schema, true)))
+	{
+		appendStringInfo(&sql, "CREATE SCHEMA IF NOT EXISTS %s", quote_identifier(schema));
+		run_ddl(sql.data);
+		resetStringInfo(&sql);
+	}
+	appendStringInfo(&sql, "CREATE TABLE %s (", qualified);
+	for (i = 0; i < ncols; i++)
+		appendStringInfo(&sql, "%s%s %s", i > 0 ? ", " : "",
+						 quote_identifier(columns[i]->name), landing_type_sql(columns[i]));
+	if (nkeys > 0)
+	{
+		appendStringInfoString(&sql, ", PRIMARY KEY (");
+		for (i = 0; i < nkeys; i++)
+			appendStringInfo(&sql, "%s%s", i > 0 ? ", " : "",
+							 quote_identifier(columns[keycols[i]]->name));
+		appendStringInfoChar(&sql, ')');
+	}
+	appendStringInfoChar(&sql, ')');
+	run_ddl(sql.data);
+}
+
+/*
+ * Add a column the landing table lacks: with the value the source's
+ * existing rows read (its missing value), NULL when they are NULL too, or
+ * refused when they may hold values that never travelled.
+ */
+static void
+add_column(const char *qualified, const Column *col, bool has_rows)
+{
+	const char *name = quote_identifier(col->name);
+	char	   *type = landing_type_sql(col);
+
+	if (col->missing != NULL &&
+		col->missing->kind_case != WALSTAR__V1__VALUE__KIND_IS_NULL)
+	{
+		char	   *value = change_value_text(col->missing, col);
+
+		run_ddl(psprintf("ALTER TABLE %s ADD COLUMN IF NOT EXISTS %s %s DEFAULT %s::%s",
+						 qualified, name, type, quote_literal_cstr(value), type));
+		run_ddl(psprintf("ALTER TABLE %s ALTER COLUMN %s DROP DEFAULT", qualified, name));
+		return;
+	}
+	if (col->has_default && has_rows)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("column \"%s\" was added to the source of %s with a default that the rows "
+						"already there may hold, and that never travelled",
+						col->name, qualified),
+				 errdetail("A volatile default rewrote the source table, or the default was set after "
+						   "the column was added. Add the column to the landing table with the "
+						   "source's values (or re-copy the table), then retry the dead letters.")));
+	run_ddl(psprintf("ALTER TABLE %s ADD COLUMN IF NOT EXISTS %s %s", qualified, name, type));
+}
+
+/*
+ * Make sure the landing table exists and follows the batch's column layout
+ * (see the file comment); returns the SQL type of each column as stored
+ * and sets *typids (NULL: the table is absent and the batch only
+ * truncates).
+ */
+char **
+landing_table_prepare(const char *schema, const char *relname, const char *qualified,
+					  int ncols, Column **columns, int nkeys, const int *keycols,
+					  Oid **typids)
+{
+	Oid			nspid = get_namespace_oid(schema, true);
+	Oid			relid = InvalidOid;
+	bool		created = false;
+	int			has_rows = -1;	/* unknown */
+	Layout		prev = {0};
+	bool		have_prev;
+	char	  **types;
+	int			i;
+
+	if (OidIsValid(nspid))
+		relid = get_relname_relid(relname, nspid);
+	if (!OidIsValid(relid))
+	{
+		if (ncols == 0)
+			return NULL;
+		create_table(schema, qualified, ncols, columns, nkeys, keycols);
+		relid = get_relname_relid(relname, get_namespace_oid(schema, false));
+		created = true;
+		has_rows = 0;
+	}
+	have_prev = !created && layout_load(schema, relname, &prev);
+
+	types = palloc(sizeof(char *) * Max(ncols, 1));
+	*typids = palloc(sizeof(Oid) * Max(ncols, 1));
+	for (i = 0; i < ncols; i++)
+	{
+		const Column *col = columns[i];
+		AttrNumber	attnum = get_attnum(relid, col->name);
+		int			k = -1;
+		Oid			typid;
+		int32		typmod;
+		Oid			collid;
+
+		if (have_prev)
+			for (k = prev.n - 1; k >= 0; k--)
+				if (prev.attnums[k] == column_attnum(col, i))
+					break;
+
+		/* renamed at the source: same attnum, another name */
+		if (attnum == InvalidAttrNumber && k >= 0 &&
+			strcmp(prev.names[k], col->name) != 0 &&
+			get_attnum(relid, prev.names[k]) != InvalidAttrNumber)
+		{
+			run_ddl(psprintf("ALTER TABLE %s RENAME COLUMN %s TO %s", qualified,
+							 quote_identifier(prev.names[k]), quote_identifier(col->name)));
+			attnum = get_attnum(relid, col->name);
+		}
+		if (attnum == InvalidAttrNumber)
+		{
+			if (has_rows < 0)
+				has_rows = !table_is_empty(qualified);
+			add_column(qualified, col, has_rows > 0);
+			attnum = get_attnum(relid, col->name);
+			if (attnum == InvalidAttrNumber)
+				elog(ERROR, "column \"%s\" of %s not found after adding it", col->name, qualified);
+		}
+		get_atttypetypmodcoll(relid, attnum, &typid, &typmod, &collid);
+
+		/* retyped at the source: only a landing column already converted will do */
+		if (k >= 0 && strcmp(prev.types[k], col->landing_type) != 0)
+		{
+			Oid			want;
+			int32		wantmod;
+
+			landing_type_parse(col, &want, &wantmod);
+			if (want != typid || wantmod != typmod)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATATYPE_MISMATCH),
+						 errmsg("column \"%s\" of %s changed type at the source, from %s to %s",
+								col->name, qualified, prev.types[k], col->landing_type),
+						 errdetail("How the source converted its existing rows (USING) is not in the "
+								   "change stream. Convert the landing column the same way (ALTER TABLE %s "
+								   "ALTER COLUMN %s TYPE %s USING ...) or re-copy the table, then retry "
+								   "the dead letters.",
+								   qualified, quote_identifier(col->name), landing_type_sql(col))));
+		}
+		(*typids)[i] = typid;
+		types[i] = format_type_extended(typid, typmod,
+										FORMAT_TYPE_TYPEMOD_GIVEN | FORMAT_TYPE_FORCE_QUALIFY);
+	}
+	if (ncols > 0 && !(have_prev && layout_equal(&prev, ncols, columns)))
+		layout_store(schema, relname, ncols, columns);
+	return types;
+}
