@@ -654,7 +654,10 @@ static void
 decoder_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 			   Relation rel, ReorderBufferChange *change)
 {
+	int			level = output_settings_enter();
+
 	emit_row_change(ctx, txn, rel, change, false);
+	output_settings_leave(level);
 }
 
 static void
@@ -662,7 +665,10 @@ decoder_truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 				 int nrelations, Relation relations[],
 				 ReorderBufferChange *change)
 {
+	int			level = output_settings_enter();
+
 	emit_truncate(ctx, txn, nrelations, relations, change, false);
+	output_settings_leave(level);
 }
 
 static void
@@ -779,7 +785,10 @@ static void
 decoder_stream_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 					  Relation rel, ReorderBufferChange *change)
 {
+	int			level = output_settings_enter();
+
 	emit_row_change(ctx, txn, rel, change, true);
+	output_settings_leave(level);
 }
 
 static void
@@ -795,7 +804,10 @@ decoder_stream_truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 						int nrelations, Relation relations[],
 						ReorderBufferChange *change)
 {
+	int			level = output_settings_enter();
+
 	emit_truncate(ctx, txn, nrelations, relations, change, true);
+	output_settings_leave(level);
 }
 
 /*

@@ -184,4 +184,8 @@ extern char *pii_hash_hex(const char *salt, const char *data, size_t len);
 extern char *pii_salt_id(const char *salt);
 extern char *pii_load_salt(const char *expected_id);
 
+/* output_settings.c: fixed DateStyle, TimeZone, ... around a change */
+extern int	output_settings_enter(void);
+extern void output_settings_leave(int level);
+
 #endif							/* WALSTAR_DECODER_H */

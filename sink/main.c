@@ -32,6 +32,7 @@
 #include "metrics.h"
 #include "producer.h"
 #include "replication.h"
+#include "slot_wait.h"
 #include "snapshot.h"
 #include "stream.h"
 
@@ -147,10 +148,22 @@ create_slot_and_copy(Sink *s, const char *slot, bool temporary)
 
 	if (copy)
 		snapshot_forget(&s->cfg);
-	if (!replication_create_slot(&s->repl, slot, temporary,
-								 copy ? snapname : NULL, &cp, err,
-								 sizeof(err)))
+	if (!slot_wait_create(&s->repl, &s->cfg, slot, temporary,
+						  copy ? snapname : NULL, &cp, &stop_requested, err,
+						  sizeof(err)))
+	{
+		if (stop_requested)
+		{
+			log_info("replication",
+					 "slot=%s msg=\"stopped while creating the slot; it is "
+					 "created at the next start\"",
+					 slot);
+			replication_close(&s->repl);
+			producer_destroy(s->producer);
+			exit(0);
+		}
 		die(s, "replication", err);
+	}
 	producer_set_quiet(s->producer, false);
 	log_info("replication", "slot=%s consistent_point=%s msg=\"slot created\"",
 			 slot, LSN(cp));

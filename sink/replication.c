@@ -17,6 +17,8 @@
  *
  *-------------------------------------------------------------------------
  */
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +27,7 @@
 #include "lsn.h"
 #include "replication.h"
 #include "salt_id.h"
+#include "source_conn.h"
 
 /* Seconds between 1970-01-01 and 2000-01-01. */
 #define PG_EPOCH_OFFSET 946684800LL
@@ -80,16 +83,13 @@ bool
 replication_connect(Replication *r, const char *conninfo, char *err,
 					size_t errlen)
 {
-	const char *keys[] = {"dbname", "replication", "fallback_application_name",
-						  "client_encoding", NULL};
-	const char *vals[] = {conninfo, "database", "walstar-sink", "UTF8", NULL};
+	char why[512];
 
 	memset(r, 0, sizeof(*r));
-	r->conn = PQconnectdbParams(keys, vals, 1);
-	if (r->conn == NULL || PQstatus(r->conn) != CONNECTION_OK)
+	r->conn = source_connect(conninfo, true, "walstar-sink", why, sizeof(why));
+	if (r->conn == NULL)
 	{
-		set_pq_err(err, errlen, "cannot connect to the source", r->conn, NULL);
-		replication_close(r);
+		snprintf(err, errlen, "cannot connect to the source: %s", why);
 		return false;
 	}
 	snprintf(r->dbname, sizeof(r->dbname), "%s", PQdb(r->conn));
@@ -169,20 +169,54 @@ done:
 }
 
 bool
-replication_create_slot(Replication *r, const char *slot, bool temporary,
-						char *snapshot, uint64_t *consistent_point, char *err,
-						size_t errlen)
+replication_create_slot_send(Replication *r, const char *slot, bool temporary,
+							 bool export_snapshot, char *err, size_t errlen)
 {
-	char	  query[512];
-	PGresult *res;
-	bool	  ok = false;
+	char query[512];
 
 	/* the slot name was checked to be [a-z0-9_]+ by config.c */
 	snprintf(query, sizeof(query),
 			 "CREATE_REPLICATION_SLOT %s %sLOGICAL walstar_decoder %s", slot,
 			 temporary ? "TEMPORARY " : "",
-			 snapshot != NULL ? "EXPORT_SNAPSHOT" : "NOEXPORT_SNAPSHOT");
-	res = PQexec(r->conn, query);
+			 export_snapshot ? "EXPORT_SNAPSHOT" : "NOEXPORT_SNAPSHOT");
+	if (!PQsendQuery(r->conn, query))
+	{
+		set_pq_err(err, errlen, "cannot create the replication slot", r->conn,
+				   NULL);
+		return false;
+	}
+	return true;
+}
+
+int
+replication_create_slot_result(Replication *r, int timeout_ms, char *snapshot,
+							   uint64_t *consistent_point, char *err,
+							   size_t errlen)
+{
+	PGresult *res;
+	PGresult *extra;
+	int		  ok = -1;
+
+	if (PQisBusy(r->conn))
+	{
+		struct pollfd pfd = {.fd = PQsocket(r->conn), .events = POLLIN};
+
+		/* a signal ends the wait early: the caller looks at its flags */
+		if (poll(&pfd, 1, timeout_ms) < 0 && errno != EINTR)
+		{
+			snprintf(err, errlen, "poll failed: %s", strerror(errno));
+			return -1;
+		}
+		if (!PQconsumeInput(r->conn))
+		{
+			set_pq_err(err, errlen, "cannot create the replication slot",
+					   r->conn, NULL);
+			return -1;
+		}
+		if (PQisBusy(r->conn))
+			return 0;
+	}
+	res = PQgetResult(r->conn);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 	{
 		set_pq_err(err, errlen, "cannot create the replication slot", r->conn,
@@ -197,10 +231,24 @@ replication_create_slot(Replication *r, const char *slot, bool temporary,
 	}
 	if (snapshot != NULL)
 		snprintf(snapshot, 64, "%s", PQgetvalue(res, 0, 2));
-	ok = true;
+	ok = 1;
 done:
 	PQclear(res);
+	while ((extra = PQgetResult(r->conn)) != NULL)
+		PQclear(extra);
 	return ok;
+}
+
+void
+replication_cancel(Replication *r)
+{
+	PGcancel *cancel = PQgetCancel(r->conn);
+	char	  buf[256];
+
+	if (cancel == NULL)
+		return;
+	PQcancel(cancel, buf, sizeof(buf));
+	PQfreeCancel(cancel);
 }
 
 bool

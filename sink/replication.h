@@ -67,14 +67,28 @@ extern bool replication_slot_info(Replication *r, const char *slot,
 								  SlotInfo *info, char *err, size_t errlen);
 
 /*
- * CREATE_REPLICATION_SLOT slot LOGICAL walstar_decoder, exporting a
- * snapshot (its name into snapshot, which must hold 64 bytes) when
- * snapshot != NULL.  temporary: dropped when the connection ends.
+ * Send CREATE_REPLICATION_SLOT slot LOGICAL walstar_decoder, exporting a
+ * snapshot when export_snapshot, without waiting for the answer (the
+ * server answers once the transactions running at the source have ended,
+ * see slot_wait.c).  temporary: dropped when the connection ends.
  */
-extern bool replication_create_slot(Replication *r, const char *slot,
-									bool temporary, char *snapshot,
-									uint64_t *consistent_point, char *err,
-									size_t errlen);
+extern bool replication_create_slot_send(Replication *r, const char *slot,
+										 bool temporary, bool export_snapshot,
+										 char *err, size_t errlen);
+
+/*
+ * Its answer, waiting at most timeout_ms (less when a signal arrives): 1
+ * created (the exported snapshot's name into snapshot, which must hold 64
+ * bytes, when one was asked for), 0 still waiting, -1 failed (err).
+ */
+extern int replication_create_slot_result(Replication *r, int timeout_ms,
+										  char	   *snapshot,
+										  uint64_t *consistent_point,
+										  char *err, size_t errlen);
+
+/* Ask the server to cancel the running command. */
+extern void replication_cancel(Replication *r);
+
 extern bool replication_drop_slot(Replication *r, const char *slot, char *err,
 								  size_t errlen);
 

@@ -54,6 +54,7 @@
 #include "metrics.h"
 #include "salt_id.h"
 #include "snapshot.h"
+#include "source_conn.h"
 
 /* How a column's COPY text becomes a Value (as encode_value.c). */
 typedef enum SnapKind
@@ -324,12 +325,30 @@ select_expr(char *buf, size_t buflen, const char *col, SnapKind kind)
 					 col);
 			break;
 		case SK_TIMESTAMP:
+		{
+			/*
+			 * Epoch microseconds while they fit in 64 bits, as the
+			 * decoder's timestamp_value; past that (the last 30 years of
+			 * PostgreSQL's range) the decoder sends UTC text, which to_char
+			 * writes the same way.  Computed from the date and the time of
+			 * day, exact over the whole range: extract(epoch) falls back to
+			 * float8 where the microseconds do not fit.  The session's
+			 * TimeZone is UTC (source_conn.h).
+			 */
+			char us[400];
+
+			snprintf(us, sizeof(us),
+					 "((%s)::date - date '1970-01-01')::numeric * 86400000000"
+					 " + extract(epoch from (%s)::time) * 1000000",
+					 col, col);
 			snprintf(buf, buflen,
-					 "CASE WHEN isfinite(%s) THEN "
-					 "(extract(epoch from %s) * 1000000)::int8::text "
-					 "ELSE %s::text END",
-					 col, col, col);
+					 "CASE WHEN NOT isfinite(%s) THEN %s::text "
+					 "WHEN %s <= 9223372036854775807 THEN (%s)::int8::text "
+					 "ELSE to_char(%s, 'YYYY-MM-DD HH24:MI:SS.US') || '+00' "
+					 "END",
+					 col, col, us, us, col);
 			break;
+		}
 		case SK_INTERVAL:
 			snprintf(buf, buflen,
 					 "(extract(year from %s) * 12 + extract(month from %s))"
@@ -660,6 +679,13 @@ list_tables(PGconn *conn, const Config *cfg, int *ntables, char *err,
 	return tables;
 }
 
+/*
+ * The object-name types (regclass, regtype, ...): their values name objects
+ * of the source, so they land as text (decoder/relation_cache.c).
+ */
+#define REG_TYPES                                                             \
+	"24, 2202, 2203, 2204, 2205, 2206, 3734, 3769, 4089, 4096, 4191"
+
 /* Column descriptions, as the decoder's relation cache builds them. */
 static SnapColumn *
 describe_columns(PGconn *conn, const Config *cfg, const SnapTable *t,
@@ -698,7 +724,8 @@ describe_columns(PGconn *conn, const Config *cfg, const SnapTable *t,
 		"  ELSE quote_ident(tn.nspname) || '.' || quote_ident(t.typname) END"
 		" ELSE format_type(a.atttypid, a.atttypmod) END,"
 		" b.base,"
-		" CASE WHEN b.base >= 16384 OR coalesce(bt.typelem >= 16384"
+		" CASE WHEN b.base >= 16384 OR b.base IN (" REG_TYPES ")"
+		"  OR coalesce((bt.typelem >= 16384 OR bt.typelem IN (" REG_TYPES "))"
 		"  AND bt.typcategory = 'A', false) THEN 'text'"
 		" ELSE format_type(b.base, b.basemod) END,"
 		" coalesce(k.ord, 0)"
@@ -915,7 +942,7 @@ copy_table(PGconn *conn, const Config *cfg, const SnapTable *t,
 
 	qschema = PQescapeIdentifier(conn, t->schema, strlen(t->schema));
 	qtable = PQescapeIdentifier(conn, t->table, strlen(t->table));
-	sqlcap = 1024 + (size_t)ncols * 1024;
+	sqlcap = 1024 + (size_t)ncols * 2100;
 	sql = malloc(sqlcap);
 	colptrs = calloc(ncols + 1, sizeof(*colptrs));
 	vals = calloc(ncols + 1, sizeof(*vals));
@@ -935,7 +962,7 @@ copy_table(PGconn *conn, const Config *cfg, const SnapTable *t,
 	{
 		char *qcol = PQescapeIdentifier(conn, cols[i].desc.name,
 										strlen(cols[i].desc.name));
-		char  expr[900];
+		char  expr[2048];
 
 		if (qcol == NULL)
 		{
@@ -1181,11 +1208,8 @@ snapshot_run(const Config *cfg, const char *snapshot_name, const char *slot,
 			 const char *system_id, Stream *stream,
 			 volatile sig_atomic_t *stop, char *err, size_t errlen)
 {
-	const char	  *keys[] = {"dbname", "fallback_application_name",
-							 "client_encoding", NULL};
-	const char	  *vals[] = {cfg->conninfo, "walstar-sink snapshot", "UTF8",
-							 NULL};
 	PGconn		  *conn;
+	char		   why[512];
 	SnapTable	  *tables = NULL;
 	int			   ntables = 0;
 	Progress	   pr = {0};
@@ -1196,12 +1220,11 @@ snapshot_run(const Config *cfg, const char *snapshot_name, const char *slot,
 	bool		   ok = false;
 	int			   i;
 
-	conn = PQconnectdbParams(keys, vals, 1);
-	if (PQstatus(conn) != CONNECTION_OK)
+	conn = source_connect(cfg->conninfo, false, "walstar-sink snapshot", why,
+						  sizeof(why));
+	if (conn == NULL)
 	{
-		snprintf(err, errlen, "snapshot connection failed: %s",
-				 PQerrorMessage(conn));
-		err[strcspn(err, "\n")] = '\0';
+		snprintf(err, errlen, "snapshot connection failed: %s", why);
 		goto done;
 	}
 	if (slot != NULL && cfg->hash_columns != NULL && cfg->hash_salt != NULL &&
@@ -1210,13 +1233,7 @@ snapshot_run(const Config *cfg, const char *snapshot_name, const char *slot,
 	snprintf(sql, sizeof(sql), "SET TRANSACTION SNAPSHOT '%s'", snapshot_name);
 	if (!exec_ok(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
 				 PGRES_COMMAND_OK, err, errlen) ||
-		!exec_ok(conn, sql, PGRES_COMMAND_OK, err, errlen) ||
-		!exec_ok(
-			conn,
-			"SET LOCAL extra_float_digits = 1; SET LOCAL DateStyle = ISO; "
-			"SET LOCAL TimeZone = UTC; SET LOCAL IntervalStyle = postgres; "
-			"SET LOCAL bytea_output = hex",
-			PGRES_COMMAND_OK, err, errlen))
+		!exec_ok(conn, sql, PGRES_COMMAND_OK, err, errlen))
 		goto done;
 
 	tables = list_tables(conn, cfg, &ntables, err, errlen);
