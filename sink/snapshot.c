@@ -699,7 +699,7 @@ describe_columns(PGconn *conn, const Config *cfg, const SnapTable *t,
 	snprintf(
 		sql, sizeof(sql),
 		"WITH RECURSIVE a AS ("
-		" SELECT attnum, attname, atttypid, atttypmod,"
+		" SELECT attnum, attname, atttypid, atttypmod, atthasdef,"
 		"  atttypid AS base, atttypmod AS basemod"
 		" FROM pg_catalog.pg_attribute"
 		" WHERE attrelid = %u AND attnum > 0 AND NOT attisdropped),"
@@ -728,7 +728,7 @@ describe_columns(PGconn *conn, const Config *cfg, const SnapTable *t,
 		"  OR coalesce((bt.typelem >= 16384 OR bt.typelem IN (" REG_TYPES "))"
 		"  AND bt.typcategory = 'A', false) THEN 'text'"
 		" ELSE format_type(b.base, b.basemod) END,"
-		" coalesce(k.ord, 0)"
+		" coalesce(k.ord, 0), a.attnum, a.atthasdef"
 		" FROM a JOIN b USING (attnum)"
 		" JOIN pg_catalog.pg_type t ON t.oid = a.atttypid"
 		" JOIN pg_catalog.pg_namespace tn ON tn.oid = t.typnamespace"
@@ -764,6 +764,10 @@ describe_columns(PGconn *conn, const Config *cfg, const SnapTable *t,
 		c->desc.landing_type = xstrdup(PQgetvalue(res, i, 4));
 		c->key_order = atoi(PQgetvalue(res, i, 5));
 		c->desc.is_key = c->key_order > 0;
+		/* as the decoder: the attnum where it is not the position */
+		if (atoi(PQgetvalue(res, i, 6)) != i + 1)
+			c->desc.attnum = (uint32_t)atoi(PQgetvalue(res, i, 6));
+		c->desc.has_default = PQgetvalue(res, i, 7)[0] == 't';
 		c->kind = kind_of(base);
 		if (match_any(cfg->mask_columns, names, 3))
 		{
