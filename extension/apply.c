@@ -75,6 +75,8 @@ typedef struct BatchItem
 {
 	const KafkaMessage *msg;	/* where it came from */
 	Change	   *change;			/* the decoded record */
+	bool		copy_start;		/* first READ of a newer copy: the landing
+								 * table is emptied before it */
 } BatchItem;
 
 /* Final state of one key in a table batch. */
@@ -284,7 +286,7 @@ table_batch_add(TableBatch *tb, BatchItem *item)
 	int			i;
 
 	tb->items = lappend(tb->items, item);
-	if (c->op == WALSTAR__V1__OP__TRUNCATE)
+	if (c->op == WALSTAR__V1__OP__TRUNCATE || item->copy_start)
 	{
 		tb->truncate = true;
 		if (tb->rows)
@@ -292,7 +294,8 @@ table_batch_add(TableBatch *tb, BatchItem *item)
 			hash_destroy(tb->rows);
 			tb->rows = rows_create();
 		}
-		return;
+		if (!item->copy_start)
+			return;
 	}
 	if (tb->nkeys == 0)
 		return;					/* applied in order, one by one */
@@ -904,6 +907,14 @@ apply_keyless(const char *qualified, TableBatch *tb, char **types)
 		int			nargs = 0;
 		int			nmatch = 0;
 
+		if (item->copy_start)
+		{
+			if (n > 0)
+				insert_rows(qualified, tb, types, cols, n);
+			n = 0;
+			if (SPI_execute(psprintf("TRUNCATE %s", qualified), false, 0) != SPI_OK_UTILITY)
+				elog(ERROR, "could not truncate %s", qualified);
+		}
 		if (c->op == WALSTAR__V1__OP__INSERT || c->op == WALSTAR__V1__OP__READ)
 		{
 			for (i = 0; i < tb->ncols; i++)
@@ -1268,7 +1279,7 @@ apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs, int n,
 			char	   *relname = landing_name_of(c);
 			bool		found;
 			TableEntry *entry;
-			BatchItem  *item = palloc(sizeof(BatchItem));
+			BatchItem  *item = palloc0(sizeof(BatchItem));
 
 			entry = hash_search(current, &relname, HASH_ENTER, &found);
 			if (!found)
@@ -1286,7 +1297,23 @@ apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs, int n,
 				continue;
 			}
 			stream_position_advance(ps, c);
-			if (entry->tb == NULL ||
+
+			/*
+			 * A newer initial copy replaces the table: what an interrupted
+			 * copy (or the stream before it) left is emptied first, and
+			 * anything older than the copy is superseded by it.
+			 */
+			if (c->commit_lsn != 0 && c->commit_lsn < landing_name_copy_lsn(entry->holder))
+			{
+				result->skipped++;
+				continue;
+			}
+			item->copy_start = c->op == WALSTAR__V1__OP__READ &&
+				c->commit_lsn > landing_name_copy_lsn(entry->holder);
+			if (item->copy_start)
+				landing_name_set_copy_lsn(sub->landing_schema, relname, entry->holder,
+										  c->commit_lsn);
+			if (entry->tb == NULL || item->copy_start ||
 				(c->op != WALSTAR__V1__OP__TRUNCATE && !same_columns(entry->tb, c)))
 			{
 				entry->tb = table_batch_new(relname, c);
@@ -1405,6 +1432,7 @@ apply_one_message(const char *landing_schema, Oid owner, const char *data, size_
 	item = palloc(sizeof(BatchItem));
 	item->msg = &msg;
 	item->change = c;
+	item->copy_start = false;
 	table_batch_add(tb, item);
 	ectx.relname = tb->relname;
 	ectx.msg = NULL;

@@ -21,6 +21,7 @@
 #include "executor/spi.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
+#include "utils/pg_lsn.h"
 
 #include "walstar.h"
 
@@ -33,6 +34,7 @@ struct LandingHolder
 	uint64		system_id;		/* Change.system_id */
 	char	   *schema;			/* source schema */
 	char	   *table;			/* source table */
+	uint64		copy_lsn;		/* commit LSN of the copy that filled it, or 0 */
 };
 
 /* FNV-1a: the same on every platform, unlike hash_bytes. */
@@ -79,6 +81,7 @@ holder_of_change(const Change *c)
 	h->system_id = c->system_id;
 	h->schema = c->schema;
 	h->table = c->table;
+	h->copy_lsn = 0;
 	return h;
 }
 
@@ -91,7 +94,8 @@ holder_lookup(const char *landing_schema, const char *relname)
 
 	args[0] = CStringGetDatum(landing_schema);
 	args[1] = CStringGetDatum(relname);
-	if (SPI_execute_with_args("SELECT source, system_identifier, source_schema, source_table"
+	if (SPI_execute_with_args("SELECT source, system_identifier, source_schema, source_table,"
+							  " copy_lsn"
 							  " FROM walstar.landing_tables"
 							  " WHERE landing_schema OPERATOR(pg_catalog.=) $1"
 							  " AND landing_table OPERATOR(pg_catalog.=) $2",
@@ -108,6 +112,13 @@ holder_lookup(const char *landing_schema, const char *relname)
 		h->system_id = (uint64) DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
 		h->schema = SPI_getvalue(tup, desc, 3);
 		h->table = SPI_getvalue(tup, desc, 4);
+		h->copy_lsn = 0;
+		{
+			Datum		d = SPI_getbinval(tup, desc, 5, &isnull);
+
+			if (!isnull)
+				h->copy_lsn = DatumGetLSN(d);
+		}
 	}
 	return h;
 }
@@ -167,4 +178,30 @@ landing_name_clash(const char *landing_schema, const char *relname,
 					c->schema, c->table, c->source, (int64) c->system_id,
 					landing_schema, relname, h->schema, h->table, h->source,
 					(int64) h->system_id);
+}
+
+/* Commit LSN of the initial copy whose READ records filled the table, or 0. */
+uint64
+landing_name_copy_lsn(const LandingHolder *h)
+{
+	return h->copy_lsn;
+}
+
+/* A newer copy starts filling the table (in the caller's transaction). */
+void
+landing_name_set_copy_lsn(const char *landing_schema, const char *relname,
+						  LandingHolder *h, uint64 lsn)
+{
+	Oid			argtypes[3] = {NAMEOID, NAMEOID, PG_LSNOID};
+	Datum		args[3];
+
+	args[0] = CStringGetDatum(landing_schema);
+	args[1] = CStringGetDatum(relname);
+	args[2] = LSNGetDatum(lsn);
+	if (SPI_execute_with_args("UPDATE walstar.landing_tables SET copy_lsn = $3"
+							  " WHERE landing_schema OPERATOR(pg_catalog.=) $1"
+							  " AND landing_table OPERATOR(pg_catalog.=) $2",
+							  3, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not write walstar.landing_tables");
+	h->copy_lsn = lsn;
 }

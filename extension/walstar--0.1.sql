@@ -98,6 +98,9 @@ CREATE TABLE @extschema@.landing_tables (
 	source_attnums integer[],
 	source_columns text[],
 	source_types text[],
+	-- commit LSN of the initial copy (READ records) that filled it: a newer
+	-- copy empties the table first, anything older is superseded
+	copy_lsn pg_lsn,
 	PRIMARY KEY (landing_schema, landing_table)
 );
 

@@ -119,6 +119,9 @@ extern LandingHolder *landing_name_claim(const char *landing_schema,
 extern bool landing_name_holds(const LandingHolder *h, const Change *c);
 extern char *landing_name_clash(const char *landing_schema, const char *relname,
 								const LandingHolder *h, const Change *c);
+extern uint64 landing_name_copy_lsn(const LandingHolder *h);
+extern void landing_name_set_copy_lsn(const char *landing_schema, const char *relname,
+									  LandingHolder *h, uint64 lsn);
 
 /* change.c: reading walstar.v1.Change messages */
 extern Change *change_unpack(const char *data, size_t len, char **error);

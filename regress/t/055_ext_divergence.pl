@@ -168,7 +168,7 @@ my ($last_a) = reverse grep {
 	my $c = WalstarTest::Wire::decode_change($_->{value}, skip_columns => 1);
 	($c->{system_id} // 0) == $sys_a && $c->{op} == 1
 } @users;
-my $far = WalstarTest::Wire::with_varint_field($last_a->{value}, 11, 0xFFFFFFFFFFFFFFF0);
+my $far = WalstarTest::Wire::with_varint_field($last_a->{value}, 11, (0xFFFFFFFF << 32) | 0xFFFFFFF0);
 my $c_last = WalstarTest::Wire::decode_change($last_a->{value}, skip_columns => 1);
 my $future = WalstarTest::Wire::with_varint_field(
 	WalstarTest::Wire::with_varint_field($last_a->{value}, 11, $c_last->{commit_lsn} + 1000),
