@@ -117,6 +117,10 @@ change_peek(const uint8_t *data, size_t len, ChangePeek *out)
 			p += v;
 			switch (field)
 			{
+				case 2:
+					out->source = (const char *)start;
+					out->source_len = v;
+					break;
 				case 4:
 					out->schema = (const char *)start;
 					out->schema_len = v;
@@ -135,6 +139,18 @@ change_peek(const uint8_t *data, size_t len, ChangePeek *out)
 				default:
 					break;
 			}
+			continue;
+		}
+		if (wt == 1 && field == 23)
+		{
+			int i;
+
+			if (end - p < 8)
+				return false;
+			out->system_id = 0;
+			for (i = 7; i >= 0; i--)
+				out->system_id = (out->system_id << 8) | p[i];
+			p += 8;
 			continue;
 		}
 		if (wt != 0)

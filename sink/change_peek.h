@@ -28,6 +28,9 @@ typedef struct ChangePeek
 	uint64_t	   lsn;			/* LSN of this record */
 	uint32_t	   position;	/* 1-based position in the transaction */
 	uint64_t	   end_lsn;		/* COMMIT: Commit.end_lsn, else 0 */
+	const char	  *source;		/* points into the record, not terminated */
+	size_t		   source_len;
+	uint64_t	   system_id; /* the source cluster's system identifier */
 } ChangePeek;
 
 /* False when the bytes are not a well-formed Change. */

@@ -30,6 +30,7 @@
 #include "lsn.h"
 #include "lsn_tracker.h"
 #include "metrics.h"
+#include "prefix_check.h"
 #include "producer.h"
 #include "replication.h"
 #include "slot_wait.h"
@@ -456,6 +457,9 @@ main(int argc, char **argv)
 	if (s->cfg.metrics_port > 0 &&
 		!metrics_start(s->cfg.metrics_port, err, sizeof(err)))
 		die(s, "metrics", err);
+	prefix_check_warn(&s->cfg,
+					  s->cfg.source_id ? s->cfg.source_id : s->repl.dbname,
+					  s->repl.system_id);
 	prepare_slot(s);
 	producer_set_quiet(s->producer, false);
 	log_info("main", "version=%s slot=%s database=%s msg=\"started\"",

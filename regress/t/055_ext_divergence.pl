@@ -150,6 +150,9 @@ landing_equals($src_a, 'docs', 'public.docs', 'REPLICA IDENTITY FULL json table 
 landing_equals($src_a, 'users', 'public.users', 'users of source A');
 my $sink_b = WalstarTest::Sink->start(name => 'div_b', node => $src_b, db => 'app', kafka => $kafka);
 $sink_b->wait_log(qr/msg="streaming"/);
+like($sink_b->log_text, qr/topic=walstar\.transactions other_source="app" other_system_id=$sys_a msg="another source writes under the default topic prefix/,
+	'the second sink warns that another source writes under the default prefix');
+unlike($sink_a->log_text, qr/another source writes under the default topic prefix/, 'the first one did not');
 $src_b->safe_psql('app', q{UPDATE users SET name = 'b changed' WHERE id <= 5; DELETE FROM users WHERE id = 15;});
 my $b_changes = 15 + 5 + 1;
 ok($node->poll_query_until('ana', qq{SELECT count(*) = $b_changes FROM walstar.dead_letters
