@@ -297,34 +297,45 @@ CREATE TABLE hist_exact (
 -- Helpers
 ------------------------------------------------------------------------------
 
+-- The SQL functions have SQL-standard bodies: their names are bound when the
+-- extension is created, so no caller's search_path (a public.unnest(date[]),
+-- an operator public.*(integer, numeric)) changes what they call, and they
+-- still inline.  The PL/pgSQL functions pin their search_path instead.
+
 -- 10^(number of digits of |v| - digits), at least 1.  (Not STRICT, so that
 -- the planner inlines these two: they run for every histogram delta row.)
 CREATE FUNCTION bucket_width(v bigint, digits integer) RETURNS bigint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-AS $$ SELECT (10::float8 ^ greatest(length(abs(v)::text) - digits, 0))::bigint $$;
+BEGIN ATOMIC
+	SELECT (10::float8 ^ greatest(length(abs(v)::text) - digits, 0))::bigint;
+END;
 
 -- v rounded down to its first "digits" significant digits (monotonic in v).
 CREATE FUNCTION bucket(v bigint, digits integer) RETURNS bigint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-AS $$
+BEGIN ATOMIC
 	SELECT v - (((v % walstar_claims.bucket_width(v, digits))
 				 + walstar_claims.bucket_width(v, digits))
-				% walstar_claims.bucket_width(v, digits))
-$$;
+				% walstar_claims.bucket_width(v, digits));
+END;
 
 -- Microseconds as an interval, days and hours like timestamptz subtraction.
 CREATE FUNCTION us_interval(us float8) RETURNS interval
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-AS $$ SELECT justify_hours(round(us) * interval '1 microsecond') $$;
+BEGIN ATOMIC
+	SELECT justify_hours(round(us) * interval '1 microsecond');
+END;
 
 CREATE FUNCTION model_lock() RETURNS void
 LANGUAGE sql
-AS $$ SELECT pg_advisory_xact_lock(1463898963, 1) $$;
+BEGIN ATOMIC
+	SELECT pg_advisory_xact_lock(1463898963, 1);
+END;
 
 -- Landing rows -> fact rows (ids NULL: all).
 CREATE FUNCTION claim_rows(ids bigint[]) RETURNS SETOF fact_claim
 LANGUAGE sql STABLE
-AS $$
+BEGIN ATOMIC
 	SELECT c.id, c.customer_id, v.customer_key, coalesce(v.country_key, 1),
 		   (c.created_at AT TIME ZONE 'UTC')::date,
 		   extract(year FROM c.created_at AT TIME ZONE 'UTC')::integer,
@@ -338,12 +349,12 @@ AS $$
 	LEFT JOIN walstar_claims.dim_customer v
 		ON v.customer_id = c.customer_id
 		AND c.created_at >= v.row_from AND c.created_at < v.row_to
-	WHERE ids IS NULL OR c.id = ANY (ids)
-$$;
+	WHERE ids IS NULL OR c.id = ANY (ids);
+END;
 
 CREATE FUNCTION feedback_rows(ids bigint[]) RETURNS SETOF fact_feedback
 LANGUAGE sql STABLE
-AS $$
+BEGIN ATOMIC
 	SELECT f.id, f.claim_id, f.customer_id,
 		   (f.created_at AT TIME ZONE 'UTC')::date, f.created_at, f.rating,
 		   coalesce(f.sentiment,
@@ -355,14 +366,14 @@ AS $$
 		   coalesce(c.is_anomaly, false)
 	FROM walstar_claims.src_feedback f
 	LEFT JOIN walstar_claims.fact_claim c ON c.claim_id = f.claim_id
-	WHERE ids IS NULL OR f.id = ANY (ids)
-$$;
+	WHERE ids IS NULL OR f.id = ANY (ids);
+END;
 
 -- Calendar days outside the pre-filled range, as facts reach them; returns
 -- how many were added.
 CREATE FUNCTION ensure_dates(days date[]) RETURNS integer
 LANGUAGE sql
-AS $$
+BEGIN ATOMIC
 	WITH added AS (
 	INSERT INTO walstar_claims.dim_date
 		SELECT d, extract(year FROM d), extract(quarter FROM d), extract(month FROM d),
@@ -373,8 +384,8 @@ AS $$
 		WHERE NOT EXISTS (SELECT FROM walstar_claims.dim_date t WHERE t.date_key = x.d)
 		  AND isfinite(d)
 		RETURNING 1)
-	SELECT count(*)::integer FROM added
-$$;
+	SELECT count(*)::integer FROM added;
+END;
 
 ------------------------------------------------------------------------------
 -- Incremental maintenance
@@ -809,14 +820,14 @@ $$;
 -- The model's columns of landing table t.
 CREATE FUNCTION _landing_columns(t text) RETURNS text[]
 LANGUAGE sql IMMUTABLE
-AS $$
+BEGIN ATOMIC
 	SELECT CASE t
 		WHEN 'customers' THEN ARRAY['id', 'country_code', 'updated_at']
 		WHEN 'claims' THEN ARRAY['id', 'customer_id', 'amount', 'status', 'is_anomaly',
 								 'flagged_at', 'created_at', 'resolved_at', 'updated_at']
 		WHEN 'feedback' THEN ARRAY['id', 'claim_id', 'customer_id', 'rating', 'sentiment',
-								   'created_at'] END
-$$;
+								   'created_at'] END;
+END;
 
 /*
  * Raises unless the caller may attach the model to (or detach it from)
@@ -1134,11 +1145,11 @@ COMMENT ON FUNCTION detach() IS
 -- country code -> key; NULL code -> 0 (all countries); unknown code -> NULL.
 CREATE FUNCTION country_key_of(code text) RETURNS integer
 LANGUAGE sql STABLE
-AS $$
+BEGIN ATOMIC
 	SELECT CASE WHEN code IS NULL THEN 0
 				ELSE (SELECT country_key FROM walstar_claims.dim_country
-					  WHERE country_code = code::character(2) AND country_key <> 0) END
-$$;
+					  WHERE country_code = code::character(2) AND country_key <> 0) END;
+END;
 
 /*
  * Values at given percentiles from the histograms of one kind, for the
@@ -1153,7 +1164,7 @@ CREATE FUNCTION hist_pick(p_kind smallint, p_years integer[], p_countries intege
 RETURNS TABLE (year integer, country_key integer, n bigint, total numeric, pct float8,
 			   v_lo bigint, v_hi bigint, frac float8)
 LANGUAGE sql STABLE
-AS $$
+BEGIN ATOMIC
 	WITH t AS (
 		SELECT h.year, h.country_key, h.n, h.total, p.pct,
 			   floor(p.pct * (h.n - 1)::float8)::bigint AS r_lo,
@@ -1204,8 +1215,8 @@ AS $$
 	SELECT t.year, t.country_key, t.n, t.total, t.pct, lo.v, hi.v, t.frac
 	FROM t
 	JOIN e AS lo ON lo.year = t.year AND lo.country_key = t.country_key AND lo.rank = t.r_lo
-	JOIN e AS hi ON hi.year = t.year AND hi.country_key = t.country_key AND hi.rank = t.r_hi
-$$;
+	JOIN e AS hi ON hi.year = t.year AND hi.country_key = t.country_key AND hi.rank = t.r_hi;
+END;
 
 /*
  * Resolution-time percentiles of the given cells, cached in hist_total:
@@ -1217,7 +1228,7 @@ $$;
 CREATE FUNCTION cache_resolution_percentiles(p_years integer[], p_countries integer[])
 RETURNS void
 LANGUAGE sql
-AS $$
+BEGIN ATOMIC
 	UPDATE walstar_claims.hist_total h
 	SET median = m.med, p90 = m.p90
 	FROM unnest(p_years, p_countries) AS cell(year, country_key)
@@ -1229,8 +1240,8 @@ AS $$
 		GROUP BY 1, 2) AS m
 		ON m.year = cell.year AND m.country_key = cell.country_key
 	WHERE h.kind = 2 AND h.year = cell.year AND h.country_key = cell.country_key
-	  AND (h.median, h.p90) IS DISTINCT FROM (m.med, m.p90)
-$$;
+	  AND (h.median, h.p90) IS DISTINCT FROM (m.med, m.p90);
+END;
 
 CREATE FUNCTION total_claims(p_from date DEFAULT NULL, p_to date DEFAULT NULL,
 							 p_country text DEFAULT NULL)
