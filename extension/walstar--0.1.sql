@@ -182,6 +182,40 @@ BEGIN
 END
 $$;
 
+-- Acting on a subscription (changing, starting, stopping, rewinding or
+-- dropping it, or retrying or discarding its dead letters) is for its owner,
+-- the owner's members and superusers.  Another walstar_admin could
+-- otherwise point it at a broker of its own and so write into the owner's
+-- landing tables with the owner's rights.  Letters of a subscription that no
+-- longer exists are a superuser's.
+CREATE FUNCTION @extschema@._check_manager(subscription text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	who oid := @extschema@._caller();
+	owner_id oid;
+BEGIN
+	IF (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.oid = who) THEN
+		RETURN;
+	END IF;
+	SELECT x.owner INTO owner_id FROM @extschema@.subscriptions x WHERE x.name = subscription;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'must be superuser to act on subscription "%": it does not exist', subscription
+			USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.oid = owner_id)
+		OR NOT pg_catalog.pg_has_role(who, owner_id, 'MEMBER') THEN
+		RAISE EXCEPTION 'must be owner of subscription "%"', subscription
+			USING ERRCODE = 'insufficient_privilege',
+				DETAIL = pg_catalog.format('The subscription belongs to role "%s".',
+					pg_catalog.pg_get_userbyid(owner_id));
+	END IF;
+END
+$$;
+
 -- Argument checks shared by create and alter, with errors that name the
 -- argument.
 CREATE FUNCTION @extschema@._check_subscription(s @extschema@.subscriptions)
@@ -387,6 +421,7 @@ DECLARE
 BEGIN
 	SELECT * INTO s FROM @extschema@.subscriptions x
 	WHERE x.id = @extschema@._subscription_id(name) FOR UPDATE;
+	PERFORM @extschema@._check_manager(s.name);
 	IF topics IS NOT NULL AND topic_pattern IS NOT NULL THEN
 		RAISE EXCEPTION 'give either topics or topic_pattern'
 			USING ERRCODE = 'invalid_parameter_value';
@@ -447,6 +482,8 @@ BEGIN
 	IF if_exists AND NOT EXISTS (SELECT FROM @extschema@.subscriptions x WHERE x.name = $1) THEN
 		RETURN false;
 	END IF;
+	PERFORM @extschema@._subscription_id($1);
+	PERFORM @extschema@._check_manager($1);
 	DELETE FROM @extschema@.subscriptions x WHERE x.id = @extschema@._subscription_id($1);
 	RETURN true;
 END
@@ -473,6 +510,8 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_variable
 BEGIN
+	PERFORM @extschema@._subscription_id(name);
+	PERFORM @extschema@._check_manager(name);
 	UPDATE @extschema@.subscriptions x
 	SET enabled = true, config_version = x.config_version + 1
 	WHERE x.id = @extschema@._subscription_id(name);
@@ -490,6 +529,8 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_variable
 BEGIN
+	PERFORM @extschema@._subscription_id(name);
+	PERFORM @extschema@._check_manager(name);
 	UPDATE @extschema@.subscriptions x
 	SET enabled = false, config_version = x.config_version + 1
 	WHERE x.id = @extschema@._subscription_id(name);
@@ -509,6 +550,7 @@ DECLARE
 	sub_id integer := @extschema@._subscription_id(subscription);
 	n bigint;
 BEGIN
+	PERFORM @extschema@._check_manager(subscription);
 	IF to_offset IS NULL OR to_offset < 0 THEN
 		RAISE EXCEPTION 'offset must be 0 or more'
 			USING ERRCODE = 'invalid_parameter_value';
@@ -566,6 +608,8 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_variable
 BEGIN
+	PERFORM @extschema@._subscription_id(subscription);
+	PERFORM @extschema@._check_manager(subscription);
 	IF to_time IS NULL OR NOT isfinite(to_time) THEN
 		RAISE EXCEPTION 'rewind time must be a finite timestamp'
 			USING ERRCODE = 'invalid_parameter_value';
@@ -596,6 +640,7 @@ BEGIN
 		RAISE EXCEPTION 'dead letter % does not exist', $1
 			USING ERRCODE = 'undefined_object';
 	END IF;
+	PERFORM @extschema@._check_manager((SELECT d.subscription FROM @extschema@.dead_letters d WHERE d.id = $1));
 	err := @extschema@._apply_dead_letter($1);
 	IF err IS NULL THEN
 		DELETE FROM @extschema@.dead_letters d WHERE d.id = $1;
@@ -610,20 +655,36 @@ $$;
 
 CREATE FUNCTION @extschema@.discard_dead_letter(id bigint)
 RETURNS boolean
-LANGUAGE sql SECURITY DEFINER
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-	WITH gone AS (DELETE FROM @extschema@.dead_letters d WHERE d.id = $1 RETURNING 1)
-	SELECT count(*) > 0 FROM gone;
+#variable_conflict use_variable
+DECLARE
+	sub text := (SELECT d.subscription FROM @extschema@.dead_letters d WHERE d.id = $1);
+BEGIN
+	IF sub IS NULL THEN
+		RETURN false;
+	END IF;
+	PERFORM @extschema@._check_manager(sub);
+	DELETE FROM @extschema@.dead_letters d WHERE d.id = $1;
+	RETURN true;
+END
 $$;
 
 CREATE FUNCTION @extschema@.discard_dead_letters(subscription text)
 RETURNS bigint
-LANGUAGE sql SECURITY DEFINER
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-	WITH gone AS (DELETE FROM @extschema@.dead_letters d WHERE d.subscription = $1 RETURNING 1)
-	SELECT count(*) FROM gone;
+#variable_conflict use_variable
+DECLARE
+	n bigint;
+BEGIN
+	PERFORM @extschema@._check_manager(subscription);
+	DELETE FROM @extschema@.dead_letters d WHERE d.subscription = $1;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	RETURN n;
+END
 $$;
 
 -- Per subscription and partition: progress, lag and the worker's state.
@@ -651,7 +712,8 @@ SELECT s.name AS subscription,
 		ELSE coalesce(nullif(w.state, 'running'), 'stopped') END AS worker_state,
 	w.last_error,
 	w.last_error_time,
-	s.enabled
+	s.enabled,
+	s.landing_schema
 FROM @extschema@.subscriptions s
 LEFT JOIN @extschema@.subscription_offsets o ON o.subscription_id = s.id
 LEFT JOIN @extschema@.subscription_workers w ON w.subscription_id = s.id;

@@ -104,6 +104,8 @@ SELECT count(*) FROM walstar.dead_letters;
 UPDATE walstar.subscriptions SET enabled = true;
 DELETE FROM walstar.subscription_offsets;
 RESET ROLE;
+INSERT INTO walstar.dead_letters (subscription, topic, partition, "offset", raw, error)
+VALUES ('shop', 'walstar.public.items', 0, 1, '\x00', 'regress');
 -- the admin configures, but does not read stored secrets
 SET ROLE regress_walstar_admin;
 -- the landing schema must be one the owner may create in
@@ -115,8 +117,21 @@ SELECT name, batch_size, owner::regrole FROM walstar.subscriptions WHERE name = 
 SELECT properties FROM walstar.subscriptions;
 -- only a superuser gives a subscription to another role
 SELECT walstar.alter_subscription_owner('by_admin', 'regress_walstar_reader');
+-- another role's subscription is not the admin's to change, replay, stop,
+-- drop, or to retry or discard its letters
+SELECT walstar.alter_subscription('shop', brokers => 'mine:9092');
+SELECT walstar.stop_subscription('shop');
+SELECT walstar.start_subscription('shop');
+SELECT walstar.rewind('shop', 0::bigint);
+SELECT walstar.rewind('shop', now());
+SELECT walstar.drop_subscription('shop');
+SELECT walstar.retry_dead_letter(id) FROM walstar.dead_letters WHERE error = 'regress';
+SELECT walstar.discard_dead_letter(id) FROM walstar.dead_letters WHERE error = 'regress';
+SELECT walstar.discard_dead_letters('shop');
+SELECT walstar.discard_dead_letters('no_such_subscription');
 SELECT walstar.drop_subscription('by_admin');
 RESET ROLE;
+SELECT walstar.discard_dead_letters('shop');
 -- the worker connects as the owner: a role that cannot log in may not own one
 SET ROLE regress_walstar_nologin;
 SELECT walstar.create_subscription('nologin', 'b:1', topics => '{t}');

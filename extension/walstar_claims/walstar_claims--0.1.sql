@@ -28,9 +28,10 @@
 -- Where the landing tables are (set by attach()).
 CREATE TABLE config (
 	singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
-	landing_schema name NOT NULL
+	landing_schema name NOT NULL,
+	writers oid[] NOT NULL DEFAULT '{}'	/* roles attach() gave the writer rights */
 );
-COMMENT ON TABLE config IS 'the landing schema the model is attached to';
+COMMENT ON TABLE config IS 'the landing schema the model is attached to, and the roles given the model''s writer rights';
 
 -- What the model has absorbed, per landing table.
 CREATE TABLE model_state (
@@ -47,23 +48,56 @@ COMMENT ON TABLE model_state IS 'per landing table: when the model last absorbed
  * is plain static SQL whatever the landing schema.  They start empty and
  * attach() points them at <landing_schema>.customers/claims/feedback.  Only
  * the columns the model uses: no personal data enters the star schema.
+ * security_invoker: whoever reads them needs the right to read the landing
+ * tables themselves (their owner does); the views lend nobody theirs.
  */
-CREATE VIEW src_customers AS
-	SELECT NULL::bigint AS id, NULL::character(2) AS country_code,
-		   NULL::timestamptz AS updated_at
-	WHERE false;
-CREATE VIEW src_claims AS
-	SELECT NULL::bigint AS id, NULL::bigint AS customer_id,
-		   NULL::numeric(12,2) AS amount, NULL::text AS status,
-		   NULL::boolean AS is_anomaly, NULL::timestamptz AS flagged_at,
-		   NULL::timestamptz AS created_at, NULL::timestamptz AS resolved_at,
-		   NULL::timestamptz AS updated_at
-	WHERE false;
-CREATE VIEW src_feedback AS
-	SELECT NULL::bigint AS id, NULL::bigint AS claim_id,
-		   NULL::bigint AS customer_id, NULL::smallint AS rating,
-		   NULL::text AS sentiment, NULL::timestamptz AS created_at
-	WHERE false;
+CREATE FUNCTION _point_views(landing_schema name) RETURNS void
+LANGUAGE plpgsql
+SET search_path = walstar_claims, pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+BEGIN
+	IF landing_schema IS NULL THEN
+		CREATE OR REPLACE VIEW walstar_claims.src_customers WITH (security_invoker = true) AS
+			SELECT NULL::bigint AS id, NULL::character(2) AS country_code,
+				   NULL::timestamptz AS updated_at
+			WHERE false;
+		CREATE OR REPLACE VIEW walstar_claims.src_claims WITH (security_invoker = true) AS
+			SELECT NULL::bigint AS id, NULL::bigint AS customer_id,
+				   NULL::numeric(12,2) AS amount, NULL::text AS status,
+				   NULL::boolean AS is_anomaly, NULL::timestamptz AS flagged_at,
+				   NULL::timestamptz AS created_at, NULL::timestamptz AS resolved_at,
+				   NULL::timestamptz AS updated_at
+			WHERE false;
+		CREATE OR REPLACE VIEW walstar_claims.src_feedback WITH (security_invoker = true) AS
+			SELECT NULL::bigint AS id, NULL::bigint AS claim_id,
+				   NULL::bigint AS customer_id, NULL::smallint AS rating,
+				   NULL::text AS sentiment, NULL::timestamptz AS created_at
+			WHERE false;
+		RETURN;
+	END IF;
+	EXECUTE format($q$CREATE OR REPLACE VIEW walstar_claims.src_customers
+		WITH (security_invoker = true) AS
+		SELECT id::bigint AS id, country_code::character(2) AS country_code,
+			   updated_at::timestamptz AS updated_at
+		FROM %I.customers$q$, landing_schema);
+	EXECUTE format($q$CREATE OR REPLACE VIEW walstar_claims.src_claims
+		WITH (security_invoker = true) AS
+		SELECT id::bigint AS id, customer_id::bigint AS customer_id,
+			   amount::numeric(12,2) AS amount, status::text AS status,
+			   is_anomaly::boolean AS is_anomaly, flagged_at::timestamptz AS flagged_at,
+			   created_at::timestamptz AS created_at, resolved_at::timestamptz AS resolved_at,
+			   updated_at::timestamptz AS updated_at
+		FROM %I.claims$q$, landing_schema);
+	EXECUTE format($q$CREATE OR REPLACE VIEW walstar_claims.src_feedback
+		WITH (security_invoker = true) AS
+		SELECT id::bigint AS id, claim_id::bigint AS claim_id,
+			   customer_id::bigint AS customer_id, rating::smallint AS rating,
+			   sentiment::text AS sentiment, created_at::timestamptz AS created_at
+		FROM %I.feedback$q$, landing_schema);
+END
+$$;
+SELECT _point_views(NULL);
 
 ------------------------------------------------------------------------------
 -- Dimensions
@@ -263,34 +297,45 @@ CREATE TABLE hist_exact (
 -- Helpers
 ------------------------------------------------------------------------------
 
+-- The SQL functions have SQL-standard bodies: their names are bound when the
+-- extension is created, so no caller's search_path (a public.unnest(date[]),
+-- an operator public.*(integer, numeric)) changes what they call, and they
+-- still inline.  The PL/pgSQL functions pin their search_path instead.
+
 -- 10^(number of digits of |v| - digits), at least 1.  (Not STRICT, so that
 -- the planner inlines these two: they run for every histogram delta row.)
 CREATE FUNCTION bucket_width(v bigint, digits integer) RETURNS bigint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-AS $$ SELECT (10::float8 ^ greatest(length(abs(v)::text) - digits, 0))::bigint $$;
+BEGIN ATOMIC
+	SELECT (10::float8 ^ greatest(length(abs(v)::text) - digits, 0))::bigint;
+END;
 
 -- v rounded down to its first "digits" significant digits (monotonic in v).
 CREATE FUNCTION bucket(v bigint, digits integer) RETURNS bigint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-AS $$
+BEGIN ATOMIC
 	SELECT v - (((v % walstar_claims.bucket_width(v, digits))
 				 + walstar_claims.bucket_width(v, digits))
-				% walstar_claims.bucket_width(v, digits))
-$$;
+				% walstar_claims.bucket_width(v, digits));
+END;
 
 -- Microseconds as an interval, days and hours like timestamptz subtraction.
 CREATE FUNCTION us_interval(us float8) RETURNS interval
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-AS $$ SELECT justify_hours(round(us) * interval '1 microsecond') $$;
+BEGIN ATOMIC
+	SELECT justify_hours(round(us) * interval '1 microsecond');
+END;
 
 CREATE FUNCTION model_lock() RETURNS void
 LANGUAGE sql
-AS $$ SELECT pg_advisory_xact_lock(1463898963, 1) $$;
+BEGIN ATOMIC
+	SELECT pg_advisory_xact_lock(1463898963, 1);
+END;
 
 -- Landing rows -> fact rows (ids NULL: all).
 CREATE FUNCTION claim_rows(ids bigint[]) RETURNS SETOF fact_claim
 LANGUAGE sql STABLE
-AS $$
+BEGIN ATOMIC
 	SELECT c.id, c.customer_id, v.customer_key, coalesce(v.country_key, 1),
 		   (c.created_at AT TIME ZONE 'UTC')::date,
 		   extract(year FROM c.created_at AT TIME ZONE 'UTC')::integer,
@@ -304,12 +349,12 @@ AS $$
 	LEFT JOIN walstar_claims.dim_customer v
 		ON v.customer_id = c.customer_id
 		AND c.created_at >= v.row_from AND c.created_at < v.row_to
-	WHERE ids IS NULL OR c.id = ANY (ids)
-$$;
+	WHERE ids IS NULL OR c.id = ANY (ids);
+END;
 
 CREATE FUNCTION feedback_rows(ids bigint[]) RETURNS SETOF fact_feedback
 LANGUAGE sql STABLE
-AS $$
+BEGIN ATOMIC
 	SELECT f.id, f.claim_id, f.customer_id,
 		   (f.created_at AT TIME ZONE 'UTC')::date, f.created_at, f.rating,
 		   coalesce(f.sentiment,
@@ -321,14 +366,14 @@ AS $$
 		   coalesce(c.is_anomaly, false)
 	FROM walstar_claims.src_feedback f
 	LEFT JOIN walstar_claims.fact_claim c ON c.claim_id = f.claim_id
-	WHERE ids IS NULL OR f.id = ANY (ids)
-$$;
+	WHERE ids IS NULL OR f.id = ANY (ids);
+END;
 
 -- Calendar days outside the pre-filled range, as facts reach them; returns
 -- how many were added.
 CREATE FUNCTION ensure_dates(days date[]) RETURNS integer
 LANGUAGE sql
-AS $$
+BEGIN ATOMIC
 	WITH added AS (
 	INSERT INTO walstar_claims.dim_date
 		SELECT d, extract(year FROM d), extract(quarter FROM d), extract(month FROM d),
@@ -339,8 +384,8 @@ AS $$
 		WHERE NOT EXISTS (SELECT FROM walstar_claims.dim_date t WHERE t.date_key = x.d)
 		  AND isfinite(d)
 		RETURNING 1)
-	SELECT count(*)::integer FROM added
-$$;
+	SELECT count(*)::integer FROM added;
+END;
 
 ------------------------------------------------------------------------------
 -- Incremental maintenance
@@ -627,6 +672,9 @@ DECLARE
 	total bigint;
 	done bigint := 0;
 BEGIN
+	IF what IS NULL OR what NOT IN ('claims', 'feedback') THEN
+		RAISE EXCEPTION 'build_facts: unknown landing table "%"', what;
+	END IF;
 	EXECUTE format('SELECT count(*) FROM %I', 'src_' || what) INTO total;
 	IF chunk = 0 OR total <= chunk THEN
 		IF total >= 100000 THEN
@@ -697,7 +745,7 @@ END
 $$;
 
 CREATE FUNCTION rebuild() RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER
+LANGUAGE plpgsql
 SET search_path = walstar_claims, pg_catalog, pg_temp
 SET jit = off
 AS $$
@@ -710,8 +758,11 @@ COMMENT ON FUNCTION rebuild() IS
 	'rebuilds facts and rollups from the landing tables; customer country versions are kept and reconciled with the landing rows';
 
 -- The triggers attach() puts on the landing tables; TG_ARGV[0] names the table.
+-- Not SECURITY DEFINER: it runs as the role that changed the landing table
+-- (walstar's apply worker connects as the subscription owner, who owns the
+-- landing tables), with the writer rights attach() gave that owner.
 CREATE FUNCTION on_landing_change() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER
+LANGUAGE plpgsql
 SET search_path = walstar_claims, pg_catalog, pg_temp
 SET jit = off
 AS $$
@@ -754,75 +805,272 @@ $$;
 -- Administration
 ------------------------------------------------------------------------------
 
-CREATE FUNCTION attach(landing_schema name DEFAULT 'acme') RETURNS void
+/*
+ * Privileges.  The model is fed by the owners of its landing tables: the
+ * triggers run as whoever changes a landing table (walstar's apply worker
+ * connects as the subscription owner, who owns the landing tables), so
+ * attach() gives those owners the model's writer rights below, and nothing
+ * on anything else.  Nothing of the model runs as the extension owner except
+ * _attach() and detach(), which check that the caller owns what they
+ * change, do DDL only and read no landing row: no code of a landing table's
+ * owner (column types, policies, index expressions) ever runs with rights
+ * that owner lacks.
+ */
+
+-- The model's columns of landing table t.
+CREATE FUNCTION _landing_columns(t text) RETURNS text[]
+LANGUAGE sql IMMUTABLE
+BEGIN ATOMIC
+	SELECT CASE t
+		WHEN 'customers' THEN ARRAY['id', 'country_code', 'updated_at']
+		WHEN 'claims' THEN ARRAY['id', 'customer_id', 'amount', 'status', 'is_anomaly',
+								 'flagged_at', 'created_at', 'resolved_at', 'updated_at']
+		WHEN 'feedback' THEN ARRAY['id', 'claim_id', 'customer_id', 'rating', 'sentiment',
+								   'created_at'] END;
+END;
+
+/*
+ * Raises unless the caller may attach the model to (or detach it from)
+ * landing table landing_schema.t; returns its oid, NULL if it does not exist.
+ * The caller must own it (be a member of its owner) or be a superuser; to
+ * attach, it must be an ordinary table whose model columns have built-in
+ * base types, so that the views read it with built-in casts only.
+ */
+CREATE FUNCTION _check_landing_table(caller oid, landing_schema name, t text, attaching boolean)
+RETURNS oid
+LANGUAGE plpgsql STABLE
+SET search_path = walstar_claims, pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	rel oid := to_regclass(format('%I.%I', landing_schema, t));
+	cls record;
+	bad text;
+BEGIN
+	IF rel IS NULL THEN
+		RETURN NULL;
+	END IF;
+	SELECT c.relkind, c.relowner INTO cls FROM pg_class c WHERE c.oid = rel;
+	IF NOT (SELECT r.rolsuper FROM pg_roles r WHERE r.oid = caller)
+		AND NOT pg_has_role(caller, cls.relowner, 'MEMBER') THEN
+		RAISE EXCEPTION 'must be owner of table %', rel::regclass
+			USING ERRCODE = 'insufficient_privilege',
+				DETAIL = format('The table belongs to role "%s".', pg_get_userbyid(cls.relowner)),
+				HINT = 'Attach the model as the owner of the landing tables (the subscription owner).';
+	END IF;
+	IF NOT attaching THEN
+		RETURN rel;
+	END IF;
+	IF cls.relkind <> 'r' THEN
+		RAISE EXCEPTION '% is not an ordinary table', rel::regclass
+			USING ERRCODE = 'wrong_object_type';
+	END IF;
+	SELECT string_agg(quote_ident(m.col), ', ') INTO bad
+	FROM unnest(_landing_columns(t)) AS m(col)
+	WHERE NOT EXISTS (
+		SELECT FROM pg_attribute a JOIN pg_type y ON y.oid = a.atttypid
+		WHERE a.attrelid = rel AND a.attname = m.col AND a.attnum > 0 AND NOT a.attisdropped
+		  AND y.typnamespace = 'pg_catalog'::regnamespace AND y.typtype = 'b');
+	IF bad IS NOT NULL THEN
+		RAISE EXCEPTION 'landing table % has no column of a built-in type named %', rel::regclass, bad
+			USING ERRCODE = 'datatype_mismatch',
+				HINT = 'The model reads these columns; they must exist with built-in types, as walstar creates them.';
+	END IF;
+	RETURN rel;
+END
+$$;
+
+-- The model's writer rights, given to (or taken back from) role r: what the
+-- triggers, rebuild() and verify() use.  Superusers need none.
+CREATE FUNCTION _writer_privileges(r oid, do_grant boolean) RETURNS void
+LANGUAGE plpgsql
+SET search_path = walstar_claims, pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	what text;
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_roles x WHERE x.oid = r AND NOT x.rolsuper) THEN
+		RETURN;
+	END IF;
+	FOREACH what IN ARRAY ARRAY[
+		'USAGE ON SCHEMA walstar_claims',
+		'SELECT, INSERT ON TABLE walstar_claims.dim_date, walstar_claims.dim_country',
+		'SELECT, INSERT, UPDATE, DELETE ON TABLE walstar_claims.dim_customer',
+		'SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON TABLE walstar_claims.fact_claim,
+			walstar_claims.fact_feedback',
+		'SELECT, INSERT, UPDATE, TRUNCATE ON TABLE walstar_claims.r_claims_day,
+			walstar_claims.r_claims_month, walstar_claims.r_feedback_day,
+			walstar_claims.r_feedback_month, walstar_claims.r_anomaly_sentiment,
+			walstar_claims.hist_total, walstar_claims.hist_coarse, walstar_claims.hist_fine,
+			walstar_claims.hist_exact',
+		'SELECT, UPDATE ON TABLE walstar_claims.model_state',
+		'SELECT ON TABLE walstar_claims.config, walstar_claims.src_customers,
+			walstar_claims.src_claims, walstar_claims.src_feedback',
+		'USAGE ON SEQUENCE walstar_claims.dim_country_key_seq,
+			walstar_claims.dim_customer_customer_key_seq',
+		'EXECUTE ON FUNCTION walstar_claims.bucket_width(bigint, integer),
+			walstar_claims.bucket(bigint, integer), walstar_claims.us_interval(float8),
+			walstar_claims.model_lock(), walstar_claims.claim_rows(bigint[]),
+			walstar_claims.feedback_rows(bigint[]), walstar_claims.ensure_dates(date[]),
+			walstar_claims.refresh_customers(bigint[], boolean),
+			walstar_claims.refresh_claims(bigint[], boolean),
+			walstar_claims.refresh_feedback(bigint[]),
+			walstar_claims.build_facts(text, integer, timestamptz),
+			walstar_claims.rebuild_locked(), walstar_claims.rebuild(), walstar_claims.verify(),
+			walstar_claims.country_key_of(text),
+			walstar_claims.hist_pick(smallint, integer[], integer[], float8[]),
+			walstar_claims.cache_resolution_percentiles(integer[], integer[]),
+			walstar_claims.total_claims(date, date, text),
+			walstar_claims.claim_amount_stats(integer, text),
+			walstar_claims.positive_feedback_count(date, date, text),
+			walstar_claims.anomaly_feedback_sentiment(integer, integer, text),
+			walstar_claims.anomaly_resolution_time(integer, text)']
+	LOOP
+		IF do_grant THEN
+			EXECUTE format('GRANT %s TO %I', what, pg_get_userbyid(r));
+		ELSE
+			EXECUTE format('REVOKE %s FROM %I', what, pg_get_userbyid(r));
+		END IF;
+	END LOOP;
+END
+$$;
+
+-- Undo the current attachment, if the caller may: triggers dropped, views
+-- emptied (the model no longer refers to the landing tables), writer rights
+-- taken back.
+CREATE FUNCTION _detach_locked(caller oid) RETURNS void
+LANGUAGE plpgsql
+SET search_path = walstar_claims, pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	cfg record;
+	t text;
+	op text;
+	w oid;
+BEGIN
+	SELECT c.landing_schema, c.writers INTO cfg FROM config c;
+	IF NOT FOUND THEN
+		RETURN;
+	END IF;
+	FOREACH t IN ARRAY ARRAY['customers', 'claims', 'feedback']
+	LOOP
+		IF _check_landing_table(caller, cfg.landing_schema, t, false) IS NOT NULL THEN
+			FOREACH op IN ARRAY ARRAY['insert', 'update', 'delete', 'truncate']
+			LOOP
+				EXECUTE format('DROP TRIGGER IF EXISTS %I ON %I.%I',
+							   'walstar_claims_' || op, cfg.landing_schema, t);
+			END LOOP;
+		END IF;
+	END LOOP;
+	PERFORM _point_views(NULL);
+	FOREACH w IN ARRAY cfg.writers
+	LOOP
+		PERFORM _writer_privileges(w, false);
+	END LOOP;
+	DELETE FROM config;
+END
+$$;
+
+/*
+ * The privileged half of attach(), as the extension owner: the caller must
+ * own the landing tables that exist (and may create in the schema, or the
+ * database, for those that do not).  A new schema belongs to the caller, new
+ * tables to the schema's owner when the caller is a member of it, else to
+ * the caller.  Replaces any previous attachment (which the caller must be
+ * allowed to detach), installs the triggers and gives the tables' owners the
+ * writer rights.  Reads no landing row.
+ */
+CREATE FUNCTION _attach(landing_schema name) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = walstar_claims, pg_catalog, pg_temp
 SET jit = off
 AS $$
+#variable_conflict use_variable
 DECLARE
+	caller oid := walstar._caller();
+	caller_super boolean := (SELECT r.rolsuper FROM pg_roles r WHERE r.oid = caller);
+	schema_owner oid;
+	table_owner oid;
 	t text;
+	cols text;
 	op text;
+	w oid;
+	owners oid[];
 	caller_messages text := current_setting('client_min_messages');
 BEGIN
 	PERFORM model_lock();
-	-- No "already exists, skipping" notices; the build's progress is shown.
+	IF landing_schema IS NULL OR landing_schema = ''
+		OR landing_schema IN ('walstar', 'walstar_claims', 'information_schema')
+		OR landing_schema LIKE 'pg\_%' THEN
+		RAISE EXCEPTION 'landing schema "%" is reserved', landing_schema
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	PERFORM _detach_locked(caller);
+	-- No "already exists, skipping" notices.
 	PERFORM set_config('client_min_messages', 'warning', true);
-	EXECUTE format('CREATE SCHEMA IF NOT EXISTS %I', landing_schema);
-	EXECUTE format('GRANT USAGE ON SCHEMA %I TO walstar_admin', landing_schema);
-	EXECUTE format($q$CREATE TABLE IF NOT EXISTS %I.customers (
-		id bigint PRIMARY KEY,
-		full_name text NOT NULL,
-		email text NOT NULL,
-		phone text,
-		country_code character(2) NOT NULL,
-		created_at timestamp with time zone NOT NULL,
-		updated_at timestamp with time zone NOT NULL)$q$, landing_schema);
-	EXECUTE format($q$CREATE TABLE IF NOT EXISTS %I.claims (
-		id bigint PRIMARY KEY,
-		customer_id bigint NOT NULL,
-		amount numeric(12,2) NOT NULL,
-		status text NOT NULL,
-		is_anomaly boolean NOT NULL,
-		anomaly_reason text,
-		flagged_at timestamp with time zone,
-		created_at timestamp with time zone NOT NULL,
-		resolved_at timestamp with time zone,
-		updated_at timestamp with time zone NOT NULL)$q$, landing_schema);
-	EXECUTE format($q$CREATE TABLE IF NOT EXISTS %I.feedback (
-		id bigint PRIMARY KEY,
-		claim_id bigint NOT NULL,
-		customer_id bigint NOT NULL,
-		rating smallint NOT NULL,
-		comment text,
-		sentiment text,
-		created_at timestamp with time zone NOT NULL)$q$, landing_schema);
 
-	EXECUTE format($q$CREATE OR REPLACE VIEW src_customers AS
-		SELECT id::bigint AS id, country_code::character(2) AS country_code,
-			   updated_at::timestamptz AS updated_at
-		FROM %I.customers$q$, landing_schema);
-	EXECUTE format($q$CREATE OR REPLACE VIEW src_claims AS
-		SELECT id::bigint AS id, customer_id::bigint AS customer_id,
-			   amount::numeric(12,2) AS amount, status::text AS status,
-			   is_anomaly::boolean AS is_anomaly, flagged_at::timestamptz AS flagged_at,
-			   created_at::timestamptz AS created_at, resolved_at::timestamptz AS resolved_at,
-			   updated_at::timestamptz AS updated_at
-		FROM %I.claims$q$, landing_schema);
-	EXECUTE format($q$CREATE OR REPLACE VIEW src_feedback AS
-		SELECT id::bigint AS id, claim_id::bigint AS claim_id,
-			   customer_id::bigint AS customer_id, rating::smallint AS rating,
-			   sentiment::text AS sentiment, created_at::timestamptz AS created_at
-		FROM %I.feedback$q$, landing_schema);
+	SELECT n.nspowner INTO schema_owner FROM pg_namespace n WHERE n.nspname = landing_schema;
+	IF NOT FOUND THEN
+		IF NOT caller_super
+			AND NOT has_database_privilege(caller, current_database(), 'CREATE') THEN
+			RAISE EXCEPTION 'permission denied to create schema %', landing_schema
+				USING ERRCODE = 'insufficient_privilege';
+		END IF;
+		EXECUTE format('CREATE SCHEMA %I AUTHORIZATION %I', landing_schema, pg_get_userbyid(caller));
+		schema_owner := caller;
+	ELSIF NOT caller_super AND NOT has_schema_privilege(caller, landing_schema::text, 'USAGE') THEN
+		RAISE EXCEPTION 'permission denied for schema %', landing_schema
+			USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	table_owner := CASE WHEN pg_has_role(caller, schema_owner, 'MEMBER') THEN schema_owner
+						ELSE caller END;
+
+	FOR t, cols IN VALUES
+		('customers', $c$id bigint PRIMARY KEY,
+			full_name text NOT NULL,
+			email text NOT NULL,
+			phone text,
+			country_code character(2) NOT NULL,
+			created_at timestamp with time zone NOT NULL,
+			updated_at timestamp with time zone NOT NULL$c$),
+		('claims', $c$id bigint PRIMARY KEY,
+			customer_id bigint NOT NULL,
+			amount numeric(12,2) NOT NULL,
+			status text NOT NULL,
+			is_anomaly boolean NOT NULL,
+			anomaly_reason text,
+			flagged_at timestamp with time zone,
+			created_at timestamp with time zone NOT NULL,
+			resolved_at timestamp with time zone,
+			updated_at timestamp with time zone NOT NULL$c$),
+		('feedback', $c$id bigint PRIMARY KEY,
+			claim_id bigint NOT NULL,
+			customer_id bigint NOT NULL,
+			rating smallint NOT NULL,
+			comment text,
+			sentiment text,
+			created_at timestamp with time zone NOT NULL$c$)
+	LOOP
+		IF _check_landing_table(caller, landing_schema, t, true) IS NULL THEN
+			IF NOT caller_super
+				AND NOT has_schema_privilege(caller, landing_schema::text, 'CREATE') THEN
+				RAISE EXCEPTION 'permission denied for schema %', landing_schema
+					USING ERRCODE = 'insufficient_privilege',
+						DETAIL = format('%I.%I does not exist, and role "%s" may not create it.',
+										landing_schema, t, pg_get_userbyid(caller));
+			END IF;
+			EXECUTE format('CREATE TABLE %I.%I (%s)', landing_schema, t, cols);
+			EXECUTE format('ALTER TABLE %I.%I OWNER TO %I', landing_schema, t,
+						   pg_get_userbyid(table_owner));
+		END IF;
+	END LOOP;
+
+	PERFORM _point_views(landing_schema);
 
 	FOREACH t IN ARRAY ARRAY['customers', 'claims', 'feedback']
 	LOOP
-		EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON %I.%I TO walstar_admin',
-					   landing_schema, t);
-		FOREACH op IN ARRAY ARRAY['insert', 'update', 'delete', 'truncate']
-		LOOP
-			EXECUTE format('DROP TRIGGER IF EXISTS %I ON %I.%I',
-						   'walstar_claims_' || op, landing_schema, t);
-		END LOOP;
 		EXECUTE format($q$CREATE TRIGGER walstar_claims_insert AFTER INSERT ON %I.%I
 			REFERENCING NEW TABLE AS new_rows
 			FOR EACH STATEMENT EXECUTE FUNCTION walstar_claims.on_landing_change(%L)$q$,
@@ -846,45 +1094,49 @@ BEGIN
 		END LOOP;
 	END LOOP;
 
-	INSERT INTO config (landing_schema) VALUES (landing_schema)
-	ON CONFLICT (singleton) DO UPDATE SET landing_schema = excluded.landing_schema;
+	SELECT array_agg(DISTINCT c.relowner) INTO owners
+	FROM pg_class c
+	WHERE c.oid IN (to_regclass(format('%I.customers', landing_schema)),
+					to_regclass(format('%I.claims', landing_schema)),
+					to_regclass(format('%I.feedback', landing_schema)));
+	FOREACH w IN ARRAY owners
+	LOOP
+		PERFORM _writer_privileges(w, true);
+	END LOOP;
+	INSERT INTO config (landing_schema, writers) VALUES (landing_schema, owners);
 
 	PERFORM set_config('client_min_messages', caller_messages, true);
-	PERFORM rebuild_locked();
+END
+$$;
+
+-- Not SECURITY DEFINER: the build reads the landing tables with the
+-- caller's rights (which _attach() has just extended by the writer rights
+-- when the caller owns them).
+CREATE FUNCTION attach(landing_schema name DEFAULT 'acme') RETURNS void
+LANGUAGE plpgsql
+SET search_path = walstar_claims, pg_catalog, pg_temp
+SET jit = off
+AS $$
+BEGIN
+	PERFORM _attach(landing_schema);
+	PERFORM rebuild();
 END
 $$;
 COMMENT ON FUNCTION attach(name) IS
-	'creates <landing_schema>.customers, claims and feedback if missing, installs the triggers that maintain the star schema, and builds it from the rows already there';
+	'creates <landing_schema>.customers, claims and feedback if missing, installs the triggers that maintain the star schema, gives the landing tables'' owners the model''s writer rights, and builds it from the rows already there; the caller must own the landing tables';
 
 CREATE FUNCTION detach() RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = walstar_claims, pg_catalog, pg_temp
 SET jit = off
 AS $$
-DECLARE
-	s name;
-	t text;
-	op text;
 BEGIN
 	PERFORM model_lock();
-	SELECT landing_schema INTO s FROM config;
-	IF NOT FOUND THEN
-		RETURN;
-	END IF;
-	FOREACH t IN ARRAY ARRAY['customers', 'claims', 'feedback']
-	LOOP
-		FOREACH op IN ARRAY ARRAY['insert', 'update', 'delete', 'truncate']
-		LOOP
-			IF to_regclass(format('%I.%I', s, t)) IS NOT NULL THEN
-				EXECUTE format('DROP TRIGGER IF EXISTS %I ON %I.%I', 'walstar_claims_' || op, s, t);
-			END IF;
-		END LOOP;
-	END LOOP;
-	DELETE FROM config;
+	PERFORM _detach_locked(walstar._caller());
 END
 $$;
 COMMENT ON FUNCTION detach() IS
-	'removes the triggers from the landing tables; the star schema stops following them';
+	'removes the triggers from the landing tables and takes back the writer rights; the star schema stops following them; the caller must own the landing tables';
 
 ------------------------------------------------------------------------------
 -- Metric functions (read rollups only)
@@ -893,11 +1145,11 @@ COMMENT ON FUNCTION detach() IS
 -- country code -> key; NULL code -> 0 (all countries); unknown code -> NULL.
 CREATE FUNCTION country_key_of(code text) RETURNS integer
 LANGUAGE sql STABLE
-AS $$
+BEGIN ATOMIC
 	SELECT CASE WHEN code IS NULL THEN 0
 				ELSE (SELECT country_key FROM walstar_claims.dim_country
-					  WHERE country_code = code::character(2) AND country_key <> 0) END
-$$;
+					  WHERE country_code = code::character(2) AND country_key <> 0) END;
+END;
 
 /*
  * Values at given percentiles from the histograms of one kind, for the
@@ -912,7 +1164,7 @@ CREATE FUNCTION hist_pick(p_kind smallint, p_years integer[], p_countries intege
 RETURNS TABLE (year integer, country_key integer, n bigint, total numeric, pct float8,
 			   v_lo bigint, v_hi bigint, frac float8)
 LANGUAGE sql STABLE
-AS $$
+BEGIN ATOMIC
 	WITH t AS (
 		SELECT h.year, h.country_key, h.n, h.total, p.pct,
 			   floor(p.pct * (h.n - 1)::float8)::bigint AS r_lo,
@@ -963,8 +1215,8 @@ AS $$
 	SELECT t.year, t.country_key, t.n, t.total, t.pct, lo.v, hi.v, t.frac
 	FROM t
 	JOIN e AS lo ON lo.year = t.year AND lo.country_key = t.country_key AND lo.rank = t.r_lo
-	JOIN e AS hi ON hi.year = t.year AND hi.country_key = t.country_key AND hi.rank = t.r_hi
-$$;
+	JOIN e AS hi ON hi.year = t.year AND hi.country_key = t.country_key AND hi.rank = t.r_hi;
+END;
 
 /*
  * Resolution-time percentiles of the given cells, cached in hist_total:
@@ -976,7 +1228,7 @@ $$;
 CREATE FUNCTION cache_resolution_percentiles(p_years integer[], p_countries integer[])
 RETURNS void
 LANGUAGE sql
-AS $$
+BEGIN ATOMIC
 	UPDATE walstar_claims.hist_total h
 	SET median = m.med, p90 = m.p90
 	FROM unnest(p_years, p_countries) AS cell(year, country_key)
@@ -988,13 +1240,13 @@ AS $$
 		GROUP BY 1, 2) AS m
 		ON m.year = cell.year AND m.country_key = cell.country_key
 	WHERE h.kind = 2 AND h.year = cell.year AND h.country_key = cell.country_key
-	  AND (h.median, h.p90) IS DISTINCT FROM (m.med, m.p90)
-$$;
+	  AND (h.median, h.p90) IS DISTINCT FROM (m.med, m.p90);
+END;
 
 CREATE FUNCTION total_claims(p_from date DEFAULT NULL, p_to date DEFAULT NULL,
 							 p_country text DEFAULT NULL)
 RETURNS bigint
-LANGUAGE plpgsql STABLE SECURITY DEFINER
+LANGUAGE plpgsql STABLE
 SET search_path = walstar_claims, pg_catalog, pg_temp
 SET jit = off
 AS $$
@@ -1042,7 +1294,7 @@ COMMENT ON FUNCTION total_claims(date, date, text) IS
 CREATE FUNCTION claim_amount_stats(p_year integer DEFAULT NULL, p_country text DEFAULT NULL)
 RETURNS TABLE (claims bigint, min_amount numeric, max_amount numeric,
 			   avg_amount numeric, median_amount numeric)
-LANGUAGE plpgsql STABLE SECURITY DEFINER
+LANGUAGE plpgsql STABLE
 SET search_path = walstar_claims, pg_catalog, pg_temp
 SET jit = off
 AS $$
@@ -1078,7 +1330,7 @@ COMMENT ON FUNCTION claim_amount_stats(integer, text) IS
 CREATE FUNCTION positive_feedback_count(p_from date DEFAULT NULL, p_to date DEFAULT NULL,
 										p_country text DEFAULT NULL)
 RETURNS bigint
-LANGUAGE plpgsql STABLE SECURITY DEFINER
+LANGUAGE plpgsql STABLE
 SET search_path = walstar_claims, pg_catalog, pg_temp
 SET jit = off
 AS $$
@@ -1123,7 +1375,7 @@ CREATE FUNCTION anomaly_feedback_sentiment(p_from_year integer DEFAULT NULL,
 										   p_to_year integer DEFAULT NULL,
 										   p_country text DEFAULT NULL)
 RETURNS TABLE (year integer, country_code text, sentiment text, feedback bigint)
-LANGUAGE plpgsql STABLE SECURITY DEFINER
+LANGUAGE plpgsql STABLE
 SET search_path = walstar_claims, pg_catalog, pg_temp
 SET jit = off
 AS $$
@@ -1148,7 +1400,7 @@ COMMENT ON FUNCTION anomaly_feedback_sentiment(integer, integer, text) IS
 CREATE FUNCTION anomaly_resolution_time(p_year integer DEFAULT NULL, p_country text DEFAULT NULL)
 RETURNS TABLE (country_code text, resolved_claims bigint, avg_time interval,
 			   median_time interval, p90_time interval)
-LANGUAGE plpgsql STABLE SECURITY DEFINER
+LANGUAGE plpgsql STABLE
 SET search_path = walstar_claims, pg_catalog, pg_temp
 SET jit = off
 AS $$
@@ -1177,7 +1429,7 @@ CREATE FUNCTION freshness()
 RETURNS TABLE (metric text, source_tables text[], lag_seconds double precision,
 			   lag_messages bigint, last_source_commit timestamptz,
 			   model_applied_at timestamptz)
-LANGUAGE plpgsql STABLE SECURITY DEFINER
+LANGUAGE plpgsql STABLE
 SET search_path = walstar_claims, pg_catalog, pg_temp
 SET jit = off
 AS $$
@@ -1200,8 +1452,7 @@ BEGIN
 			   sum(st.lag_messages)::bigint AS lag_messages,
 			   max(st.last_commit_time_applied) AS last_commit
 		FROM walstar.subscription_status st
-		JOIN walstar.subscriptions s ON s.name = st.subscription
-		WHERE s.landing_schema = ls AND split_part(st.topic, '.', -2) = 'public'
+		WHERE st.landing_schema = ls AND split_part(st.topic, '.', -2) = 'public'
 		GROUP BY 1)
 	SELECT m.metric, m.tables, max(src.lag_seconds), sum(src.lag_messages)::bigint,
 		   min(src.last_commit), min(s.last_applied_at)
@@ -1228,7 +1479,7 @@ COMMENT ON FUNCTION freshness() IS
  */
 CREATE FUNCTION verify()
 RETURNS TABLE (metric text, key text, model text, expected text)
-LANGUAGE plpgsql SECURITY DEFINER
+LANGUAGE plpgsql
 SET search_path = walstar_claims, pg_catalog, pg_temp
 SET jit = off
 SET client_min_messages = warning
@@ -1437,20 +1688,25 @@ COMMENT ON FUNCTION verify() IS
 	'recomputes every metric from the landing tables with plain SQL; one row per difference, none when the model agrees';
 
 ------------------------------------------------------------------------------
--- Privileges: the reader calls metric functions and reads the star schema;
--- the admin also attaches, rebuilds and verifies.  Nothing else is public.
+-- Privileges: the reader calls metric functions (with its own rights: they
+-- are not SECURITY DEFINER) and reads the star schema; the admin also
+-- attaches and detaches, which needs the ownership of the landing tables.
+-- rebuild(), verify() and the maintenance functions are for the landing
+-- tables' owners, who get them from attach().  Nothing is public.
 ------------------------------------------------------------------------------
 
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA @extschema@ FROM PUBLIC;
 GRANT USAGE ON SCHEMA @extschema@ TO walstar_reader, walstar_admin;
 GRANT SELECT ON dim_date, dim_country, dim_customer, fact_claim, fact_feedback,
 	r_claims_day, r_claims_month, r_feedback_day, r_feedback_month, r_anomaly_sentiment,
-	hist_total, hist_coarse, hist_fine, hist_exact, model_state
+	hist_total, hist_coarse, hist_fine, hist_exact, model_state, config
 	TO walstar_reader, walstar_admin;
 GRANT EXECUTE ON FUNCTION
 	total_claims(date, date, text), claim_amount_stats(integer, text),
 	positive_feedback_count(date, date, text),
 	anomaly_feedback_sentiment(integer, integer, text),
-	anomaly_resolution_time(integer, text), freshness()
+	anomaly_resolution_time(integer, text), freshness(),
+	country_key_of(text), hist_pick(smallint, integer[], integer[], float8[]),
+	us_interval(float8)
 	TO walstar_reader, walstar_admin;
-GRANT EXECUTE ON FUNCTION attach(name), detach(), rebuild(), verify() TO walstar_admin;
+GRANT EXECUTE ON FUNCTION attach(name), _attach(name), detach() TO walstar_admin;
