@@ -584,6 +584,7 @@ DECLARE
 	sub_id integer := @extschema@._subscription_id(subscription);
 	n bigint;
 BEGIN
+	PERFORM @extschema@._check_manager(subscription);
 	UPDATE @extschema@.subscriptions x
 	SET config_version = x.config_version + 1
 	WHERE x.id = sub_id;
