@@ -189,8 +189,8 @@ build_entry(DecoderState *state, RelationEntry *entry, Relation rel)
 	entry->old_is_full = (entry->replident == REPLICA_IDENTITY_FULL);
 	entry->included =
 		(opts->include_tables.n == 0 ||
-		 option_values_match_any(&opts->include_tables, entry->schema, entry->table, NULL)) &&
-		!option_values_match_any(&opts->exclude_tables, entry->schema, entry->table, NULL);
+		 name_pattern_match_any(&opts->include_tables, entry->schema, entry->table, NULL)) &&
+		!name_pattern_match_any(&opts->exclude_tables, entry->schema, entry->table, NULL);
 
 	if (!entry->included)
 	{
@@ -225,11 +225,11 @@ build_entry(DecoderState *state, RelationEntry *entry, Relation rel)
 
 		basetype = getBaseTypeAndTypmod(att->atttypid, &basetypmod);
 		col->attidx = i;
-		col->kind = encode_value_kind(basetype);
+		col->kind = column_type_value_kind(basetype);
 		col->varlena = (att->attlen == -1);
-		if (option_values_match_any(&opts->mask_columns, entry->schema, entry->table, attname))
+		if (name_pattern_match_any(&opts->mask_columns, entry->schema, entry->table, attname))
 			col->pii = WALSTAR__V1__PII__MASKED;
-		else if (option_values_match_any(&opts->hash_columns, entry->schema, entry->table, attname))
+		else if (name_pattern_match_any(&opts->hash_columns, entry->schema, entry->table, attname))
 			col->pii = WALSTAR__V1__PII__HASHED;
 		else
 			col->pii = WALSTAR__V1__PII__PII_NONE;
@@ -309,35 +309,10 @@ build_entry(DecoderState *state, RelationEntry *entry, Relation rel)
 }
 
 /*
- * Object-name types (regclass, ...): their text only reads back where the
- * named objects exist.
- */
-static bool
-is_reg_type(Oid typoid)
-{
-	switch (typoid)
-	{
-		case REGPROCOID:
-		case REGPROCEDUREOID:
-		case REGOPEROID:
-		case REGOPERATOROID:
-		case REGCLASSOID:
-		case REGTYPEOID:
-		case REGCONFIGOID:
-		case REGDICTIONARYOID:
-		case REGNAMESPACEOID:
-		case REGROLEOID:
-		case REGCOLLATIONOID:
-			return true;
-		default:
-			return false;
-	}
-}
-
-/*
  * A built-in type to store the value as on another server: the base type
- * for domains (resolved by the caller), "text" for enums, user-defined types,
- * object-name types, arrays of those, and HASHED columns.
+ * for domains (resolved by the caller), "text" where common/column_type.c
+ * says so (the sink's initial copy applies the same rule) and for HASHED
+ * columns.
  */
 static char *
 landing_type(Oid typoid, int32 typmod, Walstar__V1__Pii pii)
@@ -349,9 +324,7 @@ landing_type(Oid typoid, int32 typmod, Walstar__V1__Pii pii)
 	elemtype = get_element_type(typoid);
 	if (OidIsValid(elemtype))
 		elemtype = getBaseType(elemtype);
-	if (typoid >= FirstNormalObjectId || is_reg_type(typoid) ||
-		(OidIsValid(elemtype) &&
-		 (elemtype >= FirstNormalObjectId || is_reg_type(elemtype))))
+	if (column_type_lands_as_text(typoid, elemtype))
 		return pstrdup("text");
 	return format_type_extended(typoid, typmod, FORMAT_TYPE_TYPEMOD_GIVEN);
 }

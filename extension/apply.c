@@ -66,10 +66,6 @@
 
 #include "walstar.h"
 
-/* Microseconds between the Unix epoch and PostgreSQL's 2000-01-01 epoch. */
-#define UNIX_TO_PG_USECS \
-	((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY)
-
 /* One decoded message of a table batch. */
 typedef struct BatchItem
 {
@@ -1117,7 +1113,7 @@ store_progress(const Subscription *sub, HTAB *parts)
 		args[4] = LSNGetDatum(ps->last_commit_lsn);
 		args[5] = Int64GetDatum((int64) ps->last_position);
 		if (ps->last_commit_time != 0)
-			args[6] = TimestampTzGetDatum(ps->last_commit_time - UNIX_TO_PG_USECS);
+			args[6] = TimestampTzGetDatum(ps->last_commit_time - WALSTAR_PG_EPOCH_USECS);
 		else
 		{
 			args[6] = (Datum) 0;

@@ -478,7 +478,7 @@ consumer_rewind_to_time(Consumer *c, HTAB *parts, TimestampTz when)
 	HASH_SEQ_STATUS seq;
 	PartitionState *ps;
 	rd_kafka_resp_err_t err;
-	int64		ms = (when / 1000) + ((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * 86400 * 1000);
+	int64		ms = when / 1000 + WALSTAR_PG_EPOCH_USECS / 1000;
 	int			i;
 
 	hash_seq_init(&seq, parts);

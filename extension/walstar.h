@@ -22,6 +22,7 @@
 #include "utils/timestamp.h"
 
 #include "change_check.h"
+#include "epoch.h"
 #include "walstar.pb-c.h"
 
 typedef Walstar__V1__Change Change;

@@ -44,41 +44,23 @@
 #include <unistd.h>
 
 #include <libpq-fe.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include "walstar.pb-c.h"
 
+#include "column_type.h"
 #include "log.h"
 #include "lsn.h"
 #include "metrics.h"
-#include "salt_id.h"
+#include "name_pattern.h"
+#include "salt_hmac.h"
 #include "snapshot.h"
 #include "source_conn.h"
 
-/* How a column's COPY text becomes a Value (as encode_value.c). */
-typedef enum SnapKind
-{
-	SK_INT, /* int2, int4, int8, oid */
-	SK_FLOAT4,
-	SK_FLOAT8,
-	SK_BOOL,
-	SK_NUMERIC,
-	SK_TEXT, /* text and anything through its output fn */
-	SK_BYTEA,
-	SK_DATE,	  /* day number, or 'infinity' text */
-	SK_TIME,	  /* microseconds */
-	SK_TIMESTAMP, /* epoch microseconds, or 'infinity' text */
-	SK_UUID,
-	SK_INTERVAL, /* "months days micros" */
-	SK_HASHED,	 /* HMAC of the text */
-	SK_MASKED	 /* always NULL */
-} SnapKind;
-
+/* One column of a copied table. */
 typedef struct SnapColumn
 {
 	Walstar__V1__Column desc;	   /* what READ records say about the column */
-	SnapKind			kind;	   /* how to parse it */
+	ValueKind			kind;	   /* how to parse it (common/column_type.c) */
 	int					key_order; /* 0: not a key column, else 1-based */
 } SnapColumn;
 
@@ -191,140 +173,81 @@ snapshot_forget(const Config *cfg)
 	unlink(path);
 }
 
-/* ---- table selection (the decoder's pattern rules) ---- */
+/* ---- table selection (common/name_pattern.c, as the decoder) ---- */
 
-/* Glob match of one name part: '*' any run, '\' escapes. */
-static bool
-part_match(const char *pattern, const char *pend, const char *name)
+/* The patterns of one option, compiled. */
+typedef struct SnapPatterns
 {
-	while (pattern < pend)
-	{
-		if (*pattern == '*')
-		{
-			while (pattern < pend && *pattern == '*')
-				pattern++;
-			if (pattern == pend)
-				return true;
-			for (; *name; name++)
-			{
-				if (part_match(pattern, pend, name))
-					return true;
-			}
-			return false;
-		}
-		if (*pattern == '\\' && pattern + 1 < pend)
-			pattern++;
-		if (*pattern != *name)
-			return false;
-		pattern++;
-		name++;
-	}
-	return *name == '\0';
-}
+	NamePatternList list; /* n == 0 when the option is not set */
+	char		   *text; /* the parts point into this copy */
+} SnapPatterns;
 
 /*
- * Does any comma-separated pattern of list match the names?  names has
- * nnames parts ("schema", "table"[, "column"]).
+ * Compile the option's value as the decoder does; a value the decoder
+ * would refuse is an error here too, before anything is copied.
  */
 static bool
-match_any(const char *list, const char *const *names, int nnames)
+compile_patterns(const char *name, const char *value, int nparts,
+				 SnapPatterns *out, char *err, size_t errlen)
 {
-	const char *p = list;
+	size_t bad_start = 0, bad_len = 0;
 
-	if (list == NULL)
-		return false;
-	while (*p)
+	memset(out, 0, sizeof(*out));
+	if (value == NULL)
+		return true;
+	out->text = strdup(value);
+	out->list.patterns =
+		calloc((size_t)name_pattern_max_count(value), sizeof(NamePattern));
+	if (out->text == NULL || out->list.patterns == NULL)
+		abort();
+	if (name_pattern_parse_list(out->text, nparts, &out->list, &bad_start,
+								&bad_len) != NAME_PATTERN_OK)
 	{
-		const char *item, *end;
-		const char *part;
-		int			i;
-		bool		ok = true;
-
-		while (*p == ' ' || *p == '\t' || *p == ',')
-			p++;
-		item = p;
-		while (*p && !(*p == ',' && (p == item || p[-1] != '\\')))
-			p++;
-		end = p;
-		while (end > item && (end[-1] == ' ' || end[-1] == '\t'))
-			end--;
-		if (end == item)
-			continue;
-		part = item;
-		for (i = 0; i < nnames && ok; i++)
-		{
-			const char *q = part;
-
-			while (q < end && !(*q == '.' && (q == part || q[-1] != '\\')))
-				q++;
-			ok = part_match(part, q, names[i]);
-			part = q < end ? q + 1 : end;
-		}
-		if (ok)
-			return true;
+		snprintf(err, errlen, "invalid pattern \"%.*s\" in option '%s'",
+				 (int)bad_len, value + bad_start, name);
+		return false;
 	}
-	return false;
+	return true;
+}
+
+static void
+free_patterns(SnapPatterns *p)
+{
+	free(p->text);
+	free(p->list.patterns);
 }
 
 /* ---- value conversion ---- */
 
-static SnapKind
-kind_of(unsigned basetype)
-{
-	switch (basetype)
-	{
-		case 20: /* int8 */
-		case 21: /* int2 */
-		case 23: /* int4 */
-		case 26: /* oid */
-			return SK_INT;
-		case 700:
-			return SK_FLOAT4;
-		case 701:
-			return SK_FLOAT8;
-		case 16:
-			return SK_BOOL;
-		case 1700:
-			return SK_NUMERIC;
-		case 17:
-			return SK_BYTEA;
-		case 1082:
-			return SK_DATE;
-		case 1083:
-			return SK_TIME;
-		case 1114:
-		case 1184:
-			return SK_TIMESTAMP;
-		case 2950:
-			return SK_UUID;
-		case 1186:
-			return SK_INTERVAL;
-		default:
-			return SK_TEXT;
-	}
-}
-
-/* SELECT-list expression giving the COPY text we parse for kind. */
+/* SELECT-list expression giving the COPY text we parse for the column. */
 static void
-select_expr(char *buf, size_t buflen, const char *col, SnapKind kind)
+select_expr(char *buf, size_t buflen, const char *col, const SnapColumn *c)
 {
-	switch (kind)
+	if (c->desc.pii == WALSTAR__V1__PII__MASKED)
 	{
-		case SK_MASKED:
-			snprintf(buf, buflen, "NULL");
-			break;
-		case SK_DATE:
+		snprintf(buf, buflen, "NULL");
+		return;
+	}
+	if (c->desc.pii == WALSTAR__V1__PII__HASHED)
+	{
+		snprintf(buf, buflen, "%s", col);
+		return;
+	}
+	switch (c->kind)
+	{
+		case VK_DATE:
 			snprintf(
 				buf, buflen,
 				"CASE WHEN isfinite(%s) THEN (%s - date '1970-01-01')::text"
 				" ELSE %s::text END",
 				col, col, col);
 			break;
-		case SK_TIME:
+		case VK_TIME:
 			snprintf(buf, buflen, "(extract(epoch from %s) * 1000000)::int8",
 					 col);
 			break;
-		case SK_TIMESTAMP:
+		case VK_TIMESTAMP:
+		case VK_TIMESTAMPTZ:
 		{
 			/*
 			 * Epoch microseconds while they fit in 64 bits, as the
@@ -349,7 +272,7 @@ select_expr(char *buf, size_t buflen, const char *col, SnapKind kind)
 					 col, col, us, us, col);
 			break;
 		}
-		case SK_INTERVAL:
+		case VK_INTERVAL:
 			snprintf(buf, buflen,
 					 "(extract(year from %s) * 12 + extract(month from %s))"
 					 "::int4 || ' ' || extract(day from %s)::int4 || ' ' || "
@@ -493,35 +416,46 @@ to_value(const SnapColumn *col, char *text, size_t len, const char *salt,
 		 Walstar__V1__Value *v, Walstar__V1__Interval *iv, uint8_t *scratch)
 {
 	walstar__v1__value__init(v);
-	if (text == NULL || col->kind == SK_MASKED)
+	if (text == NULL || col->desc.pii == WALSTAR__V1__PII__MASKED)
 	{
 		v->kind_case = WALSTAR__V1__VALUE__KIND_IS_NULL;
 		v->is_null = true;
 		return;
 	}
+	if (col->desc.pii == WALSTAR__V1__PII__HASHED)
+	{
+		/* scratch holds at least len + 80 bytes */
+		salt_hmac_hex(salt, text, len, (char *)scratch);
+		v->kind_case = WALSTAR__V1__VALUE__KIND_TEXT_VALUE;
+		v->text_value = (char *)scratch;
+		return;
+	}
 	switch (col->kind)
 	{
-		case SK_INT:
+		case VK_INT2:
+		case VK_INT4:
+		case VK_INT8:
+		case VK_OID:
 			v->kind_case = WALSTAR__V1__VALUE__KIND_INT_VALUE;
 			v->int_value = strtoll(text, NULL, 10);
 			break;
-		case SK_FLOAT4:
+		case VK_FLOAT4:
 			v->kind_case = WALSTAR__V1__VALUE__KIND_DOUBLE_VALUE;
 			v->double_value = (double)strtof(text, NULL);
 			break;
-		case SK_FLOAT8:
+		case VK_FLOAT8:
 			v->kind_case = WALSTAR__V1__VALUE__KIND_DOUBLE_VALUE;
 			v->double_value = strtod(text, NULL);
 			break;
-		case SK_BOOL:
+		case VK_BOOL:
 			v->kind_case = WALSTAR__V1__VALUE__KIND_BOOL_VALUE;
 			v->bool_value = text[0] == 't';
 			break;
-		case SK_NUMERIC:
+		case VK_NUMERIC:
 			v->kind_case = WALSTAR__V1__VALUE__KIND_NUMERIC_VALUE;
 			v->numeric_value = text;
 			break;
-		case SK_BYTEA:
+		case VK_BYTEA:
 			v->kind_case = WALSTAR__V1__VALUE__KIND_BYTES_VALUE;
 			v->bytes_value.data = scratch;
 			v->bytes_value.len =
@@ -529,7 +463,7 @@ to_value(const SnapColumn *col, char *text, size_t len, const char *salt,
 					? decode_hex(text + 2, scratch)
 					: 0;
 			break;
-		case SK_DATE:
+		case VK_DATE:
 			if (is_integer_text(text))
 			{
 				v->kind_case = WALSTAR__V1__VALUE__KIND_DATE_VALUE;
@@ -541,11 +475,12 @@ to_value(const SnapColumn *col, char *text, size_t len, const char *salt,
 				v->text_value = text;
 			}
 			break;
-		case SK_TIME:
+		case VK_TIME:
 			v->kind_case = WALSTAR__V1__VALUE__KIND_TIME_VALUE;
 			v->time_value = strtoll(text, NULL, 10);
 			break;
-		case SK_TIMESTAMP:
+		case VK_TIMESTAMP:
+		case VK_TIMESTAMPTZ:
 			if (is_integer_text(text))
 			{
 				v->kind_case = WALSTAR__V1__VALUE__KIND_TIMESTAMP_VALUE;
@@ -557,12 +492,12 @@ to_value(const SnapColumn *col, char *text, size_t len, const char *salt,
 				v->text_value = text;
 			}
 			break;
-		case SK_UUID:
+		case VK_UUID:
 			v->kind_case = WALSTAR__V1__VALUE__KIND_UUID_VALUE;
 			v->uuid_value.data = scratch;
 			v->uuid_value.len = decode_hex(text, scratch);
 			break;
-		case SK_INTERVAL:
+		case VK_INTERVAL:
 		{
 			long long months = 0, days = 0, micros = 0;
 
@@ -575,27 +510,10 @@ to_value(const SnapColumn *col, char *text, size_t len, const char *salt,
 			v->interval_value = iv;
 			break;
 		}
-		case SK_HASHED:
-		{
-			static const char hex[] = "0123456789abcdef";
-			unsigned char	  digest[EVP_MAX_MD_SIZE];
-			unsigned int	  dlen = 0;
-			unsigned int	  i;
-
-			HMAC(EVP_sha256(), salt, (int)strlen(salt),
-				 (const unsigned char *)text, len, digest, &dlen);
-			for (i = 0; i < dlen; i++)
-			{
-				scratch[i * 2] = (uint8_t)hex[digest[i] >> 4];
-				scratch[i * 2 + 1] = (uint8_t)hex[digest[i] & 15];
-			}
-			scratch[dlen * 2] = '\0';
-			v->kind_case = WALSTAR__V1__VALUE__KIND_TEXT_VALUE;
-			v->text_value = (char *)scratch;
-			break;
-		}
-		case SK_TEXT:
-		case SK_MASKED:
+		case VK_TEXT:
+		case VK_NAME:
+		case VK_ENUM:
+		case VK_OUTPUT:
 			v->kind_case = WALSTAR__V1__VALUE__KIND_TEXT_VALUE;
 			v->text_value = text;
 			break;
@@ -635,9 +553,10 @@ static SnapTable *
 list_tables(PGconn *conn, const Config *cfg, int *ntables, char *err,
 			size_t errlen)
 {
-	PGresult  *res;
-	SnapTable *tables;
-	int		   i, n = 0;
+	PGresult	*res;
+	SnapTable	*tables;
+	SnapPatterns include = {0}, exclude = {0};
+	int			 i, n = 0;
 
 	res = PQexec(conn,
 				 "SELECT c.oid, n.nspname, c.relname, c.relreplident, "
@@ -655,6 +574,16 @@ list_tables(PGconn *conn, const Config *cfg, int *ntables, char *err,
 		PQclear(res);
 		return NULL;
 	}
+	if (!compile_patterns("include-tables", cfg->include_tables, 2, &include,
+						  err, errlen) ||
+		!compile_patterns("exclude-tables", cfg->exclude_tables, 2, &exclude,
+						  err, errlen))
+	{
+		PQclear(res);
+		free_patterns(&include);
+		free_patterns(&exclude);
+		return NULL;
+	}
 	tables = calloc(PQntuples(res) + 1, sizeof(SnapTable));
 	if (tables == NULL)
 		abort();
@@ -662,10 +591,10 @@ list_tables(PGconn *conn, const Config *cfg, int *ntables, char *err,
 	{
 		const char *names[2] = {PQgetvalue(res, i, 1), PQgetvalue(res, i, 2)};
 
-		if (cfg->include_tables != NULL &&
-			!match_any(cfg->include_tables, names, 2))
+		if (include.list.n > 0 &&
+			!name_pattern_match_any(&include.list, names[0], names[1], NULL))
 			continue;
-		if (match_any(cfg->exclude_tables, names, 2))
+		if (name_pattern_match_any(&exclude.list, names[0], names[1], NULL))
 			continue;
 		tables[n].oid = (unsigned)strtoul(PQgetvalue(res, i, 0), NULL, 10);
 		tables[n].schema = xstrdup(names[0]);
@@ -675,26 +604,22 @@ list_tables(PGconn *conn, const Config *cfg, int *ntables, char *err,
 		n++;
 	}
 	PQclear(res);
+	free_patterns(&include);
+	free_patterns(&exclude);
 	*ntables = n;
 	return tables;
 }
-
-/*
- * The object-name types (regclass, regtype, ...): their values name objects
- * of the source, so they land as text (decoder/relation_cache.c).
- */
-#define REG_TYPES                                                             \
-	"24, 2202, 2203, 2204, 2205, 2206, 3734, 3769, 4089, 4096, 4191"
 
 /* Column descriptions, as the decoder's relation cache builds them. */
 static SnapColumn *
 describe_columns(PGconn *conn, const Config *cfg, const SnapTable *t,
 				 int *ncols, char *err, size_t errlen)
 {
-	char		sql[4096];
-	PGresult   *res;
-	SnapColumn *cols;
-	int			i;
+	char		 sql[4096];
+	PGresult	*res;
+	SnapColumn	*cols;
+	SnapPatterns mask = {0}, hash = {0};
+	int			 i;
 
 	snprintf(
 		sql, sizeof(sql),
@@ -723,12 +648,11 @@ describe_columns(PGconn *conn, const Config *cfg, const SnapTable *t,
 		"   quote_ident(en.nspname) || '.' || quote_ident(et.typname) || '[]'"
 		"  ELSE quote_ident(tn.nspname) || '.' || quote_ident(t.typname) END"
 		" ELSE format_type(a.atttypid, a.atttypmod) END,"
-		" b.base,"
-		" CASE WHEN b.base >= 16384 OR b.base IN (" REG_TYPES ")"
-		"  OR coalesce((bt.typelem >= 16384 OR bt.typelem IN (" REG_TYPES "))"
-		"  AND bt.typcategory = 'A', false) THEN 'text'"
-		" ELSE format_type(b.base, b.basemod) END,"
-		" coalesce(k.ord, 0), a.attnum, a.atthasdef"
+		" b.base, format_type(b.base, b.basemod),"
+		" coalesce(k.ord, 0), a.attnum, a.atthasdef,"
+		" CASE WHEN bt.typelem <> 0 AND bt.typsubscript ="
+		"  'pg_catalog.array_subscript_handler'::pg_catalog.regproc"
+		"  THEN bt.typelem ELSE 0 END"
 		" FROM a JOIN b USING (attnum)"
 		" JOIN pg_catalog.pg_type t ON t.oid = a.atttypid"
 		" JOIN pg_catalog.pg_namespace tn ON tn.oid = t.typnamespace"
@@ -747,6 +671,16 @@ describe_columns(PGconn *conn, const Config *cfg, const SnapTable *t,
 		PQclear(res);
 		return NULL;
 	}
+	if (!compile_patterns("mask-columns", cfg->mask_columns, 3, &mask, err,
+						  errlen) ||
+		!compile_patterns("hash-columns", cfg->hash_columns, 3, &hash, err,
+						  errlen))
+	{
+		PQclear(res);
+		free_patterns(&mask);
+		free_patterns(&hash);
+		return NULL;
+	}
 	*ncols = PQntuples(res);
 	cols = calloc(*ncols + 1, sizeof(SnapColumn));
 	if (cols == NULL)
@@ -754,35 +688,36 @@ describe_columns(PGconn *conn, const Config *cfg, const SnapTable *t,
 	for (i = 0; i < *ncols; i++)
 	{
 		SnapColumn *c = &cols[i];
-		const char *names[3] = {t->schema, t->table, PQgetvalue(res, i, 0)};
+		const char *attname = PQgetvalue(res, i, 0);
 		unsigned	base = (unsigned)strtoul(PQgetvalue(res, i, 3), NULL, 10);
+		unsigned	elem = (unsigned)strtoul(PQgetvalue(res, i, 8), NULL, 10);
 
 		walstar__v1__column__init(&c->desc);
 		c->desc.name = xstrdup(PQgetvalue(res, i, 0));
 		c->desc.type_oid = (uint32_t)strtoul(PQgetvalue(res, i, 1), NULL, 10);
 		c->desc.type_name = xstrdup(PQgetvalue(res, i, 2));
-		c->desc.landing_type = xstrdup(PQgetvalue(res, i, 4));
 		c->key_order = atoi(PQgetvalue(res, i, 5));
 		c->desc.is_key = c->key_order > 0;
 		/* as the decoder: the attnum where it is not the position */
 		if (atoi(PQgetvalue(res, i, 6)) != i + 1)
 			c->desc.attnum = (uint32_t)atoi(PQgetvalue(res, i, 6));
 		c->desc.has_default = PQgetvalue(res, i, 7)[0] == 't';
-		c->kind = kind_of(base);
-		if (match_any(cfg->mask_columns, names, 3))
-		{
-			c->kind = SK_MASKED;
+		c->kind = column_type_value_kind(base);
+		if (name_pattern_match_any(&mask.list, t->schema, t->table, attname))
 			c->desc.pii = WALSTAR__V1__PII__MASKED;
-		}
-		else if (match_any(cfg->hash_columns, names, 3))
-		{
-			c->kind = SK_HASHED;
+		else if (name_pattern_match_any(&hash.list, t->schema, t->table,
+										attname))
 			c->desc.pii = WALSTAR__V1__PII__HASHED;
-			free(c->desc.landing_type);
-			c->desc.landing_type = xstrdup("text");
-		}
+		/* the decoder's rule (relation_cache.c landing_type) */
+		c->desc.landing_type =
+			xstrdup(c->desc.pii == WALSTAR__V1__PII__HASHED ||
+							column_type_lands_as_text(base, elem)
+						? "text"
+						: PQgetvalue(res, i, 4));
 	}
 	PQclear(res);
+	free_patterns(&mask);
+	free_patterns(&hash);
 	return cols;
 }
 
@@ -973,7 +908,7 @@ copy_table(PGconn *conn, const Config *cfg, const SnapTable *t,
 			snprintf(err, errlen, "out of memory");
 			goto done;
 		}
-		select_expr(expr, sizeof(expr), qcol, cols[i].kind);
+		select_expr(expr, sizeof(expr), qcol, &cols[i]);
 		PQfreemem(qcol);
 		sqllen += (size_t)snprintf(sql + sqllen, sqlcap - sqllen, "%s%s",
 								   i ? ", " : "", expr);
@@ -1181,7 +1116,7 @@ check_salt(PGconn *conn, const Config *cfg, const char *slot,
 	PGresult   *res;
 	bool		ok;
 
-	salt_id_compute(cfg->hash_salt, id);
+	salt_hmac_id(cfg->hash_salt, id);
 	params[0] = slot;
 	params[1] = LSN(consistent_point);
 	params[2] = cfg->hash_columns;
