@@ -368,8 +368,13 @@ apply_keyed(const char *qualified, TableBatch *tb, char **types)
 
 	if (nrows == 0)
 		return;
+	/* a record's key is external input: a dead letter, not a crash */
 	if (tb->nkeys > FUNC_MAX_ARGS)
-		elog(ERROR, "too many key columns");
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("cannot apply changes to %s: the record has %d key columns",
+						qualified, tb->nkeys),
+				 errdetail("At most %d key columns are supported.", FUNC_MAX_ARGS)));
 	for (i = 0; i < tb->nkeys; i++)
 		dkeys[i] = palloc(sizeof(char *) * nrows);
 	for (i = 0; i < tb->ncols; i++)
