@@ -87,6 +87,11 @@ typedef struct RelationEntry
 	int		   *keys;			/* indexes into cols, in key order */
 	uint8	   *columns_packed; /* Change field 6 entries, pre-encoded */
 	size_t		columns_packed_len; /* length of columns_packed */
+	List	   *type_deps;		/* TYPEOID hash values of the types the
+								 * entry shows or resolves (int list) */
+	List	   *namespace_deps; /* NAMESPACEOID hash values of the schemas
+								 * it names (int list) */
+	bool		has_enums;		/* caches enum labels (ENUMOID matters) */
 } RelationEntry;
 
 /* Per top-level transaction state, in ReorderBufferTXN.output_plugin_private. */
