@@ -30,8 +30,6 @@
 
 #include "walstar_decoder.h"
 
-#define EPOCH_SHIFT_DAYS (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE)
-#define EPOCH_SHIFT_USECS ((int64) EPOCH_SHIFT_DAYS * USECS_PER_DAY)
 
 static const char *const op_names[] = {
 	"UNSPECIFIED", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "READ", "MESSAGE",

@@ -27,64 +27,10 @@
 
 #include "walstar_decoder.h"
 
-/* Microseconds between 1970-01-01 and 2000-01-01 (PostgreSQL's epoch). */
-#define EPOCH_SHIFT_DAYS (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE)
-#define EPOCH_SHIFT_USECS ((int64) EPOCH_SHIFT_DAYS * USECS_PER_DAY)
 
 static char *text_to_utf8(const char *data, int len, bool to_utf8);
 static void set_text(Walstar__V1__Value *v, char *s);
 static char *utc_text(Timestamp ts);
-
-/*
- * The encoding of a (base) type; domains are resolved by the caller.
- */
-ValueKind
-encode_value_kind(Oid basetype)
-{
-	switch (basetype)
-	{
-		case INT2OID:
-			return VK_INT2;
-		case INT4OID:
-			return VK_INT4;
-		case INT8OID:
-			return VK_INT8;
-		case OIDOID:
-			return VK_OID;
-		case FLOAT4OID:
-			return VK_FLOAT4;
-		case FLOAT8OID:
-			return VK_FLOAT8;
-		case BOOLOID:
-			return VK_BOOL;
-		case NUMERICOID:
-			return VK_NUMERIC;
-		case TEXTOID:
-		case VARCHAROID:
-		case BPCHAROID:
-		case JSONOID:
-			/* the stored bytes are exactly the output function's text */
-			return VK_TEXT;
-		case NAMEOID:
-			return VK_NAME;
-		case BYTEAOID:
-			return VK_BYTEA;
-		case DATEOID:
-			return VK_DATE;
-		case TIMEOID:
-			return VK_TIME;
-		case TIMESTAMPOID:
-			return VK_TIMESTAMP;
-		case TIMESTAMPTZOID:
-			return VK_TIMESTAMPTZ;
-		case UUIDOID:
-			return VK_UUID;
-		case INTERVALOID:
-			return VK_INTERVAL;
-		default:
-			return VK_OUTPUT;
-	}
-}
 
 /*
  * Server-encoded text as a NUL-terminated string, converted to UTF-8 when
@@ -249,7 +195,7 @@ encode_value(const ColumnInfo *col, Datum datum, bool isnull, bool to_utf8,
 				{
 					/* in range: dates end well before INT32_MAX - shift */
 					v->kind_case = WALSTAR__V1__VALUE__KIND_DATE_VALUE;
-					v->date_value = d + EPOCH_SHIFT_DAYS;
+					v->date_value = d + WALSTAR_PG_EPOCH_DAYS;
 				}
 				break;
 			}
@@ -267,7 +213,7 @@ encode_value(const ColumnInfo *col, Datum datum, bool isnull, bool to_utf8,
 					set_text(v, pstrdup("-infinity"));
 				else if (TIMESTAMP_IS_NOEND(ts))
 					set_text(v, pstrdup("infinity"));
-				else if (pg_add_s64_overflow(ts, EPOCH_SHIFT_USECS, &unix_us))
+				else if (pg_add_s64_overflow(ts, WALSTAR_PG_EPOCH_USECS, &unix_us))
 					set_text(v, utc_text(ts));
 				else
 				{

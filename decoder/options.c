@@ -24,7 +24,8 @@
  * Patterns: '*' matches any run of characters within one name part, '\'
  * escapes the next character ('\.', '\,', '\*').  A column matching both
  * mask-columns and hash-columns is masked.  The values' text is parsed by
- * option_values.c, which needs no server (fuzz/options_fuzz.c runs it).
+ * option_values.c and common/name_pattern.c, which need no server
+ * (fuzz/options_fuzz.c runs them).
  *
  *-------------------------------------------------------------------------
  */
@@ -158,7 +159,7 @@ options_parse(List *defs, DecoderOptions *opts)
 								 errmsg("invalid value for option \"%s\"",
 										def->defname),
 								 errhint("The fingerprint is %d lower-case hex digits: the start of HMAC-SHA256(salt, 'walstar-salt-id').",
-										 PII_SALT_ID_LEN)));
+										 SALT_ID_LEN)));
 					*(char **) field = pstrdup(s);
 					break;
 				}
@@ -187,7 +188,7 @@ options_parse(List *defs, DecoderOptions *opts)
 }
 
 /*
- * A pattern list (option_values.c parses it), kept in the current memory
+ * A pattern list (common/name_pattern.c parses it), kept in the current memory
  * context.
  */
 static void
@@ -198,18 +199,18 @@ parse_patterns(DefElem *def, int nparts, NamePatternList *out)
 	size_t		bad_start,
 				bad_len;
 
-	out->patterns = palloc(sizeof(NamePattern) * option_values_max_patterns(copy));
-	switch (option_values_patterns(copy, nparts, out, &bad_start, &bad_len))
+	out->patterns = palloc(sizeof(NamePattern) * name_pattern_max_count(copy));
+	switch (name_pattern_parse_list(copy, nparts, out, &bad_start, &bad_len))
 	{
-		case OPTION_VALUE_OK:
+		case NAME_PATTERN_OK:
 			break;
-		case OPTION_VALUE_EMPTY_PATTERN:
+		case NAME_PATTERN_EMPTY:
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("option \"%s\" has an empty pattern",
 							def->defname)));
 			break;
-		case OPTION_VALUE_BAD_PATTERN:
+		case NAME_PATTERN_BAD:
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("invalid pattern \"%.*s\" in option \"%s\"",

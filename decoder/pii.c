@@ -24,20 +24,13 @@
 #include <unistd.h>
 
 #include "access/xact.h"
-#include "common/cryptohash.h"
-#include "common/hmac.h"
-#include "common/sha2.h"
 #include "miscadmin.h"
 #include "storage/fd.h"
-#include "utils/resowner.h"
 
 #include "walstar_decoder.h"
 
 /* Longest salt line read, newline included. */
 #define SALT_MAX_LEN 1024
-
-/* HMAC-SHA256(salt, this) gives the salt's fingerprint. */
-#define SALT_ID_INPUT "walstar-salt-id"
 
 
 /* GUC walstar_decoder.hash_salt_file */
@@ -48,65 +41,34 @@ static char *read_salt(const char *path, const char *name);
 
 /*
  * Lower-case hex HMAC-SHA256 of data keyed with salt, palloc'd in the
- * current memory context.
+ * current memory context (common/salt_hmac.c, which the sink's initial
+ * copy hashes with too).
  */
 char *
 pii_hash_hex(const char *salt, const char *data, size_t len)
 {
-	static const char hex[] = "0123456789abcdef";
-	uint8		digest[PG_SHA256_DIGEST_LENGTH];
-	pg_hmac_ctx *hmac;
-	char	   *result;
-	int			i;
+	char	   *result = palloc(SALT_HMAC_HEX_LEN + 1);
 
-	/*
-	 * The OpenSSL implementation registers the context with the current
-	 * resource owner; decoding callbacks run inside a transaction, so one
-	 * exists, but never crash if that ever changes.
-	 */
-	if (CurrentResourceOwner == NULL)
-		elog(ERROR, "walstar_decoder: no resource owner to hash a column value");
-
-	hmac = pg_hmac_create(PG_SHA256);
-	if (hmac == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("out of memory")));
-	if (pg_hmac_init(hmac, (const uint8 *) salt, strlen(salt)) < 0 ||
-		pg_hmac_update(hmac, (const uint8 *) data, len) < 0 ||
-		pg_hmac_final(hmac, digest, sizeof(digest)) < 0)
-	{
-		const char *reason = pg_hmac_error(hmac);
-
-		pg_hmac_free(hmac);
+	if (!salt_hmac_hex(salt, data, len, result))
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("could not compute HMAC-SHA256 of a column value: %s",
-						reason)));
-	}
-	pg_hmac_free(hmac);
-
-	result = palloc(PG_SHA256_DIGEST_LENGTH * 2 + 1);
-	for (i = 0; i < PG_SHA256_DIGEST_LENGTH; i++)
-	{
-		result[i * 2] = hex[digest[i] >> 4];
-		result[i * 2 + 1] = hex[digest[i] & 0x0f];
-	}
-	result[PG_SHA256_DIGEST_LENGTH * 2] = '\0';
+				 errmsg("could not compute HMAC-SHA256 of a column value")));
 	return result;
 }
 
 /*
- * The salt's fingerprint: lower-case hex of the first PII_SALT_ID_LEN / 2 bytes of
- * HMAC-SHA256(salt, "walstar-salt-id"), palloc'd.
+ * The salt's fingerprint (option hash-salt-id), palloc'd.
  */
 char *
 pii_salt_id(const char *salt)
 {
-	char	   *hex = pii_hash_hex(salt, SALT_ID_INPUT, strlen(SALT_ID_INPUT));
+	char	   *id = palloc(SALT_ID_LEN + 1);
 
-	hex[PII_SALT_ID_LEN] = '\0';
-	return hex;
+	if (!salt_hmac_id(salt, id))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not compute the fingerprint of the hash salt")));
+	return id;
 }
 
 /*
@@ -226,8 +188,8 @@ read_salt(const char *path, const char *name)
  * Read the server's hash salt, palloc'd in the current memory context.  With
  * expected_id (option hash-salt-id) the salt's fingerprint must match it.
  *
- * A walsender starts the plugin outside a transaction; the file and the
- * HMAC context are then tracked by a short one of our own.
+ * A walsender starts the plugin outside a transaction; the file is then
+ * tracked by a short one of our own.
  */
 char *
 pii_load_salt(const char *expected_id)

@@ -10,7 +10,14 @@
  *
  * Invalidation callbacks (relcache, and syscache for types and schemas,
  * whose renames change what we send) only clear the valid flag; the entry
- * is rebuilt on its next use.  The callbacks cannot be unregistered, so
+ * is rebuilt on its next use.  As in PostgreSQL's typcache, a type or
+ * schema invalidation clears only the entries that depend on the
+ * invalidated catalog row: each entry keeps the syscache hash values of the
+ * types it shows or resolves (column types, their domain chains, element
+ * types) and of the schemas it names, so a source that creates a temporary
+ * table per transaction (a new pg_type row each time) does not make every
+ * relation rebuild.  An enum label change clears the entries with enum
+ * columns.  The callbacks cannot be unregistered, so
  * they outlive the decoding context and must tolerate a missing hash: the
  * hash lives in a child of the plugin's context and a reset callback on it
  * forgets the pointer.
@@ -33,6 +40,7 @@
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/catcache.h"
+#include "utils/fmgroids.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -45,9 +53,16 @@
 static HTAB *RelationCache = NULL;
 static MemoryContext RelationCacheContext = NULL;
 
+/*
+ * The entry build_entry is filling: its dependencies are not all known
+ * yet, so any type or schema invalidation arriving meanwhile clears it.
+ */
+static RelationEntry *EntryInBuild = NULL;
+
 static void relation_cache_reset_cb(void *arg);
 static void relcache_invalidate_cb(Datum arg, Oid relid);
 static void syscache_invalidate_cb(Datum arg, int cacheid, uint32 hashvalue);
+static void add_type_deps(RelationEntry *entry, Oid typoid);
 static void build_entry(DecoderState *state, RelationEntry *entry, Relation rel);
 static char *landing_type(Oid typoid, int32 typmod, Walstar__V1__Pii pii);
 static size_t pack_columns(RelationEntry *entry);
@@ -119,13 +134,69 @@ relcache_invalidate_cb(Datum arg, Oid relid)
 }
 
 /*
- * A type, schema or enum label changed: any entry may show its name or cache
- * its labels; rebuild all.
+ * A type, schema or enum label changed: clear the entries that depend on
+ * it (hashvalue 0: a reset, all of them).
  */
 static void
 syscache_invalidate_cb(Datum arg, int cacheid, uint32 hashvalue)
 {
-	relcache_invalidate_cb(arg, InvalidOid);
+	HASH_SEQ_STATUS status;
+	RelationEntry *entry;
+
+	if (RelationCache == NULL)
+		return;
+
+	hash_seq_init(&status, RelationCache);
+	while ((entry = hash_seq_search(&status)) != NULL)
+	{
+		if (!entry->valid)
+			continue;
+		if (hashvalue == 0 || entry == EntryInBuild)
+			entry->valid = false;
+		else if (cacheid == TYPEOID)
+			entry->valid = !list_member_int(entry->type_deps, (int) hashvalue);
+		else if (cacheid == NAMESPACEOID)
+			entry->valid = !list_member_int(entry->namespace_deps, (int) hashvalue);
+		else
+			entry->valid = !entry->has_enums;
+	}
+}
+
+/*
+ * Record what the entry's description of a column of type typoid depends
+ * on: the type (name, output function), its schema (qualified names), and
+ * the same for each type its domain chain and an array's element lead to
+ * (value kind, landing type, labels).  Called in the entry's context.
+ */
+static void
+add_type_deps(RelationEntry *entry, Oid typoid)
+{
+	int			depth = 0;
+
+	/* a domain chain is finite; the bound only guards against a loop */
+	while (OidIsValid(typoid) && depth++ < 64)
+	{
+		HeapTuple	tup;
+		Form_pg_type typ;
+		Oid			next = InvalidOid;
+
+		entry->type_deps = list_append_unique_int(entry->type_deps,
+												  (int) GetSysCacheHashValue1(TYPEOID,
+																			  ObjectIdGetDatum(typoid)));
+		tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(typoid));
+		if (!HeapTupleIsValid(tup))
+			break;				/* dropped: the relcache will tell us */
+		typ = (Form_pg_type) GETSTRUCT(tup);
+		entry->namespace_deps = list_append_unique_int(entry->namespace_deps,
+													   (int) GetSysCacheHashValue1(NAMESPACEOID,
+																				   ObjectIdGetDatum(typ->typnamespace)));
+		if (typ->typtype == TYPTYPE_DOMAIN)
+			next = typ->typbasetype;
+		else if (IsTrueArrayType(typ))
+			next = typ->typelem;
+		ReleaseSysCache(tup);
+		typoid = next;
+	}
 }
 
 /*
@@ -148,7 +219,18 @@ relation_cache_get(DecoderState *state, Relation rel)
 		entry->cxt = NULL;
 	}
 	if (!entry->valid)
-		build_entry(state, entry, rel);
+	{
+		EntryInBuild = entry;
+		PG_TRY();
+		{
+			build_entry(state, entry, rel);
+		}
+		PG_FINALLY();
+		{
+			EntryInBuild = NULL;
+		}
+		PG_END_TRY();
+	}
 	return entry;
 }
 
@@ -178,8 +260,14 @@ build_entry(DecoderState *state, RelationEntry *entry, Relation rel)
 	entry->ncolumns = 0;
 	entry->nkeys = 0;
 	entry->columns_packed_len = 0;
+	entry->type_deps = NIL;
+	entry->namespace_deps = NIL;
+	entry->has_enums = false;
 
 	oldcxt = MemoryContextSwitchTo(entry->cxt);
+
+	entry->namespace_deps = list_make1_int((int) GetSysCacheHashValue1(NAMESPACEOID,
+																	   ObjectIdGetDatum(RelationGetNamespace(rel))));
 
 	entry->schema = get_namespace_name(RelationGetNamespace(rel));
 	if (entry->schema == NULL)
@@ -189,8 +277,8 @@ build_entry(DecoderState *state, RelationEntry *entry, Relation rel)
 	entry->old_is_full = (entry->replident == REPLICA_IDENTITY_FULL);
 	entry->included =
 		(opts->include_tables.n == 0 ||
-		 option_values_match_any(&opts->include_tables, entry->schema, entry->table, NULL)) &&
-		!option_values_match_any(&opts->exclude_tables, entry->schema, entry->table, NULL);
+		 name_pattern_match_any(&opts->include_tables, entry->schema, entry->table, NULL)) &&
+		!name_pattern_match_any(&opts->exclude_tables, entry->schema, entry->table, NULL);
 
 	if (!entry->included)
 	{
@@ -223,13 +311,14 @@ build_entry(DecoderState *state, RelationEntry *entry, Relation rel)
 		entry->columns[entry->ncolumns] = wc;
 		entry->ncolumns++;
 
+		add_type_deps(entry, att->atttypid);
 		basetype = getBaseTypeAndTypmod(att->atttypid, &basetypmod);
 		col->attidx = i;
-		col->kind = encode_value_kind(basetype);
+		col->kind = column_type_value_kind(basetype);
 		col->varlena = (att->attlen == -1);
-		if (option_values_match_any(&opts->mask_columns, entry->schema, entry->table, attname))
+		if (name_pattern_match_any(&opts->mask_columns, entry->schema, entry->table, attname))
 			col->pii = WALSTAR__V1__PII__MASKED;
-		else if (option_values_match_any(&opts->hash_columns, entry->schema, entry->table, attname))
+		else if (name_pattern_match_any(&opts->hash_columns, entry->schema, entry->table, attname))
 			col->pii = WALSTAR__V1__PII__HASHED;
 		else
 			col->pii = WALSTAR__V1__PII__PII_NONE;
@@ -239,6 +328,7 @@ build_entry(DecoderState *state, RelationEntry *entry, Relation rel)
 		{
 			col->kind = VK_ENUM;
 			col->enums = enum_labels(basetype, state->to_utf8);
+			entry->has_enums = true;
 		}
 		if (col->kind == VK_OUTPUT || col->kind == VK_ENUM ||
 			col->pii == WALSTAR__V1__PII__HASHED)
@@ -309,35 +399,10 @@ build_entry(DecoderState *state, RelationEntry *entry, Relation rel)
 }
 
 /*
- * Object-name types (regclass, ...): their text only reads back where the
- * named objects exist.
- */
-static bool
-is_reg_type(Oid typoid)
-{
-	switch (typoid)
-	{
-		case REGPROCOID:
-		case REGPROCEDUREOID:
-		case REGOPEROID:
-		case REGOPERATOROID:
-		case REGCLASSOID:
-		case REGTYPEOID:
-		case REGCONFIGOID:
-		case REGDICTIONARYOID:
-		case REGNAMESPACEOID:
-		case REGROLEOID:
-		case REGCOLLATIONOID:
-			return true;
-		default:
-			return false;
-	}
-}
-
-/*
  * A built-in type to store the value as on another server: the base type
- * for domains (resolved by the caller), "text" for enums, user-defined types,
- * object-name types, arrays of those, and HASHED columns.
+ * for domains (resolved by the caller), "text" where common/column_type.c
+ * says so (the sink's initial copy applies the same rule) and for HASHED
+ * columns.
  */
 static char *
 landing_type(Oid typoid, int32 typmod, Walstar__V1__Pii pii)
@@ -349,9 +414,7 @@ landing_type(Oid typoid, int32 typmod, Walstar__V1__Pii pii)
 	elemtype = get_element_type(typoid);
 	if (OidIsValid(elemtype))
 		elemtype = getBaseType(elemtype);
-	if (typoid >= FirstNormalObjectId || is_reg_type(typoid) ||
-		(OidIsValid(elemtype) &&
-		 (elemtype >= FirstNormalObjectId || is_reg_type(elemtype))))
+	if (column_type_lands_as_text(typoid, elemtype))
 		return pstrdup("text");
 	return format_type_extended(typoid, typmod, FORMAT_TYPE_TYPEMOD_GIVEN);
 }

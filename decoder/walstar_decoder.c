@@ -35,10 +35,12 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/transam.h"
 #include "access/xlog.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
+#include "datatype/timestamp.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "replication/logical.h"
@@ -55,6 +57,13 @@
 #include "walstar_decoder.h"
 
 PG_MODULE_MAGIC;
+
+/* common/ spells the epochs and type OIDs without the server's headers */
+StaticAssertDecl(WALSTAR_PG_EPOCH_JDATE == POSTGRES_EPOCH_JDATE &&
+				 WALSTAR_UNIX_EPOCH_JDATE == UNIX_EPOCH_JDATE,
+				 "common/epoch.h disagrees with the server");
+StaticAssertDecl(COLUMN_TYPE_FIRST_USER_OID == FirstNormalObjectId,
+				 "common/column_type.h disagrees with the server");
 
 /* Shrink record buffers above this size once a large record is written. */
 #define BUFFER_KEEP_SIZE (8 * 1024 * 1024)
@@ -360,7 +369,7 @@ unix_micros(TimestampTz t)
 {
 	if (t == 0)
 		return 0;
-	return t + (((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE)) * USECS_PER_DAY);
+	return t + WALSTAR_PG_EPOCH_USECS;
 }
 
 /* Fields every record of a transaction carries. */

@@ -5,7 +5,7 @@
  *
  * One change flows through: walstar_decoder.c (callbacks) ->
  * relation_cache.c (what to send for this relation, cached) ->
- * encode_value.c (datum -> typed Value) -> protobuf-c packing, or
+ * encode_value.c (datum -> typed Value; common/column_type.c: which kind) -> protobuf-c packing, or
  * encode_json.c for the json format.  options.c parses the slot options
  * (option_values.c: the text of their values, without the server),
  * pii.c reads the hash salt and hashes protected values.
@@ -20,6 +20,8 @@
 #include "nodes/pg_list.h"
 #include "utils/relcache.h"
 
+#include "column_type.h"
+#include "epoch.h"
 #include "option_values.h"
 #include "walstar.pb-c.h"
 
@@ -44,30 +46,6 @@ typedef struct DecoderOptions
 	NamePatternList hash_columns;	/* "schema.table.column" patterns */
 	char	   *hash_salt_id;	/* expected salt fingerprint, or NULL */
 } DecoderOptions;
-
-/* How one column's datum becomes a Value (encode_value.c). */
-typedef enum ValueKind
-{
-	VK_INT2,
-	VK_INT4,
-	VK_INT8,
-	VK_OID,
-	VK_FLOAT4,
-	VK_FLOAT8,
-	VK_BOOL,
-	VK_NUMERIC,
-	VK_TEXT,					/* text-like varlena: text, varchar, bpchar, json, xml */
-	VK_NAME,
-	VK_BYTEA,
-	VK_DATE,
-	VK_TIME,
-	VK_TIMESTAMP,
-	VK_TIMESTAMPTZ,
-	VK_UUID,
-	VK_INTERVAL,
-	VK_ENUM,					/* label from EnumLabels, else output function */
-	VK_OUTPUT					/* anything else: the type's output function */
-} ValueKind;
 
 /* Labels of an enum type, sorted by value OID (relation_cache.c). */
 typedef struct EnumLabels
@@ -109,6 +87,11 @@ typedef struct RelationEntry
 	int		   *keys;			/* indexes into cols, in key order */
 	uint8	   *columns_packed; /* Change field 6 entries, pre-encoded */
 	size_t		columns_packed_len; /* length of columns_packed */
+	List	   *type_deps;		/* TYPEOID hash values of the types the
+								 * entry shows or resolves (int list) */
+	List	   *namespace_deps; /* NAMESPACEOID hash values of the schemas
+								 * it names (int list) */
+	bool		has_enums;		/* caches enum labels (ENUMOID matters) */
 } RelationEntry;
 
 /* Per top-level transaction state, in ReorderBufferTXN.output_plugin_private. */
@@ -158,7 +141,6 @@ extern void relation_cache_init(MemoryContext parent);
 extern void encode_value(const ColumnInfo *col, Datum datum, bool isnull,
 						 bool to_utf8, const char *salt,
 						 Walstar__V1__Value *out);
-extern ValueKind encode_value_kind(Oid basetype);
 
 /* encode_proto.c */
 extern size_t encode_proto_values_size(uint32 field, size_t n,
@@ -175,9 +157,6 @@ extern void encode_json_change(StringInfo out, const Walstar__V1__Change *msg,
 extern void encode_json_mark_last(StringInfo out);
 
 /* pii.c */
-
-/* Hex digits of a salt fingerprint (option hash-salt-id). */
-#define PII_SALT_ID_LEN OPTION_SALT_ID_LEN
 
 extern char *pii_hash_salt_file;
 extern char *pii_hash_hex(const char *salt, const char *data, size_t len);

@@ -27,10 +27,6 @@
 #include "change_check.h"
 #include "walstar.h"
 
-/* Microseconds between the Unix epoch and PostgreSQL's 2000-01-01 epoch. */
-#define UNIX_TO_PG_USECS \
-	((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY)
-
 static void *pb_alloc(void *data, size_t size);
 static void pb_free(void *data, void *ptr);
 
@@ -164,7 +160,7 @@ change_value_text(const Value *v, const Column *column)
 					column->type_oid == TIMESTAMPTZOID ||
 					strcmp(column->landing_type, "timestamp with time zone") == 0;
 
-				if (pg_sub_s64_overflow(v->timestamp_value, UNIX_TO_PG_USECS, &ts) ||
+				if (pg_sub_s64_overflow(v->timestamp_value, WALSTAR_PG_EPOCH_USECS, &ts) ||
 					!IS_VALID_TIMESTAMP(ts) ||
 					timestamp2tm(ts, NULL, &tm, &fsec, NULL, NULL) != 0)
 					ereport(ERROR,
@@ -177,7 +173,7 @@ change_value_text(const Value *v, const Column *column)
 			}
 		case WALSTAR__V1__VALUE__KIND_DATE_VALUE:
 			{
-				int64		jd = (int64) v->date_value + UNIX_EPOCH_JDATE;
+				int64		jd = (int64) v->date_value + WALSTAR_UNIX_EPOCH_JDATE;
 
 				if (jd < 0 || jd > INT_MAX - 1)
 					ereport(ERROR,

@@ -309,8 +309,10 @@ consumer_refresh_assignment(Consumer *c, const Subscription *sub, HTAB *parts,
 	err = rd_kafka_metadata(c->rk, 1, NULL, &md, 2000);
 	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
 	{
-		elog(LOG, "walstar: subscription \"%s\": could not list topics: %s",
-			 sub->name, rd_kafka_err2str(err));
+		ereport(LOG,
+				(errcode(ERRCODE_CONNECTION_EXCEPTION),
+				 errmsg("walstar: subscription \"%s\": could not list topics: %s",
+						sub->name, rd_kafka_err2str(err))));
 		return false;
 	}
 
@@ -361,7 +363,8 @@ consumer_refresh_assignment(Consumer *c, const Subscription *sub, HTAB *parts,
 	rd_kafka_topic_partition_list_destroy(list);
 	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
 		ereport(ERROR,
-				(errmsg("could not assign Kafka partitions for subscription \"%s\": %s",
+				(errcode(ERRCODE_CONNECTION_EXCEPTION),
+				 errmsg("could not assign Kafka partitions for subscription \"%s\": %s",
 						sub->name, rd_kafka_err2str(err))));
 	c->have_assignment = true;
 	elog(DEBUG1, "walstar: subscription \"%s\": partitions assigned", sub->name);
@@ -389,9 +392,11 @@ consumer_poll(Consumer *c, HTAB *parts, KafkaMessage *out, int max, MemoryContex
 		{
 			if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
 			{
-				elog(LOG, "walstar: kafka: %s%s%s",
-					 m->rkt ? rd_kafka_topic_name(m->rkt) : "",
-					 m->rkt ? ": " : "", rd_kafka_message_errstr(m));
+				ereport(LOG,
+						(errcode(ERRCODE_CONNECTION_EXCEPTION),
+						 errmsg("walstar: kafka: %s%s%s",
+								m->rkt ? rd_kafka_topic_name(m->rkt) : "",
+								m->rkt ? ": " : "", rd_kafka_message_errstr(m))));
 				remember_error(c, m->err, rd_kafka_message_errstr(m));
 			}
 			rd_kafka_message_destroy(m);
@@ -478,7 +483,7 @@ consumer_rewind_to_time(Consumer *c, HTAB *parts, TimestampTz when)
 	HASH_SEQ_STATUS seq;
 	PartitionState *ps;
 	rd_kafka_resp_err_t err;
-	int64		ms = (when / 1000) + ((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * 86400 * 1000);
+	int64		ms = when / 1000 + WALSTAR_PG_EPOCH_USECS / 1000;
 	int			i;
 
 	hash_seq_init(&seq, parts);
@@ -493,8 +498,10 @@ consumer_rewind_to_time(Consumer *c, HTAB *parts, TimestampTz when)
 	{
 		rd_kafka_topic_partition_list_destroy(list);
 		ereport(ERROR,
-				(errmsg("could not look up Kafka offsets by time: %s",
-						rd_kafka_err2str(err))));
+				(errcode(ERRCODE_CONNECTION_EXCEPTION),
+				 errmsg("could not look up Kafka offsets by time: %s",
+						rd_kafka_err2str(err)),
+				 errhint("The brokers of the subscription must be reachable to rewind it by time.")));
 	}
 	for (i = 0; i < list->cnt; i++)
 	{

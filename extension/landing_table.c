@@ -28,14 +28,18 @@
  */
 #include "postgres.h"
 
+#include "access/table.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
+#include "commands/trigger.h"
 #include "executor/spi.h"
 #include "parser/parse_type.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/rel.h"
 #include "utils/syscache.h"
 
 #include "walstar.h"
@@ -373,4 +377,49 @@ landing_table_prepare(const char *schema, const char *relname, const char *quali
 	if (ncols > 0 && !(have_prev && layout_equal(&prev, ncols, columns)))
 		layout_store(schema, relname, ncols, columns);
 	return types;
+}
+
+/*
+ * Whether the landing table (a table or partitioned table) has a trigger
+ * that fires for the worker: not internal (foreign keys' triggers are),
+ * enabled for the session's replication role (as TriggerEnabled() decides),
+ * of any level and event. The ROW EXCLUSIVE lock the apply takes anyway is
+ * taken now and kept, so the answer holds until the batch commits. A table
+ * that does not exist yet has no trigger.
+ */
+bool
+landing_table_has_triggers(const char *schema, const char *relname)
+{
+	Oid			nspid = get_namespace_oid(schema, true);
+	Oid			relid;
+	Relation	rel;
+	char		relkind;
+	bool		found = false;
+	int			i;
+
+	if (!OidIsValid(nspid))
+		return false;
+	relid = get_relname_relid(relname, nspid);
+	if (!OidIsValid(relid))
+		return false;
+	/* anything else under that name fails in the apply's subtransaction */
+	relkind = get_rel_relkind(relid);
+	if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
+		return false;
+	rel = try_table_open(relid, RowExclusiveLock);
+	if (rel == NULL)
+		return false;			/* dropped meanwhile */
+	for (i = 0; rel->trigdesc && i < rel->trigdesc->numtriggers && !found; i++)
+	{
+		const Trigger *trig = &rel->trigdesc->triggers[i];
+
+		if (trig->tgisinternal || trig->tgenabled == TRIGGER_DISABLED)
+			continue;
+		if (SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA)
+			found = trig->tgenabled != TRIGGER_FIRES_ON_ORIGIN;
+		else
+			found = trig->tgenabled != TRIGGER_FIRES_ON_REPLICA;
+	}
+	table_close(rel, NoLock);
+	return found;
 }

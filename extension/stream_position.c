@@ -40,10 +40,6 @@
 /* How far a source's clock may run ahead of ours. */
 #define CLOCK_SLACK_USECS (INT64CONST(300) * USECS_PER_SEC)
 
-/* Microseconds between the Unix epoch and PostgreSQL's 2000-01-01 epoch. */
-#define UNIX_TO_PG_USECS \
-	((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY)
-
 static bool
 same_source(const PartitionState *ps, const Change *c)
 {
@@ -94,7 +90,7 @@ stream_position_check(HTAB *parts, const PartitionState *ps, const Change *c,
 					  char **reason)
 {
 	const PartitionState *ref;
-	int64		now = GetCurrentTimestamp() + UNIX_TO_PG_USECS;
+	int64		now = GetCurrentTimestamp() + WALSTAR_PG_EPOCH_USECS;
 
 	*reason = NULL;
 	if (ps->source_known && !same_source(ps, c))
@@ -111,7 +107,7 @@ stream_position_check(HTAB *parts, const PartitionState *ps, const Change *c,
 	{
 		*reason = psprintf("commit time of commit LSN %s is %s, in the future",
 						   lsn_text(c->commit_lsn),
-						   timestamptz_to_str(c->commit_time - UNIX_TO_PG_USECS));
+						   timestamptz_to_str(c->commit_time - WALSTAR_PG_EPOCH_USECS));
 		return STREAM_REFUSED;
 	}
 	if (c->commit_lsn < ps->last_commit_lsn ||

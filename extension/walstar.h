@@ -22,6 +22,7 @@
 #include "utils/timestamp.h"
 
 #include "change_check.h"
+#include "epoch.h"
 #include "walstar.pb-c.h"
 
 typedef Walstar__V1__Change Change;
@@ -110,6 +111,7 @@ extern char **landing_table_prepare(const char *schema, const char *relname,
 									const char *qualified, int ncols,
 									Column **columns, int nkeys,
 									const int *keycols, Oid **typids);
+extern bool landing_table_has_triggers(const char *schema, const char *relname);
 
 /* landing_names.c: which landing table holds a source table */
 typedef struct LandingHolder LandingHolder;
@@ -182,7 +184,6 @@ extern void apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs
 						int n, ApplyResult *result);
 extern char *apply_one_message(const char *landing_schema, Oid owner,
 							   const char *data, size_t len);
-extern void apply_reset_cache(void);
 
 /* dead_letters.c */
 extern void dead_letter_add(const char *subscription, const KafkaMessage *msg,

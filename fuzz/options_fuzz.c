@@ -1,7 +1,8 @@
 /*
  * options_fuzz.c
  *		libFuzzer target: the decoder's option values (decoder/
- *		option_values.c): pattern lists, matching, formats, salt ids.
+ *		option_values.c, common/name_pattern.c): pattern lists, matching,
+ *		formats, salt ids.
  *
  * Input: one byte choosing the kind of value, then the value's text, then
  * up to three names separated by NULs.  Besides surviving any input under
@@ -49,7 +50,7 @@ check_part(const char *part, const char *name)
 	char		glob[2 * 64 + 1];
 	bool		ours;
 
-	ours = option_values_part_match(part, name);
+	ours = name_pattern_part_match(part, name);
 	if (strlen(part) > 64 || strlen(name) > 64)
 		return;
 	to_fnmatch(part, glob);
@@ -67,13 +68,13 @@ check_patterns(char *text, int nparts, char **names, int nnames)
 	NamePatternList list;
 	size_t		bad_start,
 				bad_len;
-	int			max = option_values_max_patterns(text);
+	int			max = name_pattern_max_count(text);
 	size_t		text_len = strlen(text);
 	int			i,
 				k;
 
 	list.patterns = calloc((size_t) max, sizeof(NamePattern));
-	if (option_values_patterns(text, nparts, &list, &bad_start, &bad_len) != OPTION_VALUE_OK)
+	if (name_pattern_parse_list(text, nparts, &list, &bad_start, &bad_len) != NAME_PATTERN_OK)
 	{
 		if (bad_start + bad_len > text_len)
 			abort();
@@ -95,7 +96,7 @@ check_patterns(char *text, int nparts, char **names, int nnames)
 		}
 	}
 	if (nnames >= nparts)
-		(void) option_values_match_any(&list, names[0], names[1],
+		(void) name_pattern_match_any(&list, names[0], names[1],
 									   nparts == 3 ? names[2] : NULL);
 	free(list.patterns);
 }
@@ -134,9 +135,9 @@ check_literal(char **names, int nparts)
 	}
 	*p = '\0';
 	list.patterns = &pat;
-	if (option_values_patterns(text, nparts, &list, &bad_start, &bad_len) != OPTION_VALUE_OK ||
+	if (name_pattern_parse_list(text, nparts, &list, &bad_start, &bad_len) != NAME_PATTERN_OK ||
 		list.n != 1 ||
-		!option_values_match_any(&list, names[0], names[1], nparts == 3 ? names[2] : NULL))
+		!name_pattern_match_any(&list, names[0], names[1], nparts == 3 ? names[2] : NULL))
 	{
 		fprintf(stderr, "escaped names do not match themselves\n");
 		abort();
@@ -184,7 +185,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 				abort();
 			break;
 		case 3:
-			if (option_values_salt_id(buf) && strlen(buf) != OPTION_SALT_ID_LEN)
+			if (option_values_salt_id(buf) && strlen(buf) != SALT_ID_LEN)
 				abort();
 			break;
 	}

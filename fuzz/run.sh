@@ -6,7 +6,7 @@
 #   the indexes its batch building takes; peek_fuzz: walstar-sink's record
 #   peek, its wire-format checks (the same verdicts as change_fuzz's) and
 #   routing; options_fuzz: the decoder's option values (decoder/
-#   option_values.c). A crash leaves its input in OUTDIR/<target>/crash-*
+#   option_values.c, common/name_pattern.c). A crash leaves its input in OUTDIR/<target>/crash-*
 #   and fails the run.
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -17,7 +17,7 @@ CLANG=${CLANG:-$(command -v clang || command -v clang-14 || true)}
 [ -n "$CLANG" ] || { echo "fuzz: clang not found (make deps installs it)" >&2; exit 1; }
 [ -f "$ROOT/proto/walstar.pb-c.c" ] || make -C "$ROOT" proto/walstar.pb-c.c
 mkdir -p "$OUT/bin"
-FLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -Wall -Wextra -Werror -Wno-unused-parameter -I$ROOT/proto -I$ROOT/sink"
+FLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -Wall -Wextra -Werror -Wno-unused-parameter -I$ROOT/proto -I$ROOT/common -I$ROOT/sink"
 
 cc -std=c11 -Wall -Wextra -Werror -I"$ROOT/proto" -o "$OUT/bin/make_seeds" \
 	"$HERE/make_seeds.c" "$ROOT/proto/walstar.pb-c.c" -lprotobuf-c
@@ -33,7 +33,7 @@ cc -std=c11 -Wall -Wextra -Werror -I"$ROOT/proto" -o "$OUT/bin/make_seeds" \
 # shellcheck disable=SC2086
 "$CLANG" $FLAGS -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	-I"$ROOT/decoder" -o "$OUT/bin/options_fuzz" "$HERE/options_fuzz.c" \
-	"$ROOT/decoder/option_values.c"
+	"$ROOT/decoder/option_values.c" "$ROOT/common/name_pattern.c"
 
 status=0
 for target in change_fuzz peek_fuzz options_fuzz; do

@@ -18,15 +18,13 @@
 #include <string.h>
 
 #include "change_check.h"
+#include "epoch.h"
 
 #define WIRE_VERSION 1
 
-/* Microseconds from 1970-01-01 to PostgreSQL's epoch 2000-01-01. */
-#define PG_EPOCH_USECS INT64_C(946684800000000)
 /* PostgreSQL's timestamp range (MIN_TIMESTAMP, END_TIMESTAMP), its epoch. */
 #define PG_MIN_TIMESTAMP INT64_C(-211813488000000000)
 #define PG_END_TIMESTAMP INT64_C(9223371331200000000)
-#define UNIX_EPOCH_JDATE 2440588
 #define USECS_PER_DAY INT64_C(86400000000)
 
 /* Longest landing type text (format_type of a built-in type with typmod). */
@@ -155,17 +153,17 @@ check_value(const CheckValue *v, const CheckColumn *col, const char *which,
 							  which, TXT(col->name));
 			return NULL;
 		case WALSTAR__V1__VALUE__KIND_TIMESTAMP_VALUE:
-			if (v->number < INT64_MIN + PG_EPOCH_USECS)
+			if (v->number < INT64_MIN + WALSTAR_PG_EPOCH_USECS)
 				return reason(buf, "%s of column \"%.*s\": timestamp out of range", which,
 							  TXT(col->name));
-			ts = v->number - PG_EPOCH_USECS;
+			ts = v->number - WALSTAR_PG_EPOCH_USECS;
 			if (ts < PG_MIN_TIMESTAMP || ts >= PG_END_TIMESTAMP)
 				return reason(buf, "%s of column \"%.*s\": timestamp out of range", which,
 							  TXT(col->name));
 			return NULL;
 		case WALSTAR__V1__VALUE__KIND_DATE_VALUE:
-			if (v->number + UNIX_EPOCH_JDATE < 0 ||
-				v->number + UNIX_EPOCH_JDATE > INT_MAX - 1)
+			if (v->number + WALSTAR_UNIX_EPOCH_JDATE < 0 ||
+				v->number + WALSTAR_UNIX_EPOCH_JDATE > INT_MAX - 1)
 				return reason(buf, "%s of column \"%.*s\": date out of range", which,
 							  TXT(col->name));
 			return NULL;

@@ -27,7 +27,7 @@
 
 #include "config.h"
 #include "log.h"
-#include "salt_id.h"
+#include "salt_hmac.h"
 
 typedef enum ConfigType
 {
@@ -808,7 +808,7 @@ config_load(int argc, char **argv, Config *cfg, char *err, size_t errlen)
 		{
 			char id[SALT_ID_LEN + 1];
 
-			salt_id_compute(cfg->hash_salt, id);
+			salt_hmac_id(cfg->hash_salt, id);
 			printf("walstar-sink: hash-salt-id %s (the decoder refuses to "
 				   "stream if its salt file has another fingerprint)\n",
 				   id);

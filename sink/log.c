@@ -41,6 +41,74 @@ log_set_timestamps(int on)
 	with_timestamps = on;
 }
 
+const char *
+log_quote(char *buf, size_t buflen, const char *s, int always_quote)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	const unsigned char *p;
+	size_t				 n = 0;
+	int					 plain = 1;
+
+	if (s == NULL)
+		s = "";
+	for (p = (const unsigned char *)s; *p; p++)
+	{
+		if (*p <= ' ' || *p == '=' || *p == '"' || *p == '\\' || *p == 0x7f)
+			plain = 0;
+	}
+	if (!always_quote && plain && s[0] != '\0' && strlen(s) < buflen)
+	{
+		memcpy(buf, s, strlen(s) + 1);
+		return buf;
+	}
+	/* room for the closing quote and the NUL: buflen - 2 */
+	buf[n++] = '"';
+	for (p = (const unsigned char *)s; *p; p++)
+	{
+		char   esc[7];
+		size_t elen = 0;
+
+		switch (*p)
+		{
+			case '"':
+			case '\\':
+				esc[elen++] = '\\';
+				esc[elen++] = (char)*p;
+				break;
+			case '\n':
+				esc[elen++] = '\\';
+				esc[elen++] = 'n';
+				break;
+			case '\r':
+				esc[elen++] = '\\';
+				esc[elen++] = 'r';
+				break;
+			case '\t':
+				esc[elen++] = '\\';
+				esc[elen++] = 't';
+				break;
+			default:
+				if (*p < ' ' || *p == 0x7f)
+				{
+					memcpy(esc, "\\u00", 4);
+					elen = 4;
+					esc[elen++] = hex[*p >> 4];
+					esc[elen++] = hex[*p & 15];
+				}
+				else
+					esc[elen++] = (char)*p;
+				break;
+		}
+		if (n + elen > buflen - 2)
+			break;
+		memcpy(buf + n, esc, elen);
+		n += elen;
+	}
+	buf[n++] = '"';
+	buf[n] = '\0';
+	return buf;
+}
+
 void
 log_event(LogLevel level, const char *component, const char *fmt, ...)
 {

@@ -8,6 +8,8 @@
 #ifndef SINK_LOG_H
 #define SINK_LOG_H
 
+#include <stddef.h>
+
 typedef enum LogLevel
 {
 	LEVEL_DEBUG,
@@ -24,12 +26,31 @@ extern LogLevel log_get_level(void);
 extern void log_set_timestamps(int on);
 
 /*
- * Write one event.  fmt holds the key=value pairs; line breaks in the
- * result (e.g. from libpq messages) become spaces so one event stays one
- * line.  Never pass passwords or salts.
+ * Write one event.  fmt holds the key=value pairs; values that are not
+ * fixed words or numbers go through LOG_Q or LOG_V.  Line breaks left in
+ * the result become spaces so one event stays one line.  Never pass
+ * passwords or salts.
  */
 extern void log_event(LogLevel level, const char *component, const char *fmt,
 					  ...) __attribute__((format(printf, 3, 4)));
+
+/* Room for one quoted value; longer values are cut (still quoted). */
+#define LOG_VALUE_MAX 1024
+
+/*
+ * A logfmt value of s (NULL as ""), written into buf: in double quotes
+ * with '"', '\\', newlines, tabs and other control characters escaped
+ * ("\\"", "\\\\", "\\n", "\\r", "\\t", "\\u00XX"); without quotes when
+ * always_quote is false and s needs none (non-empty, no blank, '=', '"',
+ * '\\' or control character).  Returns buf.
+ */
+extern const char *log_quote(char *buf, size_t buflen, const char *s,
+							 int always_quote);
+
+/* A quoted value for a "key=%s" pair, in a buffer living to the block's end. */
+#define LOG_Q(s) log_quote((char[LOG_VALUE_MAX]){0}, LOG_VALUE_MAX, (s), 1)
+/* The same, quoted only when it has to be (names). */
+#define LOG_V(s) log_quote((char[LOG_VALUE_MAX]){0}, LOG_VALUE_MAX, (s), 0)
 
 #define log_debug(c, ...)                                                     \
 	do                                                                        \

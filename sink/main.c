@@ -103,10 +103,10 @@ static void __attribute__((noreturn))
 die(Sink *s, const char *component, const char *msg)
 {
 	if (replication_plugin_not_allowed(msg))
-		log_error(component, "slot=%s msg=\"%s\" hint=\"%s\"", s->cfg.slot,
-				  msg, PLUGIN_HINT);
+		log_error(component, "slot=%s msg=%s hint=%s", s->cfg.slot, LOG_Q(msg),
+				  LOG_Q(PLUGIN_HINT));
 	else
-		log_error(component, "slot=%s msg=\"%s\"", s->cfg.slot, msg);
+		log_error(component, "slot=%s msg=%s", s->cfg.slot, LOG_Q(msg));
 	metrics_stop();
 	replication_close(&s->repl);
 	producer_destroy(s->producer);
@@ -124,7 +124,7 @@ send_status(Sink *s, bool reply_requested)
 	if (!replication_send_status(&s->repl, flush, reply_requested, err,
 								 sizeof(err)))
 	{
-		log_warning("replication", "slot=%s msg=\"%s\"", s->cfg.slot, err);
+		log_warning("replication", "slot=%s msg=%s", s->cfg.slot, LOG_Q(err));
 		return;
 	}
 	if (flush != s->last_sent)
@@ -280,12 +280,11 @@ fail:
 		die(s, "replication", err);
 	atomic_fetch_add(&metrics.errors_total, 1);
 	if (replication_plugin_not_allowed(err))
-		log_error("replication",
-				  "slot=%s msg=\"%s\" hint=\"%s\" retry_in_s=%d", s->cfg.slot,
-				  err, PLUGIN_HINT, s->backoff_s);
+		log_error("replication", "slot=%s msg=%s hint=%s retry_in_s=%d",
+				  s->cfg.slot, LOG_Q(err), LOG_Q(PLUGIN_HINT), s->backoff_s);
 	else
-		log_warning("replication", "slot=%s msg=\"%s\" retry_in_s=%d",
-					s->cfg.slot, err, s->backoff_s);
+		log_warning("replication", "slot=%s msg=%s retry_in_s=%d", s->cfg.slot,
+					LOG_Q(err), s->backoff_s);
 	replication_close(&s->repl);
 	s->reconnect_at_ms = now_ms() + s->backoff_s * 1000;
 	s->backoff_s *= 2;
@@ -297,8 +296,8 @@ fail:
 static void
 connection_lost(Sink *s, const char *why)
 {
-	log_warning("replication", "slot=%s msg=\"%s\" retry_in_s=%d", s->cfg.slot,
-				why, s->backoff_s);
+	log_warning("replication", "slot=%s msg=%s retry_in_s=%d", s->cfg.slot,
+				LOG_Q(why), s->backoff_s);
 	atomic_fetch_add(&metrics.errors_total, 1);
 	atomic_fetch_add(&metrics.reconnects_total, 1);
 	stream_connection_lost(&s->stream);
@@ -368,8 +367,8 @@ read_stream(Sink *s, int *exit_code)
 				}
 				if (r == STREAM_FAILED)
 				{
-					log_error("stream", "slot=%s msg=\"%s\"", s->cfg.slot,
-							  err);
+					log_error("stream", "slot=%s msg=%s", s->cfg.slot,
+							  LOG_Q(err));
 					stop_requested = 1;
 					*exit_code = 1;
 					return false;
@@ -431,7 +430,7 @@ main(int argc, char **argv)
 		case CONFIG_EXIT:
 			return 0;
 		case CONFIG_ERROR:
-			log_error("config", "msg=\"%s\"", err);
+			log_error("config", "msg=%s", LOG_Q(err));
 			return 1;
 		case CONFIG_OK:
 			break;
@@ -514,7 +513,7 @@ main(int argc, char **argv)
 				s->blocked = false;
 			else if (r == STREAM_FAILED)
 			{
-				log_error("stream", "slot=%s msg=\"%s\"", s->cfg.slot, err);
+				log_error("stream", "slot=%s msg=%s", s->cfg.slot, LOG_Q(err));
 				exit_code = 1;
 				break;
 			}

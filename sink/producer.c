@@ -87,14 +87,14 @@ error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 		{
 			log_warning("kafka",
 						"msg=\"all brokers are down; messages stay queued and "
-						"are retried\" reason=\"%s\"",
-						reason);
+						"are retried\" reason=%s",
+						LOG_Q(reason));
 			p->last_down_log = now;
 		}
 		return;
 	}
-	log_warning("kafka", "error=%s msg=\"%s\"", rd_kafka_err2name(err),
-				reason);
+	log_warning("kafka", "error=%s msg=%s", rd_kafka_err2name(err),
+				LOG_Q(reason));
 }
 
 static void
@@ -113,7 +113,7 @@ log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 		l = LEVEL_WARNING;
 	if (l < log_get_level() || (p != NULL && p->quiet && l < LEVEL_ERROR))
 		return;
-	log_event(l, "kafka", "facility=%s msg=\"%s\"", fac, buf);
+	log_event(l, "kafka", "facility=%s msg=%s", LOG_V(fac), LOG_Q(buf));
 }
 
 static bool

@@ -24,13 +24,11 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include "epoch.h"
 #include "lsn.h"
 #include "replication.h"
-#include "salt_id.h"
+#include "salt_hmac.h"
 #include "source_conn.h"
-
-/* Seconds between 1970-01-01 and 2000-01-01. */
-#define PG_EPOCH_OFFSET 946684800LL
 
 static void
 put_u64(char *p, uint64_t v)
@@ -61,7 +59,7 @@ pg_now(void)
 	struct timeval tv;
 
 	gettimeofday(&tv, NULL);
-	return ((int64_t)tv.tv_sec - PG_EPOCH_OFFSET) * 1000000 + tv.tv_usec;
+	return ((int64_t)tv.tv_sec - WALSTAR_PG_EPOCH_SECS) * 1000000 + tv.tv_usec;
 }
 
 static void
@@ -313,7 +311,7 @@ replication_start(Replication *r, const Config *cfg, uint64_t start_lsn,
 	 */
 	salt_id[0] = '\0';
 	if (cfg->hash_columns != NULL && cfg->hash_salt != NULL)
-		salt_id_compute(cfg->hash_salt, salt_id);
+		salt_hmac_id(cfg->hash_salt, salt_id);
 
 	for (;;)
 	{

@@ -66,18 +66,6 @@ mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Copy s into out, fit for a quoted log value (gids, application names). */
-static void
-log_safe(char *out, size_t outlen, const char *s)
-{
-	size_t i = 0;
-
-	for (; *s && i + 1 < outlen; s++)
-		out[i++] =
-			(*s == '"' || *s == '\\' || (unsigned char)*s < ' ') ? '\'' : *s;
-	out[i] = '\0';
-}
-
 /* One line about what slot creation waits for. */
 static void
 report(PGconn **monitor, const Config *cfg, const char *slot,
@@ -94,35 +82,36 @@ report(PGconn **monitor, const Config *cfg, const char *slot,
 								  why, sizeof(why));
 	if (*monitor == NULL)
 	{
-		log_safe(named, sizeof(named), why);
-		log_warning("replication",
-					"slot=%s waited_s=%" PRId64 " msg=\"creating the slot "
-					"waits for transactions to end; cannot see which: %s\"",
-					slot, waited_ms / 1000, named);
+		snprintf(named, sizeof(named),
+				 "creating the slot waits for transactions to end; cannot "
+				 "see which: %s",
+				 why);
+		log_warning("replication", "slot=%s waited_s=%" PRId64 " msg=%s", slot,
+					waited_ms / 1000, LOG_Q(named));
 		return;
 	}
 	snprintf(pid, sizeof(pid), "%d", walsender_pid);
 	res = PQexecParams(*monitor, blockers_sql, 1, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
 	{
-		log_safe(named, sizeof(named), PQerrorMessage(*monitor));
-		log_warning("replication",
-					"slot=%s waited_s=%" PRId64 " msg=\"creating the slot "
-					"waits for transactions to end; cannot see which: %s\"",
-					slot, waited_ms / 1000, named);
+		snprintf(named, sizeof(named),
+				 "creating the slot waits for transactions to end; cannot "
+				 "see which: %s",
+				 PQerrorMessage(*monitor));
+		log_warning("replication", "slot=%s waited_s=%" PRId64 " msg=%s", slot,
+					waited_ms / 1000, LOG_Q(named));
 		PQclear(res);
 		PQfinish(*monitor);
 		*monitor = NULL;
 		return;
 	}
-	log_safe(named, sizeof(named), PQgetvalue(res, 0, 2));
 	log_warning("replication",
 				"slot=%s waited_s=%" PRId64 " waiting_for_xid=%s "
-				"transactions=%s named=\"%s\" msg=\"creating the slot waits "
+				"transactions=%s named=%s msg=\"creating the slot waits "
 				"for these transactions to end: commit or roll them back "
 				"(COMMIT PREPARED or ROLLBACK PREPARED for prepared ones)\"",
 				slot, waited_ms / 1000, PQgetvalue(res, 0, 0),
-				PQgetvalue(res, 0, 1), named);
+				PQgetvalue(res, 0, 1), LOG_Q(PQgetvalue(res, 0, 2)));
 	PQclear(res);
 }
 

@@ -23,74 +23,31 @@
  * slot that the server's hash salt has our salt's fingerprint: a copy
  * hashed with another salt would never join with the stream.
  *
- * Completion: a file <state-dir>/<slot>.snapshot, written only after Kafka
- * acknowledged every READ record.  A slot without that file (a crash in
- * the middle of the copy) is dropped and recreated, and the copy redone:
- * the exported snapshot of the first attempt is gone, and a partial copy
- * cannot be resumed consistently.
+ * This file is the copy loop; snapshot_catalog.c reads the tables and
+ * columns, snapshot_value.c shapes and parses the values (copy_text.c: the
+ * COPY text format), snapshot_state.c records completion.
  *
  *-------------------------------------------------------------------------
  */
-#include <ctype.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <libpq-fe.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include "walstar.pb-c.h"
 
+#include "copy_text.h"
 #include "log.h"
 #include "lsn.h"
 #include "metrics.h"
-#include "salt_id.h"
 #include "snapshot.h"
+#include "snapshot_catalog.h"
+#include "snapshot_value.h"
 #include "source_conn.h"
-
-/* How a column's COPY text becomes a Value (as encode_value.c). */
-typedef enum SnapKind
-{
-	SK_INT, /* int2, int4, int8, oid */
-	SK_FLOAT4,
-	SK_FLOAT8,
-	SK_BOOL,
-	SK_NUMERIC,
-	SK_TEXT, /* text and anything through its output fn */
-	SK_BYTEA,
-	SK_DATE,	  /* day number, or 'infinity' text */
-	SK_TIME,	  /* microseconds */
-	SK_TIMESTAMP, /* epoch microseconds, or 'infinity' text */
-	SK_UUID,
-	SK_INTERVAL, /* "months days micros" */
-	SK_HASHED,	 /* HMAC of the text */
-	SK_MASKED	 /* always NULL */
-} SnapKind;
-
-typedef struct SnapColumn
-{
-	Walstar__V1__Column desc;	   /* what READ records say about the column */
-	SnapKind			kind;	   /* how to parse it */
-	int					key_order; /* 0: not a key column, else 1-based */
-} SnapColumn;
-
-typedef struct SnapTable
-{
-	char	*schema;
-	char	*table;
-	unsigned oid;
-	char	 replident; /* pg_class.relreplident */
-	double	 reltuples; /* estimate, for the ETA */
-	uint64_t rows;		/* rows copied */
-} SnapTable;
 
 /* Who writes the READ records: Change.source and Change.system_id. */
 typedef struct SnapSource
@@ -118,492 +75,6 @@ mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* ---- completion record ---- */
-
-static void
-state_path(const Config *cfg, char *buf, size_t buflen, const char *suffix)
-{
-	snprintf(buf, buflen, "%s/%s.snapshot%s", cfg->state_dir, cfg->slot,
-			 suffix);
-}
-
-bool
-snapshot_is_done(const Config *cfg, const char *system_id, const char *dbname)
-{
-	char  path[1024];
-	char  line[512];
-	char  expect[512];
-	FILE *f;
-	bool  done = false;
-
-	state_path(cfg, path, sizeof(path), "");
-	f = fopen(path, "r");
-	if (f == NULL)
-		return false;
-	snprintf(expect, sizeof(expect), "done system=%s database=%s ", system_id,
-			 dbname);
-	if (fgets(line, sizeof(line), f) != NULL)
-		done = strncmp(line, expect, strlen(expect)) == 0;
-	fclose(f);
-	return done;
-}
-
-bool
-snapshot_mark_done(const Config *cfg, const char *system_id,
-				   const char *dbname, uint64_t consistent_point, char *err,
-				   size_t errlen)
-{
-	char tmp[1024];
-	char path[1024];
-	char line[512];
-	int	 fd;
-	int	 n;
-
-	mkdir(cfg->state_dir, 0700);
-	state_path(cfg, tmp, sizeof(tmp), ".tmp");
-	state_path(cfg, path, sizeof(path), "");
-	n = snprintf(line, sizeof(line),
-				 "done system=%s database=%s consistent_point=%s\n", system_id,
-				 dbname, LSN(consistent_point));
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	if (fd < 0 || write(fd, line, (size_t)n) != n || fsync(fd) != 0 ||
-		close(fd) != 0 || rename(tmp, path) != 0)
-	{
-		snprintf(err, errlen, "cannot record snapshot completion in %s: %s",
-				 path, strerror(errno));
-		return false;
-	}
-	fd = open(cfg->state_dir, O_RDONLY);
-	if (fd >= 0)
-	{
-		fsync(fd);
-		close(fd);
-	}
-	return true;
-}
-
-void
-snapshot_forget(const Config *cfg)
-{
-	char path[1024];
-
-	state_path(cfg, path, sizeof(path), "");
-	unlink(path);
-}
-
-/* ---- table selection (the decoder's pattern rules) ---- */
-
-/* Glob match of one name part: '*' any run, '\' escapes. */
-static bool
-part_match(const char *pattern, const char *pend, const char *name)
-{
-	while (pattern < pend)
-	{
-		if (*pattern == '*')
-		{
-			while (pattern < pend && *pattern == '*')
-				pattern++;
-			if (pattern == pend)
-				return true;
-			for (; *name; name++)
-			{
-				if (part_match(pattern, pend, name))
-					return true;
-			}
-			return false;
-		}
-		if (*pattern == '\\' && pattern + 1 < pend)
-			pattern++;
-		if (*pattern != *name)
-			return false;
-		pattern++;
-		name++;
-	}
-	return *name == '\0';
-}
-
-/*
- * Does any comma-separated pattern of list match the names?  names has
- * nnames parts ("schema", "table"[, "column"]).
- */
-static bool
-match_any(const char *list, const char *const *names, int nnames)
-{
-	const char *p = list;
-
-	if (list == NULL)
-		return false;
-	while (*p)
-	{
-		const char *item, *end;
-		const char *part;
-		int			i;
-		bool		ok = true;
-
-		while (*p == ' ' || *p == '\t' || *p == ',')
-			p++;
-		item = p;
-		while (*p && !(*p == ',' && (p == item || p[-1] != '\\')))
-			p++;
-		end = p;
-		while (end > item && (end[-1] == ' ' || end[-1] == '\t'))
-			end--;
-		if (end == item)
-			continue;
-		part = item;
-		for (i = 0; i < nnames && ok; i++)
-		{
-			const char *q = part;
-
-			while (q < end && !(*q == '.' && (q == part || q[-1] != '\\')))
-				q++;
-			ok = part_match(part, q, names[i]);
-			part = q < end ? q + 1 : end;
-		}
-		if (ok)
-			return true;
-	}
-	return false;
-}
-
-/* ---- value conversion ---- */
-
-static SnapKind
-kind_of(unsigned basetype)
-{
-	switch (basetype)
-	{
-		case 20: /* int8 */
-		case 21: /* int2 */
-		case 23: /* int4 */
-		case 26: /* oid */
-			return SK_INT;
-		case 700:
-			return SK_FLOAT4;
-		case 701:
-			return SK_FLOAT8;
-		case 16:
-			return SK_BOOL;
-		case 1700:
-			return SK_NUMERIC;
-		case 17:
-			return SK_BYTEA;
-		case 1082:
-			return SK_DATE;
-		case 1083:
-			return SK_TIME;
-		case 1114:
-		case 1184:
-			return SK_TIMESTAMP;
-		case 2950:
-			return SK_UUID;
-		case 1186:
-			return SK_INTERVAL;
-		default:
-			return SK_TEXT;
-	}
-}
-
-/* SELECT-list expression giving the COPY text we parse for kind. */
-static void
-select_expr(char *buf, size_t buflen, const char *col, SnapKind kind)
-{
-	switch (kind)
-	{
-		case SK_MASKED:
-			snprintf(buf, buflen, "NULL");
-			break;
-		case SK_DATE:
-			snprintf(
-				buf, buflen,
-				"CASE WHEN isfinite(%s) THEN (%s - date '1970-01-01')::text"
-				" ELSE %s::text END",
-				col, col, col);
-			break;
-		case SK_TIME:
-			snprintf(buf, buflen, "(extract(epoch from %s) * 1000000)::int8",
-					 col);
-			break;
-		case SK_TIMESTAMP:
-		{
-			/*
-			 * Epoch microseconds while they fit in 64 bits, as the
-			 * decoder's timestamp_value; past that (the last 30 years of
-			 * PostgreSQL's range) the decoder sends UTC text, which to_char
-			 * writes the same way.  Computed from the date and the time of
-			 * day, exact over the whole range: extract(epoch) falls back to
-			 * float8 where the microseconds do not fit.  The session's
-			 * TimeZone is UTC (source_conn.h).
-			 */
-			char us[400];
-
-			snprintf(us, sizeof(us),
-					 "((%s)::date - date '1970-01-01')::numeric * 86400000000"
-					 " + extract(epoch from (%s)::time) * 1000000",
-					 col, col);
-			snprintf(buf, buflen,
-					 "CASE WHEN NOT isfinite(%s) THEN %s::text "
-					 "WHEN %s <= 9223372036854775807 THEN (%s)::int8::text "
-					 "ELSE to_char(%s, 'YYYY-MM-DD HH24:MI:SS.US') || '+00' "
-					 "END",
-					 col, col, us, us, col);
-			break;
-		}
-		case SK_INTERVAL:
-			snprintf(buf, buflen,
-					 "(extract(year from %s) * 12 + extract(month from %s))"
-					 "::int4 || ' ' || extract(day from %s)::int4 || ' ' || "
-					 "(extract(hour from %s) * 3600000000 + extract(minute "
-					 "from %s) * 60000000 + extract(microseconds from %s))"
-					 "::int8",
-					 col, col, col, col, col, col);
-			break;
-		default:
-			snprintf(buf, buflen, "%s", col);
-			break;
-	}
-}
-
-/* Undo COPY text escapes in place; returns the new length. */
-static size_t
-copy_unescape(char *s, size_t len)
-{
-	size_t i = 0, j = 0;
-
-	while (i < len)
-	{
-		char c = s[i++];
-
-		if (c != '\\' || i >= len)
-		{
-			s[j++] = c;
-			continue;
-		}
-		c = s[i++];
-		switch (c)
-		{
-			case 'b':
-				s[j++] = '\b';
-				break;
-			case 'f':
-				s[j++] = '\f';
-				break;
-			case 'n':
-				s[j++] = '\n';
-				break;
-			case 'r':
-				s[j++] = '\r';
-				break;
-			case 't':
-				s[j++] = '\t';
-				break;
-			case 'v':
-				s[j++] = '\v';
-				break;
-			case 'x':
-			{
-				int v = 0, k;
-
-				for (k = 0; k < 2 && i < len && isxdigit((unsigned char)s[i]);
-					 k++, i++)
-					v = v * 16 +
-						(isdigit((unsigned char)s[i])
-							 ? s[i] - '0'
-							 : (tolower((unsigned char)s[i]) - 'a' + 10));
-				s[j++] = (char)v;
-				break;
-			}
-			default:
-				if (c >= '0' && c <= '7')
-				{
-					int v = c - '0', k;
-
-					for (k = 0; k < 2 && i < len && s[i] >= '0' && s[i] <= '7';
-						 k++, i++)
-						v = v * 8 + (s[i] - '0');
-					s[j++] = (char)v;
-				}
-				else
-					s[j++] = c;
-				break;
-		}
-	}
-	s[j] = '\0';
-	return j;
-}
-
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = (char)tolower((unsigned char)c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-/* Decode hex text (pairs; '-' skipped) into out; returns bytes written. */
-static size_t
-decode_hex(const char *s, uint8_t *out)
-{
-	size_t n = 0;
-
-	while (*s)
-	{
-		int hi, lo;
-
-		if (*s == '-')
-		{
-			s++;
-			continue;
-		}
-		hi = hexval(s[0]);
-		lo = s[1] ? hexval(s[1]) : -1;
-		if (hi < 0 || lo < 0)
-			break;
-		out[n++] = (uint8_t)(hi * 16 + lo);
-		s += 2;
-	}
-	return n;
-}
-
-static bool
-is_integer_text(const char *s)
-{
-	if (*s == '-')
-		s++;
-	if (!*s)
-		return false;
-	for (; *s; s++)
-	{
-		if (!isdigit((unsigned char)*s))
-			return false;
-	}
-	return true;
-}
-
-/*
- * Fill v from the field text (unescaped, NUL-terminated, may be modified;
- * NULL for SQL NULL).  Scratch memory (bytea, uuid, interval, hash) comes
- * from *scratch, which the caller frees after packing.
- */
-static void
-to_value(const SnapColumn *col, char *text, size_t len, const char *salt,
-		 Walstar__V1__Value *v, Walstar__V1__Interval *iv, uint8_t *scratch)
-{
-	walstar__v1__value__init(v);
-	if (text == NULL || col->kind == SK_MASKED)
-	{
-		v->kind_case = WALSTAR__V1__VALUE__KIND_IS_NULL;
-		v->is_null = true;
-		return;
-	}
-	switch (col->kind)
-	{
-		case SK_INT:
-			v->kind_case = WALSTAR__V1__VALUE__KIND_INT_VALUE;
-			v->int_value = strtoll(text, NULL, 10);
-			break;
-		case SK_FLOAT4:
-			v->kind_case = WALSTAR__V1__VALUE__KIND_DOUBLE_VALUE;
-			v->double_value = (double)strtof(text, NULL);
-			break;
-		case SK_FLOAT8:
-			v->kind_case = WALSTAR__V1__VALUE__KIND_DOUBLE_VALUE;
-			v->double_value = strtod(text, NULL);
-			break;
-		case SK_BOOL:
-			v->kind_case = WALSTAR__V1__VALUE__KIND_BOOL_VALUE;
-			v->bool_value = text[0] == 't';
-			break;
-		case SK_NUMERIC:
-			v->kind_case = WALSTAR__V1__VALUE__KIND_NUMERIC_VALUE;
-			v->numeric_value = text;
-			break;
-		case SK_BYTEA:
-			v->kind_case = WALSTAR__V1__VALUE__KIND_BYTES_VALUE;
-			v->bytes_value.data = scratch;
-			v->bytes_value.len =
-				(len >= 2 && text[0] == '\\' && text[1] == 'x')
-					? decode_hex(text + 2, scratch)
-					: 0;
-			break;
-		case SK_DATE:
-			if (is_integer_text(text))
-			{
-				v->kind_case = WALSTAR__V1__VALUE__KIND_DATE_VALUE;
-				v->date_value = (int32_t)strtol(text, NULL, 10);
-			}
-			else
-			{
-				v->kind_case = WALSTAR__V1__VALUE__KIND_TEXT_VALUE;
-				v->text_value = text;
-			}
-			break;
-		case SK_TIME:
-			v->kind_case = WALSTAR__V1__VALUE__KIND_TIME_VALUE;
-			v->time_value = strtoll(text, NULL, 10);
-			break;
-		case SK_TIMESTAMP:
-			if (is_integer_text(text))
-			{
-				v->kind_case = WALSTAR__V1__VALUE__KIND_TIMESTAMP_VALUE;
-				v->timestamp_value = strtoll(text, NULL, 10);
-			}
-			else
-			{
-				v->kind_case = WALSTAR__V1__VALUE__KIND_TEXT_VALUE;
-				v->text_value = text;
-			}
-			break;
-		case SK_UUID:
-			v->kind_case = WALSTAR__V1__VALUE__KIND_UUID_VALUE;
-			v->uuid_value.data = scratch;
-			v->uuid_value.len = decode_hex(text, scratch);
-			break;
-		case SK_INTERVAL:
-		{
-			long long months = 0, days = 0, micros = 0;
-
-			sscanf(text, "%lld %lld %lld", &months, &days, &micros);
-			walstar__v1__interval__init(iv);
-			iv->months = (int32_t)months;
-			iv->days = (int32_t)days;
-			iv->micros = micros;
-			v->kind_case = WALSTAR__V1__VALUE__KIND_INTERVAL_VALUE;
-			v->interval_value = iv;
-			break;
-		}
-		case SK_HASHED:
-		{
-			static const char hex[] = "0123456789abcdef";
-			unsigned char	  digest[EVP_MAX_MD_SIZE];
-			unsigned int	  dlen = 0;
-			unsigned int	  i;
-
-			HMAC(EVP_sha256(), salt, (int)strlen(salt),
-				 (const unsigned char *)text, len, digest, &dlen);
-			for (i = 0; i < dlen; i++)
-			{
-				scratch[i * 2] = (uint8_t)hex[digest[i] >> 4];
-				scratch[i * 2 + 1] = (uint8_t)hex[digest[i] & 15];
-			}
-			scratch[dlen * 2] = '\0';
-			v->kind_case = WALSTAR__V1__VALUE__KIND_TEXT_VALUE;
-			v->text_value = (char *)scratch;
-			break;
-		}
-		case SK_TEXT:
-		case SK_MASKED:
-			v->kind_case = WALSTAR__V1__VALUE__KIND_TEXT_VALUE;
-			v->text_value = text;
-			break;
-	}
-}
-
-/* ---- the copy ---- */
-
 static bool
 exec_ok(PGconn *conn, const char *sql, ExecStatusType want, char *err,
 		size_t errlen)
@@ -618,186 +89,6 @@ exec_ok(PGconn *conn, const char *sql, ExecStatusType want, char *err,
 	}
 	PQclear(res);
 	return ok;
-}
-
-static char *
-xstrdup(const char *s)
-{
-	char *d = strdup(s);
-
-	if (d == NULL)
-		abort();
-	return d;
-}
-
-/* Selected tables, in schema/table order. */
-static SnapTable *
-list_tables(PGconn *conn, const Config *cfg, int *ntables, char *err,
-			size_t errlen)
-{
-	PGresult  *res;
-	SnapTable *tables;
-	int		   i, n = 0;
-
-	res = PQexec(conn,
-				 "SELECT c.oid, n.nspname, c.relname, c.relreplident, "
-				 "greatest(c.reltuples, 0) "
-				 "FROM pg_catalog.pg_class c "
-				 "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-				 "WHERE c.relkind = 'r' AND c.relpersistence = 'p' "
-				 "AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
-				 "AND n.nspname !~ '^pg_(toast|temp)' "
-				 "ORDER BY n.nspname, c.relname");
-	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-	{
-		snprintf(err, errlen, "cannot list tables: %s",
-				 PQresultErrorMessage(res));
-		PQclear(res);
-		return NULL;
-	}
-	tables = calloc(PQntuples(res) + 1, sizeof(SnapTable));
-	if (tables == NULL)
-		abort();
-	for (i = 0; i < PQntuples(res); i++)
-	{
-		const char *names[2] = {PQgetvalue(res, i, 1), PQgetvalue(res, i, 2)};
-
-		if (cfg->include_tables != NULL &&
-			!match_any(cfg->include_tables, names, 2))
-			continue;
-		if (match_any(cfg->exclude_tables, names, 2))
-			continue;
-		tables[n].oid = (unsigned)strtoul(PQgetvalue(res, i, 0), NULL, 10);
-		tables[n].schema = xstrdup(names[0]);
-		tables[n].table = xstrdup(names[1]);
-		tables[n].replident = PQgetvalue(res, i, 3)[0];
-		tables[n].reltuples = strtod(PQgetvalue(res, i, 4), NULL);
-		n++;
-	}
-	PQclear(res);
-	*ntables = n;
-	return tables;
-}
-
-/*
- * The object-name types (regclass, regtype, ...): their values name objects
- * of the source, so they land as text (decoder/relation_cache.c).
- */
-#define REG_TYPES                                                             \
-	"24, 2202, 2203, 2204, 2205, 2206, 3734, 3769, 4089, 4096, 4191"
-
-/* Column descriptions, as the decoder's relation cache builds them. */
-static SnapColumn *
-describe_columns(PGconn *conn, const Config *cfg, const SnapTable *t,
-				 int *ncols, char *err, size_t errlen)
-{
-	char		sql[4096];
-	PGresult   *res;
-	SnapColumn *cols;
-	int			i;
-
-	snprintf(
-		sql, sizeof(sql),
-		"WITH RECURSIVE a AS ("
-		" SELECT attnum, attname, atttypid, atttypmod, atthasdef,"
-		"  atttypid AS base, atttypmod AS basemod"
-		" FROM pg_catalog.pg_attribute"
-		" WHERE attrelid = %u AND attnum > 0 AND NOT attisdropped),"
-		" d AS ("
-		" SELECT attnum, base, basemod, 0 AS depth FROM a"
-		" UNION ALL"
-		" SELECT d.attnum, t.typbasetype, t.typtypmod, d.depth + 1"
-		" FROM d JOIN pg_catalog.pg_type t ON t.oid = d.base"
-		" WHERE t.typtype = 'd'),"
-		" b AS (SELECT DISTINCT ON (attnum) attnum, base, basemod"
-		" FROM d ORDER BY attnum, depth DESC),"
-		" k AS (SELECT unnest(i.indkey::int2[]) AS attnum,"
-		"  generate_subscripts(i.indkey::int2[], 1) + 1 AS ord"
-		" FROM pg_catalog.pg_index i WHERE i.indrelid = %u AND"
-		" CASE '%c' WHEN 'd' THEN i.indisprimary"
-		" WHEN 'i' THEN i.indisreplident"
-		" WHEN 'f' THEN i.indisprimary ELSE false END)"
-		" SELECT a.attname, a.atttypid,"
-		" CASE WHEN a.atttypid >= 16384 THEN"
-		"  CASE WHEN t.typcategory = 'A' AND t.typelem <> 0 THEN"
-		"   quote_ident(en.nspname) || '.' || quote_ident(et.typname) || '[]'"
-		"  ELSE quote_ident(tn.nspname) || '.' || quote_ident(t.typname) END"
-		" ELSE format_type(a.atttypid, a.atttypmod) END,"
-		" b.base,"
-		" CASE WHEN b.base >= 16384 OR b.base IN (" REG_TYPES ")"
-		"  OR coalesce((bt.typelem >= 16384 OR bt.typelem IN (" REG_TYPES "))"
-		"  AND bt.typcategory = 'A', false) THEN 'text'"
-		" ELSE format_type(b.base, b.basemod) END,"
-		" coalesce(k.ord, 0), a.attnum, a.atthasdef"
-		" FROM a JOIN b USING (attnum)"
-		" JOIN pg_catalog.pg_type t ON t.oid = a.atttypid"
-		" JOIN pg_catalog.pg_namespace tn ON tn.oid = t.typnamespace"
-		" JOIN pg_catalog.pg_type bt ON bt.oid = b.base"
-		" LEFT JOIN pg_catalog.pg_type et ON et.oid = t.typelem"
-		" LEFT JOIN pg_catalog.pg_namespace en ON en.oid = et.typnamespace"
-		" LEFT JOIN k ON k.attnum = a.attnum"
-		" ORDER BY a.attnum",
-		t->oid, t->oid, t->replident);
-	res = PQexec(conn, sql);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-	{
-		snprintf(err, errlen, "cannot describe %s.%s: %s", t->schema, t->table,
-				 PQresultErrorMessage(res));
-		err[strcspn(err, "\n")] = '\0';
-		PQclear(res);
-		return NULL;
-	}
-	*ncols = PQntuples(res);
-	cols = calloc(*ncols + 1, sizeof(SnapColumn));
-	if (cols == NULL)
-		abort();
-	for (i = 0; i < *ncols; i++)
-	{
-		SnapColumn *c = &cols[i];
-		const char *names[3] = {t->schema, t->table, PQgetvalue(res, i, 0)};
-		unsigned	base = (unsigned)strtoul(PQgetvalue(res, i, 3), NULL, 10);
-
-		walstar__v1__column__init(&c->desc);
-		c->desc.name = xstrdup(PQgetvalue(res, i, 0));
-		c->desc.type_oid = (uint32_t)strtoul(PQgetvalue(res, i, 1), NULL, 10);
-		c->desc.type_name = xstrdup(PQgetvalue(res, i, 2));
-		c->desc.landing_type = xstrdup(PQgetvalue(res, i, 4));
-		c->key_order = atoi(PQgetvalue(res, i, 5));
-		c->desc.is_key = c->key_order > 0;
-		/* as the decoder: the attnum where it is not the position */
-		if (atoi(PQgetvalue(res, i, 6)) != i + 1)
-			c->desc.attnum = (uint32_t)atoi(PQgetvalue(res, i, 6));
-		c->desc.has_default = PQgetvalue(res, i, 7)[0] == 't';
-		c->kind = kind_of(base);
-		if (match_any(cfg->mask_columns, names, 3))
-		{
-			c->kind = SK_MASKED;
-			c->desc.pii = WALSTAR__V1__PII__MASKED;
-		}
-		else if (match_any(cfg->hash_columns, names, 3))
-		{
-			c->kind = SK_HASHED;
-			c->desc.pii = WALSTAR__V1__PII__HASHED;
-			free(c->desc.landing_type);
-			c->desc.landing_type = xstrdup("text");
-		}
-	}
-	PQclear(res);
-	return cols;
-}
-
-static void
-free_columns(SnapColumn *cols, int ncols)
-{
-	int i;
-
-	for (i = 0; i < ncols; i++)
-	{
-		free(cols[i].desc.name);
-		free(cols[i].desc.type_name);
-		free(cols[i].desc.landing_type);
-	}
-	free(cols);
 }
 
 static void
@@ -940,7 +231,7 @@ copy_table(PGconn *conn, const Config *cfg, const SnapTable *t,
 	int					   i;
 	int					   len;
 
-	cols = describe_columns(conn, cfg, t, &ncols, err, errlen);
+	cols = snapshot_catalog_columns(conn, cfg, t, &ncols, err, errlen);
 	if (cols == NULL)
 		return false;
 
@@ -973,7 +264,7 @@ copy_table(PGconn *conn, const Config *cfg, const SnapTable *t,
 			snprintf(err, errlen, "out of memory");
 			goto done;
 		}
-		select_expr(expr, sizeof(expr), qcol, cols[i].kind);
+		snapshot_value_expr(expr, sizeof(expr), qcol, &cols[i]);
 		PQfreemem(qcol);
 		sqllen += (size_t)snprintf(sql + sqllen, sqlcap - sqllen, "%s%s",
 								   i ? ", " : "", expr);
@@ -1025,7 +316,7 @@ copy_table(PGconn *conn, const Config *cfg, const SnapTable *t,
 			else
 			{
 				fields[f] = p;
-				flens[f] = copy_unescape(p, (size_t)(q - p));
+				flens[f] = copy_text_unescape(p, (size_t)(q - p));
 			}
 			scratch_need += flens[f] + 80;
 			f++;
@@ -1044,8 +335,8 @@ copy_table(PGconn *conn, const Config *cfg, const SnapTable *t,
 		}
 		for (i = 0; i < ncols; i++)
 		{
-			to_value(&cols[i], fields[i], flens[i], cfg->hash_salt, &vals[i],
-					 &ivs[i], scratch + spos);
+			snapshot_value_fill(&cols[i], fields[i], flens[i], cfg->hash_salt,
+								&vals[i], &ivs[i], scratch + spos);
 			spos += flens[i] + 80;
 		}
 
@@ -1161,48 +452,7 @@ done:
 	free(scratch);
 	free(keybuf);
 	free(out);
-	free_columns(cols, ncols);
-	return ok;
-}
-
-/*
- * Let the decoder compare its salt's fingerprint with ours (option
- * hash-salt-id) by starting it on the new slot, up to the consistent point:
- * it refuses a mismatch, or a server without a salt file, when it starts.
- * Nothing is consumed (peek), and the exported snapshot stays valid, since
- * the replication connection is idle meanwhile.
- */
-static bool
-check_salt(PGconn *conn, const Config *cfg, const char *slot,
-		   uint64_t consistent_point, char *err, size_t errlen)
-{
-	char		id[SALT_ID_LEN + 1];
-	const char *params[4];
-	PGresult   *res;
-	bool		ok;
-
-	salt_id_compute(cfg->hash_salt, id);
-	params[0] = slot;
-	params[1] = LSN(consistent_point);
-	params[2] = cfg->hash_columns;
-	params[3] = id;
-	res = PQexecParams(conn,
-					   "SELECT count(*) FROM "
-					   "pg_catalog.pg_logical_slot_peek_binary_changes($1, "
-					   "$2::pg_catalog.pg_lsn, NULL, 'hash-columns', $3, "
-					   "'hash-salt-id', $4)",
-					   4, NULL, params, NULL, NULL, 0);
-	ok = PQresultStatus(res) == PGRES_TUPLES_OK;
-	if (!ok)
-	{
-		const char *msg = PQresultErrorMessage(res);
-
-		if (strncmp(msg, "ERROR:  ", 8) == 0)
-			msg += 8;
-		snprintf(err, errlen, "the source refuses our hash salt: %s", msg);
-		err[strcspn(err, "\n")] = '\0';
-	}
-	PQclear(res);
+	snapshot_catalog_free_columns(cols, ncols);
 	return ok;
 }
 
@@ -1232,7 +482,8 @@ snapshot_run(const Config *cfg, const char *snapshot_name, const char *slot,
 		goto done;
 	}
 	if (slot != NULL && cfg->hash_columns != NULL && cfg->hash_salt != NULL &&
-		!check_salt(conn, cfg, slot, consistent_point, err, errlen))
+		!snapshot_catalog_check_salt(conn, cfg, slot, consistent_point, err,
+									 errlen))
 		goto done;
 	snprintf(sql, sizeof(sql), "SET TRANSACTION SNAPSHOT '%s'", snapshot_name);
 	if (!exec_ok(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
@@ -1240,7 +491,7 @@ snapshot_run(const Config *cfg, const char *snapshot_name, const char *slot,
 		!exec_ok(conn, sql, PGRES_COMMAND_OK, err, errlen))
 		goto done;
 
-	tables = list_tables(conn, cfg, &ntables, err, errlen);
+	tables = snapshot_catalog_tables(conn, cfg, &ntables, err, errlen);
 	if (tables == NULL)
 		goto done;
 	pr.start_ms = pr.last_ms = mono_ms();

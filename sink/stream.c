@@ -366,7 +366,12 @@ stream_record(Stream *s, const uint8_t *data, size_t len, uint64_t wal_start,
 									   errlen);
 		if (r != PRODUCE_OK)
 		{
-			log_warning("kafka", "msg=\"%s; retrying\"", err);
+			{
+				char m[LOG_VALUE_MAX];
+
+				snprintf(m, sizeof(m), "%s; retrying", err);
+				log_warning("kafka", "msg=%s", LOG_Q(m));
+			}
 			res = STREAM_BLOCKED;
 			goto out;
 		}
@@ -420,12 +425,17 @@ stream_record(Stream *s, const uint8_t *data, size_t len, uint64_t wal_start,
 				res = STREAM_FAILED;
 				goto out;
 			}
-			log_error("stream",
-					  "table=%.*s.%.*s key=\"%s\" lsn=%s size=%zu "
-					  "msg=\"message too large for Kafka; sent to the "
-					  "dead-letter topic\"",
-					  (int)c.schema_len, c.schema, (int)c.table_len, c.table,
-					  keytext, lsnbuf, len);
+			{
+				char name[2 * 256 + 2];
+
+				snprintf(name, sizeof(name), "%.*s.%.*s", (int)c.schema_len,
+						 c.schema, (int)c.table_len, c.table);
+				log_error("stream",
+						  "table=%s key=%s lsn=%s size=%zu "
+						  "msg=\"message too large for Kafka; sent to the "
+						  "dead-letter topic\"",
+						  LOG_V(name), LOG_Q(keytext), lsnbuf, len);
+			}
 			{
 				char *json = describe(topic, len, lsnbuf, xidbuf, h.op, c.key,
 									  c.key_len, "message too large");
@@ -446,7 +456,12 @@ stream_record(Stream *s, const uint8_t *data, size_t len, uint64_t wal_start,
 			if (r == PRODUCE_QUEUE_FULL)
 				atomic_fetch_add(&metrics.backpressure_total, 1);
 			else
-				log_warning("kafka", "msg=\"%s; retrying\"", err);
+			{
+				char m[LOG_VALUE_MAX];
+
+				snprintf(m, sizeof(m), "%s; retrying", err);
+				log_warning("kafka", "msg=%s", LOG_Q(m));
+			}
 			res = STREAM_BLOCKED;
 			goto out;
 		}
@@ -552,10 +567,10 @@ stream_on_delivery(void *opaque, const rd_kafka_message_t *msg, void *arg)
 			snprintf(lsnbuf, sizeof(lsnbuf), "%s", peeked ? LSN(c.lsn) : "");
 			snprintf(xidbuf, sizeof(xidbuf), "%" PRIu32, peeked ? c.xid : 0);
 			log_error("stream",
-					  "topic=%s key=\"%s\" lsn=%s size=%zu msg=\"broker "
+					  "topic=%s key=%s lsn=%s size=%zu msg=\"broker "
 					  "refused the message as too large; sent to the "
 					  "dead-letter topic\"",
-					  topic, keytext, lsnbuf, msg->len);
+					  LOG_V(topic), LOG_Q(keytext), lsnbuf, msg->len);
 			if (dl == NULL)
 				abort();
 			dl->txn = txn;

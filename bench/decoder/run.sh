@@ -13,6 +13,15 @@
 # plugins, so that no plugin always runs first) and prints, per plugin, the
 # median changes/s of its 3 slots, the output bytes and the ratio to
 # wal2json format 2. Needs walstar_decoder installed (make install).
+#
+#   WALSTAR_BENCH_WORKLOAD=temp-tables  instead: <rows> inserts into the same
+#       table in transactions of WALSTAR_BENCH_TX rows (default 10), each of
+#       which also creates a temporary table (ON COMMIT DROP), as a service
+#       that stages data in temp tables does: every transaction then brings
+#       pg_type and pg_class invalidations for a type no slot cares about.
+#   WALSTAR_BENCH_WORKLOAD=small-tx  the same transactions without the
+#       temporary tables (the reference for temp-tables).
+#   WALSTAR_BENCH_PLUGINS="walstar_decoder ..."  only these plugins.
 # Under root the cluster runs as the postgres OS user.
 set -eu
 
@@ -26,7 +35,9 @@ RUN_USER=${WALSTAR_TEST_USER:-postgres}
 if [ "$(id -u)" = 0 ]; then
 	mkdir -p "$RESULTS"
 	chown "$RUN_USER" "$RESULTS"
-	exec runuser -u "$RUN_USER" -- env WALSTAR_BENCH_DIR="$RESULTS" PG_CONFIG="$PG_CONFIG" "$0" "$@"
+	exec runuser -u "$RUN_USER" -- env WALSTAR_BENCH_DIR="$RESULTS" PG_CONFIG="$PG_CONFIG" \
+		WALSTAR_BENCH_WORKLOAD="${WALSTAR_BENCH_WORKLOAD:-}" WALSTAR_BENCH_TX="${WALSTAR_BENCH_TX:-}" \
+		WALSTAR_BENCH_PLUGINS="${WALSTAR_BENCH_PLUGINS:-}" "$0" "$@"
 fi
 
 PATH="$BINDIR:$PATH"
@@ -74,7 +85,8 @@ PGOPTIONS="-c client_min_messages=warning"
 export PGOPTIONS
 PSQL="psql -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p $PORT -d postgres"
 
-PLUGINS="test_decoding pgoutput wal2json_v1 wal2json_v2 decoderbufs walstar_decoder"
+PLUGINS=${WALSTAR_BENCH_PLUGINS:-test_decoding pgoutput wal2json_v1 wal2json_v2 decoderbufs walstar_decoder}
+WORKLOAD=${WALSTAR_BENCH_WORKLOAD:-mixed}
 
 plugin_name() {
 	case $1 in
@@ -124,13 +136,26 @@ for plugin in $PLUGINS; do
 	done
 done
 
-echo "building the workload ($ROWS inserts, $((ROWS / 5)) updates, $((ROWS / 20)) deletes) ..."
+INSERT_SQL="INSERT INTO bench SELECT g, g % 1000, (g % 100000) / 100.0, g * 1.5, g % 2 = 0, 'name ' || g, 'code-' || (g % 977), timestamptz '2024-01-01 00:00+00' + g * interval '1 second', date '2024-01-01' + (g % 365), md5(g::text)::uuid FROM generate_series"
 start=$(date +%s)
+if [ "$WORKLOAD" = temp-tables ] || [ "$WORKLOAD" = small-tx ]; then
+	TX=${WALSTAR_BENCH_TX:-10}
+	TEMP=""
+	[ "$WORKLOAD" = temp-tables ] && TEMP="CREATE TEMP TABLE scratch (id bigint, note text) ON COMMIT DROP;"
+	echo "building the workload ($ROWS inserts in $((ROWS / TX)) transactions${TEMP:+, each creating a temporary table}) ..."
+	i=1
+	while [ "$i" -le "$ROWS" ]; do
+		echo "BEGIN; $TEMP $INSERT_SQL($i, $((i + TX - 1))) g; COMMIT;"
+		i=$((i + TX))
+	done | $PSQL
+	CHANGES=$ROWS
+else
+echo "building the workload ($ROWS inserts, $((ROWS / 5)) updates, $((ROWS / 20)) deletes) ..."
 TX=1000
 {
 	i=1
 	while [ "$i" -le "$ROWS" ]; do
-		echo "INSERT INTO bench SELECT g, g % 1000, (g % 100000) / 100.0, g * 1.5, g % 2 = 0, 'name ' || g, 'code-' || (g % 977), timestamptz '2024-01-01 00:00+00' + g * interval '1 second', date '2024-01-01' + (g % 365), md5(g::text)::uuid FROM generate_series($i, $((i + TX - 1))) g;"
+		echo "$INSERT_SQL($i, $((i + TX - 1))) g;"
 		i=$((i + TX))
 	done
 	# updates of 20%: every 5th row, 1000 per transaction
@@ -146,9 +171,10 @@ TX=1000
 		i=$((i + 20 * TX))
 	done
 } | $PSQL
+CHANGES=$((ROWS + ROWS / 5 + ROWS / 20))
+fi
 # synchronous_commit is off: flush the WAL before anyone decodes it
 $PSQL -c "CHECKPOINT"
-CHANGES=$((ROWS + ROWS / 5 + ROWS / 20))
 WAL=$($PSQL -c "SELECT pg_size_pretty(pg_wal_lsn_diff(pg_current_wal_lsn(), min(restart_lsn))) FROM pg_replication_slots")
 echo "workload built in $(($(date +%s) - start)) s: $CHANGES changes, $WAL of WAL"
 
@@ -183,7 +209,7 @@ done
 
 echo
 echo "machine: $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1); $(postgres --version)"
-echo "changes: $CHANGES (rows: $ROWS)"
+echo "changes: $CHANGES (rows: $ROWS, workload: $WORKLOAD)"
 echo
 awk -v changes="$CHANGES" -v plugins="$PLUGINS" '
 	function median(a, b, c, x) {
@@ -202,6 +228,7 @@ awk -v changes="$CHANGES" -v plugins="$PLUGINS" '
 		printf "| plugin | changes/s per backend CPU second (median of 3) | changes/s wall clock (median of 3) | output bytes | ratio to wal2json v2 (CPU) | backend peak RSS (max of 3) |\n"
 		printf "|---|---:|---:|---:|---:|---:|\n"
 		for (k = 1; k <= n; k++)
-			printf "| %s | %.0f | %.0f | %d | %.2f | %d MB |\n", p[k], rcpu[p[k]], rwall[p[k]], bytes[p[k]], rcpu[p[k]] / rcpu["wal2json_v2"], rss[p[k]] / 1024
+			printf "| %s | %.0f | %.0f | %d | %s | %d MB |\n", p[k], rcpu[p[k]], rwall[p[k]], bytes[p[k]],
+				(rcpu["wal2json_v2"] > 0 ? sprintf("%.2f", rcpu[p[k]] / rcpu["wal2json_v2"]) : "-"), rss[p[k]] / 1024
 	}' "$RESULTS/raw.$$"
 rm -f "$RESULTS/raw.$$"

@@ -1,0 +1,66 @@
+/*-------------------------------------------------------------------------
+ *
+ * batch.h
+ *		Table batches: the row changes of one landing table within a batch
+ *		of messages, collapsed per key and split into rounds (batch.c),
+ *		and the statements that apply them (apply_sql.c).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef WALSTAR_BATCH_H
+#define WALSTAR_BATCH_H
+
+#include "walstar.h"
+
+/* One decoded message of a table batch. */
+typedef struct BatchItem
+{
+	const KafkaMessage *msg;	/* where it came from */
+	Change	   *change;			/* the decoded record */
+	bool		copy_start;		/* first READ of a newer copy: the landing
+								 * table is emptied before it */
+} BatchItem;
+
+/* Final state of one key in a table batch. */
+typedef struct RowState
+{
+	char	   *key;			/* hash key: the key values as one string */
+	bool		deleted;		/* the row is gone at the end of the batch */
+	char	  **values;			/* text per column (NULL for SQL NULL) */
+	bool	   *toast;			/* per column: unchanged TOAST, keep stored */
+	bool		any_toast;		/* some toast[] set */
+	char	   *toast_from;		/* key of the stored row that holds the
+								 * unchanged TOAST values (any_toast) */
+} RowState;
+
+/* The changes of one landing table with one column layout. */
+typedef struct TableBatch
+{
+	char	   *relname;		/* landing table name */
+	int			ncols;			/* number of columns (0: TRUNCATE only) */
+	Column	  **columns;		/* the columns, from the first change */
+	int			nkeys;			/* number of key columns */
+	int		   *keycols;		/* their indexes in columns */
+	Oid		   *typids;			/* landing column types (landing_table_prepare) */
+	bool		truncate;		/* TRUNCATE before the rows */
+	char	   *bad;			/* why a change cannot be applied, or NULL */
+	HTAB	   *rows;			/* key -> RowState (tables with a key) */
+	List	   *items;			/* BatchItem *, in message order */
+	struct TableBatch *next_round;	/* the next versions of its keys (a
+									 * table with triggers), or NULL */
+} TableBatch;
+
+/* batch.c */
+extern HTAB *batch_string_table(const char *name, long nelem, Size entrysize);
+extern TableBatch *table_batch_new(const char *relname, const Change *c);
+extern bool table_batch_same_columns(const TableBatch *tb, const Change *c);
+extern void table_batch_add(TableBatch *tb, BatchItem *item);
+extern bool table_batch_repeats(TableBatch *tb, const Change *c);
+extern void table_batch_key_values(TableBatch *tb, const char *key, char **out);
+
+/* apply_sql.c */
+extern void apply_sql_table_batch(const char *schema, TableBatch *tb);
+extern void apply_sql_run(const char *sql, int nargs, Oid *argtypes,
+						  Datum *args, const char *nulls);
+
+#endif							/* WALSTAR_BATCH_H */
