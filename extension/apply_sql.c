@@ -20,7 +20,6 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
-#include "common/hashfn.h"
 #include "executor/spi.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -41,18 +40,6 @@ typedef struct CachedStatement
 static HTAB *PlanCache = NULL;
 static MemoryContext PlanCacheContext = NULL;
 
-static uint32
-sql_hash(const void *key, Size keysize)
-{
-	return string_hash(*(char *const *) key, strlen(*(char *const *) key) + 1);
-}
-
-static int
-sql_match(const void *a, const void *b, Size keysize)
-{
-	return strcmp(*(char *const *) a, *(char *const *) b);
-}
-
 /* A prepared, kept plan for a statement text. */
 static SPIPlanPtr
 statement_plan(const char *sql, int nargs, Oid *argtypes)
@@ -63,19 +50,15 @@ statement_plan(const char *sql, int nargs, Oid *argtypes)
 
 	if (PlanCache == NULL)
 	{
-		HASHCTL		ctl;
+		MemoryContext old;
 
 		PlanCacheContext = AllocSetContextCreate(TopMemoryContext,
 												 "walstar statements",
 												 ALLOCSET_SMALL_SIZES);
-		ctl.keysize = sizeof(char *);
-		ctl.entrysize = sizeof(CachedStatement);
-		ctl.hash = sql_hash;
-		ctl.match = sql_match;
-		ctl.hcxt = PlanCacheContext;
-		PlanCache = hash_create("walstar statements", 64, &ctl,
-								HASH_ELEM | HASH_FUNCTION | HASH_COMPARE |
-								HASH_CONTEXT);
+		old = MemoryContextSwitchTo(PlanCacheContext);
+		PlanCache = batch_string_table("walstar statements", 64,
+									   sizeof(CachedStatement));
+		MemoryContextSwitchTo(old);
 	}
 	cs = hash_search(PlanCache, &sql, HASH_FIND, NULL);
 	if (cs != NULL)

@@ -42,7 +42,8 @@ string_ptr_match(const void *a, const void *b, Size keysize)
 
 /*
  * A hash in the current memory context keyed by a string pointer (the
- * entry's first field, char *), for row keys and landing table names.
+ * entry's first field, char *): row keys, landing table names, statement
+ * texts (apply_sql.c's plan cache).
  */
 HTAB *
 batch_string_table(const char *name, long nelem, Size entrysize)

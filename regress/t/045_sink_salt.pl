@@ -128,7 +128,8 @@ $sink = WalstarTest::Sink->start(name => 'wrong', node => $node, kafka => $kafka
 	args => [ '--slot=wrong', '--topic-prefix=wrong', '--hash-columns=public.customers.email',
 		"--hash-salt=$wrong" ]);
 isnt($sink->wait_exit(60), 0, 'another salt, initial copy: the sink exits non-zero');
-like($sink->log_text, qr/ error snapshot .*refuses our hash salt.*"hash-salt-id" does not match the hash salt of this server/,
+# the server's message is quoted and escaped as a logfmt value (sink/log.c)
+like($sink->log_text, qr/ error snapshot .*msg="the source refuses our hash salt: option \\"hash-salt-id\\" does not match the hash salt of this server"$/m,
 	'the error says the salts differ');
 ok(!(grep { $_ eq 'wrong.public.customers' } WalstarTest::Sink::topics($kafka)), 'no row of the copy reached Kafka');
 unlike($sink->log_text, qr/\Q$wrong\E/, 'the sink\'s log does not hold its salt');
@@ -138,7 +139,7 @@ $sink = WalstarTest::Sink->start(name => 'wrong_stream', node => $node, kafka =>
 	args => [ '--slot=wrong_stream', '--topic-prefix=wrong', '--snapshot=never',
 		'--hash-columns=public.customers.email', "--hash-salt=$wrong" ]);
 isnt($sink->wait_exit(60), 0, 'another salt, streaming: the sink exits non-zero');
-like($sink->log_text, qr/ error replication .*"hash-salt-id" does not match the hash salt of this server/,
+like($sink->log_text, qr/ error replication .*msg="cannot start replication: option \\"hash-salt-id\\" does not match the hash salt of this server"$/m,
 	'the error says the salts differ');
 
 # a server without a salt file refuses hash-columns, naming the file
