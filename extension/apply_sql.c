@@ -438,6 +438,19 @@ append_old_value_match(StringInfo sql, bool and, const char *column, Oid typid,
 }
 
 /*
+ * Empty a landing table before a newer initial copy fills it: DELETE, not
+ * TRUNCATE, so that model triggers see the rows go and no ACCESS EXCLUSIVE
+ * lock meets the model's readers of this table in other workers (a
+ * deadlock); an empty table costs nothing.
+ */
+static void
+empty_table(const char *qualified)
+{
+	if (SPI_execute(psprintf("DELETE FROM %s", qualified), false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "could not empty %s", qualified);
+}
+
+/*
  * A table without a key: changes in order; inserts of a run go together,
  * an UPDATE or DELETE finds one row equal to the full old row.
  */
@@ -469,8 +482,7 @@ apply_keyless(const char *qualified, TableBatch *tb, char **types)
 			if (n > 0)
 				insert_rows(qualified, tb, types, cols, n);
 			n = 0;
-			if (SPI_execute(psprintf("TRUNCATE %s", qualified), false, 0) != SPI_OK_UTILITY)
-				elog(ERROR, "could not truncate %s", qualified);
+			empty_table(qualified);
 		}
 		if (c->op == WALSTAR__V1__OP__INSERT || c->op == WALSTAR__V1__OP__READ)
 		{
@@ -579,7 +591,9 @@ apply_sql_table_batch(const char *schema, TableBatch *tb)
 								  tb->columns, tb->nkeys, tb->keycols, &tb->typids);
 	if (types == NULL)
 		return;					/* TRUNCATE of a table never seen */
-	/* keyless tables truncate in order, in apply_keyless */
+	/* keyless tables truncate and empty in order, in apply_keyless */
+	if (tb->copy_start && tb->nkeys > 0)
+		empty_table(qualified);
 	if (tb->truncate && (tb->nkeys > 0 || tb->ncols == 0))
 	{
 		char	   *sql = psprintf("TRUNCATE %s", qualified);

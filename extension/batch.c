@@ -155,7 +155,10 @@ table_batch_add(TableBatch *tb, BatchItem *item)
 	tb->items = lappend(tb->items, item);
 	if (c->op == WALSTAR__V1__OP__TRUNCATE || item->copy_start)
 	{
-		tb->truncate = true;
+		if (item->copy_start)
+			tb->copy_start = true;
+		else
+			tb->truncate = true;
 		if (tb->rows)
 		{
 			hash_destroy(tb->rows);

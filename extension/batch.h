@@ -43,6 +43,8 @@ typedef struct TableBatch
 	int		   *keycols;		/* their indexes in columns */
 	Oid		   *typids;			/* landing column types (landing_table_prepare) */
 	bool		truncate;		/* TRUNCATE before the rows */
+	bool		copy_start;		/* empty the table (DELETE) before the rows:
+								 * a newer initial copy starts */
 	char	   *bad;			/* why a change cannot be applied, or NULL */
 	HTAB	   *rows;			/* key -> RowState (tables with a key) */
 	List	   *items;			/* BatchItem *, in message order */
