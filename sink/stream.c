@@ -183,12 +183,21 @@ describe(const char *topic, size_t size, const char *lsn, const char *xid,
 	size_t i, j = 0;
 	char   esc[1024];
 
+	/* JSON string: quotes, backslashes and control characters escaped */
 	change_key_text(key, key_len, keytext, sizeof(keytext));
-	for (i = 0; keytext[i] && j + 2 < sizeof(esc); i++)
+	for (i = 0; keytext[i] && j + 7 < sizeof(esc); i++)
 	{
-		if (keytext[i] == '"' || keytext[i] == '\\')
+		unsigned char ch = (unsigned char)keytext[i];
+
+		if (ch == '"' || ch == '\\')
+		{
 			esc[j++] = '\\';
-		esc[j++] = keytext[i];
+			esc[j++] = (char)ch;
+		}
+		else if (ch < 0x20)
+			j += (size_t)snprintf(esc + j, sizeof(esc) - j, "\\u%04x", ch);
+		else
+			esc[j++] = (char)ch;
 	}
 	esc[j] = '\0';
 	if (asprintf(&out,

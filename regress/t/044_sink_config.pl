@@ -8,6 +8,7 @@ use strict;
 use warnings;
 use IO::Socket::INET ();
 use IPC::Run ();
+use JSON::PP ();
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -145,12 +146,18 @@ cmp_ok(WalstarTest::Wire::lsn_num($confirmed), '<=', WalstarTest::Wire::lsn_num(
 $sink = WalstarTest::Sink->start(name => 'big', node => $node, kafka => $kafka,
 	args => [ @small, '--oversize-policy=dead-letter' ]);
 $sink->wait_log(qr/msg="streaming"/);
+# a key with a quote and a newline: the dead letter stays valid JSON
+$node->safe_psql('postgres', q{CREATE TABLE big_text (k text PRIMARY KEY, body text);
+INSERT INTO big_text VALUES (E'a"b\nc', repeat('y', 5000))});
 $end = $node->safe_psql('postgres', 'SELECT pg_current_wal_lsn()');
 $node->poll_query_until('postgres',
 	"SELECT confirmed_flush_lsn >= '$end' FROM pg_replication_slots WHERE slot_name = 'walstar'")
   or die 'dead-letter run did not confirm';
 my @dl = WalstarTest::Sink::read_topic($kafka, 'walstar.dead_letters', raw => 1);
-is(scalar(@dl), 1, 'one dead letter');
+is(scalar(@dl), 2, 'two dead letters');
+my $dl2 = eval { JSON::PP::decode_json($dl[1]{value} // '') };
+ok($dl2 && $dl2->{topic} eq 'walstar.public.big_text' && $dl2->{key} =~ /a"b\nc/,
+	'a key with a quote and a newline is escaped as JSON') or diag($dl[1]{value});
 like($dl[0]{value} // '', qr/"error":"message too large","topic":"walstar\.public\.big_rows".*"op":"INSERT","key":"\(4242\)"/,
 	'the dead letter describes topic, op and key');
 my @rows = map { WalstarTest::Wire::row_of($_->{change}) } WalstarTest::Sink::read_topic($kafka, 'walstar.public.big_rows');
