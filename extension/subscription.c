@@ -16,6 +16,7 @@
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/pg_lsn.h"
@@ -24,21 +25,27 @@
 
 /*
  * The extension's owner, who owns walstar's tables, or InvalidOid when the
- * extension is gone. Looked up every time: one catalog row, and the
- * extension may be dropped and made again.
+ * extension is gone. Looked up once per transaction (the apply switches to
+ * it several times per table batch); the extension may be dropped and made
+ * again between transactions.
  */
 static Oid
 extension_owner(void)
 {
-	Oid			owner = InvalidOid;
+	static Oid	owner = InvalidOid;
+	static LocalTransactionId looked_up = InvalidLocalTransactionId;
 	bool		isnull;
 
+	if (looked_up == MyProc->lxid && looked_up != InvalidLocalTransactionId)
+		return owner;
+	owner = InvalidOid;
 	SPI_connect();
 	if (SPI_execute("SELECT extowner FROM pg_catalog.pg_extension WHERE extname = 'walstar'",
 					true, 1) == SPI_OK_SELECT && SPI_processed == 1)
 		owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
 											   SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_finish();
+	looked_up = MyProc->lxid;
 	return owner;
 }
 
