@@ -34,7 +34,7 @@
 static const char *const op_names[] = {
 	"UNSPECIFIED", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "READ", "MESSAGE",
 	"BEGIN", "COMMIT", "PREPARE", "COMMIT_PREPARED", "ROLLBACK_PREPARED",
-	"STREAM_START", "STREAM_STOP", "STREAM_COMMIT", "STREAM_ABORT"
+	"STREAM_START", "STREAM_STOP", "STREAM_COMMIT", "STREAM_ABORT", "DDL"
 };
 
 static void append_value(StringInfo out, const Walstar__V1__Value *v);

@@ -1020,10 +1020,73 @@ emit_truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	MemoryContextReset(state->context);
 }
 
+static void *
+pb_palloc(void *data, size_t size)
+{
+	return palloc(size);
+}
+
+static void
+pb_pfree(void *data, void *ptr)
+{
+	pfree(ptr);
+}
+
+/*
+ * A captured DDL message (ddl_capture.c) as a DDL record of its relation:
+ * the steps, and the relation's columns as they are after the statement
+ * (the catalog as of this point of the transaction).  False when the
+ * message is not one (bad bytes, relation gone): it is then sent as the
+ * MESSAGE it is.
+ */
+static bool
+emit_ddl(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, TxnState *ts,
+		 XLogRecPtr lsn, Size size, const char *message, bool streaming)
+{
+	DecoderState *state = ctx->output_plugin_private;
+	ProtobufCAllocator alloc = {pb_palloc, pb_pfree, NULL};
+	Walstar__V1__Ddl *ddl;
+	Walstar__V1__Change msg;
+	RelationEntry *entry;
+	Relation	rel;
+
+	ddl = walstar__v1__ddl__unpack(&alloc, size, (const uint8_t *) message);
+	if (ddl == NULL || !OidIsValid(ddl->relation_oid))
+	{
+		ereport(WARNING,
+				(errmsg("walstar_decoder: a \"%s\" message at %X/%X is not a captured DDL, sent as a message",
+						WALSTAR_DDL_PREFIX, LSN_FORMAT_ARGS(lsn))));
+		return false;
+	}
+	rel = RelationIdGetRelation(ddl->relation_oid);
+	if (!RelationIsValid(rel))
+		return false;
+	entry = relation_cache_get(state, rel);
+	RelationClose(rel);
+	if (!entry->included)
+		return true;
+
+	if (!streaming)
+		ensure_begin(ctx, TXN_TOPLEVEL(txn), ts);
+	init_change(ctx, &msg, WALSTAR__V1__OP__DDL, txn, streaming);
+	msg.schema = entry->schema;
+	msg.table = entry->table;
+	msg.relation_oid = ddl->relation_oid;
+	msg.lsn = lsn;
+	msg.n_columns = entry->ncolumns;
+	msg.columns = entry->columns;
+	ddl->relation_oid = 0;		/* the record has it in Change.relation_oid */
+	msg.ddl = ddl;
+	msg.position = ++ts->position;
+	txn_count_table(ts, msg.relation_oid, entry->schema, entry->table);
+	emit_data(ctx, &msg, entry, NULL, streaming);
+	return true;
+}
+
 /*
  * pg_logical_emit_message.  Transactional messages are records of their
  * transaction (position, change count); the others are sent at once, with
- * position 0 and commit_lsn 0.
+ * position 0 and commit_lsn 0.  Captured DDL becomes a DDL record.
  */
 static void
 emit_message(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
@@ -1036,14 +1099,27 @@ emit_message(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	MemoryContext oldcxt;
 	TxnState   *ts = NULL;
 
+	oldcxt = MemoryContextSwitchTo(state->context);
 	if (transactional && txn != NULL)
 	{
 		ts = txn_state(ctx, txn);
+		if (strcmp(prefix, WALSTAR_DDL_PREFIX) == 0)
+		{
+			int			level = output_settings_enter();
+			bool		done = emit_ddl(ctx, txn, ts, lsn, size, message, streaming);
+
+			output_settings_leave(level);
+			if (done)
+			{
+				MemoryContextSwitchTo(oldcxt);
+				MemoryContextReset(state->context);
+				return;
+			}
+		}
 		if (!streaming)
 			ensure_begin(ctx, TXN_TOPLEVEL(txn), ts);
 	}
 
-	oldcxt = MemoryContextSwitchTo(state->context);
 	init_change(ctx, &msg, WALSTAR__V1__OP__MESSAGE, txn,
 				streaming || ts == NULL);
 	msg.lsn = lsn;

@@ -27,6 +27,9 @@
 
 #define WALSTAR_WIRE_VERSION 1
 
+/* Logical messages of this prefix are captured DDL (ddl_capture.c). */
+#define WALSTAR_DDL_PREFIX "walstar.ddl"
+
 /* Slot options (options.c documents each one). */
 typedef struct DecoderOptions
 {

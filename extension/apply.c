@@ -286,7 +286,8 @@ apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs, int n,
 				return;
 			continue;
 		}
-		if (!change_is_row_change(c) && c->op != WALSTAR__V1__OP__TRUNCATE)
+		if (!change_is_row_change(c) && c->op != WALSTAR__V1__OP__TRUNCATE &&
+			c->op != WALSTAR__V1__OP__DDL)
 		{
 			result->skipped++;	/* BEGIN, COMMIT, MESSAGE, ...: no table data */
 			continue;
@@ -342,10 +343,12 @@ apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs, int n,
 			if (item->copy_start)
 				landing_name_set_copy_lsn(sub->landing_schema, relname, entry->holder,
 										  c->commit_lsn);
-			if (entry->tb == NULL || item->copy_start ||
+			if (entry->tb == NULL || item->copy_start || c->op == WALSTAR__V1__OP__DDL ||
+				entry->tb->ddl != NULL ||
 				(c->op != WALSTAR__V1__OP__TRUNCATE && !table_batch_same_columns(entry->tb, c)))
 			{
 				entry->tb = table_batch_new(relname, c);
+				entry->tb->drop_columns = sub->drop_columns;
 				batches = lappend(batches, entry->tb);
 			}
 			else if (entry->triggers && table_batch_repeats(entry->tb, c))
@@ -396,6 +399,7 @@ apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs, int n,
 			TableBatch *one = table_batch_new(tb->relname, item->change);
 			ApplyErrorContext ectx1 = {tb->relname, item->msg, 1, 1, 0};
 
+			one->drop_columns = tb->drop_columns;
 			table_batch_add(one, item);
 			error = try_table_batch(sub->landing_schema, sub->owner, one, &ectx1);
 			if (error == NULL)
@@ -451,7 +455,8 @@ apply_one_message(const char *landing_schema, Oid owner, const char *data, size_
 
 	if (c == NULL)
 		return error;
-	if (!change_is_row_change(c) && c->op != WALSTAR__V1__OP__TRUNCATE)
+	if (!change_is_row_change(c) && c->op != WALSTAR__V1__OP__TRUNCATE &&
+		c->op != WALSTAR__V1__OP__DDL)
 		return NULL;
 	relname = landing_name_of(c);
 	holder = landing_name_claim(landing_schema, relname, c);

@@ -587,8 +587,15 @@ apply_sql_table_batch(const char *schema, TableBatch *tb)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
 				 errmsg("%s", tb->bad)));
+	if (tb->ddl != NULL)
+	{
+		landing_ddl_apply(schema, tb->relname, qualified, tb->ddl, tb->drop_columns);
+		return;
+	}
 	types = landing_table_prepare(schema, tb->relname, qualified, tb->ncols,
-								  tb->columns, tb->nkeys, tb->keycols, &tb->typids);
+								  tb->columns, tb->nkeys, tb->keycols,
+								  tb->items ? ((BatchItem *) linitial(tb->items))->change : NULL,
+								  &tb->typids);
 	if (types == NULL)
 		return;					/* TRUNCATE of a table never seen */
 	/* keyless tables truncate and empty in order, in apply_keyless */

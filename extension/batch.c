@@ -153,6 +153,11 @@ table_batch_add(TableBatch *tb, BatchItem *item)
 	int			i;
 
 	tb->items = lappend(tb->items, item);
+	if (c->op == WALSTAR__V1__OP__DDL)
+	{
+		tb->ddl = c;
+		return;
+	}
 	if (c->op == WALSTAR__V1__OP__TRUNCATE || item->copy_start)
 	{
 		if (item->copy_start)

@@ -45,6 +45,8 @@ typedef struct TableBatch
 	bool		truncate;		/* TRUNCATE before the rows */
 	bool		copy_start;		/* empty the table (DELETE) before the rows:
 								 * a newer initial copy starts */
+	const Change *ddl;			/* a DDL record: the batch's only item */
+	bool		drop_columns;	/* its dropped columns go (dropped_columns) */
 	char	   *bad;			/* why a change cannot be applied, or NULL */
 	HTAB	   *rows;			/* key -> RowState (tables with a key) */
 	List	   *items;			/* BatchItem *, in message order */

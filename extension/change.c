@@ -95,7 +95,7 @@ change_op_name(int op)
 		"OP_UNSPECIFIED", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "READ",
 		"MESSAGE", "BEGIN", "COMMIT", "PREPARE", "COMMIT_PREPARED",
 		"ROLLBACK_PREPARED", "STREAM_START", "STREAM_STOP", "STREAM_COMMIT",
-		"STREAM_ABORT"
+		"STREAM_ABORT", "DDL"
 	};
 
 	if (op < 0 || op >= (int) lengthof(names))

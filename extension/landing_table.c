@@ -39,6 +39,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/pg_lsn.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
@@ -51,6 +52,8 @@ typedef struct Layout
 	int32	   *attnums;		/* source attnums */
 	char	  **names;			/* column names */
 	char	  **types;			/* landing types (Column.landing_type) */
+	XLogRecPtr	ddl_lsn;		/* commit LSN of the DDL record that set it */
+	int64		ddl_position;	/* and its position (0: none) */
 } Layout;
 
 /* A column's source attnum: sent when it is not the column's position. */
@@ -129,7 +132,8 @@ layout_load(const char *schema, const char *relname, Layout *layout)
 	bool		found = false;
 
 	bookkeeping_begin(&save);
-	if (SPI_execute_with_args("SELECT source_attnums, source_columns, source_types"
+	if (SPI_execute_with_args("SELECT source_attnums, source_columns, source_types,"
+							  " coalesce(ddl_commit_lsn, '0/0'), coalesce(ddl_position, 0)"
 							  " FROM walstar.landing_tables"
 							  " WHERE landing_schema OPERATOR(pg_catalog.=) $1"
 							  " AND landing_table OPERATOR(pg_catalog.=) $2"
@@ -156,6 +160,8 @@ layout_load(const char *schema, const char *relname, Layout *layout)
 		layout->names = text_elements(SPI_getbinval(tup, desc, 2, &isnull), &nn);
 		layout->types = text_elements(SPI_getbinval(tup, desc, 3, &isnull), &nt);
 		layout->n = n;
+		layout->ddl_lsn = DatumGetLSN(SPI_getbinval(tup, desc, 4, &isnull));
+		layout->ddl_position = DatumGetInt64(SPI_getbinval(tup, desc, 5, &isnull));
 		found = (nn == n && nt == n);
 	}
 	bookkeeping_end(&save);
@@ -256,7 +262,8 @@ create_table(const char *schema, const char *qualified, int ncols, Column **colu
  * refused when they may hold values that never travelled.
  */
 static void
-add_column(const char *qualified, const Column *col, bool has_rows)
+add_column(const char *qualified, const Column *col, bool has_rows,
+		   const DdlStep *added)
 {
 	const char *name = quote_identifier(col->name);
 	char	   *type = landing_type_sql(col);
@@ -271,7 +278,16 @@ add_column(const char *qualified, const Column *col, bool has_rows)
 		run_ddl(psprintf("ALTER TABLE %s ALTER COLUMN %s DROP DEFAULT", qualified, name));
 		return;
 	}
-	if (col->has_default && has_rows)
+	if (added != NULL && added->values_not_sent && has_rows)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("column \"%s\" was added to the source of %s with a volatile default: "
+						"the values of the rows already there never travelled",
+						col->name, qualified),
+				 errdetail("Add the column to the landing table with the source's values (or "
+						   "re-copy the table), then retry the dead letters.")));
+	/* captured: the step says whether rows got values (without: the layout) */
+	if (col->has_default && has_rows && added == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("column \"%s\" was added to the source of %s with a default that the rows "
@@ -292,8 +308,9 @@ add_column(const char *qualified, const Column *col, bool has_rows)
 char **
 landing_table_prepare(const char *schema, const char *relname, const char *qualified,
 					  int ncols, Column **columns, int nkeys, const int *keycols,
-					  Oid **typids)
+					  const Change *rec, Oid **typids)
 {
+	const Change *ddl = rec != NULL && rec->op == WALSTAR__V1__OP__DDL ? rec : NULL;
 	Oid			nspid = get_namespace_oid(schema, true);
 	Oid			relid = InvalidOid;
 	bool		created = false;
@@ -316,6 +333,23 @@ landing_table_prepare(const char *schema, const char *relname, const char *quali
 	}
 	have_prev = !created && layout_load(schema, relname, &prev);
 
+	/*
+	 * A record older than the captured DDL last applied, in another layout:
+	 * it comes from a partition that lagged behind the one whose DDL record
+	 * was applied first, and its values are in the layout from before.
+	 */
+	if (have_prev && ddl == NULL && rec != NULL && ncols > 0 &&
+		(rec->commit_lsn < prev.ddl_lsn ||
+		 (rec->commit_lsn == prev.ddl_lsn && rec->position < prev.ddl_position)) &&
+		!layout_equal(&prev, ncols, columns))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("a change of %s at %X/%X predates the schema change applied at %X/%X, "
+						"in another column layout", qualified, LSN_FORMAT_ARGS(rec->commit_lsn),
+						LSN_FORMAT_ARGS(prev.ddl_lsn)),
+				 errdetail("Its partition lagged behind another one of the topic. With DDL capture "
+						   "the table's topic should have one partition; re-copy the table.")));
+
 	types = palloc(sizeof(char *) * Max(ncols, 1));
 	*typids = palloc(sizeof(Oid) * Max(ncols, 1));
 	for (i = 0; i < ncols; i++)
@@ -323,6 +357,7 @@ landing_table_prepare(const char *schema, const char *relname, const char *quali
 		const Column *col = columns[i];
 		AttrNumber	attnum = get_attnum(relid, col->name);
 		int			k = -1;
+		const DdlStep *retyped;
 		Oid			typid;
 		int32		typmod;
 		Oid			collid;
@@ -345,10 +380,23 @@ landing_table_prepare(const char *schema, const char *relname, const char *quali
 		{
 			if (has_rows < 0)
 				has_rows = !table_is_empty(qualified);
-			add_column(qualified, col, has_rows > 0);
+			add_column(qualified, col, has_rows > 0,
+					   landing_ddl_step(ddl, WALSTAR__V1__DDL_ACTION__ADD_COLUMN,
+										column_attnum(col, i)));
 			attnum = get_attnum(relid, col->name);
 			if (attnum == InvalidAttrNumber)
 				elog(ERROR, "column \"%s\" of %s not found after adding it", col->name, qualified);
+		}
+		/* retyped at the source, captured: convert as the source did */
+		retyped = landing_ddl_step(ddl, WALSTAR__V1__DDL_ACTION__ALTER_COLUMN_TYPE,
+								   column_attnum(col, i));
+		if (retyped != NULL && col->pii == WALSTAR__V1__PII__PII_NONE &&
+			(k < 0 || strcmp(prev.types[k], col->landing_type) != 0 ||
+			 retyped->using_expression[0] != '\0'))
+		{
+			landing_ddl_convert(qualified, relid, col->name, landing_type_sql(col),
+								retyped->using_expression);
+			k = -1;				/* converted, or widened to text */
 		}
 		get_atttypetypmodcoll(relid, attnum, &typid, &typmod, &collid);
 

@@ -99,7 +99,7 @@ subscription_load(int32 id, bool missing_ok)
 							  " landing_schema::text, batch_size,"
 							  " (extract(epoch FROM batch_time) * 1000)::int,"
 							  " error_policy = 'stop', enabled, config_version,"
-							  " rewind_time, owner"
+							  " rewind_time, owner, dropped_columns = 'drop'"
 							  " FROM walstar.subscriptions WHERE id = $1 FOR SHARE",
 							  1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read walstar.subscriptions");
@@ -143,6 +143,7 @@ subscription_load(int32 id, bool missing_ok)
 	sub->rewind_pending = !isnull;
 	sub->rewind_time = isnull ? 0 : DatumGetTimestampTz(d);
 	sub->owner = DatumGetObjectId(SPI_getbinval(tup, desc, 12, &isnull));
+	sub->drop_columns = DatumGetBool(SPI_getbinval(tup, desc, 13, &isnull));
 
 	if (SPI_execute_with_args("SELECT key, value #>> '{}' FROM walstar.subscriptions,"
 							  " jsonb_each(properties) WHERE id = $1 ORDER BY key",

@@ -52,6 +52,10 @@ CREATE TABLE @extschema@.subscriptions (
 	-- the role the apply worker connects as (the creator; changed only by
 	-- a superuser, with alter_subscription_owner)
 	owner oid NOT NULL,
+	-- a column dropped at the source (DDL capture, or a record without it):
+	-- kept in the landing table (NULL in new rows), or dropped there too
+	dropped_columns text NOT NULL DEFAULT 'keep'
+		CHECK (dropped_columns IN ('keep', 'drop')),
 	CHECK ((topics IS NULL) <> (topic_pattern IS NULL))
 );
 COMMENT ON TABLE @extschema@.subscriptions IS
@@ -101,6 +105,10 @@ CREATE TABLE @extschema@.landing_tables (
 	-- commit LSN of the initial copy (READ records) that filled it: a newer
 	-- copy empties the table first, anything older is superseded
 	copy_lsn pg_lsn,
+	-- (commit LSN, position) of the captured DDL record last applied: the
+	-- same record comes once per partition of the topic
+	ddl_commit_lsn pg_lsn,
+	ddl_position bigint,
 	PRIMARY KEY (landing_schema, landing_table)
 );
 
@@ -308,6 +316,10 @@ BEGIN
 		RAISE EXCEPTION 'error_policy must be "dead_letter" or "stop", not "%"', s.error_policy
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
+	IF s.dropped_columns IS NULL OR s.dropped_columns NOT IN ('keep', 'drop') THEN
+		RAISE EXCEPTION 'dropped_columns must be "keep" or "drop", not "%"', s.dropped_columns
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
 END
 $$;
 
@@ -363,7 +375,8 @@ CREATE FUNCTION @extschema@.create_subscription(
 	batch_size integer DEFAULT 10000,
 	batch_time interval DEFAULT '200ms',
 	error_policy text DEFAULT 'dead_letter',
-	enabled boolean DEFAULT false)
+	enabled boolean DEFAULT false,
+	dropped_columns text DEFAULT 'keep')
 RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -381,6 +394,7 @@ BEGIN
 	s.batch_size := batch_size;
 	s.batch_time := batch_time;
 	s.error_policy := error_policy;
+	s.dropped_columns := dropped_columns;
 	PERFORM @extschema@._check_subscription(s);
 	s.owner := @extschema@._caller();
 	PERFORM @extschema@._check_owner(s.owner, s.landing_schema);
@@ -389,9 +403,11 @@ BEGIN
 			USING ERRCODE = 'duplicate_object';
 	END IF;
 	INSERT INTO @extschema@.subscriptions AS x (name, brokers, topics, topic_pattern,
-		properties, landing_schema, batch_size, batch_time, error_policy, owner)
+		properties, landing_schema, batch_size, batch_time, error_policy, owner,
+		dropped_columns)
 	VALUES (s.name, s.brokers, s.topics, s.topic_pattern, s.properties,
-		s.landing_schema, s.batch_size, s.batch_time, s.error_policy, s.owner)
+		s.landing_schema, s.batch_size, s.batch_time, s.error_policy, s.owner,
+		s.dropped_columns)
 	RETURNING x.id INTO s.id;
 	IF enabled THEN
 		PERFORM @extschema@.start_subscription(s.name);
@@ -410,7 +426,8 @@ CREATE FUNCTION @extschema@.alter_subscription(
 	landing_schema name DEFAULT NULL,
 	batch_size integer DEFAULT NULL,
 	batch_time interval DEFAULT NULL,
-	error_policy text DEFAULT NULL)
+	error_policy text DEFAULT NULL,
+	dropped_columns text DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -439,13 +456,15 @@ BEGIN
 	s.batch_size := coalesce(batch_size, s.batch_size);
 	s.batch_time := coalesce(batch_time, s.batch_time);
 	s.error_policy := coalesce(error_policy, s.error_policy);
+	s.dropped_columns := coalesce(dropped_columns, s.dropped_columns);
 	PERFORM @extschema@._check_subscription(s);
 	PERFORM @extschema@._check_owner(s.owner, s.landing_schema);
 	UPDATE @extschema@.subscriptions x
 	SET brokers = s.brokers, topics = s.topics, topic_pattern = s.topic_pattern,
 		properties = s.properties, landing_schema = s.landing_schema,
 		batch_size = s.batch_size, batch_time = s.batch_time,
-		error_policy = s.error_policy, config_version = x.config_version + 1
+		error_policy = s.error_policy, dropped_columns = s.dropped_columns,
+		config_version = x.config_version + 1
 	WHERE x.id = s.id;
 END
 $$;
@@ -728,12 +747,13 @@ GRANT SELECT ON @extschema@.subscription_status TO walstar_admin, walstar_reader
 GRANT SELECT ON @extschema@.subscription_offsets, @extschema@.subscription_workers,
 	@extschema@.dead_letters, @extschema@.landing_tables TO walstar_admin;
 GRANT SELECT (id, name, brokers, topics, topic_pattern, landing_schema, batch_size,
-	batch_time, error_policy, enabled, rewind_time, config_version, created_at, owner)
+	batch_time, error_policy, enabled, rewind_time, config_version, created_at, owner,
+	dropped_columns)
 	ON @extschema@.subscriptions TO walstar_admin;
 GRANT EXECUTE ON FUNCTION
 	@extschema@.kafka_properties(text[]),
-	@extschema@.create_subscription(text, text, text[], text, jsonb, name, integer, interval, text, boolean),
-	@extschema@.alter_subscription(text, text, text[], text, jsonb, name, integer, interval, text),
+	@extschema@.create_subscription(text, text, text[], text, jsonb, name, integer, interval, text, boolean, text),
+	@extschema@.alter_subscription(text, text, text[], text, jsonb, name, integer, interval, text, text),
 	@extschema@.drop_subscription(text, boolean),
 	@extschema@.start_subscription(text),
 	@extschema@.stop_subscription(text),

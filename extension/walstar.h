@@ -28,6 +28,8 @@
 typedef Walstar__V1__Change Change;
 typedef Walstar__V1__Value Value;
 typedef Walstar__V1__Column Column;
+typedef Walstar__V1__Ddl Ddl;
+typedef Walstar__V1__DdlStep DdlStep;
 
 /* The only wire format version this reader understands. */
 #define WALSTAR_WIRE_VERSION 1
@@ -54,6 +56,7 @@ typedef struct Subscription
 	bool		rewind_pending; /* rewind_time is set */
 	TimestampTz rewind_time;	/* replay from this time (if pending) */
 	Oid			owner;			/* the role the worker connects as */
+	bool		drop_columns;	/* dropped_columns = 'drop' */
 } Subscription;
 
 /* One Kafka message, copied out of librdkafka. */
@@ -110,8 +113,17 @@ extern void stream_position_advance(PartitionState *ps, const Change *c);
 extern char **landing_table_prepare(const char *schema, const char *relname,
 									const char *qualified, int ncols,
 									Column **columns, int nkeys,
-									const int *keycols, Oid **typids);
+									const int *keycols, const Change *rec,
+									Oid **typids);
 extern bool landing_table_has_triggers(const char *schema, const char *relname);
+
+/* landing_ddl.c: captured schema changes (DDL records) */
+extern const DdlStep *landing_ddl_step(const Change *ddl, int action, int32 attnum);
+extern void landing_ddl_convert(const char *qualified, Oid relid, const char *column,
+								const char *type_sql, const char *using_expression);
+extern void landing_ddl_apply(const char *schema, const char *relname,
+							  const char *qualified, const Change *c,
+							  bool drop_columns);
 
 /* landing_names.c: which landing table holds a source table */
 typedef struct LandingHolder LandingHolder;

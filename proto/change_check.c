@@ -239,6 +239,8 @@ op_name(int op)
 			return "READ";
 		case WALSTAR__V1__OP__TRUNCATE:
 			return "TRUNCATE";
+		case WALSTAR__V1__OP__DDL:
+			return "DDL";
 		default:
 			return "record";
 	}
@@ -302,13 +304,14 @@ change_check_view(const ChangeCheckView *v, char *buf)
 	if (v->version != WIRE_VERSION)
 		return reason(buf, "unsupported wire format version %u (this reader understands %d)",
 					  (unsigned) v->version, WIRE_VERSION);
-	if (v->op <= WALSTAR__V1__OP__OP_UNSPECIFIED || v->op > WALSTAR__V1__OP__STREAM_ABORT)
+	if (v->op <= WALSTAR__V1__OP__OP_UNSPECIFIED || v->op > WALSTAR__V1__OP__DDL)
 		return reason(buf, "unknown op %d", v->op);
 	if (!valid_text(v->source) || v->source.len > CHANGE_SOURCE_MAX)
 		return reason(buf, "source is longer than %d bytes or not valid UTF-8",
 					  CHANGE_SOURCE_MAX);
 	op = op_name(v->op);
-	if (!is_row_change(v->op) && v->op != WALSTAR__V1__OP__TRUNCATE)
+	if (!is_row_change(v->op) && v->op != WALSTAR__V1__OP__TRUNCATE &&
+		v->op != WALSTAR__V1__OP__DDL)
 	{
 		if (v->n_columns || v->n_new_values || v->n_old_values)
 			return reason(buf, "a record of op %d carries columns or values", v->op);
@@ -326,11 +329,17 @@ change_check_view(const ChangeCheckView *v, char *buf)
 		return NULL;
 	}
 
+	if (v->op == WALSTAR__V1__OP__DDL && (v->n_new_values || v->n_old_values))
+		return reason(buf, "DDL record for \"%.*s.%.*s\" carries values",
+					  TXT(v->schema), TXT(v->table));
 	if (v->n_columns == 0 || v->n_columns > CHANGE_COLUMNS_MAX)
 		return reason(buf, "%s record for \"%.*s.%.*s\" has %zu columns (1 to %d)",
 					  op, TXT(v->schema), TXT(v->table), v->n_columns, CHANGE_COLUMNS_MAX);
 	if (!v->columns_known_good && (problem = check_columns(v, buf)) != NULL)
 		return problem;
+
+	if (v->op == WALSTAR__V1__OP__DDL)
+		return NULL;
 
 	/* Which tuples each op carries, parallel to columns. */
 	wants_new = v->op != WALSTAR__V1__OP__DELETE;

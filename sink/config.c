@@ -399,6 +399,11 @@ print_help(void)
 		   "                          passed to librdkafka\n"
 		   "  --set NAME=VALUE        set an option, or kafka.PROPERTY=VALUE\n"
 		   "  --check-config          validate the settings and exit\n"
+		   "  --install-ddl-capture   install the event trigger that sends "
+		   "ALTER TABLE\n"
+		   "                          through the slot (superuser conninfo), "
+		   "and exit\n"
+		   "  --remove-ddl-capture    remove it, and exit\n"
 		   "  --print-sample-config   print a commented config file and exit\n"
 		   "  -h, --help              this help\n"
 		   "  -V, --version           print the version and exit\n\n"
@@ -511,6 +516,13 @@ apply_args(Config *cfg, int argc, char **argv, bool file_only, bool *check,
 				continue;
 			print_sample();
 			return CONFIG_EXIT;
+		}
+		if (strcmp(arg, "--install-ddl-capture") == 0 ||
+			strcmp(arg, "--remove-ddl-capture") == 0)
+		{
+			if (!file_only)
+				cfg->ddl_capture = arg[2] == 'i' ? 1 : 2;
+			continue;
 		}
 		if (strcmp(arg, "--check-config") == 0)
 		{

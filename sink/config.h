@@ -62,6 +62,7 @@ typedef struct Config
 	KafkaProperty *kafka;		 /* pass-through librdkafka properties */
 	int			   nkafka;		 /* entries in kafka */
 	char		  *config_file;	 /* file the settings came from, or NULL */
+	int			   ddl_capture;	 /* --install-ddl-capture 1, --remove- 2 */
 } Config;
 
 /* What config_load asks the caller to do. */

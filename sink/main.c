@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "ddl_capture.h"
 #include "log.h"
 #include "lsn.h"
 #include "lsn_tracker.h"
@@ -437,6 +438,8 @@ main(int argc, char **argv)
 	}
 	log_set_level((LogLevel)s->cfg.log_level);
 	log_set_timestamps(s->cfg.log_timestamps);
+	if (s->cfg.ddl_capture != 0)
+		return ddl_capture_run(&s->cfg, s->cfg.ddl_capture == 1);
 	install_signals();
 
 	lsn_tracker_init(&s->tracker, 0);

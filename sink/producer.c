@@ -405,9 +405,8 @@ topic_handle(Producer *p, const char *name, int partitions, char *err,
 }
 
 ProduceResult
-producer_key_partition(Producer *p, const char *topic, const void *key,
-					   size_t key_len, int32_t *partition, char *err,
-					   size_t errlen)
+producer_partition_count(Producer *p, const char *topic, int *count, char *err,
+						 size_t errlen)
 {
 	rd_kafka_topic_t *rkt = topic_handle(p, topic, 0, err, errlen);
 	TopicSlot		 *slot;
@@ -436,8 +435,22 @@ producer_key_partition(Producer *p, const char *topic, const void *key,
 			return PRODUCE_RETRY;
 		}
 	}
+	*count = slot->partition_cnt;
+	return PRODUCE_OK;
+}
+
+ProduceResult
+producer_key_partition(Producer *p, const char *topic, const void *key,
+					   size_t key_len, int32_t *partition, char *err,
+					   size_t errlen)
+{
+	int			  count;
+	ProduceResult r = producer_partition_count(p, topic, &count, err, errlen);
+
+	if (r != PRODUCE_OK)
+		return r;
 	*partition = rd_kafka_msg_partitioner_murmur2_random(
-		rkt, key, key_len, slot->partition_cnt, NULL, NULL);
+		topic_lookup(p, topic)->rkt, key, key_len, count, NULL, NULL);
 	return PRODUCE_OK;
 }
 

@@ -88,6 +88,14 @@ extern ProduceResult producer_key_partition(Producer *p, const char *topic,
 											size_t errlen);
 
 /*
+ * The number of partitions of a topic (fetched once per topic), opening or
+ * creating it like producer_send.  PRODUCE_OK or PRODUCE_RETRY.
+ */
+extern ProduceResult producer_partition_count(Producer *p, const char *topic,
+											  int *count, char *err,
+											  size_t errlen);
+
+/*
  * Leave out librdkafka's own log lines (startup checks: one error line of
  * ours if they fail).
  */

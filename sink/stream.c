@@ -312,7 +312,7 @@ stream_record(Stream *s, const uint8_t *data, size_t len, uint64_t wal_start,
 	}
 	txn = s->open != NULL ? s->open : s->standalone;
 
-	if (is_row_op(c.op))
+	if (is_row_op(c.op) || c.op == WALSTAR__V1__OP__DDL)
 	{
 		/* consecutive changes mostly hit one table: skip the formatting */
 		if (c.schema_len >= sizeof(s->last_schema) ||
@@ -350,6 +350,28 @@ stream_record(Stream *s, const uint8_t *data, size_t len, uint64_t wal_start,
 	is_commit = c.op == WALSTAR__V1__OP__COMMIT;
 	if (c.op == WALSTAR__V1__OP__DELETE && s->cfg->tombstones && c.key != NULL)
 		nmsgs = 2;
+
+	/*
+	 * A schema change goes to every partition of its table's topic, so that
+	 * each partition's consumer meets it before the rows that follow it.
+	 */
+	if (c.op == WALSTAR__V1__OP__DDL)
+	{
+		ProduceResult r =
+			producer_partition_count(s->producer, topic, &nmsgs, err, errlen);
+
+		if (r != PRODUCE_OK)
+		{
+			char m[LOG_VALUE_MAX];
+
+			snprintf(m, sizeof(m), "%s; retrying", err);
+			log_warning("kafka", "msg=%s", LOG_Q(m));
+			res = STREAM_BLOCKED;
+			goto out;
+		}
+		c.key = NULL;
+		c.key_len = 0;
+	}
 
 	/*
 	 * An UPDATE that changes the key goes with the new key, so it may land
@@ -413,6 +435,9 @@ stream_record(Stream *s, const uint8_t *data, size_t len, uint64_t wal_start,
 				del + del_key_off, del_key_len, s->step == 0 ? del : NULL,
 				s->step == 0 ? del_len : 0, &dh, txn, err, errlen);
 		}
+		else if (c.op == WALSTAR__V1__OP__DDL)
+			r = producer_send_to(s->producer, topic, partitions, s->step, NULL,
+								 0, data, len, &h, txn, err, errlen);
 		else
 			r = producer_send(s->producer, topic, partitions, c.key, c.key_len,
 							  tombstone ? NULL : data, tombstone ? 0 : len, &h,

@@ -1,0 +1,285 @@
+/*-------------------------------------------------------------------------
+ *
+ * landing_ddl.c
+ *		Captured schema changes (DDL records, decoder/ddl_capture.c) applied
+ *		to a landing table at their position in the stream.
+ *
+ * A DDL record carries the columns as they are after the statement, so
+ * landing_table_prepare follows additions and renames as it does for any
+ * record; what only the capture knows is handled here:
+ *   - ALTER COLUMN TYPE converts the landing column with the source's USING
+ *     expression, after checking that it is one immutable expression over
+ *     that column and nothing else (it comes from the stream: never
+ *     trusted). Where that is impossible (another function, the conversion
+ *     fails here) the column is widened to text with a WARNING naming why:
+ *     the rows already there keep their old values, as text;
+ *   - DROP COLUMN drops the landing column when the subscription says
+ *     dropped_columns = 'drop', else keeps it (NULL in new rows);
+ *   - ADD COLUMN tells whether existing rows got values that never
+ *     travelled (a volatile default): then refused, as without capture.
+ * The record comes once per partition of the topic: the (commit LSN,
+ * position) last applied is kept in walstar.landing_tables, and an older
+ * or equal one is skipped.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/optimizer.h"
+#include "parser/analyze.h"
+#include "parser/parser.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/pg_lsn.h"
+#include "utils/resowner.h"
+
+#include "walstar.h"
+
+const DdlStep *
+landing_ddl_step(const Change *ddl, int action, int32 attnum)
+{
+	size_t		i;
+
+	if (ddl == NULL || ddl->ddl == NULL)
+		return NULL;
+	for (i = 0; i < ddl->ddl->n_steps; i++)
+		if ((int) ddl->ddl->steps[i]->action == action &&
+			(int32) ddl->ddl->steps[i]->attnum == attnum)
+			return ddl->ddl->steps[i];
+	return NULL;
+}
+
+/* Whether this DDL record (or a later one) was applied already. */
+static bool
+ddl_seen(const char *schema, const char *relname, const Change *c)
+{
+	Oid			argtypes[4] = {NAMEOID, NAMEOID, PG_LSNOID, INT8OID};
+	Datum		args[4] = {CStringGetDatum(schema), CStringGetDatum(relname),
+	LSNGetDatum(c->commit_lsn), Int64GetDatum(c->position)};
+	BookkeepingUser save;
+	bool		seen;
+
+	bookkeeping_begin(&save);
+	if (SPI_execute_with_args("SELECT FROM walstar.landing_tables"
+							  " WHERE landing_schema OPERATOR(pg_catalog.=) $1"
+							  " AND landing_table OPERATOR(pg_catalog.=) $2"
+							  " AND (ddl_commit_lsn OPERATOR(pg_catalog.>) $3"
+							  " OR (ddl_commit_lsn OPERATOR(pg_catalog.=) $3"
+							  " AND ddl_position OPERATOR(pg_catalog.>=) $4))",
+							  4, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read walstar.landing_tables");
+	seen = SPI_processed > 0;
+	bookkeeping_end(&save);
+	return seen;
+}
+
+static void
+ddl_store(const char *schema, const char *relname, const Change *c)
+{
+	Oid			argtypes[4] = {NAMEOID, NAMEOID, PG_LSNOID, INT8OID};
+	Datum		args[4] = {CStringGetDatum(schema), CStringGetDatum(relname),
+	LSNGetDatum(c->commit_lsn), Int64GetDatum(c->position)};
+	BookkeepingUser save;
+
+	bookkeeping_begin(&save);
+	if (SPI_execute_with_args("UPDATE walstar.landing_tables"
+							  " SET ddl_commit_lsn = $3, ddl_position = $4"
+							  " WHERE landing_schema OPERATOR(pg_catalog.=) $1"
+							  " AND landing_table OPERATOR(pg_catalog.=) $2",
+							  4, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not write walstar.landing_tables");
+	bookkeeping_end(&save);
+}
+
+/*
+ * Why the USING expression cannot be used on the landing column, or NULL
+ * when it is one immutable expression over that column alone. Checked on
+ * the analysed query "SELECT (expr) FROM landing", with only pg_catalog on
+ * the search_path (the caller sets it), so that text which closes the
+ * parenthesis early, reads another table, or calls a function of some
+ * other schema, is refused rather than run.
+ */
+static const char *
+using_problem(const char *qualified, Oid relid, const char *expr)
+{
+	char	   *sql = psprintf("SELECT (%s\n) FROM %s", expr, qualified);
+	List	   *raw;
+	Query	   *q;
+	TargetEntry *te;
+	RangeTblEntry *rte;
+	MemoryContext cxt = CurrentMemoryContext;
+	const char *volatile problem = NULL;
+
+	PG_TRY();
+	{
+		raw = raw_parser(sql, RAW_PARSE_DEFAULT);
+		if (list_length(raw) != 1 || !IsA(((RawStmt *) linitial(raw))->stmt, SelectStmt))
+			problem = "it is not one expression";
+		else
+		{
+			q = parse_analyze_fixedparams(linitial(raw), sql, NULL, 0, NULL);
+			if (q->commandType != CMD_SELECT || q->setOperations != NULL ||
+				q->hasSubLinks || q->hasAggs || q->hasWindowFuncs ||
+				q->hasTargetSRFs || q->cteList != NIL || q->jointree->quals != NULL ||
+				q->groupClause != NIL || q->havingQual != NULL || q->sortClause != NIL ||
+				q->distinctClause != NIL || q->limitCount != NULL ||
+				q->limitOffset != NULL || q->rowMarks != NIL ||
+				list_length(q->targetList) != 1 || list_length(q->rtable) != 1)
+				problem = "it is not one expression over the column";
+			else
+			{
+				te = linitial(q->targetList);
+				rte = linitial(q->rtable);
+				if (rte->rtekind != RTE_RELATION || rte->relid != relid)
+					problem = "it reads another relation";
+				else if (contain_mutable_functions((Node *) te->expr))
+					problem = "it is not immutable";
+			}
+		}
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		problem = psprintf("it does not parse here: %s", edata->message);
+	}
+	PG_END_TRY();
+	return problem;
+}
+
+/* Run one statement in a subtransaction of its own; NULL, or its error. */
+static char *
+try_ddl(const char *sql)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	char	   *volatile error = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		if (SPI_execute(sql, false, 0) != SPI_OK_UTILITY)
+			elog(ERROR, "could not run \"%s\"", sql);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		error = edata->message;
+	}
+	PG_END_TRY();
+	return error;
+}
+
+/*
+ * Convert a landing column the way the source converted its rows: to
+ * type_sql, with the source's USING expression (empty: an assignment cast,
+ * as ALTER TABLE does without USING). Widened to text when that cannot be
+ * done here.
+ */
+void
+landing_ddl_convert(const char *qualified, Oid relid, const char *column,
+					const char *type_sql, const char *using_expression)
+{
+	int			level = NewGUCNestLevel();
+	const char *volatile problem = NULL;
+	char	   *error;
+	char	   *sql;
+
+	(void) set_config_option("search_path", "pg_catalog", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	if (using_expression != NULL && using_expression[0] != '\0')
+		problem = using_problem(qualified, relid, using_expression);
+	if (problem == NULL)
+	{
+		sql = psprintf("ALTER TABLE %s ALTER COLUMN %s TYPE %s", qualified,
+					   quote_identifier(column), type_sql);
+		if (using_expression != NULL && using_expression[0] != '\0')
+			sql = psprintf("%s USING (%s\n)", sql, using_expression);
+		error = try_ddl(sql);
+		if (error != NULL)
+			problem = psprintf("the conversion failed here: %s", error);
+	}
+	if (problem != NULL)
+	{
+		ereport(WARNING,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("column \"%s\" of %s changed type at the source to %s; the landing column "
+						"becomes text", column, qualified, type_sql),
+				 errdetail("The source's conversion (USING %s) cannot be repeated here: %s. "
+						   "Rows already in the landing table keep their old values, as text; "
+						   "re-copy the table for the converted values.",
+						   using_expression && using_expression[0] ? using_expression : "a cast",
+						   problem)));
+		sql = psprintf("ALTER TABLE %s ALTER COLUMN %s TYPE pg_catalog.text", qualified,
+					   quote_identifier(column));
+		if (SPI_execute(sql, false, 0) != SPI_OK_UTILITY)
+			elog(ERROR, "could not run \"%s\"", sql);
+	}
+	AtEOXact_GUC(true, level);
+}
+
+/*
+ * Apply a DDL record: follow its layout (landing_table_prepare, which
+ * converts retyped columns with the record's steps), then drop what it
+ * dropped when the subscription asks for that.
+ */
+void
+landing_ddl_apply(const char *schema, const char *relname, const char *qualified,
+				  const Change *c, bool drop_columns)
+{
+	Oid		   *typids;
+	int		   *keycols = palloc(sizeof(int) * Max(c->n_columns, 1));
+	int			nkeys = 0;
+	size_t		i;
+
+	if (ddl_seen(schema, relname, c))
+		return;
+	for (i = 0; i < c->n_columns; i++)
+		if (c->columns[i]->is_key)
+			keycols[nkeys++] = i;
+	(void) landing_table_prepare(schema, relname, qualified, c->n_columns, c->columns,
+								 nkeys, keycols, c, &typids);
+	for (i = 0; drop_columns && i < c->ddl->n_steps; i++)
+	{
+		const DdlStep *step = c->ddl->steps[i];
+		size_t		j;
+		bool		still = false;
+
+		if (step->action != WALSTAR__V1__DDL_ACTION__DROP_COLUMN || step->column[0] == '\0')
+			continue;
+		/* a column of that name may be in the layout again (re-added) */
+		for (j = 0; j < c->n_columns; j++)
+			still |= strcmp(c->columns[j]->name, step->column) == 0;
+		if (!still)
+		{
+			char	   *sql = psprintf("ALTER TABLE %s DROP COLUMN IF EXISTS %s", qualified,
+									   quote_identifier(step->column));
+
+			if (SPI_execute(sql, false, 0) != SPI_OK_UTILITY)
+				elog(ERROR, "could not run \"%s\"", sql);
+		}
+	}
+	ddl_store(schema, relname, c);
+}
