@@ -158,6 +158,38 @@ encode_json_change(StringInfo out, const Walstar__V1__Change *msg,
 						 msg->truncate->restart_identity ? "true" : "false");
 	}
 
+	if (msg->ddl != NULL)
+	{
+		appendStringInfoString(out, ",\"ddl\":{\"command_tag\":");
+		escape_json(out, msg->ddl->command_tag);
+		appendStringInfoString(out, ",\"steps\":[");
+		for (i = 0; i < msg->ddl->n_steps; i++)
+		{
+			const Walstar__V1__DdlStep *st = msg->ddl->steps[i];
+			const ProtobufCEnumValue *action =
+				protobuf_c_enum_descriptor_get_value(&walstar__v1__ddl_action__descriptor,
+													 st->action);
+
+			appendStringInfo(out, "%s{\"action\":\"%s\",\"attnum\":%u,\"column\":",
+							 i > 0 ? "," : "", action ? action->name : "DDL_OTHER", st->attnum);
+			escape_json(out, st->column);
+			if (st->old_name[0] != '\0')
+			{
+				appendStringInfoString(out, ",\"old_name\":");
+				escape_json(out, st->old_name);
+			}
+			if (st->using_expression[0] != '\0')
+			{
+				appendStringInfoString(out, ",\"using\":");
+				escape_json(out, st->using_expression);
+			}
+			if (st->values_not_sent)
+				appendStringInfoString(out, ",\"values_not_sent\":true");
+			appendStringInfoChar(out, '}');
+		}
+		appendStringInfoString(out, "]}");
+	}
+
 	if (msg->message != NULL)
 	{
 		const Walstar__V1__LogicalMessage *m = msg->message;
