@@ -22,7 +22,9 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "access/table.h"
+#include "access/xact.h"
 #include "catalog/pg_class.h"
 #include "commands/event_trigger.h"
 #include "executor/spi.h"
@@ -35,7 +37,9 @@
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/resowner.h"
 #include "utils/ruleutils.h"
+#include "utils/syscache.h"
 
 #include "walstar_decoder.h"
 
@@ -213,21 +217,30 @@ emit_steps(const char *tag, RelationSteps *rs)
 	(void) LogLogicalMessage(WALSTAR_DDL_PREFIX, (const char *) buf, len, true);
 }
 
-Datum
-walstar_ddl_capture(PG_FUNCTION_ARGS)
+/* Only tables whose rows the decoder sends: permanent, with storage. */
+static bool
+captured_relation(Oid relid)
 {
-	EventTriggerData *trigdata;
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	bool		result = false;
+
+	if (HeapTupleIsValid(tup))
+	{
+		Form_pg_class form = (Form_pg_class) GETSTRUCT(tup);
+
+		result = form->relkind == RELKIND_RELATION &&
+			form->relpersistence == RELPERSISTENCE_PERMANENT;
+		ReleaseSysCache(tup);
+	}
+	return result;
+}
+
+static void
+capture(EventTriggerData *trigdata)
+{
 	List	   *rels = NIL;
 	ListCell   *lc;
 	uint64		i;
-
-	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_EVENT_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("walstar_ddl_capture() must be called as an event trigger")));
-	trigdata = (EventTriggerData *) fcinfo->context;
-	if (strcmp(trigdata->event, "ddl_command_end") != 0)
-		PG_RETURN_NULL();
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -251,10 +264,56 @@ walstar_ddl_capture(PG_FUNCTION_ARGS)
 	{
 		RelationSteps *rs = lfirst(lc);
 
-		if (get_rel_relkind(rs->relid) == RELKIND_RELATION ||
-			get_rel_relkind(rs->relid) == RELKIND_PARTITIONED_TABLE)
+		if (captured_relation(rs->relid))
 			emit_steps(GetCommandTagName(trigdata->tag), rs);
 	}
 	SPI_finish();
+}
+
+/*
+ * The event trigger.  A failure here must never fail the user's ALTER
+ * TABLE: it is caught in a subtransaction of its own and logged, and the
+ * statement goes uncaptured (the apply side then sees the new layout in
+ * the next row change, as without capture).
+ */
+Datum
+walstar_ddl_capture(PG_FUNCTION_ARGS)
+{
+	EventTriggerData *trigdata;
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+
+	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_EVENT_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("walstar_ddl_capture() must be called as an event trigger")));
+	trigdata = (EventTriggerData *) fcinfo->context;
+	if (strcmp(trigdata->event, "ddl_command_end") != 0)
+		PG_RETURN_NULL();
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		capture(trigdata);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		ereport(WARNING,
+				(errmsg("walstar DDL capture skipped this statement: %s", edata->message),
+				 errdetail("The analytics side sees the new column layout with the table's next change.")));
+	}
+	PG_END_TRY();
 	PG_RETURN_NULL();
 }

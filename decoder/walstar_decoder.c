@@ -38,6 +38,8 @@
 #include "access/transam.h"
 #include "access/xlog.h"
 #include "access/xact.h"
+#include "catalog/catalog.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
 #include "datatype/timestamp.h"
@@ -1061,6 +1063,11 @@ emit_ddl(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, TxnState *ts,
 	rel = RelationIdGetRelation(ddl->relation_oid);
 	if (!RelationIsValid(rel))
 		return false;
+	if (!RelationIsLogicallyLogged(rel) || rel->rd_rel->relkind != RELKIND_RELATION)
+	{
+		RelationClose(rel);
+		return true;			/* no rows of it are sent either */
+	}
 	entry = relation_cache_get(state, rel);
 	RelationClose(rel);
 	if (!entry->included)

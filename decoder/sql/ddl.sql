@@ -27,8 +27,12 @@ ALTER TABLE ddl_t ALTER COLUMN c_null SET DEFAULT 4, ALTER COLUMN c_const DROP D
 ALTER TABLE ddl_t DROP COLUMN gone;
 -- no column changed: no record
 ALTER TABLE ddl_t ADD CONSTRAINT n2_positive CHECK (n2 > 0);
--- filtered like the table's rows
+-- filtered like the table's rows; temporary and unlogged tables send none
 ALTER TABLE ddl_skip ADD COLUMN x int;
+CREATE TEMP TABLE ddl_temp (id int);
+ALTER TABLE ddl_temp ADD COLUMN x int;
+CREATE UNLOGGED TABLE ddl_unlogged (id int);
+ALTER TABLE ddl_unlogged ADD COLUMN x int;
 -- not a captured DDL: sent as the message it is, with a warning
 SELECT 'm' FROM pg_logical_emit_message(true, 'walstar.ddl', 'garbage');
 SET client_min_messages = error;
@@ -42,4 +46,4 @@ SELECT walstar_ddl.capture();
 DROP EVENT TRIGGER walstar_ddl_capture;
 DROP SCHEMA walstar_ddl CASCADE;
 SELECT pg_drop_replication_slot('s_ddl');
-DROP TABLE ddl_t, ddl_skip;
+DROP TABLE ddl_t, ddl_skip, ddl_temp, ddl_unlogged;
