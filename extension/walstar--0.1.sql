@@ -52,8 +52,8 @@ CREATE TABLE @extschema@.subscriptions (
 	-- the role the apply worker connects as (the creator; changed only by
 	-- a superuser, with alter_subscription_owner)
 	owner oid NOT NULL,
-	-- a column dropped at the source (DDL capture, or a record without it):
-	-- kept in the landing table (NULL in new rows), or dropped there too
+	-- a column dropped at the source (a captured DDL record says so): kept
+	-- in the landing table (NULL in new rows), or dropped there too
 	dropped_columns text NOT NULL DEFAULT 'keep'
 		CHECK (dropped_columns IN ('keep', 'drop')),
 	CHECK ((topics IS NULL) <> (topic_pattern IS NULL))

@@ -13,6 +13,8 @@ FROM walstar.subscriptions ORDER BY id;
 
 -- alter: NULL keeps a setting; topics replace a pattern and the other way round
 SELECT walstar.alter_subscription('shop', batch_size => 2000, error_policy => 'stop');
+SELECT walstar.alter_subscription('shop', dropped_columns => 'drop');
+SELECT dropped_columns FROM walstar.subscriptions WHERE name = 'shop';
 SELECT walstar.alter_subscription('all', topics => '{a,b}');
 SELECT name, topics, topic_pattern, batch_size, error_policy, config_version
 FROM walstar.subscriptions ORDER BY id;
@@ -41,6 +43,7 @@ SELECT walstar.create_subscription('x', 'b:1', topics => '{t}', batch_size => 0)
 SELECT walstar.create_subscription('x', 'b:1', topics => '{t}', batch_time => '0');
 SELECT walstar.create_subscription('x', 'b:1', topics => '{t}', batch_time => '2 hours');
 SELECT walstar.create_subscription('x', 'b:1', topics => '{t}', error_policy => 'ignore');
+SELECT walstar.create_subscription('x', 'b:1', topics => '{t}', dropped_columns => 'forget');
 SELECT walstar.kafka_properties('{novalue}');
 SELECT walstar.kafka_properties('{=x}');
 SELECT walstar.alter_subscription('nope', batch_size => 1);
