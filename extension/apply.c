@@ -157,6 +157,10 @@ store_progress(const Subscription *sub, HTAB *parts)
 
 		if (!ps->dirty)
 			continue;
+		/* from batch end to batch end: a batch right behind another is not instant */
+		if (ps->applied_at != 0 && now > ps->applied_at)
+			ps->rate = (ps->applied_messages - ps->rate_base) * 1000000.0 /
+				(double) (now - ps->applied_at);
 		args[0] = Int32GetDatum(sub->id);
 		args[1] = CStringGetTextDatum(ps->key.topic);
 		args[2] = Int32GetDatum(ps->key.partition);
@@ -211,6 +215,7 @@ store_progress(const Subscription *sub, HTAB *parts)
 		ps->stored = true;
 		ps->dirty = false;
 		ps->applied_at = now;
+		ps->rate_base = ps->applied_messages;
 	}
 }
 
@@ -252,7 +257,6 @@ apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs, int n,
 	HTAB	   *current;		/* "schema.table" -> current TableBatch */
 	List	   *batches = NIL;
 	ListCell   *lc;
-	TimestampTz now = GetCurrentTimestamp();
 	int			i;
 
 	memset(result, 0, sizeof(*result));
@@ -412,28 +416,6 @@ apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs, int n,
 		}
 	}
 
-	/* Progress and rates of the partitions this batch moved. */
-	{
-		HASH_SEQ_STATUS seq;
-		PartitionState *ps;
-
-		hash_seq_init(&seq, parts);
-		while ((ps = hash_seq_search(&seq)) != NULL)
-		{
-			if (!ps->dirty)
-				continue;
-			if (ps->applied_at != 0 && now > ps->applied_at)
-			{
-				int			count = 0;
-
-				for (i = 0; i < n; i++)
-					if (msgs[i].partition == ps->key.partition &&
-						strcmp(msgs[i].topic, ps->key.topic) == 0)
-						count++;
-				ps->rate = count * 1000000.0 / (double) (now - ps->applied_at);
-			}
-		}
-	}
 	store_progress(sub, parts);
 }
 

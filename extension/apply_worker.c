@@ -258,6 +258,8 @@ apply_messages(int n)
 		end_tx(false);
 		return false;
 	}
+	/* librdkafka's cached high watermarks, fresh from every fetch: lag tells the truth while busy */
+	consumer_update_watermarks(consumer, parts);
 	old = MemoryContextSwitchTo(batch_cxt);
 	apply_batch(sub, parts, msgs, n, &result);
 	MemoryContextSwitchTo(old);

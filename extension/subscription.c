@@ -198,6 +198,7 @@ partition_state_get(HTAB *parts, const char *topic, int32 partition, bool create
 		ps->applied_messages = 0;
 		ps->applied_at = 0;
 		ps->rate = 0;
+		ps->rate_base = 0;
 		ps->dirty = false;
 		ps->assigned = false;
 		ps->source_known = false;
@@ -239,6 +240,7 @@ partition_table_load(HTAB *parts, int32 subscription_id)
 		d = SPI_getbinval(tup, desc, 6, &isnull);
 		ps->last_commit_time = isnull ? 0 : DatumGetInt64(d);
 		ps->applied_messages = DatumGetInt64(SPI_getbinval(tup, desc, 7, &isnull));
+		ps->rate_base = ps->applied_messages;
 		d = SPI_getbinval(tup, desc, 8, &isnull);
 		ps->source_known = !isnull;
 		if (!isnull)

@@ -90,7 +90,9 @@ typedef struct PartitionState
 								 * message, or -1 when unknown */
 	int64		applied_messages;	/* messages applied so far */
 	TimestampTz applied_at; /* when this partition last advanced */
-	double		rate;			/* messages per second in the last batch */
+	double		rate;			/* messages per second between the last two
+								 * batches' ends */
+	int64		rate_base;		/* applied_messages when applied_at was set */
 	bool		dirty;			/* changed by the batch in progress */
 	bool		assigned;		/* part of the consumer's assignment */
 	bool		source_known;	/* source and system_id are set */
