@@ -133,10 +133,10 @@ INSERT INTO dim_country VALUES
 	(1, '??', 'unknown: the customer has not arrived yet');
 
 /*
- * Customer dimension, SCD type 2 on country.  A version starts when the
- * landing row shows a country different from the customer's latest version;
- * it is in effect from the row's updated_at (valid_from) until the next
- * version's valid_from.  The first version also covers everything before it
+ * Customer dimension, SCD type 2 on country.  Every version of a landing
+ * row that arrives is kept, at its updated_at (valid_from), in whatever
+ * order they arrive: it is in effect until the next version's valid_from
+ * (versions of the same country only split an interval).  The first version also covers everything before it
  * (row_from = -infinity), as the scenario attributes claims older than the
  * first known version to that version.
  */
@@ -425,19 +425,22 @@ BEGIN
 			  WHERE ids IS NULL OR c.id = ANY (ids)) AS x
 		WHERE NOT EXISTS (SELECT FROM dim_country k WHERE k.country_code = x.code);
 
-	-- A new version when the country differs from the latest version's.
+	/*
+	 * Every version that arrives is kept, at its updated_at: versions may
+	 * arrive out of order (updated_at moving backwards), and which one is in
+	 * effect at a time depends on all of them, so none may be dropped as
+	 * "the same country as the latest".
+	 */
 	WITH ins AS (
 		INSERT INTO dim_customer AS d
 			(customer_id, country_key, valid_from, row_from, row_to, is_current)
 		SELECT c.id, k.country_key, c.updated_at, c.updated_at, 'infinity', true
 		FROM src_customers c
 		JOIN dim_country k ON k.country_code = c.country_code
-		LEFT JOIN LATERAL (
-			SELECT v.country_key FROM dim_customer v
-			WHERE v.customer_id = c.id
-			ORDER BY v.valid_from DESC LIMIT 1) AS cur ON true
 		WHERE (ids IS NULL OR c.id = ANY (ids))
-		  AND cur.country_key IS DISTINCT FROM k.country_key
+		  AND NOT EXISTS (SELECT FROM dim_customer v
+						  WHERE v.customer_id = c.id AND v.valid_from = c.updated_at
+							AND v.country_key = k.country_key)
 		ON CONFLICT (customer_id, valid_from) DO UPDATE SET country_key = excluded.country_key
 		RETURNING d.customer_id)
 	SELECT array_agg(DISTINCT customer_id) INTO added FROM ins;
@@ -1521,11 +1524,11 @@ BEGIN
 	ANALYZE verify_claims;
 	ANALYZE verify_feedback;
 
-	-- The current version of every customer is its landing row's country.
+	-- Every customer's landing row is one of its versions (at its updated_at).
 	RETURN QUERY
 	SELECT 'dim_customer', s.id::text, k.country_code::text, s.country_code::text
 	FROM src_customers s
-	LEFT JOIN dim_customer v ON v.customer_id = s.id AND v.is_current
+	LEFT JOIN dim_customer v ON v.customer_id = s.id AND v.valid_from = s.updated_at
 	LEFT JOIN dim_country k ON k.country_key = v.country_key
 	WHERE k.country_code IS DISTINCT FROM s.country_code
 	UNION ALL

@@ -15,7 +15,7 @@ SELECT walstar_claims.total_claims(p_country => 'IT') AS it;
 INSERT INTO acme.customers VALUES (60, 'Flo', 'flo@example.com', NULL, 'PT', '2024-03-01', '2024-07-01')
 ON CONFLICT (id) DO UPDATE SET country_code = excluded.country_code, updated_at = excluded.updated_at;
 SELECT walstar_claims.total_claims(p_country => 'IT') AS it, walstar_claims.total_claims(p_country => 'PT') AS pt;
--- A non-country change makes no version.
+-- A non-country change makes a version of the same country: no claim moves.
 UPDATE acme.customers SET phone = '555', updated_at = '2024-07-15' WHERE id = 60;
 -- Back to IT on 2024-09-01, then a claim on that day.
 UPDATE acme.customers SET country_code = 'IT', updated_at = '2024-09-01' WHERE id = 60;
@@ -28,6 +28,32 @@ FROM walstar_claims.fact_claim f JOIN walstar_claims.dim_country k USING (countr
 WHERE f.customer_id = 60 ORDER BY 1;
 SELECT * FROM walstar_claims.claim_amount_stats(2024, 'PT');
 SELECT * FROM walstar_claims.verify();
+
+-- Versions out of order: DE from 2023-01-01, FR from 2023-07-01, then an
+-- update to FR with updated_at 2023-04-01 (moving backwards): FR is in
+-- effect from April, so a claim of 2023-05-01 counts under FR.
+INSERT INTO acme.customers VALUES (61, 'Gus', 'gus@example.com', NULL, 'DE', '2023-01-01', '2023-01-01');
+INSERT INTO acme.claims VALUES
+	(610, 61, 5.00, 'open', false, NULL, NULL, '2023-05-01', NULL, '2023-05-01'),
+	(611, 61, 6.00, 'open', false, NULL, NULL, '2023-02-01', NULL, '2023-02-01');
+UPDATE acme.customers SET country_code = 'FR', updated_at = '2023-07-01' WHERE id = 61;
+UPDATE acme.customers SET country_code = 'FR', updated_at = '2023-04-01' WHERE id = 61;
+SELECT f.claim_id, k.country_code
+FROM walstar_claims.fact_claim f JOIN walstar_claims.dim_country k USING (country_key)
+WHERE f.customer_id = 61 ORDER BY 1;
+-- two more versions from the past: DE from 2022-06-01 (the first now) and
+-- FR from 2023-01-15, which the February claim takes
+UPDATE acme.customers SET country_code = 'DE', updated_at = '2022-06-01' WHERE id = 61;
+UPDATE acme.customers SET country_code = 'FR', updated_at = '2023-01-15' WHERE id = 61;
+SELECT d.valid_from, k.country_code, d.row_from, d.row_to, d.is_current
+FROM walstar_claims.dim_customer d JOIN walstar_claims.dim_country k USING (country_key)
+WHERE d.customer_id = 61 ORDER BY d.valid_from;
+SELECT f.claim_id, k.country_code
+FROM walstar_claims.fact_claim f JOIN walstar_claims.dim_country k USING (country_key)
+WHERE f.customer_id = 61 ORDER BY 1;
+SELECT * FROM walstar_claims.verify();
+DELETE FROM acme.claims WHERE id IN (610, 611);
+DELETE FROM acme.customers WHERE id = 61;
 
 -- A claim moves to another customer; its created_at changes.
 UPDATE acme.claims SET customer_id = 1, created_at = '2023-05-05' WHERE id = 602;
