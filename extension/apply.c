@@ -269,9 +269,10 @@ apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs, int n,
 		Change	   *c;
 		char	   *error = NULL;
 
-		if (ps->next_offset >= 0 && msg->offset < ps->next_offset)
+		if ((ps->next_offset >= 0 && msg->offset < ps->next_offset) ||
+			ps->parked || ps->resume)
 		{
-			result->skipped++;
+			result->skipped++;	/* applied, or fetched again after a DDL barrier */
 			continue;
 		}
 		ps->next_offset = msg->offset + 1;
@@ -307,6 +308,14 @@ apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs, int n,
 				continue;
 			case STREAM_NEW:
 				break;
+		}
+		if (c->op == WALSTAR__V1__OP__DDL && !ddl_barrier_pass(parts, ps, c))
+		{
+			/* parked: this record and the partition's next ones wait */
+			ps->next_offset = msg->offset;
+			ps->applied_messages--;
+			result->skipped++;
+			continue;
 		}
 
 		{

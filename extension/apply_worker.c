@@ -285,6 +285,7 @@ apply_messages(int n)
 		proc_exit(0);
 	}
 	end_tx(true);
+	consumer_apply_barriers(consumer, parts);
 	if (result.dead > 0 || result.skipped > 0)
 		elog(DEBUG1, "walstar: batch of %d: %d applied, %d skipped, %d dead letters",
 			 n, result.applied, result.skipped, result.dead);

@@ -404,10 +404,13 @@ consumer_poll(Consumer *c, HTAB *parts, KafkaMessage *out, int max, MemoryContex
 		}
 		topic = rd_kafka_topic_name(m->rkt);
 		ps = partition_state_get(parts, topic, m->partition, false);
-		if (ps == NULL || !ps->assigned ||
+		if (ps == NULL || !ps->assigned || ps->parked ||
 			(ps->next_offset >= 0 && m->offset < ps->next_offset))
 		{
-			/* left over from an earlier assignment or already applied */
+			/*
+			 * left over from an earlier assignment, already applied, or
+			 * behind a DDL barrier (fetched again when it is released)
+			 */
 			rd_kafka_message_destroy(m);
 			continue;
 		}
@@ -448,6 +451,49 @@ consumer_forward_logs(Consumer *c)
 				remember_error(c, error_code_of_log(str), str);
 		}
 		rd_kafka_event_destroy(ev);
+	}
+}
+
+/*
+ * After a batch: stop fetching the partitions it parked at a DDL record,
+ * and fetch the released ones again from their next offset (their DDL
+ * record, applied by now, is then skipped as seen).
+ */
+void
+consumer_apply_barriers(Consumer *c, HTAB *parts)
+{
+	HASH_SEQ_STATUS seq;
+	PartitionState *ps;
+
+	hash_seq_init(&seq, parts);
+	while ((ps = hash_seq_search(&seq)) != NULL)
+	{
+		rd_kafka_topic_partition_list_t *list;
+		rd_kafka_error_t *error = NULL;
+
+		if (!ps->pause && !ps->resume)
+			continue;
+		list = rd_kafka_topic_partition_list_new(1);
+		rd_kafka_topic_partition_list_add(list, ps->key.topic, ps->key.partition)->offset =
+			ps->next_offset;
+		if (ps->pause)
+			(void) rd_kafka_pause_partitions(c->rk, list);
+		if (ps->resume)
+		{
+			error = rd_kafka_seek_partitions(c->rk, list, 5000);
+			(void) rd_kafka_resume_partitions(c->rk, list);
+		}
+		if (error != NULL)
+		{
+			ereport(LOG,
+					(errcode(ERRCODE_CONNECTION_EXCEPTION),
+					 errmsg("walstar: could not seek %s [%d] to offset " INT64_FORMAT ": %s",
+							ps->key.topic, ps->key.partition, ps->next_offset,
+							rd_kafka_error_string(error))));
+			rd_kafka_error_destroy(error);
+		}
+		rd_kafka_topic_partition_list_destroy(list);
+		ps->pause = ps->resume = false;
 	}
 }
 

@@ -17,9 +17,9 @@
  *     dropped_columns = 'drop', else keeps it (NULL in new rows);
  *   - ADD COLUMN tells whether existing rows got values that never
  *     travelled (a volatile default): then refused, as without capture.
- * The record comes once per partition of the topic: the (commit LSN,
- * position) last applied is kept in walstar.landing_tables, and an older
- * or equal one is skipped.
+ * The record comes once per partition of the topic, applied when all have
+ * reached it (ddl_barrier.c): the (commit LSN, position) last applied is
+ * kept in walstar.landing_tables, and an older or equal one is skipped.
  *
  *-------------------------------------------------------------------------
  */

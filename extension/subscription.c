@@ -204,6 +204,9 @@ partition_state_get(HTAB *parts, const char *topic, int32 partition, bool create
 		ps->source_known = false;
 		ps->source[0] = '\0';
 		ps->system_id = 0;
+		ps->parked = ps->pause = ps->resume = false;
+		ps->park_lsn = 0;
+		ps->park_position = 0;
 	}
 	return ps;
 }

@@ -98,6 +98,13 @@ typedef struct PartitionState
 	bool		source_known;	/* source and system_id are set */
 	char		source[CHANGE_SOURCE_MAX + 1];	/* Change.source of its changes */
 	uint64		system_id;		/* Change.system_id of its changes */
+	bool		parked;			/* waits at a DDL record for the topic's other
+								 * partitions (ddl_barrier.c) */
+	uint64		park_lsn;		/* that record's (commit LSN, ... */
+	uint32		park_position;	/* ... position) */
+	bool		pause;			/* parked in this batch: to pause after it */
+	bool		resume;			/* released in this batch: to fetch again
+								 * from next_offset after it */
 } PartitionState;
 
 /* stream_position.c: resends, other sources, unbelievable positions */
@@ -183,6 +190,10 @@ extern int	consumer_poll(Consumer *consumer, HTAB *parts, KafkaMessage *out,
 extern void consumer_forward_logs(Consumer *consumer);
 extern char *consumer_take_error(Consumer *consumer, bool *lasting);
 extern void consumer_update_watermarks(Consumer *consumer, HTAB *parts);
+extern void consumer_apply_barriers(Consumer *consumer, HTAB *parts);
+
+/* ddl_barrier.c: a DDL record waits for every partition of its topic */
+extern bool ddl_barrier_pass(HTAB *parts, PartitionState *ps, const Change *c);
 extern void consumer_rewind_to_time(Consumer *consumer, HTAB *parts,
 									TimestampTz when);
 

@@ -1,6 +1,8 @@
 # Source schema changes under a writer at 20 transactions per second,
 # through the real pipeline, WITH DDL capture (walstar-sink
-# --install-ddl-capture) (056 is the same without capture):
+# --install-ddl-capture) and a topic of two partitions, so that each DDL
+# record reaches both partitions' consumers and waits at the barrier until
+# both have reached it (056 is the same without capture):
 # - ADD COLUMN (no default, constant default), RENAME COLUMN followed;
 # - ALTER COLUMN TYPE int -> bigint, and text -> int USING an expression:
 #   the landing column converted the same way, no dead letter;
@@ -59,7 +61,7 @@ $node->safe_psql('ana', "SELECT walstar.create_subscription('cap', '" . $kafka->
 	batch_time => '50ms', enabled => true, dropped_columns => 'drop')});
 
 my $sink = WalstarTest::Sink->start(name => 'cap', node => $src, db => 'app', kafka => $kafka,
-	args => ['--topic-partitions=1']);
+	args => ['--topic-partitions=2']);
 $sink->wait_log(qr/msg="streaming"/);
 
 sub source_columns
@@ -123,6 +125,8 @@ is(WalstarTest::Sink::finish_background($w), 0, 'the writer ran');
 $src->safe_psql('app', q{INSERT INTO t (id, n, s) VALUES (1000, 3000000000, 5)});
 landing_equal('after ADD, RENAME, ALTER TYPE (cast and USING), DROP');
 is($node->safe_psql('ana', 'SELECT count(*) FROM walstar.dead_letters'), '0', 'no dead letters');
+is($node->safe_psql('ana', 'SELECT count(*) FROM walstar.subscription_status WHERE applied_messages > 0'),
+	'2', 'both partitions carried changes');
 is(landing_type('n'), 'bigint', 'the landing column n is bigint');
 is(landing_type('s'), 'integer', 'the landing column s is integer, converted with USING');
 is($node->safe_psql('ana', q{SELECT count(*) FROM pg_attribute
