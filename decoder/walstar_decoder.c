@@ -54,6 +54,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
 
 #include "compat.h"
 #include "walstar_decoder.h"
@@ -1034,6 +1035,55 @@ pb_pfree(void *data, void *ptr)
 	pfree(ptr);
 }
 
+/* Whether xid is the transaction's or one of its subtransactions'. */
+static bool
+xid_of_txn(ReorderBufferTXN *txn, TransactionId xid)
+{
+	ReorderBufferTXN *top = TXN_TOPLEVEL(txn);
+	dlist_iter	iter;
+
+	if (TransactionIdEquals(xid, top->xid) || TransactionIdEquals(xid, txn->xid))
+		return true;
+	dlist_foreach(iter, &top->subtxns)
+	{
+		ReorderBufferTXN *sub = dlist_container(ReorderBufferTXN, node, iter.cur);
+
+		if (TransactionIdEquals(xid, sub->xid))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Whether each step's column was changed by this very transaction (its
+ * pg_attribute row written by it).  pg_logical_emit_message is open to
+ * every role, so a "walstar.ddl" message alone proves nothing; only the
+ * catalog change it describes makes it the event trigger's.
+ */
+static bool
+steps_changed_here(ReorderBufferTXN *txn, Oid relid, const Walstar__V1__Ddl *ddl)
+{
+	size_t		i;
+
+	for (i = 0; i < ddl->n_steps; i++)
+	{
+		HeapTuple	tup;
+		bool		ok;
+
+		if (ddl->steps[i]->attnum == 0)
+			return false;
+		tup = SearchSysCache2(ATTNUM, ObjectIdGetDatum(relid),
+							  Int16GetDatum((int16) ddl->steps[i]->attnum));
+		if (!HeapTupleIsValid(tup))
+			return false;
+		ok = xid_of_txn(txn, HeapTupleHeaderGetXmin(tup->t_data));
+		ReleaseSysCache(tup);
+		if (!ok)
+			return false;
+	}
+	return ddl->n_steps > 0;
+}
+
 /*
  * A captured DDL message (ddl_capture.c) as a DDL record of its relation:
  * the steps, and the relation's columns as they are after the statement
@@ -1057,6 +1107,13 @@ emit_ddl(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, TxnState *ts,
 	{
 		ereport(WARNING,
 				(errmsg("walstar_decoder: a \"%s\" message at %X/%X is not a captured DDL, sent as a message",
+						WALSTAR_DDL_PREFIX, LSN_FORMAT_ARGS(lsn))));
+		return false;
+	}
+	if (!steps_changed_here(txn, ddl->relation_oid, ddl))
+	{
+		ereport(WARNING,
+				(errmsg("walstar_decoder: a \"%s\" message at %X/%X describes column changes this transaction did not make, sent as a message",
 						WALSTAR_DDL_PREFIX, LSN_FORMAT_ARGS(lsn))));
 		return false;
 	}

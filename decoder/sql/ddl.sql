@@ -35,8 +35,27 @@ CREATE UNLOGGED TABLE ddl_unlogged (id int);
 ALTER TABLE ddl_unlogged ADD COLUMN x int;
 -- not a captured DDL: sent as the message it is, with a warning
 SELECT 'm' FROM pg_logical_emit_message(true, 'walstar.ddl', 'garbage');
+-- a well-formed Ddl forged by any role (pg_logical_emit_message is open to
+-- all): "ALTER COLUMN n2 TYPE ... USING NULL" that no ALTER TABLE made is
+-- sent as a message, not as a DDL record
+CREATE FUNCTION varint(n bigint) RETURNS bytea LANGUAGE plpgsql AS $$
+DECLARE b bytea := ''; BEGIN
+	LOOP
+		IF n < 128 THEN RETURN b || set_byte('\x00'::bytea, 0, n::int); END IF;
+		b := b || set_byte('\x00'::bytea, 0, (n % 128 + 128)::int);
+		n := n / 128;
+	END LOOP;
+END $$;
+CREATE ROLE ddl_forger;
+GRANT EXECUTE ON FUNCTION varint(bigint) TO ddl_forger;
+SET ROLE ddl_forger;
+SELECT 'm' FROM pg_logical_emit_message(true, 'walstar.ddl',
+	'\x120e080410021a026e322a044e554c4c18'::bytea || varint('ddl_t'::regclass::oid::bigint));
+RESET ROLE;
 SET client_min_messages = error;
-SELECT data FROM pg_logical_slot_get_changes('s_ddl', NULL, NULL, 'format', 'json',
+-- (the forged bytes hold ddl_t's OID: not shown)
+SELECT regexp_replace(data, '"content_bytes":"[^"]*"', '"content_bytes":"..."') AS data
+FROM pg_logical_slot_get_changes('s_ddl', NULL, NULL, 'format', 'json',
 	'include-columns', 'true', 'exclude-tables', 'public.ddl_skip');
 SET client_min_messages = warning;
 
@@ -47,3 +66,5 @@ DROP EVENT TRIGGER walstar_ddl_capture;
 DROP SCHEMA walstar_ddl CASCADE;
 SELECT pg_drop_replication_slot('s_ddl');
 DROP TABLE ddl_t, ddl_skip, ddl_temp, ddl_unlogged;
+DROP FUNCTION varint(bigint);
+DROP ROLE ddl_forger;
