@@ -41,6 +41,7 @@
 #include "utils/ruleutils.h"
 #include "utils/syscache.h"
 
+#include "subxact.h"
 #include "walstar_decoder.h"
 
 PG_FUNCTION_INFO_V1(walstar_ddl_capture);
@@ -236,8 +237,9 @@ captured_relation(Oid relid)
 }
 
 static void
-capture(EventTriggerData *trigdata)
+capture(void *arg)
 {
+	EventTriggerData *trigdata = arg;
 	List	   *rels = NIL;
 	ListCell   *lc;
 	uint64		i;
@@ -274,14 +276,13 @@ capture(EventTriggerData *trigdata)
  * The event trigger.  A failure here must never fail the user's ALTER
  * TABLE: it is caught in a subtransaction of its own and logged, and the
  * statement goes uncaptured (the apply side then sees the new layout in
- * the next row change, as without capture).
+ * the next row change, as without capture).  A cancel still cancels.
  */
 Datum
 walstar_ddl_capture(PG_FUNCTION_ARGS)
 {
 	EventTriggerData *trigdata;
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
+	char	   *error;
 
 	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
 		ereport(ERROR,
@@ -291,29 +292,10 @@ walstar_ddl_capture(PG_FUNCTION_ARGS)
 	if (strcmp(trigdata->event, "ddl_command_end") != 0)
 		PG_RETURN_NULL();
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		capture(trigdata);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
+	error = subxact_try(capture, trigdata);
+	if (error != NULL)
 		ereport(WARNING,
-				(errmsg("walstar DDL capture skipped this statement: %s", edata->message),
+				(errmsg("walstar DDL capture skipped this statement: %s", error),
 				 errdetail("The analytics side sees the new column layout with the table's next change.")));
-	}
-	PG_END_TRY();
 	PG_RETURN_NULL();
 }

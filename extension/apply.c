@@ -31,6 +31,7 @@
 #include "utils/resowner.h"
 
 #include "batch.h"
+#include "subxact.h"
 
 /* A landing table's entry in a batch. */
 typedef struct TableEntry
@@ -40,6 +41,7 @@ typedef struct TableEntry
 	bool		triggers;		/* it has triggers: every row version counts */
 	LandingHolder *holder;		/* the source table it holds */
 } TableEntry;
+
 
 /* Where an error happened, for the error context. */
 typedef struct ApplyErrorContext
@@ -74,6 +76,42 @@ apply_error_callback(void *arg)
 				   ectx->nchanges, ectx->relname);
 }
 
+/* What run_table_batch needs. */
+typedef struct TableBatchRun
+{
+	const char *schema;
+	Oid			as_user;
+	TableBatch *tb;
+	ApplyErrorContext *ectx;
+} TableBatchRun;
+
+/* The rounds of a table batch, as the subscription's owner. */
+static void
+run_table_batch(void *arg)
+{
+	TableBatchRun *run = arg;
+	ErrorContextCallback errcb;
+	Oid			saved_user;
+	int			saved_sec;
+	TableBatch *round;
+
+	/* on error, the subtransaction's abort restores the user */
+	GetUserIdAndSecContext(&saved_user, &saved_sec);
+	SetUserIdAndSecContext(run->as_user, saved_sec | SECURITY_LOCAL_USERID_CHANGE);
+	errcb.callback = apply_error_callback;
+	errcb.arg = run->ectx;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
+	run->ectx->round = 0;
+	for (round = run->tb; round != NULL; round = round->next_round)
+	{
+		run->ectx->round++;
+		apply_sql_table_batch(run->schema, round);
+	}
+	error_context_stack = errcb.previous;
+	SetUserIdAndSecContext(saved_user, saved_sec);
+}
+
 /*
  * Run a table batch and its next rounds in a subtransaction, as the
  * subscription's owner (as_user): the landing tables, their triggers and
@@ -84,60 +122,9 @@ apply_error_callback(void *arg)
 static char *
 try_table_batch(const char *schema, Oid as_user, TableBatch *tb, ApplyErrorContext *ectx)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	ErrorContextCallback errcb;
-	char	   *volatile error = NULL;
-	Oid			saved_user;
-	int			saved_sec;
+	TableBatchRun run = {schema, as_user, tb, ectx};
 
-	GetUserIdAndSecContext(&saved_user, &saved_sec);
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	SetUserIdAndSecContext(as_user, saved_sec | SECURITY_LOCAL_USERID_CHANGE);
-	errcb.callback = apply_error_callback;
-	errcb.arg = ectx;
-	errcb.previous = error_context_stack;
-	error_context_stack = &errcb;
-	PG_TRY();
-	{
-		TableBatch *round;
-
-		ectx->round = 0;
-		for (round = tb; round != NULL; round = round->next_round)
-		{
-			ectx->round++;
-			apply_sql_table_batch(schema, round);
-		}
-		error_context_stack = errcb.previous;
-		SetUserIdAndSecContext(saved_user, saved_sec);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		error_context_stack = errcb.previous;
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
-			edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
-			ReThrowError(edata);
-		error = edata->detail
-			? psprintf("%s (%s)", edata->message, edata->detail)
-			: pstrdup(edata->message);
-		FreeErrorData(edata);
-	}
-	PG_END_TRY();
-	/* PG_END_TRY restored the stack as it was at PG_TRY, with errcb on top */
-	error_context_stack = errcb.previous;
-	return error;
+	return subxact_try(run_table_batch, &run);
 }
 
 static void

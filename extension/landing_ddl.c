@@ -41,6 +41,7 @@
 #include "utils/pg_lsn.h"
 #include "utils/resowner.h"
 
+#include "subxact.h"
 #include "walstar.h"
 
 const DdlStep *
@@ -99,6 +100,48 @@ ddl_store(const char *schema, const char *relname, const Change *c)
 	bookkeeping_end(&save);
 }
 
+/* What check_using needs and finds. */
+typedef struct UsingCheck
+{
+	const char *sql;			/* SELECT (expr) FROM landing */
+	Oid			relid;			/* the landing table */
+	const char *problem;		/* what is wrong, or NULL */
+} UsingCheck;
+
+static void
+check_using(void *arg)
+{
+	UsingCheck *uc = arg;
+	List	   *raw = raw_parser(uc->sql, RAW_PARSE_DEFAULT);
+	Query	   *q;
+	TargetEntry *te;
+	RangeTblEntry *rte;
+
+	if (list_length(raw) != 1 || !IsA(((RawStmt *) linitial(raw))->stmt, SelectStmt))
+	{
+		uc->problem = "it is not one expression";
+		return;
+	}
+	q = parse_analyze_fixedparams(linitial(raw), uc->sql, NULL, 0, NULL);
+	if (q->commandType != CMD_SELECT || q->setOperations != NULL ||
+		q->hasSubLinks || q->hasAggs || q->hasWindowFuncs ||
+		q->hasTargetSRFs || q->cteList != NIL || q->jointree->quals != NULL ||
+		q->groupClause != NIL || q->havingQual != NULL || q->sortClause != NIL ||
+		q->distinctClause != NIL || q->limitCount != NULL ||
+		q->limitOffset != NULL || q->rowMarks != NIL ||
+		list_length(q->targetList) != 1 || list_length(q->rtable) != 1)
+	{
+		uc->problem = "it is not one expression over the column";
+		return;
+	}
+	te = linitial(q->targetList);
+	rte = linitial(q->rtable);
+	if (rte->rtekind != RTE_RELATION || rte->relid != uc->relid)
+		uc->problem = "it reads another relation";
+	else if (contain_mutable_functions((Node *) te->expr))
+		uc->problem = "it is not immutable";
+}
+
 /*
  * Why the USING expression cannot be used on the landing column, or NULL
  * when it is one immutable expression over that column alone. Checked on
@@ -110,86 +153,21 @@ ddl_store(const char *schema, const char *relname, const Change *c)
 static const char *
 using_problem(const char *qualified, Oid relid, const char *expr)
 {
-	char	   *sql = psprintf("SELECT (%s\n) FROM %s", expr, qualified);
-	List	   *raw;
-	Query	   *q;
-	TargetEntry *te;
-	RangeTblEntry *rte;
-	MemoryContext cxt = CurrentMemoryContext;
-	const char *volatile problem = NULL;
+	UsingCheck	uc = {psprintf("SELECT (%s\n) FROM %s", expr, qualified), relid, NULL};
+	char	   *error = subxact_try(check_using, &uc);
 
-	PG_TRY();
-	{
-		raw = raw_parser(sql, RAW_PARSE_DEFAULT);
-		if (list_length(raw) != 1 || !IsA(((RawStmt *) linitial(raw))->stmt, SelectStmt))
-			problem = "it is not one expression";
-		else
-		{
-			q = parse_analyze_fixedparams(linitial(raw), sql, NULL, 0, NULL);
-			if (q->commandType != CMD_SELECT || q->setOperations != NULL ||
-				q->hasSubLinks || q->hasAggs || q->hasWindowFuncs ||
-				q->hasTargetSRFs || q->cteList != NIL || q->jointree->quals != NULL ||
-				q->groupClause != NIL || q->havingQual != NULL || q->sortClause != NIL ||
-				q->distinctClause != NIL || q->limitCount != NULL ||
-				q->limitOffset != NULL || q->rowMarks != NIL ||
-				list_length(q->targetList) != 1 || list_length(q->rtable) != 1)
-				problem = "it is not one expression over the column";
-			else
-			{
-				te = linitial(q->targetList);
-				rte = linitial(q->rtable);
-				if (rte->rtekind != RTE_RELATION || rte->relid != relid)
-					problem = "it reads another relation";
-				else if (contain_mutable_functions((Node *) te->expr))
-					problem = "it is not immutable";
-			}
-		}
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		problem = psprintf("it does not parse here: %s", edata->message);
-	}
-	PG_END_TRY();
-	return problem;
+	if (error != NULL)
+		return psprintf("it does not parse here: %s", error);
+	return uc.problem;
 }
 
-/* Run one statement in a subtransaction of its own; NULL, or its error. */
-static char *
-try_ddl(const char *sql)
+static void
+run_sql(void *arg)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	char	   *volatile error = NULL;
+	const char *sql = arg;
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		if (SPI_execute(sql, false, 0) != SPI_OK_UTILITY)
-			elog(ERROR, "could not run \"%s\"", sql);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-		error = edata->message;
-	}
-	PG_END_TRY();
-	return error;
+	if (SPI_execute(sql, false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "could not run \"%s\"", sql);
 }
 
 /*
@@ -217,7 +195,7 @@ landing_ddl_convert(const char *qualified, Oid relid, const char *column,
 					   quote_identifier(column), type_sql);
 		if (using_expression != NULL && using_expression[0] != '\0')
 			sql = psprintf("%s USING (%s\n)", sql, using_expression);
-		error = try_ddl(sql);
+		error = subxact_try(run_sql, sql);
 		if (error != NULL)
 			problem = psprintf("the conversion failed here: %s", error);
 	}
