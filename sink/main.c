@@ -272,6 +272,7 @@ start_streaming(Sink *s, bool first)
 		goto fail;
 	log_info("replication", "slot=%s confirmed=%s msg=\"streaming\"",
 			 s->cfg.slot, LSN(lsn_tracker_flush_lsn(&s->tracker)));
+	metrics_set_connected(PEER_SOURCE, true);
 	s->backoff_s = 1;
 	return true;
 
@@ -279,7 +280,7 @@ fail:
 	/* errors the user must fix are fatal at startup */
 	if (first && strstr(err, "is active for PID") == NULL)
 		die(s, "replication", err);
-	atomic_fetch_add(&metrics.errors_total, 1);
+	metrics_error(ERROR_KIND_CONNECTION);
 	if (replication_plugin_not_allowed(err))
 		log_error("replication", "slot=%s msg=%s hint=%s retry_in_s=%d",
 				  s->cfg.slot, LOG_Q(err), LOG_Q(PLUGIN_HINT), s->backoff_s);
@@ -299,7 +300,8 @@ connection_lost(Sink *s, const char *why)
 {
 	log_warning("replication", "slot=%s msg=%s retry_in_s=%d", s->cfg.slot,
 				LOG_Q(why), s->backoff_s);
-	atomic_fetch_add(&metrics.errors_total, 1);
+	metrics_error(ERROR_KIND_CONNECTION);
+	metrics_set_connected(PEER_SOURCE, false);
 	atomic_fetch_add(&metrics.reconnects_total, 1);
 	stream_connection_lost(&s->stream);
 	s->blocked = false;
@@ -423,8 +425,7 @@ main(int argc, char **argv)
 	Sink	   *s = &sink;
 	char		err[1024];
 	int			exit_code = 0;
-	int64_t		rate_at = now_ms();
-	uint64_t	rate_changes = 0;
+	int64_t		gauges_at = now_ms();
 
 	switch (config_load(argc, argv, &s->cfg, err, sizeof(err)))
 	{
@@ -456,6 +457,10 @@ main(int argc, char **argv)
 	if (!producer_check_cluster(s->producer, s->cfg.startup_timeout * 1000,
 								err, sizeof(err)))
 		die(s, "kafka", err);
+	metrics_set_connected(PEER_SOURCE, true);
+	metrics_set_connected(PEER_KAFKA, true);
+	metrics_set_info(SINK_VERSION, s->cfg.slot,
+					 s->cfg.source_id ? s->cfg.source_id : s->repl.dbname);
 	if (s->cfg.metrics_port > 0 &&
 		!metrics_start(s->cfg.metrics_port, err, sizeof(err)))
 		die(s, "metrics", err);
@@ -536,15 +541,9 @@ main(int argc, char **argv)
 			 now - s->last_status_ms >= STATUS_MIN_GAP_MS))
 			send_status(s, false);
 
-		if (now - rate_at >= 1000)
+		if (now - gauges_at >= 1000)
 		{
-			uint64_t c = atomic_load(&metrics.changes_total);
-
-			atomic_store(&metrics.changes_per_sec,
-						 (c - rate_changes) * 1000000 /
-							 (uint64_t)(now - rate_at));
-			rate_changes = c;
-			rate_at = now;
+			gauges_at = now;
 			atomic_store(&metrics.queue_depth,
 						 producer_queue_len(s->producer));
 			atomic_store(&metrics.txns_in_flight, s->tracker.ntxns);
