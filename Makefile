@@ -3,7 +3,8 @@
 #   make            build the decoder plugin, the sink daemon and the extensions
 #   make install    install them (PostgreSQL's pkglibdir/sharedir, $(bindir))
 #   make deps       install missing Debian packages and fetch the Kafka broker jars
-#   make test       deps + build + install + every suite (pg_regress, unit, TAP)
+#   make test       deps + build + install + every suite (pg_regress, unit, TAP,
+#                   the alert rules' promtool tests)
 #   make demo       deps + build + install + the Acme demo end to end
 #   make asan-test  the sink's TAP suites with an AddressSanitizer build of walstar-sink
 #   make valgrind-test  the decoder's pg_regress suites with the server under valgrind
@@ -20,7 +21,7 @@ export PG_CONFIG
 PARTS := $(patsubst %/Makefile,%,$(wildcard decoder/Makefile sink/Makefile extension/Makefile extension/walstar_claims/Makefile))
 PROTO_GEN := proto/walstar.pb-c.c proto/walstar.pb-c.h
 
-.PHONY: all install clean deps test demo check-format asan-test valgrind-test fuzz $(PARTS)
+.PHONY: all install clean deps test demo check-format check-ops asan-test valgrind-test fuzz $(PARTS)
 
 all: $(PARTS)
 
@@ -44,6 +45,7 @@ FUZZ_TIME ?= 60
 
 test: deps
 	regress/check_format.sh
+	regress/check_ops.sh
 	$(MAKE) all
 	$(MAKE) install
 	fuzz/run.sh 10
@@ -72,3 +74,6 @@ demo: deps
 
 check-format:
 	regress/check_format.sh
+
+check-ops:
+	regress/check_ops.sh
