@@ -76,7 +76,7 @@ if ls "$ROOT"/regress/t/*.pl >/dev/null 2>&1; then
 fi
 
 # Nothing we started may outlive the run.
-leftover=$(ps -eo pid,args | grep -F "$WORK/" | grep -v grep | grep -E 'bin/postgres|kafka\.Kafka' || true)
+leftover=$(ps -eo pid,args | grep -F "$WORK/" | grep -v grep | grep -E 'bin/postgres|kafka\.Kafka|prometheus' || true)
 if [ -n "$leftover" ]; then
 	echo "servers left running after the tests:" >&2
 	echo "$leftover" >&2
