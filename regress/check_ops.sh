@@ -7,3 +7,38 @@ cd "$(dirname "$0")/../ops"
 
 promtool check rules prometheus/walstar-alerts.yml
 (cd prometheus && promtool test rules tests/walstar-alerts-test.yml)
+
+# Every walstar_* series the dashboard and the alert rules use is one that
+# walstar-sink (sink/metrics.c) or the shipped exporter queries produce.
+perl -MJSON::PP -e '
+	use strict;
+	my %known;
+	my $c = do { local $/; open(my $f, "<", "../sink/metrics.c") or die; <$f> };
+	$known{$1} = 1 while $c =~ /"(walstar_sink_[a-z_]+)/g;
+	for my $h (grep { /_seconds$/ } keys %known) { $known{"${h}_$_"} = 1 for qw(bucket sum count); }
+	for my $y (glob "prometheus/*-queries.yaml")
+	{
+		open(my $f, "<", $y) or die; my ($q, $col);
+		while (<$f>)
+		{
+			$q = $1 if /^(\w+):\s*$/;
+			$col = $1 if /^\s+- (\w+):\s*$/;
+			$known{"${q}_$col"} = 1 if /usage: "(GAUGE|COUNTER)"/;
+		}
+	}
+	my $d = do { local $/; open(my $f, "<", "grafana/walstar.json") or die; <$f> };
+	my $dash = decode_json($d);
+	my @exprs;
+	my @todo = @{ $dash->{panels} };
+	while (my $p = shift @todo)
+	{
+		push @todo, @{ $p->{panels} // [] };
+		push @exprs, map { $_->{expr} } @{ $p->{targets} // [] };
+	}
+	push @exprs, map { $_->{query}{query} } @{ $dash->{templating}{list} };
+	my $r = do { local $/; open(my $f, "<", "prometheus/walstar-alerts.yml") or die; <$f> };
+	push @exprs, $r =~ /expr:\s*(.*?)(?=\n\s+(?:for|labels):)/gs;
+	my @bad = grep { !$known{$_} } map { /\b(walstar_\w+)/g } @exprs;
+	die "unknown series: @bad\n" if @bad;
+	printf "check_ops: dashboard (%d panels) and alert rules use only exported series\n", scalar @{ $dash->{panels} };
+'
