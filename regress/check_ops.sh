@@ -1,7 +1,8 @@
 #!/bin/sh
 # The operations files: Prometheus alert rules (syntax, then the promtool
-# unit tests of every alert) and the Grafana dashboard (valid JSON whose
-# queries only use series walstar exports).
+# unit tests of every alert), the Grafana dashboard (valid JSON whose
+# queries only use series walstar exports) and the sink's systemd unit
+# (systemd-analyze verify, when systemd is installed).
 set -eu
 cd "$(dirname "$0")/../ops"
 
@@ -42,3 +43,16 @@ perl -MJSON::PP -e '
 	die "unknown series: @bad\n" if @bad;
 	printf "check_ops: dashboard (%d panels) and alert rules use only exported series\n", scalar @{ $dash->{panels} };
 '
+
+if command -v systemd-analyze >/dev/null; then
+	tmp=$(mktemp -d)
+	trap 'rm -rf "$tmp"' EXIT
+	# the binary need not be installed for the unit's syntax to be checked
+	sed 's|/usr/bin/walstar-sink|/bin/true|g' ../sink/walstar-sink.service > "$tmp/walstar-sink@.service"
+	out=$(cd "$tmp" && systemd-analyze verify --man=no ./walstar-sink@check.service 2>&1) || true
+	if [ -n "$out" ]; then
+		echo "$out" >&2
+		exit 1
+	fi
+	echo "check_ops: sink/walstar-sink.service verified"
+fi

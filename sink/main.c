@@ -31,6 +31,7 @@
 #include "lsn.h"
 #include "lsn_tracker.h"
 #include "metrics.h"
+#include "notify.h"
 #include "prefix_check.h"
 #include "producer.h"
 #include "replication.h"
@@ -273,6 +274,13 @@ start_streaming(Sink *s, bool first)
 	log_info("replication", "slot=%s confirmed=%s msg=\"streaming\"",
 			 s->cfg.slot, LSN(lsn_tracker_flush_lsn(&s->tracker)));
 	metrics_set_connected(PEER_SOURCE, true);
+	{
+		char status[256];
+
+		snprintf(status, sizeof(status), "streaming slot %s to Kafka",
+				 s->cfg.slot);
+		notify_ready(status);
+	}
 	s->backoff_s = 1;
 	return true;
 
@@ -318,17 +326,20 @@ reload(Sink *s)
 	char err[1024];
 
 	reload_requested = 0;
+	notify_reloading();
 	if (!config_reload(&s->cfg, err, sizeof(err)))
 	{
 		log_error("config",
 				  "msg=\"reload failed, keeping the running "
 				  "configuration: %s\"",
 				  err);
+		notify_ready("reload failed, running configuration kept");
 		return;
 	}
 	log_set_level((LogLevel)s->cfg.log_level);
 	log_set_timestamps(s->cfg.log_timestamps);
 	log_info("config", "msg=\"configuration reloaded\"");
+	notify_ready("configuration reloaded");
 }
 
 /*
@@ -508,6 +519,7 @@ main(int argc, char **argv)
 		}
 
 		now = now_ms();
+		notify_watchdog(now);
 		if (s->repl.conn == NULL && now >= s->reconnect_at_ms)
 			start_streaming(s, false);
 
@@ -575,6 +587,7 @@ main(int argc, char **argv)
 				 "slot=%s msg=\"stopping: flushing Kafka and "
 				 "confirming\"",
 				 s->cfg.slot);
+	notify_stopping();
 	shutdown_sink(s);
 	config_free(&s->cfg);
 	return exit_code;
