@@ -9,6 +9,7 @@
 #   make asan-test  the sink's TAP suites with an AddressSanitizer build of walstar-sink
 #   make valgrind-test  the decoder's pg_regress suites with the server under valgrind
 #   make fuzz       the libFuzzer targets (fuzz/), FUZZ_TIME seconds each (default 60)
+#   make dist       the PGXN release zip walstar-<version>.zip (git archive of HEAD)
 #
 # Each part (decoder/, sink/, extension/) has its own Makefile (PGXS for the
 # PostgreSQL parts) with the targets all, install, installcheck and clean;
@@ -21,7 +22,7 @@ export PG_CONFIG
 PARTS := $(patsubst %/Makefile,%,$(wildcard decoder/Makefile sink/Makefile extension/Makefile extension/walstar_claims/Makefile))
 PROTO_GEN := proto/walstar.pb-c.c proto/walstar.pb-c.h
 
-.PHONY: all install clean deps test demo check-format check-ops asan-test valgrind-test fuzz $(PARTS)
+.PHONY: all install clean deps test demo dist check-format check-ops asan-test valgrind-test fuzz $(PARTS)
 
 all: $(PARTS)
 
@@ -77,3 +78,11 @@ check-format:
 
 check-ops:
 	regress/check_ops.sh
+
+# The release zip PGXN takes: the committed tree under walstar-<version>/,
+# META.json at its top; check_dist.sh checks it against META.json.
+DIST_VERSION = $(shell sed -n 's/^   "version": "\(.*\)",$$/\1/p' META.json)
+
+dist:
+	git archive --format=zip --prefix=walstar-$(DIST_VERSION)/ -o walstar-$(DIST_VERSION).zip HEAD
+	regress/check_dist.sh walstar-$(DIST_VERSION).zip
