@@ -10,6 +10,8 @@
 #   make valgrind-test  the decoder's pg_regress suites with the server under valgrind
 #   make fuzz       the libFuzzer targets (fuzz/), FUZZ_TIME seconds each (default 60)
 #   make dist       the PGXN release zip walstar-<version>.zip (git archive of HEAD)
+#   make deb        the Debian packages (debian/, pg_buildext) into .cache/deb
+#   make test-packages  make deb, then the packages' files on clean clusters
 #
 # Each part (decoder/, sink/, extension/) has its own Makefile (PGXS for the
 # PostgreSQL parts) with the targets all, install, installcheck and clean;
@@ -20,9 +22,14 @@ PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
 export PG_CONFIG
 
 PARTS := $(patsubst %/Makefile,%,$(wildcard decoder/Makefile sink/Makefile extension/Makefile extension/walstar_claims/Makefile))
+# WITHOUT_SINK=1: only the PostgreSQL parts (the Debian packages build the
+# sink once, apart from the per-major builds)
+ifdef WITHOUT_SINK
+PARTS := $(filter-out sink,$(PARTS))
+endif
 PROTO_GEN := proto/walstar.pb-c.c proto/walstar.pb-c.h
 
-.PHONY: all install clean deps test demo dist check-format check-ops asan-test valgrind-test fuzz $(PARTS)
+.PHONY: all install clean deps test demo dist deb test-packages check-format check-ops asan-test valgrind-test fuzz $(PARTS)
 
 all: $(PARTS)
 
@@ -86,3 +93,16 @@ DIST_VERSION = $(shell sed -n 's/^   "version": "\(.*\)",$$/\1/p' META.json)
 dist:
 	git archive --format=zip --prefix=walstar-$(DIST_VERSION)/ -o walstar-$(DIST_VERSION).zip HEAD
 	regress/check_dist.sh walstar-$(DIST_VERSION).zip
+
+# Debian packages from the tracked files as they are (committed or not),
+# built in a copy under .cache/deb/build: postgresql-<major>-walstar per
+# major in debian/pgversions, and walstar-sink.
+DEB_DIR = .cache/deb
+
+deb: deps
+	rm -rf $(DEB_DIR)
+	mkdir -p $(DEB_DIR)/build
+	tree=$$(git stash create); git archive --prefix=walstar-$(DIST_VERSION)/ $${tree:-HEAD} | tar -x -C $(DEB_DIR)/build
+	cd $(DEB_DIR)/build/walstar-$(DIST_VERSION) && dpkg-buildpackage -us -uc -b
+	mv $(DEB_DIR)/build/*.deb $(DEB_DIR)/
+	ls $(DEB_DIR)/*.deb

@@ -32,7 +32,6 @@ perl -MJSON::PP -e '
 		{
 			push @err, "$e: $f is not in the zip" unless -f $f;
 		}
-		my ($control) = glob("extension/$e.control"), glob("extension/*/$e.control");
 		($control) = grep { -f } ("extension/$e.control", glob("extension/*/$e.control"));
 		my $c = do { local $/; open(my $f, "<", $control) or die "$e: no control file\n"; <$f> };
 		my ($dv) = $c =~ /^default_version\s*=\s*\x27([^\x27]+)\x27/m;
