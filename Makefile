@@ -58,6 +58,7 @@ test: deps
 	$(MAKE) install
 	fuzz/run.sh 10
 	regress/run_tests.sh $(PARTS)
+	$(MAKE) test-packages
 
 fuzz: deps $(PROTO_GEN)
 	fuzz/run.sh $(FUZZ_TIME)
@@ -106,3 +107,21 @@ deb: deps
 	cd $(DEB_DIR)/build/walstar-$(DIST_VERSION) && dpkg-buildpackage -us -uc -b
 	mv $(DEB_DIR)/build/*.deb $(DEB_DIR)/
 	ls $(DEB_DIR)/*.deb
+
+# The packages installed on clean clusters without touching the system: a
+# copy of the PostgreSQL server's files with the packages extracted over it
+# (dpkg -x), used by regress/t/090_packages.pl.
+PKG_PG = 15
+PKG_ROOT = $(DEB_DIR)/root
+
+test-packages: deb
+	rm -rf $(PKG_ROOT)
+	mkdir -p $(PKG_ROOT)/usr/lib/postgresql $(PKG_ROOT)/usr/share/postgresql
+	cp -a /usr/lib/postgresql/$(PKG_PG) $(PKG_ROOT)/usr/lib/postgresql/
+	cp -a /usr/share/postgresql/$(PKG_PG) $(PKG_ROOT)/usr/share/postgresql/
+	rm -f $(PKG_ROOT)/usr/lib/postgresql/$(PKG_PG)/lib/walstar* \
+		$(PKG_ROOT)/usr/share/postgresql/$(PKG_PG)/extension/walstar*
+	for d in $(DEB_DIR)/postgresql-$(PKG_PG)-walstar_*.deb $(DEB_DIR)/walstar-sink_*.deb; do \
+		dpkg -x $$d $(PKG_ROOT) || exit 1; done
+	chmod -R a+rX $(DEB_DIR)
+	WALSTAR_PKG_ROOT=$(abspath $(PKG_ROOT)) WALSTAR_TAP=090_packages regress/run_tests.sh
