@@ -2,6 +2,7 @@
 #
 #   make            build the decoder plugin, the sink daemon and the extensions
 #   make install    install them (PostgreSQL's pkglibdir/sharedir, $(bindir))
+#   make installcheck  the cross-part pg_regress suites (sql/, expected/)
 #   make deps       install missing Debian packages and fetch the Kafka broker jars
 #   make test       deps + build + install + every suite (pg_regress, unit, TAP,
 #                   the alert rules' promtool tests)
@@ -22,6 +23,11 @@ PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
 export PG_CONFIG
 
 PARTS := $(patsubst %/Makefile,%,$(wildcard decoder/Makefile sink/Makefile extension/Makefile extension/walstar_claims/Makefile))
+# The cross-part pg_regress suites in sql/ + expected/ (the parts' own
+# suites stay with them); `make installcheck` runs them in a temporary
+# instance configured by regress.conf.
+REGRESS = pipeline
+
 # WITHOUT_SINK=1: only the PostgreSQL parts (the Debian packages build the
 # sink once, apart from the per-major builds)
 ifdef WITHOUT_SINK
@@ -29,7 +35,7 @@ PARTS := $(filter-out sink,$(PARTS))
 endif
 PROTO_GEN := proto/walstar.pb-c.c proto/walstar.pb-c.h
 
-.PHONY: all install clean deps test demo dist deb test-packages check-format check-ops asan-test valgrind-test fuzz $(PARTS)
+.PHONY: all install installcheck clean deps test demo dist deb test-packages check-format check-ops asan-test valgrind-test fuzz $(PARTS)
 
 all: $(PARTS)
 
@@ -57,7 +63,7 @@ test: deps
 	$(MAKE) all
 	$(MAKE) install
 	fuzz/run.sh 10
-	regress/run_tests.sh $(PARTS)
+	regress/run_tests.sh $(PARTS) .
 	$(MAKE) test-packages
 
 fuzz: deps $(PROTO_GEN)
@@ -80,6 +86,9 @@ demo: deps
 	$(MAKE) all
 	$(MAKE) install
 	demo/run.sh
+
+installcheck:
+	WALSTAR_NO_TAP=1 regress/run_tests.sh .
 
 check-format:
 	regress/check_format.sh
