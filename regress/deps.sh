@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs what the build, the tests and the demo need, only what is missing:
 # Debian packages (PostgreSQL 15 server and headers, librdkafka, protobuf-c,
-# libcurl, kcat, Java, Maven, ...) and Apache Kafka's broker jars, fetched with
+# libcurl, kcat, Java, Maven, Prometheus and its postgres exporter, libsystemd,
+# debhelper for `make deb`, ...) and Apache Kafka's broker jars, fetched with
 # Maven into .cache/kafka (ignored by git). Cheap when everything is present.
 set -eu
 
@@ -14,7 +15,9 @@ PACKAGES="postgresql-15 postgresql-server-dev-15 \
   librdkafka-dev libprotobuf-c-dev protobuf-c-compiler libcurl4-openssl-dev \
   libmicrohttpd-dev libinih-dev libssl-dev pkg-config gcc make kcat clang-format \
   clang libclang-rt-14-dev \
-  default-jre-headless maven libipc-run-perl libtest-simple-perl"
+  default-jre-headless maven libipc-run-perl libtest-simple-perl \
+  prometheus prometheus-postgres-exporter libsystemd-dev \
+  debhelper postgresql-server-dev-all"
 
 missing=""
 for p in $PACKAGES; do
@@ -40,8 +43,19 @@ if [ -n "$missing" ]; then
 		echo "create_main_cluster = false" > /etc/postgresql-common/createcluster.conf
 	fi
 	export DEBIAN_FRONTEND=noninteractive
+	# Nor Prometheus and the exporter their services: the tests start their
+	# own on loopback ports.
+	policy=""
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		policy=/usr/sbin/policy-rc.d
+		printf '#!/bin/sh\nexit 101\n' > "$policy"
+		chmod 755 "$policy"
+	fi
 	apt-get update -qq
-	apt-get install -y -q --no-install-recommends $missing
+	status=0
+	apt-get install -y -q --no-install-recommends $missing || status=$?
+	[ -z "$policy" ] || rm -f "$policy"
+	[ "$status" = 0 ] || exit "$status"
 fi
 
 # Kafka broker jars, fetched again whenever the pom changes.

@@ -6,7 +6,8 @@
 # Output of all runs goes to .cache/testrun (ignored). PostgreSQL refuses to run
 # as root, so under root the suites run as the unprivileged user $WALSTAR_TEST_USER
 # (default postgres, created by the Debian packages).
-# Usage: regress/run_tests.sh [part ...]      (WALSTAR_TAP=pattern limits TAP tests)
+# Usage: regress/run_tests.sh [part ...]      (WALSTAR_TAP=pattern limits TAP tests,
+# WALSTAR_NO_TAP=1 skips them; part "." is the top-level cross-part suite)
 set -u
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -63,7 +64,7 @@ for part in "$@"; do
 	fi
 done
 
-if ls "$ROOT"/regress/t/*.pl >/dev/null 2>&1; then
+if [ -z "${WALSTAR_NO_TAP:-}" ] && ls "$ROOT"/regress/t/*.pl >/dev/null 2>&1; then
 	echo "== TAP tests"
 	mkdir -p "$TESTDIR"
 	cd "$TESTDIR" || exit 1
@@ -76,7 +77,7 @@ if ls "$ROOT"/regress/t/*.pl >/dev/null 2>&1; then
 fi
 
 # Nothing we started may outlive the run.
-leftover=$(ps -eo pid,args | grep -F "$WORK/" | grep -v grep | grep -E 'bin/postgres|kafka\.Kafka' || true)
+leftover=$(ps -eo pid,args | grep -F "$WORK/" | grep -v grep | grep -E 'bin/postgres|kafka\.Kafka|prometheus' || true)
 if [ -n "$leftover" ]; then
 	echo "servers left running after the tests:" >&2
 	echo "$leftover" >&2

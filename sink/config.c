@@ -93,6 +93,12 @@ static const ConfigOption options[] = {
 	 "file whose first line is hash-salt, instead of writing the salt here "
 	 "(mode 0600 or less)",
 	 "hash-salt"},
+	{"kafka-password-file", CT_SECRET_FILE, NULL, false,
+	 OFF(kafka_password_file), NULL, 0,
+	 "file whose first line is the Kafka SASL password (librdkafka "
+	 "sasl.password), for example a systemd credential, instead of "
+	 "[kafka] sasl.password in the config (mode 0600 or less)",
+	 "kafka.sasl.password"},
 	{"source-id", CT_STRING, NULL, false, OFF(source_id), NULL, 0,
 	 "Change.source of every record; default the database name"},
 	{"topic-prefix", CT_STRING, "walstar", false, OFF(topic_prefix), NULL, 0,
@@ -703,6 +709,29 @@ read_secret_files(Config *cfg, char *err, size_t errlen)
 
 		if (o->type != CT_SECRET_FILE || path == NULL)
 			continue;
+		if (strncmp(o->secret_of, "kafka.", 6) == 0)
+		{
+			const char *prop = o->secret_of + 6;
+			char	   *value = NULL;
+			int			k;
+
+			for (k = 0; k < cfg->nkafka; k++)
+			{
+				if (strcmp(cfg->kafka[k].name, prop) == 0)
+				{
+					set_err(err, errlen,
+							"options '%s' and '%s' exclude each other",
+							o->secret_of, o->name);
+					return false;
+				}
+			}
+			if (!read_secret_file(o->name, path, &value, err, errlen))
+				return false;
+			set_kafka(cfg, prop, value);
+			OPENSSL_cleanse(value, strlen(value));
+			free(value);
+			continue;
+		}
 		target = find_option(o->secret_of);
 		secret = (char **)((char *)cfg + target->offset);
 		if (*secret != NULL)

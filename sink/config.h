@@ -44,6 +44,7 @@ typedef struct Config
 	char *hash_columns;			 /* decoder option hash-columns */
 	char *hash_salt;			 /* HMAC key of the initial copy (secret) */
 	char *hash_salt_file;		 /* file hash_salt was read from, or NULL */
+	char *kafka_password_file;	 /* file kafka.sasl.password was read from */
 	char *source_id;			 /* decoder option source-id */
 	char *topic_prefix;			 /* topics are <prefix>.<schema>.<table> */
 	char *brokers;				 /* bootstrap.servers */

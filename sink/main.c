@@ -31,6 +31,7 @@
 #include "lsn.h"
 #include "lsn_tracker.h"
 #include "metrics.h"
+#include "notify.h"
 #include "prefix_check.h"
 #include "producer.h"
 #include "replication.h"
@@ -272,6 +273,14 @@ start_streaming(Sink *s, bool first)
 		goto fail;
 	log_info("replication", "slot=%s confirmed=%s msg=\"streaming\"",
 			 s->cfg.slot, LSN(lsn_tracker_flush_lsn(&s->tracker)));
+	metrics_set_connected(PEER_SOURCE, true);
+	{
+		char status[256];
+
+		snprintf(status, sizeof(status), "streaming slot %s to Kafka",
+				 s->cfg.slot);
+		notify_ready(status);
+	}
 	s->backoff_s = 1;
 	return true;
 
@@ -279,7 +288,7 @@ fail:
 	/* errors the user must fix are fatal at startup */
 	if (first && strstr(err, "is active for PID") == NULL)
 		die(s, "replication", err);
-	atomic_fetch_add(&metrics.errors_total, 1);
+	metrics_error(ERROR_KIND_CONNECTION);
 	if (replication_plugin_not_allowed(err))
 		log_error("replication", "slot=%s msg=%s hint=%s retry_in_s=%d",
 				  s->cfg.slot, LOG_Q(err), LOG_Q(PLUGIN_HINT), s->backoff_s);
@@ -299,7 +308,8 @@ connection_lost(Sink *s, const char *why)
 {
 	log_warning("replication", "slot=%s msg=%s retry_in_s=%d", s->cfg.slot,
 				LOG_Q(why), s->backoff_s);
-	atomic_fetch_add(&metrics.errors_total, 1);
+	metrics_error(ERROR_KIND_CONNECTION);
+	metrics_set_connected(PEER_SOURCE, false);
 	atomic_fetch_add(&metrics.reconnects_total, 1);
 	stream_connection_lost(&s->stream);
 	s->blocked = false;
@@ -316,17 +326,20 @@ reload(Sink *s)
 	char err[1024];
 
 	reload_requested = 0;
+	notify_reloading();
 	if (!config_reload(&s->cfg, err, sizeof(err)))
 	{
 		log_error("config",
 				  "msg=\"reload failed, keeping the running "
 				  "configuration: %s\"",
 				  err);
+		notify_ready("reload failed, running configuration kept");
 		return;
 	}
 	log_set_level((LogLevel)s->cfg.log_level);
 	log_set_timestamps(s->cfg.log_timestamps);
 	log_info("config", "msg=\"configuration reloaded\"");
+	notify_ready("configuration reloaded");
 }
 
 /*
@@ -423,8 +436,7 @@ main(int argc, char **argv)
 	Sink	   *s = &sink;
 	char		err[1024];
 	int			exit_code = 0;
-	int64_t		rate_at = now_ms();
-	uint64_t	rate_changes = 0;
+	int64_t		gauges_at = now_ms();
 
 	switch (config_load(argc, argv, &s->cfg, err, sizeof(err)))
 	{
@@ -456,6 +468,10 @@ main(int argc, char **argv)
 	if (!producer_check_cluster(s->producer, s->cfg.startup_timeout * 1000,
 								err, sizeof(err)))
 		die(s, "kafka", err);
+	metrics_set_connected(PEER_SOURCE, true);
+	metrics_set_connected(PEER_KAFKA, true);
+	metrics_set_info(SINK_VERSION, s->cfg.slot,
+					 s->cfg.source_id ? s->cfg.source_id : s->repl.dbname);
 	if (s->cfg.metrics_port > 0 &&
 		!metrics_start(s->cfg.metrics_port, err, sizeof(err)))
 		die(s, "metrics", err);
@@ -503,6 +519,7 @@ main(int argc, char **argv)
 		}
 
 		now = now_ms();
+		notify_watchdog(now);
 		if (s->repl.conn == NULL && now >= s->reconnect_at_ms)
 			start_streaming(s, false);
 
@@ -536,15 +553,9 @@ main(int argc, char **argv)
 			 now - s->last_status_ms >= STATUS_MIN_GAP_MS))
 			send_status(s, false);
 
-		if (now - rate_at >= 1000)
+		if (now - gauges_at >= 1000)
 		{
-			uint64_t c = atomic_load(&metrics.changes_total);
-
-			atomic_store(&metrics.changes_per_sec,
-						 (c - rate_changes) * 1000000 /
-							 (uint64_t)(now - rate_at));
-			rate_changes = c;
-			rate_at = now;
+			gauges_at = now;
 			atomic_store(&metrics.queue_depth,
 						 producer_queue_len(s->producer));
 			atomic_store(&metrics.txns_in_flight, s->tracker.ntxns);
@@ -576,6 +587,7 @@ main(int argc, char **argv)
 				 "slot=%s msg=\"stopping: flushing Kafka and "
 				 "confirming\"",
 				 s->cfg.slot);
+	notify_stopping();
 	shutdown_sink(s);
 	config_free(&s->cfg);
 	return exit_code;

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include <microhttpd.h>
 
@@ -23,6 +24,80 @@
 Metrics metrics;
 
 static struct MHD_Daemon *daemon_handle;
+
+/* walstar_sink_info's label pairs, escaped; set once before serving */
+static char	  info_labels[1024];
+static double start_time;
+
+static const char *const error_kinds[ERROR_KIND_COUNT] = {
+	[ERROR_KIND_CONNECTION] = "connection",
+	[ERROR_KIND_DELIVERY] = "delivery",
+	[ERROR_KIND_OVERSIZE] = "oversize",
+	[ERROR_KIND_WIRE_FORMAT] = "wire_format",
+};
+
+static const char *const peers[PEER_COUNT] = {
+	[PEER_SOURCE] = "source",
+	[PEER_KAFKA] = "kafka",
+};
+
+void
+metrics_error(MetricsErrorKind kind)
+{
+	atomic_fetch_add(&metrics.errors_total[kind], 1);
+}
+
+void
+metrics_set_connected(MetricsPeer peer, bool connected)
+{
+	atomic_store_explicit(&metrics.connected[peer], connected ? 1 : 0,
+						  memory_order_relaxed);
+}
+
+/*
+ * Append v as a label value at out[pos], escaping backslash, quote and
+ * newline as the exposition format wants, writing below out[cap].
+ */
+static size_t
+escape_label(char *out, size_t pos, size_t cap, const char *v)
+{
+	for (; *v != '\0' && pos + 3 < cap; v++)
+	{
+		if (*v == '\\' || *v == '"')
+			out[pos++] = '\\';
+		else if (*v == '\n')
+		{
+			out[pos++] = '\\';
+			out[pos++] = 'n';
+			continue;
+		}
+		out[pos++] = *v;
+	}
+	out[pos] = '\0';
+	return pos;
+}
+
+void
+metrics_set_info(const char *version, const char *slot, const char *source)
+{
+	const char	   *names[] = {"version", "slot", "source"};
+	const char	   *values[] = {version, slot, source};
+	size_t			pos = 0;
+	int				i;
+	struct timespec ts;
+
+	/* each pair takes at most 12 + 256 + 1 bytes: all three always fit */
+	for (i = 0; i < 3; i++)
+	{
+		pos += (size_t)snprintf(info_labels + pos, sizeof(info_labels) - pos,
+								"%s%s=\"", i ? "," : "", names[i]);
+		pos = escape_label(info_labels, pos, pos + 256, values[i]);
+		info_labels[pos++] = '"';
+		info_labels[pos] = '\0';
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	start_time = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 /* Upper bound of bucket i in microseconds. */
 static double
@@ -169,6 +244,7 @@ handle(void *cls, struct MHD_Connection *conn, const char *url,
 	Buf					 b;
 	uint64_t			 confirmed = atomic_load(&metrics.confirmed_lsn);
 	uint64_t			 received = atomic_load(&metrics.received_lsn);
+	int					 i;
 
 	if (strcmp(method, "GET") != 0)
 		return MHD_NO;
@@ -188,6 +264,20 @@ handle(void *cls, struct MHD_Connection *conn, const char *url,
 	b.data = malloc(b.cap);
 	if (b.data == NULL)
 		return MHD_NO;
+	buf_printf(&b,
+			   "# HELP walstar_sink_info The sink's version, slot and source "
+			   "(Change.source).\n# TYPE walstar_sink_info gauge\n"
+			   "walstar_sink_info{%s} 1\n",
+			   info_labels);
+	gauge(&b, "walstar_sink_start_time_seconds",
+		  "Start time of the process, seconds since the Unix epoch.",
+		  start_time);
+	buf_printf(&b, "# HELP walstar_sink_connected 1 while connected: source "
+				   "= to the source server, kafka = some broker up.\n"
+				   "# TYPE walstar_sink_connected gauge\n");
+	for (i = 0; i < PEER_COUNT; i++)
+		buf_printf(&b, "walstar_sink_connected{peer=\"%s\"} %d\n", peers[i],
+				   atomic_load(&metrics.connected[i]));
 	counter(&b, "walstar_sink_records_total",
 			"Records received from the replication slot.",
 			atomic_load(&metrics.records_total));
@@ -195,10 +285,7 @@ handle(void *cls, struct MHD_Connection *conn, const char *url,
 		&b, "walstar_sink_changes_total",
 		"Row changes received (INSERT, UPDATE, DELETE, TRUNCATE, MESSAGE).",
 		atomic_load(&metrics.changes_total));
-	gauge(&b, "walstar_sink_changes_per_second",
-		  "Row changes per second over the last second.",
-		  (double)atomic_load(&metrics.changes_per_sec) / 1000.0);
-	counter(&b, "walstar_sink_bytes_total",
+	counter(&b, "walstar_sink_received_bytes_total",
 			"Bytes of records received from the slot.",
 			atomic_load(&metrics.bytes_total));
 	counter(&b, "walstar_sink_acked_messages_total",
@@ -206,9 +293,13 @@ handle(void *cls, struct MHD_Connection *conn, const char *url,
 	counter(&b, "walstar_sink_snapshot_rows_total",
 			"Rows of the initial snapshot produced (op READ).",
 			atomic_load(&metrics.snapshot_rows_total));
-	counter(&b, "walstar_sink_errors_total",
-			"Errors: delivery failures, lost connections.",
-			atomic_load(&metrics.errors_total));
+	buf_printf(&b, "# HELP walstar_sink_errors_total Errors by kind: "
+				   "connection (source), delivery (Kafka), oversize, "
+				   "wire_format.\n# TYPE walstar_sink_errors_total counter\n");
+	for (i = 0; i < ERROR_KIND_COUNT; i++)
+		buf_printf(&b, "walstar_sink_errors_total{kind=\"%s\"} %llu\n",
+				   error_kinds[i],
+				   (unsigned long long)atomic_load(&metrics.errors_total[i]));
 	counter(&b, "walstar_sink_dead_letters_total",
 			"Records sent to the dead-letter topic.",
 			atomic_load(&metrics.dead_letters_total));
@@ -218,15 +309,22 @@ handle(void *cls, struct MHD_Connection *conn, const char *url,
 	counter(&b, "walstar_sink_backpressure_total",
 			"Times the producer queue was full and reading paused.",
 			atomic_load(&metrics.backpressure_total));
-	gauge(&b, "walstar_sink_confirmed_lsn",
-		  "Flush position last confirmed to the source (WAL bytes).",
+	/* LSNs are byte positions in the WAL: bytes are their unit */
+	gauge(&b, "walstar_sink_confirmed_lsn_bytes",
+		  "Flush position last confirmed to the source, as a WAL byte "
+		  "position.",
 		  (double)confirmed);
-	gauge(&b, "walstar_sink_received_lsn",
-		  "Latest source position received (WAL bytes).", (double)received);
+	gauge(&b, "walstar_sink_received_lsn_bytes",
+		  "Latest source position received, as a WAL byte position.",
+		  (double)received);
 	gauge(&b, "walstar_sink_lag_bytes",
-		  "Received but not yet confirmed WAL bytes.",
+		  "WAL bytes received but not yet confirmed.",
 		  (double)(received > confirmed ? received - confirmed : 0));
-	gauge(&b, "walstar_sink_queue_depth",
+	gauge(&b, "walstar_sink_last_commit_timestamp_seconds",
+		  "Source commit time of the newest fully acknowledged transaction, "
+		  "seconds since the Unix epoch (0 before the first).",
+		  (double)atomic_load(&metrics.last_commit_us) / 1e6);
+	gauge(&b, "walstar_sink_queue_messages",
 		  "Messages queued in the producer or in flight.",
 		  (double)atomic_load(&metrics.queue_depth));
 	gauge(&b, "walstar_sink_transactions_in_flight",

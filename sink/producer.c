@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "producer.h"
 
 /* Topic handle cache: open addressing, never shrinks (topics are few). */
@@ -63,6 +64,29 @@ dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
 		p->on_delivery(msg->_private, msg, p->arg);
 }
 
+/*
+ * Statistics, only to learn whether some broker is up (librdkafka reports
+ * ALL_BROKERS_DOWN but not the way back).  Each broker object has "source"
+ * before "state"; the internal broker's source is "internal".
+ */
+static int
+stats_cb(rd_kafka_t *rk, char *json, size_t json_len, void *opaque)
+{
+	const char *p = json;
+	bool		up = false;
+
+	while (!up && (p = strstr(p, "\"source\":\"")) != NULL)
+	{
+		const char *state = strstr(p, "\"state\":\"");
+
+		p += strlen("\"source\":\"");
+		up = strncmp(p, "internal\"", 9) != 0 && state != NULL &&
+			 strncmp(state + strlen("\"state\":\""), "UP\"", 3) == 0;
+	}
+	metrics_set_connected(PEER_KAFKA, up);
+	return 0;
+}
+
 static void
 error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
@@ -77,6 +101,8 @@ error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 		log_error("kafka", "msg=\"fatal producer error: %s\"", buf);
 		return;
 	}
+	if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
+		metrics_set_connected(PEER_KAFKA, false);
 	if (p->quiet && err != RD_KAFKA_RESP_ERR__FATAL)
 		return;
 	if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
@@ -169,7 +195,8 @@ producer_create(const Config *cfg, ProducerDeliveryFn on_delivery, void *arg,
 		!conf_set(conf, "partitioner", "murmur2_random", err, errlen) ||
 		!conf_set(conf, "queue.buffering.max.messages", "100000", err,
 				  errlen) ||
-		!conf_set(conf, "queue.buffering.max.kbytes", "262144", err, errlen))
+		!conf_set(conf, "queue.buffering.max.kbytes", "262144", err, errlen) ||
+		!conf_set(conf, "statistics.interval.ms", "5000", err, errlen))
 		goto fail;
 	if (cfg->brokers != NULL &&
 		!conf_set(conf, "bootstrap.servers", cfg->brokers, err, errlen))
@@ -198,6 +225,7 @@ producer_create(const Config *cfg, ProducerDeliveryFn on_delivery, void *arg,
 		goto fail;
 	rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
 	rd_kafka_conf_set_error_cb(conf, error_cb);
+	rd_kafka_conf_set_stats_cb(conf, stats_cb);
 	rd_kafka_conf_set_log_cb(conf, log_cb);
 	rd_kafka_conf_set_opaque(conf, p);
 

@@ -69,6 +69,8 @@ txn_done(const TrackedTxn *txn, void *arg)
 		int64_t lat = now_us() - txn->commit_time;
 
 		metrics_observe(&metrics.commit_latency, lat > 0 ? (uint64_t)lat : 0);
+		if (txn->commit_time > atomic_load(&metrics.last_commit_us))
+			atomic_store(&metrics.last_commit_us, txn->commit_time);
 	}
 }
 
@@ -277,7 +279,7 @@ stream_record(Stream *s, const uint8_t *data, size_t len, uint64_t wal_start,
 			for (q = reason; *q; q++)
 				if (*q == '"')
 					*q = '\'';
-			atomic_fetch_add(&metrics.errors_total, 1);
+			metrics_error(ERROR_KIND_WIRE_FORMAT);
 			snprintf(err, errlen,
 					 "record breaks the wire format, not forwarded: %s: "
 					 "table=%.*s%s%.*s lsn=%s",
@@ -447,7 +449,7 @@ stream_record(Stream *s, const uint8_t *data, size_t len, uint64_t wal_start,
 			char keytext[512];
 
 			change_key_text(c.key, c.key_len, keytext, sizeof(keytext));
-			atomic_fetch_add(&metrics.errors_total, 1);
+			metrics_error(ERROR_KIND_OVERSIZE);
 			if (s->cfg->oversize_policy == OVERSIZE_STOP)
 			{
 				snprintf(err, errlen,
@@ -581,7 +583,9 @@ stream_on_delivery(void *opaque, const rd_kafka_message_t *msg, void *arg)
 		return;
 	}
 
-	atomic_fetch_add(&metrics.errors_total, 1);
+	metrics_error(msg->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE
+					  ? ERROR_KIND_OVERSIZE
+					  : ERROR_KIND_DELIVERY);
 	{
 		const char *topic = rd_kafka_topic_name(msg->rkt);
 		char		keytext[512];

@@ -104,12 +104,35 @@ print $sock "GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n";
 my $metrics = do { local $/; <$sock> };
 like($metrics, qr/^HTTP\/1\.[01] 200/, 'metrics endpoint answers');
 like($metrics, qr/^walstar_sink_changes_total 10$/m, 'changes counted');
-for my $m (qw(walstar_sink_bytes_total walstar_sink_confirmed_lsn walstar_sink_lag_bytes walstar_sink_queue_depth
-	walstar_sink_errors_total walstar_sink_changes_per_second walstar_sink_delivery_latency_seconds_count
+like($metrics, qr/^walstar_sink_info\{version="[0-9.]+",slot="walstar",source="postgres"\} 1$/m,
+	'info names version, slot and source');
+like($metrics, qr/^walstar_sink_connected\{peer="source"\} 1$/m, 'connected to the source');
+like($metrics, qr/^walstar_sink_connected\{peer="kafka"\} 1$/m, 'connected to Kafka');
+for my $kind (qw(connection delivery oversize wire_format))
+{
+	like($metrics, qr/^walstar_sink_errors_total\{kind="$kind"\} 0$/m, "no $kind errors yet");
+}
+# rates are Prometheus' job, and LSNs carry their unit
+unlike($metrics, qr/per_second|^walstar_sink_confirmed_lsn |^walstar_sink_bytes_total /m, 'no precomputed rates or unitless names');
+my ($commit) = $metrics =~ /^walstar_sink_last_commit_timestamp_seconds (\S+)$/m;
+my $inserted = $node->safe_psql('postgres', 'SELECT extract(epoch FROM now())');
+ok(defined $commit && $commit > $inserted - 3600 && $commit <= $inserted, 'last commit timestamp is the insert\'s, in seconds');
+my ($confirmed_pos) = $metrics =~ /^walstar_sink_confirmed_lsn_bytes (\S+)$/m;
+my ($hi, $lo) = split m{/}, $end;
+ok(defined $confirmed_pos && $confirmed_pos >= hex($hi) * 2**32 + hex($lo), 'confirmed position in WAL bytes');
+for my $m (qw(walstar_sink_received_bytes_total walstar_sink_lag_bytes walstar_sink_queue_messages
+	walstar_sink_start_time_seconds walstar_sink_delivery_latency_seconds_count
 	walstar_sink_commit_latency_seconds_bucket))
 {
 	like($metrics, qr/^$m(\{[^}]*\})? \S+$/m, "metric $m");
 }
+# the exposition passes Prometheus' own linter
+my ($body) = $metrics =~ /\r?\n\r?\n(.*)\z/s;
+my $tmp = "$PostgreSQL::Test::Utils::tmp_check/metrics.txt";
+PostgreSQL::Test::Utils::append_to_file($tmp, $body);
+my ($lint_out, $lint_err) = ('', '');
+IPC::Run::run([ 'promtool', 'check', 'metrics' ], '<', $tmp, '>', \$lint_out, '2>', \$lint_err);
+is($lint_out . $lint_err, '', 'promtool check metrics finds nothing to complain about');
 
 open(my $fh, '>', $good) or die;
 print $fh "log-level = debug\nstatus-interval = 2\nslot = renamed\n";
