@@ -71,8 +71,9 @@ skip_field(const uint8_t **p, const uint8_t *end, int wt)
 	}
 }
 
+/* The first varint field number field of a message, 0 if there is none. */
 static uint64_t
-commit_end_lsn(const uint8_t *p, const uint8_t *end)
+varint_field(const uint8_t *p, const uint8_t *end, uint64_t field)
 {
 	while (p < end)
 	{
@@ -80,12 +81,8 @@ commit_end_lsn(const uint8_t *p, const uint8_t *end)
 
 		if (!read_varint(&p, end, &tag))
 			return 0;
-		if ((tag >> 3) == 3 && (tag & 7) == 0)
-		{
-			if (!read_varint(&p, end, &v))
-				return 0;
-			return v;
-		}
+		if ((tag >> 3) == field && (tag & 7) == 0)
+			return read_varint(&p, end, &v) ? v : 0;
 		if (!skip_field(&p, end, (int)(tag & 7)))
 			return 0;
 	}
@@ -135,7 +132,8 @@ change_peek(const uint8_t *data, size_t len, ChangePeek *out)
 					out->key_len = v;
 					break;
 				case 18:
-					out->end_lsn = commit_end_lsn(start, p);
+					/* Commit.end_lsn */
+					out->end_lsn = varint_field(start, p, 3);
 					break;
 				default:
 					break;
@@ -278,24 +276,6 @@ put_varint(uint8_t *o, uint64_t v)
 	return o;
 }
 
-/* Column.is_key of a serialized Column. */
-static bool
-column_is_key(const uint8_t *p, const uint8_t *end)
-{
-	while (p < end)
-	{
-		uint64_t tag, v;
-
-		if (!read_varint(&p, end, &tag))
-			return false;
-		if ((tag >> 3) == 5 && (tag & 7) == 0)
-			return read_varint(&p, end, &v) && v != 0;
-		if (!skip_field(&p, end, (int)(tag & 7)))
-			return false;
-	}
-	return false;
-}
-
 /*
  * Walk the top-level fields; with spans != NULL, remember the columns
  * (is_key in iskey), new_values and old_values.  Counts in n[0..2].
@@ -329,7 +309,8 @@ scan_row(const uint8_t *data, size_t len, size_t n[3], Span *newv, Span *oldv,
 		{
 			case 6:
 				if (iskey != NULL)
-					iskey[n[0]] = column_is_key(start, p);
+					/* Column.is_key */
+					iskey[n[0]] = varint_field(start, p, 5) != 0;
 				n[0]++;
 				break;
 			case 7:

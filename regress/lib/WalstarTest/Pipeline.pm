@@ -1,0 +1,56 @@
+# The two ends of the end-to-end tests, set up one way:
+#
+#   my $src = WalstarTest::Pipeline::source('ddl_source', 'app');
+#       # logical WAL, walstar_decoder loadable (WalstarTest::Sink::setup_node),
+#       # started, with an empty database 'app'
+#   my $node = WalstarTest::Pipeline::analytics('ddl_analytics', $kafka, 'ddl',
+#       topics => '{walstar.public.t}', batch_size => 100);
+#       # walstar preloaded (launcher naptime 1 s), started, a database 'ana'
+#       # with the extension and an enabled subscription 'ddl' on the
+#       # broker; the other arguments go to walstar.create_subscription by
+#       # name, as quoted literals
+package WalstarTest::Pipeline;
+
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use WalstarTest::Sink;
+
+sub source
+{
+	my ($name, $db) = @_;
+	my $node = PostgreSQL::Test::Cluster->new($name);
+	$node->init(allows_streaming => 'logical');
+	WalstarTest::Sink::setup_node($node);
+	$node->start;
+	$node->safe_psql('postgres', 'CREATE DATABASE "' . ($db =~ s/"/""/gr) . '"');
+	return $node;
+}
+
+# A value as an SQL string literal.
+sub literal
+{
+	my ($v) = @_;
+	$v =~ s/'/''/g;
+	return "'$v'";
+}
+
+sub analytics
+{
+	my ($name, $kafka, $subscription, %args) = @_;
+	my $node = PostgreSQL::Test::Cluster->new($name);
+	$node->init;
+	$node->append_conf('postgresql.conf', q{
+shared_preload_libraries = 'walstar'
+walstar.launcher_naptime = 1
+});
+	$node->start;
+	$node->safe_psql('postgres', 'CREATE DATABASE ana');
+	$node->safe_psql('ana', 'CREATE EXTENSION walstar');
+	my $named = join('', map { ", $_ => " . literal($args{$_}) } sort keys %args);
+	$node->safe_psql('ana', 'SELECT walstar.create_subscription(' . literal($subscription) . ', '
+		  . literal($kafka->bootstrap) . "$named, enabled => true)");
+	return $node;
+}
+
+1;
