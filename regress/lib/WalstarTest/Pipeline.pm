@@ -9,6 +9,10 @@
 #       # with the extension and an enabled subscription 'ddl' on the
 #       # broker; the other arguments go to walstar.create_subscription by
 #       # name, as quoted literals
+#   my $node = WalstarTest::Pipeline::combined('ext_apply', "timezone = 'UTC'\n");
+#       # one cluster as both ends (logical WAL, walstar preloaded,
+#       # walstar_decoder loadable, 16 worker processes) with the given
+#       # postgresql.conf lines too, started
 package WalstarTest::Pipeline;
 
 use strict;
@@ -50,6 +54,21 @@ walstar.launcher_naptime = 1
 	my $named = join('', map { ", $_ => " . literal($args{$_}) } sort keys %args);
 	$node->safe_psql('ana', 'SELECT walstar.create_subscription(' . literal($subscription) . ', '
 		  . literal($kafka->bootstrap) . "$named, enabled => true)");
+	return $node;
+}
+
+sub combined
+{
+	my ($name, $conf) = @_;
+	my $node = PostgreSQL::Test::Cluster->new($name);
+	$node->init(allows_streaming => 'logical');
+	$node->append_conf('postgresql.conf', q{
+shared_preload_libraries = 'walstar'
+walstar.launcher_naptime = 1
+output_plugin_libraries = 'pgoutput, test_decoding, walstar_decoder'
+max_worker_processes = 16
+} . ($conf // ''));
+	$node->start;
 	return $node;
 }
 
