@@ -6,7 +6,7 @@
  *
  * The key decides the partition, so a row's READ records (the sink's
  * initial copy) and its streamed records (the decoder) must carry the same
- * bytes: both pack through here.  Readers (walstar.decode(), the sink's
+ * bytes: both pack through here, byte for byte as protobuf-c would.  Readers (walstar.decode(), the sink's
  * logs) unpack through here too.  Plain C: built into the sink as well as
  * the PostgreSQL modules.
  *

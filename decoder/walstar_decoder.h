@@ -23,6 +23,7 @@
 
 #include "change_json.h"
 #include "column_type.h"
+#include "encode_proto.h"
 #include "epoch.h"
 #include "option_values.h"
 #include "walstar.pb-c.h"
@@ -140,14 +141,6 @@ extern void relation_cache_init(MemoryContext parent);
 extern void encode_value(const ColumnInfo *col, Datum datum, bool isnull,
 						 bool to_utf8, const char *salt,
 						 Walstar__V1__Value *out);
-
-/* encode_proto.c */
-extern size_t encode_proto_values_size(uint32 field, size_t n,
-									   Walstar__V1__Value **values,
-									   uint32 *sizes);
-extern char *encode_proto_values(char *p, uint32 field, size_t n,
-								 Walstar__V1__Value **values,
-								 const uint32 *sizes);
 
 /* pii.c */
 
