@@ -485,11 +485,10 @@ BEGIN
 		RAISE EXCEPTION 'must be superuser to change the owner of a subscription'
 			USING ERRCODE = 'insufficient_privilege';
 	END IF;
+	PERFORM @extschema@._reconfigure(name);
 	PERFORM @extschema@._check_owner(new_owner, (SELECT x.landing_schema
 		FROM @extschema@.subscriptions x WHERE x.id = sub_id));
-	UPDATE @extschema@.subscriptions x
-	SET owner = new_owner, config_version = x.config_version + 1
-	WHERE x.id = sub_id;
+	UPDATE @extschema@.subscriptions x SET owner = new_owner WHERE x.id = sub_id;
 END
 $$;
 
