@@ -67,11 +67,11 @@ static const OptionDef option_defs[] = {
 	{"hash-columns", OPT_COLUMNS, offsetof(DecoderOptions, hash_columns)},
 	{"hash-salt", OPT_REFUSED, 0},
 	{"hash-salt-id", OPT_SALT_ID, offsetof(DecoderOptions, hash_salt_id)},
-	{"include-lsn", OPT_BOOL, offsetof(DecoderOptions, include_lsn)},
-	{"include-xids", OPT_BOOL, offsetof(DecoderOptions, include_xids)},
-	{"include-timestamp", OPT_BOOL, offsetof(DecoderOptions, include_timestamp)},
-	{"include-columns", OPT_BOOL, offsetof(DecoderOptions, include_columns)},
-	{"include-oids", OPT_BOOL, offsetof(DecoderOptions, include_oids)},
+	{"include-lsn", OPT_BOOL, offsetof(DecoderOptions, shown.include_lsn)},
+	{"include-xids", OPT_BOOL, offsetof(DecoderOptions, shown.include_xids)},
+	{"include-timestamp", OPT_BOOL, offsetof(DecoderOptions, shown.include_timestamp)},
+	{"include-columns", OPT_BOOL, offsetof(DecoderOptions, shown.include_columns)},
+	{"include-oids", OPT_BOOL, offsetof(DecoderOptions, shown.include_oids)},
 };
 
 #define NUM_OPTIONS lengthof(option_defs)

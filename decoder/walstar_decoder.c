@@ -56,6 +56,7 @@
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
+#include "change_key.h"
 #include "compat.h"
 #include "walstar_decoder.h"
 
@@ -423,7 +424,7 @@ render(DecoderState *state, StringInfo out, Walstar__V1__Change *msg,
 
 	if (state->opts.json)
 	{
-		encode_json_change(out, msg, key, &state->opts);
+		change_json_append(out, msg, key, &state->opts.shown);
 		return;
 	}
 
@@ -512,7 +513,7 @@ flush_pending(LogicalDecodingContext *ctx, bool mark_last, bool last_write)
 	if (mark_last)
 	{
 		if (state->opts.json)
-			encode_json_mark_last(&state->pending);
+			change_json_mark_last(&state->pending);
 		else
 			appendBinaryStringInfo(&state->pending, last_in_tx_bytes,
 								   sizeof(last_in_tx_bytes));
@@ -942,15 +943,9 @@ emit_row_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		}
 		if (!state->opts.json)
 		{
-			uint32	   *sizes = palloc(sizeof(uint32) * entry->nkeys);
-			size_t		len = encode_proto_values_size(1, key.n_values,
-													   key.values, sizes);
-
-			msg.key.data = palloc(len);
-			if (encode_proto_values((char *) msg.key.data, 1, key.n_values,
-									key.values, sizes) != (char *) msg.key.data + len)
-				elog(ERROR, "walstar_decoder wrote a key of the wrong size");
-			msg.key.len = len;
+			msg.key.len = change_key_size(key.values, key.n_values);
+			msg.key.data = palloc(msg.key.len);
+			change_key_pack(key.values, key.n_values, msg.key.data);
 		}
 	}
 

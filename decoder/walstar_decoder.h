@@ -5,8 +5,9 @@
  *
  * One change flows through: walstar_decoder.c (callbacks) ->
  * relation_cache.c (what to send for this relation, cached) ->
- * encode_value.c (datum -> typed Value; common/column_type.c: which kind) -> protobuf-c packing, or
- * encode_json.c for the json format.  options.c parses the slot options
+ * encode_value.c (datum -> typed Value; common/column_type.c: which kind) ->
+ * encode_proto.c and protobuf-c packing, or common/change_json.c for the
+ * json format.  options.c parses the slot options
  * (option_values.c: the text of their values, without the server),
  * pii.c reads the hash salt and hashes protected values.
  *
@@ -20,7 +21,9 @@
 #include "nodes/pg_list.h"
 #include "utils/relcache.h"
 
+#include "change_json.h"
 #include "column_type.h"
+#include "encode_proto.h"
 #include "epoch.h"
 #include "option_values.h"
 #include "walstar.pb-c.h"
@@ -37,11 +40,8 @@ typedef struct DecoderOptions
 	bool		include_transaction;	/* json: emit BEGIN/COMMIT records */
 	bool		skip_origin;	/* drop changes replayed from an origin */
 	bool		stream_changes; /* stream in-progress transactions */
-	bool		include_lsn;	/* json: show LSNs */
-	bool		include_xids;	/* json: show xids */
-	bool		include_timestamp;	/* json: show commit times */
-	bool		include_columns;	/* json: show column descriptions */
-	bool		include_oids;	/* json: show relation and type OIDs */
+	ChangeJsonStyle shown;		/* json: include-lsn, -xids, -timestamp,
+								 * -columns, -oids */
 	char	   *source_id;		/* Change.source; default database name */
 	NamePatternList include_tables; /* "schema.table" patterns */
 	NamePatternList exclude_tables; /* "schema.table" patterns */
@@ -144,20 +144,6 @@ extern void relation_cache_init(MemoryContext parent);
 extern void encode_value(const ColumnInfo *col, Datum datum, bool isnull,
 						 bool to_utf8, const char *salt,
 						 Walstar__V1__Value *out);
-
-/* encode_proto.c */
-extern size_t encode_proto_values_size(uint32 field, size_t n,
-									   Walstar__V1__Value **values,
-									   uint32 *sizes);
-extern char *encode_proto_values(char *p, uint32 field, size_t n,
-								 Walstar__V1__Value **values,
-								 const uint32 *sizes);
-
-/* encode_json.c */
-extern void encode_json_change(StringInfo out, const Walstar__V1__Change *msg,
-							   const Walstar__V1__Key *key,
-							   const DecoderOptions *opts);
-extern void encode_json_mark_last(StringInfo out);
 
 /* pii.c */
 

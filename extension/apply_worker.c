@@ -98,8 +98,10 @@ static void
 worker_exit(const char *state, const char *why)
 {
 	if (why)
-		ereport(LOG, (errmsg("walstar: apply worker for subscription %d exits: %s",
-							 sub ? sub->id : -1, why)));
+		ereport(LOG,
+				(errmsg("walstar apply worker for subscription %d is exiting",
+						sub ? sub->id : -1),
+				 errdetail("%s", why)));
 	if (sub && state)
 	{
 		begin_tx();
@@ -222,9 +224,9 @@ reload(int32 id)
 		consumer_refresh_assignment(consumer, sub, parts, true);
 	}
 	ereport(LOG,
-			(errmsg("walstar: apply worker for subscription \"%s\" %s (configuration version " INT64_FORMAT ")",
-					sub->name, old_version < 0 ? "started" : rewound ? "rewound" : "reloaded",
-					sub->config_version)));
+			(errmsg("walstar apply worker for subscription \"%s\" %s",
+					sub->name, old_version < 0 ? "started" : rewound ? "rewound" : "reloaded"),
+			 errdetail("Configuration version " INT64_FORMAT ".", sub->config_version)));
 }
 
 /* Whether the subscription is unchanged; locks its row until commit. */
@@ -280,14 +282,14 @@ apply_messages(int n)
 		subscription_set_worker_state(sub->id, "stopped by error policy", error);
 		end_tx(true);
 		ereport(LOG,
-				(errmsg("walstar: subscription \"%s\" stopped by its error policy", sub->name),
+				(errmsg("subscription \"%s\" stopped by its error policy", sub->name),
 				 errdetail("%s", error)));
 		proc_exit(0);
 	}
 	end_tx(true);
 	consumer_apply_barriers(consumer, parts);
 	if (result.dead > 0 || result.skipped > 0)
-		elog(DEBUG1, "walstar: batch of %d: %d applied, %d skipped, %d dead letters",
+		elog(DEBUG1, "batch of %d: %d applied, %d skipped, %d dead letters",
 			 n, result.applied, result.skipped, result.dead);
 	return true;
 }
@@ -484,7 +486,7 @@ walstar_apply_main(Datum main_arg)
 										  Int32GetDatum(id))))
 	{
 		end_tx(false);
-		ereport(LOG, (errmsg("walstar: subscription %d already has an apply worker", id)));
+		ereport(LOG, (errmsg("subscription %d already has an apply worker", id)));
 		proc_exit(0);
 	}
 	end_tx(true);

@@ -311,7 +311,7 @@ consumer_refresh_assignment(Consumer *c, const Subscription *sub, HTAB *parts,
 	{
 		ereport(LOG,
 				(errcode(ERRCODE_CONNECTION_EXCEPTION),
-				 errmsg("walstar: subscription \"%s\": could not list topics: %s",
+				 errmsg("could not list the Kafka topics of subscription \"%s\": %s",
 						sub->name, rd_kafka_err2str(err))));
 		return false;
 	}
@@ -367,7 +367,7 @@ consumer_refresh_assignment(Consumer *c, const Subscription *sub, HTAB *parts,
 				 errmsg("could not assign Kafka partitions for subscription \"%s\": %s",
 						sub->name, rd_kafka_err2str(err))));
 	c->have_assignment = true;
-	elog(DEBUG1, "walstar: subscription \"%s\": partitions assigned", sub->name);
+	elog(DEBUG1, "partitions assigned to subscription \"%s\"", sub->name);
 	return true;
 }
 
@@ -394,7 +394,7 @@ consumer_poll(Consumer *c, HTAB *parts, KafkaMessage *out, int max, MemoryContex
 			{
 				ereport(LOG,
 						(errcode(ERRCODE_CONNECTION_EXCEPTION),
-						 errmsg("walstar: kafka: %s%s%s",
+						 errmsg("kafka: %s%s%s",
 								m->rkt ? rd_kafka_topic_name(m->rkt) : "",
 								m->rkt ? ": " : "", rd_kafka_message_errstr(m))));
 				remember_error(c, m->err, rd_kafka_message_errstr(m));
@@ -445,7 +445,7 @@ consumer_forward_logs(Consumer *c)
 			rd_kafka_event_log(ev, &fac, &str, &level) == 0)
 		{
 			ereport(level <= 4 ? LOG : DEBUG1,
-					(errmsg_internal("walstar: kafka %s: %s", fac, str)));
+					(errmsg_internal("kafka %s: %s", fac, str)));
 			/* errors librdkafka only logs (it retries them itself) */
 			if (level <= 3)
 				remember_error(c, error_code_of_log(str), str);

@@ -52,8 +52,9 @@ dead_letter_add(const char *subscription, const KafkaMessage *msg, const char *e
 	args[5] = CStringGetTextDatum(clean);
 
 	ereport(LOG,
-			(errmsg("walstar: subscription \"%s\": topic \"%s\" partition %d offset " INT64_FORMAT " to dead_letters: %s",
-					subscription, msg->topic, msg->partition, msg->offset, clean)));
+			(errmsg("subscription \"%s\": topic \"%s\" partition %d offset " INT64_FORMAT " to walstar.dead_letters",
+					subscription, msg->topic, msg->partition, msg->offset),
+			 errdetail("%s", clean)));
 	if (SPI_execute_with_args("INSERT INTO walstar.dead_letters"
 							  " (subscription, topic, partition, \"offset\", raw, error)"
 							  " VALUES ($1, $2, $3, $4, $5, $6)",

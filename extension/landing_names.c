@@ -154,7 +154,10 @@ landing_name_claim(const char *landing_schema, const char *relname, const Change
 		return holder_of_change(c);
 	h = holder_lookup(landing_schema, relname);
 	if (h == NULL)
-		elog(ERROR, "landing table \"%s\" is claimed but not registered", relname);
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("landing table \"%s\" is claimed but not registered", relname),
+				 errdetail("Its row in walstar.landing_tables was removed while this change claimed it.")));
 	return h;
 }
 

@@ -341,6 +341,28 @@ BEGIN
 END
 $$;
 
+-- The subscription one of walstar's SECURITY DEFINER functions is about to
+-- change: its id, once _check_manager let the caller act on it, with its
+-- row locked and its configuration version bumped once, so that its worker
+-- reloads at its next batch.  Not granted to anyone: only those functions
+-- call it.
+CREATE FUNCTION @extschema@._reconfigure(subscription text)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	sub_id integer := @extschema@._subscription_id(subscription);
+BEGIN
+	PERFORM @extschema@._check_manager(subscription);
+	UPDATE @extschema@.subscriptions x
+	SET config_version = x.config_version + 1
+	WHERE x.id = sub_id;
+	RETURN sub_id;
+END
+$$;
+
 -- librdkafka properties given as 'key=value' strings, as a JSON object.
 CREATE FUNCTION @extschema@.kafka_properties(settings text[])
 RETURNS jsonb
@@ -434,11 +456,10 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_variable
 DECLARE
+	sub_id integer := @extschema@._reconfigure(name);
 	s @extschema@.subscriptions;
 BEGIN
-	SELECT * INTO s FROM @extschema@.subscriptions x
-	WHERE x.id = @extschema@._subscription_id(name) FOR UPDATE;
-	PERFORM @extschema@._check_manager(s.name);
+	SELECT * INTO s FROM @extschema@.subscriptions x WHERE x.id = sub_id;
 	IF topics IS NOT NULL AND topic_pattern IS NOT NULL THEN
 		RAISE EXCEPTION 'give either topics or topic_pattern'
 			USING ERRCODE = 'invalid_parameter_value';
@@ -463,8 +484,7 @@ BEGIN
 	SET brokers = s.brokers, topics = s.topics, topic_pattern = s.topic_pattern,
 		properties = s.properties, landing_schema = s.landing_schema,
 		batch_size = s.batch_size, batch_time = s.batch_time,
-		error_policy = s.error_policy, dropped_columns = s.dropped_columns,
-		config_version = x.config_version + 1
+		error_policy = s.error_policy, dropped_columns = s.dropped_columns
 	WHERE x.id = s.id;
 END
 $$;
@@ -483,11 +503,10 @@ BEGIN
 		RAISE EXCEPTION 'must be superuser to change the owner of a subscription'
 			USING ERRCODE = 'insufficient_privilege';
 	END IF;
+	PERFORM @extschema@._reconfigure(name);
 	PERFORM @extschema@._check_owner(new_owner, (SELECT x.landing_schema
 		FROM @extschema@.subscriptions x WHERE x.id = sub_id));
-	UPDATE @extschema@.subscriptions x
-	SET owner = new_owner, config_version = x.config_version + 1
-	WHERE x.id = sub_id;
+	UPDATE @extschema@.subscriptions x SET owner = new_owner WHERE x.id = sub_id;
 END
 $$;
 
@@ -528,12 +547,10 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_variable
+DECLARE
+	sub_id integer := @extschema@._reconfigure(name);
 BEGIN
-	PERFORM @extschema@._subscription_id(name);
-	PERFORM @extschema@._check_manager(name);
-	UPDATE @extschema@.subscriptions x
-	SET enabled = true, config_version = x.config_version + 1
-	WHERE x.id = @extschema@._subscription_id(name);
+	UPDATE @extschema@.subscriptions x SET enabled = true WHERE x.id = sub_id;
 	IF NOT @extschema@.launcher_running() THEN
 		PERFORM @extschema@.start_worker(name);
 	END IF;
@@ -547,12 +564,10 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_variable
+DECLARE
+	sub_id integer := @extschema@._reconfigure(name);
 BEGIN
-	PERFORM @extschema@._subscription_id(name);
-	PERFORM @extschema@._check_manager(name);
-	UPDATE @extschema@.subscriptions x
-	SET enabled = false, config_version = x.config_version + 1
-	WHERE x.id = @extschema@._subscription_id(name);
+	UPDATE @extschema@.subscriptions x SET enabled = false WHERE x.id = sub_id;
 END
 $$;
 
@@ -566,17 +581,14 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_variable
 DECLARE
-	sub_id integer := @extschema@._subscription_id(subscription);
+	sub_id integer := @extschema@._reconfigure(subscription);
 	n bigint;
 BEGIN
-	PERFORM @extschema@._check_manager(subscription);
 	IF to_offset IS NULL OR to_offset < 0 THEN
 		RAISE EXCEPTION 'offset must be 0 or more'
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	UPDATE @extschema@.subscriptions x
-	SET config_version = x.config_version + 1, rewind_time = NULL
-	WHERE x.id = sub_id;
+	UPDATE @extschema@.subscriptions x SET rewind_time = NULL WHERE x.id = sub_id;
 	-- not past a partition's known end (Kafka would restart it from its beginning)
 	UPDATE @extschema@.subscription_offsets o
 	SET next_offset = least(to_offset, coalesce(o.high_watermark, to_offset)),
@@ -600,13 +612,9 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_variable
 DECLARE
-	sub_id integer := @extschema@._subscription_id(subscription);
+	sub_id integer := @extschema@._reconfigure(subscription);
 	n bigint;
 BEGIN
-	PERFORM @extschema@._check_manager(subscription);
-	UPDATE @extschema@.subscriptions x
-	SET config_version = x.config_version + 1
-	WHERE x.id = sub_id;
 	UPDATE @extschema@.subscription_offsets o
 	SET source = NULL, system_identifier = NULL,
 		last_commit_lsn = '0/0', last_position = 0
@@ -627,16 +635,14 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_variable
+DECLARE
+	sub_id integer := @extschema@._reconfigure(subscription);
 BEGIN
-	PERFORM @extschema@._subscription_id(subscription);
-	PERFORM @extschema@._check_manager(subscription);
 	IF to_time IS NULL OR NOT isfinite(to_time) THEN
 		RAISE EXCEPTION 'rewind time must be a finite timestamp'
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	UPDATE @extschema@.subscriptions x
-	SET rewind_time = to_time, config_version = x.config_version + 1
-	WHERE x.id = @extschema@._subscription_id(subscription);
+	UPDATE @extschema@.subscriptions x SET rewind_time = to_time WHERE x.id = sub_id;
 END
 $$;
 

@@ -22,6 +22,8 @@
 #include "utils/timestamp.h"
 
 #include "change_check.h"
+#include "change_op.h"
+#include "change_value.h"
 #include "epoch.h"
 #include "walstar.pb-c.h"
 
@@ -149,12 +151,6 @@ extern void landing_name_set_copy_lsn(const char *landing_schema, const char *re
 /* change.c: reading walstar.v1.Change messages */
 extern Change *change_unpack(const char *data, size_t len, char **error);
 extern bool change_is_row_change(const Change *change);
-extern const char *change_op_name(int op);
-extern char *change_value_text(const Value *value, const Column *column);
-extern void change_append_lsn(StringInfo out, uint64 lsn);
-
-/* decode.c: walstar.decode(bytea) */
-extern void decode_append_json(StringInfo out, const Change *change);
 
 /* subscription.c: reading walstar's configuration tables */
 extern Subscription *subscription_load(int32 id, bool missing_ok);

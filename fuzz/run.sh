@@ -28,7 +28,8 @@ cc -std=c11 -Wall -Wextra -Werror -I"$ROOT/proto" -o "$OUT/bin/make_seeds" \
 # shellcheck disable=SC2086
 "$CLANG" $FLAGS -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	-o "$OUT/bin/peek_fuzz" "$HERE/peek_fuzz.c" "$ROOT/sink/change_peek.c" \
-	"$ROOT/proto/change_check.c" "$ROOT/proto/walstar.pb-c.c" -lprotobuf-c
+	"$ROOT/common/change_key.c" "$ROOT/common/change_op.c" \
+	"$ROOT/common/encode_proto.c" "$ROOT/proto/change_check.c" "$ROOT/proto/walstar.pb-c.c" -lprotobuf-c
 
 # shellcheck disable=SC2086
 "$CLANG" $FLAGS -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "change_check.h"
+#include "change_key.h"
 #include "walstar.pb-c.h"
 
 #include "change_peek.h"
@@ -70,8 +71,9 @@ skip_field(const uint8_t **p, const uint8_t *end, int wt)
 	}
 }
 
+/* The first varint field number field of a message, 0 if there is none. */
 static uint64_t
-commit_end_lsn(const uint8_t *p, const uint8_t *end)
+varint_field(const uint8_t *p, const uint8_t *end, uint64_t field)
 {
 	while (p < end)
 	{
@@ -79,12 +81,8 @@ commit_end_lsn(const uint8_t *p, const uint8_t *end)
 
 		if (!read_varint(&p, end, &tag))
 			return 0;
-		if ((tag >> 3) == 3 && (tag & 7) == 0)
-		{
-			if (!read_varint(&p, end, &v))
-				return 0;
-			return v;
-		}
+		if ((tag >> 3) == field && (tag & 7) == 0)
+			return read_varint(&p, end, &v) ? v : 0;
 		if (!skip_field(&p, end, (int)(tag & 7)))
 			return 0;
 	}
@@ -134,7 +132,8 @@ change_peek(const uint8_t *data, size_t len, ChangePeek *out)
 					out->key_len = v;
 					break;
 				case 18:
-					out->end_lsn = commit_end_lsn(start, p);
+					/* Commit.end_lsn */
+					out->end_lsn = varint_field(start, p, 3);
 					break;
 				default:
 					break;
@@ -189,15 +188,6 @@ change_peek(const uint8_t *data, size_t len, ChangePeek *out)
 	return true;
 }
 
-const char *
-change_op_name(int op)
-{
-	const ProtobufCEnumValue *ev =
-		protobuf_c_enum_descriptor_get_value(&walstar__v1__op__descriptor, op);
-
-	return ev != NULL ? ev->name : "UNKNOWN";
-}
-
 void
 change_key_text(const uint8_t *key, size_t key_len, char *buf, size_t buflen)
 {
@@ -211,7 +201,7 @@ change_key_text(const uint8_t *key, size_t key_len, char *buf, size_t buflen)
 		snprintf(buf, buflen, "(none)");
 		return;
 	}
-	k = walstar__v1__key__unpack(NULL, key_len, key);
+	k = change_key_unpack(key, key_len);
 	if (k == NULL)
 	{
 		snprintf(buf, buflen, "(undecodable key)");
@@ -265,7 +255,7 @@ change_key_text(const uint8_t *key, size_t key_len, char *buf, size_t buflen)
 	}
 	ADD(")");
 #undef ADD
-	walstar__v1__key__free_unpacked(k, NULL);
+	change_key_free(k);
 }
 
 typedef struct Span
@@ -284,24 +274,6 @@ put_varint(uint8_t *o, uint64_t v)
 	}
 	*o++ = (uint8_t)v;
 	return o;
-}
-
-/* Column.is_key of a serialized Column. */
-static bool
-column_is_key(const uint8_t *p, const uint8_t *end)
-{
-	while (p < end)
-	{
-		uint64_t tag, v;
-
-		if (!read_varint(&p, end, &tag))
-			return false;
-		if ((tag >> 3) == 5 && (tag & 7) == 0)
-			return read_varint(&p, end, &v) && v != 0;
-		if (!skip_field(&p, end, (int)(tag & 7)))
-			return false;
-	}
-	return false;
 }
 
 /*
@@ -337,7 +309,8 @@ scan_row(const uint8_t *data, size_t len, size_t n[3], Span *newv, Span *oldv,
 		{
 			case 6:
 				if (iskey != NULL)
-					iskey[n[0]] = column_is_key(start, p);
+					/* Column.is_key */
+					iskey[n[0]] = varint_field(start, p, 5) != 0;
 				n[0]++;
 				break;
 			case 7:
@@ -571,6 +544,56 @@ change_scan_destroy(ChangeScan *scan)
 	free(scan);
 }
 
+/*
+ * The next field of a message whose fields 1..nknown have the wire types
+ * wire_types[]: its number (0 for a field this reader does not know,
+ * skipped), its varint or length in *v and, for length-delimited and
+ * fixed64 fields, its bytes at *start; *p moves past it.  False when
+ * protobuf-c would refuse the message (field 0, a known field with another
+ * wire type, truncated bytes).
+ */
+static bool
+next_field(const uint8_t **p, const uint8_t *end, const int8_t *wire_types,
+		   uint64_t nknown, uint64_t *field, uint64_t *v,
+		   const uint8_t **start)
+{
+	uint64_t tag;
+	int		 wt;
+
+	*v = 0;
+	if (!read_varint(p, end, &tag))
+		return false;
+	*field = tag >> 3;
+	wt = (int)(tag & 7);
+	if (*field == 0)
+		return false;
+	if (*field > nknown)
+	{
+		*field = 0;
+		return skip_field(p, end, wt);
+	}
+	if (wt != wire_types[*field])
+		return false;
+	*start = *p;
+	if (wt == 1)
+	{
+		if (end - *p < 8)
+			return false;
+		*p += 8;
+		return true;
+	}
+	if (!read_varint(p, end, v))
+		return false;
+	if (wt == 2)
+	{
+		if (*v > (uint64_t)(end - *p))
+			return false;
+		*start = *p;
+		*p += *v;
+	}
+	return true;
+}
+
 /* A string field: its bytes up to the first NUL, as the unpacked C string. */
 static CheckText
 wire_text(const uint8_t *p, size_t n)
@@ -614,41 +637,13 @@ read_value(const uint8_t *p, const uint8_t *end, CheckValue *out)
 	memset(out, 0, sizeof(*out));
 	while (p < end)
 	{
-		uint64_t	   tag, v = 0;
-		uint64_t	   field;
-		int			   wt;
+		uint64_t	   field, v;
 		const uint8_t *start;
 
-		if (!read_varint(&p, end, &tag))
+		if (!next_field(&p, end, value_wire_types, 13, &field, &v, &start))
 			return false;
-		field = tag >> 3;
-		wt = (int)(tag & 7);
 		if (field == 0)
-			return false;
-		if (field > 13)
-		{
-			if (!skip_field(&p, end, wt))
-				return false;
 			continue;
-		}
-		if (wt != value_wire_types[field])
-			return false;
-		start = p;
-		if (wt == 1)
-		{
-			if (end - p < 8)
-				return false;
-			p += 8;
-		}
-		else if (!read_varint(&p, end, &v))
-			return false;
-		if (wt == 2)
-		{
-			if (v > (uint64_t)(end - p))
-				return false;
-			start = p;
-			p += v;
-		}
 		/* a later member of the oneof replaces the earlier one */
 		memset(out, 0, sizeof(*out));
 		out->kind = (int)field;
@@ -697,41 +692,23 @@ read_column(const uint8_t *p, const uint8_t *end, CheckColumn *out)
 	out->is_key = false;
 	while (p < end)
 	{
-		uint64_t tag, v;
-		uint64_t field;
-		int		 wt;
+		uint64_t	   field, v;
+		const uint8_t *start;
+		CheckText	   t;
 
-		if (!read_varint(&p, end, &tag))
+		if (!next_field(&p, end, column_wire_types, 6, &field, &v, &start))
 			return false;
-		field = tag >> 3;
-		wt = (int)(tag & 7);
-		if (field == 0)
-			return false;
-		if (field > 6)
-		{
-			if (!skip_field(&p, end, wt))
-				return false;
-			continue;
-		}
-		if (wt != column_wire_types[field] || !read_varint(&p, end, &v))
-			return false;
-		if (wt == 2)
-		{
-			CheckText t;
-
-			if (v > (uint64_t)(end - p))
-				return false;
-			t = wire_text(p, (size_t)v);
-			p += v;
-			if (field == 1)
-				out->name = t;
-			else if (field == 3)
-				out->type_name = t;
-			else
-				out->landing_type = t;
-		}
-		else if (field == 5)
+		if (field == 5)
 			out->is_key = v != 0;
+		if (field != 1 && field != 3 && field != 4)
+			continue;
+		t = wire_text(start, (size_t)v);
+		if (field == 1)
+			out->name = t;
+		else if (field == 3)
+			out->type_name = t;
+		else
+			out->landing_type = t;
 	}
 	return true;
 }
@@ -801,39 +778,16 @@ change_peek_check(ChangeScan *scan, const uint8_t *data, size_t len, char *buf)
 	while (p < end)
 	{
 		const uint8_t *fstart = p;
-		uint64_t	   tag, v = 0, field;
-		int			   wt;
+		uint64_t	   v, field;
 		const uint8_t *start;
 
-		if (!read_varint(&p, end, &tag))
+		if (!next_field(&p, end, change_wire_types, 22, &field, &v, &start))
 			goto malformed;
-		field = tag >> 3;
-		wt = (int)(tag & 7);
-		if (field == 0)
-			goto malformed;
-		if (field > 22)
-		{
-			if (!skip_field(&p, end, wt))
-				goto malformed;
-			continue;
-		}
-		if (wt != change_wire_types[field])
-			goto malformed;
-		if (wt == 0)
-		{
-			if (!read_varint(&p, end, &v))
-				goto malformed;
-			if (field == 1)
-				view.version = (uint32_t)v;
-			else if (field == 3)
-				view.op = (int32_t)(uint32_t)v;
-			continue;
-		}
-		if (!read_varint(&p, end, &v) || v > (uint64_t)(end - p))
-			goto malformed;
-		start = p;
-		p += v;
-		if (field == 6)
+		if (field == 1)
+			view.version = (uint32_t)v;
+		else if (field == 3)
+			view.op = (int32_t)(uint32_t)v;
+		else if (field == 6)
 		{
 			if (cols_start == NULL)
 				cols_start = fstart;

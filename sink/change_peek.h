@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "change_op.h"
+
 typedef struct ChangePeek
 {
 	int			   op;	   /* Walstar__V1__Op */
@@ -35,9 +37,6 @@ typedef struct ChangePeek
 
 /* False when the bytes are not a well-formed Change. */
 extern bool change_peek(const uint8_t *data, size_t len, ChangePeek *out);
-
-/* Name of an op, e.g. "INSERT"; "UNKNOWN" for values we do not know. */
-extern const char *change_op_name(int op);
 
 /*
  * Printable form of a serialized Key, e.g. "(42,'abc')", into buf; for log

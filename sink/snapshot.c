@@ -40,6 +40,7 @@
 
 #include "walstar.pb-c.h"
 
+#include "change_key.h"
 #include "copy_text.h"
 #include "log.h"
 #include "lsn.h"
@@ -292,7 +293,6 @@ copy_table(PGconn *conn, const Config *cfg, const SnapTable *t,
 	while ((len = PQgetCopyData(conn, &row, 0)) > 0)
 	{
 		Walstar__V1__Change msg;
-		Walstar__V1__Key	key;
 		size_t				scratch_need = 0, spos = 0, keylen = 0, size;
 		char			   *p = row;
 		char			   *end = row + len;
@@ -359,26 +359,24 @@ copy_table(PGconn *conn, const Config *cfg, const SnapTable *t,
 
 		if (nkeys > 0)
 		{
-			int k;
+			int	   k;
+			size_t nkv = 0;
 
-			walstar__v1__key__init(&key);
 			for (i = 0; i < ncols; i++)
 			{
 				if (cols[i].key_order > 0)
 					keyptrs[cols[i].key_order - 1] = &vals[i];
 			}
-			key.n_values = 0;
 			for (k = 0; k < nkeys; k++)
 			{
 				if (keyptrs[k] != NULL)
-					keyptrs[key.n_values++] = keyptrs[k];
+					keyptrs[nkv++] = keyptrs[k];
 			}
-			key.values = keyptrs;
-			keylen = walstar__v1__key__get_packed_size(&key);
+			keylen = change_key_size(keyptrs, nkv);
 			keybuf = realloc(keybuf, keylen + 1);
 			if (keybuf == NULL)
 				abort();
-			walstar__v1__key__pack(&key, keybuf);
+			change_key_pack(keyptrs, nkv, keybuf);
 			msg.key.data = keybuf;
 			msg.key.len = keylen;
 			memset(keyptrs, 0, sizeof(*keyptrs) * (ncols + 1));

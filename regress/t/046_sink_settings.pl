@@ -16,6 +16,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes ();
 use WalstarTest::Kafka;
+use WalstarTest::Pipeline;
 use WalstarTest::Sink;
 use WalstarTest::Wire;
 
@@ -139,17 +140,8 @@ sub differences
 	return @diff;
 }
 
-my $node = PostgreSQL::Test::Cluster->new('settings_analytics');
-$node->init;
-$node->append_conf('postgresql.conf', q{
-shared_preload_libraries = 'walstar'
-walstar.launcher_naptime = 1
-});
-$node->start;
-$node->safe_psql('postgres', 'CREATE DATABASE ana');
-$node->safe_psql('ana', 'CREATE EXTENSION walstar');
-$node->safe_psql('ana', "SELECT walstar.create_subscription('settings', '" . $kafka->bootstrap . q{',
-	topic_pattern => '^walstar\.public\.', batch_size => 100, batch_time => '50ms', enabled => true)});
+my $node = WalstarTest::Pipeline::analytics('settings_analytics', $kafka, 'settings',
+	topic_pattern => '^walstar\.public\.', batch_size => 100, batch_time => '50ms');
 
 sub landing_equal
 {

@@ -149,6 +149,24 @@ for my $id (1 .. 3)
 }
 is(join("\n", @diff), '', 'READ and streamed records: byte-identical column descriptions (but Column.missing) and values');
 
+# Change.key (and the Kafka key) of both writers: Key{values: [id]} packed
+# one way (common/change_key.c), tag 1, length, the id Value's bytes
+my (@badkeys, %keyed);
+for my $m (WalstarTest::Sink::read_topic($kafka, 'walstar.public.contract'))
+{
+	next unless defined $m->{change} && $m->{change}{op_name} =~ /^(READ|INSERT)$/;
+	my @f = WalstarTest::Wire::fields($m->{value});
+	my ($id) = map { $_->[2] } grep { $_->[0] == 7 } @f;
+	my ($key) = map { $_->[2] } grep { $_->[0] == 9 } @f;
+	my $want = "\x0a" . chr(length $id) . $id;
+	$keyed{ $m->{change}{op_name} }++;
+	push @badkeys, "$m->{change}{op_name}: Change.key " . unpack('H*', $key // '') .
+	  ', Kafka key ' . unpack('H*', $m->{key} // '') . ', want ' . unpack('H*', $want)
+	  unless defined $key && $key eq $want && defined $m->{key} && $m->{key} eq $want;
+}
+is(join(',', map { "$_=$keyed{$_}" } sort keys %keyed), 'INSERT=3,READ=3', 'every record has its key checked');
+is(join("\n", @badkeys), '', 'READ and streamed records: the key is the packed Key of the id value, in Change.key and as the Kafka key');
+
 is($read{1}{missing}, 0, 'READ records never carry Column.missing');
 is($insert{1}{missing}, 1, 'the stream sends Column.missing for the column added with a constant default');
 

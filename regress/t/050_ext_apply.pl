@@ -15,6 +15,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes ();
 use WalstarTest::Kafka;
+use WalstarTest::Pipeline;
 use WalstarTest::Shop;
 
 my $seed = $ENV{WALSTAR_SEED} // int(rand(1_000_000));
@@ -22,15 +23,7 @@ srand($seed);
 note("random seed $seed (set WALSTAR_SEED to repeat)");
 
 my $kafka = WalstarTest::Kafka->start;
-my $node = PostgreSQL::Test::Cluster->new('ext_apply');
-$node->init(allows_streaming => 'logical');
-$node->append_conf('postgresql.conf', q{
-shared_preload_libraries = 'walstar'
-walstar.launcher_naptime = 1
-output_plugin_libraries = 'pgoutput, test_decoding, walstar_decoder'
-max_worker_processes = 16
-});
-$node->start;
+my $node = WalstarTest::Pipeline::combined('ext_apply');
 $node->safe_psql('postgres', 'CREATE DATABASE src');
 $node->safe_psql('postgres', 'CREATE DATABASE ana');
 

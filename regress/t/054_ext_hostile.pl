@@ -16,19 +16,11 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use WalstarTest::Kafka;
+use WalstarTest::Pipeline;
 use WalstarTest::Shop;
 
 my $kafka = WalstarTest::Kafka->start;
-my $node = PostgreSQL::Test::Cluster->new('ext_hostile');
-$node->init(allows_streaming => 'logical');
-$node->append_conf('postgresql.conf', q{
-shared_preload_libraries = 'walstar'
-walstar.launcher_naptime = 1
-output_plugin_libraries = 'pgoutput, test_decoding, walstar_decoder'
-max_worker_processes = 16
-restart_after_crash = on
-});
-$node->start;
+my $node = WalstarTest::Pipeline::combined('ext_hostile', "restart_after_crash = on\n");
 $node->safe_psql('postgres', q{
 CREATE ROLE mallory LOGIN;
 CREATE DATABASE src;

@@ -16,6 +16,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use WalstarTest::Kafka;
+use WalstarTest::Pipeline;
 use WalstarTest::Shop;
 use WalstarTest::Sink;
 use WalstarTest::Wire;
@@ -24,19 +25,8 @@ my $kafka = WalstarTest::Kafka->start;
 my $long_a = ('l' x 62) . 'a';
 my $long_b = ('l' x 62) . 'b';
 
-sub source_node
-{
-	my ($name) = @_;
-	my $n = PostgreSQL::Test::Cluster->new($name);
-	$n->init(allows_streaming => 'logical');
-	WalstarTest::Sink::setup_node($n);
-	$n->start;
-	$n->safe_psql('postgres', 'CREATE DATABASE app');
-	return $n;
-}
-
-my $src_a = source_node('div_a');
-my $src_b = source_node('div_b');
+my $src_a = WalstarTest::Pipeline::source('div_a', 'app');
+my $src_b = WalstarTest::Pipeline::source('div_b', 'app');
 $src_a->safe_psql('app', qq{
 CREATE TABLE users (id int PRIMARY KEY, name text);
 CREATE SCHEMA "a__b";
@@ -58,18 +48,9 @@ CREATE TABLE users (id int PRIMARY KEY, name text);
 INSERT INTO users SELECT g, 'b' || g FROM generate_series(1, 15) g;
 });
 
-my $node = PostgreSQL::Test::Cluster->new('div_analytics');
-$node->init;
-$node->append_conf('postgresql.conf', q{
-shared_preload_libraries = 'walstar'
-walstar.launcher_naptime = 1
-});
-$node->start;
-$node->safe_psql('postgres', 'CREATE DATABASE ana');
-$node->safe_psql('ana', 'CREATE EXTENSION walstar');
-$node->safe_psql('ana', "SELECT walstar.create_subscription('div', '" . $kafka->bootstrap . q{',
+my $node = WalstarTest::Pipeline::analytics('div_analytics', $kafka, 'div',
 	topic_pattern => '^walstar\.', landing_schema => 'public', batch_size => 200,
-	batch_time => '50ms', enabled => true)});
+	batch_time => '50ms');
 my $start_time = $node->safe_psql('ana', 'SELECT pg_postmaster_start_time()');
 
 # Source A first, so that users and a__b__c belong to it.

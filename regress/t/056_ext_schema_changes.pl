@@ -15,33 +15,21 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use WalstarTest::Kafka;
+use WalstarTest::Pipeline;
 use WalstarTest::Shop;
 use WalstarTest::Sink;
 
 my $kafka = WalstarTest::Kafka->start;
 
-my $src = PostgreSQL::Test::Cluster->new('ddl_source');
-$src->init(allows_streaming => 'logical');
-WalstarTest::Sink::setup_node($src);
-$src->start;
-$src->safe_psql('postgres', 'CREATE DATABASE app');
+my $src = WalstarTest::Pipeline::source('ddl_source', 'app');
 $src->safe_psql('app', q{
 CREATE TABLE t (id int PRIMARY KEY, n int NOT NULL DEFAULT 0, v text, d text);
 INSERT INTO t SELECT g, g, 'v' || g, 'd' || g FROM generate_series(1, 200) g;
 });
 
-my $node = PostgreSQL::Test::Cluster->new('ddl_analytics');
-$node->init;
-$node->append_conf('postgresql.conf', q{
-shared_preload_libraries = 'walstar'
-walstar.launcher_naptime = 1
-});
-$node->start;
-$node->safe_psql('postgres', 'CREATE DATABASE ana');
-$node->safe_psql('ana', 'CREATE EXTENSION walstar');
-$node->safe_psql('ana', "SELECT walstar.create_subscription('ddl', '" . $kafka->bootstrap . q{',
+my $node = WalstarTest::Pipeline::analytics('ddl_analytics', $kafka, 'ddl',
 	topics => '{walstar.public.t}', landing_schema => 'public', batch_size => 100,
-	batch_time => '50ms', enabled => true)});
+	batch_time => '50ms');
 
 my $sink = WalstarTest::Sink->start(name => 'ddl', node => $src, db => 'app', kafka => $kafka);
 $sink->wait_log(qr/msg="streaming"/);

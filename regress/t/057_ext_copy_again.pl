@@ -10,16 +10,13 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use WalstarTest::Kafka;
+use WalstarTest::Pipeline;
 use WalstarTest::Shop;
 use WalstarTest::Sink;
 
 my $kafka = WalstarTest::Kafka->start;
 
-my $src = PostgreSQL::Test::Cluster->new('again_source');
-$src->init(allows_streaming => 'logical');
-WalstarTest::Sink::setup_node($src);
-$src->start;
-$src->safe_psql('postgres', 'CREATE DATABASE app');
+my $src = WalstarTest::Pipeline::source('again_source', 'app');
 $src->safe_psql('app', q{
 CREATE TABLE k (id int PRIMARY KEY, v text);
 CREATE TABLE nk (g int, note text);
@@ -28,18 +25,9 @@ INSERT INTO k SELECT g, repeat('k', 100) || g FROM generate_series(1, 300000) g;
 INSERT INTO nk SELECT g % 1000, 'n' || g FROM generate_series(1, 100000) g;
 });
 
-my $node = PostgreSQL::Test::Cluster->new('again_analytics');
-$node->init;
-$node->append_conf('postgresql.conf', q{
-shared_preload_libraries = 'walstar'
-walstar.launcher_naptime = 1
-});
-$node->start;
-$node->safe_psql('postgres', 'CREATE DATABASE ana');
-$node->safe_psql('ana', 'CREATE EXTENSION walstar');
-$node->safe_psql('ana', "SELECT walstar.create_subscription('again', '" . $kafka->bootstrap . q{',
+my $node = WalstarTest::Pipeline::analytics('again_analytics', $kafka, 'again',
 	topics => '{walstar.public.k,walstar.public.nk}', landing_schema => 'public',
-	batch_size => 2000, batch_time => '50ms', enabled => true)});
+	batch_size => 2000, batch_time => '50ms');
 
 my @args = ('--slot=again', '--include-tables=public.k,public.nk');
 my $sink = WalstarTest::Sink->start(name => 'again', node => $src, db => 'app', kafka => $kafka, args => \@args);

@@ -11,6 +11,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes ();
 use WalstarTest::Kafka;
+use WalstarTest::Pipeline;
 use WalstarTest::Shop;
 use WalstarTest::Sink;
 
@@ -20,28 +21,15 @@ note("random seed $seed (set WALSTAR_SEED to repeat)");
 
 my $kafka = WalstarTest::Kafka->start;
 
-my $source = PostgreSQL::Test::Cluster->new('e2e_source');
-$source->init(allows_streaming => 'logical');
-WalstarTest::Sink::setup_node($source);
-$source->start;
-$source->safe_psql('postgres', 'CREATE DATABASE src');
+my $source = WalstarTest::Pipeline::source('e2e_source', 'src');
 $source->safe_psql('src', WalstarTest::Shop::schema_sql() . q{
 INSERT INTO items SELECT g, 'before ' || g, g, 'snap', now() FROM generate_series(100001, 100300) g;
 INSERT INTO shop.orders SELECT 'snap', g, g, g, 'before' FROM generate_series(500001, 500200) g;
 INSERT INTO events SELECT g % 10, 'snap' FROM generate_series(1, 50) g;
 });
 
-my $node = PostgreSQL::Test::Cluster->new('e2e_analytics');
-$node->init;
-$node->append_conf('postgresql.conf', q{
-shared_preload_libraries = 'walstar'
-walstar.launcher_naptime = 1
-});
-$node->start;
-$node->safe_psql('postgres', 'CREATE DATABASE ana');
-$node->safe_psql('ana', 'CREATE EXTENSION walstar');
-$node->safe_psql('ana', "SELECT walstar.create_subscription('e2e', '" . $kafka->bootstrap . q{',
-	topic_pattern => '^walstar\.(public|shop)\.', batch_size => 500, batch_time => '50ms', enabled => true)});
+my $node = WalstarTest::Pipeline::analytics('e2e_analytics', $kafka, 'e2e',
+	topic_pattern => '^walstar\.(public|shop)\.', batch_size => 500, batch_time => '50ms');
 
 # The shared shop workload (WalstarTest::Shop), bound to this test's nodes.
 sub landing_equal { WalstarTest::Shop::landing_equal($source, $node, @_) }

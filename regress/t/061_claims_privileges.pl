@@ -19,20 +19,12 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use WalstarTest::Kafka;
+use WalstarTest::Pipeline;
 use WalstarTest::Shop;
 
 my $root = $ENV{WALSTAR_ROOT} // '.';
 my $kafka = WalstarTest::Kafka->start;
-my $node = PostgreSQL::Test::Cluster->new('claims_privileges');
-$node->init(allows_streaming => 'logical');
-$node->append_conf('postgresql.conf', q{
-shared_preload_libraries = 'walstar'
-walstar.launcher_naptime = 1
-output_plugin_libraries = 'pgoutput, test_decoding, walstar_decoder'
-max_worker_processes = 16
-timezone = 'UTC'
-});
-$node->start;
+my $node = WalstarTest::Pipeline::combined('claims_privileges', "timezone = 'UTC'\n");
 
 # The analytics side's own checks run with a pinned search_path: the
 # database default is dbo's.

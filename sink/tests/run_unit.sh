@@ -12,6 +12,8 @@ for t in lsn_tracker change_peek_check; do
 	${CC:-cc} -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter \
 		-I"$SINK" -I"$SINK/../proto" -I"$SINK/../common" -o "$OUT/${t}_test" \
 		"$HERE/${t}_test.c" "$SINK/lsn_tracker.c" "$SINK/change_peek.c" \
+		"$SINK/../common/change_key.c" "$SINK/../common/change_op.c" \
+		"$SINK/../common/encode_proto.c" \
 		"$SINK/../proto/change_check.c" "$SINK/../proto/walstar.pb-c.c" -lprotobuf-c
 	"$OUT/${t}_test"
 done

@@ -8,26 +8,26 @@
  * message twice; here each Value is one field of a known kind, so sizing
  * and writing are a switch each.  The result is byte-for-byte what
  * protobuf-c produces (zero-valued scalars of Interval omitted as proto3
- * does); walstar_decoder.c packs the rest of the Change with protobuf-c and
+ * does); the decoder packs the rest of the Change with protobuf-c and
  * appends these repeated fields (field order does not matter to readers).
+ * Keys (change_key.c) are written with it too, by the decoder and the
+ * sink's initial copy.  Plain C, for the sink as well.
  *
  *-------------------------------------------------------------------------
  */
-#include "postgres.h"
+#include <string.h>
 
-#include "utils/memutils.h"
-
-#include "walstar_decoder.h"
+#include "encode_proto.h"
 
 /* wire types */
 #define WT_VARINT 0
 #define WT_FIXED64 1
 #define WT_LEN 2
 
-#define TAG(field, wt) (((uint32) (field) << 3) | (wt))
+#define TAG(field, wt) (((uint32_t) (field) << 3) | (wt))
 
 static inline size_t
-varint_size(uint64 v)
+varint_size(uint64_t v)
 {
 	size_t		n = 1;
 
@@ -40,7 +40,7 @@ varint_size(uint64 v)
 }
 
 static inline char *
-put_varint(char *p, uint64 v)
+put_varint(char *p, uint64_t v)
 {
 	while (v >= 0x80)
 	{
@@ -51,30 +51,30 @@ put_varint(char *p, uint64 v)
 	return p;
 }
 
-static inline uint64
-zigzag64(int64 v)
+static inline uint64_t
+zigzag64(int64_t v)
 {
-	return ((uint64) v << 1) ^ (uint64) (v >> 63);
+	return ((uint64_t) v << 1) ^ (uint64_t) (v >> 63);
 }
 
-static inline uint32
-zigzag32(int32 v)
+static inline uint32_t
+zigzag32(int32_t v)
 {
-	return ((uint32) v << 1) ^ (uint32) (v >> 31);
+	return ((uint32_t) v << 1) ^ (uint32_t) (v >> 31);
 }
 
-/* Interval message body: int32/int64 fields, omitted when zero */
+/* Interval message body: int32_t/int64_t fields, omitted when zero */
 static size_t
 interval_size(const Walstar__V1__Interval *iv)
 {
 	size_t		n = 0;
 
 	if (iv->months != 0)
-		n += 1 + varint_size((uint64) (int64) iv->months);
+		n += 1 + varint_size((uint64_t) (int64_t) iv->months);
 	if (iv->days != 0)
-		n += 1 + varint_size((uint64) (int64) iv->days);
+		n += 1 + varint_size((uint64_t) (int64_t) iv->days);
 	if (iv->micros != 0)
-		n += 1 + varint_size((uint64) iv->micros);
+		n += 1 + varint_size((uint64_t) iv->micros);
 	return n;
 }
 
@@ -119,7 +119,7 @@ value_size(const Walstar__V1__Value *v)
 }
 
 static char *
-put_bytes(char *p, uint32 field, const void *data, size_t len)
+put_bytes(char *p, uint32_t field, const void *data, size_t len)
 {
 	*p++ = (char) TAG(field, WT_LEN);
 	p = put_varint(p, len);
@@ -146,7 +146,7 @@ put_value(char *p, const Walstar__V1__Value *v)
 			break;
 		case WALSTAR__V1__VALUE__KIND_DOUBLE_VALUE:
 			{
-				uint64		bits;
+				uint64_t		bits;
 				int			i;
 
 				memcpy(&bits, &v->double_value, sizeof(bits));
@@ -192,17 +192,17 @@ put_value(char *p, const Walstar__V1__Value *v)
 				if (iv->months != 0)
 				{
 					*p++ = (char) TAG(1, WT_VARINT);
-					p = put_varint(p, (uint64) (int64) iv->months);
+					p = put_varint(p, (uint64_t) (int64_t) iv->months);
 				}
 				if (iv->days != 0)
 				{
 					*p++ = (char) TAG(2, WT_VARINT);
-					p = put_varint(p, (uint64) (int64) iv->days);
+					p = put_varint(p, (uint64_t) (int64_t) iv->days);
 				}
 				if (iv->micros != 0)
 				{
 					*p++ = (char) TAG(3, WT_VARINT);
-					p = put_varint(p, (uint64) iv->micros);
+					p = put_varint(p, (uint64_t) iv->micros);
 				}
 				break;
 			}
@@ -217,8 +217,8 @@ put_value(char *p, const Walstar__V1__Value *v)
  * sizes are remembered in sizes[] (n entries) for encode_proto_values.
  */
 size_t
-encode_proto_values_size(uint32 field, size_t n, Walstar__V1__Value **values,
-						 uint32 *sizes)
+encode_proto_values_size(uint32_t field, size_t n, Walstar__V1__Value **values,
+						 uint32_t *sizes)
 {
 	size_t		total = 0;
 	size_t		tag = varint_size(TAG(field, WT_LEN));
@@ -229,7 +229,7 @@ encode_proto_values_size(uint32 field, size_t n, Walstar__V1__Value **values,
 		size_t		sz = value_size(values[i]);
 
 		/* a single value beyond 4 GB cannot exist: varlenas end at 1 GB */
-		sizes[i] = (uint32) sz;
+		sizes[i] = (uint32_t) sz;
 		total += tag + varint_size(sz) + sz;
 	}
 	return total;
@@ -239,8 +239,8 @@ encode_proto_values_size(uint32 field, size_t n, Walstar__V1__Value **values,
  * Write what encode_proto_values_size measured at p; returns the end.
  */
 char *
-encode_proto_values(char *p, uint32 field, size_t n,
-					Walstar__V1__Value **values, const uint32 *sizes)
+encode_proto_values(char *p, uint32_t field, size_t n,
+					Walstar__V1__Value **values, const uint32_t *sizes)
 {
 	size_t		i;
 
@@ -251,4 +251,29 @@ encode_proto_values(char *p, uint32 field, size_t n,
 		p = put_value(p, values[i]);
 	}
 	return p;
+}
+
+/* The helpers above for one value, for keys (change_key.c). */
+size_t
+encode_proto_varint_size(uint64_t v)
+{
+	return varint_size(v);
+}
+
+char *
+encode_proto_varint(char *p, uint64_t v)
+{
+	return put_varint(p, v);
+}
+
+size_t
+encode_proto_value_size(const Walstar__V1__Value *v)
+{
+	return value_size(v);
+}
+
+char *
+encode_proto_value(char *p, const Walstar__V1__Value *v)
+{
+	return put_value(p, v);
 }
