@@ -202,6 +202,8 @@ partition_state_get(HTAB *parts, const char *topic, int32 partition, bool create
 		ps->source_known = false;
 		ps->source[0] = '\0';
 		ps->system_id = 0;
+		ps->applied_commit_lsn = 0;
+		ps->applied_position = 0;
 	}
 	return ps;
 }

@@ -93,6 +93,10 @@ typedef struct PartitionState
 	bool		source_known;	/* source and system_id are set */
 	char		source[CHANGE_SOURCE_MAX + 1];	/* Change.source of its changes */
 	uint64		system_id;		/* Change.system_id of its changes */
+	uint64		applied_commit_lsn; /* newest change this worker applied
+									 * into a landing table (commit LSN, ... */
+	uint32		applied_position;	/* ... position); the stored one is the
+									 * greatest of it and a retry's */
 } PartitionState;
 
 /* stream_position.c: resends, other sources, unbelievable positions */
@@ -182,8 +186,7 @@ typedef struct ApplyResult
 } ApplyResult;
 extern void apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs,
 						int n, ApplyResult *result);
-extern char *apply_one_message(const char *landing_schema, Oid owner,
-							   const char *data, size_t len);
+extern char *apply_one_change(const char *landing_schema, Oid owner, Change *c);
 
 /* dead_letters.c */
 extern void dead_letter_add(const char *subscription, const KafkaMessage *msg,
