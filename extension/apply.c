@@ -288,7 +288,7 @@ apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs, int n,
 	for (i = 0; i < n; i++)
 	{
 		KafkaMessage *msg = &msgs[i];
-		PartitionState *ps = partition_state_get(parts, msg->topic, msg->partition, true);
+		PartitionState *ps = msg->ps;
 		Change	   *c;
 		char	   *error = NULL;
 
@@ -454,8 +454,7 @@ apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs, int n,
 				int			count = 0;
 
 				for (i = 0; i < n; i++)
-					if (msgs[i].partition == ps->key.partition &&
-						strcmp(msgs[i].topic, ps->key.topic) == 0)
+					if (msgs[i].ps == ps)
 						count++;
 				ps->rate = count * 1000000.0 / (double) (now - ps->applied_at);
 			}
@@ -475,7 +474,7 @@ apply_one_change(const char *landing_schema, Oid owner, Change *c)
 	BatchItem  *item;
 	char	   *relname;
 	LandingHolder *holder;
-	KafkaMessage msg = {"(dead letter)", 0, 0, NULL, 0};
+	KafkaMessage msg = {"(dead letter)", 0, 0, NULL, 0, NULL};
 	ApplyErrorContext ectx;
 
 	if (!change_is_row_change(c) && c->op != WALSTAR__V1__OP__TRUNCATE)

@@ -57,6 +57,8 @@ typedef struct Subscription
 } Subscription;
 
 /* One Kafka message, copied out of librdkafka. */
+typedef struct PartitionState PartitionState;
+
 typedef struct KafkaMessage
 {
 	const char *topic;			/* topic name (owned by the partition state) */
@@ -64,6 +66,7 @@ typedef struct KafkaMessage
 	int64		offset;			/* offset in the partition */
 	char	   *payload;		/* value bytes; NULL for a null value */
 	size_t		len;			/* length of payload */
+	PartitionState *ps;			/* its partition's progress (NULL: a retry) */
 } KafkaMessage;
 
 /* Hash key of a partition's progress. */
@@ -74,7 +77,7 @@ typedef struct TopicPartition
 } TopicPartition;
 
 /* Progress of one partition, mirrored in walstar.subscription_offsets. */
-typedef struct PartitionState
+struct PartitionState
 {
 	TopicPartition key;			/* hash key: must be first */
 	int64		next_offset;	/* next offset to apply, or a librdkafka
@@ -97,7 +100,7 @@ typedef struct PartitionState
 									 * into a landing table (commit LSN, ... */
 	uint32		applied_position;	/* ... position); the stored one is the
 									 * greatest of it and a retry's */
-} PartitionState;
+};
 
 /* stream_position.c: resends, other sources, unbelievable positions */
 typedef enum StreamVerdict
