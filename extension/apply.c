@@ -276,6 +276,7 @@ void
 apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs, int n,
 			ApplyResult *result)
 {
+	MemoryContext cxt = CurrentMemoryContext;	/* the caller's batch memory */
 	HTAB	   *current;		/* "schema.table" -> current TableBatch */
 	List	   *batches = NIL;
 	ListCell   *lc;
@@ -292,6 +293,11 @@ apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs, int n,
 		Change	   *c;
 		char	   *error = NULL;
 
+		/*
+		 * Every SPI call leaves SPI's procedure context current (freed, and
+		 * so faulted in afresh, every transaction): back to the batch's.
+		 */
+		MemoryContextSwitchTo(cxt);
 		if (ps->next_offset >= 0 && msg->offset < ps->next_offset)
 		{
 			result->skipped++;
@@ -397,6 +403,7 @@ apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs, int n,
 		TableBatch *round;
 		ListCell   *ic;
 
+		MemoryContextSwitchTo(cxt);
 		for (round = tb; round != NULL; round = round->next_round)
 		{
 			items = tb->next_round ? list_concat(items, round->items) : tb->items;
