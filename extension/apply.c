@@ -127,6 +127,26 @@ try_table_batch(const char *schema, Oid as_user, TableBatch *tb, ApplyErrorConte
 	return subxact_try(run_table_batch, &run);
 }
 
+/*
+ * A change reached its landing table: its partition's newest applied
+ * change moves (retry_dead_letter compares a letter with it).
+ */
+static void
+mark_applied(const BatchItem *item)
+{
+	PartitionState *ps = item->partition;
+	const Change *c = item->change;
+
+	if (ps == NULL || c->commit_lsn == 0)
+		return;
+	if (c->commit_lsn > ps->applied_commit_lsn ||
+		(c->commit_lsn == ps->applied_commit_lsn && c->position > ps->applied_position))
+	{
+		ps->applied_commit_lsn = c->commit_lsn;
+		ps->applied_position = c->position;
+	}
+}
+
 static void
 store_progress(const Subscription *sub, HTAB *parts)
 {
@@ -137,10 +157,11 @@ store_progress(const Subscription *sub, HTAB *parts)
 	hash_seq_init(&seq, parts);
 	while ((ps = hash_seq_search(&seq)) != NULL)
 	{
-		Oid			argtypes[12] = {INT4OID, TEXTOID, INT4OID, INT8OID, PG_LSNOID,
-			INT8OID, TIMESTAMPTZOID, INT8OID, FLOAT8OID, INT8OID, TEXTOID, INT8OID};
-		Datum		args[12];
-		char		nulls[13] = "            ";
+		Oid			argtypes[14] = {INT4OID, TEXTOID, INT4OID, INT8OID, PG_LSNOID,
+			INT8OID, TIMESTAMPTZOID, INT8OID, FLOAT8OID, INT8OID, TEXTOID, INT8OID,
+		PG_LSNOID, INT8OID};
+		Datum		args[14];
+		char		nulls[15] = "              ";
 
 		if (!ps->dirty)
 			continue;
@@ -180,13 +201,16 @@ store_progress(const Subscription *sub, HTAB *parts)
 			args[10] = args[11] = (Datum) 0;
 			nulls[10] = nulls[11] = 'n';
 		}
+		args[12] = LSNGetDatum(ps->applied_commit_lsn);
+		args[13] = Int64GetDatum((int64) ps->applied_position);
+		/* the applied position: a retry may have stored a newer one */
 		apply_sql_run("INSERT INTO walstar.subscription_offsets AS o"
 					  " (subscription_id, topic, partition, next_offset, last_commit_lsn,"
 					  "  last_position, last_commit_time, high_watermark,"
 					  "  messages_per_second, applied_messages, applied_at, source,"
-					  "  system_identifier)"
+					  "  system_identifier, applied_commit_lsn, applied_position)"
 					  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, pg_catalog.now(),"
-					  "  $11, $12)"
+					  "  $11, $12, $13, $14)"
 					  " ON CONFLICT (subscription_id, topic, partition) DO UPDATE"
 					  " SET next_offset = excluded.next_offset,"
 					  "  last_commit_lsn = excluded.last_commit_lsn,"
@@ -197,8 +221,11 @@ store_progress(const Subscription *sub, HTAB *parts)
 					  "  applied_messages = excluded.applied_messages,"
 					  "  applied_at = excluded.applied_at,"
 					  "  source = excluded.source,"
-					  "  system_identifier = excluded.system_identifier",
-					  12, argtypes, args, nulls);
+					  "  system_identifier = excluded.system_identifier,"
+					  "  (applied_commit_lsn, applied_position) ="
+					  "   (SELECT * FROM (VALUES (excluded.applied_commit_lsn, excluded.applied_position),"
+					  "     (o.applied_commit_lsn, o.applied_position)) v ORDER BY 1 DESC, 2 DESC LIMIT 1)",
+					  14, argtypes, args, nulls);
 		ps->stored = true;
 		ps->dirty = false;
 		ps->applied_at = now;
@@ -241,6 +268,7 @@ void
 apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs, int n,
 			ApplyResult *result)
 {
+	MemoryContext cxt = CurrentMemoryContext;	/* the caller's batch memory */
 	HTAB	   *current;		/* "schema.table" -> current TableBatch */
 	List	   *batches = NIL;
 	ListCell   *lc;
@@ -252,10 +280,15 @@ apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs, int n,
 	for (i = 0; i < n; i++)
 	{
 		KafkaMessage *msg = &msgs[i];
-		PartitionState *ps = partition_state_get(parts, msg->topic, msg->partition, true);
+		PartitionState *ps = msg->ps;
 		Change	   *c;
 		char	   *error = NULL;
 
+		/*
+		 * Every SPI call leaves SPI's procedure context current (freed, and
+		 * so faulted in afresh, every transaction): back to the batch's.
+		 */
+		MemoryContextSwitchTo(cxt);
 		if ((ps->next_offset >= 0 && msg->offset < ps->next_offset) ||
 			ps->parked || ps->resume)
 		{
@@ -359,6 +392,7 @@ apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs, int n,
 			}
 			item->msg = msg;
 			item->change = c;
+			item->partition = ps;
 			table_batch_add(entry->tb, item);
 		}
 	}
@@ -372,6 +406,7 @@ apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs, int n,
 		TableBatch *round;
 		ListCell   *ic;
 
+		MemoryContextSwitchTo(cxt);
 		for (round = tb; round != NULL; round = round->next_round)
 		{
 			items = tb->next_round ? list_concat(items, round->items) : tb->items;
@@ -381,6 +416,8 @@ apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs, int n,
 		error = try_table_batch(sub->landing_schema, sub->owner, tb, &ectx);
 		if (error == NULL)
 		{
+			foreach(ic, items)
+				mark_applied(lfirst(ic));
 			result->applied += list_length(items);
 			continue;
 		}
@@ -404,6 +441,7 @@ apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs, int n,
 			error = try_table_batch(sub->landing_schema, sub->owner, one, &ectx1);
 			if (error == NULL)
 			{
+				mark_applied(item);
 				result->applied++;
 				continue;
 			}
@@ -416,23 +454,19 @@ apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs, int n,
 }
 
 /*
- * Apply one message now, in the caller's transaction (retry of a dead
- * letter). Returns NULL when applied, else why not.
+ * Apply one decoded change now, in the caller's transaction (retry of a
+ * dead letter). Returns NULL when applied, else why not.
  */
 char *
-apply_one_message(const char *landing_schema, Oid owner, const char *data, size_t len)
+apply_one_change(const char *landing_schema, Oid owner, Change *c)
 {
-	char	   *error;
-	Change	   *c = change_unpack(data, len, &error);
 	TableBatch *tb;
 	BatchItem  *item;
 	char	   *relname;
 	LandingHolder *holder;
-	KafkaMessage msg = {"(dead letter)", 0, 0, NULL, 0};
+	KafkaMessage msg = {"(dead letter)", 0, 0, NULL, 0, NULL};
 	ApplyErrorContext ectx;
 
-	if (c == NULL)
-		return error;
 	if (!change_is_row_change(c) && c->op != WALSTAR__V1__OP__TRUNCATE &&
 		c->op != WALSTAR__V1__OP__DDL)
 		return NULL;

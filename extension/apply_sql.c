@@ -80,11 +80,14 @@ void
 apply_sql_run(const char *sql, int nargs, Oid *argtypes, Datum *args,
 					const char *nulls)
 {
+	MemoryContext cxt = CurrentMemoryContext;
 	SPIPlanPtr	plan = statement_plan(sql, nargs, argtypes);
 	int			rc = SPI_execute_plan(plan, args, nulls, false, 0);
 
 	if (rc < 0)
 		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+	/* SPI leaves its procedure context current; the caller's memory is ours */
+	MemoryContextSwitchTo(cxt);
 }
 
 static void

@@ -49,6 +49,7 @@ PG_FUNCTION_INFO_V1(walstar_start_worker);
 static Consumer *consumer = NULL;
 static MemoryContext worker_cxt = NULL;
 static MemoryContext batch_cxt = NULL;
+static Size batch_keep = 0;		/* batch_cxt's first block, kept by resets */
 static Subscription *sub = NULL;
 static HTAB *parts = NULL;
 static KafkaMessage *msgs = NULL;
@@ -59,6 +60,43 @@ worker_shmem_exit(int code, Datum arg)
 {
 	consumer_destroy(consumer);
 	consumer = NULL;
+}
+
+/* A batch's memory is kept up to this much between batches. */
+#define BATCH_KEEP_MAX ((Size) 128 * 1024 * 1024)
+
+/*
+ * The batch context, whose first block (keep bytes) survives its resets.
+ * Blocks beyond it are large enough for malloc to map them afresh, so a
+ * reset hands them back to the kernel and the next batch faults them in
+ * again page by page: up to 18 % of the worker's CPU in bench/apply,
+ * depending on what malloc happened to keep.
+ */
+static void
+batch_context_create(Size keep)
+{
+	batch_keep = keep;
+	batch_cxt = AllocSetContextCreate(worker_cxt, "walstar apply batch",
+									  0, keep, Max(keep, 64 * 1024 * 1024));
+}
+
+/*
+ * Empty the batch context; grow its kept block to the blocks this batch
+ * used (its own: hash tables' contexts and chunks over 8 kB are malloc'd
+ * apart anyway).
+ */
+static void
+batch_context_reset(void)
+{
+	Size		used = MemoryContextMemAllocated(batch_cxt, false);
+
+	if (used <= batch_keep || batch_keep >= BATCH_KEEP_MAX)
+	{
+		MemoryContextReset(batch_cxt);
+		return;
+	}
+	MemoryContextDelete(batch_cxt);
+	batch_context_create(Min(used, BATCH_KEEP_MAX));
 }
 
 /* walstar's tables as the extension's owner, see bookkeeping_begin */
@@ -412,7 +450,7 @@ worker_loop(int32 id)
 			if (!apply_messages(n))
 				last_check = 0; /* configuration changed: reload now */
 			n = 0;
-			MemoryContextReset(batch_cxt);
+			batch_context_reset();
 		}
 		if (n > 0)
 			continue;
@@ -468,9 +506,7 @@ walstar_apply_main(Datum main_arg)
 
 	worker_cxt = AllocSetContextCreate(TopMemoryContext, "walstar apply worker",
 									   ALLOCSET_DEFAULT_SIZES);
-	/* a large first block survives the resets: no page faults per batch */
-	batch_cxt = AllocSetContextCreate(worker_cxt, "walstar apply batch",
-									  0, 16 * 1024 * 1024, 64 * 1024 * 1024);
+	batch_context_create(16 * 1024 * 1024);
 	parts = partition_table_create(worker_cxt);
 	before_shmem_exit(worker_shmem_exit, (Datum) 0);
 

@@ -17,6 +17,8 @@ typedef struct BatchItem
 {
 	const KafkaMessage *msg;	/* where it came from */
 	Change	   *change;			/* the decoded record */
+	PartitionState *partition;	/* its partition, whose applied position
+								 * moves when it applied (NULL: a retry) */
 	bool		copy_start;		/* first READ of a newer copy: the landing
 								 * table is emptied before it */
 } BatchItem;

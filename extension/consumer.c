@@ -379,12 +379,13 @@ int
 consumer_poll(Consumer *c, HTAB *parts, KafkaMessage *out, int max, MemoryContext cxt)
 {
 	int			n = 0;
+	rd_kafka_topic_t *last_rkt = NULL;
+	int32		last_partition = -1;
+	PartitionState *ps = NULL;
 
 	while (n < max)
 	{
 		rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, 0);
-		PartitionState *ps;
-		const char *topic;
 
 		if (m == NULL)
 			break;
@@ -402,8 +403,13 @@ consumer_poll(Consumer *c, HTAB *parts, KafkaMessage *out, int max, MemoryContex
 			rd_kafka_message_destroy(m);
 			continue;
 		}
-		topic = rd_kafka_topic_name(m->rkt);
-		ps = partition_state_get(parts, topic, m->partition, false);
+		/* messages come in runs of one partition: look it up once per run */
+		if (m->rkt != last_rkt || m->partition != last_partition)
+		{
+			ps = partition_state_get(parts, rd_kafka_topic_name(m->rkt), m->partition, false);
+			last_rkt = m->rkt;
+			last_partition = m->partition;
+		}
 		if (ps == NULL || !ps->assigned || ps->parked ||
 			(ps->next_offset >= 0 && m->offset < ps->next_offset))
 		{
@@ -419,6 +425,7 @@ consumer_poll(Consumer *c, HTAB *parts, KafkaMessage *out, int max, MemoryContex
 		out[n].offset = m->offset;
 		out[n].len = m->len;
 		out[n].payload = NULL;
+		out[n].ps = ps;
 		if (m->payload)
 		{
 			out[n].payload = MemoryContextAllocExtended(cxt, Max(m->len, 1), MCXT_ALLOC_HUGE);

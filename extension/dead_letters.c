@@ -5,7 +5,8 @@
  *
  * A dead letter is written in the apply transaction of its batch, so it
  * exists exactly when the offset that passed over it was stored.
- * walstar.retry_dead_letter() applies one again (apply_one_message).
+ * walstar.retry_dead_letter() applies one again (apply_one_change), unless
+ * its partition applied a newer change since (check_letter_position).
  *
  *-------------------------------------------------------------------------
  */
@@ -15,6 +16,7 @@
 #include "executor/spi.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
+#include "utils/pg_lsn.h"
 
 #include "walstar.h"
 
@@ -63,24 +65,118 @@ dead_letter_add(const char *subscription, const KafkaMessage *msg, const char *e
 }
 
 /*
- * walstar._apply_dead_letter(id): apply the letter's message now into its
- * subscription's landing schema; NULL when applied, else the error.
+ * A dead letter is an old version of its row: once its partition has
+ * applied a newer change (which may be of the same row: the message key
+ * picks the partition, and a topic holds one table), applying the letter
+ * could put that old version back. Without a position per row, the rule is
+ * per partition: the letter's (commit LSN, position) must be above the
+ * newest change the partition applied (subscription_offsets, locked here
+ * against the worker until the retry commits). A partition without stored
+ * progress has applied nothing.
+ */
+static void
+check_letter_position(int64 id, int32 subscription_id, const char *topic,
+					  int32 partition, const Change *c)
+{
+	Oid			argtypes[3] = {INT4OID, TEXTOID, INT4OID};
+	Datum		args[3] = {Int32GetDatum(subscription_id), CStringGetTextDatum(topic),
+	Int32GetDatum(partition)};
+	HeapTuple	tup;
+	TupleDesc	desc;
+	bool		isnull;
+	uint64		lsn;
+	uint32		position;
+	Datum		d;
+
+	if (SPI_execute_with_args("SELECT o.applied_commit_lsn, o.applied_position,"
+							  " o.source, o.system_identifier"
+							  " FROM walstar.subscription_offsets o"
+							  " WHERE o.subscription_id = $1 AND o.topic = $2 AND o.partition = $3"
+							  " FOR UPDATE",
+							  3, argtypes, args, NULL, false, 1) != SPI_OK_SELECT ||
+		SPI_processed == 0)
+		return;
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	lsn = DatumGetLSN(SPI_getbinval(tup, desc, 1, &isnull));
+	position = (uint32) DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+	d = SPI_getbinval(tup, desc, 3, &isnull);
+	if (!isnull &&
+		(strcmp(TextDatumGetCString(d), c->source) != 0 ||
+		 (uint64) DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull)) != c->system_id))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("dead letter " INT64_FORMAT " comes from another source than the changes of its partition",
+						id),
+				 errdetail("Commit LSNs of two sources cannot be compared, so whether a newer version of its row was applied is unknown."),
+				 errhint("Call walstar.forget_source() first if the source was replaced on purpose, or use force => true.")));
+	if (c->commit_lsn == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("dead letter " INT64_FORMAT " has no commit LSN to compare with the changes its partition has applied",
+						id),
+				 errhint("Apply it anyway with walstar.retry_dead_letter(" INT64_FORMAT ", force => true).", id)));
+	if (c->commit_lsn < lsn || (c->commit_lsn == lsn && c->position <= position))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("dead letter " INT64_FORMAT " is not newer than the changes its partition has applied",
+						id),
+				 errdetail("Its change is at commit LSN %X/%X position %u; topic \"%s\" partition %d has applied one at commit LSN %X/%X position %u since, which may be a newer version of the same row.",
+						   LSN_FORMAT_ARGS(c->commit_lsn), c->position, topic, partition,
+						   LSN_FORMAT_ARGS(lsn), position),
+				 errhint("Discard it with walstar.discard_dead_letter(" INT64_FORMAT "), or apply it anyway with walstar.retry_dead_letter(" INT64_FORMAT ", force => true).",
+						 id, id)));
+}
+
+/* A retried letter is the partition's newest applied change, if newer. */
+static void
+store_letter_position(int32 subscription_id, const char *topic, int32 partition,
+					  const Change *c)
+{
+	Oid			argtypes[5] = {INT4OID, TEXTOID, INT4OID, PG_LSNOID, INT8OID};
+	Datum		args[5] = {Int32GetDatum(subscription_id), CStringGetTextDatum(topic),
+		Int32GetDatum(partition), LSNGetDatum(c->commit_lsn),
+	Int64GetDatum((int64) c->position)};
+
+	if (c->commit_lsn == 0)
+		return;
+	if (SPI_execute_with_args("UPDATE walstar.subscription_offsets o"
+							  " SET applied_commit_lsn = $4, applied_position = $5"
+							  " WHERE o.subscription_id = $1 AND o.topic = $2 AND o.partition = $3"
+							  " AND (o.applied_commit_lsn, o.applied_position)"
+							  "  OPERATOR(pg_catalog.<) ($4, $5)",
+							  5, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not update walstar.subscription_offsets");
+}
+
+/*
+ * walstar._apply_dead_letter(id, force): apply the letter's message now
+ * into its subscription's landing schema; NULL when applied, else the
+ * error. Refused (ERROR) when its partition applied a newer change since,
+ * unless force.
  */
 Datum
 walstar_apply_dead_letter(PG_FUNCTION_ARGS)
 {
 	int64		id = PG_GETARG_INT64(0);
+	bool		force = PG_GETARG_BOOL(1);
 	Oid			argtypes[1] = {INT8OID};
 	Datum		args[1] = {Int64GetDatum(id)};
 	MemoryContext cxt = CurrentMemoryContext;
+	HeapTuple	tup;
+	TupleDesc	desc;
 	bool		isnull;
 	Datum		d;
 	char	   *schema;
-	bytea	   *raw;
-	char	   *error;
+	Oid			owner;
+	int32		subscription_id;
+	char	   *topic;
+	int32		partition;
+	char	   *error = NULL;
 
 	SPI_connect();
-	if (SPI_execute_with_args("SELECT s.landing_schema::text, d.raw, s.owner"
+	if (SPI_execute_with_args("SELECT s.landing_schema::text, d.raw, s.owner, s.id,"
+							  " d.topic, d.partition"
 							  " FROM walstar.dead_letters d"
 							  " JOIN walstar.subscriptions s ON s.name = d.subscription"
 							  " WHERE d.id = $1",
@@ -90,19 +186,33 @@ walstar_apply_dead_letter(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("dead letter " INT64_FORMAT " does not exist or its subscription was dropped", id)));
-	schema = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0],
-											   SPI_tuptable->tupdesc, 1, &isnull));
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	schema = TextDatumGetCString(SPI_getbinval(tup, desc, 1, &isnull));
+	owner = DatumGetObjectId(SPI_getbinval(tup, desc, 3, &isnull));
+	subscription_id = DatumGetInt32(SPI_getbinval(tup, desc, 4, &isnull));
+	topic = TextDatumGetCString(SPI_getbinval(tup, desc, 5, &isnull));
+	partition = DatumGetInt32(SPI_getbinval(tup, desc, 6, &isnull));
+	d = SPI_getbinval(tup, desc, 2, &isnull);
 	if (isnull)
 		error = pstrdup("message without a value");
 	else
 	{
-		raw = DatumGetByteaPP(d);
-		/* as the subscription's owner, as its worker would */
-		error = apply_one_message(schema,
-								  DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
-																 SPI_tuptable->tupdesc, 3, &isnull)),
-								  VARDATA_ANY(raw), VARSIZE_ANY_EXHDR(raw));
+		bytea	   *raw = DatumGetByteaPP(d);
+		Change	   *c = change_unpack(VARDATA_ANY(raw), VARSIZE_ANY_EXHDR(raw), &error);
+
+		if (c != NULL)
+		{
+			bool		data = change_is_row_change(c) ||
+				c->op == WALSTAR__V1__OP__TRUNCATE;
+
+			if (data && !force)
+				check_letter_position(id, subscription_id, topic, partition, c);
+			/* as the subscription's owner, as its worker would */
+			error = apply_one_change(schema, owner, c);
+			if (error == NULL && data)
+				store_letter_position(subscription_id, topic, partition, c);
+		}
 	}
 	if (error)
 		error = MemoryContextStrdup(cxt, error);

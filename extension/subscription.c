@@ -207,6 +207,8 @@ partition_state_get(HTAB *parts, const char *topic, int32 partition, bool create
 		ps->parked = ps->pause = ps->resume = false;
 		ps->park_lsn = 0;
 		ps->park_position = 0;
+		ps->applied_commit_lsn = 0;
+		ps->applied_position = 0;
 	}
 	return ps;
 }

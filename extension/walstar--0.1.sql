@@ -81,6 +81,10 @@ CREATE TABLE @extschema@.subscription_offsets (
 	-- by an LSN of another server (see walstar.forget_source)
 	source text,
 	system_identifier bigint,
+	-- the newest change applied into a landing table (by the worker or a
+	-- retry): walstar.retry_dead_letter applies only letters above it
+	applied_commit_lsn pg_lsn NOT NULL DEFAULT '0/0',
+	applied_position bigint NOT NULL DEFAULT 0,
 	PRIMARY KEY (subscription_id, topic, partition)
 );
 
@@ -617,7 +621,8 @@ DECLARE
 BEGIN
 	UPDATE @extschema@.subscription_offsets o
 	SET source = NULL, system_identifier = NULL,
-		last_commit_lsn = '0/0', last_position = 0
+		last_commit_lsn = '0/0', last_position = 0,
+		applied_commit_lsn = '0/0', applied_position = 0
 	WHERE o.subscription_id = sub_id;
 	GET DIAGNOSTICS n = ROW_COUNT;
 	DELETE FROM @extschema@.landing_tables l
@@ -646,14 +651,16 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION @extschema@._apply_dead_letter(id bigint)
+CREATE FUNCTION @extschema@._apply_dead_letter(id bigint, force boolean)
 RETURNS text
 AS 'MODULE_PATHNAME', 'walstar_apply_dead_letter'
 LANGUAGE C STRICT;
 
 -- Apply a dead letter now (e.g. after fixing the landing table); true and
 -- the letter is gone when it applied, false and its error updated if not.
-CREATE FUNCTION @extschema@.retry_dead_letter(id bigint)
+-- Refused (an error) when its partition has applied a newer change since,
+-- which may be a newer version of the letter's row, unless force.
+CREATE FUNCTION @extschema@.retry_dead_letter(id bigint, force boolean DEFAULT false)
 RETURNS boolean
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -667,7 +674,7 @@ BEGIN
 			USING ERRCODE = 'undefined_object';
 	END IF;
 	PERFORM @extschema@._check_manager((SELECT d.subscription FROM @extschema@.dead_letters d WHERE d.id = $1));
-	err := @extschema@._apply_dead_letter($1);
+	err := @extschema@._apply_dead_letter($1, coalesce(force, false));
 	IF err IS NULL THEN
 		DELETE FROM @extschema@.dead_letters d WHERE d.id = $1;
 		RETURN true;
@@ -768,7 +775,7 @@ GRANT EXECUTE ON FUNCTION
 	@extschema@.rewind(text, bigint),
 	@extschema@.rewind(text, timestamptz),
 	@extschema@.forget_source(text),
-	@extschema@.retry_dead_letter(bigint),
+	@extschema@.retry_dead_letter(bigint, boolean),
 	@extschema@.discard_dead_letter(bigint),
 	@extschema@.discard_dead_letters(text)
 	TO walstar_admin;

@@ -62,6 +62,8 @@ typedef struct Subscription
 } Subscription;
 
 /* One Kafka message, copied out of librdkafka. */
+typedef struct PartitionState PartitionState;
+
 typedef struct KafkaMessage
 {
 	const char *topic;			/* topic name (owned by the partition state) */
@@ -69,6 +71,7 @@ typedef struct KafkaMessage
 	int64		offset;			/* offset in the partition */
 	char	   *payload;		/* value bytes; NULL for a null value */
 	size_t		len;			/* length of payload */
+	PartitionState *ps;			/* its partition's progress (NULL: a retry) */
 } KafkaMessage;
 
 /* Hash key of a partition's progress. */
@@ -79,7 +82,7 @@ typedef struct TopicPartition
 } TopicPartition;
 
 /* Progress of one partition, mirrored in walstar.subscription_offsets. */
-typedef struct PartitionState
+struct PartitionState
 {
 	TopicPartition key;			/* hash key: must be first */
 	int64		next_offset;	/* next offset to apply, or a librdkafka
@@ -107,7 +110,11 @@ typedef struct PartitionState
 	bool		pause;			/* parked in this batch: to pause after it */
 	bool		resume;			/* released in this batch: to fetch again
 								 * from next_offset after it */
-} PartitionState;
+	uint64		applied_commit_lsn; /* newest change this worker applied
+									 * into a landing table (commit LSN, ... */
+	uint32		applied_position;	/* ... position); the stored one is the
+									 * greatest of it and a retry's */
+};
 
 /* stream_position.c: resends, other sources, unbelievable positions */
 typedef enum StreamVerdict
@@ -203,8 +210,7 @@ typedef struct ApplyResult
 } ApplyResult;
 extern void apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs,
 						int n, ApplyResult *result);
-extern char *apply_one_message(const char *landing_schema, Oid owner,
-							   const char *data, size_t len);
+extern char *apply_one_change(const char *landing_schema, Oid owner, Change *c);
 
 /* dead_letters.c */
 extern void dead_letter_add(const char *subscription, const KafkaMessage *msg,

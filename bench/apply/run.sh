@@ -108,6 +108,11 @@ cpu_ticks()
 {
 	awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0
 }
+# minor page faults of a process (memory mapped afresh)
+min_faults()
+{
+	awk '{print $10}' "/proc/$1/stat" 2>/dev/null || echo 0
+}
 
 applied=0; first=""; pid=""; hwm=0; priv_peak=0
 while [ "$applied" -lt "$N" ]; do
@@ -115,7 +120,7 @@ while [ "$applied" -lt "$N" ]; do
 	now=$(date +%s.%N)
 	[ -n "$pid" ] || pid=$($P -d ana -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'walstar apply'")
 	if [ -z "$first" ] && [ "$applied" -gt 0 ]; then
-		first=$now; first_applied=$applied; cpu0=$(cpu_ticks "$pid")
+		first=$now; first_applied=$applied; cpu0=$(cpu_ticks "$pid"); flt0=$(min_faults "$pid")
 	fi
 	if [ -n "$pid" ] && [ -r /proc/$pid/status ]; then
 		hwm=$(awk '/VmHWM/ {print $2}' /proc/$pid/status); rss=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)
@@ -126,6 +131,7 @@ while [ "$applied" -lt "$N" ]; do
 done
 last=$(date +%s.%N)
 cpu1=$(cpu_ticks "$pid")
+flt1=$(min_faults "$pid")
 cpu=$(echo "scale=2; ($cpu1 - $cpu0) / $(getconf CLK_TCK)" | bc)
 cpu_rate=$(echo "($N - $first_applied) / $cpu" | bc)
 elapsed=$(echo "$last - $first" | bc)
@@ -141,6 +147,7 @@ src_rows=$($P -d src -c 'SELECT (SELECT count(*) FROM orders) || '"'"' '"'"' || 
 	echo "messages in Kafka: $produced (made and produced in ${gen}s)"
 	echo "applied: $((N - first_applied)) changes in ${elapsed}s after the first batch: $rate changes/s"
 	echo "worker CPU: ${cpu}s for them: $cpu_rate changes per CPU second (the worker's backend; commits and the checkpointer not counted)"
+	echo "worker page faults: $((flt1 - flt0)) minor faults for them ($(( (flt1 - flt0) * 1000 / (N - first_applied) )) per 1000 changes)"
 	echo "worker memory: peak RSS (VmHWM) ${hwm} kB, RSS at the end ${rss:-?} kB (RSS counts the shared buffers the worker touched)"
 	echo "worker heap (smaps Anonymous: private memory, shared buffers excluded): peak seen ${priv_peak:-?} kB, at the end ${priv:-?} kB"
 	echo "landing rows (orders lines): $rows; source: $src_rows; dead letters: $dead"

@@ -10,11 +10,13 @@
 #   WalstarTest::Shop::landing_equal($src, $ana, 'after the workload');
 #   my @msgs = WalstarTest::Shop::slot_changes($src);   # [topic, bytes, op]
 #   WalstarTest::Shop::produce_raw($kafka, @msgs);
+#   WalstarTest::Shop::wait_applied($ana, $kafka);        # before comparing
 package WalstarTest::Shop;
 
 use strict;
 use warnings;
 use File::Temp ();
+use JSON::PP ();
 use PostgreSQL::Test::Utils ();
 use Test::More;
 use Time::HiRes ();
@@ -62,6 +64,41 @@ sub landing_equal
 		Time::HiRes::sleep(0.1);
 	}
 	ok(!@diff, "$what: landing tables equal the source") or diag(join("\n", @diff));
+}
+
+# The topic of each source table (the decoder's default prefix).
+sub topics
+{
+	return map { 'walstar.' . ($_->[0] =~ /\./ ? $_->[0] : "public.$_->[0]") } @TABLES;
+}
+
+# Wait (up to 60 s) until the subscriptions in ana have applied every message
+# Kafka holds in the three tables' topics: stored next offsets at the
+# partitions' end offsets. Until then landing_equal may meet a passing
+# state: the topics are applied independently, so a table whose last
+# changes are still in Kafka can already equal the source (e.g. emptied by
+# TRUNCATE both before and after them), and anything counted from those
+# changes (a trigger's) is not there yet.
+sub wait_applied
+{
+	my ($ana, $kafka) = @_;
+	my @ends;
+	for my $topic (topics())
+	{
+		my $md = JSON::PP::decode_json(scalar `kcat -L -J -b @{[ $kafka->bootstrap ]} -t $topic 2>/dev/null`);
+		for my $p (map { @{ $_->{partitions} } } @{ $md->{topics} })
+		{
+			my ($end) = `kcat -Q -b @{[ $kafka->bootstrap ]} -t $topic:$p->{partition}:-1 2>/dev/null` =~ /offset (-?\d+)/
+			  or die "no end offset of $topic partition $p->{partition}";
+			push @ends, "('$topic', $p->{partition}, $end)";
+		}
+	}
+	my $lagging = "FROM (VALUES " . join(', ', @ends) . ") e(topic, part, end_offset)"
+	  . " LEFT JOIN walstar.subscription_offsets o ON o.topic = e.topic AND o.partition = e.part"
+	  . " WHERE coalesce(o.next_offset, 0) < e.end_offset";
+	ok($ana->poll_query_until('ana', "SELECT count(*) = 0 $lagging"), 'every message in Kafka applied')
+	  or diag('partitions behind Kafka (topic|partition|end|next_offset): '
+		  . ($ana->psql('ana', "SELECT e.topic, e.part, e.end_offset, o.next_offset $lagging"))[1]);
 }
 
 # One random transaction over the three tables, as SQL.
