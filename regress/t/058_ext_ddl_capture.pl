@@ -18,16 +18,13 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use WalstarTest::Kafka;
+use WalstarTest::Pipeline;
 use WalstarTest::Shop;
 use WalstarTest::Sink;
 
 my $kafka = WalstarTest::Kafka->start;
 
-my $src = PostgreSQL::Test::Cluster->new('cap_source');
-$src->init(allows_streaming => 'logical');
-WalstarTest::Sink::setup_node($src);
-$src->start;
-$src->safe_psql('postgres', 'CREATE DATABASE app');
+my $src = WalstarTest::Pipeline::source('cap_source', 'app');
 $src->safe_psql('app', q{
 CREATE TABLE t (id int PRIMARY KEY, n int NOT NULL DEFAULT 0, v text, d text, s text);
 INSERT INTO t SELECT g, g, 'v' || g, 'd' || g, (g * 7)::text FROM generate_series(1, 200) g;
@@ -47,18 +44,9 @@ like($out, qr/DDL capture installed/, 'walstar-sink --install-ddl-capture instal
 is($src->safe_psql('app', q{SELECT evtenabled FROM pg_event_trigger WHERE evtname = 'walstar_ddl_capture'}),
 	'O', 'the event trigger is enabled');
 
-my $node = PostgreSQL::Test::Cluster->new('cap_analytics');
-$node->init;
-$node->append_conf('postgresql.conf', q{
-shared_preload_libraries = 'walstar'
-walstar.launcher_naptime = 1
-});
-$node->start;
-$node->safe_psql('postgres', 'CREATE DATABASE ana');
-$node->safe_psql('ana', 'CREATE EXTENSION walstar');
-$node->safe_psql('ana', "SELECT walstar.create_subscription('cap', '" . $kafka->bootstrap . q{',
+my $node = WalstarTest::Pipeline::analytics('cap_analytics', $kafka, 'cap',
 	topics => '{walstar.public.t}', landing_schema => 'public', batch_size => 100,
-	batch_time => '50ms', enabled => true, dropped_columns => 'drop')});
+	batch_time => '50ms', dropped_columns => 'drop');
 
 my $sink = WalstarTest::Sink->start(name => 'cap', node => $src, db => 'app', kafka => $kafka,
 	args => ['--topic-partitions=2']);
