@@ -1,0 +1,224 @@
+# The booking-funnel and player-ratings scenarios (shared/scenario/, copied
+# into demo/booking and demo/ratings) through the real pipeline, up to the
+# landing tables: five service databases on a source cluster (their DDL
+# unchanged: enums, uuid, inet, char(2), numeric(3,1), a cascading foreign
+# key), one walstar-sink per database, a real Kafka broker, one subscription
+# per service on the analytics cluster. The history loaders' rows go through
+# the sinks' initial snapshots, then the scenario workloads run on all five
+# services at once: sessions with late views, bookings before their views,
+# privacy deletes, users arriving after their sessions and moving country;
+# transfers (some dated back), free agents, matches with ratings before
+# their players, rating corrections and match deletes whose ratings the
+# stream carries one by one.
+#
+# After the pipeline has caught up, every landing table equals its source
+# table row by row, and the scenarios' plain-SQL answers (demo/*/answers.sql,
+# the reference the models are checked against) are the same computed over
+# the landing tables as over copies of the source tables.
+use strict;
+use warnings;
+use IPC::Run ();
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use WalstarTest::Kafka;
+use WalstarTest::Pipeline;
+use WalstarTest::Sink;
+
+my $root = $ENV{WALSTAR_ROOT} // '.';
+my %sizes = (users => 400, sessions => 4000, clubs => 12, players => 300, matches => 240);
+my %services = (
+	booking_users => [ 'booking', 'users' ],
+	booking_journey => [ 'booking', 'page_views' ],
+	booking_orders => [ 'booking', 'bookings' ],
+	ratings_clubs => [ 'ratings', 'clubs', 'players' ],
+	ratings_matches => [ 'ratings', 'matches', 'ratings' ]);
+my %history = (
+	booking_users => [ 'history_users.sql' ],
+	booking_journey => [ 'history_sessions.sql', 'history_journey.sql' ],
+	booking_orders => [ 'history_sessions.sql', 'history_orders.sql' ],
+	ratings_clubs => [ 'history_clubs.sql' ],
+	ratings_matches => [ 'history_matches.sql' ]);
+my %workload = (
+	booking_users => [ 'user_new.sql@2', 'user_move.sql@4', 'user_delete.sql@1' ],
+	booking_journey => [ 'session_new.sql@10', 'view_late.sql@3', 'session_delete.sql@1', 'view_delete.sql@1' ],
+	booking_orders => [ 'booking_new.sql@6', 'booking_confirm.sql@4', 'booking_cancel.sql@1' ],
+	ratings_clubs => [ 'player_transfer.sql@4', 'player_release.sql@1', 'player_new.sql@1' ],
+	ratings_matches => [ 'match_new.sql@3', 'rating_correct.sql@6', 'match_delete.sql@1' ]);
+# the version records the scenarios' attribution rules read: every version
+# of every row that still exists, kept at the source by a trigger (not
+# replicated)
+my %versions = (
+	booking_users => [ 'users', 'user_versions', 'country_code text' , 'country_code' ],
+	ratings_clubs => [ 'players', 'player_versions', 'club_id bigint', 'club_id' ]);
+
+my $kafka = WalstarTest::Kafka->start;
+my $src = WalstarTest::Pipeline::source('scen_source', 'booking_users');
+$src->append_conf('postgresql.conf', "timezone = 'UTC'\n");
+$src->reload;
+
+my $ana = PostgreSQL::Test::Cluster->new('scen_analytics');
+$ana->init;
+$ana->append_conf('postgresql.conf', q{
+shared_preload_libraries = 'walstar'
+walstar.launcher_naptime = 1
+max_worker_processes = 16
+timezone = 'UTC'
+});
+$ana->start;
+$ana->safe_psql('postgres', 'CREATE DATABASE ana');
+$ana->safe_psql('ana', 'CREATE EXTENSION walstar');
+
+sub scenario_dir { return "$root/demo/" . ($_[0] =~ /^booking/ ? 'booking' : 'ratings'); }
+
+sub section
+{
+	my ($db) = @_;
+	my $file = scenario_dir($db) . '/' . ($db =~ /^booking/ ? 'booking' : 'ratings') . '_sources.sql';
+	my ($out, $err);
+	IPC::Run::run [ "$root/demo/scenario_section.pl", $file, $db ], '>', \$out, '2>', \$err
+	  or die "scenario_section.pl $db: $err";
+	return $out;
+}
+
+my $vars = join('', map { "\\set $_ $sizes{$_}\n" } sort keys %sizes);
+for my $db (sort keys %services)
+{
+	$src->safe_psql('postgres', "CREATE DATABASE $db") unless $db eq 'booking_users';
+	$src->safe_psql($db, section($db));
+	if (my $v = $versions{$db})
+	{
+		my ($table, $log, $coldef, $col) = @$v;
+		$src->safe_psql($db, qq{
+CREATE TABLE $log (seq bigserial, id bigint, $coldef, updated_at timestamptz);
+CREATE FUNCTION record_version() RETURNS trigger LANGUAGE plpgsql AS \$\$
+BEGIN
+	IF TG_OP = 'DELETE' THEN
+		DELETE FROM $log WHERE id = OLD.id;
+		RETURN OLD;
+	END IF;
+	INSERT INTO $log (id, $col, updated_at) VALUES (NEW.id, NEW.$col, NEW.updated_at);
+	RETURN NEW;
+END \$\$;
+CREATE TRIGGER record_version AFTER INSERT OR UPDATE OR DELETE ON $table
+	FOR EACH ROW EXECUTE FUNCTION record_version();
+});
+	}
+	$src->safe_psql($db, $vars . join('', map { slurp_file(scenario_dir($db) . "/$_") } @{ $history{$db} }));
+}
+cmp_ok($src->safe_psql('booking_journey', 'SELECT count(*) FROM page_views'), '>', $sizes{sessions},
+	'the history has its page views');
+
+my @sinks;
+for my $db (sort keys %services)
+{
+	my ($schema, @tables) = @{ $services{$db} };
+	my $topics = join(', ', map { "'$db.public.$_'" } @tables);
+	$ana->safe_psql('ana', "SELECT walstar.create_subscription('$db', '" . $kafka->bootstrap
+		  . "', topics => ARRAY[$topics], landing_schema => '$schema', batch_time => '100ms', enabled => true)");
+	push @sinks, WalstarTest::Sink->start(name => $db, node => $src, db => $db, kafka => $kafka,
+		args => [ "--slot=walstar_$db", "--topic-prefix=$db",
+			'--include-tables=' . join(',', map { "public.$_" } @tables) ]);
+}
+
+# A table as text, row by row in key order: what its landing copy must equal.
+sub rows
+{
+	my ($node, $db, $table) = @_;
+	return $node->safe_psql($db, "COPY (SELECT * FROM $table ORDER BY id) TO STDOUT");
+}
+
+sub wait_caught_up
+{
+	my ($label) = @_;
+	for my $db (sort keys %services)
+	{
+		my ($schema, @tables) = @{ $services{$db} };
+		for my $t (@tables)
+		{
+			my $want = $src->safe_psql($db, "SELECT count(*) || ':' || coalesce(max(id), 0) FROM $t");
+			$ana->poll_query_until('ana', "SELECT count(*) || ':' || coalesce(max(id), 0) FROM $schema.$t", $want)
+			  or die "$label: $schema.$t did not catch up with $db.$t ($want)";
+			is(rows($ana, 'ana', "$schema.$t"), rows($src, $db, $t), "$label: $schema.$t equals $db.$t row by row");
+		}
+	}
+}
+
+wait_caught_up('initial snapshot');
+
+my $seconds = $ENV{WALSTAR_SCENARIO_SECONDS} // 10;
+my @bench;
+for my $db (sort keys %services)
+{
+	my ($out, $err) = ('', '');
+	my $dir = scenario_dir($db) . '/workload';
+	push @bench, [ $db, \$out, \$err, IPC::Run::start(
+		[ 'pgbench', '-n', '-T', $seconds, '-R', 40, '-c', '2', '-j', '1',
+		  (map { ('-D', "$_=$sizes{$_}") } sort keys %sizes),
+		  (map { ('-f', "$dir/$_") } @{ $workload{$db} }),
+		  '-h', $src->host, '-p', $src->port, $db ],
+		'>', \$out, '2>', \$err) ];
+}
+for my $b (@bench)
+{
+	my ($db, $out, $err, $h) = @$b;
+	ok($h->finish, "the workload on $db") or diag($$err);
+	my ($n) = $$out =~ /number of transactions actually processed: (\d+)/;
+	cmp_ok($n // 0, '>', 20, "$db: the workload committed transactions");
+}
+wait_caught_up('after the workload');
+
+# The features the workloads are for did happen.
+cmp_ok($src->safe_psql('booking_orders', q{SELECT count(*) FROM bookings WHERE status = 'confirmed'
+	AND confirmed_at > now() - interval '1 hour'}), '>', 0, 'the workload confirmed bookings');
+cmp_ok($src->safe_psql('booking_journey', q{SELECT count(*) FROM page_views WHERE user_id > } . $sizes{users}),
+	'>', 0, 'sessions name users registered after them');
+cmp_ok($src->safe_psql('ratings_matches', q{SELECT count(*) FROM ratings WHERE player_id > } . $sizes{players}),
+	'>', 0, 'ratings name players registered after them');
+cmp_ok($src->safe_psql('ratings_clubs', q{SELECT count(*) FROM player_versions v
+	WHERE v.updated_at < (SELECT max(w.updated_at) FROM player_versions w WHERE w.id = v.id AND w.seq < v.seq)}),
+	'>', 0, 'some transfers are dated before the version they follow');
+
+# The answers, over copies of the source tables (a scratch database of the
+# source cluster) and over the landing tables with the same version records.
+for my $scenario ([ 'booking', [ 'booking_users', 'user_versions' ], [ 'booking_journey', 'page_views' ],
+		[ 'booking_orders', 'bookings' ] ],
+	[ 'ratings', [ 'ratings_clubs', 'player_versions' ], [ 'ratings_clubs', 'clubs' ], [ 'ratings_clubs', 'players' ],
+		[ 'ratings_matches', 'matches' ], [ 'ratings_matches', 'ratings' ] ])
+{
+	my ($name, @copies) = @$scenario;
+	$src->safe_psql('postgres', "CREATE DATABASE expected_$name");
+	$ana->safe_psql('ana', "CREATE SCHEMA ${name}_versions");
+	for my $c (@copies)
+	{
+		my ($db, $t) = @$c;
+		my $data = $src->safe_psql($db, "COPY $t TO STDOUT");
+		# the same columns, types as text where the source's are its own
+		my $cols = $src->safe_psql($db, qq{SELECT string_agg(quote_ident(attname) || ' ' ||
+			CASE WHEN t.typtype = 'e' THEN 'text' ELSE format_type(atttypid, atttypmod) END, ', ' ORDER BY attnum)
+			FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+			WHERE attrelid = '$t'::regclass AND attnum > 0 AND NOT attisdropped});
+		$src->safe_psql("expected_$name", "CREATE TABLE $t ($cols)");
+		$src->safe_psql("expected_$name", "COPY $t FROM STDIN;\n$data\n\\.\n") if $data ne '';
+		next unless $t =~ /_versions$/;
+		$ana->safe_psql('ana', "CREATE TABLE ${name}_versions.$t ($cols)");
+		$ana->safe_psql('ana', "COPY ${name}_versions.$t FROM STDIN;\n$data\n\\.\n") if $data ne '';
+	}
+	my $answers = slurp_file("$root/demo/$name/answers.sql");
+	my $want = $src->safe_psql("expected_$name", $answers);
+	my $got = $ana->safe_psql('ana', "SET search_path = ${name}_versions, $name;\n$answers");
+	my @lines = split /\n/, $want;
+	cmp_ok(scalar(@lines), '>', 100, "$name: " . scalar(@lines) . ' reference answers');
+	my %kinds = map { (split / \| /)[0] => 1 } @lines;
+	is(join(',', sort keys %kinds),
+		$name eq 'booking' ? 'booking_time,bookings,funnel,funnel_by_country,repeat_bookings'
+		: 'club_ratings,league_distribution,player_form,top_players',
+		"$name: every question has answers");
+	is($got, $want, "$name: the answers over the landing tables equal those over the sources");
+}
+
+$_->stop for @sinks;
+$ana->stop;
+$src->stop;
+$kafka->stop;
+done_testing();
