@@ -15,6 +15,8 @@
 #
 #   DEMO_CLAIMS=2000000 demo/run.sh     a bigger history
 #   DEMO_KEEP=1 demo/run.sh             leave everything running at the end
+#                                       ($DEMO_WORK/stop.sh stops it; pipeline.env
+#                                       says where it runs)
 #   DEMO_WORK=dir                       where clusters, broker and logs live
 #                                       (default .cache/demo)
 # As root, PostgreSQL runs as the postgres OS user (it refuses root).
@@ -73,6 +75,14 @@ cleanup() {
 			echo "$ROOT/regress/kafka.sh stop $WORK/kafka"
 		} > "$WORK/stop.sh"
 		chmod +x "$WORK/stop.sh"
+		# where everything runs, for scripts that go on from here (bench/freshness)
+		{
+			echo "SRC_PORT=$SRC_PORT"
+			echo "ANA_PORT=$ANA_PORT"
+			echo "BROKER=$BROKER"
+			echo "SINK_PIDS='$SINK_PIDS'"
+			echo "CUSTOMERS=$CUSTOMERS CLAIMS=$CLAIMS FEEDBACK=$FEEDBACK"
+		} > "$WORK/pipeline.env"
 		echo "DEMO_KEEP: everything keeps running; stop it with $WORK/stop.sh (as $(id -un))"
 		exit 0
 	fi
