@@ -57,17 +57,7 @@ my $src = WalstarTest::Pipeline::source('scen_source', 'booking_users');
 $src->append_conf('postgresql.conf', "timezone = 'UTC'\n");
 $src->reload;
 
-my $ana = PostgreSQL::Test::Cluster->new('scen_analytics');
-$ana->init;
-$ana->append_conf('postgresql.conf', q{
-shared_preload_libraries = 'walstar'
-walstar.launcher_naptime = 1
-max_worker_processes = 16
-timezone = 'UTC'
-});
-$ana->start;
-$ana->safe_psql('postgres', 'CREATE DATABASE ana');
-$ana->safe_psql('ana', 'CREATE EXTENSION walstar');
+my $ana = WalstarTest::Pipeline::analytics_node('scen_analytics', "max_worker_processes = 16\ntimezone = 'UTC'\n");
 
 sub scenario_dir { return "$root/demo/" . ($_[0] =~ /^booking/ ? 'booking' : 'ratings'); }
 

@@ -9,6 +9,8 @@
 #       # with the extension and an enabled subscription 'ddl' on the
 #       # broker; the other arguments go to walstar.create_subscription by
 #       # name, as quoted literals
+#   my $node = WalstarTest::Pipeline::analytics_node('ana', "timezone = 'UTC'\n");
+#       # the same without a subscription, with more postgresql.conf lines
 #   my $node = WalstarTest::Pipeline::combined('ext_apply', "timezone = 'UTC'\n");
 #       # one cluster as both ends (logical WAL, walstar preloaded,
 #       # walstar_decoder loadable, 16 worker processes) with the given
@@ -39,18 +41,25 @@ sub literal
 	return "'$v'";
 }
 
-sub analytics
+sub analytics_node
 {
-	my ($name, $kafka, $subscription, %args) = @_;
+	my ($name, $conf) = @_;
 	my $node = PostgreSQL::Test::Cluster->new($name);
 	$node->init;
 	$node->append_conf('postgresql.conf', q{
 shared_preload_libraries = 'walstar'
 walstar.launcher_naptime = 1
-});
+} . ($conf // ''));
 	$node->start;
 	$node->safe_psql('postgres', 'CREATE DATABASE ana');
 	$node->safe_psql('ana', 'CREATE EXTENSION walstar');
+	return $node;
+}
+
+sub analytics
+{
+	my ($name, $kafka, $subscription, %args) = @_;
+	my $node = analytics_node($name);
 	my $named = join('', map { ", $_ => " . literal($args{$_}) } sort keys %args);
 	$node->safe_psql('ana', 'SELECT walstar.create_subscription(' . literal($subscription) . ', '
 		  . literal($kafka->bootstrap) . "$named, enabled => true)");
