@@ -2,7 +2,7 @@
 # Installs what the build, the tests and the demo need, only what is missing:
 # Debian packages (PostgreSQL 15 server and headers, librdkafka, protobuf-c,
 # libcurl, kcat, Java, Maven, Prometheus and its postgres exporter, libsystemd,
-# debhelper for `make deb`, ...) and Apache Kafka's broker jars, fetched with
+# debhelper for `make deb`, pg_auto_failover for the source-failover test bed, ...) and Apache Kafka's broker jars, fetched with
 # Maven into .cache/kafka (ignored by git). Cheap when everything is present.
 set -eu
 
@@ -17,7 +17,7 @@ PACKAGES="postgresql-15 postgresql-server-dev-15 \
   clang libclang-rt-14-dev \
   default-jre-headless maven libipc-run-perl libtest-simple-perl \
   prometheus prometheus-postgres-exporter libsystemd-dev \
-  debhelper postgresql-server-dev-all"
+  debhelper postgresql-server-dev-all postgresql-15-auto-failover"
 
 missing=""
 for p in $PACKAGES; do
