@@ -2,8 +2,9 @@
 # Installs what the build, the tests and the demo need, only what is missing:
 # Debian packages (PostgreSQL 15 server and headers, librdkafka, protobuf-c,
 # libcurl, kcat, Java, Maven, Prometheus and its postgres exporter, libsystemd,
-# debhelper for `make deb`, pg_auto_failover for the source-failover test bed, ...) and Apache Kafka's broker jars, fetched with
-# Maven into .cache/kafka (ignored by git). Cheap when everything is present.
+# debhelper for `make deb`, pg_auto_failover for the source-failover test
+# bed, ...) and Apache Kafka's broker jars, fetched with Maven into
+# .cache/kafka (ignored by git). Cheap when everything is present.
 set -eu
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
