@@ -60,6 +60,7 @@ FUZZ_TIME ?= 60
 test: deps
 	regress/check_format.sh
 	regress/check_ops.sh
+	$(MAKE) dist && rm -f walstar-$(DIST_VERSION).zip
 	$(MAKE) all
 	$(MAKE) install
 	fuzz/run.sh 10

@@ -1,4 +1,7 @@
-/* walstar--0.1.sql: the walstar extension, version 0.1 */
+/* walstar--0.1.sql: the walstar extension, version 0.1, as released: never
+ * edited again. Installations of 0.1 update with walstar--0.1--0.2.sql;
+ * regress/t/091_ext_upgrade.pl checks that 0.1 plus the update script gives
+ * the objects of a fresh walstar--0.2.sql. */
 
 -- complain if script is sourced in psql, rather than via CREATE EXTENSION
 \echo Use "CREATE EXTENSION walstar" to load this file. \quit

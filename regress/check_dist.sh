@@ -32,7 +32,7 @@ perl -MJSON::PP -e '
 		{
 			push @err, "$e: $f is not in the zip" unless -f $f;
 		}
-		($control) = grep { -f } ("extension/$e.control", glob("extension/*/$e.control"));
+		my ($control) = grep { -f } ("extension/$e.control", glob("extension/*/$e.control"));
 		my $c = do { local $/; open(my $f, "<", $control) or die "$e: no control file\n"; <$f> };
 		my ($dv) = $c =~ /^default_version\s*=\s*\x27([^\x27]+)\x27/m;
 		push @err, "$e: META.json says $p->{version}, $control default_version $dv"
