@@ -27,7 +27,6 @@
 
 #include "access/xact.h"
 #include "catalog/namespace.h"
-#include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/optimizer.h"
@@ -38,7 +37,6 @@
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "utils/pg_lsn.h"
 #include "utils/resowner.h"
 
 #include "subxact.h"
@@ -62,42 +60,12 @@ landing_ddl_step(const Change *ddl, int action, int32 attnum)
 static bool
 ddl_seen(const char *schema, const char *relname, const Change *c)
 {
-	Oid			argtypes[4] = {NAMEOID, NAMEOID, PG_LSNOID, INT8OID};
-	Datum		args[4] = {CStringGetDatum(schema), CStringGetDatum(relname),
-	LSNGetDatum(c->commit_lsn), Int64GetDatum(c->position)};
-	BookkeepingUser save;
-	bool		seen;
+	LandingState st;
 
-	bookkeeping_begin(&save);
-	if (SPI_execute_with_args("SELECT FROM walstar.landing_tables"
-							  " WHERE landing_schema OPERATOR(pg_catalog.=) $1"
-							  " AND landing_table OPERATOR(pg_catalog.=) $2"
-							  " AND (ddl_commit_lsn OPERATOR(pg_catalog.>) $3"
-							  " OR (ddl_commit_lsn OPERATOR(pg_catalog.=) $3"
-							  " AND ddl_position OPERATOR(pg_catalog.>=) $4))",
-							  4, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read walstar.landing_tables");
-	seen = SPI_processed > 0;
-	bookkeeping_end(&save);
-	return seen;
-}
-
-static void
-ddl_store(const char *schema, const char *relname, const Change *c)
-{
-	Oid			argtypes[4] = {NAMEOID, NAMEOID, PG_LSNOID, INT8OID};
-	Datum		args[4] = {CStringGetDatum(schema), CStringGetDatum(relname),
-	LSNGetDatum(c->commit_lsn), Int64GetDatum(c->position)};
-	BookkeepingUser save;
-
-	bookkeeping_begin(&save);
-	if (SPI_execute_with_args("UPDATE walstar.landing_tables"
-							  " SET ddl_commit_lsn = $3, ddl_position = $4"
-							  " WHERE landing_schema OPERATOR(pg_catalog.=) $1"
-							  " AND landing_table OPERATOR(pg_catalog.=) $2",
-							  4, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "could not write walstar.landing_tables");
-	bookkeeping_end(&save);
+	if (!landing_state_read(schema, relname, &st))
+		return false;
+	return st.ddl_lsn > c->commit_lsn ||
+		(st.ddl_lsn == c->commit_lsn && st.ddl_position >= c->position);
 }
 
 /* What check_using needs and finds. */
@@ -259,5 +227,5 @@ landing_ddl_apply(const char *schema, const char *relname, const char *qualified
 				elog(ERROR, "could not run \"%s\"", sql);
 		}
 	}
-	ddl_store(schema, relname, c);
+	landing_state_write_ddl(schema, relname, c->commit_lsn, c->position);
 }

@@ -17,11 +17,7 @@
  */
 #include "postgres.h"
 
-#include "catalog/pg_type.h"
-#include "executor/spi.h"
 #include "mb/pg_wchar.h"
-#include "utils/builtins.h"
-#include "utils/pg_lsn.h"
 
 #include "walstar.h"
 
@@ -88,38 +84,17 @@ holder_of_change(const Change *c)
 static LandingHolder *
 holder_lookup(const char *landing_schema, const char *relname)
 {
-	Oid			argtypes[2] = {NAMEOID, NAMEOID};
-	Datum		args[2];
-	LandingHolder *h = NULL;
+	LandingState st;
+	LandingHolder *h;
 
-	args[0] = CStringGetDatum(landing_schema);
-	args[1] = CStringGetDatum(relname);
-	if (SPI_execute_with_args("SELECT source, system_identifier, source_schema, source_table,"
-							  " copy_lsn"
-							  " FROM walstar.landing_tables"
-							  " WHERE landing_schema OPERATOR(pg_catalog.=) $1"
-							  " AND landing_table OPERATOR(pg_catalog.=) $2",
-							  2, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read walstar.landing_tables");
-	if (SPI_processed == 1)
-	{
-		HeapTuple	tup = SPI_tuptable->vals[0];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull;
-
-		h = palloc(sizeof(LandingHolder));
-		h->source = SPI_getvalue(tup, desc, 1);
-		h->system_id = (uint64) DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
-		h->schema = SPI_getvalue(tup, desc, 3);
-		h->table = SPI_getvalue(tup, desc, 4);
-		h->copy_lsn = 0;
-		{
-			Datum		d = SPI_getbinval(tup, desc, 5, &isnull);
-
-			if (!isnull)
-				h->copy_lsn = DatumGetLSN(d);
-		}
-	}
+	if (!landing_state_read(landing_schema, relname, &st))
+		return NULL;
+	h = palloc(sizeof(LandingHolder));
+	h->source = st.source;
+	h->system_id = st.system_id;
+	h->schema = st.schema;
+	h->table = st.table;
+	h->copy_lsn = st.copy_lsn;
 	return h;
 }
 
@@ -133,24 +108,10 @@ LandingHolder *
 landing_name_claim(const char *landing_schema, const char *relname, const Change *c)
 {
 	LandingHolder *h = holder_lookup(landing_schema, relname);
-	Oid			argtypes[6] = {NAMEOID, NAMEOID, TEXTOID, INT8OID, TEXTOID, TEXTOID};
-	Datum		args[6];
 
 	if (h != NULL)
 		return h;
-	args[0] = CStringGetDatum(landing_schema);
-	args[1] = CStringGetDatum(relname);
-	args[2] = CStringGetTextDatum(c->source);
-	args[3] = Int64GetDatum((int64) c->system_id);
-	args[4] = CStringGetTextDatum(c->schema);
-	args[5] = CStringGetTextDatum(c->table);
-	if (SPI_execute_with_args("INSERT INTO walstar.landing_tables"
-							  " (landing_schema, landing_table, source, system_identifier,"
-							  "  source_schema, source_table)"
-							  " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-							  6, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "could not write walstar.landing_tables");
-	if (SPI_processed == 1)
+	if (landing_state_claim(landing_schema, relname, c))
 		return holder_of_change(c);
 	h = holder_lookup(landing_schema, relname);
 	if (h == NULL)
@@ -195,16 +156,6 @@ void
 landing_name_set_copy_lsn(const char *landing_schema, const char *relname,
 						  LandingHolder *h, uint64 lsn)
 {
-	Oid			argtypes[3] = {NAMEOID, NAMEOID, PG_LSNOID};
-	Datum		args[3];
-
-	args[0] = CStringGetDatum(landing_schema);
-	args[1] = CStringGetDatum(relname);
-	args[2] = LSNGetDatum(lsn);
-	if (SPI_execute_with_args("UPDATE walstar.landing_tables SET copy_lsn = $3"
-							  " WHERE landing_schema OPERATOR(pg_catalog.=) $1"
-							  " AND landing_table OPERATOR(pg_catalog.=) $2",
-							  3, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "could not write walstar.landing_tables");
+	landing_state_write_copy_lsn(landing_schema, relname, lsn);
 	h->copy_lsn = lsn;
 }

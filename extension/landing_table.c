@@ -5,8 +5,8 @@
  *		column layout (added, renamed, retyped columns) exactly, or refuse.
  *
  * The layout last applied (source attnums, names, landing types) is kept
- * in walstar.landing_tables. A table batch is compared with it by attnum,
- * which a rename keeps:
+ * in walstar.landing_tables (landing_state.c). A table batch is compared
+ * with it by attnum, which a rename keeps:
  *   - a renamed column is renamed in the landing table;
  *   - a new column is added, NULL in existing rows when the source's
  *     existing rows are NULL too (no default), or with the value they read
@@ -36,25 +36,12 @@
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "parser/parse_type.h"
-#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
-#include "utils/pg_lsn.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
 #include "walstar.h"
-
-/* A source column layout, as stored in walstar.landing_tables. */
-typedef struct Layout
-{
-	int			n;				/* columns */
-	int32	   *attnums;		/* source attnums */
-	char	  **names;			/* column names */
-	char	  **types;			/* landing types (Column.landing_type) */
-	XLogRecPtr	ddl_lsn;		/* commit LSN of the DDL record that set it */
-	int64		ddl_position;	/* and its position (0: none) */
-} Layout;
 
 /* A column's source attnum: sent when it is not the column's position. */
 static int32
@@ -106,74 +93,12 @@ run_ddl(const char *sql)
 		elog(ERROR, "could not run \"%s\"", sql);
 }
 
-static char **
-text_elements(Datum array, int *n)
-{
-	Datum	   *elems;
-	bool	   *nulls;
-	char	  **out;
-	int			i;
-
-	deconstruct_array(DatumGetArrayTypeP(array), TEXTOID, -1, false, TYPALIGN_INT,
-					  &elems, &nulls, n);
-	out = palloc(sizeof(char *) * Max(*n, 1));
-	for (i = 0; i < *n; i++)
-		out[i] = nulls[i] ? pstrdup("") : TextDatumGetCString(elems[i]);
-	return out;
-}
-
-/* The stored layout of a landing table; false when none is stored. */
 static bool
-layout_load(const char *schema, const char *relname, Layout *layout)
-{
-	Oid			argtypes[2] = {NAMEOID, NAMEOID};
-	Datum		args[2] = {CStringGetDatum(schema), CStringGetDatum(relname)};
-	BookkeepingUser save;
-	bool		found = false;
-
-	bookkeeping_begin(&save);
-	if (SPI_execute_with_args("SELECT source_attnums, source_columns, source_types,"
-							  " coalesce(ddl_commit_lsn, '0/0'), coalesce(ddl_position, 0)"
-							  " FROM walstar.landing_tables"
-							  " WHERE landing_schema OPERATOR(pg_catalog.=) $1"
-							  " AND landing_table OPERATOR(pg_catalog.=) $2"
-							  " AND source_attnums IS NOT NULL",
-							  2, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read walstar.landing_tables");
-	if (SPI_processed == 1)
-	{
-		HeapTuple	tup = SPI_tuptable->vals[0];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull;
-		Datum	   *elems;
-		bool	   *nulls;
-		int			n,
-					nn,
-					nt,
-					i;
-
-		deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(tup, desc, 1, &isnull)),
-						  INT4OID, 4, true, TYPALIGN_INT, &elems, &nulls, &n);
-		layout->attnums = palloc(sizeof(int32) * Max(n, 1));
-		for (i = 0; i < n; i++)
-			layout->attnums[i] = nulls[i] ? 0 : DatumGetInt32(elems[i]);
-		layout->names = text_elements(SPI_getbinval(tup, desc, 2, &isnull), &nn);
-		layout->types = text_elements(SPI_getbinval(tup, desc, 3, &isnull), &nt);
-		layout->n = n;
-		layout->ddl_lsn = DatumGetLSN(SPI_getbinval(tup, desc, 4, &isnull));
-		layout->ddl_position = DatumGetInt64(SPI_getbinval(tup, desc, 5, &isnull));
-		found = (nn == n && nt == n);
-	}
-	bookkeeping_end(&save);
-	return found;
-}
-
-static bool
-layout_equal(const Layout *layout, int ncols, Column **columns)
+layout_equal(const LandingState *layout, int ncols, Column **columns)
 {
 	int			i;
 
-	if (layout->n != ncols)
+	if (layout->ncolumns != ncols)
 		return false;
 	for (i = 0; i < ncols; i++)
 		if (layout->attnums[i] != column_attnum(columns[i], i) ||
@@ -186,33 +111,18 @@ layout_equal(const Layout *layout, int ncols, Column **columns)
 static void
 layout_store(const char *schema, const char *relname, int ncols, Column **columns)
 {
-	Oid			argtypes[5] = {NAMEOID, NAMEOID, INT4ARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
-	Datum		args[5];
-	Datum	   *attnums = palloc(sizeof(Datum) * Max(ncols, 1));
-	Datum	   *names = palloc(sizeof(Datum) * Max(ncols, 1));
-	Datum	   *types = palloc(sizeof(Datum) * Max(ncols, 1));
-	BookkeepingUser save;
+	int32	   *attnums = palloc(sizeof(int32) * Max(ncols, 1));
+	char	  **names = palloc(sizeof(char *) * Max(ncols, 1));
+	char	  **types = palloc(sizeof(char *) * Max(ncols, 1));
 	int			i;
 
 	for (i = 0; i < ncols; i++)
 	{
-		attnums[i] = Int32GetDatum(column_attnum(columns[i], i));
-		names[i] = CStringGetTextDatum(columns[i]->name);
-		types[i] = CStringGetTextDatum(columns[i]->landing_type);
+		attnums[i] = column_attnum(columns[i], i);
+		names[i] = columns[i]->name;
+		types[i] = columns[i]->landing_type;
 	}
-	args[0] = CStringGetDatum(schema);
-	args[1] = CStringGetDatum(relname);
-	args[2] = PointerGetDatum(construct_array(attnums, ncols, INT4OID, 4, true, TYPALIGN_INT));
-	args[3] = PointerGetDatum(construct_array(names, ncols, TEXTOID, -1, false, TYPALIGN_INT));
-	args[4] = PointerGetDatum(construct_array(types, ncols, TEXTOID, -1, false, TYPALIGN_INT));
-	bookkeeping_begin(&save);
-	if (SPI_execute_with_args("UPDATE walstar.landing_tables"
-							  " SET source_attnums = $3, source_columns = $4, source_types = $5"
-							  " WHERE landing_schema OPERATOR(pg_catalog.=) $1"
-							  " AND landing_table OPERATOR(pg_catalog.=) $2",
-							  5, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "could not write walstar.landing_tables");
-	bookkeeping_end(&save);
+	landing_state_write_layout(schema, relname, ncols, attnums, names, types);
 }
 
 static bool
@@ -315,7 +225,7 @@ landing_table_prepare(const char *schema, const char *relname, const char *quali
 	Oid			relid = InvalidOid;
 	bool		created = false;
 	int			has_rows = -1;	/* unknown */
-	Layout		prev = {0};
+	LandingState prev = {0};
 	bool		have_prev;
 	char	  **types;
 	int			i;
@@ -331,7 +241,7 @@ landing_table_prepare(const char *schema, const char *relname, const char *quali
 		created = true;
 		has_rows = 0;
 	}
-	have_prev = !created && layout_load(schema, relname, &prev);
+	have_prev = !created && landing_state_read(schema, relname, &prev) && prev.has_layout;
 
 	/*
 	 * A record older than the captured DDL last applied, in another layout:
@@ -363,7 +273,7 @@ landing_table_prepare(const char *schema, const char *relname, const char *quali
 		Oid			collid;
 
 		if (have_prev)
-			for (k = prev.n - 1; k >= 0; k--)
+			for (k = prev.ncolumns - 1; k >= 0; k--)
 				if (prev.attnums[k] == column_attnum(col, i))
 					break;
 

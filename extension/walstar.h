@@ -127,6 +127,34 @@ extern StreamVerdict stream_position_check(HTAB *parts, const PartitionState *ps
 										   const Change *c, char **reason);
 extern void stream_position_advance(PartitionState *ps, const Change *c);
 
+/* landing_state.c: a landing table's row in walstar.landing_tables */
+typedef struct LandingState
+{
+	bool		found;			/* the row exists */
+	/* the source table it holds (landing_names.c) */
+	char	   *source;			/* Change.source */
+	uint64		system_id;		/* Change.system_id */
+	char	   *schema;			/* source schema */
+	char	   *table;			/* source table */
+	uint64		copy_lsn;		/* commit LSN of the copy that filled it, or 0 */
+	/* the source column layout last applied (landing_table.c) */
+	bool		has_layout;
+	int			ncolumns;
+	int32	   *attnums;		/* source attnums */
+	char	  **names;			/* column names */
+	char	  **types;			/* landing types (Column.landing_type) */
+	/* the last captured DDL record applied (landing_ddl.c), or 0/0 */
+	uint64		ddl_lsn;
+	int64		ddl_position;
+} LandingState;
+extern bool landing_state_read(const char *schema, const char *relname, LandingState *st);
+extern bool landing_state_claim(const char *schema, const char *relname, const Change *c);
+extern void landing_state_write_copy_lsn(const char *schema, const char *relname, uint64 lsn);
+extern void landing_state_write_layout(const char *schema, const char *relname, int n,
+									   const int32 *attnums, char **names, char **types);
+extern void landing_state_write_ddl(const char *schema, const char *relname, uint64 lsn,
+									int64 position);
+
 /* landing_table.c: landing-table DDL, following the source's column layout */
 extern char **landing_table_prepare(const char *schema, const char *relname,
 									const char *qualified, int ncols,
