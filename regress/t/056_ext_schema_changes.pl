@@ -16,7 +16,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use WalstarTest::Kafka;
 use WalstarTest::Pipeline;
-use WalstarTest::Shop;
+use WalstarTest::SchemaChanges;
 use WalstarTest::Sink;
 
 my $kafka = WalstarTest::Kafka->start;
@@ -34,25 +34,7 @@ my $node = WalstarTest::Pipeline::analytics('ddl_analytics', $kafka, 'ddl',
 my $sink = WalstarTest::Sink->start(name => 'ddl', node => $src, db => 'app', kafka => $kafka);
 $sink->wait_log(qr/msg="streaming"/);
 
-# The source's columns, in the source's order.
-sub source_columns
-{
-	return $src->safe_psql('app', q{
-SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) FROM pg_attribute
-WHERE attrelid = 't'::regclass AND attnum > 0 AND NOT attisdropped});
-}
-
-# Landing equals source over the source's columns, row by row.
-sub landing_equal
-{
-	my ($what) = @_;
-	my $cols = source_columns();
-	my $rel = "(SELECT $cols FROM public.t)";
-	my $want = $src->safe_psql('app', WalstarTest::Shop::sum_sql($rel));
-	my $ok = $node->poll_query_until('ana', 'SELECT (' . WalstarTest::Shop::sum_sql($rel) . ") = '$want'", 't');
-	ok($ok, "$what: landing equals the source ($cols)")
-	  or diag('have ' . ($node->psql('ana', WalstarTest::Shop::sum_sql($rel)))[1] . " want $want");
-}
+my $t = WalstarTest::SchemaChanges->new($src, $node);
 
 sub caught_up
 {
@@ -60,27 +42,10 @@ sub caught_up
 		'the worker caught up');
 }
 
-# A writer at 20 tx/s: upserts and deletes over 300 keys, touching only id
-# and n, which every phase keeps.
-my $script = "$PostgreSQL::Test::Utils::tmp_check/writer.sql";
-open(my $fh, '>', $script) or die;
-print $fh q{\set id random(1, 300)
-\set del random(1, 10)
-INSERT INTO t (id, n) VALUES (:id, 1) ON CONFLICT (id) DO UPDATE SET n = t.n + 1;
-DELETE FROM t WHERE id = :id AND :del = 1;
-};
-close($fh);
-sub writer
-{
-	my ($seconds) = @_;
-	return WalstarTest::Sink::background("$PostgreSQL::Test::Utils::tmp_check/writer.log",
-		'pgbench', '-n', '-R', '20', '-T', $seconds, '-f', $script, $src->connstr('app'));
-}
-
-landing_equal('initial copy');
+$t->landing_equal('initial copy');
 
 # Phase 1: changes walstar follows exactly, while the writer runs.
-my $w = writer(8);
+my $w = $t->writer(8);
 sleep 1;
 $src->safe_psql('app', 'ALTER TABLE t ADD COLUMN c_null int');
 sleep 1;
@@ -91,7 +56,7 @@ $src->safe_psql('app', 'ALTER TABLE t RENAME COLUMN v TO v_renamed');
 sleep 1;
 $src->safe_psql('app', 'ALTER TABLE t DROP COLUMN d');
 is(WalstarTest::Sink::finish_background($w), 0, 'the writer ran');
-landing_equal('after ADD COLUMN (no default, constant default), RENAME COLUMN, DROP COLUMN');
+$t->landing_equal('after ADD COLUMN (no default, constant default), RENAME COLUMN, DROP COLUMN');
 is($node->safe_psql('ana', q{SELECT count(*) FROM public.t WHERE c_const = 'dflt'}),
 	$src->safe_psql('app', q{SELECT count(*) FROM t WHERE c_const = 'dflt'}),
 	'rows older than ADD COLUMN ... DEFAULT have the default');
@@ -102,7 +67,7 @@ is($node->safe_psql('ana', q{SELECT count(*) FROM pg_attribute WHERE attrelid = 
 is($node->safe_psql('ana', 'SELECT count(*) FROM walstar.dead_letters'), '0', 'no dead letters');
 
 # Phase 2: changes walstar cannot follow exactly are refused, with reasons.
-$w = writer(4);
+$w = $t->writer(4);
 sleep 1;
 $src->safe_psql('app', 'ALTER TABLE t ALTER COLUMN n TYPE bigint');
 sleep 1;
@@ -134,11 +99,11 @@ $node->safe_psql('ana', "ALTER TABLE public.t ADD COLUMN c_vol float8;
 UPDATE public.t SET c_vol = v.c FROM (VALUES $vol) AS v(id, c) WHERE t.id = v.id");
 retry_all();
 is($node->safe_psql('ana', 'SELECT count(*) FROM walstar.dead_letters'), '0', 'every dead letter applied');
-landing_equal('after ALTER COLUMN TYPE and a volatile default, made right and retried');
+$t->landing_equal('after ALTER COLUMN TYPE and a volatile default, made right and retried');
 
 # And the stream goes on with the new layout.
 $src->safe_psql('app', q{INSERT INTO t (id, n) VALUES (1000, 3000000000)});
-landing_equal('a bigint value after the type change');
+$t->landing_equal('a bigint value after the type change');
 
 $sink->stop;
 $kafka->stop;

@@ -19,7 +19,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use WalstarTest::Kafka;
 use WalstarTest::Pipeline;
-use WalstarTest::Shop;
+use WalstarTest::SchemaChanges;
 use WalstarTest::Sink;
 
 my $kafka = WalstarTest::Kafka->start;
@@ -52,24 +52,7 @@ my $sink = WalstarTest::Sink->start(name => 'cap', node => $src, db => 'app', ka
 	args => ['--topic-partitions=2']);
 $sink->wait_log(qr/msg="streaming"/);
 
-sub source_columns
-{
-	return $src->safe_psql('app', q{
-SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) FROM pg_attribute
-WHERE attrelid = 't'::regclass AND attnum > 0 AND NOT attisdropped});
-}
-
-# Landing equals source over the source's columns (as text), row by row.
-sub landing_equal
-{
-	my ($what) = @_;
-	my $cols = source_columns();
-	my $rel = "(SELECT $cols FROM public.t)";
-	my $want = $src->safe_psql('app', WalstarTest::Shop::sum_sql($rel));
-	my $ok = $node->poll_query_until('ana', 'SELECT (' . WalstarTest::Shop::sum_sql($rel) . ") = '$want'", 't');
-	ok($ok, "$what: landing equals the source ($cols)")
-	  or diag('have ' . ($node->psql('ana', WalstarTest::Shop::sum_sql($rel)))[1] . " want $want");
-}
+my $t = WalstarTest::SchemaChanges->new($src, $node);
 
 sub landing_type
 {
@@ -78,25 +61,10 @@ sub landing_type
 		WHERE attrelid = 'public.t'::regclass AND attname = '$col' AND NOT attisdropped});
 }
 
-my $script = "$PostgreSQL::Test::Utils::tmp_check/writer.sql";
-open(my $fh, '>', $script) or die;
-print $fh q{\set id random(1, 300)
-\set del random(1, 10)
-INSERT INTO t (id, n) VALUES (:id, 1) ON CONFLICT (id) DO UPDATE SET n = t.n + 1;
-DELETE FROM t WHERE id = :id AND :del = 1;
-};
-close($fh);
-sub writer
-{
-	my ($seconds) = @_;
-	return WalstarTest::Sink::background("$PostgreSQL::Test::Utils::tmp_check/writer.log",
-		'pgbench', '-n', '-R', '20', '-T', $seconds, '-f', $script, $src->connstr('app'));
-}
-
-landing_equal('initial copy');
+$t->landing_equal('initial copy');
 
 # Phase 1: everything the capture lets walstar follow, under the writer.
-my $w = writer(10);
+my $w = $t->writer(10);
 sleep 1;
 $src->safe_psql('app', 'ALTER TABLE t ADD COLUMN c_null int');
 $src->safe_psql('app', 'UPDATE t SET c_null = id WHERE id % 3 = 0');
@@ -111,7 +79,7 @@ sleep 1;
 $src->safe_psql('app', 'ALTER TABLE t DROP COLUMN d');
 is(WalstarTest::Sink::finish_background($w), 0, 'the writer ran');
 $src->safe_psql('app', q{INSERT INTO t (id, n, s) VALUES (1000, 3000000000, 5)});
-landing_equal('after ADD, RENAME, ALTER TYPE (cast and USING), DROP');
+$t->landing_equal('after ADD, RENAME, ALTER TYPE (cast and USING), DROP');
 is($node->safe_psql('ana', 'SELECT count(*) FROM walstar.dead_letters'), '0', 'no dead letters');
 is($node->safe_psql('ana', 'SELECT count(*) FROM walstar.subscription_status WHERE applied_messages > 0'),
 	'2', 'both partitions carried changes');
