@@ -11,6 +11,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use WalstarTest::Kafka;
+use WalstarTest::Pipeline;
 use WalstarTest::Shop;
 
 my $kafka = WalstarTest::Kafka->start;
@@ -28,16 +29,8 @@ CREATE TABLE acct (id int PRIMARY KEY, v int);
 SELECT 'init' FROM pg_create_logical_replication_slot('s', 'walstar_decoder');
 });
 
-my $node = PostgreSQL::Test::Cluster->new('order_analytics');
-$node->init;
-$node->append_conf('postgresql.conf', q{
-shared_preload_libraries = 'walstar'
-walstar.launcher_naptime = 1
-});
-$node->start;
-$node->safe_psql('postgres', 'CREATE DATABASE ana');
+my $node = WalstarTest::Pipeline::analytics_node('order_analytics');
 $node->safe_psql('ana', q{
-CREATE EXTENSION walstar;
 CREATE SCHEMA walstar_landing;
 CREATE TABLE walstar_landing.acct (id int PRIMARY KEY, v int CONSTRAINT not_two CHECK (v <> 2));
 });

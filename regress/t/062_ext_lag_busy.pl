@@ -12,15 +12,12 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes ();
 use WalstarTest::Kafka;
+use WalstarTest::Pipeline;
 use WalstarTest::Sink;
 
 my $kafka = WalstarTest::Kafka->start;
 
-my $src = PostgreSQL::Test::Cluster->new('lag_source');
-$src->init(allows_streaming => 'logical');
-WalstarTest::Sink::setup_node($src);
-$src->start;
-$src->safe_psql('postgres', 'CREATE DATABASE app');
+my $src = WalstarTest::Pipeline::source('lag_source', 'app');
 $src->safe_psql('app', 'CREATE TABLE t (id int PRIMARY KEY, v text)');
 
 my $sink = WalstarTest::Sink->start(name => 'lag', node => $src, db => 'app', kafka => $kafka,
@@ -33,16 +30,8 @@ my $deadline = time + 120;
 Time::HiRes::sleep(0.5) while $kafka->count($topic) < $total && time < $deadline;
 is($kafka->count($topic), $total, "the backlog of $total changes is in Kafka");
 
-my $node = PostgreSQL::Test::Cluster->new('lag_analytics');
-$node->init;
-$node->append_conf('postgresql.conf', q{
-shared_preload_libraries = 'walstar'
-walstar.launcher_naptime = 1
-});
-$node->start;
-$node->safe_psql('postgres', 'CREATE DATABASE ana');
+my $node = WalstarTest::Pipeline::analytics_node('lag_analytics');
 $node->safe_psql('ana', q{
-CREATE EXTENSION walstar;
 CREATE TABLE public.t (id int PRIMARY KEY, v text);
 CREATE FUNCTION public.slow() RETURNS trigger LANGUAGE plpgsql AS
 	$$BEGIN PERFORM pg_sleep(0.001); RETURN NEW; END$$;
