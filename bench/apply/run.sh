@@ -5,6 +5,7 @@
 #   bench/apply/run.sh                 300000 changes (BENCH_CHANGES=n to change)
 #   BENCH_MODEL=claims bench/apply/run.sh   the Acme tables with walstar_claims
 #                                      attached to the landing tables
+#   BENCH_MODEL=acme bench/apply/run.sh     the same workload, landing tables alone
 #
 # 1. A throwaway cluster (shared_preload_libraries = walstar) and a Kafka
 #    broker from regress/kafka.sh, on free loopback ports.
@@ -16,8 +17,8 @@
 #    time from the first to the last applied batch gives changes/s. The
 #    worker's peak RSS (VmHWM) and RSS at the end come from /proc.
 # With BENCH_MODEL=claims the workload is the Acme scenario's instead (see
-# below: customers changing country several times, claims inserted then
-# updated, feedback), so that keys repeat within a batch, and walstar_claims
+# below: customers changing country many times, claims inserted and updated
+# right after, feedback), so that keys repeat within a batch, and walstar_claims
 # maintains its star schema in the apply transactions.
 # Results go to stdout and bench/results/apply-<date>.txt (ignored by git);
 # bench/apply/RESULTS.md records a run. As root, everything runs as the
@@ -74,33 +75,44 @@ CONF
 pg_ctl -D "$WORK/data" -l "$WORK/postgres.log" start >/dev/null
 P="psql -X -q -At -h $WORK -p $PORT"
 $P -d postgres -c 'CREATE DATABASE src' -c 'CREATE DATABASE ana'
-if [ "$MODEL" = claims ]; then
+if [ "$MODEL" = claims ] || [ "$MODEL" = acme ]; then
 	TABLES="customers claims feedback"
 	sed -e 's/^-- \\connect .*$//' -e 's/NOT NULL UNIQUE/NOT NULL/' "$ROOT/demo/acme_sources.sql" | $P -d src
 	$P -d src -c 'CREATE EXTENSION walstar' \
 		-c "SELECT 'x' FROM pg_create_logical_replication_slot('bench', 'walstar_decoder')" >/dev/null
-	# N changes: customers N/60, each updated 5 times (a country change every
-	# other time, updated_at moving on); claims 40 %, half of them updated
-	# (review, then resolution), 1 in 20 deleted; feedback the rest.
-	cust=$((N / 60)); claims=$((N * 4 / 10)); cupd=$((claims / 2)); cdel=$((claims / 20))
-	fb=$((N - cust * 6 - claims - cupd - cdel))
+	# N changes where keys repeat within batches: customers N/100, each then
+	# updated in 30 rounds over all of them (updated_at moving on, a country
+	# change every other round); claims 30 %, inserted in chunks of 2000,
+	# half of each chunk updated right after (review), a quarter again
+	# (paid); 1 in 20 claims deleted; feedback the rest.
+	cust=$((N / 100)); claims=$((N * 3 / 10)); cdel=$((claims / 20))
+	fb=$((N - cust * 31 - claims * 7 / 4 - cdel))
 	$P -d src <<SQL
 INSERT INTO customers (id, full_name, email, country_code, created_at, updated_at)
 SELECT g, 'c' || g, 'c' || g || '@example.com', (ARRAY['DE', 'FR', 'NL', 'ES'])[1 + g % 4],
 	'2021-01-01', '2021-01-01' FROM generate_series(1, $cust) g;
 DO \$\$
 BEGIN
-	FOR i IN 1..5 LOOP
+	FOR i IN 1..30 LOOP
 		UPDATE customers SET updated_at = updated_at + interval '30 days',
 			country_code = CASE WHEN i % 2 = 0 THEN (ARRAY['DE', 'FR', 'NL', 'ES'])[1 + (id + i) % 4]
 								ELSE country_code END;
 	END LOOP;
 END \$\$;
-INSERT INTO claims (id, customer_id, amount, status, is_anomaly, flagged_at, created_at, updated_at)
-SELECT g, 1 + g % $cust, (g % 100000) / 10.0, 'open', g % 7 = 0, CASE WHEN g % 7 = 0 THEN t END, t, t
-FROM generate_series(1, $claims) g, LATERAL (SELECT timestamptz '2021-01-01' + (g % 1000) * interval '1 day' AS t) x;
-UPDATE claims SET status = 'paid', resolved_at = created_at + interval '5 days', updated_at = updated_at + interval '5 days'
-WHERE id <= $cupd;
+DO \$\$
+BEGIN
+	FOR c IN 0..($claims / 2000 - 1) LOOP
+		INSERT INTO claims (id, customer_id, amount, status, is_anomaly, flagged_at, created_at, updated_at)
+		SELECT g, 1 + g % $cust, (g % 100000) / 10.0, 'open', g % 7 = 0, CASE WHEN g % 7 = 0 THEN t END, t, t
+		FROM generate_series(c * 2000 + 1, c * 2000 + 2000) g,
+			 LATERAL (SELECT timestamptz '2021-01-01' + (g % 1000) * interval '1 day' AS t) x;
+		UPDATE claims SET status = 'in_review', updated_at = updated_at + interval '1 day'
+		WHERE id BETWEEN c * 2000 + 1 AND c * 2000 + 1000;
+		UPDATE claims SET status = 'paid', resolved_at = created_at + interval '5 days',
+			updated_at = updated_at + interval '5 days'
+		WHERE id BETWEEN c * 2000 + 1 AND c * 2000 + 500;
+	END LOOP;
+END \$\$;
 DELETE FROM claims WHERE id > $claims - $cdel;
 INSERT INTO feedback (id, claim_id, customer_id, rating, created_at)
 SELECT g, 1 + g % $claims, 1 + g % $cust, 1 + g % 5, timestamptz '2021-02-01' + (g % 1000) * interval '1 day'
@@ -196,8 +208,8 @@ fi
 {
 	echo "walstar apply benchmark $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 	echo "machine: $(nproc) cores, $(awk '/MemTotal/ {print int($2/1024)}' /proc/meminfo) MB, $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
-	if [ "$MODEL" = claims ]; then
-		echo "changes: $N (walstar_claims attached: customers $cust inserted and updated 5 times each, claims $claims inserted, $cupd updated, $cdel deleted, feedback $fb), batch_size $BATCH"
+	if [ -n "$MODEL" ]; then
+		echo "changes: $N ($([ "$MODEL" = claims ] && echo 'walstar_claims attached' || echo 'no model'): customers $cust inserted and updated 30 times each, claims $claims inserted in chunks of 2000, half of each updated, a quarter twice, $cdel deleted, feedback $fb), batch_size $BATCH"
 	else
 		echo "changes: $N (inserts $((2 * ins)), updates $((2 * upd)), deletes $del), batch_size $BATCH"
 	fi
