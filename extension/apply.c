@@ -31,6 +31,7 @@
 #include "utils/resowner.h"
 
 #include "batch.h"
+#include "model_source.h"
 #include "subxact.h"
 
 /* A landing table's entry in a batch. */
@@ -38,7 +39,9 @@ typedef struct TableEntry
 {
 	char	   *relname;		/* hash key: landing table name */
 	TableBatch *tb;				/* the table batch its next change joins */
-	bool		triggers;		/* it has triggers: every row version counts */
+	bool		triggers;		/* it has triggers that see every row
+								 * version: one round per repeated key */
+	char	   *history;		/* a model source's version history, or NULL */
 	LandingHolder *holder;		/* the source table it holds */
 } TableEntry;
 
@@ -350,7 +353,10 @@ apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs, int n,
 				entry->relname = relname;
 				entry->tb = NULL;
 				entry->holder = landing_name_claim(sub->landing_schema, relname, c);
-				entry->triggers = landing_table_has_triggers(sub->landing_schema, relname);
+				/* a model source is applied in one round, its versions aside */
+				entry->triggers =
+					!model_source_lookup(sub->landing_schema, relname, &entry->history) &&
+					landing_table_has_triggers(sub->landing_schema, relname);
 			}
 			if (!landing_name_holds(entry->holder, c))
 			{
@@ -382,6 +388,7 @@ apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs, int n,
 			{
 				entry->tb = table_batch_new(relname, c);
 				entry->tb->drop_columns = sub->drop_columns;
+				entry->tb->history = entry->history;
 				batches = lappend(batches, entry->tb);
 			}
 			else if (entry->triggers && table_batch_repeats(entry->tb, c))
@@ -437,6 +444,7 @@ apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs, int n,
 			ApplyErrorContext ectx1 = {tb->relname, item->msg, 1, 1, 0};
 
 			one->drop_columns = tb->drop_columns;
+			one->history = tb->history;
 			table_batch_add(one, item);
 			error = try_table_batch(sub->landing_schema, sub->owner, one, &ectx1);
 			if (error == NULL)
@@ -475,6 +483,7 @@ apply_one_change(const char *landing_schema, Oid owner, Change *c)
 	if (!landing_name_holds(holder, c))
 		return landing_name_clash(landing_schema, relname, holder, c);
 	tb = table_batch_new(relname, c);
+	(void) model_source_lookup(landing_schema, relname, &tb->history);
 	item = palloc0(sizeof(BatchItem));
 	item->msg = &msg;
 	item->change = c;

@@ -29,6 +29,7 @@
 #include "utils/typcache.h"
 
 #include "batch.h"
+#include "model_source.h"
 
 /* A prepared statement, kept for the life of the process. */
 typedef struct CachedStatement
@@ -578,6 +579,28 @@ apply_keyless(const char *qualified, TableBatch *tb, char **types)
 		insert_rows(qualified, tb, types, cols, n);
 }
 
+/* The rows of a prepared table batch: TRUNCATE or emptying, then the rows. */
+static void
+apply_rows(const char *qualified, TableBatch *tb, char **types)
+{
+	/* keyless tables truncate and empty in order, in apply_keyless */
+	if (tb->copy_start && tb->nkeys > 0)
+		empty_table(qualified);
+	if (tb->truncate && (tb->nkeys > 0 || tb->ncols == 0))
+	{
+		char	   *sql = psprintf("TRUNCATE %s", qualified);
+
+		if (SPI_execute(sql, false, 0) != SPI_OK_UTILITY)
+			elog(ERROR, "could not truncate %s", qualified);
+	}
+	if (tb->ncols == 0)
+		return;
+	if (tb->nkeys > 0)
+		apply_keyed(qualified, tb, types);
+	else
+		apply_keyless(qualified, tb, types);
+}
+
 void
 apply_sql_table_batch(const char *schema, TableBatch *tb)
 {
@@ -601,20 +624,21 @@ apply_sql_table_batch(const char *schema, TableBatch *tb)
 								  &tb->typids);
 	if (types == NULL)
 		return;					/* TRUNCATE of a table never seen */
-	/* keyless tables truncate and empty in order, in apply_keyless */
-	if (tb->copy_start && tb->nkeys > 0)
-		empty_table(qualified);
-	if (tb->truncate && (tb->nkeys > 0 || tb->ncols == 0))
+	if (tb->history == NULL)
 	{
-		char	   *sql = psprintf("TRUNCATE %s", qualified);
-
-		if (SPI_execute(sql, false, 0) != SPI_OK_UTILITY)
-			elog(ERROR, "could not truncate %s", qualified);
-	}
-	if (tb->ncols == 0)
+		apply_rows(qualified, tb, types);
 		return;
-	if (tb->nkeys > 0)
-		apply_keyed(qualified, tb, types);
-	else
-		apply_keyless(qualified, tb, types);
+	}
+	/* every version first, while the stored rows still hold unchanged TOAST */
+	model_source_write_versions(schema, qualified, tb, types);
+	model_source_begin_apply(schema, tb);
+	PG_TRY();
+	{
+		apply_rows(qualified, tb, types);
+	}
+	PG_FINALLY();
+	{
+		model_source_end_apply();
+	}
+	PG_END_TRY();
 }

@@ -125,6 +125,13 @@ row_key(TableBatch *tb, Value **values)
 	return s.data;
 }
 
+/* The key of a row's values as batch.c hashes it (NULL: a key value missing). */
+char *
+table_batch_row_key(TableBatch *tb, Value **values)
+{
+	return row_key(tb, values);
+}
+
 static RowState *
 row_enter(TableBatch *tb, char *key)
 {

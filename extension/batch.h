@@ -54,6 +54,8 @@ typedef struct TableBatch
 	List	   *items;			/* BatchItem *, in message order */
 	struct TableBatch *next_round;	/* the next versions of its keys (a
 									 * table with triggers), or NULL */
+	char	   *history;		/* its version history table (a model source
+								 * that keeps versions), or NULL */
 } TableBatch;
 
 /* batch.c */
@@ -63,6 +65,7 @@ extern bool table_batch_same_columns(const TableBatch *tb, const Change *c);
 extern void table_batch_add(TableBatch *tb, BatchItem *item);
 extern bool table_batch_repeats(TableBatch *tb, const Change *c);
 extern void table_batch_key_values(TableBatch *tb, const char *key, char **out);
+extern char *table_batch_row_key(TableBatch *tb, Value **values);
 
 /* apply_sql.c */
 extern void apply_sql_table_batch(const char *schema, TableBatch *tb);

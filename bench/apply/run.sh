@@ -3,6 +3,9 @@
 # one apply worker, and the worker's memory.
 #
 #   bench/apply/run.sh                 300000 changes (BENCH_CHANGES=n to change)
+#   BENCH_MODEL=claims bench/apply/run.sh   the Acme tables with walstar_claims
+#                                      attached to the landing tables
+#   BENCH_MODEL=acme bench/apply/run.sh     the same workload, landing tables alone
 #
 # 1. A throwaway cluster (shared_preload_libraries = walstar) and a Kafka
 #    broker from regress/kafka.sh, on free loopback ports.
@@ -13,6 +16,10 @@
 # 3. A subscription over both topics is enabled with the topics full; the
 #    time from the first to the last applied batch gives changes/s. The
 #    worker's peak RSS (VmHWM) and RSS at the end come from /proc.
+# With BENCH_MODEL=claims the workload is the Acme scenario's instead (see
+# below: customers changing country many times, claims inserted and updated
+# right after, feedback), so that keys repeat within a batch, and walstar_claims
+# maintains its star schema in the apply transactions.
 # Results go to stdout and bench/results/apply-<date>.txt (ignored by git);
 # bench/apply/RESULTS.md records a run. As root, everything runs as the
 # postgres OS user.
@@ -32,6 +39,7 @@ fi
 WORK=${BENCH_WORK:-$ROOT/.cache/bench-apply}
 N=${BENCH_CHANGES:-300000}
 BATCH=${BENCH_BATCH_SIZE:-10000}
+MODEL=${BENCH_MODEL:-}
 export PATH="$($PG_CONFIG --bindir):$PATH"
 export KAFKA_HOME=${KAFKA_HOME:-$ROOT/.cache/kafka}
 OUT="$ROOT/bench/results/apply-$(date -u +%Y%m%dT%H%M%S).txt"
@@ -67,28 +75,74 @@ CONF
 pg_ctl -D "$WORK/data" -l "$WORK/postgres.log" start >/dev/null
 P="psql -X -q -At -h $WORK -p $PORT"
 $P -d postgres -c 'CREATE DATABASE src' -c 'CREATE DATABASE ana'
-$P -d src <<SQL
-CREATE EXTENSION walstar;
-CREATE TABLE orders (id bigint PRIMARY KEY, customer int, amount numeric(12,2), note text,
-	created timestamptz, paid bool);
-CREATE TABLE lines (order_id bigint, line int, sku text, qty int, PRIMARY KEY (order_id, line));
-SELECT 'x' FROM pg_create_logical_replication_slot('bench', 'walstar_decoder');
+if [ "$MODEL" = claims ] || [ "$MODEL" = acme ]; then
+	TABLES="customers claims feedback"
+	sed -e 's/^-- \\connect .*$//' -e 's/NOT NULL UNIQUE/NOT NULL/' "$ROOT/demo/acme_sources.sql" | $P -d src
+	$P -d src -c 'CREATE EXTENSION walstar' \
+		-c "SELECT 'x' FROM pg_create_logical_replication_slot('bench', 'walstar_decoder')" >/dev/null
+	# N changes where keys repeat within batches: customers N/100, each then
+	# updated in 30 rounds over all of them (updated_at moving on, a country
+	# change every other round); claims 30 %, inserted in chunks of 2000,
+	# half of each chunk updated right after (review), a quarter again
+	# (paid); 1 in 20 claims deleted; feedback the rest.
+	cust=$((N / 100)); claims=$((N * 3 / 10)); cdel=$((claims / 20))
+	fb=$((N - cust * 31 - claims * 7 / 4 - cdel))
+	$P -d src <<SQL
+INSERT INTO customers (id, full_name, email, country_code, created_at, updated_at)
+SELECT g, 'c' || g, 'c' || g || '@example.com', (ARRAY['DE', 'FR', 'NL', 'ES'])[1 + g % 4],
+	'2021-01-01', '2021-01-01' FROM generate_series(1, $cust) g;
+DO \$\$
+BEGIN
+	FOR i IN 1..30 LOOP
+		UPDATE customers SET updated_at = updated_at + interval '30 days',
+			country_code = CASE WHEN i % 2 = 0 THEN (ARRAY['DE', 'FR', 'NL', 'ES'])[1 + (id + i) % 4]
+								ELSE country_code END;
+	END LOOP;
+END \$\$;
+DO \$\$
+BEGIN
+	FOR c IN 0..($claims / 2000 - 1) LOOP
+		INSERT INTO claims (id, customer_id, amount, status, is_anomaly, flagged_at, created_at, updated_at)
+		SELECT g, 1 + g % $cust, (g % 100000) / 10.0, 'open', g % 7 = 0, CASE WHEN g % 7 = 0 THEN t END, t, t
+		FROM generate_series(c * 2000 + 1, c * 2000 + 2000) g,
+			 LATERAL (SELECT timestamptz '2021-01-01' + (g % 1000) * interval '1 day' AS t) x;
+		UPDATE claims SET status = 'in_review', updated_at = updated_at + interval '1 day'
+		WHERE id BETWEEN c * 2000 + 1 AND c * 2000 + 1000;
+		UPDATE claims SET status = 'paid', resolved_at = created_at + interval '5 days',
+			updated_at = updated_at + interval '5 days'
+		WHERE id BETWEEN c * 2000 + 1 AND c * 2000 + 500;
+	END LOOP;
+END \$\$;
+DELETE FROM claims WHERE id > $claims - $cdel;
+INSERT INTO feedback (id, claim_id, customer_id, rating, created_at)
+SELECT g, 1 + g % $claims, 1 + g % $cust, 1 + g % 5, timestamptz '2021-02-01' + (g % 1000) * interval '1 day'
+FROM generate_series(1, $fb) g;
 SQL
+else
+	TABLES="orders lines"
+	$P -d src <<-SQL
+	CREATE EXTENSION walstar;
+	CREATE TABLE orders (id bigint PRIMARY KEY, customer int, amount numeric(12,2), note text,
+		created timestamptz, paid bool);
+	CREATE TABLE lines (order_id bigint, line int, sku text, qty int, PRIMARY KEY (order_id, line));
+	SELECT 'x' FROM pg_create_logical_replication_slot('bench', 'walstar_decoder');
+	SQL
 
-# N changes: 60% inserts, 30% updates, 10% deletes (half of each per table)
-ins=$((N * 6 / 10 / 2)); upd=$((N * 3 / 10 / 2)); del=$((N - 2 * ins - 2 * upd))
-del_o=$((del / 2)); del_l=$((del - del_o))
-$P -d src <<SQL
-INSERT INTO orders SELECT g, g % 1000, g * 1.25, 'order ' || g, now(), g % 2 = 0 FROM generate_series(1, $ins) g;
-INSERT INTO lines SELECT g, 1, 'sku-' || (g % 500), g % 7 FROM generate_series(1, $ins) g;
-UPDATE orders SET amount = amount + 1, paid = true WHERE id <= $upd;
-UPDATE lines SET qty = qty + 1 WHERE order_id <= $upd;
-DELETE FROM orders WHERE id > $ins - $del_o;
-DELETE FROM lines WHERE order_id > $ins - $del_l;
-SQL
+	# N changes: 60% inserts, 30% updates, 10% deletes (half of each per table)
+	ins=$((N * 6 / 10 / 2)); upd=$((N * 3 / 10 / 2)); del=$((N - 2 * ins - 2 * upd))
+	del_o=$((del / 2)); del_l=$((del - del_o))
+	$P -d src <<-SQL
+	INSERT INTO orders SELECT g, g % 1000, g * 1.25, 'order ' || g, now(), g % 2 = 0 FROM generate_series(1, $ins) g;
+	INSERT INTO lines SELECT g, 1, 'sku-' || (g % 500), g % 7 FROM generate_series(1, $ins) g;
+	UPDATE orders SET amount = amount + 1, paid = true WHERE id <= $upd;
+	UPDATE lines SET qty = qty + 1 WHERE order_id <= $upd;
+	DELETE FROM orders WHERE id > $ins - $del_o;
+	DELETE FROM lines WHERE order_id > $ins - $del_l;
+	SQL
+fi
 
 start_gen=$(date +%s.%N)
-for t in orders lines; do
+for t in $TABLES; do
 	$P -d src -c "SELECT encode(data, 'hex') FROM pg_logical_slot_peek_binary_changes('bench', NULL, NULL)
 		WHERE walstar.decode(data)->>'table' = '$t'" |
 		perl -e 'binmode STDOUT; my $d = "\x1e\x1fWALSTAR-BENCH\x1f\x1e"; my $first = 1;
@@ -96,11 +150,17 @@ for t in orders lines; do
 	kcat -P -b "$BROKER" -t "walstar.public.$t" -D "$DELIM" -X message.max.bytes=20000000 \
 		-X linger.ms=50 -X batch.num.messages=10000 < "$WORK/msgs/$t"
 done
-produced=$(for t in orders lines; do kcat -C -b "$BROKER" -t "walstar.public.$t" -o beginning -e -q -D '\n' -f 'x\n' | wc -l; done | awk '{s+=$1} END {print s}')
+produced=$(for t in $TABLES; do kcat -C -b "$BROKER" -t "walstar.public.$t" -o beginning -e -q -D '\n' -f 'x\n' | wc -l; done | awk '{s+=$1} END {print s}')
 gen=$(echo "$(date +%s.%N) - $start_gen" | bc)
 
-$P -d ana -c 'CREATE EXTENSION walstar' \
-	-c "SELECT walstar.create_subscription('bench', '$BROKER', topics => '{walstar.public.orders,walstar.public.lines}', batch_size => $BATCH)" >/dev/null
+topics=$(for t in $TABLES; do printf 'walstar.public.%s,' "$t"; done)
+if [ "$MODEL" = claims ]; then
+	$P -d ana -c 'CREATE EXTENSION walstar_claims CASCADE' \
+		-c "SELECT walstar_claims.attach('walstar_landing')" >/dev/null
+else
+	$P -d ana -c 'CREATE EXTENSION walstar' >/dev/null
+fi
+$P -d ana -c "SELECT walstar.create_subscription('bench', '$BROKER', topics => '{${topics%,}}', batch_size => $BATCH)" >/dev/null
 $P -d ana -c "SELECT walstar.start_subscription('bench')" >/dev/null
 
 # user + system CPU time of a process, in clock ticks
@@ -137,18 +197,27 @@ cpu_rate=$(echo "($N - $first_applied) / $cpu" | bc)
 elapsed=$(echo "$last - $first" | bc)
 rate=$(echo "($N - $first_applied) / $elapsed" | bc)
 dead=$($P -d ana -c 'SELECT count(*) FROM walstar.dead_letters')
-rows=$($P -d ana -c 'SELECT (SELECT count(*) FROM walstar_landing.orders) || '"'"' '"'"' || (SELECT count(*) FROM walstar_landing.lines)')
-src_rows=$($P -d src -c 'SELECT (SELECT count(*) FROM orders) || '"'"' '"'"' || (SELECT count(*) FROM lines)')
+counts=$(for t in $TABLES; do printf "(SELECT count(*) FROM %s) || ' ' || " "$t"; done)
+rows=$($P -d ana -c "SET search_path = walstar_landing; SELECT $counts ''")
+src_rows=$($P -d src -c "SELECT $counts ''")
+model=""
+if [ "$MODEL" = claims ]; then
+	model="; walstar_claims.verify(): $($P -d ana -c 'SELECT count(*) FROM walstar_claims.verify()') differences, total_claims() $($P -d ana -c 'SELECT walstar_claims.total_claims()')"
+fi
 
 {
 	echo "walstar apply benchmark $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 	echo "machine: $(nproc) cores, $(awk '/MemTotal/ {print int($2/1024)}' /proc/meminfo) MB, $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
-	echo "changes: $N (inserts $((2 * ins)), updates $((2 * upd)), deletes $del), batch_size $BATCH"
+	if [ -n "$MODEL" ]; then
+		echo "changes: $N ($([ "$MODEL" = claims ] && echo 'walstar_claims attached' || echo 'no model'): customers $cust inserted and updated 30 times each, claims $claims inserted in chunks of 2000, half of each updated, a quarter twice, $cdel deleted, feedback $fb), batch_size $BATCH"
+	else
+		echo "changes: $N (inserts $((2 * ins)), updates $((2 * upd)), deletes $del), batch_size $BATCH"
+	fi
 	echo "messages in Kafka: $produced (made and produced in ${gen}s)"
 	echo "applied: $((N - first_applied)) changes in ${elapsed}s after the first batch: $rate changes/s"
 	echo "worker CPU: ${cpu}s for them: $cpu_rate changes per CPU second (the worker's backend; commits and the checkpointer not counted)"
 	echo "worker page faults: $((flt1 - flt0)) minor faults for them ($(( (flt1 - flt0) * 1000 / (N - first_applied) )) per 1000 changes)"
 	echo "worker memory: peak RSS (VmHWM) ${hwm} kB, RSS at the end ${rss:-?} kB (RSS counts the shared buffers the worker touched)"
 	echo "worker heap (smaps Anonymous: private memory, shared buffers excluded): peak seen ${priv_peak:-?} kB, at the end ${priv:-?} kB"
-	echo "landing rows (orders lines): $rows; source: $src_rows; dead letters: $dead"
+	echo "landing rows ($TABLES): $rows; source: $src_rows; dead letters: $dead$model"
 } | tee "$OUT"

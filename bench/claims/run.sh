@@ -126,6 +126,7 @@ q -At -c "SELECT 'rows: fact_claim ' || (SELECT count(*) FROM walstar_claims.fac
 	|| ', r_claims_day ' || (SELECT count(*) FROM walstar_claims.r_claims_day)" | tee -a "$OUT"
 q -At -c "SELECT 'sizes: landing ' || pg_size_pretty(sum(pg_total_relation_size(c.oid)) FILTER (WHERE n.nspname = 'acme'))
 	|| ', star schema + rollups ' || pg_size_pretty(sum(pg_total_relation_size(c.oid)) FILTER (WHERE n.nspname = 'walstar_claims'))
+	|| ', version histories ' || coalesce(pg_size_pretty(sum(pg_total_relation_size(c.oid)) FILTER (WHERE n.nspname = 'walstar_versions')), '0 bytes')
 	FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r'" | tee -a "$OUT"
 
 # Median latency, measured inside the server around each call.

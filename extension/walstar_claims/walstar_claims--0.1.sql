@@ -74,6 +74,10 @@ BEGIN
 				   NULL::bigint AS customer_id, NULL::smallint AS rating,
 				   NULL::text AS sentiment, NULL::timestamptz AS created_at
 			WHERE false;
+		CREATE OR REPLACE VIEW walstar_claims.src_customer_versions WITH (security_invoker = true) AS
+			SELECT NULL::bigint AS version, NULL::"char" AS op, NULL::bigint AS id,
+				   NULL::character(2) AS country_code, NULL::timestamptz AS updated_at
+			WHERE false;
 		RETURN;
 	END IF;
 	EXECUTE format($q$CREATE OR REPLACE VIEW walstar_claims.src_customers
@@ -95,6 +99,13 @@ BEGIN
 			   customer_id::bigint AS customer_id, rating::smallint AS rating,
 			   sentiment::text AS sentiment, created_at::timestamptz AS created_at
 		FROM %I.feedback$q$, landing_schema);
+	EXECUTE format($q$CREATE OR REPLACE VIEW walstar_claims.src_customer_versions
+		WITH (security_invoker = true) AS
+		SELECT version, op, id::bigint AS id, country_code::character(2) AS country_code,
+			   updated_at::timestamptz AS updated_at
+		FROM walstar_versions.%I$q$,
+		(SELECT v.history_table FROM walstar.version_histories v
+		 WHERE v.landing_schema = landing_schema AND v.landing_table = 'customers'));
 END
 $$;
 SELECT _point_views(NULL);
@@ -471,6 +482,161 @@ END
 $$;
 
 /*
+ * The customers' country versions in effect, from the version history the
+ * apply worker keeps of the landing table (walstar.register_model_source):
+ * every version at its updated_at (the newest one when two share it), of
+ * the customer's versions since its last delete and the table's last
+ * truncate.  Versions may arrive in any order of updated_at: which one is in
+ * effect at a time depends on all of them.  The truth dim_customer follows,
+ * that rebuild() builds from and verify() checks against.
+ */
+CREATE FUNCTION customer_versions()
+RETURNS TABLE (customer_id bigint, country_code character(2), valid_from timestamptz)
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+	WITH cut AS (
+		SELECT coalesce(max(h.version) FILTER (WHERE h.op = 'T'), 0) AS t
+		FROM walstar_claims.src_customer_versions h),
+	gone AS (
+		SELECT h.id, max(h.version) AS d
+		FROM walstar_claims.src_customer_versions h WHERE h.op = 'D' GROUP BY h.id)
+	SELECT DISTINCT ON (h.id, h.updated_at) h.id, h.country_code, h.updated_at
+	FROM walstar_claims.src_customer_versions h
+	CROSS JOIN cut
+	LEFT JOIN gone g ON g.id = h.id
+	WHERE h.op IN ('I', 'U', 'R') AND h.version > cut.t AND h.version > coalesce(g.d, 0)
+	  AND h.country_code IS NOT NULL AND h.updated_at IS NOT NULL
+	ORDER BY h.id, h.updated_at, h.version DESC;
+END;
+
+-- row_from, row_to and is_current of the given customers' versions.
+CREATE FUNCTION _order_versions(ids bigint[]) RETURNS void
+LANGUAGE sql
+BEGIN ATOMIC
+	UPDATE walstar_claims.dim_customer d
+	SET row_from = x.rf, row_to = x.rt, is_current = x.cur
+	FROM (SELECT customer_key,
+				 CASE WHEN lag(valid_from) OVER w IS NULL THEN '-infinity'::timestamptz
+					  ELSE valid_from END AS rf,
+				 coalesce(lead(valid_from) OVER w, 'infinity'::timestamptz) AS rt,
+				 lead(valid_from) OVER w IS NULL AS cur
+		  FROM walstar_claims.dim_customer
+		  WHERE ids IS NULL OR customer_id = ANY (ids)
+		  WINDOW w AS (PARTITION BY customer_id ORDER BY valid_from)) AS x
+	WHERE d.customer_key = x.customer_key
+	  AND (d.row_from, d.row_to, d.is_current) IS DISTINCT FROM (x.rf, x.rt, x.cur);
+END;
+
+-- dim_customer made equal to customer_versions(), keeping the keys of the
+-- versions that stay.
+CREATE FUNCTION rebuild_customers() RETURNS void
+LANGUAGE plpgsql
+SET search_path = walstar_claims, pg_catalog, pg_temp
+SET jit = off
+AS $$
+BEGIN
+	CREATE TEMP TABLE want ON COMMIT DROP AS SELECT * FROM customer_versions();
+	DELETE FROM dim_customer d
+	WHERE NOT EXISTS (SELECT FROM pg_temp.want w
+					  WHERE w.customer_id = d.customer_id AND w.valid_from = d.valid_from);
+	INSERT INTO dim_country (country_key, country_code)
+		SELECT nextval('dim_country_key_seq'), x.code
+		FROM (SELECT DISTINCT w.country_code AS code FROM pg_temp.want w) AS x
+		WHERE NOT EXISTS (SELECT FROM dim_country k WHERE k.country_code = x.code);
+	INSERT INTO dim_customer AS d (customer_id, country_key, valid_from, row_from, row_to, is_current)
+		SELECT w.customer_id, k.country_key, w.valid_from, w.valid_from, 'infinity', true
+		FROM pg_temp.want w JOIN dim_country k ON k.country_code = w.country_code
+		ORDER BY 1, 3
+		ON CONFLICT (customer_id, valid_from) DO UPDATE SET country_key = excluded.country_key
+		WHERE d.country_key <> excluded.country_key;
+	DROP TABLE pg_temp.want;
+	PERFORM _order_versions(NULL);
+END
+$$;
+
+/*
+ * The trigger on the customers' version history: the versions of one
+ * statement (of the apply worker: a whole table batch), in order.  A
+ * truncate drops every version before it, a delete every earlier version of
+ * its customer; the versions after those are added at their updated_at.
+ * Then the claims of every customer whose versions changed are attributed
+ * again.  Not SECURITY DEFINER, as on_landing_change().
+ */
+CREATE FUNCTION on_customer_versions() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = walstar_claims, pg_catalog, pg_temp
+SET jit = off
+SET plan_cache_mode = force_custom_plan
+AS $$
+DECLARE
+	cut bigint;
+	n bigint;
+	gone bigint[];
+	added bigint[];
+	changed bigint[];
+BEGIN
+	SELECT max(version) FILTER (WHERE op = 'T'), count(*) INTO cut, n FROM new_rows;
+	IF n = 0 THEN
+		RETURN NULL;
+	END IF;
+	PERFORM model_lock();
+	IF cut IS NOT NULL THEN
+		WITH del AS (DELETE FROM dim_customer RETURNING customer_id)
+		SELECT array_agg(DISTINCT customer_id) INTO gone FROM del;
+	END IF;
+	cut := coalesce(cut, 0);
+
+	WITH dels AS (
+		SELECT id FROM new_rows WHERE op = 'D' AND version > cut GROUP BY id),
+	del AS (
+		DELETE FROM dim_customer d USING dels WHERE d.customer_id = dels.id
+		RETURNING d.customer_id)
+	SELECT coalesce(gone, '{}') || coalesce(array_agg(DISTINCT customer_id), '{}') INTO gone FROM del;
+
+	-- every version is kept, at its updated_at (see customer_versions())
+	WITH last_del AS (
+		SELECT id, max(version) AS d FROM new_rows WHERE op = 'D' GROUP BY id),
+	live AS (
+		SELECT DISTINCT ON (v.id, v.updated_at) v.id, v.country_code, v.updated_at
+		FROM new_rows v LEFT JOIN last_del g ON g.id = v.id
+		WHERE v.op IN ('I', 'U', 'R') AND v.version > cut AND v.version > coalesce(g.d, 0)
+		  AND v.country_code IS NOT NULL AND v.updated_at IS NOT NULL
+		ORDER BY v.id, v.updated_at, v.version DESC),
+	codes AS (
+		INSERT INTO dim_country (country_key, country_code)
+		SELECT nextval('dim_country_key_seq'), x.code
+		FROM (SELECT DISTINCT l.country_code AS code FROM live l) AS x
+		WHERE NOT EXISTS (SELECT FROM dim_country k WHERE k.country_code = x.code)
+		RETURNING country_key, country_code),
+	ins AS (
+		INSERT INTO dim_customer AS d
+			(customer_id, country_key, valid_from, row_from, row_to, is_current)
+		SELECT l.id, k.country_key, l.updated_at, l.updated_at, 'infinity', true
+		FROM live l
+		JOIN (SELECT country_key, country_code FROM dim_country
+			  UNION ALL SELECT country_key, country_code FROM codes) AS k
+			ON k.country_code = l.country_code
+		WHERE NOT EXISTS (SELECT FROM dim_customer v
+						  WHERE v.customer_id = l.id AND v.valid_from = l.updated_at
+							AND v.country_key = k.country_key)
+		ON CONFLICT (customer_id, valid_from) DO UPDATE SET country_key = excluded.country_key
+		RETURNING d.customer_id)
+	SELECT array_agg(DISTINCT customer_id) INTO added FROM ins;
+
+	changed := gone || coalesce(added, '{}');
+	IF cardinality(changed) > 0 THEN
+		PERFORM _order_versions(changed);
+		PERFORM refresh_claims(ARRAY(SELECT claim_id FROM fact_claim
+									 WHERE customer_id = ANY (changed)));
+	END IF;
+	UPDATE model_state
+	SET last_applied_at = now(), statements = statements + 1, rows_changed = rows_changed + n
+	WHERE source_table = 'customers';
+	RETURN NULL;
+END
+$$;
+
+/*
  * Claims: recompute the fact rows of the given claims (NULL: all), add the
  * difference between their new and old contributions to every claim rollup
  * and store them (one statement), then refresh the feedback of claims whose
@@ -738,7 +904,7 @@ BEGIN
 			USING HINT = 'The model keys facts by id; give the landing table a primary key.';
 	END IF;
 
-	PERFORM refresh_customers(NULL, false);
+	PERFORM rebuild_customers();
 	TRUNCATE fact_claim, fact_feedback, r_claims_day, r_claims_month,
 		r_feedback_day, r_feedback_month, r_anomaly_sentiment,
 		hist_total, hist_coarse, hist_fine, hist_exact;
@@ -909,7 +1075,8 @@ BEGIN
 			walstar_claims.hist_exact',
 		'SELECT, UPDATE ON TABLE walstar_claims.model_state',
 		'SELECT ON TABLE walstar_claims.config, walstar_claims.src_customers,
-			walstar_claims.src_claims, walstar_claims.src_feedback',
+			walstar_claims.src_claims, walstar_claims.src_feedback,
+			walstar_claims.src_customer_versions',
 		'USAGE ON SEQUENCE walstar_claims.dim_country_key_seq,
 			walstar_claims.dim_customer_customer_key_seq',
 		'EXECUTE ON FUNCTION walstar_claims.bucket_width(bigint, integer),
@@ -917,6 +1084,8 @@ BEGIN
 			walstar_claims.model_lock(), walstar_claims.claim_rows(bigint[]),
 			walstar_claims.feedback_rows(bigint[]), walstar_claims.ensure_dates(date[]),
 			walstar_claims.refresh_customers(bigint[], boolean),
+			walstar_claims.customer_versions(), walstar_claims._order_versions(bigint[]),
+			walstar_claims.rebuild_customers(),
 			walstar_claims.refresh_claims(bigint[], boolean),
 			walstar_claims.refresh_feedback(bigint[]),
 			walstar_claims.build_facts(text, integer, timestamptz),
@@ -939,10 +1108,18 @@ BEGIN
 END
 $$;
 
+-- The version history walstar keeps of a landing table, or NULL.
+CREATE FUNCTION _history(landing_schema name, t name) RETURNS name
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+	SELECT v.history_table FROM walstar.version_histories v
+	WHERE v.landing_schema = _history.landing_schema AND v.landing_table = _history.t;
+END;
+
 -- Undo the current attachment, if the caller may: triggers dropped, views
 -- emptied (the model no longer refers to the landing tables), writer rights
 -- taken back.
-CREATE FUNCTION _detach_locked(caller oid) RETURNS void
+CREATE FUNCTION _detach_locked(caller oid, next_schema name DEFAULT NULL) RETURNS void
 LANGUAGE plpgsql
 SET search_path = walstar_claims, pg_catalog, pg_temp
 AS $$
@@ -950,7 +1127,7 @@ AS $$
 DECLARE
 	cfg record;
 	t text;
-	op text;
+	trig name;
 	w oid;
 BEGIN
 	SELECT c.landing_schema, c.writers INTO cfg FROM config c;
@@ -960,14 +1137,26 @@ BEGIN
 	FOREACH t IN ARRAY ARRAY['customers', 'claims', 'feedback']
 	LOOP
 		IF _check_landing_table(caller, cfg.landing_schema, t, false) IS NOT NULL THEN
-			FOREACH op IN ARRAY ARRAY['insert', 'update', 'delete', 'truncate']
+			FOR trig IN SELECT g.tgname FROM pg_trigger g
+						WHERE g.tgrelid = format('%I.%I', cfg.landing_schema, t)::regclass
+						  AND g.tgname LIKE 'walstar\_claims\_%'
 			LOOP
-				EXECUTE format('DROP TRIGGER IF EXISTS %I ON %I.%I',
-							   'walstar_claims_' || op, cfg.landing_schema, t);
+				EXECUTE format('DROP TRIGGER %I ON %I.%I', trig, cfg.landing_schema, t);
 			END LOOP;
+			IF to_regclass(format('walstar_versions.%I', coalesce(_history(cfg.landing_schema, t), ''))) IS NOT NULL THEN
+				EXECUTE format('DROP TRIGGER IF EXISTS walstar_claims_versions ON walstar_versions.%I',
+							   _history(cfg.landing_schema, t));
+			END IF;
 		END IF;
 	END LOOP;
 	PERFORM _point_views(NULL);
+	-- attached again to the same schema: the versions go on being recorded
+	IF cfg.landing_schema IS DISTINCT FROM next_schema THEN
+		FOREACH t IN ARRAY ARRAY['customers', 'claims', 'feedback']
+		LOOP
+			PERFORM walstar.unregister_model_source('walstar_claims', cfg.landing_schema, t);
+		END LOOP;
+	END IF;
 	FOREACH w IN ARRAY cfg.writers
 	LOOP
 		PERFORM _writer_privileges(w, false);
@@ -1010,7 +1199,7 @@ BEGIN
 		RAISE EXCEPTION 'landing schema "%" is reserved', landing_schema
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	PERFORM _detach_locked(caller);
+	PERFORM _detach_locked(caller, landing_schema);
 	-- No "already exists, skipping" notices.
 	PERFORM set_config('client_min_messages', 'warning', true);
 
@@ -1070,9 +1259,23 @@ BEGIN
 		END IF;
 	END LOOP;
 
+	/*
+	 * The apply worker applies the three tables in one round per batch; the
+	 * customers' versions, which the SCD2 dimension needs all of, reach it
+	 * through their version history, as one set per batch.
+	 */
+	PERFORM walstar.register_model_source('walstar_claims', landing_schema, 'customers', true);
+	PERFORM walstar.register_model_source('walstar_claims', landing_schema, 'claims', false);
+	PERFORM walstar.register_model_source('walstar_claims', landing_schema, 'feedback', false);
 	PERFORM _point_views(landing_schema);
+	EXECUTE format($q$CREATE TRIGGER walstar_claims_versions AFTER INSERT ON walstar_versions.%I
+		REFERENCING NEW TABLE AS new_rows
+		FOR EACH STATEMENT EXECUTE FUNCTION walstar_claims.on_customer_versions()$q$,
+		_history(landing_schema, 'customers'));
+	EXECUTE format('ALTER TABLE walstar_versions.%I ENABLE ALWAYS TRIGGER walstar_claims_versions',
+				   _history(landing_schema, 'customers'));
 
-	FOREACH t IN ARRAY ARRAY['customers', 'claims', 'feedback']
+	FOREACH t IN ARRAY ARRAY['claims', 'feedback']
 	LOOP
 		EXECUTE format($q$CREATE TRIGGER walstar_claims_insert AFTER INSERT ON %I.%I
 			REFERENCING NEW TABLE AS new_rows
@@ -1475,10 +1678,11 @@ COMMENT ON FUNCTION freshness() IS
 
 /*
  * Recomputes every metric from the landing tables with plain SQL and returns
- * one row per difference (no rows: the model agrees).  The only model state
- * it uses is the customers' country history (dim_customer.valid_from and
- * country), which exists nowhere else; the claim country is re-derived from
- * it here independently of the facts.
+ * one row per difference (no rows: the model agrees).  The customers'
+ * country versions come from the version history walstar keeps of the
+ * landing table (customer_versions()), not from dim_customer, which is
+ * checked against them; the claim country is re-derived from them here
+ * independently of the facts.
  */
 CREATE FUNCTION verify()
 RETURNS TABLE (metric text, key text, model text, expected text)
@@ -1495,17 +1699,19 @@ BEGIN
 	PERFORM model_lock();
 	DROP TABLE IF EXISTS pg_temp.verify_claims;
 	DROP TABLE IF EXISTS pg_temp.verify_feedback;
+	DROP TABLE IF EXISTS pg_temp.verify_versions;
+	CREATE TEMP TABLE verify_versions ON COMMIT DROP AS SELECT * FROM customer_versions();
+	CREATE INDEX ON verify_versions (customer_id, valid_from);
+	ANALYZE verify_versions;
 	CREATE TEMP TABLE verify_claims ON COMMIT DROP AS
 		SELECT cl.id, cl.amount, cl.is_anomaly,
 			   (cl.created_at AT TIME ZONE 'UTC')::date AS day,
 			   extract(year FROM cl.created_at AT TIME ZONE 'UTC')::integer AS year,
 			   coalesce(
-				 (SELECT k.country_code::text FROM dim_customer v
-				  JOIN dim_country k ON k.country_key = v.country_key
+				 (SELECT v.country_code::text FROM pg_temp.verify_versions v
 				  WHERE v.customer_id = cl.customer_id AND v.valid_from <= cl.created_at
 				  ORDER BY v.valid_from DESC LIMIT 1),
-				 (SELECT k.country_code::text FROM dim_customer v
-				  JOIN dim_country k ON k.country_key = v.country_key
+				 (SELECT v.country_code::text FROM pg_temp.verify_versions v
 				  WHERE v.customer_id = cl.customer_id
 				  ORDER BY v.valid_from LIMIT 1),
 				 '??') AS country,
@@ -1534,7 +1740,27 @@ BEGIN
 	UNION ALL
 	SELECT 'dim_customer', v.customer_id::text, 'version', 'no landing row'
 	FROM dim_customer v
-	WHERE NOT EXISTS (SELECT FROM src_customers s WHERE s.id = v.customer_id);
+	WHERE NOT EXISTS (SELECT FROM src_customers s WHERE s.id = v.customer_id)
+	UNION ALL
+	-- and every version is the one the version history puts there
+	SELECT 'dim_customer', coalesce(m.customer_id, e.customer_id) || ' ' || coalesce(m.valid_from, e.valid_from),
+		   m.country_code::text, e.country_code::text
+	FROM (SELECT v.customer_id, v.valid_from, k.country_code
+		  FROM dim_customer v JOIN dim_country k ON k.country_key = v.country_key) AS m
+	FULL JOIN pg_temp.verify_versions e
+		ON e.customer_id = m.customer_id AND e.valid_from = m.valid_from
+	WHERE m.country_code IS DISTINCT FROM e.country_code
+	UNION ALL
+	SELECT 'dim_customer', v.customer_id || ' ' || v.valid_from, 'row ' || v.row_from || '..' || v.row_to,
+		   'row ' || x.rf || '..' || x.rt
+	FROM dim_customer v
+	JOIN (SELECT customer_key,
+				 CASE WHEN lag(valid_from) OVER w IS NULL THEN '-infinity'::timestamptz
+					  ELSE valid_from END AS rf,
+				 coalesce(lead(valid_from) OVER w, 'infinity'::timestamptz) AS rt
+		  FROM dim_customer WINDOW w AS (PARTITION BY customer_id ORDER BY valid_from)) AS x
+		USING (customer_key)
+	WHERE (v.row_from, v.row_to) IS DISTINCT FROM (x.rf, x.rt);
 
 	-- Rollups, cell by cell.
 	RETURN QUERY

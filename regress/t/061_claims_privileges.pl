@@ -97,7 +97,7 @@ as_role('app', q{SELECT walstar_claims.attach('acme')});
 is(q_ana(q{SELECT string_agg(c.relname || ':' || pg_get_userbyid(c.relowner), ',' ORDER BY c.relname)
 	FROM pg_class c WHERE c.relnamespace = 'acme'::regnamespace AND c.relkind = 'r'}),
 	'claims:app,customers:app,feedback:app', 'the landing tables belong to the subscription owner');
-is(q_ana(q{SELECT string_agg(p.oid::regprocedure::text, ', ' ORDER BY 1) FROM pg_proc p
+is(q_ana(q{SELECT string_agg(p.oid::regprocedure::text, ', ' ORDER BY p.oid::regprocedure::text) FROM pg_proc p
 	WHERE p.prosecdef AND p.pronamespace = 'walstar_claims'::regnamespace}),
 	'walstar_claims._attach(name), walstar_claims.detach()',
 	'only _attach() and detach() of walstar_claims are SECURITY DEFINER');
