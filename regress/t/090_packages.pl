@@ -39,7 +39,7 @@ $ana->start;
 $ana->safe_psql('postgres', 'CREATE DATABASE analytics');
 $ana->safe_psql('analytics', 'CREATE EXTENSION walstar_claims CASCADE');
 is($ana->safe_psql('analytics', q{SELECT string_agg(extname || ' ' || extversion, ', ' ORDER BY extname)
-	FROM pg_extension WHERE extname LIKE 'walstar%'}), 'walstar 0.2, walstar_claims 0.1', 'extensions from the package');
+	FROM pg_extension WHERE extname LIKE 'walstar%'}), 'walstar 0.2, walstar_claims 0.2', 'extensions from the package');
 $ana->safe_psql('analytics', q{SELECT walstar_claims.attach('acme')});
 $ana->safe_psql('analytics', "SELECT walstar.create_subscription('claims', '" . $kafka->bootstrap
 	  . q{', topics => ARRAY['acme_claims.public.claims'], landing_schema => 'acme', batch_time => '100ms', enabled => true)});

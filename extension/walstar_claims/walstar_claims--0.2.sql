@@ -1,4 +1,4 @@
-/* walstar_claims--0.1.sql: the Acme claims model, version 0.1 */
+/* walstar_claims--0.2.sql: the Acme claims model, version 0.2 */
 
 -- complain if script is sourced in psql, rather than via CREATE EXTENSION
 \echo Use "CREATE EXTENSION walstar_claims CASCADE" to load this file. \quit
