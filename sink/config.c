@@ -76,10 +76,11 @@ static const ConfigOption options[] = {
 	{"table", CT_STRING, NULL, false, OFF(snapshot_tables), NULL, 0,
 	 "with the snapshot command: schema.table patterns ('*' wildcard, "
 	 "comma-separated) that the running sink copies now, while streaming"},
-	{"include-tables", CT_STRING, NULL, false, OFF(include_tables), NULL, 0,
+	{"include-tables", CT_STRING, NULL, true, OFF(include_tables), NULL, 0,
 	 "comma-separated schema.table patterns to capture ('*' wildcard); "
-	 "default all"},
-	{"exclude-tables", CT_STRING, NULL, false, OFF(exclude_tables), NULL, 0,
+	 "default all; on SIGHUP streaming restarts with the new selection "
+	 "(copy newly included tables with the snapshot command)"},
+	{"exclude-tables", CT_STRING, NULL, true, OFF(exclude_tables), NULL, 0,
 	 "comma-separated schema.table patterns not to capture"},
 	{"mask-columns", CT_STRING, NULL, false, OFF(mask_columns), NULL, 0,
 	 "schema.table.column patterns sent as NULL"},

@@ -404,14 +404,50 @@ connection_lost(Sink *s, const char *why)
 		s->backoff_s = s->cfg.reconnect_max_backoff;
 }
 
+static bool
+same_text(const char *a, const char *b)
+{
+	return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/*
+ * A new table selection goes to the decoder with START_REPLICATION: stop
+ * the stream (the transaction in flight is resent) and start it again.
+ */
+static void
+restart_stream(Sink *s)
+{
+	log_info("replication",
+			 "slot=%s msg=\"table selection changed: streaming restarts "
+			 "with it\"",
+			 s->cfg.slot);
+	send_status(s, false);
+	stream_connection_lost(&s->stream);
+	s->blocked = false;
+	replication_close(&s->repl);
+	s->reconnect_at_ms = 0;
+}
+
 static void
 reload(Sink *s)
 {
-	char err[1024];
+	char  err[1024];
+	char *include =
+		s->cfg.include_tables ? strdup(s->cfg.include_tables) : NULL;
+	char *exclude =
+		s->cfg.exclude_tables ? strdup(s->cfg.exclude_tables) : NULL;
+	bool ok;
 
 	reload_requested = 0;
 	notify_reloading();
-	if (!config_reload(&s->cfg, err, sizeof(err)))
+	ok = config_reload(&s->cfg, err, sizeof(err));
+	if (ok && s->repl.conn != NULL &&
+		(!same_text(include, s->cfg.include_tables) ||
+		 !same_text(exclude, s->cfg.exclude_tables)))
+		restart_stream(s);
+	free(include);
+	free(exclude);
+	if (!ok)
 	{
 		log_error("config",
 				  "msg=\"reload failed, keeping the running "
