@@ -143,51 +143,6 @@ snapshot_catalog_tables(PGconn *conn, const Config *cfg, int *ntables,
 	return tables;
 }
 
-/*
- * Column.missing as the decoder sends it: the value rows written before
- * the column was added read (pg_attribute.attmissingval), shaped and
- * parsed like the column's values in the copy.
- */
-static bool
-fill_missing(PGconn *conn, const Config *cfg, const SnapTable *t,
-			 SnapColumn *c, int attnum, const char *type, char *err,
-			 size_t errlen)
-{
-	char		expr[2048];
-	char		sql[4096 + 256];
-	PGresult   *res;
-	const char *text;
-	size_t		len;
-
-	snapshot_value_expr(expr, sizeof(expr), "m.v", c);
-	snprintf(sql, sizeof(sql),
-			 "SELECT %s FROM (SELECT (a.attmissingval::pg_catalog.text::%s[])"
-			 "[1] AS v FROM pg_catalog.pg_attribute a"
-			 " WHERE a.attrelid = %u AND a.attnum = %d) m",
-			 expr, type, t->oid, attnum);
-	res = PQexec(conn, sql);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
-	{
-		snprintf(err, errlen, "cannot read the missing value of %s.%s.%s: %s",
-				 t->schema, t->table, c->desc.name, PQresultErrorMessage(res));
-		err[strcspn(err, "\n")] = '\0';
-		PQclear(res);
-		return false;
-	}
-	text = PQgetisnull(res, 0, 0) ? NULL : PQgetvalue(res, 0, 0);
-	len = text != NULL ? strlen(text) : 0;
-	if (text != NULL)
-		c->missing_text = xstrdup(text);
-	c->missing_scratch = malloc(len + 81);
-	if (c->missing_scratch == NULL)
-		abort();
-	snapshot_value_fill(c, c->missing_text, len, cfg->hash_salt, &c->missing,
-						&c->missing_iv, c->missing_scratch);
-	c->desc.missing = &c->missing;
-	PQclear(res);
-	return true;
-}
-
 SnapColumn *
 snapshot_catalog_columns(PGconn *conn, const Config *cfg, const SnapTable *t,
 						 int *ncols, char *err, size_t errlen)
@@ -201,8 +156,7 @@ snapshot_catalog_columns(PGconn *conn, const Config *cfg, const SnapTable *t,
 	snprintf(
 		sql, sizeof(sql),
 		"WITH RECURSIVE a AS ("
-		" SELECT attnum, attname, atttypid, atttypmod, atthasdef, "
-		"atthasmissing,"
+		" SELECT attnum, attname, atttypid, atttypmod, atthasdef,"
 		"  atttypid AS base, atttypmod AS basemod"
 		" FROM pg_catalog.pg_attribute"
 		" WHERE attrelid = %u AND attnum > 0 AND NOT attisdropped),"
@@ -230,8 +184,7 @@ snapshot_catalog_columns(PGconn *conn, const Config *cfg, const SnapTable *t,
 		" coalesce(k.ord, 0), a.attnum, a.atthasdef,"
 		" CASE WHEN bt.typelem <> 0 AND bt.typsubscript ="
 		"  'pg_catalog.array_subscript_handler'::pg_catalog.regproc"
-		"  THEN bt.typelem ELSE 0 END,"
-		" a.atthasmissing, format_type(a.atttypid, a.atttypmod)"
+		"  THEN bt.typelem ELSE 0 END"
 		" FROM a JOIN b USING (attnum)"
 		" JOIN pg_catalog.pg_type t ON t.oid = a.atttypid"
 		" JOIN pg_catalog.pg_namespace tn ON tn.oid = t.typnamespace"
@@ -293,15 +246,6 @@ snapshot_catalog_columns(PGconn *conn, const Config *cfg, const SnapTable *t,
 							column_type_lands_as_text(base, elem)
 						? "text"
 						: PQgetvalue(res, i, 4));
-		if (PQgetvalue(res, i, 9)[0] == 't' &&
-			!fill_missing(conn, cfg, t, c, atoi(PQgetvalue(res, i, 6)),
-						  PQgetvalue(res, i, 10), err, errlen))
-		{
-			*ncols = i + 1;
-			snapshot_catalog_free_columns(cols, *ncols);
-			cols = NULL;
-			break;
-		}
 	}
 	PQclear(res);
 	free_patterns(&mask);
@@ -319,8 +263,6 @@ snapshot_catalog_free_columns(SnapColumn *cols, int ncols)
 		free(cols[i].desc.name);
 		free(cols[i].desc.type_name);
 		free(cols[i].desc.landing_type);
-		free(cols[i].missing_text);
-		free(cols[i].missing_scratch);
 	}
 	free(cols);
 }

@@ -17,13 +17,9 @@
 /* One column of a copied table. */
 typedef struct SnapColumn
 {
-	Walstar__V1__Column	  desc; /* what READ records say about the column */
-	ValueKind			  kind; /* how to parse it (common/column_type.c) */
-	int					  key_order;	/* 0: not a key column, else 1-based */
-	Walstar__V1__Value	  missing;		/* desc.missing points here when set */
-	Walstar__V1__Interval missing_iv;	/* storage of an interval missing */
-	char				 *missing_text; /* the text missing was parsed from */
-	uint8_t *missing_scratch;			/* its bytes (snapshot_value_fill) */
+	Walstar__V1__Column desc;	   /* what READ records say about the column */
+	ValueKind			kind;	   /* how to parse it (common/column_type.c) */
+	int					key_order; /* 0: not a key column, else 1-based */
 } SnapColumn;
 
 /*
