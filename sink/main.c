@@ -284,6 +284,15 @@ copy_on_demand(Sink *s, const char *request, const char *tables)
 	uint64_t	resume, cp;
 	bool		ok = false;
 
+	if (s->cfg.hash_columns != NULL && s->cfg.hash_salt == NULL)
+	{
+		log_error("snapshot",
+				  "slot=%s request=%s msg=\"hash-columns needs hash-salt or "
+				  "hash-salt-file to hash a copy; request dropped\"",
+				  s->cfg.slot, LOG_V(request));
+		snapshot_request_done(&s->cfg, request);
+		return;
+	}
 	log_info("snapshot",
 			 "slot=%s request=%s tables=%s msg=\"copy requested; streaming "
 			 "pauses for it\"",
