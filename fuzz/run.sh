@@ -6,7 +6,8 @@
 #   the indexes its batch building takes; peek_fuzz: walstar-sink's record
 #   peek, its wire-format checks (the same verdicts as change_fuzz's) and
 #   routing; options_fuzz: the decoder's option values (decoder/
-#   option_values.c, common/name_pattern.c). A crash leaves its input in OUTDIR/<target>/crash-*
+#   option_values.c, common/name_pattern.c); request_fuzz: the sink's
+#   on-demand copy requests (sink/snapshot_request.c). A crash leaves its input in OUTDIR/<target>/crash-*
 #   and fails the run.
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -36,12 +37,21 @@ cc -std=c11 -Wall -Wextra -Werror -I"$ROOT/proto" -o "$OUT/bin/make_seeds" \
 	-I"$ROOT/decoder" -o "$OUT/bin/options_fuzz" "$HERE/options_fuzz.c" \
 	"$ROOT/decoder/option_values.c" "$ROOT/common/name_pattern.c"
 
+# shellcheck disable=SC2086
+"$CLANG" $FLAGS -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	-o "$OUT/bin/request_fuzz" "$HERE/request_fuzz.c" "$ROOT/sink/snapshot_request.c" \
+	"$ROOT/sink/log.c" "$ROOT/common/name_pattern.c"
+
 status=0
-for target in change_fuzz peek_fuzz options_fuzz; do
+for target in change_fuzz peek_fuzz options_fuzz request_fuzz; do
 	corpus="$OUT/$target/corpus"
 	mkdir -p "$corpus"
 	if [ "$target" = options_fuzz ]; then
 		"$OUT/bin/make_seeds" "$corpus" options
+	elif [ "$target" = request_fuzz ]; then
+		printf 'public.c\n' > "$corpus/seed-1"
+		printf 'public.c,sales.*,a\\.b.c' > "$corpus/seed-2"
+		printf 'x\tbad' > "$corpus/seed-3"
 	else
 		"$OUT/bin/make_seeds" "$corpus"
 	fi

@@ -73,10 +73,14 @@ static const ConfigOption options[] = {
 	 "stream; never: stream only; initial_only: copy, then exit"},
 	{"state-dir", CT_STRING, "/var/lib/walstar-sink", false, OFF(state_dir),
 	 NULL, 0, "directory recording which slot's initial snapshot is complete"},
-	{"include-tables", CT_STRING, NULL, false, OFF(include_tables), NULL, 0,
+	{"table", CT_STRING, NULL, false, OFF(snapshot_tables), NULL, 0,
+	 "with the snapshot command: schema.table patterns ('*' wildcard, "
+	 "comma-separated) that the running sink copies now, while streaming"},
+	{"include-tables", CT_STRING, NULL, true, OFF(include_tables), NULL, 0,
 	 "comma-separated schema.table patterns to capture ('*' wildcard); "
-	 "default all"},
-	{"exclude-tables", CT_STRING, NULL, false, OFF(exclude_tables), NULL, 0,
+	 "default all; on SIGHUP streaming restarts with the new selection "
+	 "(copy newly included tables with the snapshot command)"},
+	{"exclude-tables", CT_STRING, NULL, true, OFF(exclude_tables), NULL, 0,
 	 "comma-separated schema.table patterns not to capture"},
 	{"mask-columns", CT_STRING, NULL, false, OFF(mask_columns), NULL, 0,
 	 "schema.table.column patterns sent as NULL"},
@@ -399,7 +403,13 @@ print_help(void)
 		   "into Kafka; a position is confirmed only after Kafka "
 		   "acknowledged it.\n\n"
 		   "Usage: walstar-sink [--config FILE] [--NAME=VALUE ...] [--set "
-		   "NAME=VALUE ...]\n\n"
+		   "NAME=VALUE ...]\n"
+		   "       walstar-sink snapshot --table SCHEMA.TABLE[,...] [the "
+		   "same settings]\n"
+		   "                          ask the running sink (same state-dir "
+		   "and slot) to\n"
+		   "                          copy these tables now, while it "
+		   "streams\n\n"
 		   "  -c, --config FILE       INI file: NAME = VALUE lines, and a "
 		   "[kafka] section\n"
 		   "                          passed to librdkafka\n"
@@ -528,6 +538,11 @@ apply_args(Config *cfg, int argc, char **argv, bool file_only, bool *check,
 		{
 			if (!file_only)
 				cfg->ddl_capture = arg[2] == 'i' ? 1 : 2;
+			continue;
+		}
+		if (i == 1 && strcmp(arg, "snapshot") == 0)
+		{
+			cfg->snapshot_command = true;
 			continue;
 		}
 		if (strcmp(arg, "--check-config") == 0)
@@ -785,6 +800,15 @@ validate(const Config *cfg, char *err, size_t errlen)
 					cfg->slot);
 			return false;
 		}
+	}
+	if (cfg->snapshot_command != (cfg->snapshot_tables != NULL))
+	{
+		set_err(err, errlen,
+				cfg->snapshot_command
+					? "the snapshot command needs --table schema.table"
+					: "option 'table' belongs to the snapshot command "
+					  "(walstar-sink snapshot --table ...)");
+		return false;
 	}
 	if (cfg->topic_prefix == NULL)
 	{

@@ -64,6 +64,9 @@ typedef struct Config
 	int			   nkafka;		 /* entries in kafka */
 	char		  *config_file;	 /* file the settings came from, or NULL */
 	int			   ddl_capture;	 /* --install-ddl-capture 1, --remove- 2 */
+	bool  snapshot_command;		 /* `walstar-sink snapshot`: queue a copy */
+	char *snapshot_tables;		 /* --table: the patterns it queues; in
+									  * an on-demand copy, what it copies */
 } Config;
 
 /* What config_load asks the caller to do. */

@@ -114,6 +114,13 @@ lsn_tracker_flush_lsn(const LsnTracker *t)
 }
 
 void
+lsn_tracker_rewind(LsnTracker *t, uint64_t pos)
+{
+	t->flushed = pos;
+	t->server_pos = pos;
+}
+
+void
 lsn_tracker_reset(LsnTracker *t)
 {
 	while (t->head != NULL)

@@ -65,6 +65,13 @@ extern void lsn_tracker_server_position(LsnTracker *t, uint64_t pos);
 /* The position that may be reported as flushed now. */
 extern uint64_t lsn_tracker_flush_lsn(const LsnTracker *t);
 
+/*
+ * Report nothing above pos until transactions added later are done: the
+ * markers of a copy made while streaming paused end at the copy's
+ * consistent point, ahead of where the stream stopped.
+ */
+extern void lsn_tracker_rewind(LsnTracker *t, uint64_t pos);
+
 /* Forget every transaction (shutdown). */
 extern void lsn_tracker_reset(LsnTracker *t);
 

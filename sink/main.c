@@ -37,6 +37,7 @@
 #include "replication.h"
 #include "slot_wait.h"
 #include "snapshot.h"
+#include "snapshot_request.h"
 #include "stream.h"
 
 /* Records handled per loop turn before Kafka is served again. */
@@ -61,6 +62,7 @@ typedef struct Sink
 	int64_t			   last_status_ms;	/* when */
 	int				   backoff_s;		/* next reconnect delay */
 	int64_t			   reconnect_at_ms; /* when to try again */
+	int64_t			   requests_at_ms;	/* next look for copy requests */
 } Sink;
 
 static void
@@ -260,6 +262,97 @@ prepare_slot(Sink *s)
 	}
 }
 
+/*
+ * An on-demand copy (snapshot_request.c) while streaming: the stream stops
+ * (its cut transaction is resent later), a temporary slot exports a
+ * snapshot, the requested tables are copied under it as READ records with
+ * commit_lsn = its consistent point - 1, and streaming resumes from the
+ * confirmed position.  Downstream this is the one-shot copy's rule: the
+ * newer copy replaces the landing table, and the resent stream changes
+ * committed before its consistent point are older than the copy and
+ * skipped.  The copy's markers must not confirm the slot past where the
+ * stream stopped, hence the rewind.
+ */
+static void
+copy_on_demand(Sink *s, const char *request, const char *tables)
+{
+	char		err[1024];
+	char		snapname[64];
+	char		tmpslot[64];
+	Replication tmp;
+	Config		c = s->cfg;
+	uint64_t	resume, cp;
+	bool		ok = false;
+
+	if (s->cfg.hash_columns != NULL && s->cfg.hash_salt == NULL)
+	{
+		log_error("snapshot",
+				  "slot=%s request=%s msg=\"hash-columns needs hash-salt or "
+				  "hash-salt-file to hash a copy; request dropped\"",
+				  s->cfg.slot, LOG_V(request));
+		snapshot_request_done(&s->cfg, request);
+		return;
+	}
+	log_info("snapshot",
+			 "slot=%s request=%s tables=%s msg=\"copy requested; streaming "
+			 "pauses for it\"",
+			 s->cfg.slot, LOG_V(request), LOG_Q(tables));
+	send_status(s, false);
+	resume = lsn_tracker_flush_lsn(&s->tracker);
+	stream_connection_lost(&s->stream);
+	replication_close(&s->repl);
+	c.snapshot_tables = (char *)tables;
+	snprintf(tmpslot, sizeof(tmpslot), "%.40s_copy_%d", s->cfg.slot,
+			 (int)getpid());
+	if (replication_connect(&tmp, c.conninfo, err, sizeof(err)))
+	{
+		ok = slot_wait_create(&tmp, &c, tmpslot, true, snapname, &cp,
+							  &stop_requested, err, sizeof(err)) &&
+			 snapshot_run(&c, snapname, NULL, cp, tmp.dbname, tmp.system_id,
+						  &s->stream, &stop_requested, err, sizeof(err));
+		replication_close(&tmp);
+	}
+	lsn_tracker_rewind(&s->tracker, resume);
+	s->reconnect_at_ms = 0;
+	if (ok)
+	{
+		snapshot_request_done(&s->cfg, request);
+		log_info("snapshot",
+				 "slot=%s request=%s msg=\"copy complete and acknowledged; "
+				 "streaming resumes\"",
+				 s->cfg.slot, LOG_V(request));
+		return;
+	}
+	if (stop_requested)
+	{
+		log_info("snapshot",
+				 "slot=%s request=%s msg=\"stopped during the copy; the "
+				 "request is taken again at the next start\"",
+				 s->cfg.slot, LOG_V(request));
+		return;
+	}
+	/* as in the initial copy; the request stays queued for the next start */
+	die(s, "snapshot", err);
+}
+
+/* walstar-sink snapshot --table ...: queue a request for the running sink. */
+static int
+request_snapshot(const Config *cfg)
+{
+	char err[1024];
+
+	if (!snapshot_request_write(cfg, cfg->snapshot_tables, err, sizeof(err)))
+	{
+		log_error("snapshot", "msg=%s", LOG_Q(err));
+		return 1;
+	}
+	log_info("snapshot",
+			 "slot=%s tables=%s msg=\"copy requested; the running sink "
+			 "takes it within a second\"",
+			 cfg->slot, LOG_Q(cfg->snapshot_tables));
+	return 0;
+}
+
 /* (Re)connect and START_REPLICATION; false (logged) to retry later. */
 static bool
 start_streaming(Sink *s, bool first)
@@ -320,14 +413,50 @@ connection_lost(Sink *s, const char *why)
 		s->backoff_s = s->cfg.reconnect_max_backoff;
 }
 
+static bool
+same_text(const char *a, const char *b)
+{
+	return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/*
+ * A new table selection goes to the decoder with START_REPLICATION: stop
+ * the stream (the transaction in flight is resent) and start it again.
+ */
+static void
+restart_stream(Sink *s)
+{
+	log_info("replication",
+			 "slot=%s msg=\"table selection changed: streaming restarts "
+			 "with it\"",
+			 s->cfg.slot);
+	send_status(s, false);
+	stream_connection_lost(&s->stream);
+	s->blocked = false;
+	replication_close(&s->repl);
+	s->reconnect_at_ms = 0;
+}
+
 static void
 reload(Sink *s)
 {
-	char err[1024];
+	char  err[1024];
+	char *include =
+		s->cfg.include_tables ? strdup(s->cfg.include_tables) : NULL;
+	char *exclude =
+		s->cfg.exclude_tables ? strdup(s->cfg.exclude_tables) : NULL;
+	bool ok;
 
 	reload_requested = 0;
 	notify_reloading();
-	if (!config_reload(&s->cfg, err, sizeof(err)))
+	ok = config_reload(&s->cfg, err, sizeof(err));
+	if (ok && s->repl.conn != NULL &&
+		(!same_text(include, s->cfg.include_tables) ||
+		 !same_text(exclude, s->cfg.exclude_tables)))
+		restart_stream(s);
+	free(include);
+	free(exclude);
+	if (!ok)
 	{
 		log_error("config",
 				  "msg=\"reload failed, keeping the running "
@@ -452,6 +581,12 @@ main(int argc, char **argv)
 	log_set_timestamps(s->cfg.log_timestamps);
 	if (s->cfg.ddl_capture != 0)
 		return ddl_capture_run(&s->cfg, s->cfg.ddl_capture == 1);
+	if (s->cfg.snapshot_command)
+	{
+		exit_code = request_snapshot(&s->cfg);
+		config_free(&s->cfg);
+		return exit_code;
+	}
 	install_signals();
 
 	lsn_tracker_init(&s->tracker, 0);
@@ -539,6 +674,20 @@ main(int argc, char **argv)
 			}
 		}
 		stream_service(&s->stream);
+		if (s->repl.conn != NULL && s->repl.streaming && !s->blocked &&
+			now >= s->requests_at_ms)
+		{
+			char request[256];
+			char tables[SNAPSHOT_REQUEST_MAX];
+
+			s->requests_at_ms = now + 1000;
+			if (snapshot_request_next(&s->cfg, request, sizeof(request),
+									  tables))
+			{
+				copy_on_demand(s, request, tables);
+				continue;
+			}
+		}
 		if (s->repl.conn != NULL && s->repl.streaming && !s->blocked)
 			more = read_stream(s, &exit_code);
 		if (stop_requested)

@@ -203,6 +203,43 @@ send_marker(Stream *stream, Walstar__V1__Op op, const SnapSource *source,
 	return ok;
 }
 
+/*
+ * Leave a COPY we stopped reading (SIGTERM, a record Kafka cannot take):
+ * PQgetResult keeps returning PGRES_COPY_OUT while the server is still
+ * sending, so the server is asked to cancel first, then its remaining rows
+ * and results are read until the connection is idle again.
+ */
+static void
+abandon_copy(PGconn *conn)
+{
+	PGcancel *cancel;
+	PGresult *res;
+	char	 *row;
+	char	  why[256];
+
+	if (PQstatus(conn) != CONNECTION_OK)
+		return;
+	cancel = PQgetCancel(conn);
+	if (cancel != NULL)
+	{
+		if (!PQcancel(cancel, why, sizeof(why)))
+			log_warning("snapshot", "msg=%s", LOG_Q(why));
+		PQfreeCancel(cancel);
+	}
+	while ((res = PQgetResult(conn)) != NULL)
+	{
+		ExecStatusType st = PQresultStatus(res);
+
+		PQclear(res);
+		if (st != PGRES_COPY_OUT)
+			continue;
+		while (PQgetCopyData(conn, &row, 0) > 0)
+			PQfreemem(row);
+		if (PQstatus(conn) != CONNECTION_OK)
+			break;
+	}
+}
+
 static bool
 copy_table(PGconn *conn, const Config *cfg, const SnapTable *t,
 		   const SnapSource *source, uint64_t consistent_point,
@@ -432,9 +469,8 @@ done:
 	if (row != NULL)
 		PQfreemem(row);
 	PQclear(res);
-	/* drain a COPY we abandoned */
-	while (!ok && (res = PQgetResult(conn)) != NULL)
-		PQclear(res);
+	if (!ok)
+		abandon_copy(conn);
 	if (qschema)
 		PQfreemem(qschema);
 	if (qtable)

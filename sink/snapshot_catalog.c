@@ -80,7 +80,7 @@ snapshot_catalog_tables(PGconn *conn, const Config *cfg, int *ntables,
 {
 	PGresult	*res;
 	SnapTable	*tables;
-	SnapPatterns include = {0}, exclude = {0};
+	SnapPatterns include = {0}, exclude = {0}, only = {0};
 	int			 i, n = 0;
 
 	res = PQexec(conn,
@@ -102,11 +102,14 @@ snapshot_catalog_tables(PGconn *conn, const Config *cfg, int *ntables,
 	if (!compile_patterns("include-tables", cfg->include_tables, 2, &include,
 						  err, errlen) ||
 		!compile_patterns("exclude-tables", cfg->exclude_tables, 2, &exclude,
-						  err, errlen))
+						  err, errlen) ||
+		!compile_patterns("table", cfg->snapshot_tables, 2, &only, err,
+						  errlen))
 	{
 		PQclear(res);
 		free_patterns(&include);
 		free_patterns(&exclude);
+		free_patterns(&only);
 		return NULL;
 	}
 	tables = calloc(PQntuples(res) + 1, sizeof(SnapTable));
@@ -121,6 +124,10 @@ snapshot_catalog_tables(PGconn *conn, const Config *cfg, int *ntables,
 			continue;
 		if (name_pattern_match_any(&exclude.list, names[0], names[1], NULL))
 			continue;
+		/* an on-demand copy: only the requested tables */
+		if (only.list.n > 0 &&
+			!name_pattern_match_any(&only.list, names[0], names[1], NULL))
+			continue;
 		tables[n].oid = (unsigned)strtoul(PQgetvalue(res, i, 0), NULL, 10);
 		tables[n].schema = xstrdup(names[0]);
 		tables[n].table = xstrdup(names[1]);
@@ -131,6 +138,7 @@ snapshot_catalog_tables(PGconn *conn, const Config *cfg, int *ntables,
 	PQclear(res);
 	free_patterns(&include);
 	free_patterns(&exclude);
+	free_patterns(&only);
 	*ntables = n;
 	return tables;
 }

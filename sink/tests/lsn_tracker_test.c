@@ -134,11 +134,40 @@ test_peek(void)
 	CHECK(!change_peek(buf, n - 1, &p));
 }
 
+/*
+ * An on-demand copy while streaming paused: its markers end at the copy's
+ * consistent point, ahead of the stream; after the rewind only what the
+ * resumed stream acknowledges moves the position.
+ */
+static void
+test_rewind(void)
+{
+	LsnTracker	t;
+	TrackedTxn *copy, *next;
+
+	lsn_tracker_init(&t, 100);
+	lsn_tracker_server_position(&t, 150);
+	copy = lsn_tracker_begin(&t, 899, 0);
+	lsn_tracker_add(&t, copy);
+	lsn_tracker_close(&t, copy, 900);
+	lsn_tracker_ack(&t, copy);
+	CHECK(lsn_tracker_flush_lsn(&t) == 900);
+	lsn_tracker_rewind(&t, 150);
+	CHECK(lsn_tracker_flush_lsn(&t) == 150);
+	next = lsn_tracker_begin(&t, 200, 0);
+	lsn_tracker_add(&t, next);
+	lsn_tracker_close(&t, next, 210);
+	CHECK(lsn_tracker_flush_lsn(&t) == 150);
+	lsn_tracker_ack(&t, next);
+	CHECK(lsn_tracker_flush_lsn(&t) == 210);
+}
+
 int
 main(void)
 {
 	test_order();
 	test_open_and_idle();
+	test_rewind();
 	test_peek();
 	if (failures > 0)
 	{

@@ -1,0 +1,158 @@
+#!/bin/bash
+# walstar-sink snapshot benchmark: rows/s of a copy to acknowledged Kafka
+# messages, and the WAL the slot retains meanwhile, for the initial copy
+# and for an on-demand copy of the same table while streaming
+# (walstar-sink snapshot --table).  Both are one-shot copies under an
+# exported snapshot; the chunked incremental copy is not built yet.
+#
+#   bench/snapshot/run.sh [rows] [writer_tps]   (defaults 2000000 and 1000)
+#
+# A throwaway cluster and a Kafka broker (regress/kafka.sh, Kafka's default
+# flush policy) under bench/results/snapshot/.  The table is the sink
+# benchmark's 10-column mixed-type table.  While each copy runs, pgbench
+# updates another table at writer_tps (one row per transaction) so that
+# the server writes WAL the slot has to keep; every 0.5 s we sample
+# pg_current_wal_lsn() - restart_lsn of the sink's slot and report the
+# maximum.  rows/s is the table's rows over the time from the sink's
+# "copy started" line to its "complete and acknowledged" line.
+# Needs walstar_decoder and walstar-sink installed (make install). Under
+# root everything runs as the postgres OS user.
+set -eu
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+ROWS=${1:-2000000}
+TPS=${2:-1000}
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+BINDIR=$($PG_CONFIG --bindir)
+RESULTS=${WALSTAR_BENCH_DIR:-$ROOT/bench/results/snapshot}
+RUN_USER=${WALSTAR_TEST_USER:-postgres}
+
+if [ "$(id -u)" = 0 ]; then
+	mkdir -p "$RESULTS"
+	chown "$RUN_USER" "$RESULTS"
+	exec runuser -u "$RUN_USER" -- env WALSTAR_BENCH_DIR="$RESULTS" PG_CONFIG="$PG_CONFIG" "$0" "$@"
+fi
+
+PATH="$BINDIR:$PATH"
+export PATH
+DATA="$RESULTS/data"
+KDIR="$RESULTS/kafka"
+LOG="$RESULTS/sink.log"
+mkdir -p "$RESULTS"
+
+PORT=""
+for p in $(seq 55600 55699); do
+	if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+		PORT=$p
+		break
+	fi
+done 2>/dev/null
+[ -n "$PORT" ] || { echo "no free port" >&2; exit 1; }
+
+SINK_PID=""
+BENCH_PID=""
+cleanup() {
+	for pid in $SINK_PID $BENCH_PID; do
+		kill "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	if [ -f "$DATA/postmaster.pid" ]; then
+		pg_ctl -D "$DATA" -m immediate stop >/dev/null 2>&1 || true
+	fi
+	"$ROOT/regress/kafka.sh" stop "$KDIR" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT INT TERM
+
+rm -rf "$DATA" "$KDIR" "$RESULTS/state" "$LOG"
+initdb -D "$DATA" -A trust -E UTF8 --locale=C >/dev/null
+{
+	echo "listen_addresses = '127.0.0.1'"
+	echo "port = $PORT"
+	echo "unix_socket_directories = '$RESULTS'"
+	echo "wal_level = logical"
+	echo "max_replication_slots = 4"
+	echo "max_wal_senders = 4"
+	echo "shared_buffers = 512MB"
+	echo "max_wal_size = 8GB"
+	echo "checkpoint_timeout = 1h"
+	echo "fsync = off"
+	echo "synchronous_commit = off"
+	echo "full_page_writes = off"
+	echo "autovacuum = off"
+	echo "output_plugin_libraries = 'pgoutput, test_decoding, walstar_decoder'"
+} >> "$DATA/postgresql.conf"
+pg_ctl -D "$DATA" -l "$RESULTS/server.log" -w start >/dev/null
+
+"$ROOT/regress/kafka.sh" start "$KDIR" >/dev/null
+"$ROOT/regress/kafka.sh" stop "$KDIR" >/dev/null
+sed -i '/^log.flush.interval.messages/d' "$KDIR/server.properties"
+BOOTSTRAP=$("$ROOT/regress/kafka.sh" start "$KDIR" | tail -1)
+
+PGOPTIONS="-c client_min_messages=warning"
+export PGOPTIONS
+PSQL="psql -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p $PORT -d postgres"
+CONNINFO="host=127.0.0.1 port=$PORT dbname=postgres"
+SINK_ARGS=(--conninfo="$CONNINFO" --brokers="$BOOTSTRAP" --slot=bench_snap --state-dir="$RESULTS/state"
+	--include-tables=public.bench,public.churn --topic-partitions=3 --status-interval=1)
+
+$PSQL <<SQL
+CREATE TABLE bench (id bigint PRIMARY KEY, qty int, amount numeric(12,2), score float8, active bool,
+	name text, code varchar(32), created timestamptz, day date, ref uuid);
+INSERT INTO bench SELECT g, g % 1000, (g % 100000) / 100.0, g * 1.5, g % 2 = 0, 'name ' || g,
+	'code-' || (g % 977), timestamptz '2024-01-01 00:00+00' + g * interval '1 second',
+	date '2024-01-01' + (g % 365), md5(g::text)::uuid FROM generate_series(1, $ROWS) g;
+CREATE TABLE churn (id int PRIMARY KEY, n int NOT NULL, pad text);
+INSERT INTO churn SELECT g, 0, repeat('p', 200) FROM generate_series(1, 10000) g;
+VACUUM ANALYZE;
+CHECKPOINT;
+SQL
+echo "\\set id random(1, 10000)
+UPDATE churn SET n = n + 1 WHERE id = :id;" > "$RESULTS/churn.sql"
+
+writer() {
+	pgbench -n -h 127.0.0.1 -p "$PORT" -R "$TPS" -T 3600 -c 1 -f "$RESULTS/churn.sql" postgres \
+		>"$RESULTS/pgbench.log" 2>&1 &
+	BENCH_PID=$!
+}
+
+# seconds between two log lines (ISO timestamps), from line patterns
+secs_between() {
+	local a b
+	a=$(grep -m1 -E "$1" "$LOG" | cut -d' ' -f1)
+	b=$(grep -E "$2" "$LOG" | tail -1 | cut -d' ' -f1)
+	echo "$(date -d "$b" +%s.%N) - $(date -d "$a" +%s.%N)" | bc
+}
+
+# max retained WAL (MB) of the slot until the log matches $1
+sample_until() {
+	local max=0 cur
+	while ! grep -qE "$1" "$LOG"; do
+		kill -0 "$SINK_PID" || { echo "the sink died:" >&2; tail -5 "$LOG" >&2; exit 1; }
+		cur=$($PSQL -c "SELECT coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn), 0)::bigint / 1048576 FROM pg_replication_slots WHERE slot_name = 'bench_snap'")
+		cur=${cur:-0}
+		[ "$cur" -gt "$max" ] && max=$cur
+		sleep 0.5
+	done
+	echo "$max"
+}
+
+LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
+echo "1. initial copy of $ROWS rows (writer: $TPS tps on another table)"
+writer
+walstar-sink "${SINK_ARGS[@]}" 2>>"$LOG" &
+SINK_PID=$!
+MAX1=$(sample_until 'msg="initial copy complete and acknowledged"')
+S1=$(secs_between 'msg="initial copy started"' 'msg="initial copy complete and acknowledged"')
+echo "   $ROWS rows in $S1 s: $(echo "$ROWS / $S1" | bc) rows/s; slot retained at most $MAX1 MB of WAL"
+
+echo "2. on-demand copy of the same table while streaming"
+while ! grep -q 'msg="streaming"' "$LOG"; do sleep 0.2; done
+sleep 3
+walstar-sink snapshot --table=public.bench "${SINK_ARGS[@]}" 2>>"$RESULTS/request.log"
+MAX2=$(sample_until 'msg="copy complete and acknowledged; streaming resumes"')
+S2=$(secs_between 'msg="copy requested; streaming pauses' 'msg="copy complete and acknowledged; streaming resumes"')
+echo "   $ROWS rows in $S2 s: $(echo "$ROWS / $S2" | bc) rows/s; slot retained at most $MAX2 MB of WAL"
+sleep 5
+IDLE=$($PSQL -c "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint / 1048576 FROM pg_replication_slots WHERE slot_name = 'bench_snap'")
+echo "   5 s after streaming resumed: $IDLE MB retained"
+echo "load before: $LOAD; after: $(cut -d' ' -f1-3 /proc/loadavg)"
