@@ -37,6 +37,7 @@
 #include "replication.h"
 #include "slot_wait.h"
 #include "snapshot.h"
+#include "standby.h"
 #include "stream.h"
 
 /* Records handled per loop turn before Kafka is served again. */
@@ -55,6 +56,7 @@ typedef struct Sink
 	Producer		  *producer;  /* Kafka */
 	LsnTracker		   tracker;	  /* what may be confirmed */
 	Stream			   stream;	  /* record routing */
+	Standby			   standby;	  /* Kafka transactions (kafka-transactions) */
 	bool			   blocked;	  /* a record waits for room in the queue */
 	ReplicationMessage pending;	  /* that record (in repl.copybuf) */
 	uint64_t		   last_sent; /* flush position last reported */
@@ -119,7 +121,7 @@ static void
 send_status(Sink *s, bool reply_requested)
 {
 	char	 err[512];
-	uint64_t flush = lsn_tracker_flush_lsn(&s->tracker);
+	uint64_t flush = standby_confirmable(&s->standby);
 
 	if (s->repl.conn == NULL || !s->repl.streaming)
 		return;
@@ -271,6 +273,8 @@ start_streaming(Sink *s, bool first)
 		goto fail;
 	if (!replication_start(&s->repl, &s->cfg, 0, err, sizeof(err)))
 		goto fail;
+	if (!standby_take_over(&s->standby, err, sizeof(err)))
+		goto fail;
 	log_info("replication", "slot=%s confirmed=%s msg=\"streaming\"",
 			 s->cfg.slot, LSN(lsn_tracker_flush_lsn(&s->tracker)));
 	metrics_set_connected(PEER_SOURCE, true);
@@ -288,6 +292,17 @@ fail:
 	/* errors the user must fix are fatal at startup */
 	if (first && strstr(err, "is active for PID") == NULL)
 		die(s, "replication", err);
+	if (standby_retry_ms(&s->standby, err) == -2)
+		die(s, "replication",
+			"another sink took the slot over (its Kafka transactions fenced "
+			"ours); stopping, a restart stands by");
+	if (standby_retry_ms(&s->standby, err) >= 0)
+	{
+		/* a standby: the slot is another sink's (logged once) */
+		replication_close(&s->repl);
+		s->reconnect_at_ms = now_ms() + standby_retry_ms(&s->standby, err);
+		return false;
+	}
 	metrics_error(ERROR_KIND_CONNECTION);
 	if (replication_plugin_not_allowed(err))
 		log_error("replication", "slot=%s msg=%s hint=%s retry_in_s=%d",
@@ -409,6 +424,10 @@ shutdown_sink(Sink *s)
 					"queued=%d msg=\"messages still unacknowledged at "
 					"shutdown; they are resent at the next start\"",
 					producer_queue_len(s->producer));
+	if (producer_fatal_error(s->producer) == NULL &&
+		!standby_finish(&s->standby, s->cfg.shutdown_timeout * 1000, summary,
+						sizeof(summary)))
+		log_warning("kafka", "slot=%s msg=%s", s->cfg.slot, LOG_Q(summary));
 	send_status(s, false);
 	replication_end(&s->repl);
 	replication_close(&s->repl);
@@ -460,6 +479,7 @@ main(int argc, char **argv)
 	if (s->producer == NULL)
 		die(s, "kafka", err);
 	stream_init(&s->stream, &s->cfg, s->producer, &s->tracker);
+	standby_init(&s->standby, &s->cfg, s->producer, &s->tracker);
 
 	/* until the slot is ready, a failure is one error line of ours */
 	producer_set_quiet(s->producer, true);
@@ -539,6 +559,12 @@ main(int argc, char **argv)
 			}
 		}
 		stream_service(&s->stream);
+		if (!standby_service(&s->standby, now, err, sizeof(err)))
+		{
+			log_error("kafka", "slot=%s msg=%s", s->cfg.slot, LOG_Q(err));
+			exit_code = 1;
+			break;
+		}
 		if (s->repl.conn != NULL && s->repl.streaming && !s->blocked)
 			more = read_stream(s, &exit_code);
 		if (stop_requested)
@@ -547,7 +573,7 @@ main(int argc, char **argv)
 		producer_poll(s->producer, 0);
 
 		now = now_ms();
-		flush = lsn_tracker_flush_lsn(&s->tracker);
+		flush = standby_confirmable(&s->standby);
 		if (now - s->last_status_ms >= s->cfg.status_interval * 1000 ||
 			(flush != s->last_sent &&
 			 now - s->last_status_ms >= STATUS_MIN_GAP_MS))
