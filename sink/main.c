@@ -273,7 +273,8 @@ start_streaming(Sink *s, bool first)
 		goto fail;
 	if (!replication_start(&s->repl, &s->cfg, 0, err, sizeof(err)))
 		goto fail;
-	if (!standby_take_over(&s->standby, err, sizeof(err)))
+	if (!standby_take_over(&s->standby, PQbackendPID(s->repl.conn), err,
+						   sizeof(err)))
 		goto fail;
 	log_info("replication", "slot=%s confirmed=%s msg=\"streaming\"",
 			 s->cfg.slot, LSN(lsn_tracker_flush_lsn(&s->tracker)));

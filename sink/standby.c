@@ -32,11 +32,13 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "log.h"
 #include "lsn.h"
+#include "notify.h"
 #include "standby.h"
 
 /* How long one init_transactions or commit call may block the loop. */
@@ -93,12 +95,13 @@ begin(Standby *sb, char *err, size_t errlen)
 }
 
 bool
-standby_take_over(Standby *sb, char *err, size_t errlen)
+standby_take_over(Standby *sb, int walsender_pid, char *err, size_t errlen)
 {
 	rd_kafka_t *rk = producer_handle(sb->producer);
 
 	if (!standby_enabled(sb))
 		return true;
+	sb->walsender_pid = walsender_pid;
 	if (!sb->initialized)
 	{
 		int64_t			  start = mono_ms();
@@ -134,17 +137,28 @@ standby_retry_ms(Standby *sb, const char *err)
 	if (!standby_enabled(sb) || strstr(err, "is active for PID") == NULL)
 		return -1;
 	/*
-	 * We streamed, and another sink has the slot now: its init_transactions
-	 * fenced our producer, which could never produce again.
+	 * We streamed before.  Our own walsender may still hold the slot after
+	 * a lost connection, until it notices (wal_sender_timeout): wait for
+	 * it.  Any other process means another sink has the slot now, and its
+	 * init_transactions fenced our producer, which could never produce
+	 * again.
 	 */
 	if (sb->initialized)
+	{
+		const char *pid = strstr(err, "is active for PID ");
+
+		if (atoi(pid + strlen("is active for PID ")) == sb->walsender_pid)
+			return STANDBY_RETRY_MS;
 		return -2;
+	}
 	if (!sb->standing_by)
 	{
 		log_info("replication",
 				 "slot=%s msg=\"the slot is active (another sink streams "
 				 "it): standing by, trying to take it every second\"",
 				 sb->cfg->slot);
+		/* under systemd a standby is a started service too */
+		notify_ready("standing by: the slot is active elsewhere");
 		sb->standing_by = true;
 		sb->wait_since_ms = mono_ms();
 	}

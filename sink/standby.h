@@ -32,6 +32,7 @@ typedef struct Standby
 	bool		  standing_by;	  /* the slot is active elsewhere: logged */
 	int64_t		  wait_since_ms;  /* when standing by began */
 	uint64_t	  commits;		  /* transactions committed */
+	int			  walsender_pid;  /* of our last START_REPLICATION */
 } Standby;
 
 extern void standby_init(Standby *sb, const Config *cfg, Producer *producer,
@@ -46,13 +47,16 @@ extern bool standby_enabled(const Standby *sb);
  * (a sink that had the slot before) and aborts its open transaction; then
  * open a transaction.  false with err: give the slot back and retry.
  */
-extern bool standby_take_over(Standby *sb, char *err, size_t errlen);
+extern bool standby_take_over(Standby *sb, int walsender_pid, char *err,
+							  size_t errlen);
 
 /*
  * START_REPLICATION failed with err: the delay before the next attempt in
  * ms, or -1 for the usual backoff.  A transactional sink whose slot is
- * active elsewhere stands by, trying every second; -2 if it had streamed
- * before (another sink took the slot over and fenced it: it must stop).
+ * active elsewhere stands by, trying every second (also when it streamed
+ * before and its own old walsender still holds the slot); -2 if it had
+ * streamed before and another process has the slot (another sink took
+ * it over and fenced this one: it must stop).
  */
 extern int standby_retry_ms(Standby *sb, const char *err);
 
