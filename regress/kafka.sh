@@ -141,6 +141,14 @@ launch() {
 		-cp "$KAFKA_HOME/libs/*" kafka.Kafka "$1/server.properties" \
 		> "$1/stdout.log" 2>&1 < /dev/null &
 	echo $! > "$1/broker.pid"
+	# until setsid has exec'ed java, the process is not yet recognisable
+	# as this directory's broker (our_pid)
+	i=0
+	while [ $i -lt 100 ] && ! our_pid "$1" >/dev/null; do
+		kill -0 "$(cat "$1/broker.pid")" 2>/dev/null || break
+		sleep 0.05
+		i=$((i + 1))
+	done
 }
 
 # wait_ready BOOTSTRAP DIR...: a probe message goes in (acks=all) and comes

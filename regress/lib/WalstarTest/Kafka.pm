@@ -141,8 +141,16 @@ sub stop_node
 sub start_node
 {
 	my ($self, $id) = @_;
-	my $out = `$script start @{[ $self->node_dir($id) ]} 2>&1`;
-	die "kafka node $id did not start: $out" if $? != 0;
+	my $dir = $self->node_dir($id);
+	for my $attempt (1, 2)
+	{
+		my $out = `$script start $dir 2>&1`;
+		return if $? == 0;
+		my $why = "kafka node $id did not start (status $?): $out";
+		die $why if $attempt == 2;
+		Test::More::diag("$why; trying once more");
+		system($script, 'stop', $dir);
+	}
 }
 
 sub node_running
