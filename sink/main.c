@@ -336,6 +336,55 @@ connection_lost(Sink *s, const char *why)
 		s->backoff_s = s->cfg.reconnect_max_backoff;
 }
 
+/*
+ * The idempotent producer raised a fatal error.  librdkafka 2.0 does so
+ * when a partition's leader changes with requests in flight and the new
+ * leader then sees a gap in the producer's sequence ("sequence
+ * desynchronization"; 065_kafka_broker_loss.pl meets it after a leader's
+ * kill -9), although Kafka acknowledged nothing out of order.  Nothing
+ * unacknowledged was confirmed, so a new producer and a stream restarted
+ * at the slot's confirmed position lose nothing, and what Kafka then holds
+ * twice the apply side drops by its (commit LSN, position) rule.  Not with
+ * kafka-transactions, where a fatal error means fenced by another sink;
+ * nor with dead letters waiting, which refer to the transactions dropped
+ * here.  false: stop.
+ */
+static bool
+recreate_producer(Sink *s)
+{
+	char	  err[1024];
+	Producer *p;
+
+	if (standby_enabled(&s->standby) || s->stream.dead_letters != NULL)
+		return false;
+	log_warning("kafka",
+				"slot=%s confirmed=%s msg=\"new Kafka producer after a fatal "
+				"producer error; the stream restarts at the confirmed "
+				"position\"",
+				s->cfg.slot, LSN(s->last_sent));
+	stream_connection_lost(&s->stream);
+	s->blocked = false;
+	replication_close(&s->repl);
+	metrics_set_connected(PEER_SOURCE, false);
+	rd_kafka_purge(producer_handle(s->producer),
+				   RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+	producer_destroy(s->producer);
+	lsn_tracker_reset(&s->tracker);
+	/* the server's position covered records that are resent now */
+	s->tracker.server_pos = s->tracker.flushed;
+	s->stream.failed = false;
+	s->stream.failure[0] = '\0';
+	s->producer = p = producer_create(&s->cfg, stream_on_delivery, &s->stream,
+									  err, sizeof(err));
+	if (p == NULL)
+		die(s, "kafka", err);
+	s->stream.producer = p;
+	standby_init(&s->standby, &s->cfg, p, &s->tracker);
+	atomic_fetch_add(&metrics.reconnects_total, 1);
+	s->reconnect_at_ms = now_ms() + 1000;
+	return true;
+}
+
 static void
 reload(Sink *s)
 {
@@ -524,6 +573,8 @@ main(int argc, char **argv)
 
 		if (reload_requested)
 			reload(s);
+		if (producer_fatal_error(s->producer) != NULL && recreate_producer(s))
+			continue;
 		if (producer_fatal_error(s->producer) != NULL)
 		{
 			log_error("kafka", "slot=%s msg=\"stopping: %s\"", s->cfg.slot,
@@ -544,7 +595,7 @@ main(int argc, char **argv)
 		if (s->repl.conn == NULL && now >= s->reconnect_at_ms)
 			start_streaming(s, false);
 
-		if (s->blocked)
+		if (s->blocked && !standby_busy(&s->standby))
 		{
 			StreamResult r =
 				stream_record(&s->stream, s->pending.data, s->pending.len,
@@ -559,14 +610,16 @@ main(int argc, char **argv)
 				break;
 			}
 		}
-		stream_service(&s->stream);
+		if (!standby_busy(&s->standby))
+			stream_service(&s->stream);
 		if (!standby_service(&s->standby, now, err, sizeof(err)))
 		{
 			log_error("kafka", "slot=%s msg=%s", s->cfg.slot, LOG_Q(err));
 			exit_code = 1;
 			break;
 		}
-		if (s->repl.conn != NULL && s->repl.streaming && !s->blocked)
+		if (s->repl.conn != NULL && s->repl.streaming && !s->blocked &&
+			!standby_busy(&s->standby))
 			more = read_stream(s, &exit_code);
 		if (stop_requested)
 			break;
@@ -590,12 +643,12 @@ main(int argc, char **argv)
 
 		if (more)
 			continue;
-		if (s->blocked)
+		if (s->blocked || standby_busy(&s->standby))
 			timeout = 10;
 		fds[nfds].fd = producer_fd(s->producer);
 		fds[nfds].events = POLLIN;
 		nfds++;
-		if (s->repl.conn != NULL && !s->blocked)
+		if (s->repl.conn != NULL && !s->blocked && !standby_busy(&s->standby))
 		{
 			fds[nfds].fd = replication_socket(&s->repl);
 			fds[nfds].events = POLLIN;

@@ -106,7 +106,11 @@ error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 
 		rd_kafka_fatal_error(rk, buf, sizeof(buf));
 		snprintf(p->fatal, sizeof(p->fatal), "%s", buf);
-		log_error("kafka", "msg=\"fatal producer error: %s\"", buf);
+		/* without transactions main.c starts a new producer */
+		if (p->cfg->kafka_transactions)
+			log_error("kafka", "msg=\"fatal producer error: %s\"", buf);
+		else
+			log_warning("kafka", "msg=\"fatal producer error: %s\"", buf);
 		return;
 	}
 	if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)

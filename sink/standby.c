@@ -47,6 +47,12 @@
 /* How long retriable errors of one commit are retried before giving up. */
 #define COMMIT_GIVE_UP_MS 60000
 
+/* How long one step of a commit may block the loop. */
+#define COMMIT_STEP_MS 100
+
+/* A commit that took this long is logged when it succeeds. */
+#define SLOW_COMMIT_MS 2000
+
 /* Delay between two attempts to take an active slot. */
 #define STANDBY_RETRY_MS 1000
 
@@ -203,10 +209,12 @@ commit(Standby *sb, int give_up_ms, char *err, size_t errlen)
 				rd_kafka_error_destroy(a);
 		}
 		rd_kafka_error_destroy(e);
+		sb->committing = false;
 		sb->open = false;
 		sb->failed = true;
 		return false;
 	}
+	sb->committing = false;
 	/* every message produced before the commit has been acknowledged */
 	sb->committed = lsn_tracker_flush_lsn(sb->tracker);
 	sb->sent_committed = sent;
@@ -215,18 +223,86 @@ commit(Standby *sb, int give_up_ms, char *err, size_t errlen)
 	return true;
 }
 
+/*
+ * One step of the commit in progress: librdkafka's transactional calls
+ * resume after a timeout, so the loop keeps serving the replication
+ * connection (status updates: the walsender ends a connection that stays
+ * silent for wal_sender_timeout) while a commit waits, e.g. for a new
+ * transaction coordinator after a broker's loss.  Nothing is produced
+ * meanwhile (standby_busy).
+ */
+static bool
+commit_step(Standby *sb, int64_t now_ms, char *err, size_t errlen)
+{
+	rd_kafka_t		 *rk = producer_handle(sb->producer);
+	rd_kafka_error_t *e = rd_kafka_commit_transaction(rk, COMMIT_STEP_MS);
+
+	if (e == NULL)
+	{
+		/* every message produced before the commit was acknowledged */
+		sb->committed = lsn_tracker_flush_lsn(sb->tracker);
+		sb->sent_committed = sb->commit_sent;
+		sb->committing = false;
+		sb->open = false;
+		sb->commits++;
+		if (now_ms - sb->commit_started_ms >= SLOW_COMMIT_MS)
+			log_info("kafka",
+					 "slot=%s waited_ms=%" PRId64
+					 " msg=\"Kafka transaction committed after a wait\"",
+					 sb->cfg->slot, now_ms - sb->commit_started_ms);
+		return begin(sb, err, errlen);
+	}
+	if (rd_kafka_error_is_retriable(e) &&
+		now_ms - sb->commit_started_ms < COMMIT_GIVE_UP_MS)
+	{
+		if (rd_kafka_error_code(e) != RD_KAFKA_RESP_ERR__TIMED_OUT)
+			log_warning("kafka",
+						"msg=\"Kafka transaction commit: %s; retrying\"",
+						rd_kafka_error_string(e));
+		rd_kafka_error_destroy(e);
+		return true;
+	}
+	snprintf(err, errlen,
+			 "Kafka transaction commit failed: %s; nothing after the last "
+			 "commit is confirmed, it is resent at the next start",
+			 rd_kafka_error_string(e));
+	if (rd_kafka_error_txn_requires_abort(e))
+	{
+		rd_kafka_error_t *a =
+			rd_kafka_abort_transaction(rk, TXN_CALL_TIMEOUT_MS);
+
+		if (a != NULL)
+			rd_kafka_error_destroy(a);
+	}
+	rd_kafka_error_destroy(e);
+	sb->committing = false;
+	sb->open = false;
+	sb->failed = true;
+	return false;
+}
+
 bool
 standby_service(Standby *sb, int64_t now_ms, char *err, size_t errlen)
 {
 	if (!standby_enabled(sb) || !sb->initialized)
 		return true;
+	if (sb->committing)
+		return commit_step(sb, now_ms, err, errlen);
 	if (!sb->open)
 		return begin(sb, err, errlen);
 	if (producer_sent(sb->producer) == sb->sent_at_begin ||
 		now_ms - sb->began_ms < sb->cfg->transaction_interval)
 		return true;
-	return commit(sb, COMMIT_GIVE_UP_MS, err, errlen) &&
-		   begin(sb, err, errlen);
+	sb->committing = true;
+	sb->commit_started_ms = now_ms;
+	sb->commit_sent = producer_sent(sb->producer);
+	return commit_step(sb, now_ms, err, errlen);
+}
+
+bool
+standby_busy(const Standby *sb)
+{
+	return sb->committing;
 }
 
 bool
@@ -234,7 +310,7 @@ standby_finish(Standby *sb, int timeout_ms, char *err, size_t errlen)
 {
 	if (!standby_enabled(sb) || !sb->initialized || !sb->open)
 		return true;
-	if (producer_sent(sb->producer) == sb->sent_at_begin)
+	if (!sb->committing && producer_sent(sb->producer) == sb->sent_at_begin)
 	{
 		rd_kafka_error_t *a = rd_kafka_abort_transaction(
 			producer_handle(sb->producer), TXN_CALL_TIMEOUT_MS);

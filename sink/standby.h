@@ -27,12 +27,15 @@ typedef struct Standby
 	uint64_t	  sent_at_begin; /* producer_sent when it began */
 	int64_t		  began_ms;		 /* when it began (monotonic) */
 	uint64_t	  committed;	 /* flush position covered by commits */
-	uint64_t	  sent_committed; /* producer_sent covered by commits */
-	bool		  failed;		  /* a commit failed: confirm no further */
-	bool		  standing_by;	  /* the slot is active elsewhere: logged */
-	int64_t		  wait_since_ms;  /* when standing by began */
-	uint64_t	  commits;		  /* transactions committed */
-	int			  walsender_pid;  /* of our last START_REPLICATION */
+	uint64_t	  sent_committed;	 /* producer_sent covered by commits */
+	bool		  failed;			 /* a commit failed: confirm no further */
+	bool		  standing_by;		 /* the slot is active elsewhere: logged */
+	int64_t		  wait_since_ms;	 /* when standing by began */
+	uint64_t	  commits;			 /* transactions committed */
+	int			  walsender_pid;	 /* of our last START_REPLICATION */
+	bool		  committing;		 /* a commit is in progress */
+	int64_t		  commit_started_ms; /* when it began (monotonic) */
+	uint64_t	  commit_sent;		 /* producer_sent when it began */
 } Standby;
 
 extern void standby_init(Standby *sb, const Config *cfg, Producer *producer,
@@ -62,11 +65,18 @@ extern int standby_retry_ms(Standby *sb, const char *err);
 
 /*
  * Commit the open transaction when transaction-interval has passed and it
- * has messages, and open the next.  false with err when the sink must
- * stop (a fatal or abortable transaction error).
+ * has messages (in steps of at most 100 ms, see standby_busy), and open the
+ * next.  false with err when the sink must stop (a fatal or abortable
+ * transaction error, or a commit not done within 60 s).
  */
 extern bool standby_service(Standby *sb, int64_t now_ms, char *err,
 							size_t errlen);
+
+/*
+ * A commit is in progress: nothing may be produced (the loop neither reads
+ * the stream nor retries a held record) until standby_service finished it.
+ */
+extern bool standby_busy(const Standby *sb);
 
 /* Commit what is open (shutdown), waiting up to timeout_ms. */
 extern bool standby_finish(Standby *sb, int timeout_ms, char *err,
