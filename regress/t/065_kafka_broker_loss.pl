@@ -82,6 +82,11 @@ sub landing_equal
 }
 
 landing_equal('initial rows');
+my $md = $kafka->metadata;
+my @replicas = map { my $t = $_; map { "$t->{topic}/$_->{partition}:" . scalar(@{ $_->{replicas} }) } @{ $t->{partitions} } }
+  grep { $_->{topic} =~ /^walstar\.public\./ } @{ $md->{topics} };
+is(scalar(grep { !/:3$/ } @replicas) . ' of ' . scalar(@replicas), '0 of ' . scalar(@TABLES),
+	'every topic the sink created has 3 replicas') or diag("@replicas");
 my $worker_pid = $ana->safe_psql('ana', 'SELECT pid FROM walstar.subscription_workers');
 like($worker_pid, qr/^\d+$/, "the apply worker runs (pid $worker_pid)");
 
