@@ -349,6 +349,17 @@ connection_lost(Sink *s, const char *why)
  * nor with dead letters waiting, which refer to the transactions dropped
  * here.  false: stop.
  */
+/*
+ * A record failed because the producer is in a fatal state that
+ * recreate_producer handles (at the top of the loop): not a reason to stop.
+ */
+static bool
+fatal_recoverable(Sink *s)
+{
+	return producer_fatal_error(s->producer) != NULL &&
+		   !standby_enabled(&s->standby) && s->stream.dead_letters == NULL;
+}
+
 static bool
 recreate_producer(Sink *s)
 {
@@ -444,6 +455,8 @@ read_stream(Sink *s, int *exit_code)
 					s->pending = msg;
 					return false;
 				}
+				if (r == STREAM_FAILED && fatal_recoverable(s))
+					return false;
 				if (r == STREAM_FAILED)
 				{
 					log_error("stream", "slot=%s msg=%s", s->cfg.slot,
@@ -603,6 +616,8 @@ main(int argc, char **argv)
 
 			if (r == STREAM_DONE)
 				s->blocked = false;
+			else if (r == STREAM_FAILED && fatal_recoverable(s))
+				continue;
 			else if (r == STREAM_FAILED)
 			{
 				log_error("stream", "slot=%s msg=%s", s->cfg.slot, LOG_Q(err));

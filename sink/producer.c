@@ -650,8 +650,13 @@ producer_handle(Producer *p)
 }
 
 const char *
-producer_fatal_error(const Producer *p)
+producer_fatal_error(Producer *p)
 {
+	/* librdkafka knows before its error callback is served */
+	if (p->fatal[0] == '\0' &&
+		rd_kafka_fatal_error(p->rk, p->fatal, sizeof(p->fatal)) ==
+			RD_KAFKA_RESP_ERR_NO_ERROR)
+		p->fatal[0] = '\0';
 	return p->fatal[0] != '\0' ? p->fatal : NULL;
 }
 

@@ -120,7 +120,7 @@ extern uint64_t producer_sent(const Producer *p);
 extern rd_kafka_t *producer_handle(Producer *p);
 
 /* A fatal (non-retriable) producer error happened; its text. */
-extern const char *producer_fatal_error(const Producer *p);
+extern const char *producer_fatal_error(Producer *p);
 
 extern void producer_destroy(Producer *p);
 
