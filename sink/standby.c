@@ -38,6 +38,7 @@
 
 #include "log.h"
 #include "lsn.h"
+#include "metrics.h"
 #include "notify.h"
 #include "standby.h"
 
@@ -132,6 +133,7 @@ standby_take_over(Standby *sb, int walsender_pid, char *err, size_t errlen)
 				 sb->standing_by ? (mono_ms() - sb->wait_since_ms) / 1000 : 0);
 	}
 	sb->standing_by = false;
+	atomic_store(&metrics.standby, 0);
 	if (!sb->open)
 		return begin(sb, err, errlen);
 	return true;
@@ -167,6 +169,7 @@ standby_retry_ms(Standby *sb, const char *err)
 		notify_ready("standing by: the slot is active elsewhere");
 		sb->standing_by = true;
 		sb->wait_since_ms = mono_ms();
+		atomic_store(&metrics.standby, 1);
 	}
 	return STANDBY_RETRY_MS;
 }

@@ -15,6 +15,7 @@
 # records' (commit LSN, position) only grow.
 use strict;
 use warnings;
+use IO::Socket::INET;
 use IPC::Run ();
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
@@ -47,9 +48,19 @@ my @args = ('--snapshot=never', '--topic-partitions=2', '--kafka-transactions=tr
 	'--transaction-interval=100');
 sub start_sink
 {
-	my ($name) = @_;
+	my ($name, @more) = @_;
 	return WalstarTest::Sink->start(name => $name, node => $source, db => 'src', kafka => $kafka,
-		args => \@args);
+		args => [ @args, @more ]);
+}
+
+# walstar_sink_standby of the sink serving metrics on $port
+sub standby_gauge
+{
+	my ($port) = @_;
+	my $sock = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port", Timeout => 10) or return 'no answer';
+	print $sock "GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n";
+	my $m = do { local $/; <$sock> };
+	return $m =~ /^walstar_sink_standby (\S+)\r?$/m ? $1 : 'missing';
 }
 
 my %sink;
@@ -57,9 +68,11 @@ $sink{a} = start_sink('a');
 $sink{a}->wait_log(qr/msg="streaming"/);
 like($sink{a}->log_text, qr/msg="took the slot over: Kafka transactions initialized/,
 	'the first sink initialized its Kafka transactions');
-$sink{b} = start_sink('b');
+my $mport = PostgreSQL::Test::Cluster::get_free_port();
+$sink{b} = start_sink('b', "--metrics-port=$mport");
 $sink{b}->wait_log(qr/standing by/);
 unlike($sink{b}->log_text, qr/streaming|took the slot over/, 'the second sink stands by');
+is(standby_gauge($mport), '1', 'its metrics say so (walstar_sink_standby 1)');
 my $active = 'a';
 my @order = ($sink{a}->pid);    # sink processes in takeover order
 
@@ -149,6 +162,7 @@ for my $kill (1 .. 5)
 		Time::HiRes::sleep(0.05);
 	}
 	ok(defined $took, "kill $kill: sink $standby took over from $active");
+	is(standby_gauge($mport), '0', 'sink b streams: walstar_sink_standby 0') if $kill == 1;
 	my $caught = landing_has($t0, $hid);
 	my $line = sprintf('kill %d: takeover %s s after the kill, landing had every earlier row after %s s (load %s)',
 		$kill, fmt($took), fmt($caught), load());
