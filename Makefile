@@ -7,6 +7,7 @@
 #   make test       deps + build + install + every suite (pg_regress, unit, TAP,
 #                   the alert rules' promtool tests)
 #   make demo       deps + build + install + the Acme demo end to end
+#                   (DEMO_BROKERS=3 make demo: on a 3-node Kafka cluster)
 #   make asan-test  the sink's TAP suites with an AddressSanitizer build of walstar-sink
 #   make valgrind-test  the decoder's pg_regress suites with the server under valgrind
 #   make fuzz       the libFuzzer targets (fuzz/), FUZZ_TIME seconds each (default 60)

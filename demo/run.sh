@@ -18,6 +18,8 @@
 #                                       ($DEMO_WORK/stop.sh stops it; pipeline.env
 #                                       says where it runs)
 #   DEMO_WORK=dir                       where clusters, broker and logs live
+#   DEMO_BROKERS=3 demo/run.sh          on a 3-node Kafka cluster (replication
+#                                       factor 3, min.insync.replicas 2)
 #                                       (default .cache/demo)
 # As root, PostgreSQL runs as the postgres OS user (it refuses root).
 set -eu
@@ -45,6 +47,9 @@ fi
 WORK=${DEMO_WORK:-$ROOT/.cache/demo}
 CLAIMS=${DEMO_CLAIMS:-200000}
 SECONDS_RUN=${DEMO_SECONDS:-60}
+BROKERS=${DEMO_BROKERS:-1}
+case "$BROKERS" in ''|*[!0-9]*|0) echo "demo: DEMO_BROKERS must be a positive number" >&2; exit 1 ;; esac
+if [ "$BROKERS" -gt 1 ]; then KAFKA_STOP=stop-cluster; else KAFKA_STOP=stop; fi
 RATE=${DEMO_RATE:-150}			# pgbench transactions/s on acme_claims (customers 1/5, feedback 2/3 of it)
 CUSTOMERS=$(( CLAIMS / 10 > 1000 ? CLAIMS / 10 : 1000 ))
 FEEDBACK=$(( CLAIMS / 2 ))
@@ -72,7 +77,7 @@ cleanup() {
 			for p in $SINK_PIDS; do echo "kill -TERM $p"; done
 			echo "pg_ctl -D $WORK/analytics -m fast stop"
 			echo "pg_ctl -D $WORK/source -m fast stop"
-			echo "$ROOT/regress/kafka.sh stop $WORK/kafka"
+			echo "$ROOT/regress/kafka.sh $KAFKA_STOP $WORK/kafka"
 		} > "$WORK/stop.sh"
 		chmod +x "$WORK/stop.sh"
 		# where everything runs, for scripts that go on from here (bench/freshness)
@@ -96,7 +101,7 @@ cleanup() {
 	for c in analytics source; do
 		[ -f "$WORK/$c/postmaster.pid" ] && pg_ctl -D "$WORK/$c" -m fast -w stop >/dev/null 2>&1 || true
 	done
-	"$ROOT/regress/kafka.sh" stop "$WORK/kafka" >/dev/null 2>&1 || true
+	"$ROOT/regress/kafka.sh" $KAFKA_STOP "$WORK/kafka" >/dev/null 2>&1 || true
 	[ $status = 0 ] || echo "demo: failed (logs in $WORK)" >&2
 	exit $status
 }
@@ -108,6 +113,7 @@ for c in analytics source; do
 	[ -f "$WORK/$c/postmaster.pid" ] && pg_ctl -D "$WORK/$c" -m immediate -w stop >/dev/null 2>&1 || true
 done
 "$ROOT/regress/kafka.sh" stop "$WORK/kafka" >/dev/null 2>&1 || true
+"$ROOT/regress/kafka.sh" stop-cluster "$WORK/kafka" >/dev/null 2>&1 || true
 rm -rf "$WORK/source" "$WORK/analytics" "$WORK/kafka" "$WORK"/sink_* "$WORK"/*.log
 mkdir -p "$WORK"
 T0=$(now)
@@ -142,7 +148,11 @@ max_worker_processes = 16
 EOF
 pg_ctl -D "$WORK/source" -l "$WORK/source.log" -w start >/dev/null
 pg_ctl -D "$WORK/analytics" -l "$WORK/analytics.log" -w start >/dev/null
-BROKER=$("$ROOT/regress/kafka.sh" start "$WORK/kafka" | tail -1)
+if [ "$BROKERS" -gt 1 ]; then
+	BROKER=$("$ROOT/regress/kafka.sh" start-cluster "$WORK/kafka" "$BROKERS" | tail -1)
+else
+	BROKER=$("$ROOT/regress/kafka.sh" start "$WORK/kafka" | tail -1)
+fi
 echo "source cluster 127.0.0.1:$SRC_PORT, analytics cluster 127.0.0.1:$ANA_PORT, Kafka $BROKER"
 
 src() { db=$1; shift; psql -X -q -v ON_ERROR_STOP=1 -h "$WORK" -p "$SRC_PORT" -U postgres -d "acme_$db" "$@"; }

@@ -115,6 +115,17 @@ static const ConfigOption options[] = {
 	 "<prefix>.transactions always gets 1"},
 	{"topic-replication-factor", CT_INT, "-1", false, OFF(topic_replication),
 	 NULL, -1, "replication factor of created topics (-1: broker default)"},
+	{"kafka-transactions", CT_BOOL, "false", false, OFF(kafka_transactions),
+	 NULL, 0,
+	 "produce in Kafka transactions, transactional.id "
+	 "walstar-sink.<topic-prefix>.<slot> unless [kafka] transactional.id is "
+	 "set: a sink that takes the slot over fences the one before it, so two "
+	 "sinks configured for one slot never both produce; while the slot is "
+	 "active the sink stands by and tries to take it every second"},
+	{"transaction-interval", CT_INT, "200", true, OFF(transaction_interval),
+	 NULL, 1,
+	 "milliseconds between Kafka transaction commits (kafka-transactions); "
+	 "only committed positions are confirmed to the slot"},
 	{"tombstones", CT_BOOL, "false", false, OFF(tombstones), NULL, 0,
 	 "send a null-value message with the key after each DELETE (compacted "
 	 "topics)"},
@@ -829,6 +840,14 @@ validate(const Config *cfg, char *err, size_t errlen)
 		set_err(err, errlen,
 				"topic-partitions and topic-replication-factor must be -1 or "
 				"positive");
+		return false;
+	}
+	if (cfg->kafka_transactions && cfg->snapshot != SNAPSHOT_NEVER)
+	{
+		/* the copy runs before the slot is taken over (standby.c) */
+		set_err(err, errlen,
+				"kafka-transactions needs snapshot = never: create the slot "
+				"and run its initial copy once without kafka-transactions");
 		return false;
 	}
 	return true;

@@ -50,6 +50,8 @@ typedef struct Config
 	char *brokers;				 /* bootstrap.servers */
 	int	  topic_partitions;		 /* partitions of created topics, -1 broker */
 	int	  topic_replication;	 /* replication factor, -1 broker default */
+	bool  kafka_transactions;	 /* transactional producer, standby sinks */
+	int	  transaction_interval;	 /* ms between Kafka transaction commits */
 	bool  tombstones;			 /* null-value message after each DELETE */
 	int	  oversize_policy;		 /* OversizePolicy */
 	int	  metrics_port;			 /* Prometheus endpoint on 127.0.0.1, 0 off */

@@ -38,6 +38,7 @@
 #include "slot_wait.h"
 #include "snapshot.h"
 #include "snapshot_request.h"
+#include "standby.h"
 #include "stream.h"
 
 /* Records handled per loop turn before Kafka is served again. */
@@ -56,6 +57,7 @@ typedef struct Sink
 	Producer		  *producer;  /* Kafka */
 	LsnTracker		   tracker;	  /* what may be confirmed */
 	Stream			   stream;	  /* record routing */
+	Standby			   standby;	  /* Kafka transactions (kafka-transactions) */
 	bool			   blocked;	  /* a record waits for room in the queue */
 	ReplicationMessage pending;	  /* that record (in repl.copybuf) */
 	uint64_t		   last_sent; /* flush position last reported */
@@ -121,7 +123,7 @@ static void
 send_status(Sink *s, bool reply_requested)
 {
 	char	 err[512];
-	uint64_t flush = lsn_tracker_flush_lsn(&s->tracker);
+	uint64_t flush = standby_confirmable(&s->standby);
 
 	if (s->repl.conn == NULL || !s->repl.streaming)
 		return;
@@ -293,6 +295,17 @@ copy_on_demand(Sink *s, const char *request, const char *tables)
 		snapshot_request_done(&s->cfg, request);
 		return;
 	}
+	if (standby_enabled(&s->standby))
+	{
+		/* a copy's records are not produced in Kafka transactions */
+		log_error("snapshot",
+				  "slot=%s request=%s msg=\"copies are not made with "
+				  "kafka-transactions = true (standby sinks), as the initial "
+				  "copy is not; request dropped\"",
+				  s->cfg.slot, LOG_V(request));
+		snapshot_request_done(&s->cfg, request);
+		return;
+	}
 	log_info("snapshot",
 			 "slot=%s request=%s tables=%s msg=\"copy requested; streaming "
 			 "pauses for it\"",
@@ -364,6 +377,9 @@ start_streaming(Sink *s, bool first)
 		goto fail;
 	if (!replication_start(&s->repl, &s->cfg, 0, err, sizeof(err)))
 		goto fail;
+	if (!standby_take_over(&s->standby, PQbackendPID(s->repl.conn), err,
+						   sizeof(err)))
+		goto fail;
 	log_info("replication", "slot=%s confirmed=%s msg=\"streaming\"",
 			 s->cfg.slot, LSN(lsn_tracker_flush_lsn(&s->tracker)));
 	metrics_set_connected(PEER_SOURCE, true);
@@ -381,6 +397,17 @@ fail:
 	/* errors the user must fix are fatal at startup */
 	if (first && strstr(err, "is active for PID") == NULL)
 		die(s, "replication", err);
+	if (standby_retry_ms(&s->standby, err) == -2)
+		die(s, "replication",
+			"another sink took the slot over (its Kafka transactions fenced "
+			"ours); stopping, a restart stands by");
+	if (standby_retry_ms(&s->standby, err) >= 0)
+	{
+		/* a standby: the slot is another sink's (logged once) */
+		replication_close(&s->repl);
+		s->reconnect_at_ms = now_ms() + standby_retry_ms(&s->standby, err);
+		return false;
+	}
 	metrics_error(ERROR_KIND_CONNECTION);
 	if (replication_plugin_not_allowed(err))
 		log_error("replication", "slot=%s msg=%s hint=%s retry_in_s=%d",
@@ -435,6 +462,66 @@ restart_stream(Sink *s)
 	s->blocked = false;
 	replication_close(&s->repl);
 	s->reconnect_at_ms = 0;
+}
+
+/*
+ * A record failed because the producer is in a fatal state that
+ * recreate_producer handles (at the top of the loop): not a reason to stop.
+ */
+static bool
+fatal_recoverable(Sink *s)
+{
+	return producer_fatal_error(s->producer) != NULL &&
+		   !standby_enabled(&s->standby) && s->stream.dead_letters == NULL;
+}
+
+/*
+ * The idempotent producer raised a fatal error.  librdkafka 2.0 does so
+ * when a partition's leader changes with requests in flight and the new
+ * leader then sees a gap in the producer's sequence ("sequence
+ * desynchronization"; 075_kafka_broker_loss.pl meets it after a leader's
+ * kill -9), although Kafka acknowledged nothing out of order.  Nothing
+ * unacknowledged was confirmed, so a new producer and a stream restarted
+ * at the slot's confirmed position lose nothing, and what Kafka then holds
+ * twice the apply side drops by its (commit LSN, position) rule.  Not with
+ * kafka-transactions, where a fatal error means fenced by another sink;
+ * nor with dead letters waiting, which refer to the transactions dropped
+ * here.  false: stop.
+ */
+static bool
+recreate_producer(Sink *s)
+{
+	char	  err[1024];
+	Producer *p;
+
+	if (standby_enabled(&s->standby) || s->stream.dead_letters != NULL)
+		return false;
+	log_warning("kafka",
+				"slot=%s confirmed=%s msg=\"new Kafka producer after a fatal "
+				"producer error; the stream restarts at the confirmed "
+				"position\"",
+				s->cfg.slot, LSN(s->last_sent));
+	stream_connection_lost(&s->stream);
+	s->blocked = false;
+	replication_close(&s->repl);
+	metrics_set_connected(PEER_SOURCE, false);
+	rd_kafka_purge(producer_handle(s->producer),
+				   RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+	producer_destroy(s->producer);
+	lsn_tracker_reset(&s->tracker);
+	/* the server's position covered records that are resent now */
+	s->tracker.server_pos = s->tracker.flushed;
+	s->stream.failed = false;
+	s->stream.failure[0] = '\0';
+	s->producer = p = producer_create(&s->cfg, stream_on_delivery, &s->stream,
+									  err, sizeof(err));
+	if (p == NULL)
+		die(s, "kafka", err);
+	s->stream.producer = p;
+	standby_init(&s->standby, &s->cfg, p, &s->tracker);
+	atomic_fetch_add(&metrics.reconnects_total, 1);
+	s->reconnect_at_ms = now_ms() + 1000;
+	return true;
 }
 
 static void
@@ -508,6 +595,8 @@ read_stream(Sink *s, int *exit_code)
 					s->pending = msg;
 					return false;
 				}
+				if (r == STREAM_FAILED && fatal_recoverable(s))
+					return false;
 				if (r == STREAM_FAILED)
 				{
 					log_error("stream", "slot=%s msg=%s", s->cfg.slot,
@@ -538,6 +627,10 @@ shutdown_sink(Sink *s)
 					"queued=%d msg=\"messages still unacknowledged at "
 					"shutdown; they are resent at the next start\"",
 					producer_queue_len(s->producer));
+	if (producer_fatal_error(s->producer) == NULL &&
+		!standby_finish(&s->standby, s->cfg.shutdown_timeout * 1000, summary,
+						sizeof(summary)))
+		log_warning("kafka", "slot=%s msg=%s", s->cfg.slot, LOG_Q(summary));
 	send_status(s, false);
 	replication_end(&s->repl);
 	replication_close(&s->repl);
@@ -595,6 +688,7 @@ main(int argc, char **argv)
 	if (s->producer == NULL)
 		die(s, "kafka", err);
 	stream_init(&s->stream, &s->cfg, s->producer, &s->tracker);
+	standby_init(&s->standby, &s->cfg, s->producer, &s->tracker);
 
 	/* until the slot is ready, a failure is one error line of ours */
 	producer_set_quiet(s->producer, true);
@@ -638,6 +732,8 @@ main(int argc, char **argv)
 
 		if (reload_requested)
 			reload(s);
+		if (producer_fatal_error(s->producer) != NULL && recreate_producer(s))
+			continue;
 		if (producer_fatal_error(s->producer) != NULL)
 		{
 			log_error("kafka", "slot=%s msg=\"stopping: %s\"", s->cfg.slot,
@@ -658,7 +754,7 @@ main(int argc, char **argv)
 		if (s->repl.conn == NULL && now >= s->reconnect_at_ms)
 			start_streaming(s, false);
 
-		if (s->blocked)
+		if (s->blocked && !standby_busy(&s->standby))
 		{
 			StreamResult r =
 				stream_record(&s->stream, s->pending.data, s->pending.len,
@@ -666,6 +762,8 @@ main(int argc, char **argv)
 
 			if (r == STREAM_DONE)
 				s->blocked = false;
+			else if (r == STREAM_FAILED && fatal_recoverable(s))
+				continue;
 			else if (r == STREAM_FAILED)
 			{
 				log_error("stream", "slot=%s msg=%s", s->cfg.slot, LOG_Q(err));
@@ -673,9 +771,16 @@ main(int argc, char **argv)
 				break;
 			}
 		}
-		stream_service(&s->stream);
+		if (!standby_busy(&s->standby))
+			stream_service(&s->stream);
+		if (!standby_service(&s->standby, now, err, sizeof(err)))
+		{
+			log_error("kafka", "slot=%s msg=%s", s->cfg.slot, LOG_Q(err));
+			exit_code = 1;
+			break;
+		}
 		if (s->repl.conn != NULL && s->repl.streaming && !s->blocked &&
-			now >= s->requests_at_ms)
+			!standby_busy(&s->standby) && now >= s->requests_at_ms)
 		{
 			char request[256];
 			char tables[SNAPSHOT_REQUEST_MAX];
@@ -688,7 +793,8 @@ main(int argc, char **argv)
 				continue;
 			}
 		}
-		if (s->repl.conn != NULL && s->repl.streaming && !s->blocked)
+		if (s->repl.conn != NULL && s->repl.streaming && !s->blocked &&
+			!standby_busy(&s->standby))
 			more = read_stream(s, &exit_code);
 		if (stop_requested)
 			break;
@@ -696,7 +802,7 @@ main(int argc, char **argv)
 		producer_poll(s->producer, 0);
 
 		now = now_ms();
-		flush = lsn_tracker_flush_lsn(&s->tracker);
+		flush = standby_confirmable(&s->standby);
 		if (now - s->last_status_ms >= s->cfg.status_interval * 1000 ||
 			(flush != s->last_sent &&
 			 now - s->last_status_ms >= STATUS_MIN_GAP_MS))
@@ -712,12 +818,12 @@ main(int argc, char **argv)
 
 		if (more)
 			continue;
-		if (s->blocked)
+		if (s->blocked || standby_busy(&s->standby))
 			timeout = 10;
 		fds[nfds].fd = producer_fd(s->producer);
 		fds[nfds].events = POLLIN;
 		nfds++;
-		if (s->repl.conn != NULL && !s->blocked)
+		if (s->repl.conn != NULL && !s->blocked && !standby_busy(&s->standby))
 		{
 			fds[nfds].fd = replication_socket(&s->repl);
 			fds[nfds].events = POLLIN;

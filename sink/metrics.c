@@ -278,6 +278,10 @@ handle(void *cls, struct MHD_Connection *conn, const char *url,
 	for (i = 0; i < PEER_COUNT; i++)
 		buf_printf(&b, "walstar_sink_connected{peer=\"%s\"} %d\n", peers[i],
 				   atomic_load(&metrics.connected[i]));
+	gauge(&b, "walstar_sink_standby",
+		  "1 while the sink stands by: kafka-transactions, and its slot is "
+		  "active for another sink.",
+		  atomic_load(&metrics.standby));
 	counter(&b, "walstar_sink_records_total",
 			"Records received from the replication slot.",
 			atomic_load(&metrics.records_total));

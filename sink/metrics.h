@@ -63,8 +63,9 @@ typedef struct Metrics
 	_Atomic int64_t	 last_commit_us; /* source commit time of the newest
 									  * acknowledged transaction, Unix us */
 	_Atomic int		 connected[PEER_COUNT]; /* 1 connected, 0 not */
-	Histogram		 delivery_latency;		/* produce -> acknowledgement */
-	Histogram		 commit_latency; /* source commit -> acknowledgement */
+	_Atomic int		 standby;		   /* 1 while standing by (standby.c) */
+	Histogram		 delivery_latency; /* produce -> acknowledgement */
+	Histogram		 commit_latency;   /* source commit -> acknowledgement */
 } Metrics;
 
 extern Metrics metrics;

@@ -10,6 +10,12 @@
  *										reading from PostgreSQL
  *	log.queue=true						librdkafka's log lines are served by
  *										producer_poll on the main thread
+ * With kafka-transactions the producer is transactional (standby.c runs
+ * the transactions): transactional.id walstar-sink.<topic-prefix>.<slot>
+ * unless the [kafka] section sets one, message.timeout.ms left to
+ * librdkafka (at most transaction.timeout.ms, as transactions require),
+ * and every message carries the header walstar.sink = <host>:<pid>, so
+ * Kafka shows which sink process wrote what.
  * Delivery reports, errors and logs all go to the main queue, which
  * writes a byte to a pipe when it becomes non-empty: the main loop polls
  * that pipe next to the replication socket.
@@ -53,6 +59,8 @@ struct Producer
 	bool			   destroying;	  /* purged messages: no more reports */
 	bool			   quiet;		  /* startup check: no librdkafka lines */
 	time_t			   last_down_log; /* rate limit of "all brokers down" */
+	uint64_t		   sent;		  /* messages queued, ever */
+	char			   instance[320]; /* walstar.sink header, "" if none */
 };
 
 static void
@@ -98,7 +106,11 @@ error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 
 		rd_kafka_fatal_error(rk, buf, sizeof(buf));
 		snprintf(p->fatal, sizeof(p->fatal), "%s", buf);
-		log_error("kafka", "msg=\"fatal producer error: %s\"", buf);
+		/* without transactions main.c starts a new producer */
+		if (p->cfg->kafka_transactions)
+			log_error("kafka", "msg=\"fatal producer error: %s\"", buf);
+		else
+			log_warning("kafka", "msg=\"fatal producer error: %s\"", buf);
 		return;
 	}
 	if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
@@ -191,7 +203,8 @@ producer_create(const Config *cfg, ProducerDeliveryFn on_delivery, void *arg,
 	/* our defaults; the [kafka] section may override them */
 	if (!conf_set(conf, "client.id", "walstar-sink", err, errlen) ||
 		!conf_set(conf, "linger.ms", "20", err, errlen) ||
-		!conf_set(conf, "message.timeout.ms", "0", err, errlen) ||
+		(!cfg->kafka_transactions &&
+		 !conf_set(conf, "message.timeout.ms", "0", err, errlen)) ||
 		!conf_set(conf, "partitioner", "murmur2_random", err, errlen) ||
 		!conf_set(conf, "queue.buffering.max.messages", "100000", err,
 				  errlen) ||
@@ -201,6 +214,21 @@ producer_create(const Config *cfg, ProducerDeliveryFn on_delivery, void *arg,
 	if (cfg->brokers != NULL &&
 		!conf_set(conf, "bootstrap.servers", cfg->brokers, err, errlen))
 		goto fail;
+	if (cfg->kafka_transactions)
+	{
+		char txnid[512];
+		char host[256];
+
+		snprintf(txnid, sizeof(txnid), "walstar-sink.%s.%s", cfg->topic_prefix,
+				 cfg->slot);
+		if (!conf_set(conf, "transactional.id", txnid, err, errlen))
+			goto fail;
+		if (gethostname(host, sizeof(host)) != 0)
+			snprintf(host, sizeof(host), "unknown");
+		host[sizeof(host) - 1] = '\0';
+		snprintf(p->instance, sizeof(p->instance), "%s:%d", host,
+				 (int)getpid());
+	}
 	for (i = 0; i < cfg->nkafka; i++)
 	{
 		const KafkaProperty *kp = &cfg->kafka[i];
@@ -214,6 +242,14 @@ producer_create(const Config *cfg, ProducerDeliveryFn on_delivery, void *arg,
 					 "Kafka property '%s' cannot be changed: the sink "
 					 "needs enable.idempotence=true and acks=all",
 					 kp->name);
+			goto fail;
+		}
+		if (strcmp(kp->name, "transactional.id") == 0 &&
+			!cfg->kafka_transactions)
+		{
+			snprintf(err, errlen,
+					 "Kafka property 'transactional.id' needs "
+					 "kafka-transactions = true");
 			goto fail;
 		}
 		if (!conf_set(conf, kp->name, kp->value, err, errlen))
@@ -521,6 +557,8 @@ producer_send_to(Producer *p, const char *topic, int partitions,
 			rd_kafka_header_add(hdrs, "walstar.error", -1, headers->error, -1);
 		if (headers->topic)
 			rd_kafka_header_add(hdrs, "walstar.topic", -1, headers->topic, -1);
+		if (p->instance[0] != '\0')
+			rd_kafka_header_add(hdrs, "walstar.sink", -1, p->instance, -1);
 	}
 	/*
 	 * Rows without a key (REPLICA IDENTITY FULL without a primary key) all go
@@ -536,7 +574,10 @@ producer_send_to(Producer *p, const char *topic, int partitions,
 		RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),
 		RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
 	if (rc == RD_KAFKA_RESP_ERR_NO_ERROR)
+	{
+		p->sent++;
 		return PRODUCE_OK;
+	}
 	if (hdrs != NULL)
 		rd_kafka_headers_destroy(hdrs);
 	if (rc == RD_KAFKA_RESP_ERR__QUEUE_FULL)
@@ -596,9 +637,26 @@ producer_flush(Producer *p, int timeout_ms)
 	return rd_kafka_outq_len(p->rk) == 0;
 }
 
-const char *
-producer_fatal_error(const Producer *p)
+uint64_t
+producer_sent(const Producer *p)
 {
+	return p->sent;
+}
+
+rd_kafka_t *
+producer_handle(Producer *p)
+{
+	return p->rk;
+}
+
+const char *
+producer_fatal_error(Producer *p)
+{
+	/* librdkafka knows before its error callback is served */
+	if (p->fatal[0] == '\0' &&
+		rd_kafka_fatal_error(p->rk, p->fatal, sizeof(p->fatal)) ==
+			RD_KAFKA_RESP_ERR_NO_ERROR)
+		p->fatal[0] = '\0';
 	return p->fatal[0] != '\0' ? p->fatal : NULL;
 }
 

@@ -113,8 +113,14 @@ extern int producer_queue_len(const Producer *p);
 /* Wait up to timeout_ms for every message to be acknowledged. */
 extern bool producer_flush(Producer *p, int timeout_ms);
 
+/* Messages queued since the start (producer_send* that returned OK). */
+extern uint64_t producer_sent(const Producer *p);
+
+/* The librdkafka handle (standby.c runs its transactions on it). */
+extern rd_kafka_t *producer_handle(Producer *p);
+
 /* A fatal (non-retriable) producer error happened; its text. */
-extern const char *producer_fatal_error(const Producer *p);
+extern const char *producer_fatal_error(Producer *p);
 
 extern void producer_destroy(Producer *p);
 

@@ -1,8 +1,16 @@
-# A real single-node Apache Kafka broker (KRaft) for TAP tests, on 127.0.0.1.
+# A real Apache Kafka broker (KRaft) for TAP tests, on 127.0.0.1: one node,
+# or a cluster (regress/kafka.sh start-cluster: combined broker+controller
+# nodes; with 3 nodes, topics have replication factor 3 and
+# min.insync.replicas 2).
 #
 #   use lib 'regress/lib'; use WalstarTest::Kafka;
 #   my $kafka = WalstarTest::Kafka->start;      # waits until produce/fetch work
-#   $kafka->bootstrap;                           # "127.0.0.1:PORT"
+#   my $kafka = WalstarTest::Kafka->start(brokers => 3);
+#   $kafka->bootstrap;                           # "127.0.0.1:PORT[,...]"
+#   # a cluster's nodes are numbered 1 .. $kafka->brokers:
+#   $kafka->leader('topic', 0);                  # node id of the partition leader
+#   $kafka->kill_node(2); $kafka->start_node(2); $kafka->stop_node(2);
+#   $kafka->wait_in_sync;                        # every replica back in its ISR
 #   $kafka->sasl_bootstrap;                      # its SASL/PLAIN listener
 #   $kafka->produce('topic', 'a', 'b');          # one message per line
 #   my @msgs = $kafka->consume('topic', 2);      # the first N messages' values
@@ -16,8 +24,10 @@ package WalstarTest::Kafka;
 use strict;
 use warnings;
 use File::Temp ();
+use JSON::PP ();
 use PostgreSQL::Test::Utils ();
 use Test::More ();
+use Time::HiRes ();
 
 my $script = "$ENV{WALSTAR_ROOT}/regress/kafka.sh";
 my @brokers;
@@ -26,7 +36,7 @@ sub start
 {
 	my ($class, %opts) = @_;
 	my $dir = File::Temp::tempdir('kafka_XXXX', DIR => $PostgreSQL::Test::Utils::tmp_check);
-	my $self = bless { dir => $dir }, $class;
+	my $self = bless { dir => $dir, brokers => $opts{brokers} // 1 }, $class;
 	push @brokers, $self;
 	$self->start_again;
 	return $self;
@@ -41,7 +51,9 @@ sub start_again
 	my $out;
 	for my $attempt (1, 2)
 	{
-		$out = `$script start $self->{dir} 2>&1`;
+		$out = $self->{brokers} > 1
+		  ? `$script start-cluster $self->{dir} $self->{brokers} 2>&1`
+		  : `$script start $self->{dir} 2>&1`;
 		last if $? == 0;
 		my $why = sprintf("kafka broker did not start (%s): %s",
 			$? == -1 ? "could not run $script: $!"
@@ -49,10 +61,10 @@ sub start_again
 			: 'exit status ' . ($? >> 8), $out);
 		die $why if $attempt == 2;
 		Test::More::diag("$why; trying once more");
-		system($script, 'stop', $self->{dir});
+		system($script, $self->{brokers} > 1 ? 'stop-cluster' : 'stop', $self->{dir});
 	}
 	chomp $out;
-	($self->{bootstrap}) = $out =~ /(127\.0\.0\.1:\d+)\s*$/;
+	($self->{bootstrap}) = $out =~ /((?:127\.0\.0\.1:\d+,?)+)\s*$/;
 	Test::More::note("kafka broker at $self->{bootstrap} ($self->{dir})");
 	return $self;
 }
@@ -64,29 +76,152 @@ sub bootstrap { return $_[0]->{bootstrap}; }
 sub sasl_bootstrap
 {
 	my ($self) = @_;
-	open(my $fh, '<', "$self->{dir}/server.properties") or die "no broker config: $!";
+	my $conf = $self->{brokers} > 1 ? "$self->{dir}/node1" : $self->{dir};
+	open(my $fh, '<', "$conf/server.properties") or die "no broker config: $!";
 	my ($port) = map { /^# sasl_port=(\d+)/ ? $1 : () } <$fh>;
 	close($fh);
 	return "127.0.0.1:$port";
 }
 sub dir { return $_[0]->{dir}; }
 
+sub brokers { return $_[0]->{brokers}; }
+
+# The directories of the nodes (one: the broker's).
+sub node_dirs
+{
+	my ($self) = @_;
+	return ($self->{dir}) if $self->{brokers} == 1;
+	return map { "$self->{dir}/node$_" } 1 .. $self->{brokers};
+}
+
 sub stop
 {
 	my ($self) = @_;
-	system($script, 'stop', $self->{dir}) == 0 or die "kafka stop failed";
+	system($script, $self->{brokers} > 1 ? 'stop-cluster' : 'stop', $self->{dir}) == 0
+	  or die "kafka stop failed";
 }
 
 sub kill9
 {
 	my ($self) = @_;
-	system($script, 'kill', $self->{dir}) == 0 or die "kafka kill failed";
+	for my $d ($self->node_dirs)
+	{
+		system($script, 'kill', $d) == 0 or die "kafka kill failed";
+	}
 }
 
 sub running
 {
 	my ($self) = @_;
-	return system("$script status $self->{dir}") == 0;
+	return (grep { system("$script status $_") == 0 } $self->node_dirs) > 0;
+}
+
+sub node_dir
+{
+	my ($self, $id) = @_;
+	return $self->{brokers} == 1 ? $self->{dir} : "$self->{dir}/node$id";
+}
+
+# kill -9 node $id of a cluster (returns when the process is gone).
+sub kill_node
+{
+	my ($self, $id) = @_;
+	system($script, 'kill', $self->node_dir($id)) == 0 or die "kafka kill of node $id failed";
+}
+
+# SIGTERM (controlled shutdown) of node $id.
+sub stop_node
+{
+	my ($self, $id) = @_;
+	system($script, 'stop', $self->node_dir($id)) == 0 or die "kafka stop of node $id failed";
+}
+
+# Start node $id again; returns when the cluster takes and serves a
+# message through it.
+sub start_node
+{
+	my ($self, $id) = @_;
+	my $dir = $self->node_dir($id);
+	for my $attempt (1, 2)
+	{
+		my $out = `$script start $dir 2>&1`;
+		return if $? == 0;
+		my $why = "kafka node $id did not start (status $?): $out";
+		die $why if $attempt == 2;
+		Test::More::diag("$why; trying once more");
+		system($script, 'stop', $dir);
+	}
+}
+
+sub node_running
+{
+	my ($self, $id) = @_;
+	return system("$script status @{[ $self->node_dir($id) ]}") == 0;
+}
+
+sub node_pid
+{
+	my ($self, $id) = @_;
+	open(my $fh, '<', $self->node_dir($id) . '/broker.pid') or return undef;
+	my $pid = <$fh>;
+	chomp $pid;
+	return $pid;
+}
+
+# Cluster metadata (kcat -L -J), optionally of one topic; undef if no
+# broker answers.
+sub metadata
+{
+	my ($self, $topic) = @_;
+	my $json = `kcat -L -J -m 5 -b $self->{bootstrap} @{[ defined $topic ? "-t $topic" : '' ]} 2>/dev/null`;
+	return undef if $? != 0 || $json eq '';
+	return eval { JSON::PP::decode_json($json) };
+}
+
+# Node id of the leader of $topic's partition $partition (undef: none now).
+sub leader
+{
+	my ($self, $topic, $partition) = @_;
+	my $md = $self->metadata($topic) or return undef;
+	for my $t (@{ $md->{topics} })
+	{
+		for my $p (@{ $t->{partitions} })
+		{
+			return $p->{leader} >= 0 ? $p->{leader} : undef if $p->{partition} == $partition;
+		}
+	}
+	return undef;
+}
+
+# Wait (up to $timeout s) until every partition of every topic has all its
+# replicas in sync (a restarted node caught up); returns the seconds
+# waited, dies after the timeout.
+sub wait_in_sync
+{
+	my ($self, $timeout) = @_;
+	$timeout //= $PostgreSQL::Test::Utils::timeout_default;
+	my $start = Time::HiRes::time();
+	my $behind = 'no metadata';
+	while (Time::HiRes::time() < $start + $timeout)
+	{
+		my $md = $self->metadata;
+		if ($md)
+		{
+			my @lag;
+			for my $t (@{ $md->{topics} })
+			{
+				for my $p (@{ $t->{partitions} })
+				{
+					push @lag, "$t->{topic}/$p->{partition}"
+					  if @{ $p->{isrs} // [] } < @{ $p->{replicas} } || $p->{leader} < 0;
+				}
+			}
+			return Time::HiRes::time() - $start unless @lag;
+			$behind = join(' ', @lag);
+		}
+		Time::HiRes::sleep(0.2);
+	}
+	die "replicas not in sync after $timeout s: $behind";
 }
 
 # Produce each value as one message (values must not contain newlines).
@@ -126,7 +261,8 @@ END
 	my $status = $?;
 	for my $b (@brokers)
 	{
-		system("$script stop $b->{dir} >/dev/null 2>&1");
+		my $cmd = $b->{brokers} > 1 ? 'stop-cluster' : 'stop';
+		system("$script $cmd $b->{dir} >/dev/null 2>&1");
 	}
 	$? = $status;
 }
