@@ -288,6 +288,10 @@ ddl_barrier_poll(HTAB *parts)
 		ps = lfirst(lc);
 		if (!ps->parked)
 			continue;			/* released with an earlier one */
+		ereport(LOG,
+				(errmsg("partition %d of topic \"%s\" passes the DDL record at %X/%X",
+						ps->key.partition, ps->key.topic, LSN_FORMAT_ARGS(ps->park_lsn)),
+				 errdetail("Every partition of the topic has reached it, also those of other workers.")));
 		release(parts, ps, ps->park_lsn, ps->park_position);
 		ps->parked = false;
 		ps->pause = false;

@@ -203,6 +203,8 @@ is($node->safe_psql('ana', q{SELECT format_type(atttypid, atttypmod) FROM pg_att
 	'the landing column from_id was converted to bigint');
 is($node->safe_psql('ana', q{SELECT count(DISTINCT worker) FROM walstar.subscription_status
 	WHERE topic = 'walstar.public.acct'}), '2', 'the DDL record\'s partitions were spread over both workers');
+ok($node->log_contains(qr/partition \d+ of topic "walstar\.public\.(acct|xfer)" passes the DDL record/),
+	'a partition waited at a DDL record for the other worker\'s partitions');
 is($node->safe_psql('ana', 'SELECT count(*) FROM walstar.ddl_barrier_arrivals'), '0',
 	'no partition waits at a barrier any more');
 is($node->safe_psql('ana', q{SELECT count(*) FROM walstar.subscription_workers WHERE worker >= 2}), '0',
