@@ -10,8 +10,8 @@
 #   row trigger on an insert-only landing table saw each row inserted once
 #   and never again (a second apply would be an update);
 # - each of the 3 workers applied partitions of its own (status view).
-# Then alter_subscription(workers => 2): the third worker leaves, the two
-# others take its partitions; captured DDL (ADD COLUMN, ALTER COLUMN TYPE)
+# Then alter_subscription(workers => 2) under the writer: the third worker
+# leaves, the two others take its partitions; captured DDL (ADD COLUMN, ALTER COLUMN TYPE)
 # under the writer reaches all 6 partitions of a topic, spread over both
 # workers: the barrier holds across them (no dead letter, no change in the
 # old layout after the new one), the DDL is applied once, and the landing
@@ -184,11 +184,12 @@ is($node->safe_psql('ana', q{SELECT count(*) FROM (SELECT topic FROM walstar.sub
 	GROUP BY topic HAVING count(DISTINCT worker) = 3) t}), '4', 'each topic is spread over the 3 workers');
 
 # Phase 2: workers => 2, and captured DDL with the topic's partitions spread over both.
+# (changed under the writer: partitions move between workers while they flow)
+$w = writer(14);
+sleep 2;
 $node->safe_psql('ana', q{SELECT walstar.alter_subscription('par', workers => 2)});
 ok($node->poll_query_until('ana', q{SELECT count(*) = 2 FROM pg_stat_activity WHERE backend_type = 'walstar apply'}),
 	'after workers => 2, two apply workers run');
-$w = writer(12);
-sleep 2;
 $src->safe_psql('app', 'ALTER TABLE acct ADD COLUMN note text');
 $src->safe_psql('app', q{UPDATE acct SET note = 'n' || id WHERE id % 7 = 0});
 sleep 2;

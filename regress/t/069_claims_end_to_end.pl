@@ -251,6 +251,13 @@ is($ana->safe_psql('analytics', 'SELECT count(*) FROM walstar_claims.verify()'),
 like($ana->safe_psql('analytics', q{SELECT string_agg(metric || ' ' || lag_messages, ',') FROM walstar_claims.freshness()}),
 	qr/^(\w+ 0,){4}\w+ 0$/, 'freshness(): no metric has messages left to apply');
 
+if ($workers > 1)
+{
+	is($ana->safe_psql('analytics', q{SELECT string_agg(n::text, ',') FROM (SELECT count(DISTINCT worker) n
+		FROM walstar.subscription_status WHERE applied_messages > 0 GROUP BY subscription) x}),
+		join(',', ($workers) x @services), "each subscription's $workers workers applied partitions");
+}
+
 $_->stop for @sinks;
 $ana->stop;
 $src->stop;
