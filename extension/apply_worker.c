@@ -242,11 +242,32 @@ reload(int32 id)
 	{
 		HASH_SEQ_STATUS seq;
 		PartitionState *ps;
+		Oid			sub_argtypes[2] = {INT4OID, INT8OID};
+		Datum		sub_args[2] = {Int32GetDatum(sub->id), Int64GetDatum(sub->config_version)};
 
 		consumer_rewind_to_time(consumer, parts, sub->rewind_time);
 		begin_tx();
+
+		/*
+		 * Resolved once for every worker's partitions: by the worker whose
+		 * update of the still unchanged row goes first. The others find the
+		 * version moved on, write nothing, and reload what it stored.
+		 */
+		SPI_execute_with_args("UPDATE walstar.subscriptions"
+							  " SET rewind_time = NULL, config_version = config_version + 1"
+							  " WHERE id = $1 AND config_version = $2 AND rewind_time IS NOT NULL"
+							  " RETURNING config_version",
+							  2, sub_argtypes, sub_args, NULL, false, 0);
+		rewound = SPI_processed == 1;
+		if (rewound)
+		{
+			bool		isnull;
+
+			sub->config_version = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+															  SPI_tuptable->tupdesc, 1, &isnull));
+		}
 		hash_seq_init(&seq, parts);
-		while ((ps = hash_seq_search(&seq)) != NULL)
+		while (rewound && (ps = hash_seq_search(&seq)) != NULL)
 		{
 			Oid			argtypes[4] = {INT4OID, TEXTOID, INT4OID, INT8OID};
 			Datum		args[4];
@@ -267,25 +288,12 @@ reload(int32 id)
 			ps->dirty = false;
 			ps->stored = true;
 		}
-		{
-			Oid			argtypes[1] = {INT4OID};
-			Datum		args[1] = {Int32GetDatum(sub->id)};
-
-			SPI_execute_with_args("UPDATE walstar.subscriptions"
-								  " SET rewind_time = NULL, config_version = config_version + 1"
-								  " WHERE id = $1 RETURNING config_version",
-								  1, argtypes, args, NULL, false, 0);
-			if (SPI_processed == 1)
-			{
-				bool		isnull;
-
-				sub->config_version = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-																  SPI_tuptable->tupdesc, 1, &isnull));
-			}
-		}
+		if (!rewound)
+			hash_seq_term(&seq);
 		end_tx(true);
 		sub->rewind_pending = false;
-		rewound = true;
+		if (!rewound)
+			rebuild = true;		/* the offsets another worker stored, next second */
 		consumer_refresh_assignment(consumer, sub, worker_index, parts, true);
 	}
 	ereport(LOG,

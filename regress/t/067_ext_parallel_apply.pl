@@ -211,6 +211,23 @@ is($node->safe_psql('ana', 'SELECT count(*) FROM walstar.ddl_barrier_arrivals'),
 is($node->safe_psql('ana', q{SELECT count(*) FROM walstar.subscription_workers WHERE worker >= 2}), '0',
 	'the third worker left the status table');
 
+# A rewind by time is resolved once, for the partitions of both workers:
+# every partition with messages after the time replays them.
+my $t0 = $node->safe_psql('ana', 'SELECT now()');
+sleep 1;
+$w = writer(3);
+is(WalstarTest::Sink::finish_background($w), 0, 'the writer ran a third time');
+wait_applied('before the rewind');
+$node->safe_psql('ana', "SELECT walstar.rewind('par', '$t0'::timestamptz)");
+ok($node->poll_query_until('ana', q{SELECT rewind_time IS NULL FROM walstar.subscriptions WHERE name = 'par'}),
+	'the rewind by time was resolved');
+wait_applied('after the rewind');
+landing_equal('after a rewind by time');
+is($node->safe_psql('ana', q{SELECT count(DISTINCT worker) FROM walstar.subscription_status
+	WHERE subscription = 'par' AND applied_messages > offset_applied + 1}), '2',
+	'partitions of both workers replayed the messages after the rewind time');
+is($node->safe_psql('ana', 'SELECT count(*) FROM walstar.dead_letters'), '0', 'no dead letters after the rewind');
+
 $sink->stop;
 $node->stop;
 $src->stop;
