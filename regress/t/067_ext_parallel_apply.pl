@@ -15,7 +15,8 @@
 # under the writer reaches all 6 partitions of a topic, spread over both
 # workers: the barrier holds across them (no dead letter, no change in the
 # old layout after the new one), the DDL is applied once, and the landing
-# tables equal the source again.
+# tables equal the source again. Last, a rewind by time replays the
+# partitions of both workers.
 use strict;
 use warnings;
 use JSON::PP ();
