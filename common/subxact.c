@@ -7,7 +7,8 @@
  * table batch of the apply worker (a dead letter instead), a landing
  * column conversion (widened to text instead), the source's DDL capture
  * (the user's ALTER TABLE goes on).  Interrupts are not failures of the
- * work: they go on up.
+ * work: they go on up; nor is a deadlock, which another session had a part in
+ * (two apply workers): the whole transaction has to go.
  *
  *-------------------------------------------------------------------------
  */
@@ -48,7 +49,8 @@ subxact_try(void (*fn) (void *arg), void *arg)
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
 		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
-			edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
+			edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN ||
+			edata->sqlerrcode == ERRCODE_T_R_DEADLOCK_DETECTED)
 			ReThrowError(edata);
 		error = edata->detail
 			? psprintf("%s (%s)", edata->message, edata->detail)

@@ -12,8 +12,8 @@
 /*
  * Run fn(arg) in an internal subtransaction.  NULL when it succeeded; else
  * its error ("message (detail)"), allocated in the caller's memory
- * context, with the subtransaction rolled back.  A query cancel or a
- * shutdown request is never swallowed: it is thrown again.
+ * context, with the subtransaction rolled back.  A query cancel, a
+ * shutdown request or a deadlock is never swallowed: it is thrown again.
  */
 extern char *subxact_try(void (*fn) (void *arg), void *arg);
 

@@ -3,8 +3,11 @@
  * apply_worker.c
  *		The background worker that applies one subscription.
  *
- * One worker per subscription (a session advisory lock makes sure of it),
- * started by the launcher or by walstar.start_worker(). Its loop:
+ * A subscription has workers => N of them, numbered 0 .. N - 1, each
+ * applying the partitions subscription_partition_worker() gives it (a
+ * session advisory lock on (subscription, number) makes sure that each
+ * number runs once), started by the launcher or by walstar.start_worker().
+ * Its loop:
  *
  *		WaitLatchOrSocket (latch, librdkafka's wake-up pipe, batch deadline)
  *		-> ResetLatch -> CHECK_FOR_INTERRUPTS -> reload on SIGHUP
@@ -14,7 +17,15 @@
  * A batch is applied in one transaction that first locks the subscription
  * row FOR SHARE and checks config_version: a concurrent rewind or alter
  * (which update that row) therefore either sees the batch committed or
- * makes the worker drop the batch and reload. SIGTERM (die) ends the
+ * makes the worker drop the batch and reload. The same makes a change of
+ * N safe: every worker of the old N either commits before the change does
+ * or drops its batch, and every worker reloads the stored offsets of its
+ * new partitions after the change committed, so a partition moving to
+ * another worker is never applied by two. A worker whose number is N or
+ * more leaves. A deadlock with another worker (two workers adding the same
+ * new column to a landing table, a key change crossing partitions) aborts
+ * the batch, which is fetched and applied again from the stored offsets.
+ * SIGTERM (die) ends the
  * worker through the usual FATAL path; before_shmem_exit destroys the
  * librdkafka handle on every exit path.
  *
@@ -47,6 +58,8 @@ PG_FUNCTION_INFO_V1(walstar_start_worker);
 #define WORKER_LOCK_CLASS 0x57A5
 
 static Consumer *consumer = NULL;
+static int	worker_index = 0;	/* which of the subscription's workers */
+static bool rebuild = false;	/* reload offsets and consumer: batch lost */
 static MemoryContext worker_cxt = NULL;
 static MemoryContext batch_cxt = NULL;
 static Size batch_keep = 0;		/* batch_cxt's first block, kept by resets */
@@ -144,7 +157,7 @@ worker_exit(const char *state, const char *why)
 	{
 		begin_tx();
 		if (extension_present())
-			subscription_set_worker_state(sub->id, state, NULL);
+			subscription_set_worker_state(sub->id, worker_index, state, NULL);
 		end_tx(true);
 	}
 	proc_exit(0);
@@ -196,6 +209,20 @@ reload(int32 id)
 		end_tx(false);
 		worker_exit("stopped", "subscription was disabled");
 	}
+	if (worker_index >= sub->workers)
+	{
+		char	   *why = psprintf("The subscription has %d workers now.", sub->workers);
+
+		subscription_forget_worker(sub->id, worker_index);
+		end_tx(true);
+		sub = NULL;
+		worker_exit(NULL, why);
+	}
+	if (rebuild)
+	{
+		old_version = -2;		/* everything from the stored progress again */
+		rebuild = false;
+	}
 	if (sub->config_version != old_version)
 	{
 		hash_destroy(parts);
@@ -210,21 +237,42 @@ reload(int32 id)
 	consumer_destroy(consumer);
 	consumer = NULL;
 	consumer = consumer_create(sub);
-	consumer_refresh_assignment(consumer, sub, parts, true);
+	consumer_refresh_assignment(consumer, sub, worker_index, parts, true);
 	if (sub->rewind_pending)
 	{
 		HASH_SEQ_STATUS seq;
 		PartitionState *ps;
+		Oid			sub_argtypes[2] = {INT4OID, INT8OID};
+		Datum		sub_args[2] = {Int32GetDatum(sub->id), Int64GetDatum(sub->config_version)};
 
 		consumer_rewind_to_time(consumer, parts, sub->rewind_time);
 		begin_tx();
+
+		/*
+		 * Resolved once for every worker's partitions: by the worker whose
+		 * update of the still unchanged row goes first. The others find the
+		 * version moved on, write nothing, and reload what it stored.
+		 */
+		SPI_execute_with_args("UPDATE walstar.subscriptions"
+							  " SET rewind_time = NULL, config_version = config_version + 1"
+							  " WHERE id = $1 AND config_version = $2 AND rewind_time IS NOT NULL"
+							  " RETURNING config_version",
+							  2, sub_argtypes, sub_args, NULL, false, 0);
+		rewound = SPI_processed == 1;
+		if (rewound)
+		{
+			bool		isnull;
+
+			sub->config_version = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+															  SPI_tuptable->tupdesc, 1, &isnull));
+		}
 		hash_seq_init(&seq, parts);
-		while ((ps = hash_seq_search(&seq)) != NULL)
+		while (rewound && (ps = hash_seq_search(&seq)) != NULL)
 		{
 			Oid			argtypes[4] = {INT4OID, TEXTOID, INT4OID, INT8OID};
 			Datum		args[4];
 
-			if (!ps->assigned)
+			if (!ps->assigned && !ps->elsewhere)
 				continue;
 			args[0] = Int32GetDatum(sub->id);
 			args[1] = CStringGetTextDatum(ps->key.topic);
@@ -240,30 +288,18 @@ reload(int32 id)
 			ps->dirty = false;
 			ps->stored = true;
 		}
-		{
-			Oid			argtypes[1] = {INT4OID};
-			Datum		args[1] = {Int32GetDatum(sub->id)};
-
-			SPI_execute_with_args("UPDATE walstar.subscriptions"
-								  " SET rewind_time = NULL, config_version = config_version + 1"
-								  " WHERE id = $1 RETURNING config_version",
-								  1, argtypes, args, NULL, false, 0);
-			if (SPI_processed == 1)
-			{
-				bool		isnull;
-
-				sub->config_version = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-																  SPI_tuptable->tupdesc, 1, &isnull));
-			}
-		}
+		if (!rewound)
+			hash_seq_term(&seq);
 		end_tx(true);
 		sub->rewind_pending = false;
-		rewound = true;
-		consumer_refresh_assignment(consumer, sub, parts, true);
+		if (!rewound)
+			rebuild = true;		/* the offsets another worker stored, next second */
+		consumer_refresh_assignment(consumer, sub, worker_index, parts, true);
 	}
 	ereport(LOG,
-			(errmsg("walstar apply worker for subscription \"%s\" %s",
-					sub->name, old_version < 0 ? "started" : rewound ? "rewound" : "reloaded"),
+			(errmsg("walstar apply worker %d of %d for subscription \"%s\" %s",
+					worker_index, sub->workers, sub->name,
+					old_version == -1 ? "started" : rewound ? "rewound" : "reloaded"),
 			 errdetail("Configuration version " INT64_FORMAT ".", sub->config_version)));
 }
 
@@ -301,7 +337,34 @@ apply_messages(int n)
 	/* librdkafka's cached high watermarks, fresh from every fetch: lag tells the truth while busy */
 	consumer_update_watermarks(consumer, parts);
 	old = MemoryContextSwitchTo(batch_cxt);
-	apply_batch(sub, parts, msgs, n, &result);
+	PG_TRY();
+	{
+		apply_batch(sub, parts, msgs, n, &result);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(worker_cxt);
+		edata = CopyErrorData();
+		if (edata->sqlerrcode != ERRCODE_T_R_DEADLOCK_DETECTED)
+		{
+			FreeErrorData(edata);
+			PG_RE_THROW();
+		}
+		FlushErrorState();
+		AbortCurrentTransaction();
+		pgstat_report_activity(STATE_IDLE, NULL);
+		ereport(LOG,
+				(errmsg("walstar apply worker %d of subscription \"%s\" applies its batch again",
+						worker_index, sub->name),
+				 errdetail("%s", edata->message)));
+		FreeErrorData(edata);
+		/* the batch advanced the partitions in memory: back to what is stored */
+		rebuild = true;
+		return false;
+	}
+	PG_END_TRY();
 	MemoryContextSwitchTo(old);
 	if (result.stop_error)
 	{
@@ -317,7 +380,7 @@ apply_messages(int n)
 								  " SET enabled = false, config_version = config_version + 1"
 								  " WHERE id = $1", 1, argtypes, args, NULL, false, 0);
 		}
-		subscription_set_worker_state(sub->id, "stopped by error policy", error);
+		subscription_set_worker_state(sub->id, worker_index, "stopped by error policy", error);
 		end_tx(true);
 		ereport(LOG,
 				(errmsg("subscription \"%s\" stopped by its error policy", sub->name),
@@ -386,7 +449,7 @@ report_client_error(bool flowing)
 	{
 		in_error = false;
 		begin_tx();
-		subscription_set_worker_state(sub->id, "running", NULL);
+		subscription_set_worker_state(sub->id, worker_index, "running", NULL);
 		end_tx(true);
 	}
 	if (now - last_report < 1000000L)
@@ -397,7 +460,7 @@ report_client_error(bool flowing)
 	last_report = last_error = now;
 	in_error = true;
 	begin_tx();
-	subscription_set_worker_state(sub->id, lasting ? "error" : "retrying", error);
+	subscription_set_worker_state(sub->id, worker_index, lasting ? "error" : "retrying", error);
 	end_tx(true);
 	pfree(error);
 }
@@ -411,6 +474,7 @@ worker_loop(int32 id)
 	TimestampTz last_check = GetCurrentTimestamp();
 	TimestampTz last_meta = last_check;
 	TimestampTz last_marks = last_check;
+	TimestampTz last_barrier = last_check;
 
 	for (;;)
 	{
@@ -454,6 +518,18 @@ worker_loop(int32 id)
 		}
 		if (n > 0)
 			continue;
+		/* partitions parked at a DDL record: have the other workers' arrived? */
+		if (now - last_barrier >= 200000L && ddl_barrier_parked(parts))
+		{
+			bool		released;
+
+			begin_tx();
+			released = ddl_barrier_poll(parts);
+			end_tx(true);
+			if (released)
+				consumer_apply_barriers(consumer, parts);
+			last_barrier = GetCurrentTimestamp();
+		}
 		if (now - last_check >= 1000000L)
 		{
 			reload(id);
@@ -461,7 +537,7 @@ worker_loop(int32 id)
 		}
 		if (now - last_meta >= 2000000L)
 		{
-			consumer_refresh_assignment(consumer, sub, parts, false);
+			consumer_refresh_assignment(consumer, sub, worker_index, parts, false);
 			last_meta = GetCurrentTimestamp();
 		}
 		if (!more && now - last_marks >= 2000000L)
@@ -481,6 +557,7 @@ walstar_apply_main(Datum main_arg)
 
 	memcpy(&dboid, MyBgworkerEntry->bgw_extra, sizeof(Oid));
 	memcpy(&owner, MyBgworkerEntry->bgw_extra + sizeof(Oid), sizeof(Oid));
+	memcpy(&worker_index, MyBgworkerEntry->bgw_extra + 2 * sizeof(Oid), sizeof(int));
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
@@ -510,7 +587,7 @@ walstar_apply_main(Datum main_arg)
 	parts = partition_table_create(worker_cxt);
 	before_shmem_exit(worker_shmem_exit, (Datum) 0);
 
-	/* One worker per subscription: the second one leaves at once. */
+	/* One worker per (subscription, number): the second one leaves at once. */
 	begin_tx();
 	if (!extension_present())
 	{
@@ -518,21 +595,23 @@ walstar_apply_main(Datum main_arg)
 		proc_exit(0);
 	}
 	if (!DatumGetBool(DirectFunctionCall2(pg_try_advisory_lock_int4,
-										  Int32GetDatum(WORKER_LOCK_CLASS),
+										  Int32GetDatum(WORKER_LOCK_CLASS | (worker_index << 16)),
 										  Int32GetDatum(id))))
 	{
 		end_tx(false);
-		ereport(LOG, (errmsg("subscription %d already has an apply worker", id)));
+		ereport(LOG, (errmsg("subscription %d already has apply worker %d", id, worker_index)));
 		proc_exit(0);
 	}
 	end_tx(true);
+	ddl_barrier_init(id);
 
 	PG_TRY();
 	{
 		reload(id);
-		pgstat_report_appname(psprintf("walstar apply %s", sub->name));
+		pgstat_report_appname(worker_index == 0 ? psprintf("walstar apply %s", sub->name) :
+							  psprintf("walstar apply %s/%d", sub->name, worker_index));
 		begin_tx();
-		subscription_set_worker_state(sub->id, "running", NULL);
+		subscription_set_worker_state(sub->id, worker_index, "running", NULL);
 		end_tx(true);
 		worker_loop(id);
 	}
@@ -555,7 +634,7 @@ walstar_apply_main(Datum main_arg)
 			{
 				begin_tx();
 				if (extension_present())
-					subscription_set_worker_state(sub->id, "error", edata->message);
+					subscription_set_worker_state(sub->id, worker_index, "error", edata->message);
 				end_tx(true);
 			}
 			PG_CATCH();
@@ -571,9 +650,9 @@ walstar_apply_main(Datum main_arg)
 	PG_END_TRY();
 }
 
-/* Register a dynamic apply worker for a subscription of this database. */
+/* Register dynamic apply worker number worker of a subscription of this database. */
 BackgroundWorkerHandle *
-apply_worker_register(int32 id, const char *name, Oid owner)
+apply_worker_register(int32 id, const char *name, Oid owner, int number)
 {
 	BackgroundWorker worker;
 	BackgroundWorkerHandle *handle;
@@ -584,11 +663,16 @@ apply_worker_register(int32 id, const char *name, Oid owner)
 	worker.bgw_restart_time = BGW_NEVER_RESTART;
 	snprintf(worker.bgw_library_name, BGW_MAXLEN, "walstar");
 	snprintf(worker.bgw_function_name, BGW_MAXLEN, "walstar_apply_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "walstar apply worker for subscription %s", name);
+	if (number == 0)
+		snprintf(worker.bgw_name, BGW_MAXLEN, "walstar apply worker for subscription %s", name);
+	else
+		snprintf(worker.bgw_name, BGW_MAXLEN, "walstar apply worker %d for subscription %s",
+				 number, name);
 	snprintf(worker.bgw_type, BGW_MAXLEN, "walstar apply");
 	worker.bgw_main_arg = Int32GetDatum(id);
 	memcpy(worker.bgw_extra, &MyDatabaseId, sizeof(Oid));
 	memcpy(worker.bgw_extra + sizeof(Oid), &owner, sizeof(Oid));
+	memcpy(worker.bgw_extra + 2 * sizeof(Oid), &number, sizeof(int));
 	worker.bgw_notify_pid = MyProcPid;
 	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
 		return NULL;
@@ -606,12 +690,12 @@ walstar_start_worker(PG_FUNCTION_ARGS)
 	int32		id;
 	bool		enabled;
 	Oid			owner;
-	BackgroundWorkerHandle *handle;
-	pid_t		pid;
-	BgwHandleStatus status;
+	int			workers;
+	int			i;
+	pid_t		first_pid = 0;
 
 	SPI_connect();
-	if (SPI_execute_with_args("SELECT id, enabled, owner FROM walstar.subscriptions WHERE name = $1",
+	if (SPI_execute_with_args("SELECT id, enabled, owner, workers FROM walstar.subscriptions WHERE name = $1",
 							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read walstar.subscriptions");
 	if (SPI_processed == 0)
@@ -621,6 +705,7 @@ walstar_start_worker(PG_FUNCTION_ARGS)
 	id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	enabled = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 	owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+	workers = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull));
 	SPI_finish();
 	if (!enabled)
 		ereport(ERROR,
@@ -628,16 +713,23 @@ walstar_start_worker(PG_FUNCTION_ARGS)
 				 errmsg("subscription \"%s\" is not enabled", name),
 				 errhint("Use walstar.start_subscription('%s').", name)));
 
-	handle = apply_worker_register(id, name, owner);
-	if (handle == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-				 errmsg("could not start an apply worker for subscription \"%s\"", name),
-				 errhint("Raise max_worker_processes.")));
-	status = WaitForBackgroundWorkerStartup(handle, &pid);
-	if (status != BGWH_STARTED)
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
-				 errmsg("apply worker for subscription \"%s\" did not start", name)));
-	PG_RETURN_INT32(pid);
+	/* all of them; a number that runs already leaves at once */
+	for (i = 0; i < workers; i++)
+	{
+		BackgroundWorkerHandle *handle = apply_worker_register(id, name, owner, i);
+		pid_t		pid;
+
+		if (handle == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+					 errmsg("could not start apply worker %d of subscription \"%s\"", i, name),
+					 errhint("Raise max_worker_processes.")));
+		if (WaitForBackgroundWorkerStartup(handle, &pid) != BGWH_STARTED)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+					 errmsg("apply worker %d of subscription \"%s\" did not start", i, name)));
+		if (i == 0)
+			first_pid = pid;
+	}
+	PG_RETURN_INT32(first_pid);
 }

@@ -8,6 +8,11 @@
  * the subscription's topic list or ^pattern here in the main thread, and
  * every partition starts at the offset stored in walstar's own table. No
  * group coordinator is involved, so a restarted worker resumes at once.
+ * With several workers (workers => N) each assigns only the partitions
+ * subscription_partition_worker() gives it: the same function in every
+ * worker, so no two workers of one configuration share a partition, and a
+ * change of N is a change of configuration, which no batch of the old one
+ * survives (apply_worker.c).
  *
  * librdkafka runs its own threads. They never call into PostgreSQL: the
  * handle is created with every signal blocked (its threads inherit the
@@ -290,12 +295,13 @@ topic_wanted(const Subscription *sub, const char *topic)
 
 /*
  * List the subscribed topics' partitions from the cluster metadata and,
- * when the set changed (or force), assign them all at their stored offsets.
- * Returns true when a new assignment was made.
+ * when the set changed (or force), assign those of this worker at their
+ * stored offsets; the others are marked elsewhere (the DDL barrier waits
+ * for them too). Returns true when a new assignment was made.
  */
 bool
-consumer_refresh_assignment(Consumer *c, const Subscription *sub, HTAB *parts,
-							bool force)
+consumer_refresh_assignment(Consumer *c, const Subscription *sub, int worker,
+							HTAB *parts, bool force)
 {
 	const struct rd_kafka_metadata *md;
 	rd_kafka_resp_err_t err;
@@ -319,7 +325,10 @@ consumer_refresh_assignment(Consumer *c, const Subscription *sub, HTAB *parts,
 	/* Mark what the cluster has now. */
 	hash_seq_init(&seq, parts);
 	while ((ps = hash_seq_search(&seq)) != NULL)
+	{
 		ps->dirty = ps->assigned;	/* "was assigned" while we look */
+		ps->elsewhere = false;
+	}
 	for (i = 0; i < md->topic_cnt; i++)
 	{
 		const struct rd_kafka_metadata_topic *t = &md->topics[i];
@@ -329,10 +338,18 @@ consumer_refresh_assignment(Consumer *c, const Subscription *sub, HTAB *parts,
 			continue;
 		for (j = 0; j < t->partition_cnt; j++)
 		{
-			ps = partition_state_get(parts, t->topic, t->partitions[j].id, true);
+			int32		p = t->partitions[j].id;
+
+			ps = partition_state_get(parts, t->topic, p, true);
+			if (subscription_partition_worker(t->topic, p, sub->workers) != worker)
+			{
+				ps->elsewhere = true;
+				continue;		/* dirty stays "was assigned": unassigned below */
+			}
 			if (!ps->assigned)
 				changed = true;
 			ps->assigned = true;
+			ps->elsewhere = false;
 			ps->dirty = false;
 		}
 	}
@@ -539,10 +556,11 @@ consumer_rewind_to_time(Consumer *c, HTAB *parts, TimestampTz when)
 	int64		ms = when / 1000 + WALSTAR_PG_EPOCH_USECS / 1000;
 	int			i;
 
+	/* every worker's partitions: the first worker to see the rewind does it */
 	hash_seq_init(&seq, parts);
 	while ((ps = hash_seq_search(&seq)) != NULL)
 	{
-		if (ps->assigned)
+		if (ps->assigned || ps->elsewhere)
 			rd_kafka_topic_partition_list_add(list, ps->key.topic,
 											  ps->key.partition)->offset = ms;
 	}

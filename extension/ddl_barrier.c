@@ -18,60 +18,286 @@
  * is kept in memory only: after a restart every partition starts again at
  * its stored next_offset, which is its copy of the record.
  *
+ * With several workers (workers => N) the topic's partitions are spread
+ * over them, and the barrier spans the workers through two tables: a
+ * partition of another worker has reached the record when its stored
+ * progress (subscription_offsets) is at or after it, or when it is parked
+ * at it (ddl_barrier_arrivals, written in the transaction that parks it,
+ * so only with everything before the record committed). A parked
+ * partition cannot be released by another worker's partition, so each
+ * worker looks again every few hundred milliseconds (ddl_barrier_poll)
+ * and, once all have reached the record, fetches it again: it then
+ * passes. Passing takes a transaction lock on (subscription, topic), so
+ * two workers that pass at once apply the record one after the other; the
+ * second finds it applied (landing_tables.ddl_commit_lsn) and skips it.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+#include "utils/pg_lsn.h"
+
 #include "walstar.h"
 
-static bool
-at_or_after(uint64 lsn, uint32 position, const Change *c)
+/* advisory lock class (first key) of "a DDL record of this topic passes" */
+#define BARRIER_LOCK_CLASS 0x57A6
+
+/* the subscription whose partitions the barrier looks at (0: none yet) */
+static int32 barrier_subscription = 0;
+
+void
+ddl_barrier_init(int32 subscription_id)
 {
-	return lsn > c->commit_lsn || (lsn == c->commit_lsn && position >= c->position);
+	barrier_subscription = subscription_id;
 }
 
 static bool
-parked_at(const PartitionState *ps, const Change *c)
+at_or_after(uint64 lsn, uint32 position, uint64 at_lsn, uint32 at_position)
 {
-	return ps->parked && ps->park_lsn == c->commit_lsn && ps->park_position == c->position;
+	return lsn > at_lsn || (lsn == at_lsn && position >= at_position);
+}
+
+static bool
+parked_at(const PartitionState *ps, uint64 lsn, uint32 position)
+{
+	return ps->parked && ps->park_lsn == lsn && ps->park_position == position;
+}
+
+/* Whether another worker's partition q has reached (lsn, position). */
+static bool
+reached_elsewhere(const PartitionState *q, uint64 lsn, uint32 position)
+{
+	Oid			argtypes[5] = {INT4OID, TEXTOID, INT4OID, PG_LSNOID, INT8OID};
+	Datum		args[5];
+	BookkeepingUser save;
+	bool		isnull;
+	bool		reached;
+
+	args[0] = Int32GetDatum(barrier_subscription);
+	args[1] = CStringGetTextDatum(q->key.topic);
+	args[2] = Int32GetDatum(q->key.partition);
+	args[3] = LSNGetDatum(lsn);
+	args[4] = Int64GetDatum((int64) position);
+	bookkeeping_begin(&save);
+	if (SPI_execute_with_args("SELECT EXISTS (SELECT FROM walstar.subscription_offsets o"
+							  "  WHERE o.subscription_id = $1 AND o.topic = $2 AND o.partition = $3"
+							  "  AND (o.last_commit_lsn > $4"
+							  "   OR (o.last_commit_lsn = $4 AND o.last_position >= $5)))"
+							  " OR EXISTS (SELECT FROM walstar.ddl_barrier_arrivals a"
+							  "  WHERE a.subscription_id = $1 AND a.topic = $2 AND a.partition = $3"
+							  "  AND a.commit_lsn = $4 AND a.position = $5)",
+							  5, argtypes, args, NULL, false, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "could not read walstar.subscription_offsets");
+	reached = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+										 &isnull));
+	bookkeeping_end(&save);
+	return reached;
 }
 
 /*
- * Whether the DDL record c of partition ps may be applied now; when not,
- * ps is parked at it.
+ * Whether every partition of ps's topic but ps has reached (lsn, position);
+ * *spans: some of them belong to other workers.
  */
-bool
-ddl_barrier_pass(HTAB *parts, PartitionState *ps, const Change *c)
+static bool
+all_reached(HTAB *parts, const PartitionState *ps, uint64 lsn, uint32 position,
+			bool *spans)
 {
 	HASH_SEQ_STATUS seq;
 	PartitionState *q;
 	bool		all = true;
 
+	*spans = false;
 	hash_seq_init(&seq, parts);
 	while ((q = hash_seq_search(&seq)) != NULL)
 	{
-		if (q == ps || !q->assigned || strcmp(q->key.topic, ps->key.topic) != 0)
+		if (q == ps || strcmp(q->key.topic, ps->key.topic) != 0)
 			continue;
-		if (!parked_at(q, c) && !at_or_after(q->last_commit_lsn, q->last_position, c))
-			all = false;
+		if (q->elsewhere)
+			*spans = true;
+		if (!all)
+			continue;
+		if (q->assigned)
+		{
+			if (!parked_at(q, lsn, position) &&
+				!at_or_after(q->last_commit_lsn, q->last_position, lsn, position))
+				all = false;
+		}
+		else if (q->elsewhere && barrier_subscription != 0)
+		{
+			if (!reached_elsewhere(q, lsn, position))
+				all = false;
+		}
 	}
-	if (!all)
+	return all;
+}
+
+/* Write or remove ps's arrival row, in the batch's transaction. */
+static void
+store_arrival(const PartitionState *ps, uint64 lsn, uint32 position, bool arrived)
+{
+	Oid			argtypes[5] = {INT4OID, TEXTOID, INT4OID, PG_LSNOID, INT8OID};
+	Datum		args[5];
+	BookkeepingUser save;
+	int			ret;
+
+	args[0] = Int32GetDatum(barrier_subscription);
+	args[1] = CStringGetTextDatum(ps->key.topic);
+	args[2] = Int32GetDatum(ps->key.partition);
+	args[3] = LSNGetDatum(lsn);
+	args[4] = Int64GetDatum((int64) position);
+	bookkeeping_begin(&save);
+	if (arrived)
+		ret = SPI_execute_with_args("INSERT INTO walstar.ddl_barrier_arrivals AS a"
+									" (subscription_id, topic, partition, commit_lsn, position)"
+									" VALUES ($1, $2, $3, $4, $5)"
+									" ON CONFLICT (subscription_id, topic, partition) DO UPDATE"
+									" SET commit_lsn = excluded.commit_lsn,"
+									"  position = excluded.position",
+									5, argtypes, args, NULL, false, 0) == SPI_OK_INSERT;
+	else
+		ret = SPI_execute_with_args("DELETE FROM walstar.ddl_barrier_arrivals"
+									" WHERE subscription_id = $1 AND topic = $2 AND partition = $3",
+									3, argtypes, args, NULL, false, 0) == SPI_OK_DELETE;
+	if (!ret)
+		elog(ERROR, "could not write walstar.ddl_barrier_arrivals");
+	bookkeeping_end(&save);
+}
+
+/* One DDL record of a topic passes at a time, across workers. */
+static void
+lock_topic(const char *topic)
+{
+	uint32		h = 2166136261u;
+	const char *s;
+
+	for (s = topic; *s; s++)
 	{
-		ps->parked = true;
-		ps->pause = true;
-		ps->park_lsn = c->commit_lsn;
-		ps->park_position = c->position;
-		return false;
+		h ^= (unsigned char) *s;
+		h *= 16777619u;
 	}
+	DirectFunctionCall2(pg_advisory_xact_lock_int4,
+						Int32GetDatum(BARRIER_LOCK_CLASS),
+						Int32GetDatum((int32) (h ^ (uint32) barrier_subscription)));
+}
+
+/* Release ps's own partitions parked at (lsn, position). */
+static void
+release(HTAB *parts, const PartitionState *ps, uint64 lsn, uint32 position)
+{
+	HASH_SEQ_STATUS seq;
+	PartitionState *q;
+
 	hash_seq_init(&seq, parts);
 	while ((q = hash_seq_search(&seq)) != NULL)
 	{
-		if (q != ps && parked_at(q, c))
+		if (q != ps && strcmp(q->key.topic, ps->key.topic) == 0 &&
+			parked_at(q, lsn, position))
 		{
 			q->parked = false;
 			q->pause = false;
 			q->resume = true;
 		}
 	}
+}
+
+/*
+ * Whether the DDL record c of partition ps may be applied now; when not,
+ * ps is parked at it. Runs in the batch's transaction (SPI connected).
+ */
+bool
+ddl_barrier_pass(HTAB *parts, PartitionState *ps, const Change *c)
+{
+	bool		spans = false;
+	HASH_SEQ_STATUS seq;
+	PartitionState *q;
+
+	/* taken before looking, so that the look sees the last pass committed */
+	hash_seq_init(&seq, parts);
+	while ((q = hash_seq_search(&seq)) != NULL)
+	{
+		if (q->elsewhere && strcmp(q->key.topic, ps->key.topic) == 0)
+			spans = true;
+	}
+	if (spans && barrier_subscription != 0)
+		lock_topic(ps->key.topic);
+
+	if (!all_reached(parts, ps, c->commit_lsn, c->position, &spans))
+	{
+		ps->parked = true;
+		ps->pause = true;
+		ps->park_lsn = c->commit_lsn;
+		ps->park_position = c->position;
+		if (spans && barrier_subscription != 0)
+			store_arrival(ps, c->commit_lsn, c->position, true);
+		return false;
+	}
+	if (spans && barrier_subscription != 0)
+		store_arrival(ps, c->commit_lsn, c->position, false);
+	release(parts, ps, c->commit_lsn, c->position);
 	return true;
+}
+
+/* Whether any partition of this worker is parked. */
+bool
+ddl_barrier_parked(HTAB *parts)
+{
+	HASH_SEQ_STATUS seq;
+	PartitionState *ps;
+
+	hash_seq_init(&seq, parts);
+	while ((ps = hash_seq_search(&seq)) != NULL)
+	{
+		if (ps->parked)
+		{
+			hash_seq_term(&seq);
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * Between batches, in a transaction of the caller's: release the parked
+ * partitions whose record every partition of the topic has reached by now
+ * (other workers' partitions parked or past it). They fetch their record
+ * again and pass. Returns true when some were released.
+ */
+bool
+ddl_barrier_poll(HTAB *parts)
+{
+	HASH_SEQ_STATUS seq;
+	PartitionState *ps;
+	List	   *ready = NIL;
+	ListCell   *lc;
+	bool		spans;
+	bool		any;
+
+	hash_seq_init(&seq, parts);
+	while ((ps = hash_seq_search(&seq)) != NULL)
+	{
+		if (ps->parked && !ps->resume &&
+			all_reached(parts, ps, ps->park_lsn, ps->park_position, &spans))
+			ready = lappend(ready, ps);
+	}
+	foreach(lc, ready)
+	{
+		ps = lfirst(lc);
+		if (!ps->parked)
+			continue;			/* released with an earlier one */
+		ereport(LOG,
+				(errmsg("partition %d of topic \"%s\" passes the DDL record at %X/%X",
+						ps->key.partition, ps->key.topic, LSN_FORMAT_ARGS(ps->park_lsn)),
+				 errdetail("Every partition of the topic has reached it, also those of other workers.")));
+		release(parts, ps, ps->park_lsn, ps->park_position);
+		ps->parked = false;
+		ps->pause = false;
+		ps->resume = true;
+	}
+	any = ready != NIL;
+	list_free(ready);
+	return any;
 }

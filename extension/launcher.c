@@ -8,9 +8,11 @@
  * launcher. It connects to no database; every walstar.launcher_naptime it
  * lists the databases that accept connections and starts a manager for
  * each that has none. A manager leaves when its database has no walstar
- * extension; otherwise, every second, it starts a worker for each enabled
- * subscription that has none, and restarts a worker that stopped with a
- * backoff from 1 to 60 seconds (reset once a worker ran for a minute).
+ * extension; otherwise, every second, it starts the workers (workers => N:
+ * numbers 0 .. N - 1) of each enabled subscription that are not running,
+ * and restarts a worker that stopped with a backoff from 1 to 60 seconds
+ * (reset once a worker ran for a minute). A worker whose number is no
+ * longer below N leaves by itself and is not started again.
  *
  * DROP DATABASE waits for the sessions of the database to end; with the
  * library preloaded, a utility hook asks walstar's processes in that
@@ -52,10 +54,17 @@
 #define MANAGER_TYPE "walstar manager"
 #define APPLY_TYPE "walstar apply"
 
+/* What a watched process is: a database's manager or a subscription's worker. */
+typedef struct WatchedKey
+{
+	Oid			id;				/* database or subscription id */
+	int32		number;			/* worker number (0 for a manager) */
+} WatchedKey;
+
 /* A started process we watch. */
 typedef struct Watched
 {
-	Oid			id;				/* hash key: database or subscription id */
+	WatchedKey	key;			/* hash key */
 	BackgroundWorkerHandle *handle; /* NULL when none runs */
 	TimestampTz started_at;		/* when it was started */
 	TimestampTz next_start;		/* not before (backoff) */
@@ -69,7 +78,7 @@ watched_create(const char *name)
 {
 	HASHCTL		ctl;
 
-	ctl.keysize = sizeof(Oid);
+	ctl.keysize = sizeof(WatchedKey);
 	ctl.entrysize = sizeof(Watched);
 	ctl.hcxt = TopMemoryContext;
 	return hash_create(name, 32, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
@@ -188,9 +197,10 @@ walstar_launcher_main(Datum arg)
 		now = GetCurrentTimestamp();
 		forboth(lc, dbs, ln, names)
 		{
-			Oid			dboid = lfirst_oid(lc);
+			WatchedKey	key = {lfirst_oid(lc), 0};
+			Oid			dboid = key.id;
 			bool		found;
-			Watched    *w = hash_search(managers, &dboid, HASH_ENTER, &found);
+			Watched    *w = hash_search(managers, &key, HASH_ENTER, &found);
 
 			if (!found)
 			{
@@ -239,9 +249,11 @@ walstar_manager_main(Datum arg)
 		List	   *ids = NIL;
 		List	   *names = NIL;
 		List	   *owners = NIL;
+		List	   *counts = NIL;
 		ListCell   *lc,
 				   *ln,
-				   *lo;
+				   *lo,
+				   *lw;
 		TimestampTz now;
 		uint64		i;
 
@@ -254,7 +266,8 @@ walstar_manager_main(Datum arg)
 		}
 		SPI_connect();
 		PushActiveSnapshot(GetTransactionSnapshot());
-		if (SPI_execute("SELECT id, name, owner FROM walstar.subscriptions WHERE enabled ORDER BY id",
+		if (SPI_execute("SELECT id, name, owner, workers FROM walstar.subscriptions"
+						" WHERE enabled ORDER BY id",
 						true, 0) != SPI_OK_SELECT)
 			elog(ERROR, "could not read walstar.subscriptions");
 		for (i = 0; i < SPI_processed; i++)
@@ -267,6 +280,8 @@ walstar_manager_main(Datum arg)
 			names = lappend(names, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2));
 			owners = lappend_oid(owners, DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
 																		 SPI_tuptable->tupdesc, 3, &isnull)));
+			counts = lappend_int(counts, DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i],
+																	 SPI_tuptable->tupdesc, 4, &isnull)));
 			MemoryContextSwitchTo(old);
 		}
 		PopActiveSnapshot();
@@ -274,28 +289,35 @@ walstar_manager_main(Datum arg)
 		CommitTransactionCommand();
 
 		now = GetCurrentTimestamp();
-		forthree(lc, ids, ln, names, lo, owners)
+		forfour(lc, ids, ln, names, lo, owners, lw, counts)
 		{
-			Oid			id = lfirst_oid(lc);
-			bool		found;
-			Watched    *w = hash_search(workers, &id, HASH_ENTER, &found);
+			int			number;
 
-			if (!found)
+			for (number = 0; number < lfirst_int(lw); number++)
 			{
-				w->handle = NULL;
-				w->backoff_ms = 1000;
-				w->next_start = 0;
-			}
-			if (watched_stopped(w, now) && now >= w->next_start)
-			{
-				MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+				WatchedKey	key = {lfirst_oid(lc), number};
+				bool		found;
+				Watched    *w = hash_search(workers, &key, HASH_ENTER, &found);
 
-				watched_started(w, apply_worker_register((int32) id, lfirst(ln), lfirst_oid(lo)), now);
-				MemoryContextSwitchTo(old);
+				if (!found)
+				{
+					w->handle = NULL;
+					w->backoff_ms = 1000;
+					w->next_start = 0;
+				}
+				if (watched_stopped(w, now) && now >= w->next_start)
+				{
+					MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+					watched_started(w, apply_worker_register((int32) key.id, lfirst(ln),
+															 lfirst_oid(lo), number), now);
+					MemoryContextSwitchTo(old);
+				}
 			}
 		}
 		list_free(ids);
 		list_free(owners);
+		list_free(counts);
 		list_free_deep(names);
 
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,

@@ -99,7 +99,7 @@ subscription_load(int32 id, bool missing_ok)
 							  " landing_schema::text, batch_size,"
 							  " (extract(epoch FROM batch_time) * 1000)::int,"
 							  " error_policy = 'stop', enabled, config_version,"
-							  " rewind_time, owner, dropped_columns = 'drop'"
+							  " rewind_time, owner, dropped_columns = 'drop', workers"
 							  " FROM walstar.subscriptions WHERE id = $1 FOR SHARE",
 							  1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read walstar.subscriptions");
@@ -144,6 +144,7 @@ subscription_load(int32 id, bool missing_ok)
 	sub->rewind_time = isnull ? 0 : DatumGetTimestampTz(d);
 	sub->owner = DatumGetObjectId(SPI_getbinval(tup, desc, 12, &isnull));
 	sub->drop_columns = DatumGetBool(SPI_getbinval(tup, desc, 13, &isnull));
+	sub->workers = Max(1, DatumGetInt32(SPI_getbinval(tup, desc, 14, &isnull)));
 
 	if (SPI_execute_with_args("SELECT key, value #>> '{}' FROM walstar.subscriptions,"
 							  " jsonb_each(properties) WHERE id = $1 ORDER BY key",
@@ -201,6 +202,7 @@ partition_state_get(HTAB *parts, const char *topic, int32 partition, bool create
 		ps->rate_base = 0;
 		ps->dirty = false;
 		ps->assigned = false;
+		ps->elsewhere = false;
 		ps->source_known = false;
 		ps->source[0] = '\0';
 		ps->system_id = 0;
@@ -213,7 +215,12 @@ partition_state_get(HTAB *parts, const char *topic, int32 partition, bool create
 	return ps;
 }
 
-/* (Re)load the stored progress of every partition of a subscription. */
+/*
+ * (Re)load the stored progress of every partition of a subscription. With
+ * a snapshot of its own, taken now: a partition that another worker
+ * applied until the configuration changed (workers => M) is read with
+ * that worker's last batch, which committed before the change did.
+ */
 void
 partition_table_load(HTAB *parts, int32 subscription_id)
 {
@@ -227,7 +234,7 @@ partition_table_load(HTAB *parts, int32 subscription_id)
 							  " (extract(epoch FROM last_commit_time) * 1000000)::int8,"
 							  " applied_messages, source, system_identifier"
 							  " FROM walstar.subscription_offsets WHERE subscription_id = $1",
-							  1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
+							  1, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read walstar.subscription_offsets");
 	for (i = 0; i < SPI_processed; i++)
 	{
@@ -258,14 +265,17 @@ partition_table_load(HTAB *parts, int32 subscription_id)
 	SPI_finish();
 }
 
-/* Record what a subscription's worker does (in the caller's transaction). */
+/*
+ * Record what one of a subscription's workers does (in the caller's
+ * transaction).
+ */
 void
-subscription_set_worker_state(int32 subscription_id, const char *state,
+subscription_set_worker_state(int32 subscription_id, int worker, const char *state,
 							  const char *error)
 {
-	Oid			argtypes[4] = {INT4OID, INT4OID, TEXTOID, TEXTOID};
-	Datum		args[4];
-	char		nulls[4] = {' ', ' ', ' ', ' '};
+	Oid			argtypes[5] = {INT4OID, INT4OID, TEXTOID, TEXTOID, INT4OID};
+	Datum		args[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
 
 	args[0] = Int32GetDatum(subscription_id);
 	args[1] = Int32GetDatum(MyProcPid);
@@ -277,21 +287,75 @@ subscription_set_worker_state(int32 subscription_id, const char *state,
 		args[3] = (Datum) 0;
 		nulls[3] = 'n';
 	}
+	args[4] = Int32GetDatum(worker);
 	SPI_connect();
 	if (SPI_execute_with_args("INSERT INTO walstar.subscription_workers AS w"
-							  " (subscription_id, pid, state, last_error, last_error_time,"
+							  " (subscription_id, worker, pid, state, last_error, last_error_time,"
 							  "  started_at, updated_at)"
-							  " SELECT $1, $2, $3, $4, CASE WHEN $4 IS NOT NULL THEN now() END,"
+							  " SELECT $1, $5, $2, $3, $4, CASE WHEN $4 IS NOT NULL THEN now() END,"
 							  "  now(), now()"
 							  " WHERE EXISTS (SELECT FROM walstar.subscriptions WHERE id = $1)"
-							  " ON CONFLICT (subscription_id) DO UPDATE"
+							  " ON CONFLICT (subscription_id, worker) DO UPDATE"
 							  " SET pid = excluded.pid, state = excluded.state,"
 							  "  last_error = coalesce(excluded.last_error, w.last_error),"
 							  "  last_error_time = coalesce(excluded.last_error_time, w.last_error_time),"
 							  "  started_at = CASE WHEN excluded.state = 'starting'"
 							  "   THEN excluded.started_at ELSE w.started_at END,"
 							  "  updated_at = now()",
-							  4, argtypes, args, nulls, false, 0) != SPI_OK_INSERT)
+							  5, argtypes, args, nulls, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not write walstar.subscription_workers");
 	SPI_finish();
+}
+
+/* A worker the subscription no longer has (workers lowered). */
+void
+subscription_forget_worker(int32 subscription_id, int worker)
+{
+	Oid			argtypes[2] = {INT4OID, INT4OID};
+	Datum		args[2] = {Int32GetDatum(subscription_id), Int32GetDatum(worker)};
+
+	SPI_connect();
+	if (SPI_execute_with_args("DELETE FROM walstar.subscription_workers"
+							  " WHERE subscription_id = $1 AND worker = $2",
+							  2, argtypes, args, NULL, false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "could not write walstar.subscription_workers");
+	SPI_finish();
+}
+
+/*
+ * The worker (0 .. workers - 1) that applies a partition: consecutive
+ * partitions of a topic go to consecutive workers, and each topic starts at
+ * a worker of its own (a hash of its name), so that topics of one
+ * partition spread over the workers too. FNV-1a: the same in every
+ * process and on every platform, also in walstar._partition_worker().
+ */
+int
+subscription_partition_worker(const char *topic, int32 partition, int workers)
+{
+	uint32		h = 2166136261u;
+	const char *s;
+
+	if (workers <= 1)
+		return 0;
+	for (s = topic; *s; s++)
+	{
+		h ^= (unsigned char) *s;
+		h *= 16777619u;
+	}
+	return (int) ((h % (uint32) workers + (uint32) partition % (uint32) workers) %
+				  (uint32) workers);
+}
+
+PG_FUNCTION_INFO_V1(walstar_partition_worker);
+
+Datum
+walstar_partition_worker(PG_FUNCTION_ARGS)
+{
+	char	   *topic = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	int32		partition = PG_GETARG_INT32(1);
+	int32		workers = PG_GETARG_INT32(2);
+
+	if (partition < 0 || workers < 1)
+		PG_RETURN_NULL();
+	PG_RETURN_INT32(subscription_partition_worker(topic, partition, workers));
 }

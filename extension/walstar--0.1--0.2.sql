@@ -292,22 +292,342 @@ END
 $$;
 
 
+-- Parallel apply (workers => N): the worker count, one status row per
+-- worker, the cross-worker DDL barrier, the partition assignment
+ALTER TABLE @extschema@.subscriptions
+	ADD COLUMN workers integer NOT NULL DEFAULT 1 CHECK (workers BETWEEN 1 AND 64);
+ALTER TABLE @extschema@.subscription_workers DROP CONSTRAINT subscription_workers_pkey;
+ALTER TABLE @extschema@.subscription_workers
+	ADD COLUMN worker integer NOT NULL DEFAULT 0,
+	ADD PRIMARY KEY (subscription_id, worker);
+CREATE TABLE @extschema@.ddl_barrier_arrivals (
+	subscription_id integer NOT NULL
+		REFERENCES @extschema@.subscriptions ON DELETE CASCADE,
+	topic text NOT NULL,
+	partition integer NOT NULL,
+	commit_lsn pg_lsn NOT NULL,
+	position bigint NOT NULL,
+	PRIMARY KEY (subscription_id, topic, partition)
+);
+
+CREATE FUNCTION @extschema@._partition_worker(topic text, partition integer, workers integer)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'walstar_partition_worker'
+LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+
+CREATE OR REPLACE FUNCTION @extschema@._check_subscription(s @extschema@.subscriptions)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	t text;
+	k text;
+	v jsonb;
+BEGIN
+	IF s.name IS NULL OR s.name !~ '^[A-Za-z0-9_.-]{1,63}$' THEN
+		RAISE EXCEPTION 'invalid subscription name "%"', s.name
+			USING ERRCODE = 'invalid_parameter_value',
+				HINT = 'Use 1 to 63 letters, digits, "_", "." or "-".';
+	END IF;
+	IF s.brokers IS NULL OR btrim(s.brokers) = '' THEN
+		RAISE EXCEPTION 'brokers must not be empty'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF (s.topics IS NULL) = (s.topic_pattern IS NULL) THEN
+		RAISE EXCEPTION 'give either topics or topic_pattern'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF s.topics IS NOT NULL THEN
+		IF cardinality(s.topics) = 0 THEN
+			RAISE EXCEPTION 'topics must not be empty'
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		FOREACH t IN ARRAY s.topics LOOP
+			IF t IS NULL OR t !~ '^[A-Za-z0-9._-]{1,249}$' THEN
+				RAISE EXCEPTION 'invalid topic name "%"', t
+					USING ERRCODE = 'invalid_parameter_value',
+						HINT = 'Kafka topic names use letters, digits, ".", "_" and "-".';
+			END IF;
+		END LOOP;
+	ELSE
+		IF s.topic_pattern !~ '^\^' THEN
+			RAISE EXCEPTION 'topic_pattern must start with "^"'
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		BEGIN
+			PERFORM '' ~ s.topic_pattern;
+		EXCEPTION WHEN invalid_regular_expression THEN
+			RAISE EXCEPTION 'invalid topic_pattern "%"', s.topic_pattern
+				USING ERRCODE = 'invalid_parameter_value', DETAIL = SQLERRM;
+		END;
+	END IF;
+	IF s.properties IS NULL OR jsonb_typeof(s.properties) <> 'object' THEN
+		RAISE EXCEPTION 'properties must be a JSON object of librdkafka settings'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	FOR k, v IN SELECT * FROM jsonb_each(s.properties) LOOP
+		IF jsonb_typeof(v) NOT IN ('string', 'number', 'boolean') THEN
+			RAISE EXCEPTION 'property "%" must be a string, number or boolean', k
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		IF k IN ('bootstrap.servers', 'metadata.broker.list') THEN
+			RAISE EXCEPTION 'property "%" is set by walstar', k
+				USING ERRCODE = 'invalid_parameter_value',
+					HINT = 'Use the brokers argument.';
+		END IF;
+		IF k IN ('group.id', 'enable.auto.commit', 'enable.auto.offset.store',
+				 'log.queue', 'enable.partition.eof') THEN
+			RAISE EXCEPTION 'property "%" is set by walstar', k
+				USING ERRCODE = 'invalid_parameter_value',
+					DETAIL = 'walstar assigns partitions itself and stores offsets in the database.';
+		END IF;
+	END LOOP;
+	IF s.landing_schema IS NULL OR s.landing_schema = '' THEN
+		RAISE EXCEPTION 'landing_schema must not be empty'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF s.landing_schema IN ('walstar', 'pg_catalog', 'information_schema')
+		OR s.landing_schema LIKE 'pg\_%' THEN
+		RAISE EXCEPTION 'landing_schema "%" is reserved', s.landing_schema
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF s.batch_size IS NULL OR s.batch_size NOT BETWEEN 1 AND 1000000 THEN
+		RAISE EXCEPTION 'batch_size must be between 1 and 1000000'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF s.batch_time IS NULL OR s.batch_time <= '0' OR s.batch_time > '1 hour' THEN
+		RAISE EXCEPTION 'batch_time must be positive and at most 1 hour'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF s.error_policy IS NULL OR s.error_policy NOT IN ('dead_letter', 'stop') THEN
+		RAISE EXCEPTION 'error_policy must be "dead_letter" or "stop", not "%"', s.error_policy
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF s.dropped_columns IS NULL OR s.dropped_columns NOT IN ('keep', 'drop') THEN
+		RAISE EXCEPTION 'dropped_columns must be "keep" or "drop", not "%"', s.dropped_columns
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF s.workers IS NULL OR s.workers NOT BETWEEN 1 AND 64 THEN
+		RAISE EXCEPTION 'workers must be between 1 and 64'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+END
+$$;
+
+-- create_subscription and alter_subscription take workers: new signatures
+DROP FUNCTION @extschema@.create_subscription(text, text, text[], text, jsonb, name, integer, interval, text, boolean, text);
+DROP FUNCTION @extschema@.alter_subscription(text, text, text[], text, jsonb, name, integer, interval, text, text);
+CREATE FUNCTION @extschema@.create_subscription(
+	name text,
+	brokers text,
+	topics text[] DEFAULT NULL,
+	topic_pattern text DEFAULT NULL,
+	properties jsonb DEFAULT '{}',
+	landing_schema name DEFAULT 'walstar_landing',
+	batch_size integer DEFAULT 10000,
+	batch_time interval DEFAULT '200ms',
+	error_policy text DEFAULT 'dead_letter',
+	enabled boolean DEFAULT false,
+	dropped_columns text DEFAULT 'keep',
+	workers integer DEFAULT 1)
+RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	s @extschema@.subscriptions;
+BEGIN
+	s.name := name;
+	s.brokers := brokers;
+	s.topics := topics;
+	s.topic_pattern := topic_pattern;
+	s.properties := properties;
+	s.landing_schema := landing_schema;
+	s.batch_size := batch_size;
+	s.batch_time := batch_time;
+	s.error_policy := error_policy;
+	s.dropped_columns := dropped_columns;
+	s.workers := workers;
+	PERFORM @extschema@._check_subscription(s);
+	s.owner := @extschema@._caller();
+	PERFORM @extschema@._check_owner(s.owner, s.landing_schema);
+	IF EXISTS (SELECT FROM @extschema@.subscriptions x WHERE x.name = s.name) THEN
+		RAISE EXCEPTION 'subscription "%" already exists', s.name
+			USING ERRCODE = 'duplicate_object';
+	END IF;
+	INSERT INTO @extschema@.subscriptions AS x (name, brokers, topics, topic_pattern,
+		properties, landing_schema, batch_size, batch_time, error_policy, owner,
+		dropped_columns, workers)
+	VALUES (s.name, s.brokers, s.topics, s.topic_pattern, s.properties,
+		s.landing_schema, s.batch_size, s.batch_time, s.error_policy, s.owner,
+		s.dropped_columns, s.workers)
+	RETURNING x.id INTO s.id;
+	IF enabled THEN
+		PERFORM @extschema@.start_subscription(s.name);
+	END IF;
+	RETURN s.id;
+END
+$$;
+
+CREATE FUNCTION @extschema@.alter_subscription(
+	name text,
+	brokers text DEFAULT NULL,
+	topics text[] DEFAULT NULL,
+	topic_pattern text DEFAULT NULL,
+	properties jsonb DEFAULT NULL,
+	landing_schema name DEFAULT NULL,
+	batch_size integer DEFAULT NULL,
+	batch_time interval DEFAULT NULL,
+	error_policy text DEFAULT NULL,
+	dropped_columns text DEFAULT NULL,
+	workers integer DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	sub_id integer := @extschema@._reconfigure(name);
+	s @extschema@.subscriptions;
+BEGIN
+	SELECT * INTO s FROM @extschema@.subscriptions x WHERE x.id = sub_id;
+	IF topics IS NOT NULL AND topic_pattern IS NOT NULL THEN
+		RAISE EXCEPTION 'give either topics or topic_pattern'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	s.brokers := coalesce(brokers, s.brokers);
+	IF topics IS NOT NULL THEN
+		s.topics := topics;
+		s.topic_pattern := NULL;
+	ELSIF topic_pattern IS NOT NULL THEN
+		s.topic_pattern := topic_pattern;
+		s.topics := NULL;
+	END IF;
+	s.properties := coalesce(properties, s.properties);
+	s.landing_schema := coalesce(landing_schema, s.landing_schema);
+	s.batch_size := coalesce(batch_size, s.batch_size);
+	s.batch_time := coalesce(batch_time, s.batch_time);
+	s.error_policy := coalesce(error_policy, s.error_policy);
+	s.dropped_columns := coalesce(dropped_columns, s.dropped_columns);
+	s.workers := coalesce(workers, s.workers);
+	PERFORM @extschema@._check_subscription(s);
+	PERFORM @extschema@._check_owner(s.owner, s.landing_schema);
+	UPDATE @extschema@.subscriptions x
+	SET brokers = s.brokers, topics = s.topics, topic_pattern = s.topic_pattern,
+		properties = s.properties, landing_schema = s.landing_schema,
+		batch_size = s.batch_size, batch_time = s.batch_time,
+		error_policy = s.error_policy, dropped_columns = s.dropped_columns,
+		workers = s.workers
+	WHERE x.id = s.id;
+END
+$$;
+
+COMMENT ON FUNCTION @extschema@.start_worker(text) IS
+	'start the apply workers of an enabled subscription now (without shared_preload_libraries); returns the pid of the first';
+
+CREATE OR REPLACE FUNCTION @extschema@.rewind(subscription text, to_offset bigint)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	sub_id integer := @extschema@._reconfigure(subscription);
+	n bigint;
+BEGIN
+	IF to_offset IS NULL OR to_offset < 0 THEN
+		RAISE EXCEPTION 'offset must be 0 or more'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	UPDATE @extschema@.subscriptions x SET rewind_time = NULL WHERE x.id = sub_id;
+	-- not past a partition's known end (Kafka would restart it from its beginning)
+	UPDATE @extschema@.subscription_offsets o
+	SET next_offset = least(to_offset, coalesce(o.high_watermark, to_offset)),
+		last_commit_lsn = '0/0', last_position = 0
+	WHERE o.subscription_id = sub_id;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	-- partitions replay from before any DDL record they waited at
+	DELETE FROM @extschema@.ddl_barrier_arrivals a WHERE a.subscription_id = sub_id;
+	RETURN n;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION @extschema@.rewind(subscription text, to_time timestamptz)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	sub_id integer := @extschema@._reconfigure(subscription);
+BEGIN
+	IF to_time IS NULL OR NOT isfinite(to_time) THEN
+		RAISE EXCEPTION 'rewind time must be a finite timestamp'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	UPDATE @extschema@.subscriptions x SET rewind_time = to_time WHERE x.id = sub_id;
+	DELETE FROM @extschema@.ddl_barrier_arrivals a WHERE a.subscription_id = sub_id;
+END
+$$;
+
+-- one row per partition, with the worker that applies it
+CREATE OR REPLACE VIEW @extschema@.subscription_status AS
+SELECT s.name AS subscription,
+	o.topic,
+	o.partition,
+	o.next_offset - 1 AS offset_applied,
+	o.high_watermark,
+	CASE WHEN o.high_watermark IS NOT NULL
+		THEN greatest(o.high_watermark - o.next_offset, 0) END AS lag_messages,
+	CASE WHEN o.topic IS NULL THEN NULL
+		WHEN o.high_watermark > o.next_offset AND o.last_commit_time IS NOT NULL
+		THEN extract(epoch FROM now() - o.last_commit_time)
+		ELSE 0 END AS lag_seconds,
+	o.last_commit_time AS last_commit_time_applied,
+	o.applied_messages,
+	o.messages_per_second,
+	o.source,
+	o.system_identifier,
+	CASE
+		WHEN w.pid IS NOT NULL AND EXISTS (SELECT FROM pg_catalog.pg_stat_activity a
+			WHERE a.pid = w.pid AND a.backend_type = 'walstar apply') THEN w.state
+		WHEN s.enabled THEN 'not running'
+		ELSE coalesce(nullif(w.state, 'running'), 'stopped') END AS worker_state,
+	w.last_error,
+	w.last_error_time,
+	s.enabled,
+	s.landing_schema,
+	w.worker,
+	CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_stat_activity a
+		WHERE a.pid = w.pid AND a.backend_type = 'walstar apply') THEN w.pid END AS worker_pid
+FROM @extschema@.subscriptions s
+LEFT JOIN @extschema@.subscription_offsets o ON o.subscription_id = s.id
+LEFT JOIN @extschema@.subscription_workers w ON w.subscription_id = s.id
+	AND w.worker = coalesce(@extschema@._partition_worker(o.topic, o.partition, s.workers), 0);
+
 -- Privileges, as at the end of walstar--0.2.sql (for the objects above;
 -- the rest keep what 0.1 gave them)
 REVOKE ALL ON ALL TABLES IN SCHEMA @extschema@ FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA @extschema@ FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.decode(bytea) TO walstar_admin, walstar_reader;
+-- called by subscription_status, with its reader's rights
+GRANT EXECUTE ON FUNCTION @extschema@._partition_worker(text, integer, integer)
+	TO walstar_admin, walstar_reader;
 GRANT SELECT ON @extschema@.subscription_status TO walstar_admin, walstar_reader;
 GRANT SELECT ON @extschema@.subscription_offsets, @extschema@.subscription_workers,
-	@extschema@.dead_letters, @extschema@.landing_tables TO walstar_admin;
+	@extschema@.dead_letters, @extschema@.landing_tables,
+	@extschema@.ddl_barrier_arrivals TO walstar_admin;
 GRANT SELECT (id, name, brokers, topics, topic_pattern, landing_schema, batch_size,
 	batch_time, error_policy, enabled, rewind_time, config_version, created_at, owner,
-	dropped_columns)
+	dropped_columns, workers)
 	ON @extschema@.subscriptions TO walstar_admin;
 GRANT EXECUTE ON FUNCTION
 	@extschema@.kafka_properties(text[]),
-	@extschema@.create_subscription(text, text, text[], text, jsonb, name, integer, interval, text, boolean, text),
-	@extschema@.alter_subscription(text, text, text[], text, jsonb, name, integer, interval, text, text),
+	@extschema@.create_subscription(text, text, text[], text, jsonb, name, integer, interval, text, boolean, text, integer),
+	@extschema@.alter_subscription(text, text, text[], text, jsonb, name, integer, interval, text, text, integer),
 	@extschema@.drop_subscription(text, boolean),
 	@extschema@.start_subscription(text),
 	@extschema@.stop_subscription(text),

@@ -56,6 +56,9 @@ CREATE TABLE @extschema@.subscriptions (
 	-- in the landing table (NULL in new rows), or dropped there too
 	dropped_columns text NOT NULL DEFAULT 'keep'
 		CHECK (dropped_columns IN ('keep', 'drop')),
+	-- apply workers sharing the partitions: partition p of a topic belongs
+	-- to worker (hash of the topic's name + p) mod workers (_partition_worker)
+	workers integer NOT NULL DEFAULT 1 CHECK (workers BETWEEN 1 AND 64),
 	CHECK ((topics IS NULL) <> (topic_pattern IS NULL))
 );
 COMMENT ON TABLE @extschema@.subscriptions IS
@@ -116,18 +119,43 @@ CREATE TABLE @extschema@.landing_tables (
 	PRIMARY KEY (landing_schema, landing_table)
 );
 
--- What each subscription's worker is doing; written by the worker outside
--- the apply transactions.
+-- What each of a subscription's workers is doing; written by the worker
+-- outside the apply transactions.
 CREATE TABLE @extschema@.subscription_workers (
-	subscription_id integer PRIMARY KEY
+	subscription_id integer NOT NULL
 		REFERENCES @extschema@.subscriptions ON DELETE CASCADE,
 	pid integer,
 	state text NOT NULL,
 	last_error text,
 	last_error_time timestamptz,
 	started_at timestamptz,
-	updated_at timestamptz NOT NULL DEFAULT now()
+	updated_at timestamptz NOT NULL DEFAULT now(),
+	-- 0 .. workers - 1: which partitions it applies (_partition_worker);
+	-- last, where walstar--0.1--0.2.sql adds it
+	worker integer NOT NULL DEFAULT 0,
+	PRIMARY KEY (subscription_id, worker)
 );
+
+-- Partitions waiting at a captured DDL record (ddl_barrier.c) for the
+-- topic's partitions that other workers apply: this partition applied
+-- everything before the record at (commit_lsn, position). Written in the
+-- apply transaction that parks it, removed by the one that passes it.
+CREATE TABLE @extschema@.ddl_barrier_arrivals (
+	subscription_id integer NOT NULL
+		REFERENCES @extschema@.subscriptions ON DELETE CASCADE,
+	topic text NOT NULL,
+	partition integer NOT NULL,
+	commit_lsn pg_lsn NOT NULL,
+	position bigint NOT NULL,
+	PRIMARY KEY (subscription_id, topic, partition)
+);
+
+-- The worker (0 .. workers - 1) that applies a partition: the same
+-- function the workers assign their partitions with.
+CREATE FUNCTION @extschema@._partition_worker(topic text, partition integer, workers integer)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'walstar_partition_worker'
+LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 
 -- Messages that could not be decoded or applied, with the reason.
 CREATE TABLE @extschema@.dead_letters (
@@ -324,6 +352,10 @@ BEGIN
 		RAISE EXCEPTION 'dropped_columns must be "keep" or "drop", not "%"', s.dropped_columns
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
+	IF s.workers IS NULL OR s.workers NOT BETWEEN 1 AND 64 THEN
+		RAISE EXCEPTION 'workers must be between 1 and 64'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
 END
 $$;
 
@@ -402,7 +434,8 @@ CREATE FUNCTION @extschema@.create_subscription(
 	batch_time interval DEFAULT '200ms',
 	error_policy text DEFAULT 'dead_letter',
 	enabled boolean DEFAULT false,
-	dropped_columns text DEFAULT 'keep')
+	dropped_columns text DEFAULT 'keep',
+	workers integer DEFAULT 1)
 RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -421,6 +454,7 @@ BEGIN
 	s.batch_time := batch_time;
 	s.error_policy := error_policy;
 	s.dropped_columns := dropped_columns;
+	s.workers := workers;
 	PERFORM @extschema@._check_subscription(s);
 	s.owner := @extschema@._caller();
 	PERFORM @extschema@._check_owner(s.owner, s.landing_schema);
@@ -430,10 +464,10 @@ BEGIN
 	END IF;
 	INSERT INTO @extschema@.subscriptions AS x (name, brokers, topics, topic_pattern,
 		properties, landing_schema, batch_size, batch_time, error_policy, owner,
-		dropped_columns)
+		dropped_columns, workers)
 	VALUES (s.name, s.brokers, s.topics, s.topic_pattern, s.properties,
 		s.landing_schema, s.batch_size, s.batch_time, s.error_policy, s.owner,
-		s.dropped_columns)
+		s.dropped_columns, s.workers)
 	RETURNING x.id INTO s.id;
 	IF enabled THEN
 		PERFORM @extschema@.start_subscription(s.name);
@@ -453,7 +487,8 @@ CREATE FUNCTION @extschema@.alter_subscription(
 	batch_size integer DEFAULT NULL,
 	batch_time interval DEFAULT NULL,
 	error_policy text DEFAULT NULL,
-	dropped_columns text DEFAULT NULL)
+	dropped_columns text DEFAULT NULL,
+	workers integer DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -482,13 +517,15 @@ BEGIN
 	s.batch_time := coalesce(batch_time, s.batch_time);
 	s.error_policy := coalesce(error_policy, s.error_policy);
 	s.dropped_columns := coalesce(dropped_columns, s.dropped_columns);
+	s.workers := coalesce(workers, s.workers);
 	PERFORM @extschema@._check_subscription(s);
 	PERFORM @extschema@._check_owner(s.owner, s.landing_schema);
 	UPDATE @extschema@.subscriptions x
 	SET brokers = s.brokers, topics = s.topics, topic_pattern = s.topic_pattern,
 		properties = s.properties, landing_schema = s.landing_schema,
 		batch_size = s.batch_size, batch_time = s.batch_time,
-		error_policy = s.error_policy, dropped_columns = s.dropped_columns
+		error_policy = s.error_policy, dropped_columns = s.dropped_columns,
+		workers = s.workers
 	WHERE x.id = s.id;
 END
 $$;
@@ -536,7 +573,7 @@ RETURNS integer
 AS 'MODULE_PATHNAME', 'walstar_start_worker'
 LANGUAGE C STRICT;
 COMMENT ON FUNCTION @extschema@.start_worker(text) IS
-	'start the apply worker of an enabled subscription now (without shared_preload_libraries); returns its pid';
+	'start the apply workers of an enabled subscription now (without shared_preload_libraries); returns the pid of the first';
 
 CREATE FUNCTION @extschema@.launcher_running()
 RETURNS boolean
@@ -599,6 +636,8 @@ BEGIN
 		last_commit_lsn = '0/0', last_position = 0
 	WHERE o.subscription_id = sub_id;
 	GET DIAGNOSTICS n = ROW_COUNT;
+	-- partitions replay from before any DDL record they waited at
+	DELETE FROM @extschema@.ddl_barrier_arrivals a WHERE a.subscription_id = sub_id;
 	RETURN n;
 END
 $$;
@@ -648,6 +687,7 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	UPDATE @extschema@.subscriptions x SET rewind_time = to_time WHERE x.id = sub_id;
+	DELETE FROM @extschema@.ddl_barrier_arrivals a WHERE a.subscription_id = sub_id;
 END
 $$;
 
@@ -746,10 +786,14 @@ SELECT s.name AS subscription,
 	w.last_error,
 	w.last_error_time,
 	s.enabled,
-	s.landing_schema
+	s.landing_schema,
+	w.worker,
+	CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_stat_activity a
+		WHERE a.pid = w.pid AND a.backend_type = 'walstar apply') THEN w.pid END AS worker_pid
 FROM @extschema@.subscriptions s
 LEFT JOIN @extschema@.subscription_offsets o ON o.subscription_id = s.id
-LEFT JOIN @extschema@.subscription_workers w ON w.subscription_id = s.id;
+LEFT JOIN @extschema@.subscription_workers w ON w.subscription_id = s.id
+	AND w.worker = coalesce(@extschema@._partition_worker(o.topic, o.partition, s.workers), 0);
 
 -- Landing tables that models read (model_source.c): the apply worker
 -- applies them with the final state per key in one round, whatever their
@@ -1037,17 +1081,21 @@ $$;
 REVOKE ALL ON ALL TABLES IN SCHEMA @extschema@ FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA @extschema@ FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.decode(bytea) TO walstar_admin, walstar_reader;
+-- called by subscription_status, with its reader's rights
+GRANT EXECUTE ON FUNCTION @extschema@._partition_worker(text, integer, integer)
+	TO walstar_admin, walstar_reader;
 GRANT SELECT ON @extschema@.subscription_status TO walstar_admin, walstar_reader;
 GRANT SELECT ON @extschema@.subscription_offsets, @extschema@.subscription_workers,
-	@extschema@.dead_letters, @extschema@.landing_tables TO walstar_admin;
+	@extschema@.dead_letters, @extschema@.landing_tables,
+	@extschema@.ddl_barrier_arrivals TO walstar_admin;
 GRANT SELECT (id, name, brokers, topics, topic_pattern, landing_schema, batch_size,
 	batch_time, error_policy, enabled, rewind_time, config_version, created_at, owner,
-	dropped_columns)
+	dropped_columns, workers)
 	ON @extschema@.subscriptions TO walstar_admin;
 GRANT EXECUTE ON FUNCTION
 	@extschema@.kafka_properties(text[]),
-	@extschema@.create_subscription(text, text, text[], text, jsonb, name, integer, interval, text, boolean, text),
-	@extschema@.alter_subscription(text, text, text[], text, jsonb, name, integer, interval, text, text),
+	@extschema@.create_subscription(text, text, text[], text, jsonb, name, integer, interval, text, boolean, text, integer),
+	@extschema@.alter_subscription(text, text, text[], text, jsonb, name, integer, interval, text, text, integer),
 	@extschema@.drop_subscription(text, boolean),
 	@extschema@.start_subscription(text),
 	@extschema@.stop_subscription(text),

@@ -59,6 +59,7 @@ typedef struct Subscription
 	TimestampTz rewind_time;	/* replay from this time (if pending) */
 	Oid			owner;			/* the role the worker connects as */
 	bool		drop_columns;	/* dropped_columns = 'drop' */
+	int			workers;		/* apply workers sharing its partitions */
 } Subscription;
 
 /* One Kafka message, copied out of librdkafka. */
@@ -100,6 +101,8 @@ struct PartitionState
 	int64		rate_base;		/* applied_messages when applied_at was set */
 	bool		dirty;			/* changed by the batch in progress */
 	bool		assigned;		/* part of the consumer's assignment */
+	bool		elsewhere;		/* of a subscribed topic, but applied by
+								 * another worker of the subscription */
 	bool		source_known;	/* source and system_id are set */
 	char		source[CHANGE_SOURCE_MAX + 1];	/* Change.source of its changes */
 	uint64		system_id;		/* Change.system_id of its changes */
@@ -193,8 +196,10 @@ extern HTAB *partition_table_create(MemoryContext cxt);
 extern PartitionState *partition_state_get(HTAB *parts, const char *topic,
 										   int32 partition, bool create);
 extern void partition_table_load(HTAB *parts, int32 subscription_id);
-extern void subscription_set_worker_state(int32 subscription_id, const char *state,
-										  const char *error);
+extern void subscription_set_worker_state(int32 subscription_id, int worker,
+										  const char *state, const char *error);
+extern void subscription_forget_worker(int32 subscription_id, int worker);
+extern int	subscription_partition_worker(const char *topic, int32 partition, int workers);
 
 /*
  * walstar's own tables are read and written as the extension's owner, the
@@ -215,7 +220,7 @@ extern Consumer *consumer_create(const Subscription *sub);
 extern void consumer_destroy(Consumer *consumer);
 extern int	consumer_wait_fd(Consumer *consumer);
 extern bool consumer_refresh_assignment(Consumer *consumer, const Subscription *sub,
-										HTAB *parts, bool force);
+										int worker, HTAB *parts, bool force);
 extern int	consumer_poll(Consumer *consumer, HTAB *parts, KafkaMessage *out,
 						  int max, MemoryContext cxt);
 extern void consumer_forward_logs(Consumer *consumer);
@@ -224,7 +229,10 @@ extern void consumer_update_watermarks(Consumer *consumer, HTAB *parts);
 extern void consumer_apply_barriers(Consumer *consumer, HTAB *parts);
 
 /* ddl_barrier.c: a DDL record waits for every partition of its topic */
+extern void ddl_barrier_init(int32 subscription_id);
 extern bool ddl_barrier_pass(HTAB *parts, PartitionState *ps, const Change *c);
+extern bool ddl_barrier_parked(HTAB *parts);
+extern bool ddl_barrier_poll(HTAB *parts);
 extern void consumer_rewind_to_time(Consumer *consumer, HTAB *parts,
 									TimestampTz when);
 
@@ -247,7 +255,7 @@ extern void dead_letter_add(const char *subscription, const KafkaMessage *msg,
 /* apply_worker.c, launcher.c */
 struct BackgroundWorkerHandle;
 extern struct BackgroundWorkerHandle *apply_worker_register(int32 id, const char *name,
-															 Oid owner);
+															 Oid owner, int number);
 extern PGDLLEXPORT void walstar_apply_main(Datum arg);
 extern PGDLLEXPORT void walstar_launcher_main(Datum arg);
 extern PGDLLEXPORT void walstar_manager_main(Datum arg);

@@ -1,8 +1,9 @@
 #!/bin/sh
 # walstar apply benchmark: changes applied per second into landing tables by
-# one apply worker, and the worker's memory.
+# the apply workers of one subscription, and the workers' memory.
 #
 #   bench/apply/run.sh                 300000 changes (BENCH_CHANGES=n to change)
+#   bench/apply/run.sh --workers 2     the subscription with workers => 2
 #   BENCH_MODEL=claims bench/apply/run.sh   the Acme tables with walstar_claims
 #                                      attached to the landing tables
 #   BENCH_MODEL=acme bench/apply/run.sh     the same workload, landing tables alone
@@ -12,10 +13,13 @@
 # 2. walstar_decoder in a source database of the same cluster turns a mixed
 #    workload into real messages: 60% inserts, 30% updates, 10% deletes over
 #    two tables (one with a numeric, a text, a timestamptz and a bool, one
-#    with a two-column key); kcat produces them (one topic per table).
+#    with a two-column key); kcat produces them (one topic per table, of
+#    BENCH_PARTITIONS partitions, default 6, each message to the partition
+#    of its row's key as the sink would).
 # 3. A subscription over both topics is enabled with the topics full; the
 #    time from the first to the last applied batch gives changes/s. The
-#    worker's peak RSS (VmHWM) and RSS at the end come from /proc.
+#    workers' CPU time is summed; peak RSS (VmHWM) and RSS at the end (of
+#    the largest worker) come from /proc.
 # With BENCH_MODEL=claims the workload is the Acme scenario's instead (see
 # below: customers changing country many times, claims inserted and updated
 # right after, feedback), so that keys repeat within a batch, and walstar_claims
@@ -25,6 +29,15 @@
 # postgres OS user.
 set -eu
 
+WORKERS=1
+while [ $# -gt 0 ]; do
+	case "$1" in
+		--workers) WORKERS=$2; shift 2 ;;
+		--workers=*) WORKERS=${1#--workers=}; shift ;;
+		*) echo "usage: $0 [--workers N]" >&2; exit 2 ;;
+	esac
+done
+
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BENCH_USER=${BENCH_USER:-postgres}
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
@@ -33,12 +46,13 @@ if [ "$(id -u)" = 0 ]; then
 	work=${BENCH_WORK:-$ROOT/.cache/bench-apply}
 	mkdir -p "$work" "$ROOT/bench/results"
 	chown "$BENCH_USER" "$work" "$ROOT/bench/results"
-	exec runuser -u "$BENCH_USER" -- env HOME="$work" BENCH_WORK="$work" "$0" "$@"
+	exec runuser -u "$BENCH_USER" -- env HOME="$work" BENCH_WORK="$work" PG_CONFIG="$PG_CONFIG" "$0" --workers "$WORKERS"
 fi
 
 WORK=${BENCH_WORK:-$ROOT/.cache/bench-apply}
 N=${BENCH_CHANGES:-300000}
 BATCH=${BENCH_BATCH_SIZE:-10000}
+PARTS=${BENCH_PARTITIONS:-6}
 MODEL=${BENCH_MODEL:-}
 export PATH="$($PG_CONFIG --bindir):$PATH"
 export KAFKA_HOME=${KAFKA_HOME:-$ROOT/.cache/kafka}
@@ -143,12 +157,27 @@ fi
 
 start_gen=$(date +%s.%N)
 for t in $TABLES; do
-	$P -d src -c "SELECT encode(data, 'hex') FROM pg_logical_slot_peek_binary_changes('bench', NULL, NULL)
-		WHERE walstar.decode(data)->>'table' = '$t'" |
-		perl -e 'binmode STDOUT; my $d = "\x1e\x1fWALSTAR-BENCH\x1f\x1e"; my $first = 1;
-			while (<STDIN>) { chomp; print $d unless $first; $first = 0; print pack("H*", $_); }' > "$WORK/msgs/$t"
-	kcat -P -b "$BROKER" -t "walstar.public.$t" -D "$DELIM" -X message.max.bytes=20000000 \
-		-X linger.ms=50 -X batch.num.messages=10000 < "$WORK/msgs/$t"
+	java -Xmx256m -cp "$KAFKA_HOME/libs/*" -Dlog4j2.configurationFile="$WORK/kafka/log4j2.properties" \
+		org.apache.kafka.tools.TopicCommand --bootstrap-server "$BROKER" --create \
+		--topic "walstar.public.$t" --partitions "$PARTS" >/dev/null
+done
+# per table and partition (of the row's key), the messages in commit order
+for t in $TABLES; do
+	case $t in lines) key=order_id ;; *) key=id ;; esac
+	$P -d src -c "SELECT abs(hashtext(coalesce(c->'new'->>'$key', c->'old'->>'$key'))) % $PARTS,
+			encode(data, 'hex')
+		FROM (SELECT data, walstar.decode(data) AS c
+			FROM pg_logical_slot_peek_binary_changes('bench', NULL, NULL)) x
+		WHERE c->>'table' = '$t'" |
+		perl -e 'binmode STDOUT; my $d = "\x1e\x1fWALSTAR-BENCH\x1f\x1e"; my (%fh, %first);
+			my $out = shift;
+			while (<STDIN>) { chomp; my ($p, $hex) = split /\|/;
+				open($fh{$p}, ">:raw", "$out.$p") or die unless $fh{$p};
+				print { $fh{$p} } $d if $first{$p}++; print { $fh{$p} } pack("H*", $hex); }' "$WORK/msgs/$t"
+	for f in "$WORK/msgs/$t".*; do
+		kcat -P -b "$BROKER" -t "walstar.public.$t" -p "${f##*.}" -D "$DELIM" -X message.max.bytes=20000000 \
+			-X linger.ms=50 -X batch.num.messages=10000 < "$f"
+	done
 done
 produced=$(for t in $TABLES; do kcat -C -b "$BROKER" -t "walstar.public.$t" -o beginning -e -q -D '\n' -f 'x\n' | wc -l; done | awk '{s+=$1} END {print s}')
 gen=$(echo "$(date +%s.%N) - $start_gen" | bc)
@@ -160,7 +189,7 @@ if [ "$MODEL" = claims ]; then
 else
 	$P -d ana -c 'CREATE EXTENSION walstar' >/dev/null
 fi
-$P -d ana -c "SELECT walstar.create_subscription('bench', '$BROKER', topics => '{${topics%,}}', batch_size => $BATCH)" >/dev/null
+$P -d ana -c "SELECT walstar.create_subscription('bench', '$BROKER', topics => '{${topics%,}}', batch_size => $BATCH, workers => $WORKERS)" >/dev/null
 $P -d ana -c "SELECT walstar.start_subscription('bench')" >/dev/null
 
 # user + system CPU time of a process, in clock ticks
@@ -174,24 +203,48 @@ min_faults()
 	awk '{print $10}' "/proc/$1/stat" 2>/dev/null || echo 0
 }
 
-applied=0; first=""; pid=""; hwm=0; priv_peak=0
+# summed over the workers
+sum_of()
+{
+	f=$1; shift; s=0
+	for p in "$@"; do s=$((s + $($f "$p"))); done
+	echo $s
+}
+# the largest of a /proc/<pid>/status field (kB) over the workers
+max_status()
+{
+	f=$1; shift; m=0
+	for p in "$@"; do
+		v=$(awk "/^$f:/ {print \$2}" /proc/$p/status 2>/dev/null || echo 0)
+		[ "${v:-0}" -gt "$m" ] && m=$v
+	done
+	echo $m
+}
+
+# wait for the workers before anything is counted (they start within a second or two)
+while [ "$($P -d ana -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'walstar apply'")" -lt "$WORKERS" ]; do
+	sleep 0.1
+done
+pids=$($P -d ana -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'walstar apply'")
+applied=0; first=""; hwm=0; priv_peak=0
 while [ "$applied" -lt "$N" ]; do
 	applied=$($P -d ana -c 'SELECT coalesce(sum(applied_messages), 0) FROM walstar.subscription_offsets')
 	now=$(date +%s.%N)
-	[ -n "$pid" ] || pid=$($P -d ana -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'walstar apply'")
 	if [ -z "$first" ] && [ "$applied" -gt 0 ]; then
-		first=$now; first_applied=$applied; cpu0=$(cpu_ticks "$pid"); flt0=$(min_faults "$pid")
+		first=$now; first_applied=$applied; cpu0=$(sum_of cpu_ticks $pids); flt0=$(sum_of min_faults $pids)
 	fi
-	if [ -n "$pid" ] && [ -r /proc/$pid/status ]; then
-		hwm=$(awk '/VmHWM/ {print $2}' /proc/$pid/status); rss=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)
-		priv=$(awk '/^Anonymous:/ {print $2}' /proc/$pid/smaps_rollup 2>/dev/null || echo 0)
-		[ "${priv:-0}" -gt "${priv_peak:-0}" ] && priv_peak=$priv
-	fi
+	hwm=$(max_status VmHWM $pids); rss=$(max_status VmRSS $pids)
+	priv=0
+	for p in $pids; do
+		v=$(awk '/^Anonymous:/ {print $2}' /proc/$p/smaps_rollup 2>/dev/null || echo 0)
+		priv=$((priv + ${v:-0}))
+	done
+	[ "${priv:-0}" -gt "${priv_peak:-0}" ] && priv_peak=$priv
 	sleep 0.1
 done
 last=$(date +%s.%N)
-cpu1=$(cpu_ticks "$pid")
-flt1=$(min_faults "$pid")
+cpu1=$(sum_of cpu_ticks $pids)
+flt1=$(sum_of min_faults $pids)
 cpu=$(echo "scale=2; ($cpu1 - $cpu0) / $(getconf CLK_TCK)" | bc)
 cpu_rate=$(echo "($N - $first_applied) / $cpu" | bc)
 elapsed=$(echo "$last - $first" | bc)
@@ -209,15 +262,15 @@ fi
 	echo "walstar apply benchmark $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 	echo "machine: $(nproc) cores, $(awk '/MemTotal/ {print int($2/1024)}' /proc/meminfo) MB, $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
 	if [ -n "$MODEL" ]; then
-		echo "changes: $N ($([ "$MODEL" = claims ] && echo 'walstar_claims attached' || echo 'no model'): customers $cust inserted and updated 30 times each, claims $claims inserted in chunks of 2000, half of each updated, a quarter twice, $cdel deleted, feedback $fb), batch_size $BATCH"
+		echo "changes: $N ($([ "$MODEL" = claims ] && echo 'walstar_claims attached' || echo 'no model'): customers $cust inserted and updated 30 times each, claims $claims inserted in chunks of 2000, half of each updated, a quarter twice, $cdel deleted, feedback $fb), batch_size $BATCH, workers $WORKERS, $PARTS partitions per topic"
 	else
-		echo "changes: $N (inserts $((2 * ins)), updates $((2 * upd)), deletes $del), batch_size $BATCH"
+		echo "changes: $N (inserts $((2 * ins)), updates $((2 * upd)), deletes $del), batch_size $BATCH, workers $WORKERS, $PARTS partitions per topic"
 	fi
 	echo "messages in Kafka: $produced (made and produced in ${gen}s)"
 	echo "applied: $((N - first_applied)) changes in ${elapsed}s after the first batch: $rate changes/s"
-	echo "worker CPU: ${cpu}s for them: $cpu_rate changes per CPU second (the worker's backend; commits and the checkpointer not counted)"
+	echo "worker CPU: ${cpu}s for them: $cpu_rate changes per CPU second (the workers' backends summed; commits and the checkpointer not counted)"
 	echo "worker page faults: $((flt1 - flt0)) minor faults for them ($(( (flt1 - flt0) * 1000 / (N - first_applied) )) per 1000 changes)"
-	echo "worker memory: peak RSS (VmHWM) ${hwm} kB, RSS at the end ${rss:-?} kB (RSS counts the shared buffers the worker touched)"
-	echo "worker heap (smaps Anonymous: private memory, shared buffers excluded): peak seen ${priv_peak:-?} kB, at the end ${priv:-?} kB"
+	echo "worker memory: peak RSS (VmHWM) ${hwm} kB, RSS at the end ${rss:-?} kB, of the largest worker (RSS counts the shared buffers the worker touched)"
+	echo "worker heap (smaps Anonymous: private memory, shared buffers excluded; workers summed): peak seen ${priv_peak:-?} kB, at the end ${priv:-?} kB"
 	echo "landing rows ($TABLES): $rows; source: $src_rows; dead letters: $dead$model"
 } | tee "$OUT"

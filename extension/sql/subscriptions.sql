@@ -20,6 +20,14 @@ SELECT name, topics, topic_pattern, batch_size, error_policy, config_version
 FROM walstar.subscriptions ORDER BY id;
 SELECT walstar.alter_subscription('all', topic_pattern => '^x');
 SELECT name, topics, topic_pattern, config_version FROM walstar.subscriptions ORDER BY id;
+-- workers: N apply workers; partition p of a topic to (hash of the topic + p) mod N
+SELECT walstar.alter_subscription('all', workers => 3);
+SELECT name, workers FROM walstar.subscriptions ORDER BY id;
+SELECT p, walstar._partition_worker('walstar.public.items', p, 3) AS items,
+	walstar._partition_worker('walstar.shop.orders', p, 3) AS orders,
+	walstar._partition_worker('walstar.shop.orders', p, 1) AS one
+FROM generate_series(0, 5) p ORDER BY p;
+SELECT walstar.alter_subscription('all', workers => 1);
 
 -- bad arguments
 SELECT walstar.create_subscription('shop', 'b:1', topics => '{t}');
@@ -44,6 +52,9 @@ SELECT walstar.create_subscription('x', 'b:1', topics => '{t}', batch_time => '0
 SELECT walstar.create_subscription('x', 'b:1', topics => '{t}', batch_time => '2 hours');
 SELECT walstar.create_subscription('x', 'b:1', topics => '{t}', error_policy => 'ignore');
 SELECT walstar.create_subscription('x', 'b:1', topics => '{t}', dropped_columns => 'forget');
+SELECT walstar.create_subscription('x', 'b:1', topics => '{t}', workers => 0);
+SELECT walstar.create_subscription('x', 'b:1', topics => '{t}', workers => 65);
+SELECT walstar.alter_subscription('shop', workers => -1);
 SELECT walstar.kafka_properties('{novalue}');
 SELECT walstar.kafka_properties('{=x}');
 SELECT walstar.alter_subscription('nope', batch_size => 1);

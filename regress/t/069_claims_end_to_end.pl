@@ -72,6 +72,10 @@ for my $s (@services)
 }
 
 # Analytics: the model attached to landing schema acme, one subscription per service.
+# WALSTAR_TEST_WORKERS=2: each subscription with 2 apply workers over topics
+# of 2 partitions, so that workers of one subscription maintain the model at
+# once too.
+my $workers = $ENV{WALSTAR_TEST_WORKERS} // 1;
 $ana->safe_psql('postgres', 'CREATE DATABASE analytics');
 $ana->safe_psql('analytics', 'CREATE EXTENSION walstar_claims CASCADE');
 $ana->safe_psql('analytics', q{SELECT walstar_claims.attach('acme')});
@@ -79,7 +83,7 @@ for my $s (@services)
 {
 	$ana->safe_psql('analytics', "SELECT walstar.create_subscription('acme_$s', '"
 		  . $kafka->bootstrap . "', topics => ARRAY['acme_$s.public.$s'], landing_schema => 'acme',"
-		  . " batch_time => '100ms', enabled => true)");
+		  . " batch_time => '100ms', workers => $workers, enabled => true)");
 }
 
 my @sinks;
@@ -87,7 +91,8 @@ for my $s (@services)
 {
 	push @sinks, WalstarTest::Sink->start(name => "acme_$s", node => $src, db => "acme_$s",
 		kafka => $kafka,
-		args => [ "--slot=walstar_$s", "--topic-prefix=acme_$s", "--include-tables=public.$s" ]);
+		args => [ "--slot=walstar_$s", "--topic-prefix=acme_$s", "--include-tables=public.$s",
+			($workers > 1 ? ("--topic-partitions=$workers") : ()) ]);
 }
 
 # Caught up: each landing table has its source table's rows, compared by a
@@ -245,6 +250,13 @@ is(join("\n", map { "got $_" } @extra[0 .. ($#extra < 9 ? $#extra : 9)]), '', 'n
 is($ana->safe_psql('analytics', 'SELECT count(*) FROM walstar_claims.verify()'), '0', 'verify() reports no difference');
 like($ana->safe_psql('analytics', q{SELECT string_agg(metric || ' ' || lag_messages, ',') FROM walstar_claims.freshness()}),
 	qr/^(\w+ 0,){4}\w+ 0$/, 'freshness(): no metric has messages left to apply');
+
+if ($workers > 1)
+{
+	is($ana->safe_psql('analytics', q{SELECT string_agg(n::text, ',') FROM (SELECT count(DISTINCT worker) n
+		FROM walstar.subscription_status WHERE applied_messages > 0 GROUP BY subscription) x}),
+		join(',', ($workers) x @services), "each subscription's $workers workers applied partitions");
+}
 
 $_->stop for @sinks;
 $ana->stop;
