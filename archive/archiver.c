@@ -208,7 +208,10 @@ backoff(Archiver *a, int ms)
 	 * consumer queue, which only rd_kafka_consumer_poll may serve.
 	 */
 	while (!stopping_now(a) && now_ms() < end)
+	{
+		notify_watchdog(now_ms());
 		usleep(50000);
+	}
 }
 
 /*

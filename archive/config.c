@@ -129,8 +129,8 @@ static const ConfigOption options[] = {
 	 "replay: only this schema.table"},
 	{"replay-topic-prefix", CT_STRING, NULL, false, OFF(replay_topic_prefix),
 	 NULL, 0,
-	 "replay: produce <topic> as <replay-topic-prefix>.<schema>.<table> "
-	 "(a replay subscription's topics); default the original topics"},
+	 "replay: produce to <replay-topic-prefix>.<original topic> (a replay "
+	 "subscription's topics); default the original topics"},
 	{"dry-run", CT_BOOL, "false", false, OFF(dry_run), NULL, 0,
 	 "expire: list what would be deleted"},
 };

@@ -7,10 +7,12 @@
  * keeps those whose hour meets [from, to), orders them per (topic,
  * partition) by first offset and produces every record committed in
  * [from, to), byte for byte, to the same partition of its topic (or of
- * <replay-topic-prefix>.<schema>.<table>), keyed by Change.key as the sink
+ * <replay-topic-prefix>.<topic>), keyed by Change.key as the sink
  * keys it.  Within a partition the records so keep their order, which the
  * apply worker's (commit LSN, position) rule needs; records it already
  * applied are skipped there, so a replay over live data changes nothing.
+ * Across a topic's partitions the records are merged by (commit LSN,
+ * position), holding one object per partition in memory.
  * Dead letters are not replayed.
  *
  *-------------------------------------------------------------------------
@@ -66,20 +68,17 @@ hour_start_us(const ObjectName *n)
 	return (int64_t)timegm(&tm) * 1000000;
 }
 
-/* The topic records of an object go to. */
+/*
+ * The topic records of an object go to: the original, or
+ * <replay-topic-prefix>.<original> (sources stay apart there too).
+ */
 static void
 target_topic(const Config *cfg, const char *topic, char *out, size_t outlen)
 {
-	const char *dot;
-
 	if (cfg->replay_topic_prefix == NULL)
-	{
 		snprintf(out, outlen, "%s", topic);
-		return;
-	}
-	dot = strchr(topic, '.');
-	snprintf(out, outlen, "%s%s%s", cfg->replay_topic_prefix, dot ? "" : ".",
-			 dot ? dot : topic);
+	else
+		snprintf(out, outlen, "%s.%s", cfg->replay_topic_prefix, topic);
 }
 
 static int delivery_failed;
@@ -93,62 +92,226 @@ on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 				  LOG_Q(rd_kafka_err2str(m->err)));
 }
 
+/* Partitions of topic (0: none or unknown), without creating it. */
+static int
+partition_count(rd_kafka_t *rk, const char *topic)
+{
+	const struct rd_kafka_metadata *md = NULL;
+	int								n = 0;
+	int								i;
+
+	/* all topics: asking for one would let the broker auto-create it */
+	if (rd_kafka_metadata(rk, 1, NULL, &md, 10000) !=
+		RD_KAFKA_RESP_ERR_NO_ERROR)
+		return 0;
+	for (i = 0; i < md->topic_cnt; i++)
+	{
+		if (strcmp(md->topics[i].topic, topic) == 0 &&
+			md->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR)
+			n = md->topics[i].partition_cnt;
+	}
+	rd_kafka_metadata_destroy(md);
+	return n;
+}
+
+/* Run one admin request (CreateTopics or CreatePartitions) to its end. */
+static void
+admin_wait(rd_kafka_queue_t *q)
+{
+	rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
+
+	if (ev != NULL)
+		rd_kafka_event_destroy(ev);
+}
+
 /*
- * Make topic exist with at least partitions partitions (created as the
- * sink creates them when missing).
+ * Make topic exist with at least partitions partitions: created (broker
+ * defaults otherwise) or grown before anything is produced, so records
+ * keep their original partition.
  */
 static bool
 ensure_topic(rd_kafka_t *rk, const char *topic, int partitions, char *err,
 			 size_t errlen)
 {
-	const struct rd_kafka_metadata *md = NULL;
-	rd_kafka_topic_t			   *rkt = rd_kafka_topic_new(rk, topic, NULL);
-	rd_kafka_resp_err_t				e;
-	int								have = 0;
-	int								attempt;
+	rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+	char			  why[256];
+	int				  have = partition_count(rk, topic);
+	int				  attempt;
 
+	if (have == 0)
+	{
+		rd_kafka_NewTopic_t *nt =
+			rd_kafka_NewTopic_new(topic, partitions, -1, why, sizeof(why));
+
+		rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
+		admin_wait(q);
+		rd_kafka_NewTopic_destroy(nt);
+	}
+	else if (have < partitions)
+	{
+		rd_kafka_NewPartitions_t *np = rd_kafka_NewPartitions_new(
+			topic, (size_t)partitions, why, sizeof(why));
+
+		rd_kafka_CreatePartitions(rk, &np, 1, NULL, q);
+		admin_wait(q);
+		rd_kafka_NewPartitions_destroy(np);
+	}
+	rd_kafka_queue_destroy(q);
 	for (attempt = 0; attempt < 60; attempt++)
 	{
-		e = rd_kafka_metadata(rk, 0, rkt, &md, 10000);
-		have = 0;
-		if (e == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1 &&
-			md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
-			have = md->topics[0].partition_cnt;
-		if (md != NULL)
-			rd_kafka_metadata_destroy(md);
-		md = NULL;
+		have = partition_count(rk, topic);
 		if (have >= partitions)
-			break;
-		if (have == 0 && attempt == 0)
-		{
-			rd_kafka_NewTopic_t *nt;
-			rd_kafka_queue_t	*q = rd_kafka_queue_new(rk);
-			rd_kafka_event_t	*ev;
-			char				 why[256];
-
-			nt =
-				rd_kafka_NewTopic_new(topic, partitions, -1, why, sizeof(why));
-			rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
-			ev = rd_kafka_queue_poll(q, 30000);
-			if (ev != NULL)
-				rd_kafka_event_destroy(ev);
-			rd_kafka_NewTopic_destroy(nt);
-			rd_kafka_queue_destroy(q);
-		}
-		else if (have > 0)
-			break;
+			return true;
 		usleep(500000);
 	}
-	rd_kafka_topic_destroy(rkt);
-	if (have < partitions)
+	snprintf(err, errlen,
+			 "topic %s has %d partitions; the archive holds records of "
+			 "partition %d",
+			 topic, have, partitions - 1);
+	return false;
+}
+
+/* One partition's place in the merge: its objects and the next record. */
+typedef struct Cursor
+{
+	Item		  *items; /* this partition's objects, by first offset */
+	size_t		   nitems;
+	size_t		   next;  /* next object to load */
+	uint8_t		  *plain; /* the loaded object's frames */
+	size_t		   plen;
+	size_t		   pos;
+	const uint8_t *v; /* the head record (NULL: partition done) */
+	size_t		   vlen;
+	ChangePeek	   c; /* its fields */
+} Cursor;
+
+/* Move cur to its next record, loading objects as needed. */
+static bool
+cursor_advance(Cursor *cur, S3 *s3, uint64_t *objects, char *err,
+			   size_t errlen)
+{
+	for (;;)
 	{
-		snprintf(err, errlen,
-				 "topic %s has %d partitions; the archive holds records of "
-				 "partition %d",
-				 topic, have, partitions - 1);
+		int r = 0;
+
+		if (cur->plain != NULL)
+			r = object_next(cur->plain, cur->plen, &cur->pos, &cur->v,
+							&cur->vlen);
+		if (r == 1)
+		{
+			if (!change_peek(cur->v, cur->vlen, &cur->c))
+				r = -1;
+			else
+				return true;
+		}
+		if (r < 0)
+		{
+			snprintf(err, errlen, "%s: malformed record in the object",
+					 cur->items[cur->next - 1].key);
+			return false;
+		}
+		free(cur->plain);
+		cur->plain = NULL;
+		cur->v = NULL;
+		if (cur->next == cur->nitems)
+			return true;
+		{
+			uint8_t *body = NULL;
+			size_t	 len;
+			char	 why[512];
+
+			if (!s3_get(s3, cur->items[cur->next].key, &body, &len, err,
+						errlen))
+				return false;
+			if (!object_decompress(body, len, &cur->plain, &cur->plen, why,
+								   sizeof(why)))
+			{
+				free(body);
+				snprintf(err, errlen, "%s: %s", cur->items[cur->next].key,
+						 why);
+				return false;
+			}
+			free(body);
+			cur->pos = 0;
+			cur->next++;
+			(*objects)++;
+		}
+	}
+}
+
+/*
+ * Produce the records of one topic's objects (items, sorted by partition
+ * and first offset).  Each partition keeps its order; across partitions
+ * the records are merged by (commit LSN, position), so a key-changing
+ * UPDATE and the DELETE of its old key (same position, two partitions)
+ * arrive together, as they did live, rather than one partition's history
+ * long before the other's.
+ */
+static bool
+replay_topic(rd_kafka_t *rk, S3 *s3, Item *items, size_t nitems,
+			 const char *topic, int64_t from, int64_t to,
+			 volatile sig_atomic_t *stop, uint64_t *produced,
+			 uint64_t *objects, char *err, size_t errlen)
+{
+	Cursor *cur = calloc(nitems, sizeof(Cursor));
+	size_t	ncur = 0, i;
+	bool	ok = false;
+
+	if (cur == NULL)
+	{
+		snprintf(err, errlen, "out of memory");
 		return false;
 	}
-	return true;
+	for (i = 0; i < nitems; i++)
+	{
+		if (ncur == 0 ||
+			cur[ncur - 1].items[0].name.partition != items[i].name.partition)
+			cur[ncur++].items = &items[i];
+		cur[ncur - 1].nitems++;
+	}
+	for (i = 0; i < ncur; i++)
+		if (!cursor_advance(&cur[i], s3, objects, err, errlen))
+			goto done;
+	while (!*stop)
+	{
+		Cursor *best = NULL;
+
+		for (i = 0; i < ncur; i++)
+		{
+			Cursor *k = &cur[i];
+
+			if (k->v != NULL &&
+				(best == NULL || k->c.commit_lsn < best->c.commit_lsn ||
+				 (k->c.commit_lsn == best->c.commit_lsn &&
+				  k->c.position < best->c.position)))
+				best = k;
+		}
+		if (best == NULL)
+			break;
+		if (best->c.commit_time == 0 ||
+			(best->c.commit_time >= from && best->c.commit_time < to))
+		{
+			while (rd_kafka_producev(
+					   rk, RD_KAFKA_V_TOPIC(topic),
+					   RD_KAFKA_V_PARTITION(best->items[0].name.partition),
+					   RD_KAFKA_V_KEY((void *)best->c.key,
+									  best->c.key ? best->c.key_len : 0),
+					   RD_KAFKA_V_VALUE((void *)best->v, best->vlen),
+					   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+					   RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+				rd_kafka_poll(rk, 100);
+			(*produced)++;
+			rd_kafka_poll(rk, 0);
+		}
+		if (!cursor_advance(best, s3, objects, err, errlen))
+			goto done;
+	}
+	ok = true;
+done:
+	for (i = 0; i < ncur; i++)
+		free(cur[i].plain);
+	free(cur);
+	return ok;
 }
 
 int
@@ -232,57 +395,10 @@ replay_run(Config *cfg, volatile sig_atomic_t *stop)
 		target_topic(cfg, items[i].name.topic, topic, sizeof(topic));
 		if (!ensure_topic(rk, topic, maxp + 1, err, sizeof(err)))
 			goto fail;
-		for (; i < j && !*stop; i++)
-		{
-			uint8_t		  *body = NULL, *plain = NULL;
-			size_t		   len, plen, pos = 0;
-			const uint8_t *v;
-			size_t		   vlen;
-			int			   r;
-
-			if (!s3_get(s3, items[i].key, &body, &len, err, sizeof(err)))
-				goto fail;
-			if (!object_decompress(body, len, &plain, &plen, err, sizeof(err)))
-			{
-				free(body);
-				log_error("replay", "key=%s msg=%s", LOG_Q(items[i].key),
-						  LOG_Q(err));
-				goto fail;
-			}
-			free(body);
-			while ((r = object_next(plain, plen, &pos, &v, &vlen)) == 1)
-			{
-				ChangePeek c;
-
-				if (!change_peek(v, vlen, &c))
-				{
-					r = -1;
-					break;
-				}
-				if (c.commit_time != 0 &&
-					(c.commit_time < from || c.commit_time >= to))
-					continue;
-				while (
-					rd_kafka_producev(
-						rk, RD_KAFKA_V_TOPIC(topic),
-						RD_KAFKA_V_PARTITION(items[i].name.partition),
-						RD_KAFKA_V_KEY((void *)c.key, c.key ? c.key_len : 0),
-						RD_KAFKA_V_VALUE((void *)v, vlen),
-						RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-						RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
-					rd_kafka_poll(rk, 100);
-				produced++;
-				rd_kafka_poll(rk, 0);
-			}
-			free(plain);
-			if (r < 0)
-			{
-				log_error("replay", "key=%s msg=%s", LOG_Q(items[i].key),
-						  LOG_Q("malformed record in the object"));
-				goto fail;
-			}
-			objects++;
-		}
+		if (!replay_topic(rk, s3, items + i, j - i, topic, from, to, stop,
+						  &produced, &objects, err, sizeof(err)))
+			goto fail;
+		i = j;
 	}
 	while (rd_kafka_outq_len(rk) > 0 && !delivery_failed)
 		rd_kafka_poll(rk, 100);

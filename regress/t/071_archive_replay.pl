@@ -86,8 +86,8 @@ $want += scalar(@{ $_->{records} }) for @items;
 ($rc, $out) = WalstarTest::Archive::run($kafka2, $s3, 'replay', '--from=2000-01-01', '--to=2100-01-01',
 	'--source=src', '--table=public.items', '--replay-topic-prefix=lake');
 is($rc, 0, 'replay of one table into replay topics') or diag($out);
-is(join(',', grep { /^lake\./ } WalstarTest::Sink::topics($kafka2)), 'lake.public.items', 'only lake.public.items written');
-is($kafka2->count('lake.public.items'), $want, "lake.public.items holds the table's $want archived records");
+is(join(',', grep { /^lake\./ } WalstarTest::Sink::topics($kafka2)), 'lake.walstar.public.items', 'only lake.walstar.public.items written');
+is($kafka2->count('lake.walstar.public.items'), $want, "lake.walstar.public.items holds the table's $want archived records");
 
 $fresh->stop;
 $source->stop;

@@ -29,8 +29,7 @@ sub base_args
 {
 	my ($kafka, $s3) = @_;
 	return ('--brokers=' . $kafka->bootstrap, '--s3-endpoint=' . $s3->endpoint,
-		'--s3-bucket=' . $s3->bucket, '--set', 'kafka.session.timeout.ms=6000',
-		'--set', 'kafka.topic.metadata.refresh.interval.ms=2000');
+		'--s3-bucket=' . $s3->bucket, '--set', 'kafka.topic.metadata.refresh.interval.ms=2000');
 }
 
 sub start
@@ -38,7 +37,8 @@ sub start
 	my ($class, %o) = @_;
 	my $name = $o{name} // 'archive';
 	my $log = "$PostgreSQL::Test::Utils::tmp_check/archive_$name.log";
-	my @cmd = ('walstar-archive', base_args($o{kafka}, $o{s3}), @{ $o{args} // [] });
+	my @cmd = ('walstar-archive', base_args($o{kafka}, $o{s3}),
+		'--set', 'kafka.session.timeout.ms=6000', @{ $o{args} // [] });
 	my $self = bless { name => $name, log => $log, cmd => \@cmd }, $class;
 	$self->{offset} = -s $log // 0;
 	my $pid = fork();
