@@ -186,6 +186,26 @@ is(scalar(@dups), 0, 'no change archived twice');
 my $marks = () = $archive->log_text =~ /cut=\d+ msg="assigned"/g;
 note("cut marks honoured at the last start: $marks");
 
+# Replay into replay topics: every partition again, record for record in
+# Kafka's order, same keys.
+my ($rc, $status) = WalstarTest::Archive::run($kafka, $s3, 'replay', '--from=2000-01-01', '--to=2100-01-01',
+	'--replay-topic-prefix=replay');
+is($rc, 0, 'replay into replay.<topic>') or diag($status);
+my @replay_bad;
+for my $t (@topics)
+{
+	my @orig = WalstarTest::Sink::read_topic($kafka, $t, raw => 1);
+	my @again = WalstarTest::Sink::read_topic($kafka, "replay.$t", raw => 1);
+	my (%o, %a);
+	push @{ $o{ $_->{partition} } }, ($_->{key} // '') . "\0" . $_->{value} for @orig;
+	push @{ $a{ $_->{partition} } }, ($_->{key} // '') . "\0" . $_->{value} for @again;
+	for my $p (sort keys %o)
+	{
+		push @replay_bad, "$t/$p" unless join("\n", @{ $o{$p} }) eq join("\n", @{ $a{$p} // [] });
+	}
+}
+is(join(', ', @replay_bad), '', 'replayed partitions equal the originals: same records, keys and order');
+
 # Wrong credentials: one clear error, exit 1, nothing committed.
 $node->safe_psql('src', 'INSERT INTO acct VALUES (999999, 1, NULL)');
 my $bad = WalstarTest::Archive->start(name => 'badcred', kafka => $kafka, s3 => $s3,
@@ -195,7 +215,7 @@ my @errors = grep { /^\S+ error / || /^error / } split /\n/, $bad->log_text;
 is(scalar(@errors), 1, 'wrong credentials: one error line');
 like($errors[0] // '', qr/error s3 .*HTTP 403 SignatureDoesNotMatch/, 'wrong credentials: the store\'s reason');
 unlike($bad->log_text, qr/not-the-secret/, 'the secret is not logged');
-my ($rc, $status) = WalstarTest::Archive::run($kafka, $s3, 'status', '--topic-pattern=^walstar\.', '--group-id=badcred');
+($rc, $status) = WalstarTest::Archive::run($kafka, $s3, 'status', '--topic-pattern=^walstar\.', '--group-id=badcred');
 is($rc, 0, 'status runs');
 ok($status =~ /committed=/ && $status !~ /committed=\d/, 'wrong credentials: no offset committed') or diag($status);
 
