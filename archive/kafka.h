@@ -15,8 +15,10 @@
 
 /*
  * A consumer (group.id, manual commits) or an idempotent producer with
- * the [kafka] properties applied over our defaults (names in fixed[] are
- * ours and win: the protocol depends on them).  rebalance and opaque:
+ * the [kafka] properties applied over our defaults; group.id, the commit
+ * and offset-store settings, auto.offset.reset, isolation.level, and the
+ * producer's idempotence and acks are set after them and win (the
+ * exactly-once protocol depends on them).  rebalance and opaque:
  * the consumer's rebalance callback and its argument, or NULL;
  * delivery: the producer's delivery report callback, or NULL.
  */
