@@ -13,7 +13,9 @@
 #   regress/s3.sh status DIR   exit 0 when it runs
 #
 # Identity: access key walstar-access, secret key walstar-secret-key (test
-# credentials, not secrets), region us-east-1, bucket walstar-lake.
+# credentials, not secrets), region us-east-1, bucket walstar-lake.  Also
+# virtual-host style at http://walstar-lake.localhost:PORT (libcurl resolves
+# *.localhost to the loopback address itself).
 set -eu
 unset LD_PRELOAD
 
@@ -75,7 +77,7 @@ JSON
 		-filer -filer.port="$filer" -filer.port.grpc="$filer_grpc" \
 		-s3 -s3.port="$s3" -s3.port.grpc="$s3_grpc" -s3.ip.bind=127.0.0.1 \
 		-s3.port.iceberg="$s3_iceberg" -s3.port.lance="$s3_lance" \
-		-s3.config="$dir/identities.json" \
+		-s3.config="$dir/identities.json" -s3.domainName=localhost \
 		> "$dir/weed.log" 2>&1 < /dev/null &
 	echo $! > "$dir/weed.pid"
 	endpoint="http://127.0.0.1:$s3"

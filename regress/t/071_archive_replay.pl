@@ -5,7 +5,8 @@
 # the broker and its topics are gone: a fresh broker and a fresh analytics
 # database restored from the archive alone (walstar-archive replay) equal
 # the source row by row.  A replay of one source and table into replay
-# topics (--replay-topic-prefix) produces exactly that table's records.
+# topics (--replay-topic-prefix) produces exactly that table's records,
+# also with virtual-host style URLs.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -103,6 +104,14 @@ $want += scalar(@{ $_->{records} }) for @items;
 is($rc, 0, 'replay of one table into replay topics') or diag($out);
 is(join(',', grep { /^lake\./ } WalstarTest::Sink::topics($kafka2)), 'lake.walstar.public.items', 'only lake.walstar.public.items written');
 is($kafka2->count('lake.walstar.public.items'), $want, "lake.walstar.public.items holds the table's $want archived records");
+
+# 4. the same through virtual-host URLs (walstar-lake.localhost:PORT)
+(my $vhost = $s3->endpoint) =~ s/127\.0\.0\.1/localhost/;
+($rc, $out) = WalstarTest::Archive::run($kafka2, $s3, 'replay', '--from=2000-01-01', '--to=2100-01-01',
+	'--source=src', '--table=public.items', '--replay-topic-prefix=vhost', "--s3-endpoint=$vhost",
+	'--s3-url-style=virtual-host');
+is($rc, 0, 'replay through virtual-host URLs') or diag($out);
+is($kafka2->count('vhost.walstar.public.items'), $want, 'virtual-host: the same records');
 
 $fresh->stop;
 $source->stop;
