@@ -1,6 +1,7 @@
 # walstar: one build for every part.
 #
-#   make            build the decoder plugin, the sink daemon and the extensions
+#   make            build the decoder plugin, the sink and archive daemons and the
+#                   extensions
 #   make install    install them (PostgreSQL's pkglibdir/sharedir, $(bindir))
 #   make installcheck  the cross-part pg_regress suites (sql/, expected/)
 #   make deps       install missing Debian packages and fetch the Kafka broker jars
@@ -23,16 +24,16 @@
 PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
 export PG_CONFIG
 
-PARTS := $(patsubst %/Makefile,%,$(wildcard decoder/Makefile sink/Makefile extension/Makefile extension/walstar_claims/Makefile))
+PARTS := $(patsubst %/Makefile,%,$(wildcard decoder/Makefile sink/Makefile archive/Makefile extension/Makefile extension/walstar_claims/Makefile))
 # The cross-part pg_regress suites in sql/ + expected/ (the parts' own
 # suites stay with them); `make installcheck` runs them in a temporary
 # instance configured by regress.conf.
 REGRESS = pipeline
 
 # WITHOUT_SINK=1: only the PostgreSQL parts (the Debian packages build the
-# sink once, apart from the per-major builds)
+# daemons once, apart from the per-major builds)
 ifdef WITHOUT_SINK
-PARTS := $(filter-out sink,$(PARTS))
+PARTS := $(filter-out sink archive,$(PARTS))
 endif
 PROTO_GEN := proto/walstar.pb-c.c proto/walstar.pb-c.h
 

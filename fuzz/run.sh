@@ -7,7 +7,10 @@
 #   peek, its wire-format checks (the same verdicts as change_fuzz's) and
 #   routing; options_fuzz: the decoder's option values (decoder/
 #   option_values.c, common/name_pattern.c); request_fuzz: the sink's
-#   on-demand copy requests (sink/snapshot_request.c). A crash leaves its input in OUTDIR/<target>/crash-*
+#   on-demand copy requests (sink/snapshot_request.c); archive_fuzz:
+#   walstar-archive's readers of external bytes (objects, object names, cut
+#   marks, S3 list answers, times and retention; archive/). A crash leaves
+#   its input in OUTDIR/<target>/crash-*
 #   and fails the run.
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -42,8 +45,33 @@ cc -std=c11 -Wall -Wextra -Werror -I"$ROOT/proto" -o "$OUT/bin/make_seeds" \
 	-o "$OUT/bin/request_fuzz" "$HERE/request_fuzz.c" "$ROOT/sink/snapshot_request.c" \
 	"$ROOT/sink/log.c" "$ROOT/common/name_pattern.c"
 
+# shellcheck disable=SC2086
+"$CLANG" -I"$ROOT/archive" -DARCHIVE_VERSION='"fuzz"' $FLAGS \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	-o "$OUT/bin/archive_fuzz" "$HERE/archive_fuzz.c" \
+	"$ROOT/archive/object.c" "$ROOT/archive/layout.c" "$ROOT/archive/s3.c" \
+	"$ROOT/archive/config.c" "$ROOT/sink/log.c" \
+	-lzstd -lz -lcurl -lssl -lcrypto -linih
+
+# archive_fuzz seeds: first byte = reader (0 object, 1 name, 2 cut mark,
+# 3 list answer, 4 time/retention)
+archive_seeds() {
+	d=$1
+	printf '\005hello\003abc' | gzip -c > "$d/frames"
+	{ printf '\000'; cat "$d/frames"; } > "$d/seed-object-gzip"
+	if command -v zstd >/dev/null; then
+		{ printf '\000'; printf '\005hello\003abc' | zstd -q -c; } > "$d/seed-object-zstd"
+	fi
+	rm -f "$d/frames"
+	printf '\001walstar/crm/public.acct/date=2026-12-03/hour=05/walstar.public.acct+1+300-599.pb.zst' > "$d/seed-name"
+	printf '\002cut=599' > "$d/seed-cut"
+	printf '\003<ListBucketResult><IsTruncated>true</IsTruncated><Contents><Key>a&amp;b</Key><Size>3</Size></Contents><NextContinuationToken>t1</NextContinuationToken></ListBucketResult>' > "$d/seed-list"
+	printf '\0042026-12-03T05:00:00Z' > "$d/seed-time"
+	printf '\004crm:730,*:365' > "$d/seed-retention"
+}
+
 status=0
-for target in change_fuzz peek_fuzz options_fuzz request_fuzz; do
+for target in change_fuzz peek_fuzz options_fuzz request_fuzz archive_fuzz; do
 	corpus="$OUT/$target/corpus"
 	mkdir -p "$corpus"
 	if [ "$target" = options_fuzz ]; then
@@ -52,6 +80,8 @@ for target in change_fuzz peek_fuzz options_fuzz request_fuzz; do
 		printf 'public.c\n' > "$corpus/seed-1"
 		printf 'public.c,sales.*,a\\.b.c' > "$corpus/seed-2"
 		printf 'x\tbad' > "$corpus/seed-3"
+	elif [ "$target" = archive_fuzz ]; then
+		archive_seeds "$corpus"
 	else
 		"$OUT/bin/make_seeds" "$corpus"
 	fi

@@ -55,4 +55,11 @@ if command -v systemd-analyze >/dev/null; then
 		exit 1
 	fi
 	echo "check_ops: sink/walstar-sink.service verified"
+	sed 's|/usr/bin/walstar-archive|/bin/true|g' ../archive/walstar-archive.service > "$tmp/walstar-archive@.service"
+	out=$(cd "$tmp" && systemd-analyze verify --man=no ./walstar-archive@check.service 2>&1) || true
+	if [ -n "$out" ]; then
+		echo "$out" >&2
+		exit 1
+	fi
+	echo "check_ops: archive/walstar-archive.service verified"
 fi

@@ -77,7 +77,7 @@ if [ -z "${WALSTAR_NO_TAP:-}" ] && ls "$ROOT"/regress/t/*.pl >/dev/null 2>&1; th
 fi
 
 # Nothing we started may outlive the run.
-leftover=$(ps -eo pid,args | grep -F "$WORK/" | grep -v grep | grep -E 'bin/postgres|kafka\.Kafka|prometheus' || true)
+leftover=$(ps -eo pid,args | grep -F "$WORK/" | grep -v grep | grep -E 'bin/postgres|kafka\.Kafka|prometheus|weed server' || true)
 if [ -n "$leftover" ]; then
 	echo "servers left running after the tests:" >&2
 	echo "$leftover" >&2
