@@ -109,7 +109,7 @@ dist:
 
 # Debian packages from the tracked files as they are (committed or not),
 # built in a copy under .cache/deb/build: postgresql-<major>-walstar per
-# major in debian/pgversions, and walstar-sink.
+# major in debian/pgversions, walstar-sink and walstar-archive.
 DEB_DIR = .cache/deb
 
 deb: deps
@@ -133,7 +133,8 @@ test-packages: deb
 	cp -a /usr/share/postgresql/$(PKG_PG) $(PKG_ROOT)/usr/share/postgresql/
 	rm -f $(PKG_ROOT)/usr/lib/postgresql/$(PKG_PG)/lib/walstar* \
 		$(PKG_ROOT)/usr/share/postgresql/$(PKG_PG)/extension/walstar*
-	for d in $(DEB_DIR)/postgresql-$(PKG_PG)-walstar_*.deb $(DEB_DIR)/walstar-sink_*.deb; do \
+	for d in $(DEB_DIR)/postgresql-$(PKG_PG)-walstar_*.deb $(DEB_DIR)/walstar-sink_*.deb \
+		$(DEB_DIR)/walstar-archive_*.deb; do \
 		dpkg -x $$d $(PKG_ROOT) || exit 1; done
 	chmod -R a+rX $(DEB_DIR)
 	WALSTAR_PKG_ROOT=$(abspath $(PKG_ROOT)) WALSTAR_TAP=090_packages regress/run_tests.sh
