@@ -97,8 +97,9 @@ run_statement(const char *sql, int nargs, Oid *argtypes, Datum *args)
 	apply_sql_run(sql, nargs, argtypes, args, NULL);
 }
 
-static Datum
-text_array(char **vals, int n)
+/* The statements' parameters: text[] (NULL elements for NULL) and bool[]. */
+Datum
+apply_sql_text_array(char **vals, int n)
 {
 	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
 	bool	   *nulls = palloc(sizeof(bool) * Max(n, 1));
@@ -115,8 +116,8 @@ text_array(char **vals, int n)
 											  TEXTOID, -1, false, TYPALIGN_INT));
 }
 
-static Datum
-bool_array(bool *vals, int n)
+Datum
+apply_sql_bool_array(bool *vals, int n)
 {
 	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
 	int			i;
@@ -191,7 +192,7 @@ insert_rows(const char *qualified, TableBatch *tb, char **types, char ***cols, i
 	{
 		appendStringInfo(&sql, "%s$%d::pg_catalog.text[]", i > 0 ? "), pg_catalog.unnest(" : "", i + 1);
 		argtypes[i] = TEXTARRAYOID;
-		args[i] = text_array(cols[i], n);
+		args[i] = apply_sql_text_array(cols[i], n);
 	}
 	appendStringInfoString(&sql, ")) AS u(");
 	for (i = 0; i < tb->ncols; i++)
@@ -266,7 +267,7 @@ apply_toast_rows(const char *qualified, TableBatch *tb, char **types,
 			vals[r] = rows[r]->values[i];
 		appendStringInfo(&sql, "%s$%d::pg_catalog.text[]", i > 0 ? "), pg_catalog.unnest(" : "", nargs + 1);
 		argtypes[nargs] = TEXTARRAYOID;
-		args[nargs++] = text_array(vals, n);
+		args[nargs++] = apply_sql_text_array(vals, n);
 	}
 	for (i = 0; i < tb->ncols; i++)
 	{
@@ -279,7 +280,7 @@ apply_toast_rows(const char *qualified, TableBatch *tb, char **types,
 			flags[r] = rows[r]->toast[i];
 		appendStringInfo(&sql, "), pg_catalog.unnest($%d::pg_catalog.bool[]", nargs + 1);
 		argtypes[nargs] = BOOLARRAYOID;
-		args[nargs++] = bool_array(flags, n);
+		args[nargs++] = apply_sql_bool_array(flags, n);
 	}
 	if (moved)
 	{
@@ -298,7 +299,7 @@ apply_toast_rows(const char *qualified, TableBatch *tb, char **types,
 		{
 			appendStringInfo(&sql, "), pg_catalog.unnest($%d::pg_catalog.text[]", nargs + 1);
 			argtypes[nargs] = TEXTARRAYOID;
-			args[nargs++] = text_array(cols[i], n);
+			args[nargs++] = apply_sql_text_array(cols[i], n);
 		}
 	}
 	appendStringInfoString(&sql, ")) AS u(");
@@ -403,7 +404,7 @@ apply_keyed(const char *qualified, TableBatch *tb, char **types)
 		{
 			appendStringInfo(&sql, "%s$%d::pg_catalog.text[]", i > 0 ? "), pg_catalog.unnest(" : "", i + 1);
 			argtypes[i] = TEXTARRAYOID;
-			args[i] = text_array(dkeys[i], nd);
+			args[i] = apply_sql_text_array(dkeys[i], nd);
 		}
 		appendStringInfoString(&sql, ")) AS u(");
 		for (i = 0; i < tb->nkeys; i++)

@@ -69,6 +69,8 @@ extern char *table_batch_row_key(TableBatch *tb, Value **values);
 
 /* apply_sql.c */
 extern void apply_sql_table_batch(const char *schema, TableBatch *tb);
+extern Datum apply_sql_text_array(char **vals, int n);
+extern Datum apply_sql_bool_array(bool *vals, int n);
 extern void apply_sql_run(const char *sql, int nargs, Oid *argtypes,
 						  Datum *args, const char *nulls);
 

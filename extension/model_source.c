@@ -213,35 +213,6 @@ add_missing_columns(Oid landing_relid, Oid history_relid, const char *hqualified
 	}
 }
 
-static Datum
-text_array(char **vals, int n)
-{
-	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
-	bool	   *nulls = palloc(sizeof(bool) * Max(n, 1));
-	int			dims[1] = {n};
-	int			lbs[1] = {1};
-	int			i;
-
-	for (i = 0; i < n; i++)
-	{
-		nulls[i] = (vals[i] == NULL);
-		elems[i] = nulls[i] ? (Datum) 0 : CStringGetTextDatum(vals[i]);
-	}
-	return PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs,
-											  TEXTOID, -1, false, TYPALIGN_INT));
-}
-
-static Datum
-bool_array(bool *vals, int n)
-{
-	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
-	int			i;
-
-	for (i = 0; i < n; i++)
-		elems[i] = BoolGetDatum(vals[i]);
-	return PointerGetDatum(construct_array(elems, n, BOOLOID, 1, true, TYPALIGN_CHAR));
-}
-
 /* The one INSERT of a table batch's versions, in message order. */
 static void
 insert_versions(const char *hqualified, const char *qualified, TableBatch *tb,
@@ -279,15 +250,15 @@ insert_versions(const char *hqualified, const char *qualified, TableBatch *tb,
 						   " pg_catalog.unnest($2::pg_catalog.text[]),"
 						   " pg_catalog.unnest($3::pg_catalog.text[])");
 	argtypes[0] = argtypes[1] = argtypes[2] = TEXTARRAYOID;
-	args[0] = text_array(r->lsn, r->n);
-	args[1] = text_array(r->pos, r->n);
-	args[2] = text_array(r->op, r->n);
+	args[0] = apply_sql_text_array(r->lsn, r->n);
+	args[1] = apply_sql_text_array(r->pos, r->n);
+	args[2] = apply_sql_text_array(r->op, r->n);
 	nargs = 3;
 	for (i = 0; i < tb->ncols; i++)
 	{
 		appendStringInfo(&sql, ", pg_catalog.unnest($%d::pg_catalog.text[])", nargs + 1);
 		argtypes[nargs] = TEXTARRAYOID;
-		args[nargs++] = text_array(r->vals[i], r->n);
+		args[nargs++] = apply_sql_text_array(r->vals[i], r->n);
 	}
 	for (i = 0; i < tb->ncols; i++)
 	{
@@ -295,14 +266,14 @@ insert_versions(const char *hqualified, const char *qualified, TableBatch *tb,
 			continue;
 		appendStringInfo(&sql, ", pg_catalog.unnest($%d::pg_catalog.bool[])", nargs + 1);
 		argtypes[nargs] = BOOLARRAYOID;
-		args[nargs++] = bool_array(r->flags[i], r->n);
+		args[nargs++] = apply_sql_bool_array(r->flags[i], r->n);
 	}
 	if (any_toast)
 		for (i = 0; i < tb->nkeys; i++)
 		{
 			appendStringInfo(&sql, ", pg_catalog.unnest($%d::pg_catalog.text[])", nargs + 1);
 			argtypes[nargs] = TEXTARRAYOID;
-			args[nargs++] = text_array(r->from[i], r->n);
+			args[nargs++] = apply_sql_text_array(r->from[i], r->n);
 		}
 	appendStringInfoString(&sql, ") WITH ORDINALITY AS u(l, p, o");
 	for (i = 0; i < tb->ncols; i++)
