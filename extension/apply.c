@@ -150,6 +150,25 @@ mark_applied(const BatchItem *item)
 	}
 }
 
+/*
+ * A HEARTBEAT: the source had nothing more for this partition before its
+ * lsn as of its commit time. Kept per partition for subscription_status
+ * (idle source or stalled pipeline); one of another source is ignored.
+ */
+static void
+note_heartbeat(PartitionState *ps, const Change *c)
+{
+	if (ps->source_known &&
+		(strcmp(ps->source, c->source) != 0 || ps->system_id != c->system_id))
+		return;
+	if (c->commit_time <= ps->heartbeat_time)
+		return;
+	ps->heartbeat_gap = ps->heartbeat_time != 0 ? c->commit_time - ps->heartbeat_time : 0;
+	ps->heartbeat_time = c->commit_time;
+	if (c->lsn > ps->heartbeat_lsn)
+		ps->heartbeat_lsn = c->lsn;
+}
+
 static void
 store_progress(const Subscription *sub, HTAB *parts)
 {
@@ -160,11 +179,11 @@ store_progress(const Subscription *sub, HTAB *parts)
 	hash_seq_init(&seq, parts);
 	while ((ps = hash_seq_search(&seq)) != NULL)
 	{
-		Oid			argtypes[14] = {INT4OID, TEXTOID, INT4OID, INT8OID, PG_LSNOID,
+		Oid			argtypes[17] = {INT4OID, TEXTOID, INT4OID, INT8OID, PG_LSNOID,
 			INT8OID, TIMESTAMPTZOID, INT8OID, FLOAT8OID, INT8OID, TEXTOID, INT8OID,
-		PG_LSNOID, INT8OID};
-		Datum		args[14];
-		char		nulls[15] = "              ";
+		PG_LSNOID, INT8OID, TIMESTAMPTZOID, PG_LSNOID, FLOAT8OID};
+		Datum		args[17];
+		char		nulls[18] = "                 ";
 
 		if (!ps->dirty)
 			continue;
@@ -206,14 +225,23 @@ store_progress(const Subscription *sub, HTAB *parts)
 		}
 		args[12] = LSNGetDatum(ps->applied_commit_lsn);
 		args[13] = Int64GetDatum((int64) ps->applied_position);
+		/* heartbeats: NULL keeps the stored ones (none in this batch) */
+		args[14] = TimestampTzGetDatum(ps->heartbeat_time - WALSTAR_PG_EPOCH_USECS);
+		args[15] = LSNGetDatum(ps->heartbeat_lsn);
+		args[16] = Float8GetDatum(ps->heartbeat_gap / 1000000.0);
+		if (ps->heartbeat_lsn == 0)
+			nulls[14] = nulls[15] = 'n';
+		if (ps->heartbeat_gap == 0)
+			nulls[16] = 'n';
 		/* the applied position: a retry may have stored a newer one */
 		apply_sql_run("INSERT INTO walstar.subscription_offsets AS o"
 					  " (subscription_id, topic, partition, next_offset, last_commit_lsn,"
 					  "  last_position, last_commit_time, high_watermark,"
 					  "  messages_per_second, applied_messages, applied_at, source,"
-					  "  system_identifier, applied_commit_lsn, applied_position)"
+					  "  system_identifier, applied_commit_lsn, applied_position,"
+					  "  last_heartbeat_time, last_heartbeat_lsn, heartbeat_gap)"
 					  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, pg_catalog.now(),"
-					  "  $11, $12, $13, $14)"
+					  "  $11, $12, $13, $14, $15, $16, $17)"
 					  " ON CONFLICT (subscription_id, topic, partition) DO UPDATE"
 					  " SET next_offset = excluded.next_offset,"
 					  "  last_commit_lsn = excluded.last_commit_lsn,"
@@ -227,8 +255,11 @@ store_progress(const Subscription *sub, HTAB *parts)
 					  "  system_identifier = excluded.system_identifier,"
 					  "  (applied_commit_lsn, applied_position) ="
 					  "   (SELECT * FROM (VALUES (excluded.applied_commit_lsn, excluded.applied_position),"
-					  "     (o.applied_commit_lsn, o.applied_position)) v ORDER BY 1 DESC, 2 DESC LIMIT 1)",
-					  14, argtypes, args, nulls);
+					  "     (o.applied_commit_lsn, o.applied_position)) v ORDER BY 1 DESC, 2 DESC LIMIT 1),"
+					  "  last_heartbeat_time = coalesce(excluded.last_heartbeat_time, o.last_heartbeat_time),"
+					  "  last_heartbeat_lsn = coalesce(excluded.last_heartbeat_lsn, o.last_heartbeat_lsn),"
+					  "  heartbeat_gap = coalesce(excluded.heartbeat_gap, o.heartbeat_gap)",
+					  17, argtypes, args, nulls);
 		ps->stored = true;
 		ps->dirty = false;
 		ps->applied_at = now;
@@ -312,6 +343,12 @@ apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs, int n,
 		{
 			if (reject(sub, msg, error, result))
 				return;
+			continue;
+		}
+		if (c->op == WALSTAR__V1__OP__HEARTBEAT)
+		{
+			note_heartbeat(ps, c);
+			result->skipped++;	/* its offset is consumed with the batch */
 			continue;
 		}
 		if (!change_is_row_change(c) && c->op != WALSTAR__V1__OP__TRUNCATE &&

@@ -211,6 +211,9 @@ partition_state_get(HTAB *parts, const char *topic, int32 partition, bool create
 		ps->park_position = 0;
 		ps->applied_commit_lsn = 0;
 		ps->applied_position = 0;
+		ps->heartbeat_time = 0;
+		ps->heartbeat_lsn = 0;
+		ps->heartbeat_gap = 0;
 	}
 	return ps;
 }
@@ -232,7 +235,8 @@ partition_table_load(HTAB *parts, int32 subscription_id)
 	if (SPI_execute_with_args("SELECT topic, partition, next_offset,"
 							  " last_commit_lsn, last_position,"
 							  " (extract(epoch FROM last_commit_time) * 1000000)::int8,"
-							  " applied_messages, source, system_identifier"
+							  " applied_messages, source, system_identifier,"
+							  " (extract(epoch FROM last_heartbeat_time) * 1000000)::int8"
 							  " FROM walstar.subscription_offsets WHERE subscription_id = $1",
 							  1, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read walstar.subscription_offsets");
@@ -260,6 +264,8 @@ partition_table_load(HTAB *parts, int32 subscription_id)
 			text_to_cstring_buffer(DatumGetTextPP(d), ps->source, sizeof(ps->source));
 			ps->system_id = (uint64) DatumGetInt64(SPI_getbinval(tup, desc, 9, &isnull));
 		}
+		d = SPI_getbinval(tup, desc, 10, &isnull);
+		ps->heartbeat_time = isnull ? 0 : DatumGetInt64(d);
 		ps->stored = true;
 	}
 	SPI_finish();

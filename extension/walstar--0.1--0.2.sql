@@ -573,6 +573,12 @@ BEGIN
 END
 $$;
 
+-- heartbeats (the sink's HEARTBEAT records), at the end as in 0.2
+ALTER TABLE @extschema@.subscription_offsets
+	ADD COLUMN last_heartbeat_time timestamptz,
+	ADD COLUMN last_heartbeat_lsn pg_lsn,
+	ADD COLUMN heartbeat_gap double precision;
+
 -- one row per partition, with the worker that applies it
 CREATE OR REPLACE VIEW @extschema@.subscription_status AS
 SELECT s.name AS subscription,
@@ -582,9 +588,14 @@ SELECT s.name AS subscription,
 	o.high_watermark,
 	CASE WHEN o.high_watermark IS NOT NULL
 		THEN greatest(o.high_watermark - o.next_offset, 0) END AS lag_messages,
+	-- behind: the age of what was applied last (a change or a heartbeat);
+	-- caught up: 0 without heartbeats, else the age of the newest source
+	-- time known complete here, so a stalled pipeline ages
 	CASE WHEN o.topic IS NULL THEN NULL
-		WHEN o.high_watermark > o.next_offset AND o.last_commit_time IS NOT NULL
-		THEN extract(epoch FROM now() - o.last_commit_time)
+		WHEN (o.high_watermark > o.next_offset OR o.last_heartbeat_time IS NOT NULL)
+			AND coalesce(o.last_commit_time, o.last_heartbeat_time) IS NOT NULL
+		THEN greatest(extract(epoch FROM now() -
+			greatest(o.last_commit_time, o.last_heartbeat_time)), 0)
 		ELSE 0 END AS lag_seconds,
 	o.last_commit_time AS last_commit_time_applied,
 	o.applied_messages,
@@ -602,7 +613,16 @@ SELECT s.name AS subscription,
 	s.landing_schema,
 	w.worker,
 	CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_stat_activity a
-		WHERE a.pid = w.pid AND a.backend_type = 'walstar apply') THEN w.pid END AS worker_pid
+		WHERE a.pid = w.pid AND a.backend_type = 'walstar apply') THEN w.pid END AS worker_pid,
+	o.last_heartbeat_time AS last_heartbeat,
+	-- nothing to apply, the partition's last message a heartbeat (its lsn
+	-- above the last change's), and that heartbeat recent: within three
+	-- heartbeat gaps (10 s assumed before two were seen) and a second
+	coalesce(o.next_offset >= o.high_watermark
+		AND o.last_heartbeat_lsn > o.last_commit_lsn
+		AND now() - o.last_heartbeat_time <
+			pg_catalog.make_interval(secs => 3 * coalesce(o.heartbeat_gap, 10) + 1),
+		false) AS source_idle
 FROM @extschema@.subscriptions s
 LEFT JOIN @extschema@.subscription_offsets o ON o.subscription_id = s.id
 LEFT JOIN @extschema@.subscription_workers w ON w.subscription_id = s.id

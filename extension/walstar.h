@@ -117,6 +117,10 @@ struct PartitionState
 									 * into a landing table (commit LSN, ... */
 	uint32		applied_position;	/* ... position); the stored one is the
 									 * greatest of it and a retry's */
+	int64		heartbeat_time; /* the newest HEARTBEAT's commit time, us
+								 * since 1970, or 0 */
+	uint64		heartbeat_lsn;	/* its lsn */
+	int64		heartbeat_gap;	/* us between the last two, or 0 unknown */
 };
 
 /* stream_position.c: resends, other sources, unbelievable positions */

@@ -138,6 +138,12 @@ static const ConfigOption options[] = {
 	{"status-interval", CT_INT, "10", true, OFF(status_interval), NULL, 1,
 	 "seconds between standby status updates (keep below "
 	 "wal_sender_timeout)"},
+	{"heartbeat-interval", CT_INT, "10", true, OFF(heartbeat_interval), NULL,
+	 0,
+	 "seconds without a message to a topic after which the sink sends a "
+	 "HEARTBEAT record to each of its partitions and to "
+	 "<prefix>.transactions, so consumers tell an idle source from a "
+	 "stalled pipeline; 0 disables"},
 	{"progress-interval", CT_INT, "5", true, OFF(progress_interval), NULL, 1,
 	 "seconds between snapshot progress lines"},
 	{"startup-timeout", CT_INT, "30", false, OFF(startup_timeout), NULL, 1,

@@ -56,6 +56,7 @@ typedef struct Config
 	int	  oversize_policy;		 /* OversizePolicy */
 	int	  metrics_port;			 /* Prometheus endpoint on 127.0.0.1, 0 off */
 	int	  status_interval;		 /* seconds between standby status updates */
+	int	  heartbeat_interval;	 /* idle seconds before a HEARTBEAT, 0 off */
 	int	  progress_interval;	 /* seconds between snapshot progress lines */
 	int	  startup_timeout;		 /* seconds to wait for Kafka at startup */
 	int	  shutdown_timeout;		 /* seconds to wait for acks at shutdown */

@@ -27,6 +27,7 @@
 
 #include "config.h"
 #include "ddl_capture.h"
+#include "heartbeat.h"
 #include "log.h"
 #include "lsn.h"
 #include "lsn_tracker.h"
@@ -58,6 +59,7 @@ typedef struct Sink
 	LsnTracker		   tracker;	  /* what may be confirmed */
 	Stream			   stream;	  /* record routing */
 	Standby			   standby;	  /* Kafka transactions (kafka-transactions) */
+	Heartbeat		   heartbeat; /* HEARTBEAT records to idle topics */
 	bool			   blocked;	  /* a record waits for room in the queue */
 	ReplicationMessage pending;	  /* that record (in repl.copybuf) */
 	uint64_t		   last_sent; /* flush position last reported */
@@ -581,6 +583,13 @@ read_stream(Sink *s, int *exit_code)
 				lsn_tracker_server_position(&s->tracker, msg.wal_end);
 				if (msg.wal_end > atomic_load(&metrics.received_lsn))
 					atomic_store(&metrics.received_lsn, msg.wal_end);
+				/* at a transaction boundary: everything before it queued */
+				if (s->stream.open == NULL)
+					heartbeat_keepalive(
+						&s->heartbeat, &s->stream,
+						s->cfg.source_id ? s->cfg.source_id : s->repl.dbname,
+						strtoull(s->repl.system_id, NULL, 10),
+						s->tracker.server_pos, msg.send_time, now_ms());
 				if (msg.reply_requested)
 					send_status(s, false);
 				continue;
@@ -689,6 +698,7 @@ main(int argc, char **argv)
 		die(s, "kafka", err);
 	stream_init(&s->stream, &s->cfg, s->producer, &s->tracker);
 	standby_init(&s->standby, &s->cfg, s->producer, &s->tracker);
+	heartbeat_init(&s->heartbeat, &s->cfg, now_ms());
 
 	/* until the slot is ready, a failure is one error line of ours */
 	producer_set_quiet(s->producer, true);
@@ -803,9 +813,13 @@ main(int argc, char **argv)
 
 		now = now_ms();
 		flush = standby_confirmable(&s->standby);
-		if (now - s->last_status_ms >= s->cfg.status_interval * 1000 ||
-			(flush != s->last_sent &&
-			 now - s->last_status_ms >= STATUS_MIN_GAP_MS))
+		if (s->repl.conn != NULL && s->repl.streaming && !s->blocked &&
+			!standby_busy(&s->standby) && s->stream.open == NULL &&
+			heartbeat_ask(&s->heartbeat, s->producer, now))
+			send_status(s, true);
+		else if (now - s->last_status_ms >= s->cfg.status_interval * 1000 ||
+				 (flush != s->last_sent &&
+				  now - s->last_status_ms >= STATUS_MIN_GAP_MS))
 			send_status(s, false);
 
 		if (now - gauges_at >= 1000)

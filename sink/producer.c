@@ -42,6 +42,7 @@ typedef struct TopicSlot
 	char			 *name;			 /* NULL: empty slot */
 	rd_kafka_topic_t *rkt;			 /* handle, topic known to exist */
 	int				  partition_cnt; /* from metadata, 0: not fetched yet */
+	int64_t			  last_sent_ms;	 /* last message queued (monotonic) */
 } TopicSlot;
 
 struct Producer
@@ -438,6 +439,15 @@ done:
 	return ok;
 }
 
+static int64_t
+monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static rd_kafka_topic_t *
 topic_handle(Producer *p, const char *name, int partitions, char *err,
 			 size_t errlen)
@@ -576,6 +586,7 @@ producer_send_to(Producer *p, const char *topic, int partitions,
 	if (rc == RD_KAFKA_RESP_ERR_NO_ERROR)
 	{
 		p->sent++;
+		topic_lookup(p, topic)->last_sent_ms = monotonic_ms();
 		return PRODUCE_OK;
 	}
 	if (hdrs != NULL)
@@ -586,6 +597,22 @@ producer_send_to(Producer *p, const char *topic, int partitions,
 	if (rc == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
 		return PRODUCE_TOO_LARGE;
 	return PRODUCE_FAILED;
+}
+
+const char *
+producer_next_topic(const Producer *p, int *cursor, int64_t *last_sent_ms)
+{
+	while (*cursor < p->ntopics_alloc)
+	{
+		const TopicSlot *slot = &p->topics[(*cursor)++];
+
+		if (slot->name != NULL)
+		{
+			*last_sent_ms = slot->last_sent_ms;
+			return slot->name;
+		}
+	}
+	return NULL;
 }
 
 void

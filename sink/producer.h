@@ -96,6 +96,14 @@ extern ProduceResult producer_partition_count(Producer *p, const char *topic,
 											  size_t errlen);
 
 /*
+ * The known topics (opened or created since the start), one per call from
+ * *cursor = 0 until NULL, with when a message was last queued to each
+ * (CLOCK_MONOTONIC ms, 0: never).  Valid until a new topic is opened.
+ */
+extern const char *producer_next_topic(const Producer *p, int *cursor,
+									   int64_t *last_sent_ms);
+
+/*
  * Leave out librdkafka's own log lines (startup checks: one error line of
  * ours if they fail).
  */

@@ -419,6 +419,9 @@ replication_read(Replication *r, ReplicationMessage *msg, char *err,
 	if (r->copybuf[0] == 'k' && len >= 18)
 	{
 		msg->wal_end = get_u64(r->copybuf + 1);
+		/* sendTime counts from 2000-01-01 */
+		msg->send_time =
+			(int64_t)get_u64(r->copybuf + 9) + INT64_C(946684800000000);
 		msg->reply_requested = r->copybuf[17] != 0;
 		msg->data = NULL;
 		msg->len = 0;

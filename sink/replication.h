@@ -43,6 +43,7 @@ typedef struct ReplicationMessage
 	size_t		   len;		  /* payload length */
 	uint64_t	   wal_start; /* XLogData: LSN of the record */
 	uint64_t	   wal_end;	  /* keepalive: server's sent position */
+	int64_t		   send_time; /* keepalive: server's clock, us since 1970 */
 	bool		   reply_requested; /* keepalive: answer now */
 } ReplicationMessage;
 

@@ -83,6 +83,25 @@ SELECT subscription, topic, partition, offset_applied, high_watermark, lag_messa
 	lag_seconds >= 60 AS lag_over_a_minute, worker_state, last_error, enabled
 FROM walstar.subscription_status ORDER BY 1, 2, 3;
 
+-- heartbeats, caught up: the last message a recent heartbeat (its lsn above
+-- the last change's) is an idle source, its age the lag; an old one is a
+-- stalled pipeline, whose lag grows
+UPDATE walstar.subscription_offsets SET high_watermark = next_offset,
+	last_commit_lsn = '1/0', last_commit_time = now() - interval '10 minutes',
+	last_heartbeat_lsn = '1/10', heartbeat_gap = 10,
+	last_heartbeat_time = now() - CASE partition WHEN 0 THEN interval '2 seconds'
+		ELSE interval '5 minutes' END;
+SELECT partition, source_idle, lag_seconds BETWEEN 1 AND 5 AS lag_small,
+	lag_seconds >= 300 AS lag_grown, last_heartbeat IS NOT NULL AS heartbeat_seen
+FROM walstar.subscription_status WHERE topic IS NOT NULL ORDER BY partition;
+-- a change after the heartbeat, or messages left to apply: not idle
+UPDATE walstar.subscription_offsets SET last_commit_lsn = '1/20' WHERE partition = 0;
+UPDATE walstar.subscription_offsets SET high_watermark = next_offset + 1,
+	last_heartbeat_time = now() WHERE partition = 1;
+SELECT partition, source_idle FROM walstar.subscription_status
+WHERE topic IS NOT NULL ORDER BY partition;
+UPDATE walstar.subscription_offsets SET high_watermark = next_offset + 5;
+
 -- rewind to an offset: every partition, last applied position reset
 UPDATE walstar.subscription_offsets SET last_commit_lsn = '1/0', last_position = 7;
 SELECT walstar.rewind('shop', 42);

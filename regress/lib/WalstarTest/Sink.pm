@@ -42,6 +42,9 @@ sub start
 		'--brokers=' . $o{kafka}->bootstrap,
 		"--state-dir=$dir", '--status-interval=1',
 		'--set', 'kafka.topic.metadata.refresh.interval.ms=2000',
+		# tests count the messages of their topics: heartbeats only where a
+		# test asks for them (079_heartbeat.pl)
+		'--heartbeat-interval=0',
 		@{ $o{args} // [] });
 	my $self = bless { name => $name, log => $log, cmd => \@cmd, state_dir => $dir }, $class;
 	$self->{offset} = -s $log // 0;
