@@ -213,6 +213,10 @@ table_batch_add(TableBatch *tb, BatchItem *item)
 		bool		any_toast = false;
 		bool		had_values = (prev != NULL && prev->values != NULL && !prev->deleted);
 
+		/* read from the old key, but its row is the DELETE's over there */
+		if (c->old_key_elsewhere)
+			moved = false;
+
 		for (i = 0; i < tb->ncols; i++)
 		{
 			const Value *v = c->new_values[i];
@@ -285,6 +289,8 @@ table_batch_repeats(TableBatch *tb, const Change *c)
 	if (c->n_new_values > 0 && (newkey = row_key(tb, c->new_values)) != NULL &&
 		hash_search(tb->rows, &newkey, HASH_FIND, NULL) != NULL)
 		return true;
+	if (c->old_key_elsewhere)
+		return false;			/* it reads the old key, never writes it */
 	if (c->n_old_values == 0 || (oldkey = row_key(tb, c->old_values)) == NULL ||
 		(old = hash_search(tb->rows, &oldkey, HASH_FIND, NULL)) == NULL)
 		return false;

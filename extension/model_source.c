@@ -417,7 +417,7 @@ model_source_write_versions(const char *schema, const char *qualified,
 				fromvals = palloc(sizeof(char *) * tb->nkeys);
 				table_batch_key_values(tb, from, fromvals);
 			}
-			if (moved)
+			if (moved && !c->old_key_elsewhere)
 			{
 				rows_add(&r, c, 'D', record_values(tb, c->old_values, c->n_old_values),
 						 NULL, NULL);

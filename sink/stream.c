@@ -254,6 +254,9 @@ stream_record(Stream *s, const uint8_t *data, size_t len, uint64_t wal_start,
 	uint8_t		  *del = NULL; /* DELETE of the old key, or NULL */
 	size_t		   del_len = 0, del_key_off = 0, del_key_len = 0;
 	int32_t		   del_partition = RD_KAFKA_PARTITION_UA;
+	uint8_t *upd = NULL; /* the UPDATE marked old_key_elsewhere, or NULL */
+	const uint8_t *value = data; /* the record's own message */
+	size_t		   value_len = len;
 	int			   first = 0; /* step of the record's own message */
 	StreamResult   res = STREAM_DONE;
 
@@ -410,9 +413,31 @@ stream_record(Stream *s, const uint8_t *data, size_t len, uint64_t wal_start,
 		}
 		if (new_partition != del_partition)
 		{
+			/* field 27 (old_key_elsewhere), varint 1 */
+			static const uint8_t flag[] = {0xd8, 0x01, 0x01};
+
 			/* and its tombstone, like every DELETE */
 			first = s->cfg->tombstones ? 2 : 1;
 			nmsgs += first;
+
+			/*
+			 * The UPDATE then must leave the old row to that DELETE: applied
+			 * from its own partition it may run after the old key's later
+			 * history (a new row under the old key) and would delete that.
+			 * Appending field 27 (old_key_elsewhere = true) to the decoder's
+			 * bytes sets it: protobuf merges a field appended to a message.
+			 */
+			upd = malloc(len + sizeof(flag));
+			if (upd == NULL)
+			{
+				snprintf(err, errlen, "out of memory");
+				res = STREAM_FAILED;
+				goto out;
+			}
+			memcpy(upd, data, len);
+			memcpy(upd + len, flag, sizeof(flag));
+			value = upd;
+			value_len = len + sizeof(flag);
 		}
 	}
 
@@ -442,8 +467,8 @@ stream_record(Stream *s, const uint8_t *data, size_t len, uint64_t wal_start,
 								 0, data, len, &h, txn, err, errlen);
 		else
 			r = producer_send(s->producer, topic, partitions, c.key, c.key_len,
-							  tombstone ? NULL : data, tombstone ? 0 : len, &h,
-							  txn, err, errlen);
+							  tombstone ? NULL : value,
+							  tombstone ? 0 : value_len, &h, txn, err, errlen);
 		if (r == PRODUCE_TOO_LARGE)
 		{
 			char keytext[512];
@@ -531,6 +556,7 @@ stream_record(Stream *s, const uint8_t *data, size_t len, uint64_t wal_start,
 	s->started = false;
 out:
 	free(del);
+	free(upd);
 	return res;
 }
 

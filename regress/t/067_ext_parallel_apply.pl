@@ -184,6 +184,26 @@ is($node->safe_psql('ana', q{SELECT count(DISTINCT worker) || ' ' || count(DISTI
 is($node->safe_psql('ana', q{SELECT count(*) FROM (SELECT topic FROM walstar.subscription_status
 	GROUP BY topic HAVING count(DISTINCT worker) = 3) t}), '4', 'each topic is spread over the 3 workers');
 
+# Key changes across partitions applied late: with one worker stopped, the
+# new keys' UPDATEs in its partitions wait while the old keys' partitions go
+# on, take the DELETEs of the old keys and then new rows under the old keys.
+# The late UPDATEs must leave those rows alone (the old key's DELETE, in
+# order in its own partition, removed the old row).
+$src->safe_psql('app', q{INSERT INTO tag SELECT 'k', g, 'first' FROM generate_series(1, 60) g});
+wait_applied('before the stop');
+my $stopped = $node->safe_psql('ana', q{SELECT min(worker_pid) FROM walstar.subscription_status
+	WHERE subscription = 'par'});
+kill 'STOP', $stopped;
+$src->safe_psql('app', q{UPDATE tag SET b = b + 1000 WHERE a = 'k'});
+$src->safe_psql('app', q{INSERT INTO tag SELECT 'k', g, 'again' FROM generate_series(1, 60) g});
+my $running = $node->poll_query_until('ana',
+	q{SELECT count(*) > 0 FROM walstar_landing.tag WHERE a = 'k' AND v = 'again'});
+sleep 2;
+kill 'CONT', $stopped;
+ok($running, 'with one worker stopped, the others applied new rows under moved keys');
+wait_applied('after the stop');
+landing_equal('key changes applied late', 'tag');
+
 # Phase 2: workers => 2, and captured DDL with the topic's partitions spread over both.
 # (changed under the writer: partitions move between workers while they flow)
 $w = writer(14);

@@ -226,6 +226,7 @@ sub decode_change
 		elsif ($f == 14) { $c{position} = $x; }
 		elsif ($f == 15) { $c{last_in_tx} = $x; }
 		elsif ($f == 23) { $c{system_id} = unpack('Q<', $x); }
+		elsif ($f == 27) { $c{old_key_elsewhere} = $x; }
 		elsif ($f == 18)
 		{
 			my %cm = (change_count => 0, end_lsn => 0, tables => []);
