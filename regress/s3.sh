@@ -79,7 +79,8 @@ JSON
 		-s3.port.iceberg="$s3_iceberg" -s3.port.lance="$s3_lance" \
 		-s3.config="$dir/identities.json" -s3.domainName=localhost \
 		> "$dir/weed.log" 2>&1 < /dev/null &
-	echo $! > "$dir/weed.pid"
+	pid=$!
+	echo "$pid" > "$dir/weed.pid"
 	endpoint="http://127.0.0.1:$s3"
 	deadline=$(( $(date +%s) + START_TIMEOUT ))
 	# Ready means a signed PUT into the bucket (created once) succeeds: the
@@ -87,7 +88,10 @@ JSON
 	probe="$dir/probe"
 	echo ready > "$probe"
 	while :; do
-		our_pid "$dir" >/dev/null || { tail -20 "$dir/weed.log" >&2; die "server exited during start"; }
+		# (alive: its cmdline is that of setsid or, once exec'd, weed; a
+		# zombie's is empty; our_pid would miss it before the exec)
+		[ -n "$(tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null)" ] ||
+			{ tail -20 "$dir/weed.log" >&2; die "server exited during start"; }
 		code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 --aws-sigv4 "aws:amz:us-east-1:s3" \
 			-u "$ACCESS:$SECRET" -X PUT "$endpoint/$BUCKET" 2>/dev/null || true)
 		case "$code" in
