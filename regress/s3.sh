@@ -88,10 +88,10 @@ JSON
 	probe="$dir/probe"
 	echo ready > "$probe"
 	while :; do
-		# (alive: its cmdline is that of setsid or, once exec'd, weed; a
-		# zombie's is empty; our_pid would miss it before the exec)
-		[ -n "$(tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null)" ] ||
-			{ tail -20 "$dir/weed.log" >&2; die "server exited during start"; }
+		# (alive by its state: our_pid reads cmdline, which is setsid's
+		# before the exec and empty during one; a zombie has exited)
+		state=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -c1)
+		case "$state" in ''|Z|X) tail -20 "$dir/weed.log" >&2; die "server exited during start" ;; esac
 		code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 --aws-sigv4 "aws:amz:us-east-1:s3" \
 			-u "$ACCESS:$SECRET" -X PUT "$endpoint/$BUCKET" 2>/dev/null || true)
 		case "$code" in
