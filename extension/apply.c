@@ -179,11 +179,11 @@ store_progress(const Subscription *sub, HTAB *parts)
 	hash_seq_init(&seq, parts);
 	while ((ps = hash_seq_search(&seq)) != NULL)
 	{
-		Oid			argtypes[17] = {INT4OID, TEXTOID, INT4OID, INT8OID, PG_LSNOID,
+		Oid			argtypes[18] = {INT4OID, TEXTOID, INT4OID, INT8OID, PG_LSNOID,
 			INT8OID, TIMESTAMPTZOID, INT8OID, FLOAT8OID, INT8OID, TEXTOID, INT8OID,
-		PG_LSNOID, INT8OID, TIMESTAMPTZOID, PG_LSNOID, FLOAT8OID};
-		Datum		args[17];
-		char		nulls[18] = "                 ";
+		PG_LSNOID, INT8OID, TIMESTAMPTZOID, PG_LSNOID, FLOAT8OID, INT8OID};
+		Datum		args[18];
+		char		nulls[19] = "                  ";
 
 		if (!ps->dirty)
 			continue;
@@ -233,19 +233,21 @@ store_progress(const Subscription *sub, HTAB *parts)
 			nulls[14] = nulls[15] = 'n';
 		if (ps->heartbeat_gap == 0)
 			nulls[16] = 'n';
+		args[17] = Int64GetDatum((int64) ps->last_timeline);
 		/* the applied position: a retry may have stored a newer one */
 		apply_sql_run("INSERT INTO walstar.subscription_offsets AS o"
 					  " (subscription_id, topic, partition, next_offset, last_commit_lsn,"
 					  "  last_position, last_commit_time, high_watermark,"
 					  "  messages_per_second, applied_messages, applied_at, source,"
 					  "  system_identifier, applied_commit_lsn, applied_position,"
-					  "  last_heartbeat_time, last_heartbeat_lsn, heartbeat_gap)"
+					  "  last_heartbeat_time, last_heartbeat_lsn, heartbeat_gap, last_timeline)"
 					  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, pg_catalog.now(),"
-					  "  $11, $12, $13, $14, $15, $16, $17)"
+					  "  $11, $12, $13, $14, $15, $16, $17, $18)"
 					  " ON CONFLICT (subscription_id, topic, partition) DO UPDATE"
 					  " SET next_offset = excluded.next_offset,"
 					  "  last_commit_lsn = excluded.last_commit_lsn,"
 					  "  last_position = excluded.last_position,"
+					  "  last_timeline = excluded.last_timeline,"
 					  "  last_commit_time = coalesce(excluded.last_commit_time, o.last_commit_time),"
 					  "  high_watermark = coalesce(excluded.high_watermark, o.high_watermark),"
 					  "  messages_per_second = excluded.messages_per_second,"
@@ -259,7 +261,7 @@ store_progress(const Subscription *sub, HTAB *parts)
 					  "  last_heartbeat_time = coalesce(excluded.last_heartbeat_time, o.last_heartbeat_time),"
 					  "  last_heartbeat_lsn = coalesce(excluded.last_heartbeat_lsn, o.last_heartbeat_lsn),"
 					  "  heartbeat_gap = coalesce(excluded.heartbeat_gap, o.heartbeat_gap)",
-					  17, argtypes, args, nulls);
+					  18, argtypes, args, nulls);
 		ps->stored = true;
 		ps->dirty = false;
 		ps->applied_at = now;
@@ -409,16 +411,15 @@ apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs, int n,
 			 * copy (or the stream before it) left is emptied first, and
 			 * anything older than the copy is superseded by it.
 			 */
-			if (c->commit_lsn != 0 && c->commit_lsn < landing_name_copy_lsn(entry->holder))
+			if (c->commit_lsn != 0 && landing_name_copy_cmp(entry->holder, c) < 0)
 			{
 				result->skipped++;
 				continue;
 			}
 			item->copy_start = c->op == WALSTAR__V1__OP__READ &&
-				c->commit_lsn > landing_name_copy_lsn(entry->holder);
+				landing_name_copy_cmp(entry->holder, c) > 0;
 			if (item->copy_start)
-				landing_name_set_copy_lsn(sub->landing_schema, relname, entry->holder,
-										  c->commit_lsn);
+				landing_name_set_copy(sub->landing_schema, relname, entry->holder, c);
 			if (entry->tb == NULL || item->copy_start || c->op == WALSTAR__V1__OP__DDL ||
 				entry->tb->ddl != NULL ||
 				(c->op != WALSTAR__V1__OP__TRUNCATE && !table_batch_same_columns(entry->tb, c)))

@@ -192,6 +192,7 @@ partition_state_get(HTAB *parts, const char *topic, int32 partition, bool create
 	{
 		ps->next_offset = -2;	/* RD_KAFKA_OFFSET_BEGINNING */
 		ps->stored = false;
+		ps->last_timeline = 0;
 		ps->last_commit_lsn = 0;
 		ps->last_position = 0;
 		ps->last_commit_time = 0;
@@ -236,7 +237,7 @@ partition_table_load(HTAB *parts, int32 subscription_id)
 							  " last_commit_lsn, last_position,"
 							  " (extract(epoch FROM last_commit_time) * 1000000)::int8,"
 							  " applied_messages, source, system_identifier,"
-							  " (extract(epoch FROM last_heartbeat_time) * 1000000)::int8"
+							  " (extract(epoch FROM last_heartbeat_time) * 1000000)::int8, last_timeline"
 							  " FROM walstar.subscription_offsets WHERE subscription_id = $1",
 							  1, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read walstar.subscription_offsets");
@@ -253,6 +254,7 @@ partition_table_load(HTAB *parts, int32 subscription_id)
 		ps->next_offset = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
 		ps->last_commit_lsn = DatumGetLSN(SPI_getbinval(tup, desc, 4, &isnull));
 		ps->last_position = (uint32) DatumGetInt64(SPI_getbinval(tup, desc, 5, &isnull));
+		ps->last_timeline = (uint32) DatumGetInt64(SPI_getbinval(tup, desc, 11, &isnull));
 		d = SPI_getbinval(tup, desc, 6, &isnull);
 		ps->last_commit_time = isnull ? 0 : DatumGetInt64(d);
 		ps->applied_messages = DatumGetInt64(SPI_getbinval(tup, desc, 7, &isnull));

@@ -579,6 +579,12 @@ ALTER TABLE @extschema@.subscription_offsets
 	ADD COLUMN last_heartbeat_lsn pg_lsn,
 	ADD COLUMN heartbeat_gap double precision;
 
+-- Source failover: positions and copy epochs carry the source's timeline
+ALTER TABLE @extschema@.subscription_offsets
+	ADD COLUMN last_timeline bigint NOT NULL DEFAULT 0;
+ALTER TABLE @extschema@.landing_tables
+	ADD COLUMN copy_timeline bigint NOT NULL DEFAULT 0;
+
 -- one row per partition, with the worker that applies it
 CREATE OR REPLACE VIEW @extschema@.subscription_status AS
 SELECT s.name AS subscription,
@@ -622,7 +628,8 @@ SELECT s.name AS subscription,
 		AND o.last_heartbeat_lsn > o.last_commit_lsn
 		AND now() - o.last_heartbeat_time <
 			pg_catalog.make_interval(secs => 3 * coalesce(o.heartbeat_gap, 10) + 1),
-		false) AS source_idle
+		false) AS source_idle,
+	o.last_timeline AS timeline
 FROM @extschema@.subscriptions s
 LEFT JOIN @extschema@.subscription_offsets o ON o.subscription_id = s.id
 LEFT JOIN @extschema@.subscription_workers w ON w.subscription_id = s.id

@@ -95,6 +95,10 @@ CREATE TABLE @extschema@.subscription_offsets (
 	last_heartbeat_time timestamptz,
 	last_heartbeat_lsn pg_lsn,
 	heartbeat_gap double precision,
+	-- the timeline of the last applied change, before its commit LSN in
+	-- the order of changes (a promoted standby reuses LSNs on a new
+	-- timeline); 0: not known (records from before the field)
+	last_timeline bigint NOT NULL DEFAULT 0,
 	PRIMARY KEY (subscription_id, topic, partition)
 );
 
@@ -123,6 +127,9 @@ CREATE TABLE @extschema@.landing_tables (
 	-- same record comes once per partition of the topic
 	ddl_commit_lsn pg_lsn,
 	ddl_position bigint,
+	-- the timeline of copy_lsn: a copy made on a newer timeline (after a
+	-- source failover) is newer whatever its LSN; 0: not known
+	copy_timeline bigint NOT NULL DEFAULT 0,
 	PRIMARY KEY (landing_schema, landing_table)
 );
 
@@ -810,7 +817,8 @@ SELECT s.name AS subscription,
 		AND o.last_heartbeat_lsn > o.last_commit_lsn
 		AND now() - o.last_heartbeat_time <
 			pg_catalog.make_interval(secs => 3 * coalesce(o.heartbeat_gap, 10) + 1),
-		false) AS source_idle
+		false) AS source_idle,
+	o.last_timeline AS timeline
 FROM @extschema@.subscriptions s
 LEFT JOIN @extschema@.subscription_offsets o ON o.subscription_id = s.id
 LEFT JOIN @extschema@.subscription_workers w ON w.subscription_id = s.id
