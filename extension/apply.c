@@ -165,8 +165,13 @@ note_heartbeat(PartitionState *ps, const Change *c)
 		return;
 	ps->heartbeat_gap = ps->heartbeat_time != 0 ? c->commit_time - ps->heartbeat_time : 0;
 	ps->heartbeat_time = c->commit_time;
-	if (c->lsn > ps->heartbeat_lsn)
+	/* its lsn is the walsender's on the sink's timeline: ordered as changes are */
+	if (stream_position_cmp(c->timeline, c->lsn, 0,
+							ps->heartbeat_timeline, ps->heartbeat_lsn, 0) > 0)
+	{
+		ps->heartbeat_timeline = c->timeline;
 		ps->heartbeat_lsn = c->lsn;
+	}
 }
 
 static void
@@ -179,11 +184,11 @@ store_progress(const Subscription *sub, HTAB *parts)
 	hash_seq_init(&seq, parts);
 	while ((ps = hash_seq_search(&seq)) != NULL)
 	{
-		Oid			argtypes[18] = {INT4OID, TEXTOID, INT4OID, INT8OID, PG_LSNOID,
+		Oid			argtypes[19] = {INT4OID, TEXTOID, INT4OID, INT8OID, PG_LSNOID,
 			INT8OID, TIMESTAMPTZOID, INT8OID, FLOAT8OID, INT8OID, TEXTOID, INT8OID,
-		PG_LSNOID, INT8OID, TIMESTAMPTZOID, PG_LSNOID, FLOAT8OID, INT8OID};
-		Datum		args[18];
-		char		nulls[19] = "                  ";
+		PG_LSNOID, INT8OID, TIMESTAMPTZOID, PG_LSNOID, FLOAT8OID, INT8OID, INT8OID};
+		Datum		args[19];
+		char		nulls[20] = "                   ";
 
 		if (!ps->dirty)
 			continue;
@@ -234,15 +239,19 @@ store_progress(const Subscription *sub, HTAB *parts)
 		if (ps->heartbeat_gap == 0)
 			nulls[16] = 'n';
 		args[17] = Int64GetDatum((int64) ps->last_timeline);
+		args[18] = Int64GetDatum((int64) ps->heartbeat_timeline);
+		if (ps->heartbeat_lsn == 0)
+			nulls[18] = 'n';
 		/* the applied position: a retry may have stored a newer one */
 		apply_sql_run("INSERT INTO walstar.subscription_offsets AS o"
 					  " (subscription_id, topic, partition, next_offset, last_commit_lsn,"
 					  "  last_position, last_commit_time, high_watermark,"
 					  "  messages_per_second, applied_messages, applied_at, source,"
 					  "  system_identifier, applied_commit_lsn, applied_position,"
-					  "  last_heartbeat_time, last_heartbeat_lsn, heartbeat_gap, last_timeline)"
+					  "  last_heartbeat_time, last_heartbeat_lsn, heartbeat_gap, last_timeline,"
+					  "  last_heartbeat_timeline)"
 					  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, pg_catalog.now(),"
-					  "  $11, $12, $13, $14, $15, $16, $17, $18)"
+					  "  $11, $12, $13, $14, $15, $16, $17, $18, $19)"
 					  " ON CONFLICT (subscription_id, topic, partition) DO UPDATE"
 					  " SET next_offset = excluded.next_offset,"
 					  "  last_commit_lsn = excluded.last_commit_lsn,"
@@ -260,8 +269,10 @@ store_progress(const Subscription *sub, HTAB *parts)
 					  "     (o.applied_commit_lsn, o.applied_position)) v ORDER BY 1 DESC, 2 DESC LIMIT 1),"
 					  "  last_heartbeat_time = coalesce(excluded.last_heartbeat_time, o.last_heartbeat_time),"
 					  "  last_heartbeat_lsn = coalesce(excluded.last_heartbeat_lsn, o.last_heartbeat_lsn),"
-					  "  heartbeat_gap = coalesce(excluded.heartbeat_gap, o.heartbeat_gap)",
-					  18, argtypes, args, nulls);
+					  "  heartbeat_gap = coalesce(excluded.heartbeat_gap, o.heartbeat_gap),"
+					  "  last_heartbeat_timeline ="
+					  "   coalesce(excluded.last_heartbeat_timeline, o.last_heartbeat_timeline)",
+					  19, argtypes, args, nulls);
 		ps->stored = true;
 		ps->dirty = false;
 		ps->applied_at = now;

@@ -35,6 +35,7 @@
  */
 #include "postgres.h"
 
+#include "fmgr.h"
 #include "utils/pg_lsn.h"
 #include "utils/timestamp.h"
 
@@ -68,6 +69,21 @@ stream_position_cmp(uint32 timeline_a, uint64 lsn_a, uint32 position_a,
 	if (position_a != position_b)
 		return position_a < position_b ? -1 : 1;
 	return 0;
+}
+
+/*
+ * walstar._position_cmp(timeline, commit LSN, position, ...): the same
+ * order for the SQL that compares stored positions.
+ */
+PG_FUNCTION_INFO_V1(walstar_position_cmp);
+
+Datum
+walstar_position_cmp(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT32(stream_position_cmp((uint32) PG_GETARG_INT64(0), PG_GETARG_LSN(1),
+										(uint32) PG_GETARG_INT64(2),
+										(uint32) PG_GETARG_INT64(3), PG_GETARG_LSN(4),
+										(uint32) PG_GETARG_INT64(5)));
 }
 
 static bool

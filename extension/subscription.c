@@ -213,6 +213,7 @@ partition_state_get(HTAB *parts, const char *topic, int32 partition, bool create
 		ps->applied_commit_lsn = 0;
 		ps->applied_position = 0;
 		ps->heartbeat_time = 0;
+		ps->heartbeat_timeline = 0;
 		ps->heartbeat_lsn = 0;
 		ps->heartbeat_gap = 0;
 	}

@@ -120,7 +120,8 @@ struct PartitionState
 									 * greatest of it and a retry's */
 	int64		heartbeat_time; /* the newest HEARTBEAT's commit time, us
 								 * since 1970, or 0 */
-	uint64		heartbeat_lsn;	/* its lsn */
+	uint32		heartbeat_timeline; /* the newest heartbeat position (timeline, */
+	uint64		heartbeat_lsn;	/* lsn) seen */
 	int64		heartbeat_gap;	/* us between the last two, or 0 unknown */
 };
 

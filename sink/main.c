@@ -680,7 +680,8 @@ read_stream(Sink *s, int *exit_code)
 						&s->heartbeat, &s->stream,
 						s->cfg.source_id ? s->cfg.source_id : s->repl.dbname,
 						strtoull(s->repl.system_id, NULL, 10),
-						s->tracker.server_pos, msg.send_time, now_ms());
+						s->repl.timeline, s->tracker.server_pos, msg.send_time,
+						now_ms());
 				if (msg.reply_requested)
 					send_status(s, false);
 				continue;

@@ -45,7 +45,7 @@ my $node = WalstarTest::Pipeline::analytics('fo_analytics', $kafka, 'fo',
 
 my $sink = WalstarTest::Sink->start(name => 'fo', conninfo => $ha->uri('app'), kafka => $kafka,
 	args => [ '--include-tables=public.a,public.b', '--topic-partitions=2', '--shutdown-timeout=5',
-		'--reconnect-max-backoff=1' ]);
+		'--reconnect-max-backoff=1', '--heartbeat-interval=1' ]);
 $sink->wait_log(qr/msg="streaming"/);
 
 my $script = "$PostgreSQL::Test::Utils::tmp_check/failover.sql";
@@ -135,6 +135,12 @@ is($node->safe_psql('ana', q{SELECT DISTINCT timeline FROM walstar.subscription_
 # 5. streaming goes on from the new primary
 $ha->psql('node2', 'app', q{UPDATE a SET n = n + 100 WHERE id % 10 = 0; DELETE FROM b WHERE id % 7 = 0});
 ok(landing_equals_primary('node2', 60), 'later changes of the new primary stream');
+# idle now: heartbeats of the new timeline, after its changes (the old
+# timeline's higher LSNs neither hide nor fake an idle source)
+ok($node->poll_query_until('ana', q{SELECT count(*) = 4 AND bool_and(o.last_heartbeat_timeline = 2)
+	AND bool_and(s.source_idle) FROM walstar.subscription_offsets o
+	JOIN walstar.subscription_status s USING (topic, partition)}),
+	'heartbeats on timeline 2 in every partition, source_idle');
 
 is($sink->stop, 0, 'clean stop');
 $node->stop;
