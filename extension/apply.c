@@ -142,9 +142,11 @@ mark_applied(const BatchItem *item)
 
 	if (ps == NULL || c->commit_lsn == 0)
 		return;
-	if (c->commit_lsn > ps->applied_commit_lsn ||
-		(c->commit_lsn == ps->applied_commit_lsn && c->position > ps->applied_position))
+	if (ps->applied_commit_lsn == 0 ||
+		stream_position_cmp(c->timeline, c->commit_lsn, c->position, ps->applied_timeline,
+							ps->applied_commit_lsn, ps->applied_position) > 0)
 	{
+		ps->applied_timeline = c->timeline;
 		ps->applied_commit_lsn = c->commit_lsn;
 		ps->applied_position = c->position;
 	}
@@ -184,11 +186,11 @@ store_progress(const Subscription *sub, HTAB *parts)
 	hash_seq_init(&seq, parts);
 	while ((ps = hash_seq_search(&seq)) != NULL)
 	{
-		Oid			argtypes[19] = {INT4OID, TEXTOID, INT4OID, INT8OID, PG_LSNOID,
+		Oid			argtypes[20] = {INT4OID, TEXTOID, INT4OID, INT8OID, PG_LSNOID,
 			INT8OID, TIMESTAMPTZOID, INT8OID, FLOAT8OID, INT8OID, TEXTOID, INT8OID,
-		PG_LSNOID, INT8OID, TIMESTAMPTZOID, PG_LSNOID, FLOAT8OID, INT8OID, INT8OID};
-		Datum		args[19];
-		char		nulls[20] = "                   ";
+		PG_LSNOID, INT8OID, TIMESTAMPTZOID, PG_LSNOID, FLOAT8OID, INT8OID, INT8OID, INT8OID};
+		Datum		args[20];
+		char		nulls[21] = "                    ";
 
 		if (!ps->dirty)
 			continue;
@@ -242,6 +244,7 @@ store_progress(const Subscription *sub, HTAB *parts)
 		args[18] = Int64GetDatum((int64) ps->heartbeat_timeline);
 		if (ps->heartbeat_lsn == 0)
 			nulls[18] = 'n';
+		args[19] = Int64GetDatum((int64) ps->applied_timeline);
 		/* the applied position: a retry may have stored a newer one */
 		apply_sql_run("INSERT INTO walstar.subscription_offsets AS o"
 					  " (subscription_id, topic, partition, next_offset, last_commit_lsn,"
@@ -249,9 +252,9 @@ store_progress(const Subscription *sub, HTAB *parts)
 					  "  messages_per_second, applied_messages, applied_at, source,"
 					  "  system_identifier, applied_commit_lsn, applied_position,"
 					  "  last_heartbeat_time, last_heartbeat_lsn, heartbeat_gap, last_timeline,"
-					  "  last_heartbeat_timeline)"
+					  "  last_heartbeat_timeline, applied_timeline)"
 					  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, pg_catalog.now(),"
-					  "  $11, $12, $13, $14, $15, $16, $17, $18, $19)"
+					  "  $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
 					  " ON CONFLICT (subscription_id, topic, partition) DO UPDATE"
 					  " SET next_offset = excluded.next_offset,"
 					  "  last_commit_lsn = excluded.last_commit_lsn,"
@@ -264,15 +267,19 @@ store_progress(const Subscription *sub, HTAB *parts)
 					  "  applied_at = excluded.applied_at,"
 					  "  source = excluded.source,"
 					  "  system_identifier = excluded.system_identifier,"
-					  "  (applied_commit_lsn, applied_position) ="
-					  "   (SELECT * FROM (VALUES (excluded.applied_commit_lsn, excluded.applied_position),"
-					  "     (o.applied_commit_lsn, o.applied_position)) v ORDER BY 1 DESC, 2 DESC LIMIT 1),"
+					  "  (applied_timeline, applied_commit_lsn, applied_position) ="
+					  "   (SELECT * FROM (VALUES (excluded.applied_timeline,"
+					  "      excluded.applied_commit_lsn, excluded.applied_position),"
+					  "     (o.applied_timeline, o.applied_commit_lsn, o.applied_position)) v(t, l, p)"
+					  "    ORDER BY v.l OPERATOR(pg_catalog.<>) '0/0' DESC,"
+					  "     walstar._position_cmp(v.t, v.l, v.p, o.applied_timeline,"
+					  "      o.applied_commit_lsn, o.applied_position) DESC LIMIT 1),"
 					  "  last_heartbeat_time = coalesce(excluded.last_heartbeat_time, o.last_heartbeat_time),"
 					  "  last_heartbeat_lsn = coalesce(excluded.last_heartbeat_lsn, o.last_heartbeat_lsn),"
 					  "  heartbeat_gap = coalesce(excluded.heartbeat_gap, o.heartbeat_gap),"
 					  "  last_heartbeat_timeline ="
 					  "   coalesce(excluded.last_heartbeat_timeline, o.last_heartbeat_timeline)",
-					  19, argtypes, args, nulls);
+					  20, argtypes, args, nulls);
 		ps->stored = true;
 		ps->dirty = false;
 		ps->applied_at = now;

@@ -208,8 +208,10 @@ partition_state_get(HTAB *parts, const char *topic, int32 partition, bool create
 		ps->source[0] = '\0';
 		ps->system_id = 0;
 		ps->parked = ps->pause = ps->resume = false;
+		ps->park_timeline = 0;
 		ps->park_lsn = 0;
 		ps->park_position = 0;
+		ps->applied_timeline = 0;
 		ps->applied_commit_lsn = 0;
 		ps->applied_position = 0;
 		ps->heartbeat_time = 0;

@@ -584,9 +584,40 @@ ALTER TABLE @extschema@.subscription_offsets
 	ADD COLUMN last_timeline bigint NOT NULL DEFAULT 0;
 ALTER TABLE @extschema@.landing_tables
 	ADD COLUMN copy_timeline bigint NOT NULL DEFAULT 0;
--- the timeline of last_heartbeat_lsn (the sink's, 0: not known)
+
+-- the timeline of last_heartbeat_lsn (the sink's, 0: not known), and of
+-- the other positions
 ALTER TABLE @extschema@.subscription_offsets
-	ADD COLUMN last_heartbeat_timeline bigint;
+	ADD COLUMN last_heartbeat_timeline bigint,
+	ADD COLUMN applied_timeline bigint NOT NULL DEFAULT 0;
+ALTER TABLE @extschema@.landing_tables
+	ADD COLUMN ddl_timeline bigint NOT NULL DEFAULT 0;
+ALTER TABLE @extschema@.ddl_barrier_arrivals
+	ADD COLUMN timeline bigint NOT NULL DEFAULT 0;
+
+-- forgets the timelines too
+CREATE OR REPLACE FUNCTION @extschema@.forget_source(subscription text)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	sub_id integer := @extschema@._reconfigure(subscription);
+	n bigint;
+BEGIN
+	UPDATE @extschema@.subscription_offsets o
+	SET source = NULL, system_identifier = NULL,
+		last_timeline = 0, last_commit_lsn = '0/0', last_position = 0,
+		applied_timeline = 0, applied_commit_lsn = '0/0', applied_position = 0
+	WHERE o.subscription_id = sub_id;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	DELETE FROM @extschema@.landing_tables l
+	USING @extschema@.subscriptions x
+	WHERE x.id = sub_id AND l.landing_schema OPERATOR(pg_catalog.=) x.landing_schema;
+	RETURN n;
+END
+$$;
 
 -- The order of two stream positions (timeline, commit LSN, position):
 -- -1, 0 or 1; timeline 0 (not known) equals any (stream_position.c).

@@ -101,6 +101,8 @@ CREATE TABLE @extschema@.subscription_offsets (
 	last_timeline bigint NOT NULL DEFAULT 0,
 	-- the timeline of last_heartbeat_lsn (the sink's, 0: not known)
 	last_heartbeat_timeline bigint,
+	-- the timeline of applied_commit_lsn (0: not known)
+	applied_timeline bigint NOT NULL DEFAULT 0,
 	PRIMARY KEY (subscription_id, topic, partition)
 );
 
@@ -132,6 +134,8 @@ CREATE TABLE @extschema@.landing_tables (
 	-- the timeline of copy_lsn: a copy made on a newer timeline (after a
 	-- source failover) is newer whatever its LSN; 0: not known
 	copy_timeline bigint NOT NULL DEFAULT 0,
+	-- the timeline of ddl_commit_lsn (0: not known)
+	ddl_timeline bigint NOT NULL DEFAULT 0,
 	PRIMARY KEY (landing_schema, landing_table)
 );
 
@@ -163,6 +167,8 @@ CREATE TABLE @extschema@.ddl_barrier_arrivals (
 	partition integer NOT NULL,
 	commit_lsn pg_lsn NOT NULL,
 	position bigint NOT NULL,
+	-- the timeline of commit_lsn (0: not known)
+	timeline bigint NOT NULL DEFAULT 0,
 	PRIMARY KEY (subscription_id, topic, partition)
 );
 
@@ -684,8 +690,8 @@ DECLARE
 BEGIN
 	UPDATE @extschema@.subscription_offsets o
 	SET source = NULL, system_identifier = NULL,
-		last_commit_lsn = '0/0', last_position = 0,
-		applied_commit_lsn = '0/0', applied_position = 0
+		last_timeline = 0, last_commit_lsn = '0/0', last_position = 0,
+		applied_timeline = 0, applied_commit_lsn = '0/0', applied_position = 0
 	WHERE o.subscription_id = sub_id;
 	GET DIAGNOSTICS n = ROW_COUNT;
 	DELETE FROM @extschema@.landing_tables l

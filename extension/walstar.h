@@ -109,13 +109,15 @@ struct PartitionState
 	uint64		system_id;		/* Change.system_id of its changes */
 	bool		parked;			/* waits at a DDL record for the topic's other
 								 * partitions (ddl_barrier.c) */
-	uint64		park_lsn;		/* that record's (commit LSN, ... */
+	uint32		park_timeline;	/* that record's (timeline, ... */
+	uint64		park_lsn;		/* ... commit LSN, ... */
 	uint32		park_position;	/* ... position) */
 	bool		pause;			/* parked in this batch: to pause after it */
 	bool		resume;			/* released in this batch: to fetch again
 								 * from next_offset after it */
-	uint64		applied_commit_lsn; /* newest change this worker applied
-									 * into a landing table (commit LSN, ... */
+	uint32		applied_timeline;	/* newest change this worker applied
+									 * into a landing table (timeline, ... */
+	uint64		applied_commit_lsn; /* ... commit LSN, ... */
 	uint32		applied_position;	/* ... position); the stored one is the
 									 * greatest of it and a retry's */
 	int64		heartbeat_time; /* the newest HEARTBEAT's commit time, us
@@ -156,6 +158,7 @@ typedef struct LandingState
 	char	  **names;			/* column names */
 	char	  **types;			/* landing types (Column.landing_type) */
 	/* the last captured DDL record applied (landing_ddl.c), or 0/0 */
+	uint32		ddl_timeline;
 	uint64		ddl_lsn;
 	int64		ddl_position;
 } LandingState;
@@ -165,8 +168,7 @@ extern void landing_state_write_copy_lsn(const char *schema, const char *relname
 										 uint32 timeline, uint64 lsn);
 extern void landing_state_write_layout(const char *schema, const char *relname, int n,
 									   const int32 *attnums, char **names, char **types);
-extern void landing_state_write_ddl(const char *schema, const char *relname, uint64 lsn,
-									int64 position);
+extern void landing_state_write_ddl(const char *schema, const char *relname, const Change *c);
 
 /* landing_table.c: landing-table DDL, following the source's column layout */
 extern char **landing_table_prepare(const char *schema, const char *relname,
