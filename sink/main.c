@@ -144,18 +144,20 @@ send_status(Sink *s, bool reply_requested)
 	atomic_store(&metrics.confirmed_lsn, flush);
 }
 
-/* SIGTERM while creating a slot: the server drops the unfinished one. */
+/* SIGTERM while creating a slot or copying: what is unfinished is redone. */
 static void __attribute__((noreturn))
-exit_stopped_creating(Sink *s, const char *slot)
+exit_stopped(Sink *s, const char *component, const char *slot,
+			 const char *what)
 {
-	log_info("replication",
-			 "slot=%s msg=\"stopped while creating the slot; it is "
-			 "created at the next start\"",
-			 slot);
+	log_info(component, "slot=%s msg=\"%s\"", slot, what);
 	replication_close(&s->repl);
 	producer_destroy(s->producer);
 	exit(0);
 }
+
+/* the server drops an unfinished slot */
+#define STOPPED_CREATING                                                      \
+	"stopped while creating the slot; it is created at the next start"
 
 /*
  * Create the slot (exporting a snapshot unless snapshot = never) and copy
@@ -176,7 +178,7 @@ create_slot_and_copy(Sink *s, const char *slot, bool temporary)
 						  sizeof(err)))
 	{
 		if (stop_requested)
-			exit_stopped_creating(s, slot);
+			exit_stopped(s, "replication", slot, STOPPED_CREATING);
 		die(s, "replication", err);
 	}
 	producer_set_quiet(s->producer, false);
@@ -189,15 +191,9 @@ create_slot_and_copy(Sink *s, const char *slot, bool temporary)
 					  &s->stream, &stop_requested, err, sizeof(err)))
 	{
 		if (stop_requested)
-		{
-			log_info("snapshot",
-					 "slot=%s msg=\"stopped before the snapshot "
-					 "was complete; it is redone at the next start\"",
-					 slot);
-			replication_close(&s->repl);
-			producer_destroy(s->producer);
-			exit(0);
-		}
+			exit_stopped(s, "snapshot", slot,
+						 "stopped before the snapshot was complete; it is "
+						 "redone at the next start");
 		die(s, "snapshot", err);
 	}
 	if (!temporary &&
@@ -254,7 +250,7 @@ recover_failover(Sink *s, uint32_t previous)
 						  &stop_requested, err, sizeof(err)))
 	{
 		if (stop_requested)
-			exit_stopped_creating(s, s->cfg.slot);
+			exit_stopped(s, "replication", s->cfg.slot, STOPPED_CREATING);
 		die(s, "replication", err);
 	}
 	log_info("replication", "slot=%s consistent_point=%s msg=\"slot created\"",
