@@ -57,4 +57,15 @@
 #define MARK_GUC_PREFIX_RESERVED(prefix) EmitWarningsOnPlaceholders(prefix)
 #endif
 
+/*
+ * The timeline WAL is written on now: InsertTimeLineID since PostgreSQL 15
+ * (logical decoding runs on a primary there), the ThisTimeLineID global
+ * before.
+ */
+#if PG_VERSION_NUM >= 150000
+#define CURRENT_TIMELINE() GetWALInsertionTimeLine()
+#else
+#define CURRENT_TIMELINE() ThisTimeLineID
+#endif
+
 #endif							/* WALSTAR_COMPAT_H */

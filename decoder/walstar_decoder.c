@@ -35,6 +35,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/timeline.h"
 #include "access/transam.h"
 #include "access/xlog.h"
 #include "access/xact.h"
@@ -246,6 +247,8 @@ decoder_startup(LogicalDecodingContext *ctx, OutputPluginOptions *opt,
 	initStringInfo(&state->pending);
 	initStringInfo(&state->next);
 	relation_cache_init(ctx->context);
+	/* fixed while decoding: PostgreSQL 15 decodes on a primary only */
+	state->timelines = readTimeLineHistory(CURRENT_TIMELINE());
 	MemoryContextSwitchTo(oldcxt);
 
 	ctx->output_plugin_private = state;
@@ -376,6 +379,19 @@ unix_micros(TimestampTz t)
 	return t + WALSTAR_PG_EPOCH_USECS;
 }
 
+/*
+ * The timeline of the WAL at lsn: the position of a change is (timeline,
+ * commit LSN, position), since a promoted standby reuses the LSNs its old
+ * primary wrote after the fork.  Taken from the history rather than the
+ * server's current timeline, so that a commit written before a promotion
+ * keeps its timeline when it is decoded (or resent) after it.
+ */
+static uint32
+timeline_of(DecoderState *state, XLogRecPtr lsn)
+{
+	return tliOfPointInHistory(lsn, state->timelines);
+}
+
 /* Fields every record of a transaction carries. */
 static void
 init_change(LogicalDecodingContext *ctx, Walstar__V1__Change *msg,
@@ -401,6 +417,9 @@ init_change(LogicalDecodingContext *ctx, Walstar__V1__Change *msg,
 		if (top->gid != NULL)
 			msg->gid = top->gid;
 	}
+	msg->timeline = msg->commit_lsn != 0 ?
+		timeline_of(state, msg->commit_lsn) :
+		((TimeLineHistoryEntry *) linitial(state->timelines))->tli;
 }
 
 /*

@@ -131,6 +131,8 @@ typedef struct DecoderState
 	StringInfoData next;		/* encoding buffer of the newest record */
 	uint16		origin_id;		/* origin whose name is cached below */
 	char	   *origin_name;	/* its name, or NULL */
+	List	   *timelines;		/* this server's timeline history
+								 * (TimeLineHistoryEntry), newest first */
 } DecoderState;
 
 /* options.c */

@@ -142,9 +142,11 @@ mark_applied(const BatchItem *item)
 
 	if (ps == NULL || c->commit_lsn == 0)
 		return;
-	if (c->commit_lsn > ps->applied_commit_lsn ||
-		(c->commit_lsn == ps->applied_commit_lsn && c->position > ps->applied_position))
+	if (ps->applied_commit_lsn == 0 ||
+		stream_position_cmp(c->timeline, c->commit_lsn, c->position, ps->applied_timeline,
+							ps->applied_commit_lsn, ps->applied_position) > 0)
 	{
+		ps->applied_timeline = c->timeline;
 		ps->applied_commit_lsn = c->commit_lsn;
 		ps->applied_position = c->position;
 	}
@@ -165,8 +167,13 @@ note_heartbeat(PartitionState *ps, const Change *c)
 		return;
 	ps->heartbeat_gap = ps->heartbeat_time != 0 ? c->commit_time - ps->heartbeat_time : 0;
 	ps->heartbeat_time = c->commit_time;
-	if (c->lsn > ps->heartbeat_lsn)
+	/* its lsn is the walsender's on the sink's timeline: ordered as changes are */
+	if (stream_position_cmp(c->timeline, c->lsn, 0,
+							ps->heartbeat_timeline, ps->heartbeat_lsn, 0) > 0)
+	{
+		ps->heartbeat_timeline = c->timeline;
 		ps->heartbeat_lsn = c->lsn;
+	}
 }
 
 static void
@@ -179,11 +186,11 @@ store_progress(const Subscription *sub, HTAB *parts)
 	hash_seq_init(&seq, parts);
 	while ((ps = hash_seq_search(&seq)) != NULL)
 	{
-		Oid			argtypes[17] = {INT4OID, TEXTOID, INT4OID, INT8OID, PG_LSNOID,
+		Oid			argtypes[20] = {INT4OID, TEXTOID, INT4OID, INT8OID, PG_LSNOID,
 			INT8OID, TIMESTAMPTZOID, INT8OID, FLOAT8OID, INT8OID, TEXTOID, INT8OID,
-		PG_LSNOID, INT8OID, TIMESTAMPTZOID, PG_LSNOID, FLOAT8OID};
-		Datum		args[17];
-		char		nulls[18] = "                 ";
+		PG_LSNOID, INT8OID, TIMESTAMPTZOID, PG_LSNOID, FLOAT8OID, INT8OID, INT8OID, INT8OID};
+		Datum		args[20];
+		char		nulls[21] = "                    ";
 
 		if (!ps->dirty)
 			continue;
@@ -233,19 +240,26 @@ store_progress(const Subscription *sub, HTAB *parts)
 			nulls[14] = nulls[15] = 'n';
 		if (ps->heartbeat_gap == 0)
 			nulls[16] = 'n';
+		args[17] = Int64GetDatum((int64) ps->last_timeline);
+		args[18] = Int64GetDatum((int64) ps->heartbeat_timeline);
+		if (ps->heartbeat_lsn == 0)
+			nulls[18] = 'n';
+		args[19] = Int64GetDatum((int64) ps->applied_timeline);
 		/* the applied position: a retry may have stored a newer one */
 		apply_sql_run("INSERT INTO walstar.subscription_offsets AS o"
 					  " (subscription_id, topic, partition, next_offset, last_commit_lsn,"
 					  "  last_position, last_commit_time, high_watermark,"
 					  "  messages_per_second, applied_messages, applied_at, source,"
 					  "  system_identifier, applied_commit_lsn, applied_position,"
-					  "  last_heartbeat_time, last_heartbeat_lsn, heartbeat_gap)"
+					  "  last_heartbeat_time, last_heartbeat_lsn, heartbeat_gap, last_timeline,"
+					  "  last_heartbeat_timeline, applied_timeline)"
 					  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, pg_catalog.now(),"
-					  "  $11, $12, $13, $14, $15, $16, $17)"
+					  "  $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
 					  " ON CONFLICT (subscription_id, topic, partition) DO UPDATE"
 					  " SET next_offset = excluded.next_offset,"
 					  "  last_commit_lsn = excluded.last_commit_lsn,"
 					  "  last_position = excluded.last_position,"
+					  "  last_timeline = excluded.last_timeline,"
 					  "  last_commit_time = coalesce(excluded.last_commit_time, o.last_commit_time),"
 					  "  high_watermark = coalesce(excluded.high_watermark, o.high_watermark),"
 					  "  messages_per_second = excluded.messages_per_second,"
@@ -253,13 +267,19 @@ store_progress(const Subscription *sub, HTAB *parts)
 					  "  applied_at = excluded.applied_at,"
 					  "  source = excluded.source,"
 					  "  system_identifier = excluded.system_identifier,"
-					  "  (applied_commit_lsn, applied_position) ="
-					  "   (SELECT * FROM (VALUES (excluded.applied_commit_lsn, excluded.applied_position),"
-					  "     (o.applied_commit_lsn, o.applied_position)) v ORDER BY 1 DESC, 2 DESC LIMIT 1),"
+					  "  (applied_timeline, applied_commit_lsn, applied_position) ="
+					  "   (SELECT * FROM (VALUES (excluded.applied_timeline,"
+					  "      excluded.applied_commit_lsn, excluded.applied_position),"
+					  "     (o.applied_timeline, o.applied_commit_lsn, o.applied_position)) v(t, l, p)"
+					  "    ORDER BY v.l OPERATOR(pg_catalog.<>) '0/0' DESC,"
+					  "     walstar._position_cmp(v.t, v.l, v.p, o.applied_timeline,"
+					  "      o.applied_commit_lsn, o.applied_position) DESC LIMIT 1),"
 					  "  last_heartbeat_time = coalesce(excluded.last_heartbeat_time, o.last_heartbeat_time),"
 					  "  last_heartbeat_lsn = coalesce(excluded.last_heartbeat_lsn, o.last_heartbeat_lsn),"
-					  "  heartbeat_gap = coalesce(excluded.heartbeat_gap, o.heartbeat_gap)",
-					  17, argtypes, args, nulls);
+					  "  heartbeat_gap = coalesce(excluded.heartbeat_gap, o.heartbeat_gap),"
+					  "  last_heartbeat_timeline ="
+					  "   coalesce(excluded.last_heartbeat_timeline, o.last_heartbeat_timeline)",
+					  20, argtypes, args, nulls);
 		ps->stored = true;
 		ps->dirty = false;
 		ps->applied_at = now;
@@ -409,16 +429,15 @@ apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs, int n,
 			 * copy (or the stream before it) left is emptied first, and
 			 * anything older than the copy is superseded by it.
 			 */
-			if (c->commit_lsn != 0 && c->commit_lsn < landing_name_copy_lsn(entry->holder))
+			if (c->commit_lsn != 0 && landing_name_copy_cmp(entry->holder, c) < 0)
 			{
 				result->skipped++;
 				continue;
 			}
 			item->copy_start = c->op == WALSTAR__V1__OP__READ &&
-				c->commit_lsn > landing_name_copy_lsn(entry->holder);
+				landing_name_copy_cmp(entry->holder, c) > 0;
 			if (item->copy_start)
-				landing_name_set_copy_lsn(sub->landing_schema, relname, entry->holder,
-										  c->commit_lsn);
+				landing_name_set_copy(sub->landing_schema, relname, entry->holder, c);
 			if (entry->tb == NULL || item->copy_start || c->op == WALSTAR__V1__OP__DDL ||
 				entry->tb->ddl != NULL ||
 				(c->op != WALSTAR__V1__OP__TRUNCATE && !table_batch_same_columns(entry->tb, c)))

@@ -5,11 +5,11 @@
  *		topic has reached it.
  *
  * The sink sends a DDL record to every partition of the table's topic, at
- * the same (commit LSN, position). Partitions are consumed independently,
- * so a lagging partition may still hold changes from before the schema
- * change, in the old layout, when another partition meets the DDL record:
- * applied then, a retyped column would receive unconverted values. So the
- * first partitions to meet the record park at it (this batch skips it and
+ * the same (timeline, commit LSN, position). Partitions are consumed
+ * independently, so a lagging partition may still hold changes from before
+ * the schema change, in the old layout, when another partition meets the
+ * DDL record: applied then, a retyped column would receive unconverted
+ * values. So the first partitions to meet the record park at it (this batch skips it and
  * their later messages, next_offset stays on it, consumer_apply_barriers
  * pauses them), and the partition that meets it last applies it and
  * releases the others, which fetch again from their copy of the record
@@ -54,24 +54,32 @@ ddl_barrier_init(int32 subscription_id)
 	barrier_subscription = subscription_id;
 }
 
+/* Positions are the DDL record c's (timeline, commit LSN, position). */
 static bool
-at_or_after(uint64 lsn, uint32 position, uint64 at_lsn, uint32 at_position)
+parked_at(const PartitionState *ps, const Change *c)
 {
-	return lsn > at_lsn || (lsn == at_lsn && position >= at_position);
+	return ps->parked &&
+		stream_position_cmp(ps->park_timeline, ps->park_lsn, ps->park_position,
+							c->timeline, c->commit_lsn, c->position) == 0;
 }
 
-static bool
-parked_at(const PartitionState *ps, uint64 lsn, uint32 position)
+/* The position of the DDL record ps is parked at, as a Change. */
+static const Change *
+parked_record(const PartitionState *ps, Change *at)
 {
-	return ps->parked && ps->park_lsn == lsn && ps->park_position == position;
+	memset(at, 0, sizeof(*at));
+	at->timeline = ps->park_timeline;
+	at->commit_lsn = ps->park_lsn;
+	at->position = ps->park_position;
+	return at;
 }
 
-/* Whether another worker's partition q has reached (lsn, position). */
+/* Whether another worker's partition q has reached c. */
 static bool
-reached_elsewhere(const PartitionState *q, uint64 lsn, uint32 position)
+reached_elsewhere(const PartitionState *q, const Change *c)
 {
-	Oid			argtypes[5] = {INT4OID, TEXTOID, INT4OID, PG_LSNOID, INT8OID};
-	Datum		args[5];
+	Oid			argtypes[6] = {INT4OID, TEXTOID, INT4OID, PG_LSNOID, INT8OID, INT8OID};
+	Datum		args[6];
 	BookkeepingUser save;
 	bool		isnull;
 	bool		reached;
@@ -79,17 +87,19 @@ reached_elsewhere(const PartitionState *q, uint64 lsn, uint32 position)
 	args[0] = Int32GetDatum(barrier_subscription);
 	args[1] = CStringGetTextDatum(q->key.topic);
 	args[2] = Int32GetDatum(q->key.partition);
-	args[3] = LSNGetDatum(lsn);
-	args[4] = Int64GetDatum((int64) position);
+	args[3] = LSNGetDatum(c->commit_lsn);
+	args[4] = Int64GetDatum((int64) c->position);
+	args[5] = Int64GetDatum((int64) c->timeline);
 	bookkeeping_begin(&save);
 	if (SPI_execute_with_args("SELECT EXISTS (SELECT FROM walstar.subscription_offsets o"
 							  "  WHERE o.subscription_id = $1 AND o.topic = $2 AND o.partition = $3"
-							  "  AND (o.last_commit_lsn > $4"
-							  "   OR (o.last_commit_lsn = $4 AND o.last_position >= $5)))"
+							  "  AND walstar._position_cmp(o.last_timeline, o.last_commit_lsn,"
+							  "   o.last_position, $6, $4, $5) >= 0)"
 							  " OR EXISTS (SELECT FROM walstar.ddl_barrier_arrivals a"
 							  "  WHERE a.subscription_id = $1 AND a.topic = $2 AND a.partition = $3"
-							  "  AND a.commit_lsn = $4 AND a.position = $5)",
-							  5, argtypes, args, NULL, false, 1) != SPI_OK_SELECT ||
+							  "  AND walstar._position_cmp(a.timeline, a.commit_lsn, a.position,"
+							  "   $6, $4, $5) = 0)",
+							  6, argtypes, args, NULL, false, 1) != SPI_OK_SELECT ||
 		SPI_processed != 1)
 		elog(ERROR, "could not read walstar.subscription_offsets");
 	reached = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
@@ -99,12 +109,11 @@ reached_elsewhere(const PartitionState *q, uint64 lsn, uint32 position)
 }
 
 /*
- * Whether every partition of ps's topic but ps has reached (lsn, position);
- * *spans: some of them belong to other workers.
+ * Whether every partition of ps's topic but ps has reached c; *spans: some
+ * of them belong to other workers.
  */
 static bool
-all_reached(HTAB *parts, const PartitionState *ps, uint64 lsn, uint32 position,
-			bool *spans)
+all_reached(HTAB *parts, const PartitionState *ps, const Change *c, bool *spans)
 {
 	HASH_SEQ_STATUS seq;
 	PartitionState *q;
@@ -122,13 +131,14 @@ all_reached(HTAB *parts, const PartitionState *ps, uint64 lsn, uint32 position,
 			continue;
 		if (q->assigned)
 		{
-			if (!parked_at(q, lsn, position) &&
-				!at_or_after(q->last_commit_lsn, q->last_position, lsn, position))
+			if (!parked_at(q, c) &&
+				stream_position_cmp(q->last_timeline, q->last_commit_lsn, q->last_position,
+									c->timeline, c->commit_lsn, c->position) < 0)
 				all = false;
 		}
 		else if (q->elsewhere && barrier_subscription != 0)
 		{
-			if (!reached_elsewhere(q, lsn, position))
+			if (!reached_elsewhere(q, c))
 				all = false;
 		}
 	}
@@ -137,27 +147,29 @@ all_reached(HTAB *parts, const PartitionState *ps, uint64 lsn, uint32 position,
 
 /* Write or remove ps's arrival row, in the batch's transaction. */
 static void
-store_arrival(const PartitionState *ps, uint64 lsn, uint32 position, bool arrived)
+store_arrival(const PartitionState *ps, const Change *c, bool arrived)
 {
-	Oid			argtypes[5] = {INT4OID, TEXTOID, INT4OID, PG_LSNOID, INT8OID};
-	Datum		args[5];
+	Oid			argtypes[6] = {INT4OID, TEXTOID, INT4OID, PG_LSNOID, INT8OID, INT8OID};
+	Datum		args[6];
 	BookkeepingUser save;
 	int			ret;
 
 	args[0] = Int32GetDatum(barrier_subscription);
 	args[1] = CStringGetTextDatum(ps->key.topic);
 	args[2] = Int32GetDatum(ps->key.partition);
-	args[3] = LSNGetDatum(lsn);
-	args[4] = Int64GetDatum((int64) position);
+	args[3] = LSNGetDatum(c->commit_lsn);
+	args[4] = Int64GetDatum((int64) c->position);
+	args[5] = Int64GetDatum((int64) c->timeline);
 	bookkeeping_begin(&save);
 	if (arrived)
 		ret = SPI_execute_with_args("INSERT INTO walstar.ddl_barrier_arrivals AS a"
-									" (subscription_id, topic, partition, commit_lsn, position)"
-									" VALUES ($1, $2, $3, $4, $5)"
+									" (subscription_id, topic, partition, commit_lsn, position,"
+									"  timeline)"
+									" VALUES ($1, $2, $3, $4, $5, $6)"
 									" ON CONFLICT (subscription_id, topic, partition) DO UPDATE"
 									" SET commit_lsn = excluded.commit_lsn,"
-									"  position = excluded.position",
-									5, argtypes, args, NULL, false, 0) == SPI_OK_INSERT;
+									"  position = excluded.position, timeline = excluded.timeline",
+									6, argtypes, args, NULL, false, 0) == SPI_OK_INSERT;
 	else
 		ret = SPI_execute_with_args("DELETE FROM walstar.ddl_barrier_arrivals"
 									" WHERE subscription_id = $1 AND topic = $2 AND partition = $3",
@@ -184,9 +196,9 @@ lock_topic(const char *topic)
 						Int32GetDatum((int32) (h ^ (uint32) barrier_subscription)));
 }
 
-/* Release ps's own partitions parked at (lsn, position). */
+/* Release ps's own partitions parked at c. */
 static void
-release(HTAB *parts, const PartitionState *ps, uint64 lsn, uint32 position)
+release(HTAB *parts, const PartitionState *ps, const Change *c)
 {
 	HASH_SEQ_STATUS seq;
 	PartitionState *q;
@@ -195,7 +207,7 @@ release(HTAB *parts, const PartitionState *ps, uint64 lsn, uint32 position)
 	while ((q = hash_seq_search(&seq)) != NULL)
 	{
 		if (q != ps && strcmp(q->key.topic, ps->key.topic) == 0 &&
-			parked_at(q, lsn, position))
+			parked_at(q, c))
 		{
 			q->parked = false;
 			q->pause = false;
@@ -225,19 +237,20 @@ ddl_barrier_pass(HTAB *parts, PartitionState *ps, const Change *c)
 	if (spans && barrier_subscription != 0)
 		lock_topic(ps->key.topic);
 
-	if (!all_reached(parts, ps, c->commit_lsn, c->position, &spans))
+	if (!all_reached(parts, ps, c, &spans))
 	{
 		ps->parked = true;
 		ps->pause = true;
+		ps->park_timeline = c->timeline;
 		ps->park_lsn = c->commit_lsn;
 		ps->park_position = c->position;
 		if (spans && barrier_subscription != 0)
-			store_arrival(ps, c->commit_lsn, c->position, true);
+			store_arrival(ps, c, true);
 		return false;
 	}
 	if (spans && barrier_subscription != 0)
-		store_arrival(ps, c->commit_lsn, c->position, false);
-	release(parts, ps, c->commit_lsn, c->position);
+		store_arrival(ps, c, false);
+	release(parts, ps, c);
 	return true;
 }
 
@@ -275,12 +288,13 @@ ddl_barrier_poll(HTAB *parts)
 	ListCell   *lc;
 	bool		spans;
 	bool		any;
+	Change		at;
 
 	hash_seq_init(&seq, parts);
 	while ((ps = hash_seq_search(&seq)) != NULL)
 	{
 		if (ps->parked && !ps->resume &&
-			all_reached(parts, ps, ps->park_lsn, ps->park_position, &spans))
+			all_reached(parts, ps, parked_record(ps, &at), &spans))
 			ready = lappend(ready, ps);
 	}
 	foreach(lc, ready)
@@ -292,7 +306,7 @@ ddl_barrier_poll(HTAB *parts)
 				(errmsg("partition %d of topic \"%s\" passes the DDL record at %X/%X",
 						ps->key.partition, ps->key.topic, LSN_FORMAT_ARGS(ps->park_lsn)),
 				 errdetail("Every partition of the topic has reached it, also those of other workers.")));
-		release(parts, ps, ps->park_lsn, ps->park_position);
+		release(parts, ps, parked_record(ps, &at));
 		ps->parked = false;
 		ps->pause = false;
 		ps->resume = true;

@@ -86,10 +86,11 @@ check_letter_position(int64 id, int32 subscription_id, const char *topic,
 	bool		isnull;
 	uint64		lsn;
 	uint32		position;
+	uint32		timeline;
 	Datum		d;
 
 	if (SPI_execute_with_args("SELECT o.applied_commit_lsn, o.applied_position,"
-							  " o.source, o.system_identifier"
+							  " o.source, o.system_identifier, o.applied_timeline"
 							  " FROM walstar.subscription_offsets o"
 							  " WHERE o.subscription_id = $1 AND o.topic = $2 AND o.partition = $3"
 							  " FOR UPDATE",
@@ -100,6 +101,7 @@ check_letter_position(int64 id, int32 subscription_id, const char *topic,
 	desc = SPI_tuptable->tupdesc;
 	lsn = DatumGetLSN(SPI_getbinval(tup, desc, 1, &isnull));
 	position = (uint32) DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+	timeline = (uint32) DatumGetInt64(SPI_getbinval(tup, desc, 5, &isnull));
 	d = SPI_getbinval(tup, desc, 3, &isnull);
 	if (!isnull &&
 		(strcmp(TextDatumGetCString(d), c->source) != 0 ||
@@ -116,14 +118,15 @@ check_letter_position(int64 id, int32 subscription_id, const char *topic,
 				 errmsg("dead letter " INT64_FORMAT " has no commit LSN to compare with the changes its partition has applied",
 						id),
 				 errhint("Apply it anyway with walstar.retry_dead_letter(" INT64_FORMAT ", force => true).", id)));
-	if (c->commit_lsn < lsn || (c->commit_lsn == lsn && c->position <= position))
+	if (lsn != 0 &&
+		stream_position_cmp(c->timeline, c->commit_lsn, c->position, timeline, lsn, position) <= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("dead letter " INT64_FORMAT " is not newer than the changes its partition has applied",
 						id),
-				 errdetail("Its change is at commit LSN %X/%X position %u; topic \"%s\" partition %d has applied one at commit LSN %X/%X position %u since, which may be a newer version of the same row.",
-						   LSN_FORMAT_ARGS(c->commit_lsn), c->position, topic, partition,
-						   LSN_FORMAT_ARGS(lsn), position),
+				 errdetail("Its change is at timeline %u commit LSN %X/%X position %u; topic \"%s\" partition %d has applied one at timeline %u commit LSN %X/%X position %u since, which may be a newer version of the same row.",
+						   c->timeline, LSN_FORMAT_ARGS(c->commit_lsn), c->position, topic,
+						   partition, timeline, LSN_FORMAT_ARGS(lsn), position),
 				 errhint("Discard it with walstar.discard_dead_letter(" INT64_FORMAT "), or apply it anyway with walstar.retry_dead_letter(" INT64_FORMAT ", force => true).",
 						 id, id)));
 }
@@ -133,19 +136,20 @@ static void
 store_letter_position(int32 subscription_id, const char *topic, int32 partition,
 					  const Change *c)
 {
-	Oid			argtypes[5] = {INT4OID, TEXTOID, INT4OID, PG_LSNOID, INT8OID};
-	Datum		args[5] = {Int32GetDatum(subscription_id), CStringGetTextDatum(topic),
+	Oid			argtypes[6] = {INT4OID, TEXTOID, INT4OID, PG_LSNOID, INT8OID, INT8OID};
+	Datum		args[6] = {Int32GetDatum(subscription_id), CStringGetTextDatum(topic),
 		Int32GetDatum(partition), LSNGetDatum(c->commit_lsn),
-	Int64GetDatum((int64) c->position)};
+	Int64GetDatum((int64) c->position), Int64GetDatum((int64) c->timeline)};
 
 	if (c->commit_lsn == 0)
 		return;
 	if (SPI_execute_with_args("UPDATE walstar.subscription_offsets o"
-							  " SET applied_commit_lsn = $4, applied_position = $5"
+							  " SET applied_timeline = $6, applied_commit_lsn = $4, applied_position = $5"
 							  " WHERE o.subscription_id = $1 AND o.topic = $2 AND o.partition = $3"
-							  " AND (o.applied_commit_lsn, o.applied_position)"
-							  "  OPERATOR(pg_catalog.<) ($4, $5)",
-							  5, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
+							  " AND (o.applied_commit_lsn OPERATOR(pg_catalog.=) '0/0'"
+							  "  OR walstar._position_cmp(o.applied_timeline, o.applied_commit_lsn,"
+							  "   o.applied_position, $6, $4, $5) < 0)",
+							  6, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not update walstar.subscription_offsets");
 }
 

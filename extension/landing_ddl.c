@@ -64,8 +64,8 @@ ddl_seen(const char *schema, const char *relname, const Change *c)
 
 	if (!landing_state_read(schema, relname, &st))
 		return false;
-	return st.ddl_lsn > c->commit_lsn ||
-		(st.ddl_lsn == c->commit_lsn && st.ddl_position >= c->position);
+	return stream_position_cmp(st.ddl_timeline, st.ddl_lsn, (uint32) st.ddl_position,
+							   c->timeline, c->commit_lsn, c->position) >= 0;
 }
 
 /* What check_using needs and finds. */
@@ -227,5 +227,5 @@ landing_ddl_apply(const char *schema, const char *relname, const char *qualified
 				elog(ERROR, "could not run \"%s\"", sql);
 		}
 	}
-	landing_state_write_ddl(schema, relname, c->commit_lsn, c->position);
+	landing_state_write_ddl(schema, relname, c);
 }

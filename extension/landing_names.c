@@ -31,6 +31,7 @@ struct LandingHolder
 	char	   *schema;			/* source schema */
 	char	   *table;			/* source table */
 	uint64		copy_lsn;		/* commit LSN of the copy that filled it, or 0 */
+	uint32		copy_timeline;	/* its timeline */
 };
 
 /* FNV-1a: the same on every platform, unlike hash_bytes. */
@@ -78,6 +79,7 @@ holder_of_change(const Change *c)
 	h->schema = c->schema;
 	h->table = c->table;
 	h->copy_lsn = 0;
+	h->copy_timeline = 0;
 	return h;
 }
 
@@ -95,6 +97,7 @@ holder_lookup(const char *landing_schema, const char *relname)
 	h->schema = st.schema;
 	h->table = st.table;
 	h->copy_lsn = st.copy_lsn;
+	h->copy_timeline = st.copy_timeline;
 	return h;
 }
 
@@ -144,18 +147,26 @@ landing_name_clash(const char *landing_schema, const char *relname,
 					(int64) h->system_id);
 }
 
-/* Commit LSN of the initial copy whose READ records filled the table, or 0. */
-uint64
-landing_name_copy_lsn(const LandingHolder *h)
+/*
+ * c's commit position against the epoch of the copy whose READ records
+ * filled the table, (timeline, commit LSN): <0 older, 0 the same, >0
+ * newer.  Always newer when no copy filled it.
+ */
+int
+landing_name_copy_cmp(const LandingHolder *h, const Change *c)
 {
-	return h->copy_lsn;
+	if (h->copy_lsn == 0)
+		return 1;
+	return stream_position_cmp(c->timeline, c->commit_lsn, 0,
+							   h->copy_timeline, h->copy_lsn, 0);
 }
 
-/* A newer copy starts filling the table (in the caller's transaction). */
+/* c's copy, newer, starts filling the table (in the caller's transaction). */
 void
-landing_name_set_copy_lsn(const char *landing_schema, const char *relname,
-						  LandingHolder *h, uint64 lsn)
+landing_name_set_copy(const char *landing_schema, const char *relname,
+					  LandingHolder *h, const Change *c)
 {
-	landing_state_write_copy_lsn(landing_schema, relname, lsn);
-	h->copy_lsn = lsn;
+	landing_state_write_copy_lsn(landing_schema, relname, c->timeline, c->commit_lsn);
+	h->copy_lsn = c->commit_lsn;
+	h->copy_timeline = c->timeline;
 }

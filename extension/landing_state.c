@@ -60,7 +60,7 @@ landing_state_read(const char *schema, const char *relname, LandingState *st)
 	bookkeeping_begin(&save);
 	if (SPI_execute_with_args("SELECT source, system_identifier, source_schema, source_table,"
 							  " copy_lsn, source_attnums, source_columns, source_types,"
-							  " ddl_commit_lsn, ddl_position"
+							  " ddl_commit_lsn, ddl_position, copy_timeline, ddl_timeline"
 							  " FROM walstar.landing_tables"
 							  " WHERE landing_schema OPERATOR(pg_catalog.=) $1"
 							  " AND landing_table OPERATOR(pg_catalog.=) $2",
@@ -79,6 +79,7 @@ landing_state_read(const char *schema, const char *relname, LandingState *st)
 		st->schema = SPI_getvalue(tup, desc, 3);
 		st->table = SPI_getvalue(tup, desc, 4);
 		st->copy_lsn = lsn_or_zero(tup, desc, 5);
+		st->copy_timeline = (uint32) DatumGetInt64(SPI_getbinval(tup, desc, 11, &isnull));
 		d = SPI_getbinval(tup, desc, 6, &isnull);
 		if (!isnull)
 		{
@@ -102,6 +103,7 @@ landing_state_read(const char *schema, const char *relname, LandingState *st)
 		st->ddl_lsn = lsn_or_zero(tup, desc, 9);
 		d = SPI_getbinval(tup, desc, 10, &isnull);
 		st->ddl_position = isnull ? 0 : DatumGetInt64(d);
+		st->ddl_timeline = (uint32) DatumGetInt64(SPI_getbinval(tup, desc, 12, &isnull));
 	}
 	bookkeeping_end(&save);
 	return st->found;
@@ -152,12 +154,13 @@ landing_state_claim(const char *schema, const char *relname, const Change *c)
 }
 
 void
-landing_state_write_copy_lsn(const char *schema, const char *relname, uint64 lsn)
+landing_state_write_copy_lsn(const char *schema, const char *relname, uint32 timeline,
+							 uint64 lsn)
 {
-	Oid			types[1] = {PG_LSNOID};
-	Datum		values[1] = {LSNGetDatum(lsn)};
+	Oid			types[2] = {PG_LSNOID, INT8OID};
+	Datum		values[2] = {LSNGetDatum(lsn), Int64GetDatum((int64) timeline)};
 
-	update_row(schema, relname, "copy_lsn = $3", 1, types, values);
+	update_row(schema, relname, "copy_lsn = $3, copy_timeline = $4", 2, types, values);
 }
 
 void
@@ -185,10 +188,12 @@ landing_state_write_layout(const char *schema, const char *relname, int n,
 }
 
 void
-landing_state_write_ddl(const char *schema, const char *relname, uint64 lsn, int64 position)
+landing_state_write_ddl(const char *schema, const char *relname, const Change *c)
 {
-	Oid			types[2] = {PG_LSNOID, INT8OID};
-	Datum		values[2] = {LSNGetDatum(lsn), Int64GetDatum(position)};
+	Oid			types[3] = {PG_LSNOID, INT8OID, INT8OID};
+	Datum		values[3] = {LSNGetDatum(c->commit_lsn), Int64GetDatum((int64) c->position),
+	Int64GetDatum((int64) c->timeline)};
 
-	update_row(schema, relname, "ddl_commit_lsn = $3, ddl_position = $4", 2, types, values);
+	update_row(schema, relname, "ddl_commit_lsn = $3, ddl_position = $4, ddl_timeline = $5",
+			   3, types, values);
 }

@@ -249,8 +249,8 @@ landing_table_prepare(const char *schema, const char *relname, const char *quali
 	 * was applied first, and its values are in the layout from before.
 	 */
 	if (have_prev && ddl == NULL && rec != NULL && ncols > 0 &&
-		(rec->commit_lsn < prev.ddl_lsn ||
-		 (rec->commit_lsn == prev.ddl_lsn && rec->position < prev.ddl_position)) &&
+		stream_position_cmp(rec->timeline, rec->commit_lsn, rec->position,
+							prev.ddl_timeline, prev.ddl_lsn, (uint32) prev.ddl_position) < 0 &&
 		!layout_equal(&prev, ncols, columns))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),

@@ -5,10 +5,14 @@
  *		a change is new, a resend, or not believable.
  *
  * Exactly once rests on one rule: a partition's changes come from one
- * source in (commit LSN, position) order, so a change at or below the last
- * applied one is a resend and is skipped. The rule is only as good as its
- * premises, and a change that breaks them must not pass as a resend or move
- * the high-water mark:
+ * source in (timeline, commit LSN, position) order, so a change at or below
+ * the last applied one is a resend and is skipped. The timeline comes first
+ * because a promoted standby continues the WAL from where it forked from its
+ * old primary, on a new timeline, and reuses the LSNs the old primary wrote
+ * after that point (transactions the standby never received): by LSN alone
+ * the new primary's transactions would pass for resends of those. The rule
+ * is only as good as its premises, and a change that breaks them must not
+ * pass as a resend or move the high-water mark:
  *
  * - Another source. Commit LSNs of two servers are not comparable: two
  *   services writing one topic (the default topic prefix) would have the
@@ -23,11 +27,15 @@
  *   LSN_SLACK), and its commit time may not be in the future (beyond
  *   CLOCK_SLACK). A partition that has applied nothing yet is measured
  *   against the subscription's other partitions of the same source.
+ * - A timeline no failover could have reached: timeline FFFFFFFF would make
+ *   every later change look like a resend. A change may be at most
+ *   MAX_TIMELINE_STEP timelines ahead of the last applied one.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "fmgr.h"
 #include "utils/pg_lsn.h"
 #include "utils/timestamp.h"
 
@@ -39,6 +47,44 @@
 #define LSN_SLACK (UINT64CONST(64) << 30)
 /* How far a source's clock may run ahead of ours. */
 #define CLOCK_SLACK_USECS (INT64CONST(300) * USECS_PER_SEC)
+/* More promotions than a source goes through between two changes. */
+#define MAX_TIMELINE_STEP 64
+
+/*
+ * The order of two positions (timeline, commit LSN, position): <0, 0, >0.
+ * Every position of a newer timeline is after every position of an older
+ * one.  Timeline 0 is a record (or a stored position) from before records
+ * carried it: it equals any timeline, so (commit LSN, position) alone
+ * orders it, as it did then, and a change applied from such a record and
+ * resent with its timeline is still one change.
+ */
+int
+stream_position_cmp(uint32 timeline_a, uint64 lsn_a, uint32 position_a,
+					uint32 timeline_b, uint64 lsn_b, uint32 position_b)
+{
+	if (timeline_a != 0 && timeline_b != 0 && timeline_a != timeline_b)
+		return timeline_a < timeline_b ? -1 : 1;
+	if (lsn_a != lsn_b)
+		return lsn_a < lsn_b ? -1 : 1;
+	if (position_a != position_b)
+		return position_a < position_b ? -1 : 1;
+	return 0;
+}
+
+/*
+ * walstar._position_cmp(timeline, commit LSN, position, ...): the same
+ * order for the SQL that compares stored positions.
+ */
+PG_FUNCTION_INFO_V1(walstar_position_cmp);
+
+Datum
+walstar_position_cmp(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT32(stream_position_cmp((uint32) PG_GETARG_INT64(0), PG_GETARG_LSN(1),
+										(uint32) PG_GETARG_INT64(2),
+										(uint32) PG_GETARG_INT64(3), PG_GETARG_LSN(4),
+										(uint32) PG_GETARG_INT64(5)));
+}
 
 static bool
 same_source(const PartitionState *ps, const Change *c)
@@ -79,7 +125,9 @@ reference_of(HTAB *parts, const PartitionState *ps, const Change *c)
 		if (!other->source_known || !same_source(other, c) ||
 			other->last_commit_lsn == 0)
 			continue;
-		if (best == NULL || other->last_commit_lsn > best->last_commit_lsn)
+		if (best == NULL ||
+			stream_position_cmp(other->last_timeline, other->last_commit_lsn, 0,
+								best->last_timeline, best->last_commit_lsn, 0) > 0)
 			best = other;
 	}
 	return best;
@@ -110,12 +158,23 @@ stream_position_check(HTAB *parts, const PartitionState *ps, const Change *c,
 						   timestamptz_to_str(c->commit_time - WALSTAR_PG_EPOCH_USECS));
 		return STREAM_REFUSED;
 	}
-	if (c->commit_lsn < ps->last_commit_lsn ||
-		(c->commit_lsn == ps->last_commit_lsn && c->position <= ps->last_position))
+	/* 0/0: nothing applied (or forgotten by a rewind), whatever the timeline */
+	if (ps->last_commit_lsn != 0 &&
+		stream_position_cmp(c->timeline, c->commit_lsn, c->position,
+							ps->last_timeline, ps->last_commit_lsn, ps->last_position) <= 0)
 		return STREAM_RESEND;
 
-	/* without the reference's commit time there is nothing to measure by */
 	ref = reference_of(parts, ps, c);
+	if (ref != NULL && ref->last_timeline != 0 &&
+		c->timeline > ref->last_timeline + MAX_TIMELINE_STEP)
+	{
+		*reason = psprintf("timeline %u is more than %d timelines ahead of the last applied change of %s (timeline %u)",
+						   c->timeline, MAX_TIMELINE_STEP,
+						   ref == ps ? "this partition" : "another partition of the same source",
+						   ref->last_timeline);
+		return STREAM_REFUSED;
+	}
+	/* without the reference's commit time there is nothing to measure by */
 	if (ref != NULL && ref->last_commit_time != 0 &&
 		c->commit_lsn > ref->last_commit_lsn)
 	{
@@ -150,6 +209,7 @@ stream_position_advance(PartitionState *ps, const Change *c)
 	}
 	if (c->commit_lsn != 0)
 	{
+		ps->last_timeline = c->timeline;
 		ps->last_commit_lsn = c->commit_lsn;
 		ps->last_position = c->position;
 	}

@@ -192,6 +192,7 @@ partition_state_get(HTAB *parts, const char *topic, int32 partition, bool create
 	{
 		ps->next_offset = -2;	/* RD_KAFKA_OFFSET_BEGINNING */
 		ps->stored = false;
+		ps->last_timeline = 0;
 		ps->last_commit_lsn = 0;
 		ps->last_position = 0;
 		ps->last_commit_time = 0;
@@ -207,11 +208,14 @@ partition_state_get(HTAB *parts, const char *topic, int32 partition, bool create
 		ps->source[0] = '\0';
 		ps->system_id = 0;
 		ps->parked = ps->pause = ps->resume = false;
+		ps->park_timeline = 0;
 		ps->park_lsn = 0;
 		ps->park_position = 0;
+		ps->applied_timeline = 0;
 		ps->applied_commit_lsn = 0;
 		ps->applied_position = 0;
 		ps->heartbeat_time = 0;
+		ps->heartbeat_timeline = 0;
 		ps->heartbeat_lsn = 0;
 		ps->heartbeat_gap = 0;
 	}
@@ -236,7 +240,7 @@ partition_table_load(HTAB *parts, int32 subscription_id)
 							  " last_commit_lsn, last_position,"
 							  " (extract(epoch FROM last_commit_time) * 1000000)::int8,"
 							  " applied_messages, source, system_identifier,"
-							  " (extract(epoch FROM last_heartbeat_time) * 1000000)::int8"
+							  " (extract(epoch FROM last_heartbeat_time) * 1000000)::int8, last_timeline"
 							  " FROM walstar.subscription_offsets WHERE subscription_id = $1",
 							  1, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read walstar.subscription_offsets");
@@ -253,6 +257,7 @@ partition_table_load(HTAB *parts, int32 subscription_id)
 		ps->next_offset = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
 		ps->last_commit_lsn = DatumGetLSN(SPI_getbinval(tup, desc, 4, &isnull));
 		ps->last_position = (uint32) DatumGetInt64(SPI_getbinval(tup, desc, 5, &isnull));
+		ps->last_timeline = (uint32) DatumGetInt64(SPI_getbinval(tup, desc, 11, &isnull));
 		d = SPI_getbinval(tup, desc, 6, &isnull);
 		ps->last_commit_time = isnull ? 0 : DatumGetInt64(d);
 		ps->applied_messages = DatumGetInt64(SPI_getbinval(tup, desc, 7, &isnull));

@@ -579,6 +579,54 @@ ALTER TABLE @extschema@.subscription_offsets
 	ADD COLUMN last_heartbeat_lsn pg_lsn,
 	ADD COLUMN heartbeat_gap double precision;
 
+-- Source failover: positions and copy epochs carry the source's timeline
+ALTER TABLE @extschema@.subscription_offsets
+	ADD COLUMN last_timeline bigint NOT NULL DEFAULT 0;
+ALTER TABLE @extschema@.landing_tables
+	ADD COLUMN copy_timeline bigint NOT NULL DEFAULT 0;
+
+-- the timeline of last_heartbeat_lsn (the sink's, 0: not known), and of
+-- the other positions
+ALTER TABLE @extschema@.subscription_offsets
+	ADD COLUMN last_heartbeat_timeline bigint,
+	ADD COLUMN applied_timeline bigint NOT NULL DEFAULT 0;
+ALTER TABLE @extschema@.landing_tables
+	ADD COLUMN ddl_timeline bigint NOT NULL DEFAULT 0;
+ALTER TABLE @extschema@.ddl_barrier_arrivals
+	ADD COLUMN timeline bigint NOT NULL DEFAULT 0;
+
+-- forgets the timelines too
+CREATE OR REPLACE FUNCTION @extschema@.forget_source(subscription text)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	sub_id integer := @extschema@._reconfigure(subscription);
+	n bigint;
+BEGIN
+	UPDATE @extschema@.subscription_offsets o
+	SET source = NULL, system_identifier = NULL,
+		last_timeline = 0, last_commit_lsn = '0/0', last_position = 0,
+		applied_timeline = 0, applied_commit_lsn = '0/0', applied_position = 0
+	WHERE o.subscription_id = sub_id;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	DELETE FROM @extschema@.landing_tables l
+	USING @extschema@.subscriptions x
+	WHERE x.id = sub_id AND l.landing_schema OPERATOR(pg_catalog.=) x.landing_schema;
+	RETURN n;
+END
+$$;
+
+-- The order of two stream positions (timeline, commit LSN, position):
+-- -1, 0 or 1; timeline 0 (not known) equals any (stream_position.c).
+CREATE FUNCTION @extschema@._position_cmp(timeline_a bigint, lsn_a pg_lsn, position_a bigint,
+	timeline_b bigint, lsn_b pg_lsn, position_b bigint)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'walstar_position_cmp'
+LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+
 -- one row per partition, with the worker that applies it
 CREATE OR REPLACE VIEW @extschema@.subscription_status AS
 SELECT s.name AS subscription,
@@ -615,14 +663,17 @@ SELECT s.name AS subscription,
 	CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_stat_activity a
 		WHERE a.pid = w.pid AND a.backend_type = 'walstar apply') THEN w.pid END AS worker_pid,
 	o.last_heartbeat_time AS last_heartbeat,
-	-- nothing to apply, the partition's last message a heartbeat (its lsn
-	-- above the last change's), and that heartbeat recent: within three
-	-- heartbeat gaps (10 s assumed before two were seen) and a second
+	-- nothing to apply, the partition's last message a heartbeat (its
+	-- (timeline, lsn) after the last change's), and that heartbeat recent:
+	-- within three heartbeat gaps (10 s assumed before two were seen) and a
+	-- second
 	coalesce(o.next_offset >= o.high_watermark
-		AND o.last_heartbeat_lsn > o.last_commit_lsn
+		AND @extschema@._position_cmp(coalesce(o.last_heartbeat_timeline, 0),
+			o.last_heartbeat_lsn, 0, o.last_timeline, o.last_commit_lsn, 0) > 0
 		AND now() - o.last_heartbeat_time <
 			pg_catalog.make_interval(secs => 3 * coalesce(o.heartbeat_gap, 10) + 1),
-		false) AS source_idle
+		false) AS source_idle,
+	o.last_timeline AS timeline
 FROM @extschema@.subscriptions s
 LEFT JOIN @extschema@.subscription_offsets o ON o.subscription_id = s.id
 LEFT JOIN @extschema@.subscription_workers w ON w.subscription_id = s.id
@@ -634,7 +685,8 @@ REVOKE ALL ON ALL TABLES IN SCHEMA @extschema@ FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA @extschema@ FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.decode(bytea) TO walstar_admin, walstar_reader;
 -- called by subscription_status, with its reader's rights
-GRANT EXECUTE ON FUNCTION @extschema@._partition_worker(text, integer, integer)
+GRANT EXECUTE ON FUNCTION @extschema@._partition_worker(text, integer, integer),
+	@extschema@._position_cmp(bigint, pg_lsn, bigint, bigint, pg_lsn, bigint)
 	TO walstar_admin, walstar_reader;
 GRANT SELECT ON @extschema@.subscription_status TO walstar_admin, walstar_reader;
 GRANT SELECT ON @extschema@.subscription_offsets, @extschema@.subscription_workers,

@@ -95,6 +95,14 @@ CREATE TABLE @extschema@.subscription_offsets (
 	last_heartbeat_time timestamptz,
 	last_heartbeat_lsn pg_lsn,
 	heartbeat_gap double precision,
+	-- the timeline of the last applied change, before its commit LSN in
+	-- the order of changes (a promoted standby reuses LSNs on a new
+	-- timeline); 0: not known (records from before the field)
+	last_timeline bigint NOT NULL DEFAULT 0,
+	-- the timeline of last_heartbeat_lsn (the sink's, 0: not known)
+	last_heartbeat_timeline bigint,
+	-- the timeline of applied_commit_lsn (0: not known)
+	applied_timeline bigint NOT NULL DEFAULT 0,
 	PRIMARY KEY (subscription_id, topic, partition)
 );
 
@@ -123,6 +131,11 @@ CREATE TABLE @extschema@.landing_tables (
 	-- same record comes once per partition of the topic
 	ddl_commit_lsn pg_lsn,
 	ddl_position bigint,
+	-- the timeline of copy_lsn: a copy made on a newer timeline (after a
+	-- source failover) is newer whatever its LSN; 0: not known
+	copy_timeline bigint NOT NULL DEFAULT 0,
+	-- the timeline of ddl_commit_lsn (0: not known)
+	ddl_timeline bigint NOT NULL DEFAULT 0,
 	PRIMARY KEY (landing_schema, landing_table)
 );
 
@@ -154,6 +167,8 @@ CREATE TABLE @extschema@.ddl_barrier_arrivals (
 	partition integer NOT NULL,
 	commit_lsn pg_lsn NOT NULL,
 	position bigint NOT NULL,
+	-- the timeline of commit_lsn (0: not known)
+	timeline bigint NOT NULL DEFAULT 0,
 	PRIMARY KEY (subscription_id, topic, partition)
 );
 
@@ -162,6 +177,14 @@ CREATE TABLE @extschema@.ddl_barrier_arrivals (
 CREATE FUNCTION @extschema@._partition_worker(topic text, partition integer, workers integer)
 RETURNS integer
 AS 'MODULE_PATHNAME', 'walstar_partition_worker'
+LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+
+-- The order of two stream positions (timeline, commit LSN, position):
+-- -1, 0 or 1; timeline 0 (not known) equals any (stream_position.c).
+CREATE FUNCTION @extschema@._position_cmp(timeline_a bigint, lsn_a pg_lsn, position_a bigint,
+	timeline_b bigint, lsn_b pg_lsn, position_b bigint)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'walstar_position_cmp'
 LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 
 -- Messages that could not be decoded or applied, with the reason.
@@ -667,8 +690,8 @@ DECLARE
 BEGIN
 	UPDATE @extschema@.subscription_offsets o
 	SET source = NULL, system_identifier = NULL,
-		last_commit_lsn = '0/0', last_position = 0,
-		applied_commit_lsn = '0/0', applied_position = 0
+		last_timeline = 0, last_commit_lsn = '0/0', last_position = 0,
+		applied_timeline = 0, applied_commit_lsn = '0/0', applied_position = 0
 	WHERE o.subscription_id = sub_id;
 	GET DIAGNOSTICS n = ROW_COUNT;
 	DELETE FROM @extschema@.landing_tables l
@@ -803,14 +826,17 @@ SELECT s.name AS subscription,
 	CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_stat_activity a
 		WHERE a.pid = w.pid AND a.backend_type = 'walstar apply') THEN w.pid END AS worker_pid,
 	o.last_heartbeat_time AS last_heartbeat,
-	-- nothing to apply, the partition's last message a heartbeat (its lsn
-	-- above the last change's), and that heartbeat recent: within three
-	-- heartbeat gaps (10 s assumed before two were seen) and a second
+	-- nothing to apply, the partition's last message a heartbeat (its
+	-- (timeline, lsn) after the last change's), and that heartbeat recent:
+	-- within three heartbeat gaps (10 s assumed before two were seen) and a
+	-- second
 	coalesce(o.next_offset >= o.high_watermark
-		AND o.last_heartbeat_lsn > o.last_commit_lsn
+		AND @extschema@._position_cmp(coalesce(o.last_heartbeat_timeline, 0),
+			o.last_heartbeat_lsn, 0, o.last_timeline, o.last_commit_lsn, 0) > 0
 		AND now() - o.last_heartbeat_time <
 			pg_catalog.make_interval(secs => 3 * coalesce(o.heartbeat_gap, 10) + 1),
-		false) AS source_idle
+		false) AS source_idle,
+	o.last_timeline AS timeline
 FROM @extschema@.subscriptions s
 LEFT JOIN @extschema@.subscription_offsets o ON o.subscription_id = s.id
 LEFT JOIN @extschema@.subscription_workers w ON w.subscription_id = s.id
@@ -1103,7 +1129,8 @@ REVOKE ALL ON ALL TABLES IN SCHEMA @extschema@ FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA @extschema@ FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.decode(bytea) TO walstar_admin, walstar_reader;
 -- called by subscription_status, with its reader's rights
-GRANT EXECUTE ON FUNCTION @extschema@._partition_worker(text, integer, integer)
+GRANT EXECUTE ON FUNCTION @extschema@._partition_worker(text, integer, integer),
+	@extschema@._position_cmp(bigint, pg_lsn, bigint, bigint, pg_lsn, bigint)
 	TO walstar_admin, walstar_reader;
 GRANT SELECT ON @extschema@.subscription_status TO walstar_admin, walstar_reader;
 GRANT SELECT ON @extschema@.subscription_offsets, @extschema@.subscription_workers,

@@ -89,7 +89,8 @@ struct PartitionState
 	int64		next_offset;	/* next offset to apply, or a librdkafka
 								 * logical offset when nothing was applied */
 	bool		stored;			/* has a row in subscription_offsets */
-	uint64		last_commit_lsn;	/* last applied (commit LSN, ... */
+	uint32		last_timeline;	/* last applied (timeline, ... */
+	uint64		last_commit_lsn;	/* ... commit LSN, ... */
 	uint32		last_position;	/* ... position in transaction) */
 	int64		last_commit_time;	/* its commit time, us since 1970, or 0 */
 	int64		high_watermark; /* offset after the partition's last
@@ -108,18 +109,21 @@ struct PartitionState
 	uint64		system_id;		/* Change.system_id of its changes */
 	bool		parked;			/* waits at a DDL record for the topic's other
 								 * partitions (ddl_barrier.c) */
-	uint64		park_lsn;		/* that record's (commit LSN, ... */
+	uint32		park_timeline;	/* that record's (timeline, ... */
+	uint64		park_lsn;		/* ... commit LSN, ... */
 	uint32		park_position;	/* ... position) */
 	bool		pause;			/* parked in this batch: to pause after it */
 	bool		resume;			/* released in this batch: to fetch again
 								 * from next_offset after it */
-	uint64		applied_commit_lsn; /* newest change this worker applied
-									 * into a landing table (commit LSN, ... */
+	uint32		applied_timeline;	/* newest change this worker applied
+									 * into a landing table (timeline, ... */
+	uint64		applied_commit_lsn; /* ... commit LSN, ... */
 	uint32		applied_position;	/* ... position); the stored one is the
 									 * greatest of it and a retry's */
 	int64		heartbeat_time; /* the newest HEARTBEAT's commit time, us
 								 * since 1970, or 0 */
-	uint64		heartbeat_lsn;	/* its lsn */
+	uint32		heartbeat_timeline; /* the newest heartbeat position (timeline, */
+	uint64		heartbeat_lsn;	/* lsn) seen */
 	int64		heartbeat_gap;	/* us between the last two, or 0 unknown */
 };
 
@@ -133,6 +137,8 @@ typedef enum StreamVerdict
 extern StreamVerdict stream_position_check(HTAB *parts, const PartitionState *ps,
 										   const Change *c, char **reason);
 extern void stream_position_advance(PartitionState *ps, const Change *c);
+extern int	stream_position_cmp(uint32 timeline_a, uint64 lsn_a, uint32 position_a,
+								uint32 timeline_b, uint64 lsn_b, uint32 position_b);
 
 /* landing_state.c: a landing table's row in walstar.landing_tables */
 typedef struct LandingState
@@ -144,6 +150,7 @@ typedef struct LandingState
 	char	   *schema;			/* source schema */
 	char	   *table;			/* source table */
 	uint64		copy_lsn;		/* commit LSN of the copy that filled it, or 0 */
+	uint32		copy_timeline;	/* and its timeline (0: unknown) */
 	/* the source column layout last applied (landing_table.c) */
 	bool		has_layout;
 	int			ncolumns;
@@ -151,16 +158,17 @@ typedef struct LandingState
 	char	  **names;			/* column names */
 	char	  **types;			/* landing types (Column.landing_type) */
 	/* the last captured DDL record applied (landing_ddl.c), or 0/0 */
+	uint32		ddl_timeline;
 	uint64		ddl_lsn;
 	int64		ddl_position;
 } LandingState;
 extern bool landing_state_read(const char *schema, const char *relname, LandingState *st);
 extern bool landing_state_claim(const char *schema, const char *relname, const Change *c);
-extern void landing_state_write_copy_lsn(const char *schema, const char *relname, uint64 lsn);
+extern void landing_state_write_copy_lsn(const char *schema, const char *relname,
+										 uint32 timeline, uint64 lsn);
 extern void landing_state_write_layout(const char *schema, const char *relname, int n,
 									   const int32 *attnums, char **names, char **types);
-extern void landing_state_write_ddl(const char *schema, const char *relname, uint64 lsn,
-									int64 position);
+extern void landing_state_write_ddl(const char *schema, const char *relname, const Change *c);
 
 /* landing_table.c: landing-table DDL, following the source's column layout */
 extern char **landing_table_prepare(const char *schema, const char *relname,
@@ -186,9 +194,9 @@ extern LandingHolder *landing_name_claim(const char *landing_schema,
 extern bool landing_name_holds(const LandingHolder *h, const Change *c);
 extern char *landing_name_clash(const char *landing_schema, const char *relname,
 								const LandingHolder *h, const Change *c);
-extern uint64 landing_name_copy_lsn(const LandingHolder *h);
-extern void landing_name_set_copy_lsn(const char *landing_schema, const char *relname,
-									  LandingHolder *h, uint64 lsn);
+extern int	landing_name_copy_cmp(const LandingHolder *h, const Change *c);
+extern void landing_name_set_copy(const char *landing_schema, const char *relname,
+								  LandingHolder *h, const Change *c);
 
 /* change.c: reading walstar.v1.Change messages */
 extern Change *change_unpack(const char *data, size_t len, char **error);

@@ -212,6 +212,17 @@ main(int argc, char **argv)
 	len = pack(&c, &buf);
 	write_seed(buf, len);
 	free(buf);
+
+	/* the sink's HEARTBEAT after a failover: on timeline 2 */
+	c.op = WALSTAR__V1__OP__HEARTBEAT;
+	c.schema = c.table = NULL;
+	c.system_id = UINT64_C(7312345678901234567);
+	c.timeline = 2;
+	c.lsn = c.commit_lsn = 0x2000000;
+	c.commit_time = 1714564800000000;
+	len = pack(&c, &buf);
+	write_seed(buf, len);
+	free(buf);
 	free(ins);
 	free(del);
 	return 0;

@@ -55,6 +55,7 @@ typedef struct ConfigOption
 static const char *const snapshot_choices[] = {"initial", "never",
 											   "initial_only", NULL};
 static const char *const oversize_choices[] = {"stop", "dead-letter", NULL};
+static const char *const failover_choices[] = {"recopy", "stop", NULL};
 static const char *const level_choices[] = {"debug", "info", "warning",
 											"error", NULL};
 
@@ -73,6 +74,12 @@ static const ConfigOption options[] = {
 	 "stream; never: stream only; initial_only: copy, then exit"},
 	{"state-dir", CT_STRING, "/var/lib/walstar-sink", false, OFF(state_dir),
 	 NULL, 0, "directory recording which slot's initial snapshot is complete"},
+	{"on-failover", CT_ENUM, "recopy", false, OFF(on_failover),
+	 failover_choices, 0,
+	 "the slot is missing on a promoted standby of the source (its system "
+	 "identifier, a newer timeline than state-dir records): recopy (create "
+	 "the slot, queue a copy of every captured table, stream on) or stop "
+	 "(exit non-zero)"},
 	{"table", CT_STRING, NULL, false, OFF(snapshot_tables), NULL, 0,
 	 "with the snapshot command: schema.table patterns ('*' wildcard, "
 	 "comma-separated) that the running sink copies now, while streaming"},

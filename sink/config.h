@@ -25,6 +25,13 @@ typedef enum OversizePolicy
 	OVERSIZE_DEAD_LETTER /* send a description to <prefix>.dead_letters */
 } OversizePolicy;
 
+/* The slot is missing on a promoted standby of the source (failover.c). */
+typedef enum FailoverPolicy
+{
+	FAILOVER_RECOPY, /* create the slot, queue a copy of every table */
+	FAILOVER_STOP	 /* log and exit non-zero */
+} FailoverPolicy;
+
 typedef struct KafkaProperty
 {
 	char *name;	 /* librdkafka property name */
@@ -38,6 +45,7 @@ typedef struct Config
 	bool  create_slot;			 /* create the slot when it is missing */
 	int	  snapshot;				 /* SnapshotMode */
 	char *state_dir;			 /* where snapshot completion is recorded */
+	int	  on_failover;			 /* FailoverPolicy */
 	char *include_tables;		 /* decoder option include-tables */
 	char *exclude_tables;		 /* decoder option exclude-tables */
 	char *mask_columns;			 /* decoder option mask-columns */

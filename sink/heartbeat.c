@@ -114,8 +114,8 @@ heartbeat_ask(Heartbeat *hb, const Producer *producer, int64_t now_ms)
 }
 
 static uint8_t *
-pack(const char *source, uint64_t system_id, uint64_t lsn, int64_t time_us,
-	 size_t *len)
+pack(const char *source, uint64_t system_id, uint32_t timeline, uint64_t lsn,
+	 int64_t time_us, size_t *len)
 {
 	Walstar__V1__Change c;
 	uint8_t			   *buf;
@@ -127,6 +127,7 @@ pack(const char *source, uint64_t system_id, uint64_t lsn, int64_t time_us,
 	c.op = WALSTAR__V1__OP__HEARTBEAT;
 	c.commit_lsn = lsn;
 	c.lsn = lsn;
+	c.timeline = timeline;
 	c.commit_time = time_us;
 	*len = walstar__v1__change__get_packed_size(&c);
 	buf = malloc(*len + 1);
@@ -141,8 +142,8 @@ pack(const char *source, uint64_t system_id, uint64_t lsn, int64_t time_us,
 
 void
 heartbeat_keepalive(Heartbeat *hb, Stream *s, const char *source,
-					uint64_t system_id, uint64_t lsn, int64_t time_us,
-					int64_t now_ms)
+					uint64_t system_id, uint32_t timeline, uint64_t lsn,
+					int64_t time_us, int64_t now_ms)
 {
 	char		  *topics[HEARTBEAT_TOPICS_MAX];
 	int			   ntopics, i, p;
@@ -162,7 +163,7 @@ heartbeat_keepalive(Heartbeat *hb, Stream *s, const char *source,
 	if (ntopics == 0)
 		return;
 
-	buf = pack(source, system_id, lsn, time_us, &len);
+	buf = pack(source, system_id, timeline, lsn, time_us, &len);
 	snprintf(lsnbuf, sizeof(lsnbuf), "%s", LSN(lsn));
 	h.lsn = lsnbuf;
 	h.xid = "0";

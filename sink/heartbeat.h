@@ -36,11 +36,12 @@ extern bool heartbeat_ask(Heartbeat *hb, const Producer *producer,
 /*
  * A keepalive arrived at a transaction boundary, every record before it
  * queued: if one was asked for, send a HEARTBEAT (lsn: the position the
- * walsender had sent everything up to, time_us: its clock then) to every
- * partition of each idle topic, tracked so that it confirms nothing.
+ * walsender had sent everything up to, on the server's timeline; time_us:
+ * its clock then) to every partition of each idle topic, tracked so that it
+ * confirms nothing.
  */
 extern void heartbeat_keepalive(Heartbeat *hb, Stream *s, const char *source,
-								uint64_t system_id, uint64_t lsn,
-								int64_t time_us, int64_t now_ms);
+								uint64_t system_id, uint32_t timeline,
+								uint64_t lsn, int64_t time_us, int64_t now_ms);
 
 #endif

@@ -27,6 +27,7 @@
 
 #include "config.h"
 #include "ddl_capture.h"
+#include "failover.h"
 #include "heartbeat.h"
 #include "log.h"
 #include "lsn.h"
@@ -143,6 +144,21 @@ send_status(Sink *s, bool reply_requested)
 	atomic_store(&metrics.confirmed_lsn, flush);
 }
 
+/* SIGTERM while creating a slot or copying: what is unfinished is redone. */
+static void __attribute__((noreturn))
+exit_stopped(Sink *s, const char *component, const char *slot,
+			 const char *what)
+{
+	log_info(component, "slot=%s msg=\"%s\"", slot, what);
+	replication_close(&s->repl);
+	producer_destroy(s->producer);
+	exit(0);
+}
+
+/* the server drops an unfinished slot */
+#define STOPPED_CREATING                                                      \
+	"stopped while creating the slot; it is created at the next start"
+
 /*
  * Create the slot (exporting a snapshot unless snapshot = never) and copy
  * the tables.  temporary: for initial_only.
@@ -162,15 +178,7 @@ create_slot_and_copy(Sink *s, const char *slot, bool temporary)
 						  sizeof(err)))
 	{
 		if (stop_requested)
-		{
-			log_info("replication",
-					 "slot=%s msg=\"stopped while creating the slot; it is "
-					 "created at the next start\"",
-					 slot);
-			replication_close(&s->repl);
-			producer_destroy(s->producer);
-			exit(0);
-		}
+			exit_stopped(s, "replication", slot, STOPPED_CREATING);
 		die(s, "replication", err);
 	}
 	producer_set_quiet(s->producer, false);
@@ -179,25 +187,92 @@ create_slot_and_copy(Sink *s, const char *slot, bool temporary)
 	if (!copy)
 		return;
 	if (!snapshot_run(&s->cfg, snapname, temporary ? NULL : slot, cp,
-					  s->repl.dbname, s->repl.system_id, &s->stream,
-					  &stop_requested, err, sizeof(err)))
+					  s->repl.dbname, s->repl.system_id, s->repl.timeline,
+					  &s->stream, &stop_requested, err, sizeof(err)))
 	{
 		if (stop_requested)
-		{
-			log_info("snapshot",
-					 "slot=%s msg=\"stopped before the snapshot "
-					 "was complete; it is redone at the next start\"",
-					 slot);
-			replication_close(&s->repl);
-			producer_destroy(s->producer);
-			exit(0);
-		}
+			exit_stopped(s, "snapshot", slot,
+						 "stopped before the snapshot was complete; it is "
+						 "redone at the next start");
 		die(s, "snapshot", err);
 	}
 	if (!temporary &&
 		!snapshot_mark_done(&s->cfg, s->repl.system_id, s->repl.dbname, cp,
 							err, sizeof(err)))
 		die(s, "snapshot", err);
+}
+
+/*
+ * The slot is missing on a promoted standby of the source (failover.c): the
+ * changes committed between the slot's last confirmed position and the new
+ * slot's consistent point are decoded nowhere, and those the old primary
+ * sent past the fork may be in Kafka although the new primary never had
+ * them.  on-failover = recopy: queue a copy of every captured table (the
+ * on-demand path, taken once streaming runs), then create the slot and
+ * stream from it; the copy's epoch, on the new timeline, replaces the
+ * landing tables.  The request is queued first so that a crash in between
+ * cannot leave a new slot without its copy.
+ */
+static void
+recover_failover(Sink *s, uint32_t previous)
+{
+	char	 err[1024];
+	uint64_t cp;
+
+	if (s->cfg.on_failover == FAILOVER_STOP || standby_enabled(&s->standby) ||
+		!s->cfg.create_slot)
+	{
+		snprintf(err, sizeof(err),
+				 "slot %s is missing on a promoted standby of the source "
+				 "(system %s, timeline %u, streamed on timeline %u): a source "
+				 "failover; %s",
+				 s->cfg.slot, s->repl.system_id, s->repl.timeline, previous,
+				 s->cfg.on_failover == FAILOVER_STOP ? "on-failover = stop"
+				 : !s->cfg.create_slot
+					 ? "create-slot = false"
+					 : "with kafka-transactions the copy cannot be made: "
+					   "create the slot and copy the tables without them");
+		die(s, "replication", err);
+	}
+	log_warning("replication",
+				"slot=%s system=%s timeline=%u previous_timeline=%u "
+				"msg=\"source failover: the slot is missing on a promoted "
+				"standby; creating it and copying every captured table "
+				"(what the old primary sent past the fork is replaced)\"",
+				s->cfg.slot, s->repl.system_id, s->repl.timeline, previous);
+	/* the old timeline's deliveries move the tracker: let them end first */
+	if (!producer_flush(s->producer, s->cfg.shutdown_timeout * 1000))
+		die(s, "kafka",
+			"messages of the old primary still unacknowledged after "
+			"shutdown-timeout; restart to recover from the failover");
+	if (!snapshot_request_write(&s->cfg, "*.*", err, sizeof(err)) ||
+		!slot_wait_create(&s->repl, &s->cfg, s->cfg.slot, false, NULL, &cp,
+						  &stop_requested, err, sizeof(err)))
+	{
+		if (stop_requested)
+			exit_stopped(s, "replication", s->cfg.slot, STOPPED_CREATING);
+		die(s, "replication", err);
+	}
+	log_info("replication", "slot=%s consistent_point=%s msg=\"slot created\"",
+			 s->cfg.slot, LSN(cp));
+	/* positions of the old timeline mean nothing to the new slot */
+	lsn_tracker_reset(&s->tracker);
+	lsn_tracker_rewind(&s->tracker, cp);
+	s->last_sent = cp;
+	failover_note_source(&s->cfg, &s->repl);
+	atomic_fetch_add(&metrics.failovers_total, 1);
+}
+
+/* Is the slot missing because the source failed over?  Then recover. */
+static bool
+slot_lost_by_failover(Sink *s, const SlotInfo *info)
+{
+	uint32_t previous;
+
+	if (info->exists || !failover_detected(&s->cfg, &s->repl, &previous))
+		return false;
+	recover_failover(s, previous);
+	return true;
 }
 
 /* Make sure the slot exists and its snapshot is complete. */
@@ -253,6 +328,8 @@ prepare_slot(Sink *s)
 			die(s, "replication", err);
 		info.exists = false;
 	}
+	if (slot_lost_by_failover(s, &info))
+		return;
 	if (!info.exists)
 	{
 		if (!s->cfg.create_slot)
@@ -324,7 +401,8 @@ copy_on_demand(Sink *s, const char *request, const char *tables)
 		ok = slot_wait_create(&tmp, &c, tmpslot, true, snapname, &cp,
 							  &stop_requested, err, sizeof(err)) &&
 			 snapshot_run(&c, snapname, NULL, cp, tmp.dbname, tmp.system_id,
-						  &s->stream, &stop_requested, err, sizeof(err));
+						  tmp.timeline, &s->stream, &stop_requested, err,
+						  sizeof(err));
 		replication_close(&tmp);
 	}
 	lsn_tracker_rewind(&s->tracker, resume);
@@ -372,13 +450,22 @@ request_snapshot(const Config *cfg)
 static bool
 start_streaming(Sink *s, bool first)
 {
-	char err[1024];
+	char	 err[1024];
+	SlotInfo info;
 
-	if (s->repl.conn == NULL &&
-		!replication_connect(&s->repl, s->cfg.conninfo, err, sizeof(err)))
-		goto fail;
+	if (s->repl.conn == NULL)
+	{
+		if (!replication_connect(&s->repl, s->cfg.conninfo, err, sizeof(err)))
+			goto fail;
+		/* back after a lost connection, maybe to a promoted standby */
+		if (!replication_slot_info(&s->repl, s->cfg.slot, &info, err,
+								   sizeof(err)))
+			goto fail;
+		slot_lost_by_failover(s, &info);
+	}
 	if (!replication_start(&s->repl, &s->cfg, 0, err, sizeof(err)))
 		goto fail;
+	failover_note_source(&s->cfg, &s->repl);
 	if (!standby_take_over(&s->standby, PQbackendPID(s->repl.conn), err,
 						   sizeof(err)))
 		goto fail;
@@ -589,7 +676,8 @@ read_stream(Sink *s, int *exit_code)
 						&s->heartbeat, &s->stream,
 						s->cfg.source_id ? s->cfg.source_id : s->repl.dbname,
 						strtoull(s->repl.system_id, NULL, 10),
-						s->tracker.server_pos, msg.send_time, now_ms());
+						s->repl.timeline, s->tracker.server_pos, msg.send_time,
+						now_ms());
 				if (msg.reply_requested)
 					send_status(s, false);
 				continue;

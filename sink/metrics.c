@@ -310,6 +310,10 @@ handle(void *cls, struct MHD_Connection *conn, const char *url,
 	counter(&b, "walstar_sink_reconnects_total",
 			"Reconnections to the source.",
 			atomic_load(&metrics.reconnects_total));
+	counter(&b, "walstar_sink_source_failovers_total",
+			"Source failovers recovered: slot created on a promoted standby, "
+			"captured tables queued for a copy.",
+			atomic_load(&metrics.failovers_total));
 	counter(&b, "walstar_sink_backpressure_total",
 			"Times the producer queue was full and reading paused.",
 			atomic_load(&metrics.backpressure_total));

@@ -54,6 +54,7 @@ typedef struct Metrics
 	_Atomic uint64_t errors_total[ERROR_KIND_COUNT]; /* errors by kind */
 	_Atomic uint64_t dead_letters_total;  /* records sent as dead letters */
 	_Atomic uint64_t reconnects_total;	  /* source reconnections */
+	_Atomic uint64_t failovers_total;	  /* source failovers recovered */
 	_Atomic uint64_t snapshot_rows_total; /* READ records produced */
 	_Atomic uint64_t backpressure_total;  /* times the queue was full */
 	_Atomic uint64_t confirmed_lsn;		  /* last flush position sent */

@@ -103,6 +103,7 @@ replication_connect(Replication *r, const char *conninfo, char *err,
 		}
 		snprintf(r->system_id, sizeof(r->system_id), "%s",
 				 PQgetvalue(res, 0, 0));
+		r->timeline = (uint32_t)strtoul(PQgetvalue(res, 0, 1), NULL, 10);
 		PQclear(res);
 	}
 	return true;

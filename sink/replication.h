@@ -49,11 +49,12 @@ typedef struct ReplicationMessage
 
 typedef struct Replication
 {
-	PGconn *conn;		   /* replication=database connection */
-	char   *copybuf;	   /* last PQgetCopyData buffer */
-	bool	streaming;	   /* in COPY BOTH mode */
-	char	dbname[64];	   /* database of the connection */
-	char	system_id[32]; /* IDENTIFY_SYSTEM systemid */
+	PGconn	*conn;			/* replication=database connection */
+	char	*copybuf;		/* last PQgetCopyData buffer */
+	bool	 streaming;		/* in COPY BOTH mode */
+	char	 dbname[64];	/* database of the connection */
+	char	 system_id[32]; /* IDENTIFY_SYSTEM systemid */
+	uint32_t timeline;		/* IDENTIFY_SYSTEM timeline */
 } Replication;
 
 /*

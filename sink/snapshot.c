@@ -50,11 +50,15 @@
 #include "snapshot_value.h"
 #include "source_conn.h"
 
-/* Who writes the READ records: Change.source and Change.system_id. */
+/*
+ * Who writes the READ records: Change.source, Change.system_id and
+ * Change.timeline.
+ */
 typedef struct SnapSource
 {
 	const char *name;	   /* source-id, default the database name */
 	uint64_t	system_id; /* the source cluster's system identifier */
+	uint32_t	timeline;  /* its timeline (IDENTIFY_SYSTEM) */
 } SnapSource;
 
 typedef struct Progress
@@ -166,6 +170,7 @@ send_marker(Stream *stream, Walstar__V1__Op op, const SnapSource *source,
 	msg.version = 1;
 	msg.source = (char *)source->name;
 	msg.system_id = source->system_id;
+	msg.timeline = source->timeline;
 	msg.op = op;
 	msg.commit_lsn = consistent_point - 1;
 	msg.lsn = consistent_point;
@@ -381,6 +386,7 @@ copy_table(PGconn *conn, const Config *cfg, const SnapTable *t,
 		msg.version = 1;
 		msg.source = (char *)source->name;
 		msg.system_id = source->system_id;
+		msg.timeline = source->timeline;
 		msg.op = WALSTAR__V1__OP__READ;
 		msg.schema = t->schema;
 		msg.table = t->table;
@@ -493,7 +499,7 @@ done:
 bool
 snapshot_run(const Config *cfg, const char *snapshot_name, const char *slot,
 			 uint64_t consistent_point, const char *dbname,
-			 const char *system_id, Stream *stream,
+			 const char *system_id, uint32_t timeline, Stream *stream,
 			 volatile sig_atomic_t *stop, char *err, size_t errlen)
 {
 	PGconn		  *conn;
@@ -541,6 +547,7 @@ snapshot_run(const Config *cfg, const char *snapshot_name, const char *slot,
 
 	source.name = cfg->source_id ? cfg->source_id : dbname;
 	source.system_id = strtoull(system_id, NULL, 10);
+	source.timeline = timeline;
 	if (!send_marker(stream, WALSTAR__V1__OP__BEGIN, &source, consistent_point,
 					 start_us, tables, ntables, 0, stop, err, errlen))
 		goto done;

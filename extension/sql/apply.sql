@@ -92,3 +92,10 @@ SELECT walstar.drop_subscription('apply');
 DROP TABLE fruit, log, shop."Odd ""Name""; drop";
 DROP SCHEMA shop;
 DROP SCHEMA landing CASCADE;
+
+-- the order of stream positions: the timeline first, 0 (not known) equal to any
+SELECT walstar._position_cmp(2, '0/100', 1, 1, '0/900', 9) AS newer_timeline,
+	walstar._position_cmp(1, '0/900', 9, 2, '0/100', 1) AS older_timeline,
+	walstar._position_cmp(0, '0/100', 2, 5, '0/100', 1) AS unknown_timeline,
+	walstar._position_cmp(3, '0/100', 1, 3, '0/100', 1) AS same,
+	walstar._position_cmp(3, '0/100', 1, 3, '0/100', NULL) AS no_position;

@@ -37,17 +37,23 @@ CREATE TABLE walstar_landing.acct (id int PRIMARY KEY, v int CONSTRAINT not_two 
 $node->safe_psql('ana', "SELECT walstar.create_subscription('s', '" . $kafka->bootstrap . q{',
 	topics => '{walstar.public.acct}', batch_time => '20ms', enabled => true)});
 
-# Ship one source transaction and wait until the worker has passed it.
+# Ship one source transaction (or messages) and wait until the worker has
+# passed it; returns its messages.
 my $shipped = 0;
-sub ship
+sub ship_messages
 {
-	my ($sql) = @_;
-	$source->safe_psql('src', $sql);
-	my @m = map { [ $_->[0], $_->[1] ] } WalstarTest::Shop::slot_changes($source);
+	my @m = @_;
 	WalstarTest::Shop::produce_raw($kafka, @m);
 	$shipped += @m;
 	$node->poll_query_until('ana', "SELECT coalesce(sum(next_offset), 0) >= $shipped FROM walstar.subscription_offsets")
 	  or die "the worker did not take offset $shipped";
+	return @m;
+}
+sub ship
+{
+	my ($sql) = @_;
+	$source->safe_psql('src', $sql);
+	return ship_messages(map { [ $_->[0], $_->[1] ] } WalstarTest::Shop::slot_changes($source));
 }
 sub ana { return $node->safe_psql('ana', $_[0]); }
 ship('INSERT INTO acct VALUES (1, 1)');
@@ -72,8 +78,29 @@ is(ana('SELECT v FROM walstar_landing.acct WHERE id = 2'), '2', 'row 2 is there'
 is(ana("SELECT walstar.retry_dead_letter($old, force => true)"), 't', 'force => true applies an old letter');
 is(ana('SELECT v FROM walstar_landing.acct WHERE id = 1'), '2', 'as asked');
 
-ship('UPDATE acct SET v = 4 WHERE id = 2');
+my @v4 = ship('UPDATE acct SET v = 4 WHERE id = 2');
 is(ana('SELECT v FROM walstar_landing.acct WHERE id = 2'), '4', 'the stream goes on after the retries');
+
+# After a source failover positions are ordered by timeline first: the old
+# primary's letter (timeline 1) is older than every change of the promoted
+# standby (timeline 2), whose LSNs may be lower. The v=4 record again,
+# re-stamped on timeline 2 (field 25 appended: the last occurrence wins),
+# stands for the new primary's version of row 2 at an LSN below the letter's.
+ana('ALTER TABLE walstar_landing.acct ADD CONSTRAINT not_five CHECK (v <> 5)');
+ship('UPDATE acct SET v = 5 WHERE id = 2');
+my $phantom = ana("SELECT id FROM walstar.dead_letters WHERE error LIKE '%not_five%'");
+like($phantom, qr/^\d+$/, 'v=5 on timeline 1 is a dead letter');
+# (row 2 set aside, so that applying the record shows)
+ana("UPDATE walstar_landing.acct SET v = 0 WHERE id = 2");
+ship_messages(map { [ $_->[0], $_->[1] . "\xc8\x01\x02" ] } @v4);
+is(ana('SELECT v FROM walstar_landing.acct WHERE id = 2'), '4',
+	'the v=4 record on timeline 2 is applied, not skipped as a resend');
+is(ana('SELECT applied_timeline FROM walstar.subscription_offsets'), '2', 'the applied position is on timeline 2');
+ana('ALTER TABLE walstar_landing.acct DROP CONSTRAINT not_five');
+($ret, $out, $err) = $node->psql('ana', "SELECT walstar.retry_dead_letter($phantom)");
+like($err, qr/is not newer than the changes its partition has applied/,
+	'the letter of timeline 1 is refused though its LSN is higher');
+is(ana('SELECT v FROM walstar_landing.acct WHERE id = 2'), '4', 'the version of timeline 2 stays');
 
 $node->stop;
 $source->stop;

@@ -7,6 +7,8 @@
 #   $ha->primary                  # node name and port of the current primary
 #   $ha->psql('node1', 'postgres', 'SELECT 1')
 #   $ha->failover                 # pg_autoctl perform failover; waits for the new primary
+#   $ha->monitor_settings(health_check_period => 500, ...)   # pgautofailover.* GUCs
+#   $ha->crash('node1')           # SIGKILL of the node's keeper and every server process
 #   $ha->stop
 #
 # The data nodes get logical decoding (wal_level, slots, output_plugin_libraries
@@ -187,6 +189,59 @@ sub failover
 	$self->wait_for(sub { $self->states->{$new} eq 'primary/primary' && $self->states->{$old} eq 'secondary/secondary' },
 		"$new is the primary and $old its standby");
 	return $new;
+}
+
+# pgautofailover.* settings of the monitor (ALTER SYSTEM, reloaded).
+sub monitor_settings
+{
+	my ($self, %gucs) = @_;
+	for my $g (sort keys %gucs)
+	{
+		PostgreSQL::Test::Utils::system_or_bail('psql', '-X', '-q', '-h', $self->{base}, '-p',
+			$self->{ports}{monitor}, '-U', 'postgres', '-d', 'postgres', '-c',
+			"ALTER SYSTEM SET pgautofailover.$g = '$gucs{$g}'");
+	}
+	PostgreSQL::Test::Utils::system_or_bail('psql', '-X', '-q', '-h', $self->{base}, '-p', $self->{ports}{monitor},
+		'-U', 'postgres', '-d', 'postgres', '-c', 'SELECT pg_reload_conf()');
+}
+
+# The processes started for a node: its keeper and everything below it (the
+# server and its backends), and the postmaster named in postmaster.pid.
+sub node_pids
+{
+	my ($self, $node) = @_;
+	my %parent;
+	for my $stat (glob('/proc/[0-9]*/stat'))
+	{
+		open(my $fh, '<', $stat) or next;
+		my $line = <$fh> // '';
+		$parent{$1} = $2 if $line =~ /^(\d+) \(.*\) \S (\d+)/s;
+	}
+	my %mine = map { $_ => 1 } grep { $_ } ($self->{keepers}{$node} ? $self->{keepers}{$node}{KIDS}[0]{PID} : ());
+	if (open(my $fh, '<', "$self->{base}/$node/postmaster.pid"))
+	{
+		my $pid = <$fh>;
+		chomp $pid;
+		$mine{$pid} = 1 if $pid && kill(0, $pid);
+	}
+	for (1 .. 8)
+	{
+		$mine{$_} = 1 for grep { $mine{ $parent{$_} } } keys %parent;
+	}
+	return sort { $a <=> $b } keys %mine;
+}
+
+# The node's machine is lost: its keeper and server processes are frozen
+# (nobody reacts, no WAL leaves) and killed. The monitor then fails over.
+sub crash
+{
+	my ($self, $node) = @_;
+	my @pids = $self->node_pids($node);
+	kill 'STOP', @pids;
+	kill 'KILL', @pids;
+	my $h = delete $self->{keepers}{$node};
+	eval { $h->finish; 1 };
+	return scalar @pids;
 }
 
 sub stop

@@ -110,12 +110,12 @@ sub decode_value
 }
 
 # The routing fields of a Change, fast (for large topics): op_name,
-# commit_lsn, position, xid, key (bytes), ints => the int values of
+# commit_lsn, position, xid, timeline, key (bytes), ints => the int values of
 # new_values (undef for other kinds), key_int => first key value if int.
 sub peek_change
 {
 	my ($buf) = @_;
-	my %c = (op => 0, commit_lsn => 0, position => 0, xid => 0, key => '');
+	my %c = (op => 0, commit_lsn => 0, position => 0, xid => 0, timeline => 0, key => '');
 	my @ints;
 	my $len = length($buf);
 	pos($buf) = 0;
@@ -131,6 +131,7 @@ sub peek_change
 			elsif ($f == 11) { $c{commit_lsn} = _vi($1); }
 			elsif ($f == 14) { $c{position} = _vi($1); }
 			elsif ($f == 10) { $c{xid} = _vi($1); }
+			elsif ($f == 25) { $c{timeline} = _vi($1); }
 			next;
 		}
 		if ($wt == 1 || $wt == 5)
@@ -226,6 +227,7 @@ sub decode_change
 		elsif ($f == 14) { $c{position} = $x; }
 		elsif ($f == 15) { $c{last_in_tx} = $x; }
 		elsif ($f == 23) { $c{system_id} = unpack('Q<', $x); }
+		elsif ($f == 25) { $c{timeline} = $x; }
 		elsif ($f == 27) { $c{old_key_elsewhere} = $x; }
 		elsif ($f == 18)
 		{
