@@ -20,6 +20,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,6 +98,10 @@ static const ConfigOption options[] = {
 	{"prefix", CT_STRING, "walstar", false, OFF(prefix), NULL, 0,
 	 "object keys are <prefix>/<source>/<schema>.<table>/date=YYYY-MM-DD/"
 	 "hour=HH/<topic>+<partition>+<first>-<last>.<ext>"},
+	{"ndjson-topics", CT_STRING, NULL, false, OFF(ndjson_topics), NULL, 0,
+	 "regular expression over topic names whose objects are NDJSON (one "
+	 "JSON object per change, for DuckDB or Spark; replay skips them) "
+	 "instead of raw walstar records, e.g. ^walstar\\.crm\\.; . for all"},
 	{"compression", CT_ENUM, "zstd", false, OFF(compression),
 	 compression_choices, 0, "compression of the objects"},
 	{"compression-level", CT_INT, "3", false, OFF(compression_level), NULL, 1,
@@ -728,6 +733,19 @@ validate(const Config *cfg, char *err, size_t errlen)
 				"option 'prefix' must be non-empty, without '+' and not end "
 				"in '/'");
 		return false;
+	}
+	if (cfg->ndjson_topics != NULL)
+	{
+		regex_t re;
+
+		if (regcomp(&re, cfg->ndjson_topics, REG_EXTENDED | REG_NOSUB) != 0)
+		{
+			set_err(err, errlen,
+					"option 'ndjson-topics': '%s' is not a regular expression",
+					cfg->ndjson_topics);
+			return false;
+		}
+		regfree(&re);
 	}
 	if (cfg->compression == COMPRESSION_GZIP && cfg->compression_level > 9)
 	{

@@ -9,7 +9,9 @@
 #   option_values.c, common/name_pattern.c); request_fuzz: the sink's
 #   on-demand copy requests (sink/snapshot_request.c); archive_fuzz:
 #   walstar-archive's readers of external bytes (objects, object names, cut
-#   marks, S3 list answers, times and retention; archive/). A crash leaves
+#   marks, S3 list answers, times and retention; archive/); ndjson_fuzz:
+#   the archive's NDJSON rendering of records (common/change_ndjson.c: one
+#   line of valid JSON whatever the bytes). A crash leaves
 #   its input in OUTDIR/<target>/crash-*
 #   and fails the run.
 set -eu
@@ -53,6 +55,12 @@ cc -std=c11 -Wall -Wextra -Werror -I"$ROOT/proto" -o "$OUT/bin/make_seeds" \
 	"$ROOT/archive/config.c" "$ROOT/sink/log.c" \
 	-lzstd -lz -lcurl -lssl -lcrypto -linih
 
+# shellcheck disable=SC2086
+"$CLANG" $FLAGS -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	-o "$OUT/bin/ndjson_fuzz" "$HERE/ndjson_fuzz.c" "$ROOT/common/change_ndjson.c" \
+	"$ROOT/common/change_key.c" "$ROOT/common/change_op.c" \
+	"$ROOT/common/encode_proto.c" "$ROOT/proto/walstar.pb-c.c" -lprotobuf-c -lm
+
 # archive_fuzz seeds: first byte = reader (0 object, 1 name, 2 cut mark,
 # 3 list answer, 4 time/retention)
 archive_seeds() {
@@ -71,7 +79,7 @@ archive_seeds() {
 }
 
 status=0
-for target in change_fuzz peek_fuzz options_fuzz request_fuzz archive_fuzz; do
+for target in change_fuzz peek_fuzz options_fuzz request_fuzz archive_fuzz ndjson_fuzz; do
 	corpus="$OUT/$target/corpus"
 	mkdir -p "$corpus"
 	if [ "$target" = options_fuzz ]; then
