@@ -14,10 +14,11 @@
 
 typedef enum ArchiveCommand
 {
-	COMMAND_RUN,	/* consume and archive (the daemon) */
-	COMMAND_REPLAY, /* produce archived records back into Kafka */
-	COMMAND_EXPIRE, /* delete objects past their source's retention */
-	COMMAND_STATUS	/* print the group's committed offsets */
+	COMMAND_RUN,		 /* consume and archive (the daemon) */
+	COMMAND_REPLAY,		 /* produce archived records back into Kafka */
+	COMMAND_EXPIRE,		 /* delete objects past their source's retention */
+	COMMAND_STATUS,		 /* print the group's committed offsets */
+	COMMAND_DEAD_LETTERS /* export walstar.dead_letters (dead_letters.h) */
 } ArchiveCommand;
 
 typedef enum Compression
@@ -61,6 +62,7 @@ typedef struct Config
 	int	  object_max_bytes;	  /* records' bytes before an object is cut */
 	int	  object_max_records; /* records before an object is cut */
 	int	  object_max_age;	  /* seconds an object stays open */
+	char *dsn;				  /* dead-letters: the analytics database */
 	char *retention;		  /* source:days,...,*:days */
 	int	  metrics_port;		  /* Prometheus endpoint, 0 off */
 	int	  shutdown_timeout;	  /* seconds to store open objects at exit */

@@ -56,6 +56,18 @@ object_append(ObjectBuffer *b, const void *value, size_t len)
 }
 
 bool
+object_append_line(ObjectBuffer *b, const char *line, size_t len)
+{
+	if (!reserve(b, len + 1))
+		return false;
+	memcpy(b->data + b->len, line, len);
+	b->len += len;
+	b->data[b->len++] = '\n';
+	b->records++;
+	return true;
+}
+
+bool
 object_append_ndjson(ObjectBuffer *b, const void *value, size_t len,
 					 int64_t offset)
 {

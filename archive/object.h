@@ -32,6 +32,9 @@ typedef struct ObjectBuffer
 /* Append one value as a frame. */
 extern bool object_append(ObjectBuffer *b, const void *value, size_t len);
 
+/* Append one line of text and a newline. */
+extern bool object_append_line(ObjectBuffer *b, const char *line, size_t len);
+
 /* Append one value as an NDJSON line (offset: its Kafka offset). */
 extern bool object_append_ndjson(ObjectBuffer *b, const void *value,
 								 size_t len, int64_t offset);
