@@ -7,9 +7,16 @@
 # source's, each computed by SQL from the source row (casts, to_char,
 # extract, encode), not by our renderer.  The object metadata says the
 # format, and replay skips the NDJSON objects while the raw topic replays.
+# Then the apply side's dead letters (refused updates and a message that
+# is no Change) are exported by `walstar-archive dead-letters`: every row
+# once, equal to walstar.dead_letters by SQL; a second run stores nothing,
+# a run after lost objects (a crash between two PUTs) stores the same
+# names again, and a new letter goes into one new object.
 use strict;
 use warnings;
+use Digest::MD5 qw(md5_hex);
 use JSON::PP;
+use MIME::Base64;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -187,6 +194,71 @@ is($rc, 0, 'replay runs') or diag($out);
 like($out, qr/skipped=\d+ .*NDJSON objects skipped: replay reads raw objects only/, 'replay says it skips the NDJSON objects');
 is(join(',', grep { /^lake\./ } WalstarTest::Sink::topics($kafka)), 'lake.walstar.public.r', 'only the raw topic is replayed');
 is($kafka->count('lake.walstar.public.r'), $raw_records, "the raw topic replays its $raw_records records");
+
+# dead letters: a landing CHECK refuses the ten 'again' updates of r, and
+# one message on the topic is no Change
+$kafka->produce('walstar.public.r', 'not a walstar change');
+my $ana = WalstarTest::Pipeline::analytics_node('ndjson_analytics');
+$ana->safe_psql('ana', q{CREATE SCHEMA walstar_landing;
+CREATE TABLE walstar_landing.r (id int PRIMARY KEY, v text CONSTRAINT not_again CHECK (v <> 'again'))});
+$ana->safe_psql('ana', "SELECT walstar.create_subscription('s', '" . $kafka->bootstrap
+	  . q{', topics => '{walstar.public.r}', batch_time => '20ms', enabled => true)});
+sub applied
+{
+	my $n = $kafka->count('walstar.public.r');
+	$ana->poll_query_until('ana', "SELECT coalesce(sum(next_offset), 0) >= $n FROM walstar.subscription_offsets")
+	  or die "the worker did not reach offset $n";
+}
+applied();
+my $want_letters = q{SELECT string_agg(concat_ws('|', id, subscription, topic, partition, "offset", error, retries,
+	to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), md5(raw)), E'\n' ORDER BY id)
+	FROM walstar.dead_letters};
+is($ana->safe_psql('ana', q{SELECT count(*) FILTER (WHERE error LIKE '%not_again%') || '+' || count(*) FROM walstar.dead_letters}),
+	'10+11', 'ten refused updates and one malformed message are dead letters');
+my @dl_args = ('--dsn=' . $ana->connstr('ana'), '--object-max-records=3');
+my $dl_prefix = 'walstar/dead_letters/apply=ana.s/';
+sub letters
+{
+	my (@bad, @got);
+	for my $o (WalstarTest::Archive::objects($s3, $dl_prefix))
+	{
+		my @l = map { $codec->decode($_) } @{ $o->{records} };
+		my @offsets = map { $_->{offset} } @l;
+		push @bad, "$o->{key}: offsets @offsets" unless $o->{topic} eq 'walstar.public.r'
+		  && $offsets[0] == $o->{first} && $offsets[-1] == $o->{last}
+		  && !(grep { $_->{topic} ne $o->{topic} || $_->{partition} != $o->{partition} } @l)
+		  && "$o->{date}T$o->{hour}" eq substr($l[0]{created_at}, 0, 13);
+		push @got, map { join('|', @$_{qw(id subscription topic partition offset error retries created_at)},
+			md5_hex(decode_base64($_->{raw}))) } @l;
+	}
+	return (join("\n", @bad), join("\n", sort { (split /\|/, $a)[0] <=> (split /\|/, $b)[0] } @got));
+}
+my ($rc2, $out2) = WalstarTest::Archive::run($kafka, $s3, 'dead-letters', @dl_args);
+is($rc2, 0, 'dead-letters runs') or diag($out2);
+like($out2, qr/exported=11 objects=4 /, 'it stores the 11 letters in 4 objects of at most 3');
+my @dl_keys = $s3->list($dl_prefix);
+my %dl_meta = $s3->metadata($dl_keys[0]);
+is("$dl_meta{'walstar-format'} $dl_meta{'walstar-subscription'} $dl_meta{'walstar-database'}",
+	'walstar.dead_letters-ndjson s ana', 'metadata: format, subscription, database');
+my ($bad, $got) = letters();
+is($bad, '', 'objects are named by topic, partition, first-last offset and hour of their letters');
+is($got, $ana->safe_psql('ana', $want_letters), 'the objects hold every dead letter once, equal to walstar.dead_letters');
+
+($rc2, $out2) = WalstarTest::Archive::run($kafka, $s3, 'dead-letters', @dl_args);
+like($out2, qr/exported=0 objects=0 /, 'a second run stores nothing');
+# a crash between two PUTs leaves the first objects only
+$s3->delete($_) for @dl_keys[ 2 .. 3 ];
+($rc2, $out2) = WalstarTest::Archive::run($kafka, $s3, 'dead-letters', @dl_args);
+like($out2, qr/exported=5 objects=2 /, 'after losing the last two objects the next run stores their 5 letters');
+is(join(' ', $s3->list($dl_prefix)), "@dl_keys", 'under the same names');
+is((letters())[1], $ana->safe_psql('ana', $want_letters), 'nothing missing, nothing twice');
+
+$node->safe_psql('src', q{UPDATE r SET v = 'again' WHERE id = 11});
+applied();
+($rc2, $out2) = WalstarTest::Archive::run($kafka, $s3, 'dead-letters', @dl_args);
+like($out2, qr/exported=1 objects=1 /, 'a new letter goes into one new object');
+is((letters())[1], $ana->safe_psql('ana', $want_letters), 'the store still equals walstar.dead_letters');
+$ana->stop;
 
 is($sink->stop, 0, 'sink stops cleanly');
 $node->stop;
