@@ -13,6 +13,11 @@
  * store is down the loop retries the same cut with backoff and consumes
  * nothing else (max.poll.interval.ms is an hour for that).
  *
+ * Topics matching ndjson-topics get NDJSON objects: each record is rendered
+ * (common/change_ndjson.c) when it is consumed, so the object's bytes are
+ * ready at the cut like a raw object's frames.  Records that are not
+ * walstar Changes stay raw under dead_letters/ in every topic.
+ *
  *-------------------------------------------------------------------------
  */
 #include <inttypes.h>
@@ -47,14 +52,17 @@ typedef struct Part
 {
 	char		*topic;
 	int32_t		 partition;
-	ObjectBuffer buf;		 /* the open object's frames */
-	int64_t		 first;		 /* first offset consumed since the last store,
+	ObjectBuffer buf;			/* the open object's frames */
+	int64_t		 first;			/* first offset consumed since the last store,
 							  * -1: nothing open */
-	int64_t		 last;		 /* last offset consumed */
-	int64_t		 forced_cut; /* a cut mark to honour, -1: none */
-	Group		 group;		 /* of the open object's first record */
-	bool		 has_group;	 /* group is set (a record was appended) */
-	int64_t		 opened_ms;	 /* when the object was opened */
+	int64_t		 last;			/* last offset consumed */
+	int64_t		 forced_cut;	/* a cut mark to honour, -1: none */
+	bool		 forced_ndjson; /* the format of that cut mark */
+	bool		 topic_ndjson;	/* ndjson-topics matches the topic */
+	bool		 ndjson;		/* the open object is NDJSON */
+	Group		 group;			/* of the open object's first record */
+	bool		 has_group;		/* group is set (a record was appended) */
+	int64_t		 opened_ms;		/* when the object was opened */
 } Part;
 
 typedef struct Archiver
@@ -66,6 +74,8 @@ typedef struct Archiver
 	int					   nparts;
 	volatile sig_atomic_t *stop;
 	int64_t				   deadline_ms; /* shutdown: give up retrying then */
+	regex_t				   ndjson_re;	/* ndjson-topics, compiled */
+	bool				   have_ndjson; /* ndjson-topics is set */
 } Archiver;
 
 static int64_t
@@ -101,6 +111,8 @@ find_part(Archiver *a, const char *topic, int32_t partition)
 	p->partition = partition;
 	p->first = -1;
 	p->forced_cut = -1;
+	p->topic_ndjson =
+		a->have_ndjson && regexec(&a->ndjson_re, topic, 0, NULL, 0) == 0;
 	a->nparts++;
 	return p;
 }
@@ -230,7 +242,7 @@ cut(Archiver *a, Part *p)
 	size_t		bodylen = 0;
 	int			delay = 250;
 	bool		reported = false;
-	const char *ext = object_extension(cfg->compression);
+	const char *ext = object_extension(p->ndjson, cfg->compression);
 
 	if (p->first < 0)
 		return true;
@@ -255,7 +267,7 @@ cut(Archiver *a, Part *p)
 				  LOG_V(p->topic), p->partition, LOG_Q("object key too long"));
 		return false;
 	}
-	layout_cut_metadata(mark, sizeof(mark), p->last);
+	layout_cut_metadata(mark, sizeof(mark), p->last, p->ndjson);
 	while (!commit(a, p, p->first, mark))
 	{
 		if (stopping_now(a))
@@ -274,7 +286,9 @@ cut(Archiver *a, Part *p)
 		const bool dead = p->group.dead;
 		S3Meta	   meta[] = {
 				{"walstar-format", dead ? "kafka-values-length-delimited"
-										: "walstar.v1.Change-length-delimited"},
+								   : p->ndjson
+									   ? "walstar.v1.Change-ndjson"
+									   : "walstar.v1.Change-length-delimited"},
 				{"walstar-compression",
 			 cfg->compression == COMPRESSION_GZIP ? "gzip" : "zstd"},
 				{"walstar-records", records},
@@ -378,8 +392,12 @@ add(Archiver *a, const rd_kafka_message_t *m)
 		{
 			p->group = g;
 			p->has_group = true;
+			p->ndjson =
+				(forced ? p->forced_ndjson : p->topic_ndjson) && !g.dead;
 		}
-		if (!object_append(&p->buf, m->payload, m->len))
+		if (!(p->ndjson ? object_append_ndjson(&p->buf, m->payload, m->len,
+											   m->offset)
+						: object_append(&p->buf, m->payload, m->len)))
 		{
 			log_error("archive", "msg=\"out of memory\"");
 			return false;
@@ -426,7 +444,8 @@ on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			if (p == NULL)
 				continue;
 			part_reset(p);
-			p->forced_cut = layout_parse_cut(tp->metadata, tp->metadata_size);
+			p->forced_cut = layout_parse_cut(tp->metadata, tp->metadata_size,
+											 &p->forced_ndjson);
 			log_info("kafka",
 					 "topic=%s partition=%" PRId32 " committed=%" PRId64
 					 " cut=%" PRId64 " msg=\"assigned\"",
@@ -503,6 +522,14 @@ archiver_run(Config *cfg, volatile sig_atomic_t *stop,
 	memset(&a, 0, sizeof(a));
 	a.cfg = cfg;
 	a.stop = stop;
+	if (cfg->ndjson_topics != NULL)
+	{
+		/* config_load checked it */
+		if (regcomp(&a.ndjson_re, cfg->ndjson_topics,
+					REG_EXTENDED | REG_NOSUB) != 0)
+			return 1;
+		a.have_ndjson = true;
+	}
 	a.s3 = s3_create(cfg, err, sizeof(err));
 	if (a.s3 == NULL)
 	{
@@ -614,6 +641,8 @@ archiver_run(Config *cfg, volatile sig_atomic_t *stop,
 		free(a.parts[i].topic);
 	}
 	free(a.parts);
+	if (a.have_ndjson)
+		regfree(&a.ndjson_re);
 	log_info("archive", "msg=\"stopped\"");
 	return rc;
 }
@@ -694,7 +723,7 @@ archiver_status(Config *cfg)
 		printf("topic=%s partition=%" PRId32 " committed=%" PRId64
 			   " cut=%" PRId64 "\n",
 			   tp->topic, tp->partition, tp->offset,
-			   layout_parse_cut(tp->metadata, tp->metadata_size));
+			   layout_parse_cut(tp->metadata, tp->metadata_size, NULL));
 	}
 done:
 	if (have_re)

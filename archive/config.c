@@ -20,6 +20,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@
 #include <unistd.h>
 
 #include <ini.h>
+#include <libpq-fe.h>
 #include <openssl/crypto.h>
 
 #include "config.h"
@@ -58,8 +60,8 @@ static const char *const compression_choices[] = {"zstd", "gzip", NULL};
 static const char *const url_choices[] = {"path", "virtual-host", NULL};
 static const char *const level_choices[] = {"debug", "info", "warning",
 											"error", NULL};
-static const char *const command_names[] = {"run", "replay", "expire",
-											"status", NULL};
+static const char *const command_names[] = {"run",	  "replay",		  "expire",
+											"status", "dead-letters", NULL};
 
 #define OFF(f) offsetof(Config, f)
 
@@ -97,6 +99,10 @@ static const ConfigOption options[] = {
 	{"prefix", CT_STRING, "walstar", false, OFF(prefix), NULL, 0,
 	 "object keys are <prefix>/<source>/<schema>.<table>/date=YYYY-MM-DD/"
 	 "hour=HH/<topic>+<partition>+<first>-<last>.<ext>"},
+	{"ndjson-topics", CT_STRING, NULL, false, OFF(ndjson_topics), NULL, 0,
+	 "regular expression over topic names whose objects are NDJSON (one "
+	 "JSON object per change, for DuckDB or Spark; replay skips them) "
+	 "instead of raw walstar records, e.g. ^walstar\\.crm\\.; . for all"},
 	{"compression", CT_ENUM, "zstd", false, OFF(compression),
 	 compression_choices, 0, "compression of the objects"},
 	{"compression-level", CT_INT, "3", false, OFF(compression_level), NULL, 1,
@@ -131,6 +137,10 @@ static const ConfigOption options[] = {
 	 NULL, 0,
 	 "replay: produce to <replay-topic-prefix>.<original topic> (a replay "
 	 "subscription's topics); default the original topics"},
+	{"dsn", CT_STRING, NULL, false, OFF(dsn), NULL, 0,
+	 "dead-letters: libpq connection string of the analytics database, "
+	 "without a password (use ~/.pgpass or PGPASSFILE); its role needs "
+	 "only USAGE on schema walstar and SELECT on walstar.dead_letters"},
 	{"dry-run", CT_BOOL, "false", false, OFF(dry_run), NULL, 0,
 	 "expire: list what would be deleted"},
 };
@@ -380,7 +390,8 @@ print_help(void)
 	printf("walstar-archive keeps every change of walstar topics in an "
 		   "S3-compatible\n"
 		   "object store, grouped by origin, and replays it into Kafka.\n\n"
-		   "Usage: walstar-archive [run|replay|expire|status] [--config FILE] "
+		   "Usage: walstar-archive [run|replay|expire|status|dead-letters] "
+		   "[--config FILE] "
 		   "[--NAME=VALUE ...]\n\n"
 		   "  run      consume the topics and store objects (default); Kafka "
 		   "offsets are\n"
@@ -389,7 +400,11 @@ print_help(void)
 		   "--table)\n"
 		   "           unchanged into the original or the replay topics\n"
 		   "  expire   delete objects older than their source's retention\n"
-		   "  status   print the group's committed offsets and cut marks\n\n"
+		   "  status   print the group's committed offsets and cut marks\n"
+		   "  dead-letters  store walstar.dead_letters rows (--dsn) not yet "
+		   "in the store,\n"
+		   "           as NDJSON under <prefix>/dead_letters/apply=<db>."
+		   "<subscription>/\n\n"
 		   "  -c, --config FILE       INI file: NAME = VALUE lines, and a "
 		   "[kafka] section\n"
 		   "  --set NAME=VALUE        set an option, or kafka.PROPERTY=VALUE\n"
@@ -692,7 +707,8 @@ validate(const Config *cfg, char *err, size_t errlen)
 
 	for (i = 0; i < cfg->nkafka; i++)
 		in_kafka |= strcmp(cfg->kafka[i].name, "bootstrap.servers") == 0;
-	if (cfg->brokers == NULL && !in_kafka && cfg->command != COMMAND_EXPIRE)
+	if (cfg->brokers == NULL && !in_kafka && cfg->command != COMMAND_EXPIRE &&
+		cfg->command != COMMAND_DEAD_LETTERS)
 	{
 		set_err(err, errlen, "option 'brokers' is required");
 		return false;
@@ -729,6 +745,19 @@ validate(const Config *cfg, char *err, size_t errlen)
 				"in '/'");
 		return false;
 	}
+	if (cfg->ndjson_topics != NULL)
+	{
+		regex_t re;
+
+		if (regcomp(&re, cfg->ndjson_topics, REG_EXTENDED | REG_NOSUB) != 0)
+		{
+			set_err(err, errlen,
+					"option 'ndjson-topics': '%s' is not a regular expression",
+					cfg->ndjson_topics);
+			return false;
+		}
+		regfree(&re);
+	}
 	if (cfg->compression == COMPRESSION_GZIP && cfg->compression_level > 9)
 	{
 		set_err(err, errlen, "option 'compression-level': gzip takes 1-9");
@@ -746,6 +775,35 @@ validate(const Config *cfg, char *err, size_t errlen)
 				"option 'retention': '%s' is not source:days[,source:days...]",
 				cfg->retention);
 		return false;
+	}
+	if (cfg->command == COMMAND_DEAD_LETTERS && cfg->dsn == NULL)
+	{
+		set_err(err, errlen, "dead-letters needs --dsn");
+		return false;
+	}
+	if (cfg->dsn != NULL)
+	{
+		PQconninfoOption *opts = PQconninfoParse(cfg->dsn, NULL);
+		PQconninfoOption *o;
+		bool			  secret = false;
+
+		if (opts == NULL)
+		{
+			/* not quoted: the string may hold a password */
+			set_err(err, errlen, "option 'dsn' is not a connection string");
+			return false;
+		}
+		for (o = opts; o->keyword != NULL; o++)
+			secret |= strcmp(o->keyword, "password") == 0 && o->val != NULL;
+		PQconninfoFree(opts);
+		if (secret)
+		{
+			set_err(err, errlen,
+					"option 'dsn' holds a password: others may read the "
+					"config file and the command line; use ~/.pgpass, "
+					"PGPASSFILE or PGPASSWORD");
+			return false;
+		}
 	}
 	if (cfg->command == COMMAND_REPLAY &&
 		(cfg->replay_from == NULL || cfg->replay_to == NULL))

@@ -155,23 +155,31 @@ layout_parse(const char *key, const char *prefix, ObjectName *out)
 }
 
 void
-layout_cut_metadata(char *buf, size_t buflen, int64_t last)
+layout_cut_metadata(char *buf, size_t buflen, int64_t last, bool ndjson)
 {
-	snprintf(buf, buflen, "cut=%" PRId64, last);
+	snprintf(buf, buflen, "cut=%" PRId64 "%s", last, ndjson ? ",ndjson" : "");
 }
 
 int64_t
-layout_parse_cut(const void *metadata, size_t len)
+layout_parse_cut(const void *metadata, size_t len, bool *ndjson)
 {
 	const char *m = metadata;
 	int64_t		v = 0;
 	size_t		i;
+	bool		json = false;
 
+	if (metadata != NULL && len > 7 && memcmp(m + len - 7, ",ndjson", 7) == 0)
+	{
+		json = true;
+		len -= 7;
+	}
+	if (ndjson != NULL)
+		*ndjson = json;
 	if (metadata == NULL || len < 5 || len > 23 || memcmp(m, "cut=", 4) != 0)
 		return -1;
 	for (i = 4; i < len; i++)
 	{
-		if (!isdigit((unsigned char)m[i]))
+		if (!isdigit((unsigned char)m[i]) || v > (INT64_MAX - 9) / 10)
 			return -1;
 		v = v * 10 + (m[i] - '0');
 	}

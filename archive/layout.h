@@ -49,14 +49,22 @@ extern bool layout_key(char *buf, size_t buflen, const char *prefix,
 /* Parse a key made by layout_key under prefix.  External bytes: fuzzed. */
 extern bool layout_parse(const char *key, const char *prefix, ObjectName *out);
 
-/* Kafka commit metadata "cut=<last offset>" of an object being stored. */
-extern void layout_cut_metadata(char *buf, size_t buflen, int64_t last);
+/*
+ * Kafka commit metadata "cut=<last offset>" of an object being stored,
+ * "cut=<last offset>,ndjson" for an NDJSON object: the restarted archive
+ * rewrites the range in the format it was cut in, whatever the setting
+ * says by then, so one range never gets two names.
+ */
+extern void layout_cut_metadata(char *buf, size_t buflen, int64_t last,
+								bool ndjson);
 
 /*
- * The last offset of a cut mark, or -1 when metadata is empty or not a
- * cut mark (other tools' metadata is ignored).  External bytes: fuzzed.
+ * The last offset of a cut mark (and *ndjson, if not NULL), or -1 when
+ * metadata is empty or not a cut mark (other tools' metadata is ignored).
+ * External bytes: fuzzed.
  */
-extern int64_t layout_parse_cut(const void *metadata, size_t len);
+extern int64_t layout_parse_cut(const void *metadata, size_t len,
+								bool *ndjson);
 
 /*
  * Unix microseconds of "YYYY-MM-DD[THH[:MM[:SS]]][Z]" (UTC), or false.

@@ -17,6 +17,7 @@
 
 #include "archiver.h"
 #include "config.h"
+#include "dead_letters.h"
 #include "log.h"
 #include "metrics.h"
 #include "replay.h"
@@ -93,6 +94,9 @@ main(int argc, char **argv)
 			break;
 		case COMMAND_STATUS:
 			rc = archiver_status(&cfg);
+			break;
+		case COMMAND_DEAD_LETTERS:
+			rc = dead_letters_export(&cfg);
 			break;
 		default:
 			rc = archiver_run(&cfg, &stop_requested, &reload_requested);

@@ -12,6 +12,7 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include "change_ndjson.h"
 #include "object.h"
 
 static bool
@@ -54,6 +55,38 @@ object_append(ObjectBuffer *b, const void *value, size_t len)
 	return true;
 }
 
+bool
+object_append_line(ObjectBuffer *b, const char *line, size_t len)
+{
+	if (!reserve(b, len + 1))
+		return false;
+	memcpy(b->data + b->len, line, len);
+	b->len += len;
+	b->data[b->len++] = '\n';
+	b->records++;
+	return true;
+}
+
+bool
+object_append_ndjson(ObjectBuffer *b, const void *value, size_t len,
+					 int64_t offset)
+{
+	JsonBuf j = {(char *)b->data, b->len, b->cap, false};
+
+	/* the renderer grows the same memory */
+	if (!change_ndjson_append(&j, value, len, offset))
+	{
+		b->data = (uint8_t *)j.data;
+		b->cap = j.cap;
+		return false;
+	}
+	b->data = (uint8_t *)j.data;
+	b->len = j.len;
+	b->cap = j.cap;
+	b->records++;
+	return true;
+}
+
 void
 object_reset(ObjectBuffer *b)
 {
@@ -69,9 +102,17 @@ object_free(ObjectBuffer *b)
 }
 
 const char *
-object_extension(int compression)
+object_extension(bool ndjson, int compression)
 {
+	if (ndjson)
+		return compression == COMPRESSION_GZIP ? "ndjson.gz" : "ndjson.zst";
 	return compression == COMPRESSION_GZIP ? "pb.gz" : "pb.zst";
+}
+
+bool
+object_is_ndjson(const char *ext)
+{
+	return strncmp(ext, "ndjson.", 7) == 0;
 }
 
 bool

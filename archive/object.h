@@ -3,8 +3,9 @@
  * object.h
  *		The bytes of an archived object: the Kafka values of one offset
  *		range, each as a varint length and the value (length-delimited
- *		walstar.v1.Change, as protobuf's writeDelimitedTo), compressed as a
- *		whole with zstd or gzip.
+ *		walstar.v1.Change, as protobuf's writeDelimitedTo), or, in an NDJSON
+ *		object, one JSON line per record (common/change_ndjson.c);
+ *		compressed as a whole with zstd or gzip.
  *
  *-------------------------------------------------------------------------
  */
@@ -22,19 +23,32 @@
 
 typedef struct ObjectBuffer
 {
-	uint8_t *data; /* the uncompressed frames */
+	uint8_t *data; /* the uncompressed frames (or NDJSON lines) */
 	size_t	 len;
 	size_t	 cap;
-	uint64_t records; /* frames in data */
+	uint64_t records; /* frames (lines) in data */
 } ObjectBuffer;
 
 /* Append one value as a frame. */
 extern bool object_append(ObjectBuffer *b, const void *value, size_t len);
+
+/* Append one line of text and a newline. */
+extern bool object_append_line(ObjectBuffer *b, const char *line, size_t len);
+
+/* Append one value as an NDJSON line (offset: its Kafka offset). */
+extern bool object_append_ndjson(ObjectBuffer *b, const void *value,
+								 size_t len, int64_t offset);
 extern void object_reset(ObjectBuffer *b);
 extern void object_free(ObjectBuffer *b);
 
-/* The file extension of a compression: "pb.zst" or "pb.gz". */
-extern const char *object_extension(int compression);
+/*
+ * The file extension of a format and compression: "pb.zst", "pb.gz",
+ * "ndjson.zst" or "ndjson.gz".
+ */
+extern const char *object_extension(bool ndjson, int compression);
+
+/* Whether an object name's extension (ObjectName.ext) is NDJSON. */
+extern bool object_is_ndjson(const char *ext);
 
 /* Compress b into a malloc'ed *out. */
 extern bool object_compress(const ObjectBuffer *b, int compression, int level,

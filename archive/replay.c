@@ -324,6 +324,8 @@ replay_run(Config *cfg, volatile sig_atomic_t *stop)
 	S3List		list = {0};
 	Item	   *items = NULL;
 	size_t		nitems = 0, i;
+	size_t		nndjson = 0;
+	const char *first_ndjson = NULL;
 	rd_kafka_t *rk = NULL;
 	uint64_t	produced = 0, objects = 0;
 	int			rc = 1;
@@ -371,8 +373,21 @@ replay_run(Config *cfg, volatile sig_atomic_t *stop)
 		if (hour_start_us(&it.name) + 3600000000LL <= from ||
 			hour_start_us(&it.name) >= to)
 			continue;
+		if (object_is_ndjson(it.name.ext))
+		{
+			/* a rendering for readers, not the records: cannot be replayed */
+			if (nndjson++ == 0)
+				first_ndjson = it.key;
+			continue;
+		}
 		items[nitems++] = it;
 	}
+	if (nndjson > 0)
+		log_warning("replay",
+					"skipped=%zu first=%s msg=\"NDJSON objects skipped: "
+					"replay reads raw objects only (topics archived as "
+					"NDJSON alone cannot be replayed)\"",
+					nndjson, LOG_Q(first_ndjson));
 	qsort(items, nitems, sizeof(Item), item_cmp);
 	log_info("replay", "objects=%zu msg=\"replaying\"", nitems);
 

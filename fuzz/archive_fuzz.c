@@ -111,13 +111,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 			break;
 		case 2:
 		{
-			int64_t cut = layout_parse_cut(data + 1, len - 1);
+			bool	json, json2;
+			int64_t cut = layout_parse_cut(data + 1, len - 1, &json);
 			char	mark[64];
 
 			if (cut >= 0)
 			{
-				layout_cut_metadata(mark, sizeof(mark), cut);
-				if (layout_parse_cut(mark, strlen(mark)) != cut)
+				layout_cut_metadata(mark, sizeof(mark), cut, json);
+				if (layout_parse_cut(mark, strlen(mark), &json2) != cut ||
+					json2 != json)
 					abort();
 			}
 			break;

@@ -9,7 +9,9 @@
 #   option_values.c, common/name_pattern.c); request_fuzz: the sink's
 #   on-demand copy requests (sink/snapshot_request.c); archive_fuzz:
 #   walstar-archive's readers of external bytes (objects, object names, cut
-#   marks, S3 list answers, times and retention; archive/). A crash leaves
+#   marks, S3 list answers, times and retention; archive/); ndjson_fuzz:
+#   the archive's NDJSON rendering of records (common/change_ndjson.c: one
+#   line of valid JSON whatever the bytes). A crash leaves
 #   its input in OUTDIR/<target>/crash-*
 #   and fails the run.
 set -eu
@@ -17,6 +19,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$HERE")
 SECONDS_EACH=${1:-60}
 OUT=${2:-$ROOT/.cache/fuzz}
+PG_CONFIG_BIN=${PG_CONFIG:-pg_config}
 CLANG=${CLANG:-$(command -v clang || command -v clang-14 || true)}
 [ -n "$CLANG" ] || { echo "fuzz: clang not found (make deps installs it)" >&2; exit 1; }
 [ -f "$ROOT/proto/walstar.pb-c.c" ] || make -C "$ROOT" proto/walstar.pb-c.c
@@ -50,8 +53,16 @@ cc -std=c11 -Wall -Wextra -Werror -I"$ROOT/proto" -o "$OUT/bin/make_seeds" \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	-o "$OUT/bin/archive_fuzz" "$HERE/archive_fuzz.c" \
 	"$ROOT/archive/object.c" "$ROOT/archive/layout.c" "$ROOT/archive/s3.c" \
-	"$ROOT/archive/config.c" "$ROOT/sink/log.c" \
-	-lzstd -lz -lcurl -lssl -lcrypto -linih
+	"$ROOT/archive/config.c" "$ROOT/sink/log.c" "$ROOT/common/change_ndjson.c" \
+	"$ROOT/common/change_key.c" "$ROOT/common/change_op.c" "$ROOT/common/encode_proto.c" \
+	"$ROOT/proto/walstar.pb-c.c" -I"$($PG_CONFIG_BIN --includedir)" \
+	-L"$($PG_CONFIG_BIN --libdir)" -lpq -lprotobuf-c -lzstd -lz -lcurl -lssl -lcrypto -linih -lm
+
+# shellcheck disable=SC2086
+"$CLANG" $FLAGS -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	-o "$OUT/bin/ndjson_fuzz" "$HERE/ndjson_fuzz.c" "$ROOT/common/change_ndjson.c" \
+	"$ROOT/common/change_key.c" "$ROOT/common/change_op.c" \
+	"$ROOT/common/encode_proto.c" "$ROOT/proto/walstar.pb-c.c" -lprotobuf-c -lm
 
 # archive_fuzz seeds: first byte = reader (0 object, 1 name, 2 cut mark,
 # 3 list answer, 4 time/retention)
@@ -65,13 +76,14 @@ archive_seeds() {
 	rm -f "$d/frames"
 	printf '\001walstar/crm/public.acct/date=2026-12-03/hour=05/walstar.public.acct+1+300-599.pb.zst' > "$d/seed-name"
 	printf '\002cut=599' > "$d/seed-cut"
+	printf '\002cut=599,ndjson' > "$d/seed-cut-ndjson"
 	printf '\003<ListBucketResult><IsTruncated>true</IsTruncated><Contents><Key>a&amp;b</Key><Size>3</Size></Contents><NextContinuationToken>t1</NextContinuationToken></ListBucketResult>' > "$d/seed-list"
 	printf '\0042026-12-03T05:00:00Z' > "$d/seed-time"
 	printf '\004crm:730,*:365' > "$d/seed-retention"
 }
 
 status=0
-for target in change_fuzz peek_fuzz options_fuzz request_fuzz archive_fuzz; do
+for target in change_fuzz peek_fuzz options_fuzz request_fuzz archive_fuzz ndjson_fuzz; do
 	corpus="$OUT/$target/corpus"
 	mkdir -p "$corpus"
 	if [ "$target" = options_fuzz ]; then

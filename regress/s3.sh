@@ -28,10 +28,6 @@ BUCKET=walstar-lake
 
 die() { echo "s3.sh: $*" >&2; exit 1; }
 
-free_port() {
-	perl -MIO::Socket::INET -e 'my $s = IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => 0, Listen => 1) or die; print $s->sockport'
-}
-
 our_pid() {
 	[ -f "$1/weed.pid" ] || return 1
 	pid=$(cat "$1/weed.pid")
@@ -40,35 +36,15 @@ our_pid() {
 	echo "$pid"
 }
 
-cmd=${1:-}; dir=${2:-}
-[ -n "$cmd" ] && [ -n "$dir" ] || die "usage: s3.sh start|stop|kill|status DIR"
-mkdir -p "$dir"
-dir=$(cd "$dir" && pwd)
-
-case "$cmd" in
-start)
-	[ -x "$WEED" ] || die "no SeaweedFS binary at $WEED (run: make deps)"
-	if our_pid "$dir" >/dev/null; then
-		die "a server already runs for $dir"
-	fi
-	if [ ! -f "$dir/ports" ]; then
-		# every port of every component, so none lands on a default one
-		for name in master master_grpc volume volume_grpc filer filer_grpc s3 s3_grpc s3_iceberg s3_lance; do
-			echo "$name=$(free_port)"
-		done > "$dir/ports"
-		cat > "$dir/identities.json" <<JSON
-{
-  "identities": [
-    {
-      "name": "walstar",
-      "credentials": [ { "accessKey": "$ACCESS", "secretKey": "$SECRET" } ],
-      "actions": [ "Admin", "Read", "Write", "List", "Tagging" ]
-    }
-  ]
+pick_ports() {
+	# every port of every component, so none lands on a default one; the
+	# sockets stay open until all are chosen, so the ten differ
+	perl -MIO::Socket::INET -e 'my @s; for my $n (@ARGV) { my $s = IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => 0, Listen => 1) or die; push @s, $s; print "$n=", $s->sockport, "\n" }' \
+		master master_grpc volume volume_grpc filer filer_grpc s3 s3_grpc s3_iceberg s3_lance > "$dir/ports"
 }
-JSON
-		mkdir -p "$dir/data"
-	fi
+
+# Start the server and wait until it is ready; false when it exited.
+launch() {
 	. "$dir/ports"
 	setsid "$WEED" server -dir="$dir/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
 		-master.port="$master" -master.port.grpc="$master_grpc" \
@@ -91,18 +67,63 @@ JSON
 		# (alive by its state: our_pid reads cmdline, which is setsid's
 		# before the exec and empty during one; a zombie has exited)
 		state=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -c1)
-		case "$state" in ''|Z|X) tail -20 "$dir/weed.log" >&2; die "server exited during start" ;; esac
+		case "$state" in ''|Z|X) rm -f "$dir/weed.pid"; return 1 ;; esac
 		code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 --aws-sigv4 "aws:amz:us-east-1:s3" \
 			-u "$ACCESS:$SECRET" -X PUT "$endpoint/$BUCKET" 2>/dev/null || true)
 		case "$code" in
 		200|409)
 			code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 --aws-sigv4 "aws:amz:us-east-1:s3" \
 				-u "$ACCESS:$SECRET" -T "$probe" "$endpoint/$BUCKET/.probe" 2>/dev/null || true)
-			[ "$code" = 200 ] && break
+			[ "$code" = 200 ] && return 0
 			;;
 		esac
 		[ "$(date +%s)" -lt "$deadline" ] || { "$0" stop "$dir" || true; die "object store not ready after ${START_TIMEOUT}s (see $dir/weed.log)"; }
 		sleep 0.5
+	done
+}
+
+cmd=${1:-}; dir=${2:-}
+[ -n "$cmd" ] && [ -n "$dir" ] || die "usage: s3.sh start|stop|kill|status DIR"
+mkdir -p "$dir"
+dir=$(cd "$dir" && pwd)
+
+case "$cmd" in
+start)
+	[ -x "$WEED" ] || die "no SeaweedFS binary at $WEED (run: make deps)"
+	if our_pid "$dir" >/dev/null; then
+		die "a server already runs for $dir"
+	fi
+	fresh=false
+	if [ ! -f "$dir/ports" ]; then
+		fresh=true
+		pick_ports
+		cat > "$dir/identities.json" <<JSON
+{
+  "identities": [
+    {
+      "name": "walstar",
+      "credentials": [ { "accessKey": "$ACCESS", "secretKey": "$SECRET" } ],
+      "actions": [ "Admin", "Read", "Write", "List", "Tagging" ]
+    }
+  ]
+}
+JSON
+		mkdir -p "$dir/data"
+	fi
+	# A port found free can be taken by another process (a test starting
+	# beside us) before the server binds it: on a first start, pick new
+	# ports and try again.
+	tries=0
+	while ! launch; do
+		tries=$((tries + 1))
+		if ! $fresh || [ $tries -ge 3 ] || ! grep -q 'address already in use' "$dir/weed.log"; then
+			tail -20 "$dir/weed.log" >&2
+			die "server exited during start"
+		fi
+		echo "s3.sh: a port was taken meanwhile; new ports" >&2
+		rm -rf "$dir/data"
+		mkdir -p "$dir/data"
+		pick_ports
 	done
 	curl -s -o /dev/null --max-time 5 --aws-sigv4 "aws:amz:us-east-1:s3" -u "$ACCESS:$SECRET" \
 		-X DELETE "$endpoint/$BUCKET/.probe" || true

@@ -8,7 +8,8 @@
 #   my @objs = WalstarTest::Archive::objects($s3, 'walstar/');
 #   WalstarTest::Archive::wait_covered($s3, $kafka, 'walstar/', 120, @topics);
 #   # each: { key, source, table, date, hour, topic, partition, first,
-#   #         last, ext, records => [ value bytes, ... ] }
+#   #         last, ext, records => [ value bytes, ... ] }; for an NDJSON
+#   #         object (ext ndjson.*) records are its lines, undecoded
 #
 # The S3 credentials reach the archive through the environment
 # (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY), never its command line.
@@ -121,7 +122,11 @@ sub objects
 		my $obj = { key => $key, source => $source, table => $table, date => $date,
 			hour => $hour, topic => $topic, partition => $part, first => $first,
 			last => $last, ext => $ext };
-		$obj->{records} = [ _frames(decompress($s3->get($key))) ] unless $o{names_only};
+		unless ($o{names_only})
+		{
+			my $plain = decompress($s3->get($key));
+			$obj->{records} = $ext =~ /^ndjson\./ ? [ split /\n/, $plain ] : [ _frames($plain) ];
+		}
 		push @out, $obj;
 	}
 	return @out;

@@ -6,6 +6,7 @@
 #   $s3->bucket; $s3->access_key; $s3->secret_key;
 #   my @keys = $s3->list('walstar/');     # every key under a prefix
 #   my $bytes = $s3->get($key);
+#   my %meta = $s3->metadata($key);       # x-amz-meta-* headers, lower case
 #   $s3->kill9; $s3->stop; $s3->start_again;
 #
 # Requests here go through the curl program (--aws-sigv4), not through
@@ -54,9 +55,9 @@ sub kill9 { system($script, 'kill', $_[0]->{dir}) == 0 or die "object store kill
 # curl with the test identity; returns (HTTP status, body).
 sub _curl
 {
-	my ($self, $path) = @_;
+	my ($self, $path, $head, $method) = @_;
 	my $tmp = File::Temp->new(DIR => $PostgreSQL::Test::Utils::tmp_check);
-	my $code = `curl -s -o $tmp -w '%{http_code}' --aws-sigv4 aws:amz:us-east-1:s3 -u @{[ $self->access_key ]}:@{[ $self->secret_key ]} '$self->{endpoint}/@{[ $self->bucket ]}$path'`;
+	my $code = `curl -s @{[ $head ? '-I' : '' ]} @{[ $method ? "-X $method" : '' ]} -o $tmp -w '%{http_code}' --aws-sigv4 aws:amz:us-east-1:s3 -u @{[ $self->access_key ]}:@{[ $self->secret_key ]} '$self->{endpoint}/@{[ $self->bucket ]}$path'`;
 	open(my $fh, '<:raw', "$tmp") or die;
 	local $/;
 	my $body = <$fh> // '';
@@ -96,6 +97,25 @@ sub get
 	my ($code, $body) = $self->_curl("/$path");
 	die "get $key: HTTP $code" unless $code == 200;
 	return $body;
+}
+
+sub delete
+{
+	my ($self, $key) = @_;
+	my $path = join('/', map { _enc($_) } split m{/}, $key);
+	my ($code) = $self->_curl("/$path", 0, 'DELETE');
+	die "delete $key: HTTP $code" unless $code == 204 || $code == 200;
+}
+
+# The object's user metadata: x-amz-meta-NAME => value (NAME lower case).
+sub metadata
+{
+	my ($self, $key) = @_;
+	my $path = join('/', map { _enc($_) } split m{/}, $key);
+	my ($code, $head) = $self->_curl("/$path", 1);
+	die "head $key: HTTP $code" unless $code == 200;
+	my %meta = $head =~ /^x-amz-meta-([^:]+):\s*(.*?)\r?$/mgi;
+	return map { lc($_) => $meta{$_} } keys %meta;
 }
 
 END
