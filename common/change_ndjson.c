@@ -630,12 +630,15 @@ change_ndjson_append(JsonBuf *b, const uint8_t *record, size_t len,
 		put(b, "null");
 	putf(b, ",\"xid\":%" PRIu32, c->xid);
 	put_lsn(b, "lsn", c->lsn);
+	putf(b, ",\"timeline\":%" PRIu32, c->timeline);
 	if (offset >= 0)
 		putf(b, ",\"offset\":%" PRId64, offset);
 
 	/* the rest where set */
 	if (c->last_in_tx)
 		put(b, ",\"last_in_tx\":true");
+	if (c->old_key_elsewhere)
+		put(b, ",\"old_key_elsewhere\":true");
 	if (c->system_id != 0)
 		putf(b, ",\"system_id\":\"%" PRIu64 "\"", (uint64_t) c->system_id);
 	if (c->relation_oid != 0)
