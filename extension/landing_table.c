@@ -36,7 +36,9 @@
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "parser/parse_type.h"
+#include "common/hashfn.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
@@ -125,6 +127,9 @@ layout_store(const char *schema, const char *relname, int ncols, Column **column
 	landing_state_write_layout(schema, relname, ncols, attnums, names, types);
 }
 
+/* advisory lock class (first key) of "this landing schema is being created" */
+#define LANDING_SCHEMA_LOCK_CLASS 0x57A7
+
 static bool
 table_is_empty(const char *qualified)
 {
@@ -146,9 +151,23 @@ create_table(const char *schema, const char *qualified, int ncols, Column **colu
 	initStringInfo(&sql);
 	if (!OidIsValid(get_namespace_oid(schema, true)))
 	{
-		appendStringInfo(&sql, "CREATE SCHEMA IF NOT EXISTS %s", quote_identifier(schema));
-		run_ddl(sql.data);
-		resetStringInfo(&sql);
+		/*
+		 * Workers of subscriptions sharing a landing schema may create it at
+		 * once, and IF NOT EXISTS does not keep the second from failing on
+		 * pg_namespace's unique index (its rows then went to dead letters):
+		 * one at a time, and the second sees the first's, once committed.
+		 */
+		DirectFunctionCall2(pg_advisory_xact_lock_int4,
+							Int32GetDatum(LANDING_SCHEMA_LOCK_CLASS),
+							Int32GetDatum((int32) hash_bytes((const unsigned char *) schema,
+															 strlen(schema))));
+		AcceptInvalidationMessages();
+		if (!OidIsValid(get_namespace_oid(schema, true)))
+		{
+			appendStringInfo(&sql, "CREATE SCHEMA IF NOT EXISTS %s", quote_identifier(schema));
+			run_ddl(sql.data);
+			resetStringInfo(&sql);
+		}
 	}
 	appendStringInfo(&sql, "CREATE TABLE %s (", qualified);
 	for (i = 0; i < ncols; i++)
