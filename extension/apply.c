@@ -414,7 +414,9 @@ apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs, int n,
 				result->skipped++;
 				continue;
 			}
+			/* a chunked copy's READ records merge (sink/README.md) */
 			item->copy_start = c->op == WALSTAR__V1__OP__READ &&
+				c->snapshot_epoch.len == 0 &&
 				c->commit_lsn > landing_name_copy_lsn(entry->holder);
 			if (item->copy_start)
 				landing_name_set_copy_lsn(sub->landing_schema, relname, entry->holder,

@@ -38,6 +38,8 @@
 #include "replication.h"
 #include "slot_wait.h"
 #include "snapshot.h"
+#include "snapshot_chunk.h"
+#include "snapshot_chunk_state.h"
 #include "snapshot_request.h"
 #include "standby.h"
 #include "stream.h"
@@ -67,6 +69,7 @@ typedef struct Sink
 	int				   backoff_s;		/* next reconnect delay */
 	int64_t			   reconnect_at_ms; /* when to try again */
 	int64_t			   requests_at_ms;	/* next look for copy requests */
+	ChunkCopy		  *chunks;			/* the chunked copy of keyed tables */
 } Sink;
 
 static void
@@ -154,9 +157,13 @@ create_slot_and_copy(Sink *s, const char *slot, bool temporary)
 	char	 snapname[64];
 	uint64_t cp;
 	bool	 copy = s->cfg.snapshot != SNAPSHOT_NEVER;
+	bool	 chunked = copy && !temporary && s->cfg.snapshot_chunk_size > 0;
 
 	if (copy)
+	{
 		snapshot_forget(&s->cfg);
+		chunk_state_forget(&s->cfg);
+	}
 	if (!slot_wait_create(&s->repl, &s->cfg, slot, temporary,
 						  copy ? snapname : NULL, &cp, &stop_requested, err,
 						  sizeof(err)))
@@ -179,7 +186,7 @@ create_slot_and_copy(Sink *s, const char *slot, bool temporary)
 	if (!copy)
 		return;
 	if (!snapshot_run(&s->cfg, snapname, temporary ? NULL : slot, cp,
-					  s->repl.dbname, s->repl.system_id, &s->stream,
+					  s->repl.dbname, s->repl.system_id, chunked, &s->stream,
 					  &stop_requested, err, sizeof(err)))
 	{
 		if (stop_requested)
@@ -194,6 +201,9 @@ create_slot_and_copy(Sink *s, const char *slot, bool temporary)
 		}
 		die(s, "snapshot", err);
 	}
+	/* the keyed tables' copy is recorded before the snapshot is done */
+	if (chunked && !chunk_copy_plan(s->chunks, err, sizeof(err)))
+		die(s, "snapshot", err);
 	if (!temporary &&
 		!snapshot_mark_done(&s->cfg, s->repl.system_id, s->repl.dbname, cp,
 							err, sizeof(err)))
@@ -264,6 +274,8 @@ prepare_slot(Sink *s)
 		}
 		create_slot_and_copy(s, s->cfg.slot, false);
 	}
+	else
+		chunk_copy_resume(s->chunks);
 }
 
 /*
@@ -315,16 +327,18 @@ copy_on_demand(Sink *s, const char *request, const char *tables)
 	send_status(s, false);
 	resume = lsn_tracker_flush_lsn(&s->tracker);
 	stream_connection_lost(&s->stream);
+	chunk_copy_stream_lost(s->chunks);
 	replication_close(&s->repl);
 	c.snapshot_tables = (char *)tables;
 	snprintf(tmpslot, sizeof(tmpslot), "%.40s_copy_%d", s->cfg.slot,
 			 (int)getpid());
 	if (replication_connect(&tmp, c.conninfo, err, sizeof(err)))
 	{
-		ok = slot_wait_create(&tmp, &c, tmpslot, true, snapname, &cp,
-							  &stop_requested, err, sizeof(err)) &&
-			 snapshot_run(&c, snapname, NULL, cp, tmp.dbname, tmp.system_id,
-						  &s->stream, &stop_requested, err, sizeof(err));
+		ok =
+			slot_wait_create(&tmp, &c, tmpslot, true, snapname, &cp,
+							 &stop_requested, err, sizeof(err)) &&
+			snapshot_run(&c, snapname, NULL, cp, tmp.dbname, tmp.system_id,
+						 false, &s->stream, &stop_requested, err, sizeof(err));
 		replication_close(&tmp);
 	}
 	lsn_tracker_rewind(&s->tracker, resume);
@@ -434,6 +448,7 @@ connection_lost(Sink *s, const char *why)
 	metrics_set_connected(PEER_SOURCE, false);
 	atomic_fetch_add(&metrics.reconnects_total, 1);
 	stream_connection_lost(&s->stream);
+	chunk_copy_stream_lost(s->chunks);
 	s->blocked = false;
 	replication_close(&s->repl);
 	s->reconnect_at_ms = now_ms() + s->backoff_s * 1000;
@@ -461,6 +476,7 @@ restart_stream(Sink *s)
 			 s->cfg.slot);
 	send_status(s, false);
 	stream_connection_lost(&s->stream);
+	chunk_copy_stream_lost(s->chunks);
 	s->blocked = false;
 	replication_close(&s->repl);
 	s->reconnect_at_ms = 0;
@@ -596,6 +612,24 @@ read_stream(Sink *s, int *exit_code)
 			case REPL_DATA:
 				if (msg.wal_start > atomic_load(&metrics.received_lsn))
 					atomic_store(&metrics.received_lsn, msg.wal_start);
+				switch (chunk_copy_observe(s->chunks, msg.data, msg.len,
+										   &stop_requested, err, sizeof(err)))
+				{
+					case CHUNK_PASS:
+						break;
+					case CHUNK_CONSUMED:
+						if (stop_requested)
+							return false;
+						continue;
+					case CHUNK_FAILED:
+						if (fatal_recoverable(s))
+							return false;
+						log_error("snapshot", "slot=%s msg=%s", s->cfg.slot,
+								  LOG_Q(err));
+						stop_requested = 1;
+						*exit_code = 1;
+						return false;
+				}
 				r = stream_record(&s->stream, msg.data, msg.len, msg.wal_start,
 								  err, sizeof(err));
 				if (r == STREAM_BLOCKED)
@@ -655,6 +689,8 @@ shutdown_sink(Sink *s)
 			 LSN(s->last_sent), summary);
 	producer_destroy(s->producer);
 	s->producer = NULL;
+	chunk_copy_destroy(s->chunks);
+	s->chunks = NULL;
 	stream_cleanup(&s->stream);
 	lsn_tracker_reset(&s->tracker);
 	metrics_stop();
@@ -717,6 +753,10 @@ main(int argc, char **argv)
 	prefix_check_warn(&s->cfg,
 					  s->cfg.source_id ? s->cfg.source_id : s->repl.dbname,
 					  s->repl.system_id);
+	s->chunks =
+		chunk_copy_create(&s->cfg, &s->stream,
+						  s->cfg.source_id ? s->cfg.source_id : s->repl.dbname,
+						  s->repl.system_id);
 	prepare_slot(s);
 	producer_set_quiet(s->producer, false);
 	log_info("main", "version=%s slot=%s database=%s msg=\"started\"",
@@ -802,6 +842,14 @@ main(int argc, char **argv)
 				copy_on_demand(s, request, tables);
 				continue;
 			}
+		}
+		if (s->repl.conn != NULL && s->repl.streaming && !s->blocked &&
+			!chunk_copy_service(s->chunks, lsn_tracker_flush_lsn(&s->tracker),
+								err, sizeof(err)))
+		{
+			log_error("snapshot", "slot=%s msg=%s", s->cfg.slot, LOG_Q(err));
+			exit_code = 1;
+			break;
 		}
 		if (s->repl.conn != NULL && s->repl.streaming && !s->blocked &&
 			!standby_busy(&s->standby))
