@@ -45,7 +45,8 @@ extern void snapshot_forget(const Config *cfg);
 extern bool snapshot_run(const Config *cfg, const char *snapshot_name,
 						 const char *slot, uint64_t consistent_point,
 						 const char *dbname, const char *system_id,
-						 bool keyless_only, Stream *stream, volatile sig_atomic_t *stop,
-						 char *err, size_t errlen);
+						 bool keyless_only, Stream *stream,
+						 volatile sig_atomic_t *stop, char *err,
+						 size_t errlen);
 
 #endif
