@@ -71,12 +71,12 @@ static const ConfigOption options[] = {
 	{"snapshot", CT_ENUM, "initial", false, OFF(snapshot), snapshot_choices, 0,
 	 "initial: copy the selected tables when the slot is created, then "
 	 "stream; never: stream only; initial_only: copy, then exit"},
-	{"snapshot-chunk-size", CT_INT, "10000", false, OFF(snapshot_chunk_size),
-	 NULL, 0,
-	 "rows per chunk of the chunked copy of keyed tables, which runs while "
-	 "streaming and resumes at the next chunk after a restart; 0: every "
-	 "table is copied in one piece before streaming, as tables without a "
-	 "key always are"},
+	{"snapshot-chunk-size", CT_INT, "0", false, OFF(snapshot_chunk_size), NULL,
+	 0,
+	 "> 0: keyed tables of the initial copy are copied in chunks of this "
+	 "many rows while streaming, resuming at the next chunk after a "
+	 "restart (e.g. 10000); 0: every table is copied in one piece before "
+	 "streaming, as tables without a key always are"},
 	{"state-dir", CT_STRING, "/var/lib/walstar-sink", false, OFF(state_dir),
 	 NULL, 0, "directory recording which slot's initial snapshot is complete"},
 	{"table", CT_STRING, NULL, false, OFF(snapshot_tables), NULL, 0,
