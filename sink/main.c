@@ -158,6 +158,7 @@ create_slot_and_copy(Sink *s, const char *slot, bool temporary)
 	uint64_t cp;
 	bool	 copy = s->cfg.snapshot != SNAPSHOT_NEVER;
 	bool	 chunked = copy && !temporary && s->cfg.snapshot_chunk_size > 0;
+	int		 keyless;
 
 	if (copy)
 	{
@@ -202,7 +203,8 @@ create_slot_and_copy(Sink *s, const char *slot, bool temporary)
 		die(s, "snapshot", err);
 	}
 	/* the keyed tables' copy is recorded before the snapshot is done */
-	if (chunked && !chunk_copy_plan(s->chunks, err, sizeof(err)))
+	if (chunked &&
+		!chunk_copy_plan(s->chunks, NULL, &keyless, err, sizeof(err)))
 		die(s, "snapshot", err);
 	if (!temporary &&
 		!snapshot_mark_done(&s->cfg, s->repl.system_id, s->repl.dbname, cp,
@@ -279,7 +281,11 @@ prepare_slot(Sink *s)
 }
 
 /*
- * An on-demand copy (snapshot_request.c) while streaming: the stream stops
+ * An on-demand copy (snapshot_request.c) while streaming.  With
+ * snapshot-chunk-size > 0 the requested tables with a key are copied in
+ * chunks without stopping the stream (snapshot_chunk.c), after a chunked
+ * copy under way, if any.  Otherwise, and for tables without a key, the
+ * stream stops
  * (its cut transaction is resent later), a temporary slot exports a
  * snapshot, the requested tables are copied under it as READ records with
  * commit_lsn = its consistent point - 1, and streaming resumes from the
@@ -299,6 +305,7 @@ copy_on_demand(Sink *s, const char *request, const char *tables)
 	Config		c = s->cfg;
 	uint64_t	resume, cp;
 	bool		ok = false;
+	bool		chunked = false; /* keyed tables are copied in chunks */
 
 	if (s->cfg.hash_columns != NULL && s->cfg.hash_salt == NULL)
 	{
@@ -320,10 +327,34 @@ copy_on_demand(Sink *s, const char *request, const char *tables)
 		snapshot_request_done(&s->cfg, request);
 		return;
 	}
+	if (s->cfg.snapshot_chunk_size > 0)
+	{
+		int keyless;
+
+		/* one chunked copy at a time: the request waits for the running one */
+		if (chunk_copy_active(s->chunks))
+			return;
+		if (!chunk_copy_plan(s->chunks, tables, &keyless, err, sizeof(err)))
+			die(s, "snapshot", err);
+		/* recorded in <slot>.chunks: a restart resumes it */
+		if (keyless == 0)
+		{
+			log_info("snapshot",
+					 "slot=%s request=%s tables=%s msg=\"copy requested; it "
+					 "runs in chunks while streaming\"",
+					 s->cfg.slot, LOG_V(request), LOG_Q(tables));
+			snapshot_request_done(&s->cfg, request);
+			return;
+		}
+		chunked = true;
+	}
 	log_info("snapshot",
 			 "slot=%s request=%s tables=%s msg=\"copy requested; streaming "
-			 "pauses for it\"",
-			 s->cfg.slot, LOG_V(request), LOG_Q(tables));
+			 "pauses for it%s\"",
+			 s->cfg.slot, LOG_V(request), LOG_Q(tables),
+			 chunked ? " (the tables without a key; the others run in "
+					   "chunks)"
+					 : "");
 	send_status(s, false);
 	resume = lsn_tracker_flush_lsn(&s->tracker);
 	stream_connection_lost(&s->stream);
@@ -334,11 +365,11 @@ copy_on_demand(Sink *s, const char *request, const char *tables)
 			 (int)getpid());
 	if (replication_connect(&tmp, c.conninfo, err, sizeof(err)))
 	{
-		ok =
-			slot_wait_create(&tmp, &c, tmpslot, true, snapname, &cp,
-							 &stop_requested, err, sizeof(err)) &&
-			snapshot_run(&c, snapname, NULL, cp, tmp.dbname, tmp.system_id,
-						 false, &s->stream, &stop_requested, err, sizeof(err));
+		ok = slot_wait_create(&tmp, &c, tmpslot, true, snapname, &cp,
+							  &stop_requested, err, sizeof(err)) &&
+			 snapshot_run(&c, snapname, NULL, cp, tmp.dbname, tmp.system_id,
+						  chunked, &s->stream, &stop_requested, err,
+						  sizeof(err));
 		replication_close(&tmp);
 	}
 	lsn_tracker_rewind(&s->tracker, resume);

@@ -189,11 +189,16 @@ ensure_conn(ChunkCopy *cc, char *err, size_t errlen)
 }
 
 bool
-chunk_copy_plan(ChunkCopy *cc, char *err, size_t errlen)
+chunk_copy_plan(ChunkCopy *cc, const char *only, int *keyless, char *err,
+				size_t errlen)
 {
 	SnapTable *tables;
+	Config	   c = *cc->cfg;
 	int		   ntables = 0, i;
 	bool	   ok = true;
+
+	c.snapshot_tables = (char *)only;
+	*keyless = 0;
 
 	if (cc->cfg->hash_columns != NULL && cc->cfg->hash_salt == NULL)
 	{
@@ -204,7 +209,7 @@ chunk_copy_plan(ChunkCopy *cc, char *err, size_t errlen)
 	}
 	if (!ensure_conn(cc, err, errlen))
 		return false;
-	tables = snapshot_catalog_tables(cc->conn, cc->cfg, &ntables, err, errlen);
+	tables = snapshot_catalog_tables(cc->conn, &c, &ntables, err, errlen);
 	if (tables == NULL)
 		return false;
 	chunk_clear(cc);
@@ -230,6 +235,8 @@ chunk_copy_plan(ChunkCopy *cc, char *err, size_t errlen)
 				if (t->schema == NULL || t->table == NULL)
 					abort();
 			}
+			else
+				(*keyless)++;
 			snap_row_free(&r);
 		}
 		else
@@ -376,7 +383,6 @@ start_chunk(ChunkCopy *cc, char *err, size_t errlen)
 	size_t		 cap, len;
 	const char **params = NULL;
 	Oid			*types = NULL;
-	char		 e[2 * CHUNK_EPOCH_LEN + 1];
 	int			 k, i, nkeys;
 	bool		 ok = false;
 
@@ -506,20 +512,8 @@ start_chunk(ChunkCopy *cc, char *err, size_t errlen)
 		err[strcspn(err, "\n")] = '\0';
 		goto done;
 	}
+	/* an empty chunk goes through the window too: it ends the table */
 	cc->nrows = PQntuples(cc->res);
-	if (cc->nrows == 0)
-	{
-		hex(cc->st.epoch, CHUNK_EPOCH_LEN, e);
-		t->done = true;
-		log_info("snapshot",
-				 "epoch=%s table=%s.%s chunks=%" PRIu64 " rows=%" PRIu64
-				 " msg=\"chunked copy of the table complete and "
-				 "acknowledged\"",
-				 e, t->schema, t->table, t->chunks, t->rows);
-		chunk_clear(cc);
-		ok = chunk_state_save(cc->cfg, &cc->st, err, errlen);
-		goto done;
-	}
 	/* the rows' keys, to match the stream's changes against */
 	{
 		SnapStamp stamp = {cc->source, cc->system_id, 0, 0, 1, 0, NULL};
@@ -594,19 +588,23 @@ chunk_acknowledged(ChunkCopy *cc, char *err, size_t errlen)
 		chunk_clear(cc);
 		return true;
 	}
-	for (k = 0; k < t->nkeys; k++)
+	for (k = 0; last >= 0 && k < t->nkeys; k++)
 		free(t->upper[k]);
-	free(t->upper);
-	t->upper = calloc(nkeys + 1, sizeof(char *));
-	if (t->upper == NULL)
-		abort();
-	for (k = 0; k < nkeys; k++)
+	if (last >= 0)
+	{
+		free(t->upper);
+		t->upper = calloc(nkeys + 1, sizeof(char *));
+		if (t->upper == NULL)
+			abort();
+	}
+	for (k = 0; last >= 0 && k < nkeys; k++)
 	{
 		t->upper[k] = strdup(PQgetvalue(cc->res, last, cc->row.ncols + k));
 		if (t->upper[k] == NULL)
 			abort();
 	}
-	t->nkeys = nkeys;
+	if (last >= 0)
+		t->nkeys = nkeys;
 	t->chunks++;
 	t->rows += cc->sent;
 	if (cc->nrows < cc->cfg->snapshot_chunk_size)
@@ -685,6 +683,84 @@ our_watermark(ChunkCopy *cc, const ProtobufCBinaryData *content, bool *high)
 					 memcmp(content->data + sizeof(want), "low", 3) == 0);
 }
 
+/*
+ * One record of the copy into the watermark's transaction, waiting while
+ * the producer pushes back.  CHUNK_PASS: stopped, the chunk is dropped (it
+ * is redone at the next start, nothing of it is recorded).
+ */
+static ChunkObserve
+send_out(ChunkCopy *cc, const uint8_t *data, size_t len, uint64_t lsn,
+		 volatile sig_atomic_t *stop, char *err, size_t errlen)
+{
+	for (;;)
+	{
+		StreamResult r =
+			stream_record(cc->stream, data, len, lsn, err, errlen);
+
+		if (r == STREAM_DONE)
+			return CHUNK_CONSUMED;
+		if (r == STREAM_FAILED)
+			return CHUNK_FAILED;
+		producer_poll(cc->stream->producer, 10);
+		if (*stop)
+		{
+			chunk_clear(cc);
+			return CHUNK_PASS;
+		}
+	}
+}
+
+/*
+ * SNAPSHOT_BEGIN (at the table's first low watermark, before any change
+ * the stream brings after it) or SNAPSHOT_END (after the table's last READ
+ * records), which the stream sends to every partition of the table's
+ * topic: downstream, a partition's part of the copy lies between the two.
+ */
+static ChunkObserve
+send_mark(ChunkCopy *cc, int op, uint64_t commit_lsn, int64_t commit_time,
+		  volatile sig_atomic_t *stop, char *err, size_t errlen)
+{
+	Walstar__V1__Change c;
+	char				topic[512];
+	int					parts = 1;
+	uint8_t			   *buf;
+	size_t				len;
+	ChunkObserve		ret;
+
+	stream_table_topic(cc->cfg, cc->table.schema, strlen(cc->table.schema),
+					   cc->table.table, strlen(cc->table.table), topic,
+					   sizeof(topic));
+	while (producer_partition_count(cc->stream->producer, topic, &parts, err,
+									errlen) != PRODUCE_OK)
+	{
+		producer_poll(cc->stream->producer, 100);
+		if (*stop)
+		{
+			chunk_clear(cc);
+			return CHUNK_PASS;
+		}
+	}
+	walstar__v1__change__init(&c);
+	c.version = 1;
+	c.source = cc->source;
+	c.system_id = cc->system_id;
+	c.op = op;
+	c.schema = cc->table.schema;
+	c.table = cc->table.table;
+	c.commit_lsn = c.lsn = commit_lsn;
+	c.commit_time = commit_time;
+	c.snapshot_epoch.data = cc->st.epoch;
+	c.snapshot_epoch.len = CHUNK_EPOCH_LEN;
+	c.partitions = (uint32_t)parts;
+	len = walstar__v1__change__get_packed_size(&c);
+	if ((buf = malloc(len + 1)) == NULL)
+		abort();
+	walstar__v1__change__pack(&c, buf);
+	ret = send_out(cc, buf, len, commit_lsn, stop, err, errlen);
+	free(buf);
+	return ret;
+}
+
 /* The rows the window left, as READ records at the high watermark. */
 static ChunkObserve
 flush_chunk(ChunkCopy *cc, uint64_t commit_lsn, int64_t commit_time,
@@ -707,28 +783,8 @@ flush_chunk(ChunkCopy *cc, uint64_t commit_lsn, int64_t commit_time,
 			continue;
 		stamp.position = (uint32_t)(cc->sent + 1);
 		encode_row(cc, i, fields, flens, copies, &stamp);
-		for (;;)
-		{
-			StreamResult r =
-				stream_record(cc->stream, cc->row.out, cc->row.outlen,
-							  commit_lsn, err, errlen);
-
-			if (r == STREAM_DONE)
-				break;
-			if (r == STREAM_FAILED)
-			{
-				ret = CHUNK_FAILED;
-				break;
-			}
-			producer_poll(cc->stream->producer, 10);
-			if (*stop)
-			{
-				/* redone at the next start: nothing of it is recorded */
-				chunk_clear(cc);
-				ret = CHUNK_PASS;
-				break;
-			}
-		}
+		ret = send_out(cc, cc->row.out, cc->row.outlen, commit_lsn, stop, err,
+					   errlen);
 		if (ret == CHUNK_CONSUMED)
 		{
 			cc->sent++;
@@ -741,6 +797,10 @@ flush_chunk(ChunkCopy *cc, uint64_t commit_lsn, int64_t commit_time,
 	free(fields);
 	free(copies);
 	free(flens);
+	/* the table's last chunk: its end follows its READ records */
+	if (ret == CHUNK_CONSUMED && cc->nrows < cc->cfg->snapshot_chunk_size)
+		ret = send_mark(cc, WALSTAR__V1__OP__SNAPSHOT_END, commit_lsn,
+						commit_time, stop, err, errlen);
 	if (ret == CHUNK_PASS)
 		return CHUNK_CONSUMED;
 	if (ret == CHUNK_CONSUMED)
@@ -779,7 +839,15 @@ chunk_copy_observe(ChunkCopy *cc, const uint8_t *data, size_t len,
 			if (our_watermark(cc, &m->message->content, &high))
 			{
 				if (!high)
+				{
 					cc->seen_low = true;
+					if (cc->st.tables[cc->cur].nkeys == 0 && c.commit_lsn != 0)
+						ret = send_mark(cc, WALSTAR__V1__OP__SNAPSHOT_BEGIN,
+										c.commit_lsn, c.commit_time, stop, err,
+										errlen);
+					if (ret == CHUNK_PASS)
+						ret = CHUNK_CONSUMED;
+				}
 				else if (!cc->seen_low || c.commit_lsn == 0)
 					chunk_clear(cc); /* cannot place it: read it again */
 				else

@@ -35,11 +35,13 @@ extern ChunkCopy *chunk_copy_create(const Config *cfg, Stream *stream,
 extern void		  chunk_copy_destroy(ChunkCopy *cc);
 
 /*
- * A new copy (new random epoch) of the selected tables that can be copied
- * in chunks, recorded in the state directory before it returns; false
- * with err.
+ * A new copy (new random epoch) of the selected tables (only: of those of
+ * the selected that match these patterns, or NULL) that can be copied in
+ * chunks, recorded in the state directory before it returns; *keyless:
+ * how many others matched.  False with err.
  */
-extern bool chunk_copy_plan(ChunkCopy *cc, char *err, size_t errlen);
+extern bool chunk_copy_plan(ChunkCopy *cc, const char *only, int *keyless,
+							char *err, size_t errlen);
 
 /* Take up a copy recorded in the state directory, if any. */
 extern void chunk_copy_resume(ChunkCopy *cc);
