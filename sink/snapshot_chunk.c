@@ -87,6 +87,9 @@ struct ChunkCopy
 	int			  nslots;
 	uint64_t	  ack_after; /* high watermark's commit LSN */
 	uint64_t	  sent;		 /* READ records of the chunk */
+	uint32_t	  snap_xmax; /* the chunk SELECT's snapshot: xmax, */
+	uint32_t	 *xip;		 /* the transactions in progress, */
+	int			  nxip, xipcap;
 	int64_t		  last_log_ms;
 };
 
@@ -152,6 +155,7 @@ chunk_copy_destroy(ChunkCopy *cc)
 	chunk_clear(cc);
 	chunk_state_free(&cc->st);
 	PQfinish(cc->conn);
+	free(cc->xip);
 	free(cc->source);
 	free(cc);
 }
@@ -373,6 +377,69 @@ emit_watermark(ChunkCopy *cc, const char *which, char *err, size_t errlen)
 	return ok;
 }
 
+/*
+ * Open the chunk's REPEATABLE READ transaction and note its snapshot: a
+ * transaction can commit in the WAL before the low watermark and still be
+ * invisible to the SELECT (its commit record precedes its leaving the
+ * proc array), so the window alone would miss it.
+ */
+static bool
+read_snapshot(ChunkCopy *cc, char *err, size_t errlen)
+{
+	PGresult   *res;
+	const char *p;
+	char	   *end;
+
+	PQclear(PQexec(cc->conn, "BEGIN ISOLATION LEVEL REPEATABLE READ"));
+	res = PQexec(cc->conn,
+				 "SELECT pg_catalog.pg_current_snapshot()::pg_catalog.text");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		snprintf(err, errlen, "cannot read a snapshot: %s",
+				 PQresultErrorMessage(res));
+		err[strcspn(err, "\n")] = '\0';
+		PQclear(res);
+		PQclear(PQexec(cc->conn, "ROLLBACK"));
+		return false;
+	}
+	/* xmin:xmax:xip,... (64-bit xids; the stream's are their low 32 bits) */
+	p = PQgetvalue(res, 0, 0);
+	p = strchr(p, ':') + 1;
+	cc->snap_xmax = (uint32_t)strtoull(p, &end, 10);
+	cc->nxip = 0;
+	for (p = end + 1; *p != '\0'; p = *end == ',' ? end + 1 : end)
+	{
+		uint64_t x = strtoull(p, &end, 10);
+
+		if (end == p)
+			break;
+		if (cc->nxip == cc->xipcap)
+		{
+			cc->xipcap = cc->xipcap ? 2 * cc->xipcap : 64;
+			cc->xip = realloc(cc->xip, cc->xipcap * sizeof(uint32_t));
+			if (cc->xip == NULL)
+				abort();
+		}
+		cc->xip[cc->nxip++] = (uint32_t)x;
+	}
+	PQclear(res);
+	return true;
+}
+
+/* Did the chunk's SELECT not see transaction xid? */
+static bool
+invisible(const ChunkCopy *cc, uint32_t xid)
+{
+	int i;
+
+	if ((int32_t)(xid - cc->snap_xmax) >= 0)
+		return true;
+	for (i = 0; i < cc->nxip; i++)
+		if (cc->xip[i] == xid)
+			return true;
+	return false;
+}
+
 /* Read the next chunk of st.tables[cur] between two watermarks. */
 static bool
 start_chunk(ChunkCopy *cc, char *err, size_t errlen)
@@ -501,10 +568,12 @@ start_chunk(ChunkCopy *cc, char *err, size_t errlen)
 
 	if (RAND_bytes(cc->attempt, sizeof(cc->attempt)) != 1)
 		abort();
-	if (!emit_watermark(cc, "low", err, errlen))
+	if (!emit_watermark(cc, "low", err, errlen) ||
+		!read_snapshot(cc, err, errlen))
 		goto done;
 	cc->res = PQexecParams(cc->conn, sql, t->nkeys, t->nkeys ? types : NULL,
 						   params, NULL, NULL, 0);
+	PQclear(PQexec(cc->conn, "COMMIT"));
 	if (PQresultStatus(cc->res) != PGRES_TUPLES_OK)
 	{
 		snprintf(err, errlen, "cannot read a chunk of %s.%s: %s", t->schema,
@@ -859,7 +928,9 @@ chunk_copy_observe(ChunkCopy *cc, const uint8_t *data, size_t len,
 			walstar__v1__change__free_unpacked(m, NULL);
 		return ret;
 	}
-	if (cc->phase != PHASE_WINDOW || !cc->seen_low ||
+	/* before the low watermark: the changes the SELECT did not see */
+	if (cc->phase != PHASE_WINDOW ||
+		(!cc->seen_low && !invisible(cc, c.xid)) ||
 		!same_name(cc->table.schema, c.schema, c.schema_len) ||
 		!same_name(cc->table.table, c.table, c.table_len))
 		return CHUNK_PASS;
