@@ -445,8 +445,8 @@ copy_on_demand(Sink *s, const char *request, const char *tables)
 		ok = slot_wait_create(&tmp, &c, tmpslot, true, snapname, &cp,
 							  &stop_requested, err, sizeof(err)) &&
 			 snapshot_run(&c, snapname, NULL, cp, tmp.dbname, tmp.system_id,
-						  tmp.timeline, chunked, &s->stream, &stop_requested, err,
-						  sizeof(err));
+						  tmp.timeline, chunked, &s->stream, &stop_requested,
+						  err, sizeof(err));
 		replication_close(&tmp);
 	}
 	lsn_tracker_rewind(&s->tracker, resume);

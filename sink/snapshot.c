@@ -365,8 +365,8 @@ bool
 snapshot_run(const Config *cfg, const char *snapshot_name, const char *slot,
 			 uint64_t consistent_point, const char *dbname,
 			 const char *system_id, uint32_t timeline, bool keyless_only,
-			 Stream *stream,
-			 volatile sig_atomic_t *stop, char *err, size_t errlen)
+			 Stream *stream, volatile sig_atomic_t *stop, char *err,
+			 size_t errlen)
 {
 	PGconn		  *conn;
 	char		   why[512];
