@@ -45,6 +45,26 @@ typedef struct TableEntry
 	LandingHolder *holder;		/* the source table it holds */
 } TableEntry;
 
+/* Partitions past their SNAPSHOT_BEGIN of a table's open copy epoch. */
+typedef struct EpochEntry
+{
+	char	   *relname;		/* hash key: landing table name */
+	List	   *begun;			/* int partitions (copy_epoch_begun) */
+} EpochEntry;
+
+static EpochEntry *
+epoch_entry(HTAB *epochs, const char *schema, char *relname)
+{
+	bool		found;
+	EpochEntry *e = hash_search(epochs, &relname, HASH_ENTER, &found);
+
+	if (!found)
+	{
+		e->relname = relname;
+		e->begun = copy_epoch_begun(schema, relname);
+	}
+	return e;
+}
 
 /* Where an error happened, for the error context. */
 typedef struct ApplyErrorContext
@@ -325,11 +345,16 @@ apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs, int n,
 	MemoryContext cxt = CurrentMemoryContext;	/* the caller's batch memory */
 	HTAB	   *current;		/* "schema.table" -> current TableBatch */
 	List	   *batches = NIL;
-	ListCell   *lc;
+	HTAB	   *epochs;			/* "schema.table" -> EpochEntry */
+	List	   *ends = NIL;		/* SNAPSHOT_END records, after the rows */
+	List	   *end_parts = NIL;	/* their partitions */
+	ListCell   *lc,
+			   *ec;
 	int			i;
 
 	memset(result, 0, sizeof(*result));
 	current = batch_string_table("walstar table batches", 64, sizeof(TableEntry));
+	epochs = batch_string_table("walstar copy epochs", 16, sizeof(EpochEntry));
 
 	for (i = 0; i < n; i++)
 	{
@@ -369,6 +394,26 @@ apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs, int n,
 		{
 			note_heartbeat(ps, c);
 			result->skipped++;	/* its offset is consumed with the batch */
+			continue;
+		}
+		if (c->op == WALSTAR__V1__OP__SNAPSHOT_BEGIN || c->op == WALSTAR__V1__OP__SNAPSHOT_END)
+		{
+			/* the partition's next rows are tracked; END after the rows */
+			if (c->op == WALSTAR__V1__OP__SNAPSHOT_BEGIN)
+			{
+				char	   *relname = landing_name_of(c);
+				EpochEntry *e = epoch_entry(epochs, sub->landing_schema, relname);
+
+				if (copy_epoch_begin(sub->landing_schema, relname, c, ps->key.partition))
+					e->begun = copy_epoch_begun(sub->landing_schema, relname);
+				MemoryContextSwitchTo(cxt);
+			}
+			else
+			{
+				ends = lappend(ends, c);
+				end_parts = lappend_int(end_parts, ps->key.partition);
+			}
+			result->skipped++;
 			continue;
 		}
 		if (!change_is_row_change(c) && c->op != WALSTAR__V1__OP__TRUNCATE &&
@@ -434,7 +479,9 @@ apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs, int n,
 				result->skipped++;
 				continue;
 			}
+			/* a chunked copy's READ records merge (sink/README.md) */
 			item->copy_start = c->op == WALSTAR__V1__OP__READ &&
+				c->snapshot_epoch.len == 0 &&
 				landing_name_copy_cmp(entry->holder, c) > 0;
 			if (item->copy_start)
 				landing_name_set_copy(sub->landing_schema, relname, entry->holder, c);
@@ -456,6 +503,10 @@ apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs, int n,
 			item->msg = msg;
 			item->change = c;
 			item->partition = ps;
+			item->track = list_member_int(epoch_entry(epochs, sub->landing_schema,
+													  relname)->begun,
+										  ps->key.partition);
+			MemoryContextSwitchTo(cxt);
 			table_batch_add(entry->tb, item);
 		}
 	}
@@ -514,6 +565,12 @@ apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs, int n,
 		}
 	}
 
+	forboth(lc, ends, ec, end_parts)
+	{
+		Change	   *c = lfirst(lc);
+
+		copy_epoch_end(sub->landing_schema, landing_name_of(c), sub->owner, c, lfirst_int(ec));
+	}
 	store_progress(sub, parts);
 }
 

@@ -628,6 +628,7 @@ apply_sql_table_batch(const char *schema, TableBatch *tb)
 	if (tb->history == NULL)
 	{
 		apply_rows(qualified, tb, types);
+		copy_epoch_track(schema, tb);
 		return;
 	}
 	/* every version first, while the stored rows still hold unchanged TOAST */
@@ -642,4 +643,5 @@ apply_sql_table_batch(const char *schema, TableBatch *tb)
 		model_source_end_apply();
 	}
 	PG_END_TRY();
+	copy_epoch_track(schema, tb);
 }

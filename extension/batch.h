@@ -21,6 +21,8 @@ typedef struct BatchItem
 								 * moves when it applied (NULL: a retry) */
 	bool		copy_start;		/* first READ of a newer copy: the landing
 								 * table is emptied before it */
+	bool		track;			/* after its partition's SNAPSHOT_BEGIN of an
+								 * open copy epoch: its key is kept */
 } BatchItem;
 
 /* Final state of one key in a table batch. */
@@ -66,6 +68,9 @@ extern void table_batch_add(TableBatch *tb, BatchItem *item);
 extern bool table_batch_repeats(TableBatch *tb, const Change *c);
 extern void table_batch_key_values(TableBatch *tb, const char *key, char **out);
 extern char *table_batch_row_key(TableBatch *tb, Value **values);
+
+/* copy_epoch.c: the keys a table batch writes while a copy epoch is open */
+extern void copy_epoch_track(const char *schema, TableBatch *tb);
 
 /* apply_sql.c */
 extern void apply_sql_table_batch(const char *schema, TableBatch *tb);

@@ -1161,3 +1161,29 @@ GRANT EXECUTE ON FUNCTION
 -- record_versions runs as whoever writes a model's landing table, and only
 -- asks about its own backend.
 GRANT EXECUTE ON FUNCTION @extschema@._applying_versions(regclass) TO PUBLIC;
+
+-- Chunked copies of keyed landing tables (copy_epoch.c, sink/README.md
+-- "Initial snapshot"): the newest epoch per table, the partitions whose
+-- SNAPSHOT_BEGIN and SNAPSHOT_END were applied, when the last one was and how many rows the
+-- source no longer had it deleted then.
+CREATE TABLE @extschema@.copy_epochs (
+	landing_schema name NOT NULL,
+	landing_table name NOT NULL,
+	epoch bytea NOT NULL,
+	begin_lsn pg_lsn NOT NULL,
+	partitions integer NOT NULL,
+	begun_partitions integer[] NOT NULL DEFAULT '{}',
+	done_partitions integer[] NOT NULL DEFAULT '{}',
+	completed_at timestamptz,
+	deleted_rows bigint,
+	PRIMARY KEY (landing_schema, landing_table)
+);
+-- The keys written to a landing table while its epoch is open: the rows
+-- its completion keeps.
+CREATE TABLE @extschema@.copy_epoch_keys (
+	landing_schema name NOT NULL,
+	landing_table name NOT NULL,
+	key text[] NOT NULL,
+	PRIMARY KEY (landing_schema, landing_table, key)
+);
+GRANT SELECT ON @extschema@.copy_epochs TO walstar_admin;

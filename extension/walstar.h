@@ -240,6 +240,13 @@ extern char *consumer_take_error(Consumer *consumer, bool *lasting);
 extern void consumer_update_watermarks(Consumer *consumer, HTAB *parts);
 extern void consumer_apply_barriers(Consumer *consumer, HTAB *parts);
 
+/* copy_epoch.c: a chunked copy's epoch completes (SNAPSHOT_BEGIN/END) */
+extern bool copy_epoch_begin(const char *schema, const char *relname, const Change *c,
+							 int32 partition);
+extern List *copy_epoch_begun(const char *schema, const char *relname);
+extern void copy_epoch_end(const char *schema, const char *relname, Oid owner,
+						   const Change *c, int32 partition);
+
 /* ddl_barrier.c: a DDL record waits for every partition of its topic */
 extern void ddl_barrier_init(int32 subscription_id);
 extern bool ddl_barrier_pass(HTAB *parts, PartitionState *ps, const Change *c);

@@ -304,7 +304,7 @@ change_check_view(const ChangeCheckView *v, char *buf)
 	if (v->version != WIRE_VERSION)
 		return reason(buf, "unsupported wire format version %u (this reader understands %d)",
 					  (unsigned) v->version, WIRE_VERSION);
-	if (v->op <= WALSTAR__V1__OP__OP_UNSPECIFIED || v->op > WALSTAR__V1__OP__HEARTBEAT)
+	if (v->op <= WALSTAR__V1__OP__OP_UNSPECIFIED || v->op > WALSTAR__V1__OP__SNAPSHOT_END)
 		return reason(buf, "unknown op %d", v->op);
 	if (!valid_text(v->source) || v->source.len > CHANGE_SOURCE_MAX)
 		return reason(buf, "source is longer than %d bytes or not valid UTF-8",

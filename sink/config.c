@@ -72,6 +72,12 @@ static const ConfigOption options[] = {
 	{"snapshot", CT_ENUM, "initial", false, OFF(snapshot), snapshot_choices, 0,
 	 "initial: copy the selected tables when the slot is created, then "
 	 "stream; never: stream only; initial_only: copy, then exit"},
+	{"snapshot-chunk-size", CT_INT, "0", false, OFF(snapshot_chunk_size), NULL,
+	 0,
+	 "> 0: keyed tables of the initial copy are copied in chunks of this "
+	 "many rows while streaming, resuming at the next chunk after a "
+	 "restart (e.g. 10000); 0: every table is copied in one piece before "
+	 "streaming, as tables without a key always are"},
 	{"state-dir", CT_STRING, "/var/lib/walstar-sink", false, OFF(state_dir),
 	 NULL, 0, "directory recording which slot's initial snapshot is complete"},
 	{"on-failover", CT_ENUM, "recopy", false, OFF(on_failover),

@@ -44,6 +44,7 @@ typedef struct Config
 	char *slot;					 /* replication slot name */
 	bool  create_slot;			 /* create the slot when it is missing */
 	int	  snapshot;				 /* SnapshotMode */
+	int	  snapshot_chunk_size;	 /* rows per chunk; 0: one-shot copies */
 	char *state_dir;			 /* where snapshot completion is recorded */
 	int	  on_failover;			 /* FailoverPolicy */
 	char *include_tables;		 /* decoder option include-tables */

@@ -126,3 +126,42 @@ copy_text_is_integer(const char *s)
 	}
 	return true;
 }
+
+void
+copy_text_split(char *line, size_t len, char **fields, size_t *flens,
+				int nfields)
+{
+	char *p = line;
+	char *end = line + len;
+	int	  f = 0;
+
+	if (end > p && end[-1] == '\n')
+		*--end = '\0';
+	while (f < nfields)
+	{
+		char *q = p;
+
+		while (q < end && *q != '\t')
+			q++;
+		*q = '\0';
+		if (q - p == 2 && p[0] == '\\' && p[1] == 'N')
+		{
+			fields[f] = NULL;
+			flens[f] = 0;
+		}
+		else
+		{
+			fields[f] = p;
+			flens[f] = copy_text_unescape(p, (size_t)(q - p));
+		}
+		f++;
+		p = q + 1;
+		if (q >= end)
+			break;
+	}
+	for (; f < nfields; f++)
+	{
+		fields[f] = NULL;
+		flens[f] = 0;
+	}
+}

@@ -25,6 +25,14 @@ extern size_t copy_text_unescape(char *s, size_t len);
  */
 extern size_t copy_text_decode_hex(const char *s, uint8_t *out);
 
+/*
+ * Split one COPY text line (len bytes, modified; a final newline dropped)
+ * into nfields fields, unescaped and NUL-terminated: fields[i] NULL for
+ * \N (and for fields the line lacks), flens[i] their lengths.
+ */
+extern void copy_text_split(char *line, size_t len, char **fields,
+							size_t *flens, int nfields);
+
 /* Whether s is an optional '-' and one or more decimal digits. */
 extern bool copy_text_is_integer(const char *s);
 

@@ -39,6 +39,8 @@
 #include "replication.h"
 #include "slot_wait.h"
 #include "snapshot.h"
+#include "snapshot_chunk.h"
+#include "snapshot_chunk_state.h"
 #include "snapshot_request.h"
 #include "standby.h"
 #include "stream.h"
@@ -68,6 +70,7 @@ typedef struct Sink
 	int				   backoff_s;		/* next reconnect delay */
 	int64_t			   reconnect_at_ms; /* when to try again */
 	int64_t			   requests_at_ms;	/* next look for copy requests */
+	ChunkCopy		  *chunks;			/* the chunked copy of keyed tables */
 } Sink;
 
 static void
@@ -170,9 +173,14 @@ create_slot_and_copy(Sink *s, const char *slot, bool temporary)
 	char	 snapname[64];
 	uint64_t cp;
 	bool	 copy = s->cfg.snapshot != SNAPSHOT_NEVER;
+	bool	 chunked = copy && !temporary && s->cfg.snapshot_chunk_size > 0;
+	int		 keyless;
 
 	if (copy)
+	{
 		snapshot_forget(&s->cfg);
+		chunk_state_forget(&s->cfg);
+	}
 	if (!slot_wait_create(&s->repl, &s->cfg, slot, temporary,
 						  copy ? snapname : NULL, &cp, &stop_requested, err,
 						  sizeof(err)))
@@ -188,7 +196,7 @@ create_slot_and_copy(Sink *s, const char *slot, bool temporary)
 		return;
 	if (!snapshot_run(&s->cfg, snapname, temporary ? NULL : slot, cp,
 					  s->repl.dbname, s->repl.system_id, s->repl.timeline,
-					  &s->stream, &stop_requested, err, sizeof(err)))
+					  chunked, &s->stream, &stop_requested, err, sizeof(err)))
 	{
 		if (stop_requested)
 			exit_stopped(s, "snapshot", slot,
@@ -196,6 +204,10 @@ create_slot_and_copy(Sink *s, const char *slot, bool temporary)
 						 "redone at the next start");
 		die(s, "snapshot", err);
 	}
+	/* the keyed tables' copy is recorded before the snapshot is done */
+	if (chunked &&
+		!chunk_copy_plan(s->chunks, NULL, &keyless, err, sizeof(err)))
+		die(s, "snapshot", err);
 	if (!temporary &&
 		!snapshot_mark_done(&s->cfg, s->repl.system_id, s->repl.dbname, cp,
 							err, sizeof(err)))
@@ -341,10 +353,16 @@ prepare_slot(Sink *s)
 		}
 		create_slot_and_copy(s, s->cfg.slot, false);
 	}
+	else
+		chunk_copy_resume(s->chunks);
 }
 
 /*
- * An on-demand copy (snapshot_request.c) while streaming: the stream stops
+ * An on-demand copy (snapshot_request.c) while streaming.  With
+ * snapshot-chunk-size > 0 the requested tables with a key are copied in
+ * chunks without stopping the stream (snapshot_chunk.c), after a chunked
+ * copy under way, if any.  Otherwise, and for tables without a key, the
+ * stream stops
  * (its cut transaction is resent later), a temporary slot exports a
  * snapshot, the requested tables are copied under it as READ records with
  * commit_lsn = its consistent point - 1, and streaming resumes from the
@@ -364,6 +382,7 @@ copy_on_demand(Sink *s, const char *request, const char *tables)
 	Config		c = s->cfg;
 	uint64_t	resume, cp;
 	bool		ok = false;
+	bool		chunked = false; /* keyed tables are copied in chunks */
 
 	if (s->cfg.hash_columns != NULL && s->cfg.hash_salt == NULL)
 	{
@@ -385,13 +404,38 @@ copy_on_demand(Sink *s, const char *request, const char *tables)
 		snapshot_request_done(&s->cfg, request);
 		return;
 	}
+	if (s->cfg.snapshot_chunk_size > 0)
+	{
+		int keyless;
+
+		/* one chunked copy at a time: the request waits for the running one */
+		if (chunk_copy_active(s->chunks))
+			return;
+		if (!chunk_copy_plan(s->chunks, tables, &keyless, err, sizeof(err)))
+			die(s, "snapshot", err);
+		/* recorded in <slot>.chunks: a restart resumes it */
+		if (keyless == 0)
+		{
+			log_info("snapshot",
+					 "slot=%s request=%s tables=%s msg=\"copy requested; it "
+					 "runs in chunks while streaming\"",
+					 s->cfg.slot, LOG_V(request), LOG_Q(tables));
+			snapshot_request_done(&s->cfg, request);
+			return;
+		}
+		chunked = true;
+	}
 	log_info("snapshot",
 			 "slot=%s request=%s tables=%s msg=\"copy requested; streaming "
-			 "pauses for it\"",
-			 s->cfg.slot, LOG_V(request), LOG_Q(tables));
+			 "pauses for it%s\"",
+			 s->cfg.slot, LOG_V(request), LOG_Q(tables),
+			 chunked ? " (the tables without a key; the others run in "
+					   "chunks)"
+					 : "");
 	send_status(s, false);
 	resume = lsn_tracker_flush_lsn(&s->tracker);
 	stream_connection_lost(&s->stream);
+	chunk_copy_stream_lost(s->chunks);
 	replication_close(&s->repl);
 	c.snapshot_tables = (char *)tables;
 	snprintf(tmpslot, sizeof(tmpslot), "%.40s_copy_%d", s->cfg.slot,
@@ -401,8 +445,8 @@ copy_on_demand(Sink *s, const char *request, const char *tables)
 		ok = slot_wait_create(&tmp, &c, tmpslot, true, snapname, &cp,
 							  &stop_requested, err, sizeof(err)) &&
 			 snapshot_run(&c, snapname, NULL, cp, tmp.dbname, tmp.system_id,
-						  tmp.timeline, &s->stream, &stop_requested, err,
-						  sizeof(err));
+						  tmp.timeline, chunked, &s->stream, &stop_requested,
+						  err, sizeof(err));
 		replication_close(&tmp);
 	}
 	lsn_tracker_rewind(&s->tracker, resume);
@@ -521,6 +565,7 @@ connection_lost(Sink *s, const char *why)
 	metrics_set_connected(PEER_SOURCE, false);
 	atomic_fetch_add(&metrics.reconnects_total, 1);
 	stream_connection_lost(&s->stream);
+	chunk_copy_stream_lost(s->chunks);
 	s->blocked = false;
 	replication_close(&s->repl);
 	s->reconnect_at_ms = now_ms() + s->backoff_s * 1000;
@@ -548,6 +593,7 @@ restart_stream(Sink *s)
 			 s->cfg.slot);
 	send_status(s, false);
 	stream_connection_lost(&s->stream);
+	chunk_copy_stream_lost(s->chunks);
 	s->blocked = false;
 	replication_close(&s->repl);
 	s->reconnect_at_ms = 0;
@@ -684,6 +730,24 @@ read_stream(Sink *s, int *exit_code)
 			case REPL_DATA:
 				if (msg.wal_start > atomic_load(&metrics.received_lsn))
 					atomic_store(&metrics.received_lsn, msg.wal_start);
+				switch (chunk_copy_observe(s->chunks, msg.data, msg.len,
+										   &stop_requested, err, sizeof(err)))
+				{
+					case CHUNK_PASS:
+						break;
+					case CHUNK_CONSUMED:
+						if (stop_requested)
+							return false;
+						continue;
+					case CHUNK_FAILED:
+						if (fatal_recoverable(s))
+							return false;
+						log_error("snapshot", "slot=%s msg=%s", s->cfg.slot,
+								  LOG_Q(err));
+						stop_requested = 1;
+						*exit_code = 1;
+						return false;
+				}
 				r = stream_record(&s->stream, msg.data, msg.len, msg.wal_start,
 								  err, sizeof(err));
 				if (r == STREAM_BLOCKED)
@@ -743,6 +807,8 @@ shutdown_sink(Sink *s)
 			 LSN(s->last_sent), summary);
 	producer_destroy(s->producer);
 	s->producer = NULL;
+	chunk_copy_destroy(s->chunks);
+	s->chunks = NULL;
 	stream_cleanup(&s->stream);
 	lsn_tracker_reset(&s->tracker);
 	metrics_stop();
@@ -805,6 +871,10 @@ main(int argc, char **argv)
 	prefix_check_warn(&s->cfg,
 					  s->cfg.source_id ? s->cfg.source_id : s->repl.dbname,
 					  s->repl.system_id);
+	s->chunks =
+		chunk_copy_create(&s->cfg, &s->stream,
+						  s->cfg.source_id ? s->cfg.source_id : s->repl.dbname,
+						  s->repl.system_id);
 	prepare_slot(s);
 	producer_set_quiet(s->producer, false);
 	log_info("main", "version=%s slot=%s database=%s msg=\"started\"",
@@ -890,6 +960,14 @@ main(int argc, char **argv)
 				copy_on_demand(s, request, tables);
 				continue;
 			}
+		}
+		if (s->repl.conn != NULL && s->repl.streaming && !s->blocked &&
+			!chunk_copy_service(s->chunks, lsn_tracker_flush_lsn(&s->tracker),
+								err, sizeof(err)))
+		{
+			log_error("snapshot", "slot=%s msg=%s", s->cfg.slot, LOG_Q(err));
+			exit_code = 1;
+			break;
 		}
 		if (s->repl.conn != NULL && s->repl.streaming && !s->blocked &&
 			!standby_busy(&s->standby))

@@ -40,14 +40,13 @@
 
 #include "walstar.pb-c.h"
 
-#include "change_key.h"
 #include "copy_text.h"
 #include "log.h"
 #include "lsn.h"
 #include "metrics.h"
 #include "snapshot.h"
 #include "snapshot_catalog.h"
-#include "snapshot_value.h"
+#include "snapshot_row.h"
 #include "source_conn.h"
 
 /*
@@ -248,78 +247,42 @@ abandon_copy(PGconn *conn)
 static bool
 copy_table(PGconn *conn, const Config *cfg, const SnapTable *t,
 		   const SnapSource *source, uint64_t consistent_point,
-		   int64_t start_us, Stream *stream, Progress *pr,
+		   int64_t start_us, bool keyless_only, Stream *stream, Progress *pr,
 		   volatile sig_atomic_t *stop, char *err, size_t errlen)
 {
-	SnapColumn			  *cols;
-	int					   ncols = 0;
-	int					   nkeys = 0;
-	char				  *sql = NULL;
-	size_t				   sqlcap, sqllen;
-	char				  *qschema = NULL, *qtable = NULL;
-	Walstar__V1__Column	 **colptrs = NULL;
-	Walstar__V1__Value	  *vals = NULL;
-	Walstar__V1__Value	 **valptrs = NULL;
-	Walstar__V1__Value	 **keyptrs = NULL;
-	Walstar__V1__Interval *ivs = NULL;
-	uint8_t				  *scratch = NULL;
-	uint8_t				  *keybuf = NULL;
-	uint8_t				  *out = NULL;
-	size_t				   outcap = 0;
-	char				 **fields = NULL;
-	size_t				  *flens = NULL;
-	PGresult			  *res = NULL;
-	char				  *row = NULL;
-	bool				   ok = false;
-	int					   i;
-	int					   len;
+	SnapRow	  r;
+	SnapStamp stamp = {0};
+	char	 *list = NULL;
+	char	 *sql = NULL;
+	char	 *qschema = NULL, *qtable = NULL;
+	char	**fields = NULL;
+	size_t	 *flens = NULL;
+	PGresult *res = NULL;
+	char	 *row = NULL;
+	bool	  ok = false;
+	int		  len;
 
-	cols = snapshot_catalog_columns(conn, cfg, t, &ncols, err, errlen);
-	if (cols == NULL)
+	if (!snap_row_init(&r, conn, cfg, t, err, errlen))
 		return false;
-
+	if (keyless_only && snap_row_chunkable(&r))
+	{
+		/* copied in chunks while streaming (snapshot_chunk.c) */
+		snap_row_free(&r);
+		return true;
+	}
 	qschema = PQescapeIdentifier(conn, t->schema, strlen(t->schema));
 	qtable = PQescapeIdentifier(conn, t->table, strlen(t->table));
-	sqlcap = 1024 + (size_t)ncols * 2100;
-	sql = malloc(sqlcap);
-	colptrs = calloc(ncols + 1, sizeof(*colptrs));
-	vals = calloc(ncols + 1, sizeof(*vals));
-	valptrs = calloc(ncols + 1, sizeof(*valptrs));
-	keyptrs = calloc(ncols + 1, sizeof(*keyptrs));
-	ivs = calloc(ncols + 1, sizeof(*ivs));
-	fields = calloc(ncols + 1, sizeof(*fields));
-	flens = calloc(ncols + 1, sizeof(*flens));
-	if (!qschema || !qtable || !sql || !colptrs || !vals || !valptrs ||
-		!keyptrs || !ivs || !fields || !flens)
+	list = snap_row_select_list(&r, conn);
+	fields = calloc(r.ncols + 1, sizeof(*fields));
+	flens = calloc(r.ncols + 1, sizeof(*flens));
+	if (!qschema || !qtable || !list || !fields || !flens ||
+		asprintf(&sql, "COPY (SELECT %s FROM ONLY %s.%s) TO STDOUT", list,
+				 qschema, qtable) < 0)
 	{
+		sql = NULL;
 		snprintf(err, errlen, "out of memory");
 		goto done;
 	}
-	sqllen = (size_t)snprintf(sql, sqlcap, "COPY (SELECT ");
-	for (i = 0; i < ncols; i++)
-	{
-		char *qcol = PQescapeIdentifier(conn, cols[i].desc.name,
-										strlen(cols[i].desc.name));
-		char  expr[2048];
-
-		if (qcol == NULL)
-		{
-			snprintf(err, errlen, "out of memory");
-			goto done;
-		}
-		snapshot_value_expr(expr, sizeof(expr), qcol, &cols[i]);
-		PQfreemem(qcol);
-		sqllen += (size_t)snprintf(sql + sqllen, sqlcap - sqllen, "%s%s",
-								   i ? ", " : "", expr);
-		colptrs[i] = &cols[i].desc;
-		valptrs[i] = &vals[i];
-		if (cols[i].key_order > 0)
-			nkeys = cols[i].key_order > nkeys ? cols[i].key_order : nkeys;
-	}
-	if (ncols == 0)
-		sqllen += (size_t)snprintf(sql + sqllen, sqlcap - sqllen, "1");
-	snprintf(sql + sqllen, sqlcap - sqllen, " FROM ONLY %s.%s) TO STDOUT",
-			 qschema, qtable);
 
 	res = PQexec(conn, sql);
 	if (PQresultStatus(res) != PGRES_COPY_OUT)
@@ -332,112 +295,21 @@ copy_table(PGconn *conn, const Config *cfg, const SnapTable *t,
 	PQclear(res);
 	res = NULL;
 
+	stamp.source = source->name;
+	stamp.system_id = source->system_id;
+	stamp.timeline = source->timeline;
+	stamp.commit_lsn = consistent_point - 1;
+	stamp.lsn = consistent_point;
+	stamp.commit_time = start_us;
 	while ((len = PQgetCopyData(conn, &row, 0)) > 0)
 	{
-		Walstar__V1__Change msg;
-		size_t				scratch_need = 0, spos = 0, keylen = 0, size;
-		char			   *p = row;
-		char			   *end = row + len;
-		int					f = 0;
-
-		/* split the line into fields */
-		if (end > p && end[-1] == '\n')
-			*--end = '\0';
-		while (f < ncols)
-		{
-			char *q = p;
-
-			while (q < end && *q != '\t')
-				q++;
-			*q = '\0';
-			if (q - p == 2 && p[0] == '\\' && p[1] == 'N')
-			{
-				fields[f] = NULL;
-				flens[f] = 0;
-			}
-			else
-			{
-				fields[f] = p;
-				flens[f] = copy_text_unescape(p, (size_t)(q - p));
-			}
-			scratch_need += flens[f] + 80;
-			f++;
-			p = q + 1;
-			if (q >= end)
-				break;
-		}
-		for (; f < ncols; f++)
-			fields[f] = NULL;
-
-		scratch = realloc(scratch, scratch_need + 1);
-		if (scratch == NULL)
-		{
-			snprintf(err, errlen, "out of memory");
-			goto done;
-		}
-		for (i = 0; i < ncols; i++)
-		{
-			snapshot_value_fill(&cols[i], fields[i], flens[i], cfg->hash_salt,
-								&vals[i], &ivs[i], scratch + spos);
-			spos += flens[i] + 80;
-		}
-
-		walstar__v1__change__init(&msg);
-		msg.version = 1;
-		msg.source = (char *)source->name;
-		msg.system_id = source->system_id;
-		msg.timeline = source->timeline;
-		msg.op = WALSTAR__V1__OP__READ;
-		msg.schema = t->schema;
-		msg.table = t->table;
-		msg.n_columns = (size_t)ncols;
-		msg.columns = colptrs;
-		msg.n_new_values = (size_t)ncols;
-		msg.new_values = valptrs;
-		msg.commit_lsn = consistent_point - 1;
-		msg.lsn = consistent_point;
-		msg.commit_time = start_us;
-		msg.position = (uint32_t)(pr->rows + 1);
-		msg.relation_oid = t->oid;
-
-		if (nkeys > 0)
-		{
-			int	   k;
-			size_t nkv = 0;
-
-			for (i = 0; i < ncols; i++)
-			{
-				if (cols[i].key_order > 0)
-					keyptrs[cols[i].key_order - 1] = &vals[i];
-			}
-			for (k = 0; k < nkeys; k++)
-			{
-				if (keyptrs[k] != NULL)
-					keyptrs[nkv++] = keyptrs[k];
-			}
-			keylen = change_key_size(keyptrs, nkv);
-			keybuf = realloc(keybuf, keylen + 1);
-			if (keybuf == NULL)
-				abort();
-			change_key_pack(keyptrs, nkv, keybuf);
-			msg.key.data = keybuf;
-			msg.key.len = keylen;
-			memset(keyptrs, 0, sizeof(*keyptrs) * (ncols + 1));
-		}
-
-		size = walstar__v1__change__get_packed_size(&msg);
-		if (size > outcap)
-		{
-			outcap = size * 2;
-			out = realloc(out, outcap);
-			if (out == NULL)
-				abort();
-		}
-		walstar__v1__change__pack(&msg, out);
+		copy_text_split(row, (size_t)len, fields, flens, r.ncols);
+		stamp.position = (uint32_t)(pr->rows + 1);
+		snap_row_encode(&r, fields, flens, &stamp);
 		PQfreemem(row);
 		row = NULL;
 
-		if (!send_record(stream, out, size, consistent_point, stop, err,
+		if (!send_record(stream, r.out, r.outlen, consistent_point, stop, err,
 						 errlen))
 			goto done;
 		pr->rows++;
@@ -481,26 +353,20 @@ done:
 		PQfreemem(qschema);
 	if (qtable)
 		PQfreemem(qtable);
+	free(list);
 	free(sql);
-	free(colptrs);
-	free(vals);
-	free(valptrs);
-	free(keyptrs);
-	free(ivs);
 	free(fields);
 	free(flens);
-	free(scratch);
-	free(keybuf);
-	free(out);
-	snapshot_catalog_free_columns(cols, ncols);
+	snap_row_free(&r);
 	return ok;
 }
 
 bool
 snapshot_run(const Config *cfg, const char *snapshot_name, const char *slot,
 			 uint64_t consistent_point, const char *dbname,
-			 const char *system_id, uint32_t timeline, Stream *stream,
-			 volatile sig_atomic_t *stop, char *err, size_t errlen)
+			 const char *system_id, uint32_t timeline, bool keyless_only,
+			 Stream *stream, volatile sig_atomic_t *stop, char *err,
+			 size_t errlen)
 {
 	PGconn		  *conn;
 	char		   why[512];
@@ -556,7 +422,8 @@ snapshot_run(const Config *cfg, const char *snapshot_name, const char *slot,
 		uint64_t before = pr.rows;
 
 		if (!copy_table(conn, cfg, &tables[i], &source, consistent_point,
-						start_us, stream, &pr, stop, err, errlen))
+						start_us, keyless_only, stream, &pr, stop, err,
+						errlen))
 			goto done;
 		tables[i].rows = pr.rows - before;
 		pr.tables_done++;

@@ -33,7 +33,9 @@ extern bool snapshot_mark_done(const Config *cfg, const char *system_id,
 extern void snapshot_forget(const Config *cfg);
 
 /*
- * Copy every selected table under snapshot_name (exported by the slot's
+ * Copy every selected table (keyless_only: those snap_row_chunkable
+ * refuses; the others are copied in chunks while streaming) under
+ * snapshot_name (exported by the slot's
  * creation) through the stream, then wait until Kafka acknowledged every
  * READ record.  With hash-columns, the decoder first checks on slot that
  * the server's hash salt is ours (slot NULL: a temporary slot, in use by
@@ -43,7 +45,7 @@ extern void snapshot_forget(const Config *cfg);
 extern bool snapshot_run(const Config *cfg, const char *snapshot_name,
 						 const char *slot, uint64_t consistent_point,
 						 const char *dbname, const char *system_id,
-						 uint32_t timeline, Stream *stream,
+						 uint32_t timeline, bool keyless_only, Stream *stream,
 						 volatile sig_atomic_t *stop, char *err,
 						 size_t errlen);
 

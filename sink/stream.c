@@ -174,6 +174,19 @@ is_row_op(int op)
 		   op == WALSTAR__V1__OP__READ;
 }
 
+/*
+ * Records every partition of the table's topic gets, so that each
+ * partition's consumer meets them in place: a schema change, the start
+ * and end of a chunked copy of the table.
+ */
+static bool
+every_partition(int op)
+{
+	return op == WALSTAR__V1__OP__DDL ||
+		   op == WALSTAR__V1__OP__SNAPSHOT_BEGIN ||
+		   op == WALSTAR__V1__OP__SNAPSHOT_END;
+}
+
 /* JSON description of a refused message (no values: they may be PII). */
 static char *
 describe(const char *topic, size_t size, const char *lsn, const char *xid,
@@ -317,7 +330,7 @@ stream_record(Stream *s, const uint8_t *data, size_t len, uint64_t wal_start,
 	}
 	txn = s->open != NULL ? s->open : s->standalone;
 
-	if (is_row_op(c.op) || c.op == WALSTAR__V1__OP__DDL)
+	if (is_row_op(c.op) || every_partition(c.op))
 	{
 		/* consecutive changes mostly hit one table: skip the formatting */
 		if (c.schema_len >= sizeof(s->last_schema) ||
@@ -356,11 +369,7 @@ stream_record(Stream *s, const uint8_t *data, size_t len, uint64_t wal_start,
 	if (c.op == WALSTAR__V1__OP__DELETE && s->cfg->tombstones && c.key != NULL)
 		nmsgs = 2;
 
-	/*
-	 * A schema change goes to every partition of its table's topic, so that
-	 * each partition's consumer meets it before the rows that follow it.
-	 */
-	if (c.op == WALSTAR__V1__OP__DDL)
+	if (every_partition(c.op))
 	{
 		ProduceResult r =
 			producer_partition_count(s->producer, topic, &nmsgs, err, errlen);
@@ -462,7 +471,7 @@ stream_record(Stream *s, const uint8_t *data, size_t len, uint64_t wal_start,
 				del + del_key_off, del_key_len, s->step == 0 ? del : NULL,
 				s->step == 0 ? del_len : 0, &dh, txn, err, errlen);
 		}
-		else if (c.op == WALSTAR__V1__OP__DDL)
+		else if (every_partition(c.op))
 			r = producer_send_to(s->producer, topic, partitions, s->step, NULL,
 								 0, data, len, &h, txn, err, errlen);
 		else
