@@ -320,6 +320,9 @@ object_next(const uint8_t *plain, size_t len, size_t *pos,
 		if (p >= len || shift > 63)
 			return -1;
 		byte = plain[p++];
+		/* one spelling per length, as object_append writes it */
+		if ((shift == 63 && byte > 1) || (shift > 0 && byte == 0))
+			return -1;
 		v |= (uint64_t)(byte & 0x7f) << shift;
 		if (!(byte & 0x80))
 			break;

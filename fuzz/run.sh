@@ -80,6 +80,8 @@ archive_seeds() {
 	printf '\003<ListBucketResult><IsTruncated>true</IsTruncated><Contents><Key>a&amp;b</Key><Size>3</Size></Contents><NextContinuationToken>t1</NextContinuationToken></ListBucketResult>' > "$d/seed-list"
 	printf '\0042026-12-03T05:00:00Z' > "$d/seed-time"
 	printf '\004crm:730,*:365' > "$d/seed-retention"
+	# found by the fuzzer: a frame length spelled 0x80 0x00 (two zstd frames)
+	printf '\000\050\265\057\375\000\000\000\000\000\023\000\000\200\050\265\057\375\000\000\133\000\000\000' > "$d/seed-object-overlong"
 }
 
 status=0
