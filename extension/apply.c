@@ -50,6 +50,7 @@ typedef struct EpochEntry
 {
 	char	   *relname;		/* hash key: landing table name */
 	List	   *begun;			/* int partitions (copy_epoch_begun) */
+	char	   *epoch;			/* that epoch (hex) */
 } EpochEntry;
 
 static EpochEntry *
@@ -61,7 +62,7 @@ epoch_entry(HTAB *epochs, const char *schema, char *relname)
 	if (!found)
 	{
 		e->relname = relname;
-		e->begun = copy_epoch_begun(schema, relname);
+		e->begun = copy_epoch_begun(schema, relname, &e->epoch);
 	}
 	return e;
 }
@@ -405,7 +406,7 @@ apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs, int n,
 				EpochEntry *e = epoch_entry(epochs, sub->landing_schema, relname);
 
 				if (copy_epoch_begin(sub->landing_schema, relname, c, ps->key.partition))
-					e->begun = copy_epoch_begun(sub->landing_schema, relname);
+					e->begun = copy_epoch_begun(sub->landing_schema, relname, &e->epoch);
 				MemoryContextSwitchTo(cxt);
 			}
 			else
@@ -503,9 +504,12 @@ apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs, int n,
 			item->msg = msg;
 			item->change = c;
 			item->partition = ps;
-			item->track = list_member_int(epoch_entry(epochs, sub->landing_schema,
-													  relname)->begun,
-										  ps->key.partition);
+			{
+				EpochEntry *e = epoch_entry(epochs, sub->landing_schema, relname);
+
+				/* tagged: another worker may begin a newer epoch meanwhile */
+				item->track = list_member_int(e->begun, ps->key.partition) ? e->epoch : NULL;
+			}
 			MemoryContextSwitchTo(cxt);
 			table_batch_add(entry->tb, item);
 		}

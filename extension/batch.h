@@ -21,8 +21,9 @@ typedef struct BatchItem
 								 * moves when it applied (NULL: a retry) */
 	bool		copy_start;		/* first READ of a newer copy: the landing
 								 * table is emptied before it */
-	bool		track;			/* after its partition's SNAPSHOT_BEGIN of an
-								 * open copy epoch: its key is kept */
+	const char *track;			/* after its partition's SNAPSHOT_BEGIN of an
+								 * open copy epoch: that epoch (hex), whose
+								 * kept keys get this item's; else NULL */
 } BatchItem;
 
 /* Final state of one key in a table batch. */

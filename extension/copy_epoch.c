@@ -12,7 +12,9 @@
  * (copy_epoch_track): READ records of the copy and stream changes alike.
  * What a partition held before its BEGIN (an abandoned copy's READ
  * records, say) is not kept: the partitions are applied independently, so
- * one may still be behind another's BEGIN.
+ * one may still be behind another's BEGIN.  A kept key carries its epoch:
+ * a worker that saw an older epoch's BEGIN may still write its keys after
+ * another worker began the newer one, and those must not count for it.
  * The transaction that applies the last partition's END deletes the
  * landing rows whose key is not kept: such a row was in no READ of the
  * copy and no change of its partition since BEGIN, so the source had not
@@ -124,7 +126,7 @@ copy_epoch_begin(const char *schema, const char *relname, const Change *c, int32
 }
 
 List *
-copy_epoch_begun(const char *schema, const char *relname)
+copy_epoch_begun(const char *schema, const char *relname, char **epoch)
 {
 	Oid			argtypes[2] = {NAMEOID, NAMEOID};
 	Datum		args[2] = {CStringGetDatum(schema), CStringGetDatum(relname)};
@@ -132,8 +134,10 @@ copy_epoch_begun(const char *schema, const char *relname)
 	List	   *begun = NIL;
 	uint64		i;
 
+	*epoch = NULL;
 	bookkeeping_begin(&save);
-	if (SPI_execute_with_args("SELECT pg_catalog.unnest(begun_partitions) FROM walstar.copy_epochs"
+	if (SPI_execute_with_args("SELECT pg_catalog.unnest(begun_partitions),"
+							  " pg_catalog.encode(epoch, 'hex') FROM walstar.copy_epochs"
 							  " WHERE landing_schema OPERATOR(pg_catalog.=) $1"
 							  " AND landing_table OPERATOR(pg_catalog.=) $2"
 							  " AND completed_at IS NULL",
@@ -146,14 +150,16 @@ copy_epoch_begun(const char *schema, const char *relname)
 		begun = lappend_int(begun, DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i],
 															   SPI_tuptable->tupdesc, 1,
 															   &isnull)));
+		if (*epoch == NULL)
+			*epoch = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
 	}
 	bookkeeping_end(&save);
 	return begun;
 }
 
-/* ROWS FROM (unnest($first::text[]), ...) AS u(a1, ...) */
+/* ROWS FROM (unnest($first::text[]), ...[, unnest($epochs)]) AS u(a1, ...[, e]) */
 static void
-append_unnest(StringInfo sql, int nkeys, int first)
+append_unnest(StringInfo sql, int nkeys, int first, int epochs)
 {
 	int			i;
 
@@ -161,10 +167,12 @@ append_unnest(StringInfo sql, int nkeys, int first)
 	for (i = 0; i < nkeys; i++)
 		appendStringInfo(sql, "%spg_catalog.unnest($%d::pg_catalog.text[])", i > 0 ? ", " : "",
 						 first + i);
+	if (epochs > 0)
+		appendStringInfo(sql, ", pg_catalog.unnest($%d::pg_catalog.text[])", epochs);
 	appendStringInfoString(sql, ") AS u(");
 	for (i = 0; i < nkeys; i++)
 		appendStringInfo(sql, "%sa%d", i > 0 ? ", " : "", i + 1);
-	appendStringInfoChar(sql, ')');
+	appendStringInfoString(sql, epochs > 0 ? ", e)" : ")");
 }
 
 void
@@ -173,6 +181,7 @@ copy_epoch_track(const char *schema, TableBatch *tb)
 	ListCell   *lc;
 	int			nitems = list_length(tb->items);
 	char	  **kv;
+	char	  **epochs;
 	char	 ***cols;
 	Oid		   *argtypes;
 	Datum	   *args;
@@ -185,6 +194,7 @@ copy_epoch_track(const char *schema, TableBatch *tb)
 		return;
 	kv = palloc(sizeof(char *) * tb->nkeys);
 	cols = palloc(sizeof(char **) * tb->nkeys);
+	epochs = palloc(sizeof(char *) * nitems);
 	for (i = 0; i < tb->nkeys; i++)
 		cols[i] = palloc(sizeof(char *) * nitems);
 	foreach(lc, tb->items)
@@ -192,35 +202,39 @@ copy_epoch_track(const char *schema, TableBatch *tb)
 		BatchItem  *item = lfirst(lc);
 		char	   *key;
 
-		if (!item->track || item->change->op == WALSTAR__V1__OP__DELETE ||
+		if (item->track == NULL || item->change->op == WALSTAR__V1__OP__DELETE ||
 			item->change->n_new_values == 0 ||
 			(key = table_batch_row_key(tb, item->change->new_values)) == NULL)
 			continue;
 		table_batch_key_values(tb, key, kv);
 		for (i = 0; i < tb->nkeys; i++)
 			cols[i][n] = kv[i];
+		epochs[n] = (char *) item->track;
 		n++;
 	}
 	if (n == 0)
 		return;
-	argtypes = palloc(sizeof(Oid) * (tb->nkeys + 2));
-	args = palloc(sizeof(Datum) * (tb->nkeys + 2));
+	argtypes = palloc(sizeof(Oid) * (tb->nkeys + 3));
+	args = palloc(sizeof(Datum) * (tb->nkeys + 3));
 	argtypes[0] = argtypes[1] = NAMEOID;
 	args[0] = CStringGetDatum(schema);
 	args[1] = CStringGetDatum(tb->relname);
+	argtypes[2] = TEXTARRAYOID;
+	args[2] = apply_sql_text_array(epochs, n);
 	initStringInfo(&sql);
-	appendStringInfoString(&sql, "INSERT INTO walstar.copy_epoch_keys SELECT $1, $2, ARRAY[");
+	appendStringInfoString(&sql, "INSERT INTO walstar.copy_epoch_keys"
+						   " (landing_schema, landing_table, key, epoch) SELECT $1, $2, ARRAY[");
 	for (i = 0; i < tb->nkeys; i++)
 	{
 		appendStringInfo(&sql, "%su.a%d", i > 0 ? ", " : "", i + 1);
-		argtypes[i + 2] = TEXTARRAYOID;
-		args[i + 2] = apply_sql_text_array(cols[i], n);
+		argtypes[i + 3] = TEXTARRAYOID;
+		args[i + 3] = apply_sql_text_array(cols[i], n);
 	}
-	appendStringInfoString(&sql, "] FROM ");
-	append_unnest(&sql, tb->nkeys, 3);
+	appendStringInfoString(&sql, "], pg_catalog.decode(u.e, 'hex') FROM ");
+	append_unnest(&sql, tb->nkeys, 4, 3);
 	appendStringInfoString(&sql, " ON CONFLICT DO NOTHING");
 	bookkeeping_begin(&save);
-	apply_sql_run(sql.data, tb->nkeys + 2, argtypes, args, NULL);
+	apply_sql_run(sql.data, tb->nkeys + 3, argtypes, args, NULL);
 	bookkeeping_end(&save);
 }
 
@@ -253,7 +267,7 @@ landing_key(const char *qualified, int *nkeys, char ***names, char ***types)
 	return *nkeys > 0;
 }
 
-/* "NOT EXISTS (a kept key equal to the key in cols)", $1 $2: the table */
+/* "NOT EXISTS (a kept key equal to the key in cols)", $1 $2: the table, $3 the epoch */
 static void
 append_unseen(StringInfo sql, int nkeys, char **cols, char **types)
 {
@@ -261,7 +275,8 @@ append_unseen(StringInfo sql, int nkeys, char **cols, char **types)
 
 	appendStringInfoString(sql, "NOT EXISTS (SELECT FROM walstar.copy_epoch_keys s"
 						   " WHERE s.landing_schema OPERATOR(pg_catalog.=) $1"
-						   " AND s.landing_table OPERATOR(pg_catalog.=) $2");
+						   " AND s.landing_table OPERATOR(pg_catalog.=) $2"
+						   " AND s.epoch OPERATOR(pg_catalog.=) $3");
 	for (i = 0; i < nkeys; i++)
 		appendStringInfo(sql, " AND (s.key[%d])::%s OPERATOR(pg_catalog.=) (%s)::%s",
 						 i + 1, types[i], cols[i], types[i]);
@@ -269,8 +284,8 @@ append_unseen(StringInfo sql, int nkeys, char **cols, char **types)
 }
 
 /*
- * Keys not kept, as text columns: of the landing table's rows (nargs 2),
- * or of the keys in the text[] parameters $3, ... (nargs nkeys + 2).
+ * Keys not kept, as text columns: of the landing table's rows (nargs 3),
+ * or of the keys in the text[] parameters $4, ... (nargs nkeys + 3).
  */
 static int
 unseen_keys(const char *qualified, int nkeys, char **names, char **types, Datum *args,
@@ -282,14 +297,14 @@ unseen_keys(const char *qualified, int nkeys, char **names, char **types, Datum 
 				r;
 
 	for (i = 0; i < nkeys; i++)
-		cols[i] = nargs > 2 ? psprintf("u.a%d", i + 1) : psprintf("t.%s", names[i]);
+		cols[i] = nargs > 3 ? psprintf("u.a%d", i + 1) : psprintf("t.%s", names[i]);
 	initStringInfo(&sql);
 	appendStringInfoString(&sql, "SELECT ");
 	for (i = 0; i < nkeys; i++)
 		appendStringInfo(&sql, "%s(%s)::pg_catalog.text", i > 0 ? ", " : "", cols[i]);
 	appendStringInfoString(&sql, " FROM ");
-	if (nargs > 2)
-		append_unnest(&sql, nkeys, 3);
+	if (nargs > 3)
+		append_unnest(&sql, nkeys, 4, 0);
 	else
 		appendStringInfo(&sql, "%s AS t", qualified);
 	appendStringInfoString(&sql, " WHERE ");
@@ -320,7 +335,7 @@ landing_rows(const char *qualified, Oid owner, int nkeys, char **names, char **t
 	initStringInfo(&sql);
 	appendStringInfo(&sql, delete ? "DELETE FROM %s AS t USING " : "SELECT FROM %s AS t, ",
 					 qualified);
-	append_unnest(&sql, nkeys, 1);
+	append_unnest(&sql, nkeys, 1, 0);
 	appendStringInfoString(&sql, " WHERE ");
 	for (i = 0; i < nkeys; i++)
 	{
@@ -392,24 +407,23 @@ copy_epoch_end(const char *schema, const char *relname, Oid owner, const Change 
 
 	/* the last partition: the rows nobody wrote since BEGIN go */
 	n = 0;
-	if (landing_key(qualified, &nkeys, &names, &types) && nkeys <= FUNC_MAX_ARGS - 2)
+	if (landing_key(qualified, &nkeys, &names, &types) && nkeys <= FUNC_MAX_ARGS - 3)
 	{
-		n = unseen_keys(qualified, nkeys, names, types, args, argtypes, 2, keys);
+		n = unseen_keys(qualified, nkeys, names, types, args, argtypes, 3, keys);
 		if (n > 0)
 		{
 			landing_rows(qualified, owner, nkeys, names, types, keys, n, false);
-			kargs = palloc(sizeof(Datum) * (nkeys + 2));
-			ktypes = palloc(sizeof(Oid) * (nkeys + 2));
-			kargs[0] = args[0];
-			kargs[1] = args[1];
-			ktypes[0] = ktypes[1] = NAMEOID;
+			kargs = palloc(sizeof(Datum) * (nkeys + 3));
+			ktypes = palloc(sizeof(Oid) * (nkeys + 3));
+			memcpy(kargs, args, sizeof(Datum) * 3);
+			memcpy(ktypes, argtypes, sizeof(Oid) * 3);
 			for (i = 0; i < nkeys; i++)
 			{
-				ktypes[i + 2] = TEXTARRAYOID;
-				kargs[i + 2] = apply_sql_text_array(keys[i], n);
+				ktypes[i + 3] = TEXTARRAYOID;
+				kargs[i + 3] = apply_sql_text_array(keys[i], n);
 			}
 			/* locked: a writer of these rows committed, its keys are seen now */
-			n = unseen_keys(qualified, nkeys, names, types, kargs, ktypes, nkeys + 2, left);
+			n = unseen_keys(qualified, nkeys, names, types, kargs, ktypes, nkeys + 3, left);
 			if (n > 0)
 				landing_rows(qualified, owner, nkeys, names, types, left, n, true);
 		}

@@ -1184,6 +1184,7 @@ CREATE TABLE @extschema@.copy_epoch_keys (
 	landing_schema name NOT NULL,
 	landing_table name NOT NULL,
 	key text[] NOT NULL,
-	PRIMARY KEY (landing_schema, landing_table, key)
+	epoch bytea NOT NULL,		-- a worker may still keep an older epoch's keys
+	PRIMARY KEY (landing_schema, landing_table, epoch, key)
 );
 GRANT SELECT ON @extschema@.copy_epochs TO walstar_admin;

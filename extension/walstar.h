@@ -243,7 +243,7 @@ extern void consumer_apply_barriers(Consumer *consumer, HTAB *parts);
 /* copy_epoch.c: a chunked copy's epoch completes (SNAPSHOT_BEGIN/END) */
 extern bool copy_epoch_begin(const char *schema, const char *relname, const Change *c,
 							 int32 partition);
-extern List *copy_epoch_begun(const char *schema, const char *relname);
+extern List *copy_epoch_begun(const char *schema, const char *relname, char **epoch);
 extern void copy_epoch_end(const char *schema, const char *relname, Oid owner,
 						   const Change *c, int32 partition);
 

@@ -40,6 +40,28 @@ my $sink = WalstarTest::Sink->start(name => 'epoch', node => $src, db => 'app', 
 $sink->wait_log(qr/table=public\.k chunks=\d+ rows=\d+ msg="chunk acknowledged"/);
 # rows of the cut copy must be in the landing table before the cut
 $node->poll_query_until('ana', 'SELECT count(*) >= 2000 FROM public.k') or die 'no rows landed';
+$node->poll_query_until('ana', q{SELECT cardinality(begun_partitions) = 3 FROM walstar.copy_epochs})
+  or die 'the first epoch did not begin in every partition';
+# one worker is held inside a transaction that keeps keys of this first
+# epoch, while the other begins the next: its keys, committed late, must not
+# count for the next epoch (they would keep rows the source deleted)
+my $held;
+for my $try (1 .. 200)
+{
+	my ($pid) = grep { $_ } split /\n/, $node->safe_psql('ana', q{SELECT worker_pid
+		FROM walstar.subscription_status WHERE subscription = 'epoch' AND worker_pid IS NOT NULL
+		ORDER BY random() LIMIT 1});
+	next unless $pid;
+	kill 'STOP', $pid;
+	if ($node->safe_psql('ana', "SELECT backend_xid IS NOT NULL FROM pg_catalog.pg_stat_activity WHERE pid = $pid") eq 't')
+	{
+		$held = $pid;
+		last;
+	}
+	kill 'CONT', $pid;
+	Time::HiRes::sleep(0.02);
+}
+my $first_epoch = $node->safe_psql('ana', q{SELECT epoch FROM walstar.copy_epochs WHERE landing_table = 'k'});
 $sink->kill9;
 unlike($sink->log_text, qr/chunked copy complete/, 'the first copy was cut');
 
@@ -53,6 +75,18 @@ SELECT pg_drop_replication_slot('epoch');
 
 $sink = WalstarTest::Sink->start(name => 'epoch', node => $src, db => 'app', kafka => $kafka, args => \@args);
 $sink->wait_log(qr/msg="chunked copy planned/);
+if ($held)
+{
+	# the other worker began the new epoch (or waits for the held one)
+	for (1 .. 200)
+	{
+		last if $node->safe_psql('ana', qq{SELECT epoch <> '$first_epoch' FROM walstar.copy_epochs
+			WHERE landing_table = 'k'}) eq 't';
+		Time::HiRes::sleep(0.1);
+	}
+	kill 'CONT', $held;
+}
+note($held ? "worker $held was held across the new epoch's BEGIN" : 'no worker held');
 # the stream writes during the new copy, all over the key range
 for my $i (1 .. 5)
 {
