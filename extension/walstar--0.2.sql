@@ -1188,3 +1188,891 @@ CREATE TABLE @extschema@.copy_epoch_keys (
 	PRIMARY KEY (landing_schema, landing_table, epoch, key)
 );
 GRANT SELECT ON @extschema@.copy_epochs TO walstar_admin;
+
+-- The model engine (extension/README.md "Writing a model"): a model is one
+-- JSON declaration handed to walstar.create_model(), which checks it and
+-- generates, in a schema of the model's name, the fact tables, SCD2
+-- dimension versions, rollups, metric functions, verify(), rebuild() and
+-- freshness(), and the statement-level triggers that keep them in the
+-- apply transaction.  The generated code runs with search_path
+-- pg_catalog, pg_temp and names every object schema-qualified.
+
+-- A name of the declaration: a lower-case SQL identifier short enough for
+-- the names made from it.
+CREATE FUNCTION @extschema@._model_name(n text, what text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF n IS NULL OR n !~ '^[a-z][a-z0-9_]{0,39}$' OR n ~ '^p_' OR n IN ('period', 'n', 'found', 'valid_from') THEN
+		RAISE EXCEPTION 'model declaration: % must be a lower-case name of at most 40 letters, digits and _ (not p_..., period, n, found or valid_from), got %',
+			what, coalesce(pg_catalog.quote_literal(n), 'nothing')
+			USING ERRCODE = 'invalid_name';
+	END IF;
+	RETURN n;
+END
+$$;
+
+-- An SQL expression of the declaration, parenthesised.  One expression,
+-- not a statement: no ';', no comments, balanced parentheses outside
+-- string literals (the model's author owns the landing tables and its
+-- code runs with their rights; this keeps each expression in its place).
+CREATE FUNCTION @extschema@._model_expr(e text, what text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	bare text;
+	depth integer := 0;
+	ch text;
+BEGIN
+	IF e IS NULL OR pg_catalog.btrim(e) = '' THEN
+		RAISE EXCEPTION 'model declaration: % needs an expression', what
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	bare := pg_catalog.regexp_replace(pg_catalog.regexp_replace(e, '''([^'']|'''')*''', '', 'g'),
+									  '"([^"]|"")*"', '', 'g');
+	IF bare ~ '[;\\]|--|/\*|\$' THEN
+		RAISE EXCEPTION 'model declaration: % must be one SQL expression (no ;, comments or dollar quotes): %',
+			what, e USING ERRCODE = 'syntax_error';
+	END IF;
+	FOREACH ch IN ARRAY pg_catalog.regexp_split_to_array(bare, '')
+	LOOP
+		depth := depth + CASE ch WHEN '(' THEN 1 WHEN ')' THEN -1 ELSE 0 END;
+		IF depth < 0 THEN
+			EXIT;
+		END IF;
+	END LOOP;
+	IF depth <> 0 OR bare ~ '[''"]' THEN
+		RAISE EXCEPTION 'model declaration: % has unbalanced parentheses or quotes: %', what, e
+			USING ERRCODE = 'syntax_error';
+	END IF;
+	RETURN '(' || e || ')';
+END
+$$;
+
+-- The type of an expression over a relation (alias given), or a clear
+-- error naming the culprit.
+CREATE FUNCTION @extschema@._model_type(expr text, rel text, alias text, what text) RETURNS regtype
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	t regtype;
+BEGIN
+	EXECUTE pg_catalog.format('SELECT pg_catalog.pg_typeof((SELECT %s FROM %s AS %I LIMIT 0))', expr, rel, alias)
+		INTO t;
+	RETURN t;
+EXCEPTION WHEN others THEN
+	RAISE EXCEPTION 'model declaration: %: %', what, SQLERRM USING ERRCODE = 'invalid_parameter_value';
+END
+$$;
+
+-- The version history walstar keeps of a landing table.
+CREATE FUNCTION @extschema@._model_history(landing_schema name, landing_table name) RETURNS name
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+	SELECT v.history_table FROM @extschema@.version_histories v
+	WHERE v.landing_schema = _model_history.landing_schema AND v.landing_table = _model_history.landing_table;
+END;
+
+-- A column type for values of type t (a bare character would be char(1)).
+CREATE FUNCTION @extschema@._model_coltype(t regtype) RETURNS text
+LANGUAGE sql IMMUTABLE
+BEGIN ATOMIC
+	SELECT CASE t WHEN 'character'::regtype THEN 'text' WHEN 'bit'::regtype THEN 'bit varying'
+		ELSE pg_catalog.format_type(t, NULL) END;
+END;
+
+CREATE FUNCTION @extschema@._model_numeric(t regtype) RETURNS boolean
+LANGUAGE sql IMMUTABLE
+BEGIN ATOMIC
+	SELECT t IN ('smallint'::regtype, 'integer'::regtype, 'bigint'::regtype, 'numeric'::regtype,
+				 'real'::regtype, 'double precision'::regtype, 'interval'::regtype);
+END;
+
+-- The landing table of a source, checked: it exists, has a one-column
+-- primary key, and the caller may act as its owner.  Returns
+-- (qualified name, key column, key type, owner).
+CREATE FUNCTION @extschema@._model_source(landing_schema name, landing_table text, what text,
+	OUT rel text, OUT key_col name, OUT key_type text, OUT owner oid)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	r regclass;
+BEGIN
+	IF landing_table IS NULL THEN
+		RAISE EXCEPTION 'model declaration: % needs a "table"', what USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	r := pg_catalog.to_regclass(pg_catalog.format('%I.%I', landing_schema, landing_table));
+	IF r IS NULL THEN
+		RAISE EXCEPTION 'model declaration: %: landing table %.% does not exist', what,
+			pg_catalog.quote_ident(landing_schema), pg_catalog.quote_ident(landing_table)
+			USING ERRCODE = 'undefined_table';
+	END IF;
+	owner := (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid = r);
+	IF NOT pg_catalog.pg_has_role(current_user, owner, 'USAGE') THEN
+		RAISE EXCEPTION 'model declaration: %: must be owner of table %', what, r
+			USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) INTO key_col, key_type
+	FROM pg_catalog.pg_index i JOIN pg_catalog.pg_attribute a
+		ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+	WHERE i.indrelid = r AND i.indisprimary AND i.indnatts = 1;
+	IF key_col IS NULL THEN
+		RAISE EXCEPTION 'model declaration: %: % needs a primary key of one column', what, r
+			USING ERRCODE = 'invalid_table_definition';
+	END IF;
+	rel := r::text;
+END
+$$;
+
+/*
+ * create_model(declaration): see extension/README.md "Writing a model" for
+ * the declaration.  Everything is created in one transaction (an error
+ * leaves nothing behind), then built from the landing tables as they are.
+ */
+CREATE FUNCTION @extschema@.create_model(declaration jsonb) RETURNS text
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	m text;				-- model schema, quoted
+	mname text;
+	lschema name;
+	dim record;
+	fact record;
+	kv record;
+	rec record;
+	src record;
+	d jsonb;
+	f jsonb;
+	ms jsonb;
+	names text[];
+	cols text;			-- fact table column definitions
+	sel text;			-- the fact rows' SELECT list over the landing row s
+	joins text;
+	inner_sel text;
+	refreshes_all jsonb := '{}';
+	fcols text[];		-- fact column names
+	rollup_sql text;
+	t regtype;
+	tt regtype;
+	tname text;
+	e text;
+	ftab text;
+	body text;
+	refresh text;
+	build text;
+	verify text := '';
+	rebuild text := '';
+	owners oid[] := '{}';
+	ver text;
+	cond text;
+	grain text;
+	period text;
+	step text;
+	bys text[];
+	rcols text;
+	rsel text;
+	rupd text;
+	rfix text;
+	rgroup text;
+	tname2 text;
+	rverify text;
+	params text;
+	pargs text;
+	branches text;
+	agg text;
+	fagg text;
+	rt text;
+	mfilter text;
+	mexpr text;
+	kind text;
+	refreshes jsonb := '{}';	-- dimension -> facts referencing it (code)
+	dims_scd jsonb := '{}';
+	measure_names text[] := '{}';
+	by_cols text[];
+	all_by text[];
+	g text;
+	fn text;
+	i integer;
+BEGIN
+	mname := @extschema@._model_name(declaration->>'name', 'the model''s "name"');
+	m := pg_catalog.quote_ident(mname);
+	lschema := declaration->>'landing_schema';
+	IF lschema IS NULL OR pg_catalog.to_regnamespace(pg_catalog.quote_ident(lschema)) IS NULL THEN
+		RAISE EXCEPTION 'model declaration: "landing_schema" % does not exist', coalesce(lschema, '(missing)')
+			USING ERRCODE = 'invalid_schema_name';
+	END IF;
+	IF pg_catalog.to_regnamespace(m) IS NOT NULL THEN
+		RAISE EXCEPTION 'model %: schema % exists already', mname, m USING ERRCODE = 'duplicate_schema';
+	END IF;
+	IF jsonb_typeof(declaration->'facts') IS DISTINCT FROM 'object' OR declaration->'facts' = '{}' THEN
+		RAISE EXCEPTION 'model %: "facts" must be an object of at least one fact', mname
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	FOR kv IN SELECT k FROM jsonb_object_keys(declaration) AS k
+			WHERE k NOT IN ('name', 'landing_schema', 'dimensions', 'facts')
+	LOOP
+		RAISE EXCEPTION 'model %: unknown key "%" in the declaration', mname, kv.k
+			USING ERRCODE = 'invalid_parameter_value';
+	END LOOP;
+	EXECUTE pg_catalog.format('CREATE SCHEMA %s', m);
+	EXECUTE pg_catalog.format('COMMENT ON SCHEMA %s IS %L', m,
+		'walstar model ' || mname || ': generated by walstar.create_model(); walstar.drop_model() removes it');
+	EXECUTE pg_catalog.format('CREATE TABLE %s._declaration (declaration jsonb NOT NULL)', m);
+	EXECUTE pg_catalog.format('INSERT INTO %s._declaration VALUES ($1)', m) USING declaration;
+	EXECUTE pg_catalog.format('CREATE TABLE %s._state (source name PRIMARY KEY, last_change_at timestamptz,'
+		' statements bigint NOT NULL DEFAULT 0, rows_changed bigint NOT NULL DEFAULT 0)', m);
+
+	------------------------------------------------------------------
+	-- dimensions
+	------------------------------------------------------------------
+	FOR dim IN SELECT key AS name, value AS def FROM jsonb_each(coalesce(declaration->'dimensions', '{}'))
+	LOOP
+		PERFORM @extschema@._model_name(dim.name, 'a dimension''s name');
+		d := dim.def;
+		SELECT * INTO src FROM @extschema@._model_source(lschema, d->>'table', 'dimension ' || dim.name);
+		owners := owners || src.owner;
+		IF jsonb_typeof(d->'attributes') IS DISTINCT FROM 'object' OR d->'attributes' = '{}' THEN
+			RAISE EXCEPTION 'model %: dimension %: "attributes" must name at least one attribute', mname, dim.name
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		IF coalesce(d->>'scd', '1') NOT IN ('1', '2') THEN
+			RAISE EXCEPTION 'model %: dimension %: "scd" must be 1 or 2', mname, dim.name
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		IF d->>'scd' = '2' THEN
+			e := @extschema@._model_expr(d->>'effective', 'dimension ' || dim.name || ' "effective"');
+			t := @extschema@._model_type(e, src.rel, 's', 'dimension ' || dim.name || ' "effective"');
+			IF t NOT IN ('timestamptz'::regtype, 'timestamp'::regtype, 'date'::regtype) THEN
+				RAISE EXCEPTION 'model %: dimension %: "effective" must be a date or timestamp, got %', mname, dim.name, t
+					USING ERRCODE = 'datatype_mismatch';
+			END IF;
+			-- the versions, from the version history the apply worker keeps
+			PERFORM @extschema@.register_model_source(mname, lschema, d->>'table', true);
+			cols := pg_catalog.format('%I %s NOT NULL, valid_from timestamptz NOT NULL', src.key_col, src.key_type);
+			sel := pg_catalog.format('s.%I, (%s)::timestamptz', src.key_col, e);
+			FOR kv IN SELECT key, value FROM jsonb_each_text(d->'attributes')
+			LOOP
+				PERFORM @extschema@._model_name(kv.key, 'an attribute of dimension ' || dim.name);
+				e := @extschema@._model_expr(kv.value, 'dimension ' || dim.name || ' attribute ' || kv.key);
+				t := @extschema@._model_type(e, src.rel, 's', 'dimension ' || dim.name || ' attribute ' || kv.key);
+				cols := cols || pg_catalog.format(', %I %s', kv.key, @extschema@._model_coltype(t));
+				sel := sel || ', ' || e;
+			END LOOP;
+			EXECUTE pg_catalog.format('CREATE TABLE %s.%I (%s, PRIMARY KEY (%I, valid_from))', m, 'd_' || dim.name,
+				cols, src.key_col);
+			-- the versions of keys k (NULL: all), by the scenario's rule: after a
+			-- key's last delete (and the last truncate), each effective time's
+			-- newest version
+			ver := pg_catalog.format(
+				'SELECT DISTINCT ON (s.%1$I, (%2$s)::timestamptz) %3$s FROM walstar_versions.%4$I AS s'
+				' WHERE s.op IN (''I'', ''U'', ''R'') AND (%2$s) IS NOT NULL'
+				'  AND s.version > (SELECT coalesce(pg_catalog.max(h.version), 0) FROM walstar_versions.%4$I h WHERE h.op = ''T'')'
+				'  AND NOT EXISTS (SELECT FROM walstar_versions.%4$I h WHERE h.op = ''D'' AND h.%1$I = s.%1$I AND h.version > s.version)'
+				'  AND (k IS NULL OR s.%1$I = ANY (k))'
+				' ORDER BY s.%1$I, (%2$s)::timestamptz, s.version DESC',
+				src.key_col, @extschema@._model_expr(d->>'effective', 'effective'), sel,
+				@extschema@._model_history(lschema, (d->>'table')::name));
+			EXECUTE pg_catalog.format('CREATE FUNCTION %s.%I(k %s[]) RETURNS SETOF %s.%I LANGUAGE sql STABLE'
+				' SET search_path = pg_catalog, pg_temp AS %L', m, '_versions_' || dim.name, src.key_type, m,
+				'd_' || dim.name, ver);
+			dims_scd := dims_scd || jsonb_build_object(dim.name, jsonb_build_object('scd', 2, 'key', src.key_col,
+				'key_type', src.key_type, 'rel', src.rel, 'table', d->>'table'));
+			verify := verify || pg_catalog.format(
+				' UNION ALL SELECT %1$L, ''missing'', pg_catalog.row_to_json(x)::text FROM'
+				' (SELECT * FROM %2$s.%3$I(NULL) EXCEPT SELECT * FROM %2$s.%4$I) x'
+				' UNION ALL SELECT %1$L, ''extra'', pg_catalog.row_to_json(x)::text FROM'
+				' (SELECT * FROM %2$s.%4$I EXCEPT SELECT * FROM %2$s.%3$I(NULL)) x',
+				'd_' || dim.name, m, '_versions_' || dim.name, 'd_' || dim.name);
+			rebuild := rebuild || pg_catalog.format(' DELETE FROM %1$s.%2$I; INSERT INTO %1$s.%2$I SELECT * FROM %1$s.%3$I(NULL);',
+				m, 'd_' || dim.name, '_versions_' || dim.name);
+		ELSE
+			PERFORM @extschema@.register_model_source(mname, lschema, d->>'table', false);
+			FOR kv IN SELECT key, value FROM jsonb_each_text(d->'attributes')
+			LOOP
+				PERFORM @extschema@._model_name(kv.key, 'an attribute of dimension ' || dim.name);
+				e := @extschema@._model_expr(kv.value, 'dimension ' || dim.name || ' attribute ' || kv.key);
+				PERFORM @extschema@._model_type(e, src.rel, 's', 'dimension ' || dim.name || ' attribute ' || kv.key);
+			END LOOP;
+			dims_scd := dims_scd || jsonb_build_object(dim.name, jsonb_build_object('scd', 1, 'key', src.key_col,
+				'key_type', src.key_type, 'rel', src.rel, 'table', d->>'table'));
+		END IF;
+		EXECUTE pg_catalog.format('INSERT INTO %s._state (source) VALUES (%L) ON CONFLICT DO NOTHING', m, d->>'table');
+	END LOOP;
+
+	------------------------------------------------------------------
+	-- facts
+	------------------------------------------------------------------
+	FOR fact IN SELECT key AS name, value AS def FROM jsonb_each(declaration->'facts')
+	LOOP
+		PERFORM @extschema@._model_name(fact.name, 'a fact''s name');
+		f := fact.def;
+		FOR kv IN SELECT k FROM jsonb_object_keys(f) AS k
+				WHERE k NOT IN ('table', 'time', 'filter', 'columns', 'references', 'measures', 'rollups')
+		LOOP
+			RAISE EXCEPTION 'model %: fact %: unknown key "%"', mname, fact.name, kv.k
+				USING ERRCODE = 'invalid_parameter_value';
+		END LOOP;
+		SELECT * INTO src FROM @extschema@._model_source(lschema, f->>'table', 'fact ' || fact.name);
+		owners := owners || src.owner;
+		PERFORM @extschema@.register_model_source(mname, lschema, f->>'table', false);
+		EXECUTE pg_catalog.format('INSERT INTO %s._state (source) VALUES (%L) ON CONFLICT DO NOTHING', m, f->>'table');
+		ftab := pg_catalog.format('%s.%I', m, 'f_' || fact.name);
+		fcols := ARRAY[src.key_col::text, '_day'];
+		cols := pg_catalog.format('%I %s PRIMARY KEY, _day date', src.key_col, src.key_type);
+		sel := pg_catalog.format('s.%I', src.key_col);
+		joins := '';
+		-- the day (UTC) of the fact's time; inner: the fact's own columns over
+		-- the landing row s alone, outer: the dimensions' attributes
+		e := @extschema@._model_expr(f->>'time', 'fact ' || fact.name || ' "time"');
+		t := @extschema@._model_type(e, src.rel, 's', 'fact ' || fact.name || ' "time"');
+		inner_sel := pg_catalog.format('s.%I AS _k', src.key_col) ||
+			CASE t WHEN 'timestamptz'::regtype THEN pg_catalog.format(', (%s AT TIME ZONE ''UTC'')::date AS _day', e)
+				   WHEN 'timestamp'::regtype THEN pg_catalog.format(', (%s)::date AS _day', e)
+				   WHEN 'date'::regtype THEN pg_catalog.format(', %s AS _day', e)
+				   ELSE NULL END;
+		IF inner_sel IS NULL THEN
+			RAISE EXCEPTION 'model %: fact %: "time" must be a date or timestamp, got %', mname, fact.name, t
+				USING ERRCODE = 'datatype_mismatch';
+		END IF;
+		sel := 'q._k, q._day';
+		i := 0;
+		FOR kv IN SELECT key, value FROM jsonb_each_text(coalesce(f->'columns', '{}'))
+		LOOP
+			PERFORM @extschema@._model_name(kv.key, 'a column of fact ' || fact.name);
+			IF kv.key = ANY (fcols) THEN
+				RAISE EXCEPTION 'model %: fact %: duplicate column name %', mname, fact.name, kv.key
+					USING ERRCODE = 'duplicate_column';
+			END IF;
+			e := @extschema@._model_expr(kv.value, 'fact ' || fact.name || ' column ' || kv.key);
+			t := @extschema@._model_type(e, src.rel, 's', 'fact ' || fact.name || ' column ' || kv.key);
+			i := i + 1;
+			fcols := fcols || kv.key;
+			cols := cols || pg_catalog.format(', %I %s', kv.key, @extschema@._model_coltype(t));
+			inner_sel := inner_sel || pg_catalog.format(', %s AS _c%s', e, i);
+			sel := sel || pg_catalog.format(', q._c%s', i);
+		END LOOP;
+		-- references: the dimension's key, and its attributes as of a time
+		FOR kv IN SELECT key, value FROM jsonb_each(coalesce(f->'references', '{}'))
+		LOOP
+			PERFORM @extschema@._model_name(kv.key, 'a reference of fact ' || fact.name);
+			g := coalesce(kv.value->>'dimension', kv.key);
+			IF NOT dims_scd ? g THEN
+				RAISE EXCEPTION 'model %: fact %: reference % names no dimension %', mname, fact.name, kv.key, g
+					USING ERRCODE = 'invalid_parameter_value';
+			END IF;
+			d := declaration->'dimensions'->g;
+			IF (kv.key || '_key') = ANY (fcols) THEN
+				RAISE EXCEPTION 'model %: fact %: duplicate column name %', mname, fact.name, kv.key || '_key'
+					USING ERRCODE = 'duplicate_column';
+			END IF;
+			e := @extschema@._model_expr(kv.value->>'key', 'fact ' || fact.name || ' reference ' || kv.key || ' "key"');
+			PERFORM @extschema@._model_type(e, src.rel, 's', 'fact ' || fact.name || ' reference ' || kv.key || ' "key"');
+			i := i + 1;
+			fcols := fcols || (kv.key || '_key');
+			cols := cols || pg_catalog.format(', %I %s', kv.key || '_key', dims_scd->g->>'key_type');
+			inner_sel := inner_sel || pg_catalog.format(', (%s)::%s AS _c%s', e, dims_scd->g->>'key_type', i);
+			sel := sel || pg_catalog.format(', q._c%s', i);
+			-- the attributes' values, found or not (unknown member)
+			body := '';
+			FOR rec IN SELECT key, value FROM jsonb_each_text(d->'attributes')
+			LOOP
+				IF (kv.key || '_' || rec.key) = ANY (fcols) THEN
+					RAISE EXCEPTION 'model %: fact %: duplicate column name %', mname, fact.name, kv.key || '_' || rec.key
+						USING ERRCODE = 'duplicate_column';
+				END IF;
+				t := @extschema@._model_type(@extschema@._model_expr(rec.value, 'attribute'), dims_scd->g->>'rel', 's', 'attribute');
+				body := body || ', ' || CASE WHEN dims_scd->g->>'scd' = '2' THEN pg_catalog.format('s.%I', rec.key)
+											 ELSE @extschema@._model_expr(rec.value, 'attribute') END
+					|| pg_catalog.format(' AS %I', rec.key);
+				fcols := fcols || (kv.key || '_' || rec.key);
+				cols := cols || pg_catalog.format(', %I %s', kv.key || '_' || rec.key, @extschema@._model_coltype(t));
+				sel := sel || CASE WHEN d->'unknown'->>rec.key IS NULL THEN pg_catalog.format(', %I.%I', 'r_' || kv.key, rec.key)
+					ELSE pg_catalog.format(', CASE WHEN %1$I.found THEN %1$I.%2$I ELSE %3$L::%4$s END',
+						'r_' || kv.key, rec.key, d->'unknown'->>rec.key, @extschema@._model_coltype(t)) END;
+			END LOOP;
+			IF dims_scd->g->>'scd' = '2' THEN
+				cond := @extschema@._model_expr(coalesce(kv.value->>'as_of', 'NULL::timestamptz'),
+					'fact ' || fact.name || ' reference ' || kv.key || ' "as_of"');
+				PERFORM @extschema@._model_type(cond || '::timestamptz', src.rel, 's',
+					'fact ' || fact.name || ' reference ' || kv.key || ' "as_of"');
+				i := i + 1;
+				inner_sel := inner_sel || pg_catalog.format(', coalesce((%s)::timestamptz, ''infinity'') AS _c%s', cond, i);
+				-- the version in effect at as_of; before the first one, the first
+				joins := joins || pg_catalog.format(
+					' LEFT JOIN LATERAL (SELECT true AS found%1$s FROM %2$s.%3$I AS s WHERE s.%4$I = q._c%5$s'
+					' ORDER BY s.valid_from <= q._c%6$s DESC, CASE WHEN s.valid_from <= q._c%6$s THEN s.valid_from END DESC,'
+					' s.valid_from LIMIT 1) AS %7$I ON true',
+					body, m, 'd_' || g, dims_scd->g->>'key', i - 1, i, 'r_' || kv.key);
+			ELSE
+				joins := joins || pg_catalog.format(
+					' LEFT JOIN LATERAL (SELECT true AS found%1$s FROM %2$s AS s WHERE s.%3$I = q._c%4$s) AS %5$I ON true',
+					body, dims_scd->g->>'rel', dims_scd->g->>'key', i, 'r_' || kv.key);
+			END IF;
+			refreshes := jsonb_set(refreshes, ARRAY[g], coalesce(refreshes->g, '[]') ||
+				jsonb_build_array(pg_catalog.format(
+					'PERFORM %s.%I(ARRAY(SELECT f.%I FROM %s AS f WHERE f.%I = ANY (k)));',
+					m, '_refresh_' || fact.name, src.key_col, ftab, kv.key || '_key')));
+			refreshes_all := jsonb_set(refreshes_all, ARRAY[g], coalesce(refreshes_all->g, '[]') ||
+				jsonb_build_array(pg_catalog.format('PERFORM %s.%I(NULL);', m, '_refresh_' || fact.name)));
+		END LOOP;
+		EXECUTE pg_catalog.format('CREATE TABLE %s (%s)', ftab, cols);
+		EXECUTE pg_catalog.format('CREATE INDEX ON %s (_day)', ftab);
+		FOR kv IN SELECT key FROM jsonb_each(coalesce(f->'references', '{}'))
+		LOOP
+			EXECUTE pg_catalog.format('CREATE INDEX ON %s (%I)', ftab, kv.key || '_key');
+		END LOOP;
+		-- the fact rows of the landing rows with keys k (NULL: all)
+		cond := CASE WHEN f->>'filter' IS NULL THEN 'true'
+					 ELSE @extschema@._model_expr(f->>'filter', 'fact ' || fact.name || ' "filter"') END;
+		IF @extschema@._model_type(cond, src.rel, 's', 'fact ' || fact.name || ' "filter"') <> 'boolean'::regtype THEN
+			RAISE EXCEPTION 'model %: fact %: "filter" must be boolean', mname, fact.name USING ERRCODE = 'datatype_mismatch';
+		END IF;
+		body := pg_catalog.format('SELECT %s FROM (SELECT %s FROM %s AS s WHERE (k IS NULL OR s.%I = ANY (k)) AND %s IS TRUE) AS q%s',
+			sel, inner_sel, src.rel, src.key_col, cond, joins);
+		BEGIN
+			EXECUTE pg_catalog.format('CREATE FUNCTION %s.%I(k %s[]) RETURNS SETOF %s LANGUAGE sql STABLE'
+				' SET search_path = pg_catalog, pg_temp AS %L', m, '_rows_' || fact.name, src.key_type, ftab, body);
+		EXCEPTION WHEN others THEN
+			RAISE EXCEPTION 'model %: fact %: %', mname, fact.name, SQLERRM USING ERRCODE = 'invalid_parameter_value';
+		END;
+		-- measures: additive ones kept in the rollups, the others read from facts
+		refresh := '';
+		build := '';
+		all_by := '{}';
+		FOR rec IN SELECT key, value FROM jsonb_each(coalesce(f->'rollups', '{}'))
+		LOOP
+			PERFORM @extschema@._model_name(rec.key, 'a rollup of fact ' || fact.name);
+			grain := coalesce(rec.value->>'grain', 'day');
+			IF grain NOT IN ('day', 'month', 'year') THEN
+				RAISE EXCEPTION 'model %: rollup %: "grain" must be day, month or year', mname, rec.key
+					USING ERRCODE = 'invalid_parameter_value';
+			END IF;
+			SELECT array_agg(pg_catalog.replace(b, '.', '_') ORDER BY n) INTO bys
+			FROM jsonb_array_elements_text(coalesce(rec.value->'by', '[]')) WITH ORDINALITY AS x(b, n);
+			FOREACH g IN ARRAY coalesce(bys, '{}')
+			LOOP
+				IF NOT g = ANY (fcols) OR g IN ('_day') THEN
+					RAISE EXCEPTION 'model %: rollup %: "by" names no column % of fact %', mname, rec.key, g, fact.name
+						USING ERRCODE = 'undefined_column';
+				END IF;
+				IF NOT g = ANY (all_by) THEN
+					all_by := all_by || g;
+				END IF;
+			END LOOP;
+		END LOOP;
+		FOR rec IN SELECT key, value FROM jsonb_each(coalesce(f->'measures', '{}'))
+		LOOP
+			PERFORM @extschema@._model_name(rec.key, 'a measure of fact ' || fact.name);
+			IF rec.key = ANY (measure_names) OR rec.key IN ('verify', 'rebuild', 'freshness') THEN
+				RAISE EXCEPTION 'model %: duplicate measure name %', mname, rec.key USING ERRCODE = 'duplicate_function';
+			END IF;
+			measure_names := measure_names || rec.key;
+			kind := rec.value->>'kind';
+			IF kind IS NULL OR kind NOT IN ('count', 'sum', 'avg', 'min', 'max', 'count_distinct', 'percentile', 'ratio') THEN
+				RAISE EXCEPTION 'model %: measure %: "kind" must be count, sum, avg, min, max, count_distinct, percentile or ratio', mname, rec.key
+					USING ERRCODE = 'invalid_parameter_value';
+			END IF;
+			IF kind <> 'ratio' THEN
+				mexpr := CASE WHEN kind = 'count' AND rec.value->>'of' IS NULL THEN 'true'
+							  ELSE @extschema@._model_expr(rec.value->>'of', 'measure ' || rec.key || ' "of"') END;
+				t := @extschema@._model_type(mexpr, ftab, 'f', 'measure ' || rec.key || ' "of"');
+				mfilter := CASE WHEN rec.value->>'filter' IS NULL THEN 'true'
+								ELSE @extschema@._model_expr(rec.value->>'filter', 'measure ' || rec.key || ' "filter"') END;
+				IF @extschema@._model_type(mfilter, ftab, 'f', 'measure ' || rec.key || ' "filter"') <> 'boolean'::regtype THEN
+					RAISE EXCEPTION 'model %: measure %: "filter" must be boolean', mname, rec.key USING ERRCODE = 'datatype_mismatch';
+				END IF;
+				IF kind IN ('sum', 'avg', 'percentile', 'min', 'max') AND NOT @extschema@._model_numeric(t) THEN
+					RAISE EXCEPTION 'model %: measure %: % needs a numeric or interval expression, got %', mname, rec.key, kind, t
+						USING ERRCODE = 'datatype_mismatch';
+				END IF;
+				-- kept as running sums: exact types only
+				IF kind IN ('sum', 'avg') AND t IN ('real'::regtype, 'double precision'::regtype) THEN
+					RAISE EXCEPTION 'model %: measure %: % of % would not stay exact under deletes: cast it to numeric', mname, rec.key, kind, t
+						USING ERRCODE = 'datatype_mismatch';
+				END IF;
+			END IF;
+				-- the result type and the aggregate over fact rows f
+			IF kind = 'count' THEN
+				rt := 'bigint'; fagg := pg_catalog.format('pg_catalog.count(*) FILTER (WHERE %s AND %s IS NOT NULL)', mfilter, mexpr);
+			ELSIF kind = 'count_distinct' THEN
+				rt := 'bigint'; fagg := pg_catalog.format('pg_catalog.count(DISTINCT %s) FILTER (WHERE %s)', mexpr, mfilter);
+			ELSIF kind = 'percentile' THEN
+				IF jsonb_typeof(rec.value->'fraction') IS DISTINCT FROM 'number'
+				   OR (rec.value->>'fraction')::float8 NOT BETWEEN 0 AND 1 THEN
+					RAISE EXCEPTION 'model %: measure %: "fraction" must be a number from 0 to 1', mname, rec.key
+						USING ERRCODE = 'invalid_parameter_value';
+				END IF;
+				rt := CASE WHEN t = 'interval'::regtype THEN 'interval' ELSE 'double precision' END;
+				fagg := pg_catalog.format('pg_catalog.percentile_cont(%s::float8) WITHIN GROUP (ORDER BY %s) FILTER (WHERE %s)',
+					(rec.value->>'fraction')::float8, mexpr, mfilter);
+			ELSIF kind = 'ratio' THEN
+				rt := 'numeric';
+			ELSE
+				EXECUTE pg_catalog.format('SELECT pg_catalog.pg_typeof((SELECT pg_catalog.%s(%s) FROM %s AS f))',
+					CASE kind WHEN 'avg' THEN 'avg' WHEN 'sum' THEN 'sum' ELSE kind END, mexpr, ftab) INTO tt;
+				rt := tt::text;
+				fagg := pg_catalog.format('pg_catalog.%s(%s) FILTER (WHERE %s)', kind, mexpr, mfilter);
+			END IF;
+
+			params := 'p_from date DEFAULT NULL, p_to date DEFAULT NULL';
+			pargs := 'p_from, p_to';
+			cond := '(p_from IS NULL OR f._day >= p_from) AND (p_to IS NULL OR f._day <= p_to)';
+			FOREACH g IN ARRAY all_by
+			LOOP
+				EXECUTE pg_catalog.format('SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_attribute a'
+					' WHERE a.attrelid = %L::regclass AND a.attname = %L', ftab, g) INTO tname;
+				params := params || pg_catalog.format(', %I %s DEFAULT NULL', 'p_' || g, tname);
+				pargs := pargs || ', ' || pg_catalog.quote_ident('p_' || g);
+				cond := cond || pg_catalog.format(' AND (%1$I IS NULL OR f.%2$I = %1$I)', 'p_' || g, g);
+			END LOOP;
+			branches := '';
+			IF kind = 'ratio' THEN
+				IF NOT (f->'measures'->(rec.value->>'numerator') ?| ARRAY['kind'] AND f->'measures'->(rec.value->>'denominator') ?| ARRAY['kind'])
+				   OR f->'measures'->(rec.value->>'numerator')->>'kind' = 'ratio' OR f->'measures'->(rec.value->>'denominator')->>'kind' = 'ratio' THEN
+					RAISE EXCEPTION 'model %: measure %: "numerator" and "denominator" must name other measures (not ratios) of fact %',
+						mname, rec.key, fact.name USING ERRCODE = 'invalid_parameter_value';
+				END IF;
+				branches := pg_catalog.format('RETURN (%1$s.%2$I(%4$s))::numeric / NULLIF((%1$s.%3$I(%4$s))::numeric, 0);',
+					m, rec.value->>'numerator', rec.value->>'denominator', pargs);
+			ELSIF kind IN ('count', 'sum', 'avg', 'min', 'max') THEN
+				-- kept per rollup: <m>_n (rows counted) and <m>_v (sum, min or max)
+				FOR kv IN SELECT key, value FROM jsonb_each(coalesce(f->'rollups', '{}'))
+				LOOP
+					grain := coalesce(kv.value->>'grain', 'day');
+					SELECT coalesce(array_agg(pg_catalog.replace(b, '.', '_') ORDER BY n), '{}') INTO bys
+					FROM jsonb_array_elements_text(coalesce(kv.value->'by', '[]')) WITH ORDINALITY AS x(b, n);
+					agg := CASE kind
+						WHEN 'count' THEN pg_catalog.format('coalesce(pg_catalog.sum(r.%I), 0)::bigint', rec.key || '_n')
+						WHEN 'sum' THEN pg_catalog.format('(pg_catalog.sum(r.%I) FILTER (WHERE r.%I > 0))::%s', rec.key || '_v', rec.key || '_n', rt)
+						WHEN 'avg' THEN CASE WHEN t = 'interval'::regtype
+							THEN pg_catalog.format('pg_catalog.sum(r.%I) FILTER (WHERE r.%I > 0) / NULLIF(pg_catalog.sum(r.%I), 0)::float8', rec.key || '_v', rec.key || '_n', rec.key || '_n')
+							ELSE pg_catalog.format('((pg_catalog.sum(r.%I) FILTER (WHERE r.%I > 0))::numeric / NULLIF(pg_catalog.sum(r.%I), 0))::%s', rec.key || '_v', rec.key || '_n', rec.key || '_n', rt) END
+						ELSE pg_catalog.format('pg_catalog.%s(r.%I) FILTER (WHERE r.%I > 0)', kind, rec.key || '_v', rec.key || '_n') END;
+					-- usable when every given dimension value is kept and the period is whole
+					cond := CASE grain WHEN 'day' THEN 'true'
+						WHEN 'month' THEN '(p_from IS NULL OR p_from = pg_catalog.date_trunc(''month'', p_from)::date) AND (p_to IS NULL OR (p_to + 1) = pg_catalog.date_trunc(''month'', p_to + 1)::date)'
+						ELSE '(p_from IS NULL OR p_from = pg_catalog.date_trunc(''year'', p_from)::date) AND (p_to IS NULL OR (p_to + 1) = pg_catalog.date_trunc(''year'', p_to + 1)::date)' END;
+					rcols := '(p_from IS NULL OR r.period >= p_from) AND (p_to IS NULL OR r.period <= p_to)';
+					FOREACH g IN ARRAY all_by
+					LOOP
+						IF g = ANY (bys) THEN
+							rcols := rcols || pg_catalog.format(' AND (%1$I IS NULL OR r.%2$I = %1$I)', 'p_' || g, g);
+						ELSE
+							cond := cond || pg_catalog.format(' AND %I IS NULL', 'p_' || g);
+						END IF;
+					END LOOP;
+					branches := branches || pg_catalog.format('IF %s THEN RETURN (SELECT %s FROM %s.%I AS r WHERE %s); END IF; ',
+						cond, agg, m, 'r_' || fact.name || '_' || kv.key, rcols);
+				END LOOP;
+			END IF;
+			IF kind <> 'ratio' THEN
+				cond := '(p_from IS NULL OR f._day >= p_from) AND (p_to IS NULL OR f._day <= p_to)';
+				FOREACH g IN ARRAY all_by
+				LOOP
+					cond := cond || pg_catalog.format(' AND (%1$I IS NULL OR f.%2$I = %1$I)', 'p_' || g, g);
+				END LOOP;
+				branches := branches || pg_catalog.format('RETURN (SELECT %s FROM %s AS f WHERE %s);', fagg, ftab, cond);
+			END IF;
+			EXECUTE pg_catalog.format('CREATE FUNCTION %s.%I(%s) RETURNS %s LANGUAGE plpgsql STABLE'
+				' SET search_path = pg_catalog, pg_temp AS %L', m, rec.key, params, rt,
+				'BEGIN ' || branches || ' END');
+			EXECUTE pg_catalog.format('COMMENT ON FUNCTION %s.%I(%s) IS %L', m, rec.key,
+				pg_catalog.regexp_replace(params, ' DEFAULT NULL', '', 'g'),
+				coalesce(rec.value->>'comment', '') || CASE WHEN rec.value->>'comment' IS NULL THEN '' ELSE ' -- ' END ||
+				CASE WHEN kind = 'ratio' THEN pg_catalog.format('%s / %s (NULL when the denominator is 0)',
+						rec.value->>'numerator', rec.value->>'denominator')
+					 ELSE pg_catalog.format('%s of %s over the %s facts (%s)%s', kind,
+						coalesce(rec.value->>'of', '*'), fact.name,
+						coalesce('where ' || (f->>'filter'), 'every row of ' || (f->>'table')),
+						coalesce(' where ' || (rec.value->>'filter'), '')) END ||
+				'; p_from, p_to: UTC days of ' || (f->>'time') || ', inclusive; other arguments: NULL for all, else equal to');
+		END LOOP;
+
+		-- rollups: columns, the delta upsert and the min/max recompute.  Per
+		-- measure: <m>_n (rows counted) and <m>_v (sum, min or max).
+		FOR rec IN SELECT key, value FROM jsonb_each(coalesce(f->'rollups', '{}'))
+		LOOP
+			grain := coalesce(rec.value->>'grain', 'day');
+			period := CASE grain WHEN 'day' THEN '_day'
+				ELSE pg_catalog.format('pg_catalog.date_trunc(%L, _day)::date', grain) END;
+			step := CASE grain WHEN 'day' THEN 'r.period + 1'
+				ELSE pg_catalog.format('(r.period + interval ''1 %s'')::date', grain) END;
+			SELECT coalesce(array_agg(pg_catalog.replace(b, '.', '_') ORDER BY n), '{}') INTO bys
+			FROM jsonb_array_elements_text(coalesce(rec.value->'by', '[]')) WITH ORDINALITY AS x(b, n);
+			tname := pg_catalog.format('%s.%I', m, 'r_' || fact.name || '_' || rec.key);
+			rcols := 'period date';
+			rgroup := period || ' AS period';
+			g := 'period';
+			cond := '';
+			FOREACH e IN ARRAY bys
+			LOOP
+				EXECUTE pg_catalog.format('SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_attribute a'
+					' WHERE a.attrelid = %L::regclass AND a.attname = %L', ftab, e) INTO tname2;
+				rcols := rcols || pg_catalog.format(', %I %s', e, tname2);
+				rgroup := rgroup || pg_catalog.format(', %I', e);
+				g := g || ', ' || pg_catalog.quote_ident(e);
+				cond := cond || pg_catalog.format(' AND f.%1$I IS NOT DISTINCT FROM r.%1$I', e);
+			END LOOP;
+			rcols := rcols || ', n bigint NOT NULL';
+			rsel := rgroup || ', pg_catalog.sum(_sign)';
+			rupd := 'n = r.n + excluded.n';
+			rfix := '';
+			FOR kv IN SELECT key, value FROM jsonb_each(coalesce(f->'measures', '{}'))
+					WHERE value->>'kind' IN ('count', 'sum', 'avg', 'min', 'max')
+			LOOP
+				kind := kv.value->>'kind';
+				mexpr := CASE WHEN kind = 'count' AND kv.value->>'of' IS NULL THEN 'true'
+							  ELSE @extschema@._model_expr(kv.value->>'of', 'of') END;
+				mfilter := CASE WHEN kv.value->>'filter' IS NULL THEN 'true'
+								ELSE @extschema@._model_expr(kv.value->>'filter', 'filter') END;
+				rcols := rcols || pg_catalog.format(', %I bigint NOT NULL', kv.key || '_n');
+				rsel := rsel || pg_catalog.format(', coalesce(pg_catalog.sum(_sign) FILTER (WHERE %s AND %s IS NOT NULL), 0)',
+					mfilter, mexpr);
+				rupd := rupd || pg_catalog.format(', %1$I = r.%1$I + excluded.%1$I', kv.key || '_n');
+				IF kind IN ('sum', 'avg') THEN
+					EXECUTE pg_catalog.format('SELECT pg_catalog.pg_typeof((SELECT pg_catalog.sum(%s) FROM %s AS f))', mexpr, ftab) INTO tt;
+					rcols := rcols || pg_catalog.format(', %I %s', kv.key || '_v', tt);
+					rsel := rsel || pg_catalog.format(', pg_catalog.sum(_sign * %s) FILTER (WHERE %s AND %s IS NOT NULL)', mexpr, mfilter, mexpr);
+					-- no rows counted: NULL, as sum() of no rows
+					rupd := rupd || pg_catalog.format(', %1$I = CASE WHEN r.%2$I + excluded.%2$I = 0 THEN NULL'
+						' WHEN r.%1$I IS NULL THEN excluded.%1$I WHEN excluded.%1$I IS NULL THEN r.%1$I'
+						' ELSE r.%1$I + excluded.%1$I END', kv.key || '_v', kv.key || '_n');
+				ELSIF kind IN ('min', 'max') THEN
+					t := @extschema@._model_type(mexpr, ftab, 'f', 'of');
+					rcols := rcols || pg_catalog.format(', %I %s', kv.key || '_v', @extschema@._model_coltype(t));
+					rsel := rsel || pg_catalog.format(', pg_catalog.%s(%s) FILTER (WHERE _sign > 0 AND %s)', kind, mexpr, mfilter);
+					rupd := rupd || pg_catalog.format(', %1$I = %2$s(r.%1$I, excluded.%1$I)', kv.key || '_v',
+						CASE kind WHEN 'min' THEN 'least' ELSE 'greatest' END);
+					-- a removed value at (or past) the kept extreme: the group again
+					rfix := rfix || pg_catalog.format(
+						' UPDATE %1$s AS r SET %2$I = (SELECT pg_catalog.%3$s(%4$s) FILTER (WHERE %5$s) FROM %6$s AS f'
+						'  WHERE (r.period IS NULL AND f._day IS NULL OR f._day >= r.period AND f._day < %7$s)%8$s)'
+						' FROM (SELECT %9$s, pg_catalog.%3$s(%4$s) AS _x FROM pg_catalog.unnest(olds) AS d WHERE %5$s GROUP BY %10$s) AS g'
+						' WHERE r.period IS NOT DISTINCT FROM g.period%11$s AND (r.%2$I IS NULL OR g._x %12$s r.%2$I);',
+						tname, kv.key || '_v', kind, mexpr, mfilter, ftab, step, cond, rgroup, g,
+						(SELECT coalesce(string_agg(pg_catalog.format(' AND r.%1$I IS NOT DISTINCT FROM g.%1$I', b), ''), '') FROM unnest(bys) b),
+						CASE kind WHEN 'min' THEN '<=' ELSE '>=' END);
+				END IF;
+			END LOOP;
+			EXECUTE pg_catalog.format('CREATE TABLE %s (%s, UNIQUE NULLS NOT DISTINCT (%s)) WITH (fillfactor = 80)', tname, rcols, g);
+			refresh := refresh || pg_catalog.format(
+				' INSERT INTO %1$s AS r SELECT %2$s FROM (SELECT -1 AS _sign, o.* FROM pg_catalog.unnest(olds) AS o'
+				'  UNION ALL SELECT 1, x.* FROM pg_catalog.unnest(news) AS x) AS d GROUP BY %3$s ORDER BY %3$s'
+				' ON CONFLICT (%3$s) DO UPDATE SET %4$s;%5$s',
+				tname, rsel, g, rupd, rfix);
+			rverify := pg_catalog.format('SELECT %1$s FROM (SELECT 1 AS _sign, x.* FROM %2$s AS x) AS d GROUP BY %3$s',
+				rsel, ftab, g);
+			build := build || pg_catalog.format(' DELETE FROM %1$s; INSERT INTO %1$s %2$s;', tname, rverify);
+			-- verify: the kept rows (with any rows) equal a recompute from the facts
+			verify := verify || pg_catalog.format(
+				' UNION ALL SELECT %1$L, ''differs'', pg_catalog.row_to_json(x)::text FROM'
+				' ((SELECT * FROM %2$s WHERE n <> 0 EXCEPT %3$s) UNION ALL (%3$s EXCEPT SELECT * FROM %2$s WHERE n <> 0)) x',
+				'r_' || fact.name || '_' || rec.key, tname, rverify);
+		END LOOP;
+		-- the fact's refresh: replace the rows of keys k, roll the difference up
+		EXECUTE pg_catalog.format($f$CREATE FUNCTION %1$s.%2$I(k %3$s[]) RETURNS void LANGUAGE plpgsql
+			SET search_path = pg_catalog, pg_temp SET plan_cache_mode = force_custom_plan AS %4$L$f$,
+			m, '_refresh_' || fact.name, src.key_type,
+			pg_catalog.format('DECLARE olds %1$s[]; news %1$s[]; BEGIN'
+				' IF k IS NULL THEN %5$s RETURN; END IF;'
+				' WITH o AS (DELETE FROM %1$s AS f WHERE f.%2$I = ANY (k) RETURNING f.*)'
+				'  SELECT coalesce(pg_catalog.array_agg(o), ''{}'') INTO olds FROM o;'
+				' WITH i AS (INSERT INTO %1$s SELECT * FROM %3$s.%4$I(k) RETURNING *)'
+				'  SELECT coalesce(pg_catalog.array_agg(i), ''{}'') INTO news FROM i;'
+				' %6$s END',
+				ftab, src.key_col, m, '_rows_' || fact.name,
+				pg_catalog.format('DELETE FROM %1$s; INSERT INTO %1$s SELECT * FROM %2$s.%3$I(NULL); %4$s',
+					ftab, m, '_rows_' || fact.name, build),
+				refresh));
+		rebuild := rebuild || pg_catalog.format(' PERFORM %s.%I(NULL);', m, '_refresh_' || fact.name);
+		verify := verify || pg_catalog.format(
+			' UNION ALL SELECT %1$L, ''missing'', pg_catalog.row_to_json(x)::text FROM'
+			' (SELECT * FROM %2$s.%3$I(NULL) EXCEPT SELECT * FROM %4$s) x'
+			' UNION ALL SELECT %1$L, ''extra'', pg_catalog.row_to_json(x)::text FROM'
+			' (SELECT * FROM %4$s EXCEPT SELECT * FROM %2$s.%3$I(NULL)) x',
+			'f_' || fact.name, m, '_rows_' || fact.name, ftab);
+
+		-- the fact's landing table: its statement-level triggers
+		EXECUTE pg_catalog.format($f$CREATE FUNCTION %1$s.%2$I() RETURNS trigger LANGUAGE plpgsql
+			SET search_path = pg_catalog, pg_temp AS %3$L$f$,
+			m, '_on_' || fact.name,
+			pg_catalog.format('DECLARE k %1$s[]; BEGIN'
+				' PERFORM pg_catalog.pg_advisory_xact_lock(22440, pg_catalog.hashtext(%2$L));'
+				' IF TG_OP = ''TRUNCATE'' THEN k := NULL;'
+				' ELSIF TG_OP = ''INSERT'' THEN k := ARRAY(SELECT n.%3$I FROM new_rows n);'
+				' ELSIF TG_OP = ''UPDATE'' THEN k := ARRAY(SELECT n.%3$I FROM new_rows n UNION SELECT o.%3$I FROM old_rows o);'
+				' ELSE k := ARRAY(SELECT o.%3$I FROM old_rows o); END IF;'
+				' PERFORM %4$s.%5$I(k);'
+				' UPDATE %4$s._state SET last_change_at = pg_catalog.now(), statements = statements + 1,'
+				'  rows_changed = rows_changed + coalesce(pg_catalog.cardinality(k), 0) WHERE source = %6$L;'
+				' RETURN NULL; END',
+				src.key_type, mname, src.key_col, m, '_refresh_' || fact.name, f->>'table'));
+		PERFORM @extschema@._model_triggers(src.rel::regclass, mname, pg_catalog.format('%s.%I', m, '_on_' || fact.name));
+	END LOOP;
+
+	------------------------------------------------------------------
+	-- dimension changes reach the facts that reference them
+	------------------------------------------------------------------
+	FOR dim IN SELECT key AS name, value AS def FROM jsonb_each(dims_scd)
+	LOOP
+		body := coalesce((SELECT string_agg(x, ' ') FROM jsonb_array_elements_text(refreshes->dim.name) AS x), '');
+		IF dim.def->>'scd' = '2' THEN
+			-- every version arrives in the history: the keys' versions are rebuilt from it
+			EXECUTE pg_catalog.format($f$CREATE FUNCTION %1$s.%2$I() RETURNS trigger LANGUAGE plpgsql
+				SET search_path = pg_catalog, pg_temp SET plan_cache_mode = force_custom_plan AS %3$L$f$,
+				m, '_on_' || dim.name,
+				pg_catalog.format('DECLARE k %1$s[]; n bigint; BEGIN'
+					' PERFORM pg_catalog.pg_advisory_xact_lock(22440, pg_catalog.hashtext(%2$L));'
+					' SELECT pg_catalog.count(*) INTO n FROM new_rows;'
+					' IF EXISTS (SELECT FROM new_rows WHERE op = ''T'') THEN'
+					'  k := ARRAY(SELECT d.%3$I FROM %4$s.%5$I d UNION SELECT n.%3$I FROM new_rows n WHERE n.%3$I IS NOT NULL);'
+					' ELSE k := ARRAY(SELECT DISTINCT n.%3$I FROM new_rows n); END IF;'
+					' DELETE FROM %4$s.%5$I AS d WHERE d.%3$I = ANY (k);'
+					' INSERT INTO %4$s.%5$I SELECT * FROM %4$s.%6$I(k);'
+					' %7$s'
+					' UPDATE %4$s._state SET last_change_at = pg_catalog.now(), statements = statements + 1,'
+					'  rows_changed = rows_changed + n WHERE source = %8$L;'
+					' RETURN NULL; END',
+					dim.def->>'key_type', mname, dim.def->>'key', m, 'd_' || dim.name, '_versions_' || dim.name,
+					body, dim.def->>'table'));
+			EXECUTE pg_catalog.format('CREATE TRIGGER %I AFTER INSERT ON walstar_versions.%I REFERENCING NEW TABLE AS new_rows'
+				' FOR EACH STATEMENT EXECUTE FUNCTION %s.%I()', 'walstar_model_' || mname,
+				@extschema@._model_history(lschema, (dim.def->>'table')::name), m, '_on_' || dim.name);
+			EXECUTE pg_catalog.format('ALTER TABLE walstar_versions.%I ENABLE ALWAYS TRIGGER %I',
+				@extschema@._model_history(lschema, (dim.def->>'table')::name), 'walstar_model_' || mname);
+		ELSE
+			EXECUTE pg_catalog.format($f$CREATE FUNCTION %1$s.%2$I() RETURNS trigger LANGUAGE plpgsql
+				SET search_path = pg_catalog, pg_temp SET plan_cache_mode = force_custom_plan AS %3$L$f$,
+				m, '_on_' || dim.name,
+				pg_catalog.format('DECLARE k %1$s[]; BEGIN'
+					' PERFORM pg_catalog.pg_advisory_xact_lock(22440, pg_catalog.hashtext(%2$L));'
+					' IF TG_OP = ''TRUNCATE'' THEN k := NULL;'
+					' ELSIF TG_OP = ''INSERT'' THEN k := ARRAY(SELECT n.%3$I FROM new_rows n);'
+					' ELSIF TG_OP = ''UPDATE'' THEN k := ARRAY(SELECT n.%3$I FROM new_rows n UNION SELECT o.%3$I FROM old_rows o);'
+					' ELSE k := ARRAY(SELECT o.%3$I FROM old_rows o); END IF;'
+					' IF k IS NULL THEN %4$s ELSE %5$s END IF;'
+					' UPDATE %6$s._state SET last_change_at = pg_catalog.now(), statements = statements + 1,'
+					'  rows_changed = rows_changed + coalesce(pg_catalog.cardinality(k), 0) WHERE source = %7$L;'
+					' RETURN NULL; END',
+					dim.def->>'key_type', mname, dim.def->>'key',
+					coalesce((SELECT string_agg(x, ' ') FROM jsonb_array_elements_text(refreshes_all->dim.name) AS x), ''),
+					body, m, dim.def->>'table'));
+			PERFORM @extschema@._model_triggers((dim.def->>'rel')::regclass, mname,
+				pg_catalog.format('%s.%I', m, '_on_' || dim.name));
+		END IF;
+	END LOOP;
+
+	------------------------------------------------------------------
+	-- verify(), rebuild(), freshness()
+	------------------------------------------------------------------
+	EXECUTE pg_catalog.format($f$CREATE FUNCTION %1$s.verify() RETURNS TABLE (object text, problem text, detail text)
+		LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS %2$L$f$, m,
+		'SELECT * FROM (SELECT NULL::text, NULL::text, NULL::text WHERE false' || verify || ') v ORDER BY 1, 2, 3');
+	EXECUTE pg_catalog.format('COMMENT ON FUNCTION %s.verify() IS %L', m,
+		'every fact, SCD2 version and rollup row the model keeps against a recompute with plain SQL from the landing tables and the version histories: no rows when they agree');
+	EXECUTE pg_catalog.format($f$CREATE FUNCTION %1$s.rebuild() RETURNS void LANGUAGE plpgsql
+		SET search_path = pg_catalog, pg_temp AS %2$L$f$, m,
+		pg_catalog.format('BEGIN PERFORM pg_catalog.pg_advisory_xact_lock(22440, pg_catalog.hashtext(%L)); %s END', mname, rebuild));
+	EXECUTE pg_catalog.format('COMMENT ON FUNCTION %s.rebuild() IS %L', m,
+		'everything the model keeps, built again from the landing tables and the version histories');
+	EXECUTE pg_catalog.format($f$CREATE FUNCTION %1$s.freshness() RETURNS TABLE (source name, last_change_at timestamptz,
+		statements bigint, rows_changed bigint, lag_messages numeric, lag_seconds double precision, source_idle boolean)
+		LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS %2$L$f$, m,
+		pg_catalog.format('SELECT s.source, s.last_change_at, s.statements, s.rows_changed, w.lag_messages, w.lag_seconds, w.source_idle'
+			' FROM %s._state s LEFT JOIN (SELECT pg_catalog.sum(st.lag_messages) AS lag_messages,'
+			'  pg_catalog.max(st.lag_seconds)::float8 AS lag_seconds, pg_catalog.bool_and(st.source_idle) AS source_idle'
+			'  FROM walstar.subscription_status st WHERE st.landing_schema = %L) w ON true ORDER BY 1', m, lschema));
+	EXECUTE pg_catalog.format('COMMENT ON FUNCTION %s.freshness() IS %L', m,
+		'per source table: when the model last absorbed a change, and the lag of the subscriptions landing in ' || lschema);
+
+	-- privileges: nothing is public; the reader calls metrics and reads the
+	-- star schema; the landing tables' owners (whose changes fire the
+	-- triggers) maintain it
+	EXECUTE pg_catalog.format('REVOKE ALL ON ALL FUNCTIONS IN SCHEMA %s FROM PUBLIC', m);
+	EXECUTE pg_catalog.format('GRANT USAGE ON SCHEMA %s TO walstar_reader', m);
+	EXECUTE pg_catalog.format('GRANT SELECT ON ALL TABLES IN SCHEMA %s TO walstar_reader', m);
+	FOREACH fn IN ARRAY measure_names || ARRAY['freshness']
+	LOOP
+		FOR rec IN SELECT p.oid::regprocedure AS sig FROM pg_catalog.pg_proc p
+				WHERE p.pronamespace = m::regnamespace AND p.proname = fn
+		LOOP
+			EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO walstar_reader', rec.sig);
+		END LOOP;
+	END LOOP;
+	FOR rec IN SELECT DISTINCT pg_catalog.pg_get_userbyid(o) AS r FROM unnest(owners) AS o
+			WHERE o <> (SELECT n.nspowner FROM pg_catalog.pg_namespace n WHERE n.oid = m::regnamespace)
+	LOOP
+		EXECUTE pg_catalog.format('GRANT USAGE ON SCHEMA %s TO %I', m, rec.r);
+		EXECUTE pg_catalog.format('GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA %s TO %I', m, rec.r);
+		EXECUTE pg_catalog.format('GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA %s TO %I', m, rec.r);
+	END LOOP;
+
+	EXECUTE pg_catalog.format('SELECT %s.rebuild()', m);
+	RETURN mname;
+END
+$$;
+
+-- The model's statement-level triggers on a landing table, firing also
+-- under session_replication_role = replica (the apply worker).
+CREATE FUNCTION @extschema@._model_triggers(rel regclass, model text, fn text) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	op text;
+BEGIN
+	FOREACH op IN ARRAY ARRAY['insert', 'update', 'delete', 'truncate']
+	LOOP
+		EXECUTE pg_catalog.format('CREATE TRIGGER %I AFTER %s ON %s %s FOR EACH STATEMENT EXECUTE FUNCTION %s()',
+			'walstar_model_' || model || '_' || op, pg_catalog.upper(op), rel,
+			CASE op WHEN 'insert' THEN 'REFERENCING NEW TABLE AS new_rows'
+					WHEN 'update' THEN 'REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows'
+					WHEN 'delete' THEN 'REFERENCING OLD TABLE AS old_rows'
+					ELSE '' END, fn);
+		EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE ALWAYS TRIGGER %I', rel, 'walstar_model_' || model || '_' || op);
+	END LOOP;
+END
+$$;
+
+-- drop_model(name): the model's schema and triggers go, its sources are
+-- unregistered (a version history nobody keeps any more goes with them).
+CREATE FUNCTION @extschema@.drop_model(name text) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	decl jsonb;
+	s record;
+BEGIN
+	PERFORM @extschema@._model_name(name, 'the model''s name');
+	IF pg_catalog.to_regclass(pg_catalog.format('%I._declaration', name)) IS NULL THEN
+		RAISE EXCEPTION 'model % does not exist', name USING ERRCODE = 'undefined_object';
+	END IF;
+	EXECUTE pg_catalog.format('SELECT declaration FROM %I._declaration', name) INTO decl;
+	EXECUTE pg_catalog.format('DROP SCHEMA %I CASCADE', name);
+	FOR s IN SELECT ms.landing_schema, ms.landing_table FROM @extschema@.model_sources ms WHERE ms.model = name
+	LOOP
+		PERFORM @extschema@.unregister_model_source(name, s.landing_schema, s.landing_table);
+	END LOOP;
+END
+$$;
+
+REVOKE ALL ON FUNCTION @extschema@.create_model(jsonb), @extschema@.drop_model(text),
+	@extschema@._model_name(text, text), @extschema@._model_expr(text, text),
+	@extschema@._model_type(text, text, text, text), @extschema@._model_history(name, name),
+	@extschema@._model_coltype(regtype), @extschema@._model_numeric(regtype),
+	@extschema@._model_source(name, text, text), @extschema@._model_triggers(regclass, text, text)
+	FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.create_model(jsonb), @extschema@.drop_model(text),
+	@extschema@._model_name(text, text), @extschema@._model_expr(text, text),
+	@extschema@._model_type(text, text, text, text), @extschema@._model_history(name, name),
+	@extschema@._model_coltype(regtype), @extschema@._model_numeric(regtype),
+	@extschema@._model_source(name, text, text), @extschema@._model_triggers(regclass, text, text)
+	TO walstar_admin;
