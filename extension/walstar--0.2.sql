@@ -2076,3 +2076,5 @@ GRANT EXECUTE ON FUNCTION @extschema@.create_model(jsonb), @extschema@.drop_mode
 	@extschema@._model_coltype(regtype), @extschema@._model_numeric(regtype),
 	@extschema@._model_source(name, text, text), @extschema@._model_triggers(regclass, text, text)
 	TO walstar_admin;
+-- which landing tables models read, and their histories: for the engine
+GRANT SELECT ON @extschema@.model_sources, @extschema@.version_histories TO walstar_admin;
