@@ -911,6 +911,8 @@ DECLARE
 	sel text;			-- the fact rows' SELECT list over the landing row s
 	joins text;
 	inner_sel text;
+	grouped boolean;
+	facts_info jsonb := '{}';	-- fact -> key, key_type, ftab
 	refreshes_all jsonb := '{}';
 	fcols text[];		-- fact column names
 	rollup_sql text;
@@ -991,6 +993,18 @@ BEGIN
 	LOOP
 		PERFORM @extschema@._model_name(dim.name, 'a dimension''s name');
 		d := dim.def;
+		IF d ? 'fact' THEN
+			-- a fact's rows as a dimension: taken up after that fact
+			IF NOT (declaration->'facts') ? (d->>'fact') OR d ? 'table' THEN
+				RAISE EXCEPTION 'model %: dimension %: "fact" must name a fact of the model (and no "table")', mname, dim.name
+					USING ERRCODE = 'invalid_parameter_value';
+			END IF;
+			IF jsonb_typeof(d->'attributes') IS DISTINCT FROM 'object' OR d->'attributes' = '{}' THEN
+				RAISE EXCEPTION 'model %: dimension %: "attributes" must name at least one attribute', mname, dim.name
+					USING ERRCODE = 'invalid_parameter_value';
+			END IF;
+			CONTINUE;
+		END IF;
 		SELECT * INTO src FROM @extschema@._model_source(lschema, d->>'table', 'dimension ' || dim.name);
 		owners := owners || src.owner;
 		IF jsonb_typeof(d->'attributes') IS DISTINCT FROM 'object' OR d->'attributes' = '{}' THEN
@@ -1064,12 +1078,14 @@ BEGIN
 	------------------------------------------------------------------
 	-- facts
 	------------------------------------------------------------------
-	FOR fact IN SELECT key AS name, value AS def FROM jsonb_each(declaration->'facts')
+	FOR fact IN SELECT x.key AS name, x.value AS def FROM jsonb_each(declaration->'facts') AS x
+			ORDER BY EXISTS (SELECT FROM jsonb_each(coalesce(x.value->'references', '{}')) r
+							 WHERE declaration->'dimensions'->coalesce(r.value->>'dimension', r.key) ? 'fact'), x.key
 	LOOP
 		PERFORM @extschema@._model_name(fact.name, 'a fact''s name');
 		f := fact.def;
 		FOR kv IN SELECT k FROM jsonb_object_keys(f) AS k
-				WHERE k NOT IN ('table', 'time', 'filter', 'columns', 'references', 'measures', 'rollups')
+				WHERE k NOT IN ('table', 'group_by', 'having', 'time', 'filter', 'columns', 'references', 'measures', 'rollups')
 		LOOP
 			RAISE EXCEPTION 'model %: fact %: unknown key "%"', mname, fact.name, kv.k
 				USING ERRCODE = 'invalid_parameter_value';
@@ -1077,6 +1093,24 @@ BEGIN
 		SELECT * INTO src FROM @extschema@._model_source(lschema, f->>'table', 'fact ' || fact.name);
 		owners := owners || src.owner;
 		PERFORM @extschema@.register_model_source(mname, lschema, f->>'table', false);
+		grouped := f ? 'group_by';
+		IF grouped THEN
+			-- an accumulating snapshot: one fact per value of a column, its
+			-- columns aggregates over the landing rows that have it
+			SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) INTO src.key_col, src.key_type
+			FROM pg_catalog.pg_attribute a
+			WHERE a.attrelid = src.rel::regclass AND a.attname = f->>'group_by' AND a.attnum > 0 AND NOT a.attisdropped;
+			IF NOT FOUND THEN
+				RAISE EXCEPTION 'model %: fact %: "group_by" must name a column of %, got %', mname, fact.name, src.rel,
+					coalesce(f->>'group_by', 'nothing') USING ERRCODE = 'undefined_column';
+			END IF;
+			EXECUTE pg_catalog.format('CREATE INDEX IF NOT EXISTS %I ON %s (%I)', 'walstar_model_' || mname || '_' || fact.name,
+				src.rel, src.key_col);
+		ELSIF f ? 'having' THEN
+			RAISE EXCEPTION 'model %: fact %: "having" needs "group_by"', mname, fact.name USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		facts_info := facts_info || jsonb_build_object(fact.name, jsonb_build_object('key', src.key_col,
+			'key_type', src.key_type, 'ftab', pg_catalog.format('%s.%I', m, 'f_' || fact.name)));
 		EXECUTE pg_catalog.format('INSERT INTO %s._state (source) VALUES (%L) ON CONFLICT DO NOTHING', m, f->>'table');
 		ftab := pg_catalog.format('%s.%I', m, 'f_' || fact.name);
 		fcols := ARRAY[src.key_col::text, '_day'];
@@ -1118,6 +1152,16 @@ BEGIN
 		LOOP
 			PERFORM @extschema@._model_name(kv.key, 'a reference of fact ' || fact.name);
 			g := coalesce(kv.value->>'dimension', kv.key);
+			IF NOT dims_scd ? g AND declaration->'dimensions'->g ? 'fact' THEN
+				IF NOT facts_info ? (declaration->'dimensions'->g->>'fact') THEN
+					RAISE EXCEPTION 'model %: fact %: dimension % shows fact %, which itself references a fact',
+						mname, fact.name, g, declaration->'dimensions'->g->>'fact' USING ERRCODE = 'invalid_parameter_value';
+				END IF;
+				dims_scd := dims_scd || jsonb_build_object(g, jsonb_build_object('scd', 1, 'fact', declaration->'dimensions'->g->>'fact',
+					'key', facts_info->(declaration->'dimensions'->g->>'fact')->>'key',
+					'key_type', facts_info->(declaration->'dimensions'->g->>'fact')->>'key_type',
+					'rel', facts_info->(declaration->'dimensions'->g->>'fact')->>'ftab'));
+			END IF;
 			IF NOT dims_scd ? g THEN
 				RAISE EXCEPTION 'model %: fact %: reference % names no dimension %', mname, fact.name, kv.key, g
 					USING ERRCODE = 'invalid_parameter_value';
@@ -1189,8 +1233,16 @@ BEGIN
 		IF @extschema@._model_type(cond, src.rel, 's', 'fact ' || fact.name || ' "filter"') <> 'boolean'::regtype THEN
 			RAISE EXCEPTION 'model %: fact %: "filter" must be boolean', mname, fact.name USING ERRCODE = 'datatype_mismatch';
 		END IF;
-		body := pg_catalog.format('SELECT %s FROM (SELECT %s FROM %s AS s WHERE (k IS NULL OR s.%I = ANY (k)) AND %s IS TRUE) AS q%s',
-			sel, inner_sel, src.rel, src.key_col, cond, joins);
+		IF grouped THEN
+			e := CASE WHEN f->>'having' IS NULL THEN 'true'
+					  ELSE @extschema@._model_expr(f->>'having', 'fact ' || fact.name || ' "having"') END;
+			body := pg_catalog.format('SELECT %s FROM (SELECT %s FROM %s AS s WHERE (k IS NULL OR s.%I = ANY (k)) AND %s IS TRUE'
+				' AND s.%I IS NOT NULL GROUP BY s.%I HAVING %s IS TRUE) AS q%s',
+				sel, inner_sel, src.rel, src.key_col, cond, src.key_col, src.key_col, e, joins);
+		ELSE
+			body := pg_catalog.format('SELECT %s FROM (SELECT %s FROM %s AS s WHERE (k IS NULL OR s.%I = ANY (k)) AND %s IS TRUE) AS q%s',
+				sel, inner_sel, src.rel, src.key_col, cond, joins);
+		END IF;
 		BEGIN
 			EXECUTE pg_catalog.format('CREATE FUNCTION %s.%I(k %s[]) RETURNS SETOF %s LANGUAGE sql STABLE'
 				' SET search_path = pg_catalog, pg_temp AS %L', m, '_rows_' || fact.name, src.key_type, ftab, body);
@@ -1441,11 +1493,11 @@ BEGIN
 				'  SELECT coalesce(pg_catalog.array_agg(o), ''{}'') INTO olds FROM o;'
 				' WITH i AS (INSERT INTO %1$s SELECT * FROM %3$s.%4$I(k) RETURNING *)'
 				'  SELECT coalesce(pg_catalog.array_agg(i), ''{}'') INTO news FROM i;'
-				' %6$s END',
+				' %6$s PERFORM %3$s.%7$I(k); END',
 				ftab, src.key_col, m, '_rows_' || fact.name,
-				pg_catalog.format('DELETE FROM %1$s; INSERT INTO %1$s SELECT * FROM %2$s.%3$I(NULL); %4$s',
-					ftab, m, '_rows_' || fact.name, build),
-				refresh));
+				pg_catalog.format('DELETE FROM %1$s; INSERT INTO %1$s SELECT * FROM %2$s.%3$I(NULL); %4$s PERFORM %2$s.%5$I(NULL);',
+					ftab, m, '_rows_' || fact.name, build, '_cascade_' || fact.name),
+				refresh, '_cascade_' || fact.name));
 		rebuild := rebuild || pg_catalog.format(' PERFORM %s.%I(NULL);', m, '_refresh_' || fact.name);
 		verify := verify || pg_catalog.format(
 			' UNION ALL SELECT %1$L, ''missing'', pg_catalog.row_to_json(x)::text FROM'
@@ -1475,7 +1527,18 @@ BEGIN
 	------------------------------------------------------------------
 	-- dimension changes reach the facts that reference them
 	------------------------------------------------------------------
-	FOR dim IN SELECT key AS name, value AS def FROM jsonb_each(dims_scd)
+	FOR fact IN SELECT key AS name, value AS def FROM jsonb_each(facts_info)
+	LOOP
+		-- the facts that show this fact's rows through a dimension follow it
+		SELECT coalesce(string_agg(x, ' '), '') INTO body FROM jsonb_each(dims_scd) AS dd,
+			jsonb_array_elements_text(refreshes->dd.key) AS x WHERE dd.value->>'fact' = fact.name;
+		SELECT coalesce(string_agg(x, ' '), '') INTO e FROM jsonb_each(dims_scd) AS dd,
+			jsonb_array_elements_text(refreshes_all->dd.key) AS x WHERE dd.value->>'fact' = fact.name;
+		EXECUTE pg_catalog.format($f$CREATE FUNCTION %1$s.%2$I(k %3$s[]) RETURNS void LANGUAGE plpgsql
+			SET search_path = pg_catalog, pg_temp AS %4$L$f$, m, '_cascade_' || fact.name, fact.def->>'key_type',
+			pg_catalog.format('BEGIN IF k IS NULL THEN %s ELSE %s END IF; END', e, body));
+	END LOOP;
+	FOR dim IN SELECT key AS name, value AS def FROM jsonb_each(dims_scd) WHERE NOT value ? 'fact'
 	LOOP
 		body := coalesce((SELECT string_agg(x, ' ') FROM jsonb_array_elements_text(refreshes->dim.name) AS x), '');
 		IF dim.def->>'scd' = '2' THEN
@@ -1613,6 +1676,10 @@ BEGIN
 	END IF;
 	EXECUTE pg_catalog.format('SELECT declaration FROM %I._declaration', name) INTO decl;
 	EXECUTE pg_catalog.format('DROP SCHEMA %I CASCADE', name);
+	FOR s IN SELECT f.key AS fact FROM jsonb_each(decl->'facts') AS f WHERE f.value ? 'group_by'
+	LOOP
+		EXECUTE pg_catalog.format('DROP INDEX IF EXISTS %I.%I', decl->>'landing_schema', 'walstar_model_' || name || '_' || s.fact);
+	END LOOP;
 	FOR s IN SELECT ms.landing_schema, ms.landing_table FROM @extschema@.model_sources ms WHERE ms.model = name
 	LOOP
 		PERFORM @extschema@.unregister_model_source(name, s.landing_schema, s.landing_table);

@@ -216,4 +216,8 @@ SELECT count(*) AS sources FROM walstar.model_sources;
 SELECT count(*) AS triggers FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
 WHERE c.relnamespace = '"shop land"'::regnamespace AND t.tgname LIKE 'walstar%';
 DROP ROLE shop_reader, shop_stranger;
+DROP VIEW plain_orders, live_versions;
 DROP SCHEMA "shop land" CASCADE;
+DROP FUNCTION check_metrics(), churn(int), log_customers();
+DROP TABLE cust_log;
+DROP SEQUENCE order_ids;
