@@ -911,6 +911,8 @@ DECLARE
 	sel text;			-- the fact rows' SELECT list over the landing row s
 	joins text;
 	inner_sel text;
+	minfo jsonb := '{}';		-- measure -> kind, result type, aggregate over facts
+	reader_fns text[] := '{}';
 	grouped boolean;
 	facts_info jsonb := '{}';	-- fact -> key, key_type, ftab
 	refreshes_all jsonb := '{}';
@@ -1390,6 +1392,9 @@ BEGIN
 			EXECUTE pg_catalog.format('CREATE FUNCTION %s.%I(%s) RETURNS %s LANGUAGE plpgsql STABLE'
 				' SET search_path = pg_catalog, pg_temp AS %L', m, rec.key, params, rt,
 				'BEGIN ' || branches || ' END');
+			minfo := minfo || jsonb_build_object(rec.key, jsonb_build_object('kind', kind, 'rt', rt, 'fagg', fagg,
+				'interval', kind = 'avg' AND t = 'interval'::regtype,
+				'num', rec.value->>'numerator', 'den', rec.value->>'denominator'));
 			EXECUTE pg_catalog.format('COMMENT ON FUNCTION %s.%I(%s) IS %L', m, rec.key,
 				pg_catalog.regexp_replace(params, ' DEFAULT NULL', '', 'g'),
 				coalesce(rec.value->>'comment', '') || CASE WHEN rec.value->>'comment' IS NULL THEN '' ELSE ' -- ' END ||
@@ -1477,6 +1482,52 @@ BEGIN
 			rverify := pg_catalog.format('SELECT %1$s FROM (SELECT 1 AS _sign, x.* FROM %2$s AS x) AS d GROUP BY %3$s',
 				rsel, ftab, g);
 			build := build || pg_catalog.format(' DELETE FROM %1$s; INSERT INTO %1$s %2$s;', tname, rverify);
+			-- <fact>_by_<rollup>(p_from, p_to): its rows, every measure of the fact
+			fn := fact.name || '_by_' || rec.key;
+			IF fn = ANY (measure_names) OR pg_catalog.length(fn) > 63 THEN
+				RAISE EXCEPTION 'model %: rollup %: the function % clashes with a measure or is too long', mname, rec.key, fn
+					USING ERRCODE = 'duplicate_function';
+			END IF;
+			reader_fns := reader_fns || fn;
+			rcols := 'period date';
+			rsel := 'r.period';
+			FOREACH e IN ARRAY bys
+			LOOP
+				EXECUTE pg_catalog.format('SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_attribute a'
+					' WHERE a.attrelid = %L::regclass AND a.attname = %L', ftab, e) INTO tname2;
+				rcols := rcols || pg_catalog.format(', %I %s', e, tname2);
+				rsel := rsel || pg_catalog.format(', r.%I', e);
+			END LOOP;
+			agg := '';			-- the outer list: ratios of the inner columns
+			FOR kv IN SELECT key, value FROM jsonb_each(minfo) WHERE (f->'measures') ? key
+			LOOP
+				rcols := rcols || pg_catalog.format(', %I %s', kv.key, kv.value->>'rt');
+				agg := agg || CASE WHEN kv.value->>'kind' = 'ratio'
+					THEN pg_catalog.format(', (x.%I)::numeric / NULLIF((x.%I)::numeric, 0)', kv.value->>'num', kv.value->>'den')
+					ELSE pg_catalog.format(', x.%I', kv.key) END;
+				CONTINUE WHEN kv.value->>'kind' = 'ratio';
+				rsel := rsel || ', ' || CASE kv.value->>'kind'
+					WHEN 'count' THEN pg_catalog.format('r.%I', kv.key || '_n')
+					WHEN 'avg' THEN CASE WHEN (kv.value->>'interval')::boolean
+						THEN pg_catalog.format('CASE WHEN r.%1$I > 0 THEN r.%2$I / r.%1$I::float8 END', kv.key || '_n', kv.key || '_v')
+						ELSE pg_catalog.format('((r.%2$I)::numeric / NULLIF(r.%1$I, 0))::%3$s', kv.key || '_n', kv.key || '_v', kv.value->>'rt') END
+					WHEN 'count_distinct' THEN '' WHEN 'percentile' THEN ''
+					ELSE pg_catalog.format('CASE WHEN r.%I > 0 THEN r.%I END', kv.key || '_n', kv.key || '_v') END;
+				IF kv.value->>'kind' IN ('count_distinct', 'percentile') THEN
+					rsel := rsel || pg_catalog.format('(SELECT %s FROM %s AS f WHERE (r.period IS NULL AND f._day IS NULL'
+						' OR f._day >= r.period AND f._day < %s)%s)', kv.value->>'fagg', ftab, step, cond);
+				END IF;
+				rsel := rsel || pg_catalog.format(' AS %I', kv.key);
+			END LOOP;
+			EXECUTE pg_catalog.format('CREATE FUNCTION %s.%I(p_from date DEFAULT NULL, p_to date DEFAULT NULL) RETURNS TABLE (%s)'
+				' LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS %L', m, fn, rcols,
+				pg_catalog.format('SELECT x.period%s%s FROM (SELECT %s FROM %s AS r WHERE r.n <> 0'
+					' AND (p_from IS NULL OR r.period >= p_from) AND (p_to IS NULL OR r.period <= p_to)) AS x ORDER BY %s',
+					(SELECT coalesce(string_agg(pg_catalog.format(', x.%I', b), ''), '') FROM unnest(bys) b), agg,
+					rsel, tname, g));
+			EXECUTE pg_catalog.format('COMMENT ON FUNCTION %s.%I(date, date) IS %L', m, fn,
+				pg_catalog.format('every measure of the %s facts per %s%s, for the %s periods starting from p_from to p_to (NULL: all); the measures as in their own functions',
+					fact.name, grain, (SELECT coalesce(string_agg(', ' || b, ''), '') FROM unnest(bys) b), grain));
 			-- verify: the kept rows (with any rows) equal a recompute from the facts
 			verify := verify || pg_catalog.format(
 				' UNION ALL SELECT %1$L, ''differs'', pg_catalog.row_to_json(x)::text FROM'
@@ -1616,7 +1667,7 @@ BEGIN
 	EXECUTE pg_catalog.format('REVOKE ALL ON ALL FUNCTIONS IN SCHEMA %s FROM PUBLIC', m);
 	EXECUTE pg_catalog.format('GRANT USAGE ON SCHEMA %s TO walstar_reader', m);
 	EXECUTE pg_catalog.format('GRANT SELECT ON ALL TABLES IN SCHEMA %s TO walstar_reader', m);
-	FOREACH fn IN ARRAY measure_names || ARRAY['freshness']
+	FOREACH fn IN ARRAY measure_names || reader_fns || ARRAY['freshness']
 	LOOP
 		FOR rec IN SELECT p.oid::regprocedure AS sig FROM pg_catalog.pg_proc p
 				WHERE p.pronamespace = m::regnamespace AND p.proname = fn

@@ -173,6 +173,35 @@ SELECT churn(400);
 SELECT count(*) > 100 AS orders, count(DISTINCT country) > 3 AS countries FROM plain_orders;
 SELECT * FROM check_metrics();
 SELECT * FROM shop.verify();
+-- a rollup's rows with every measure, against plain SQL grouped the same way
+CREATE FUNCTION check_grouped() RETURNS SETOF text LANGUAGE sql AS $$
+	WITH have AS (SELECT to_jsonb(r) AS j FROM shop.order_by_monthly('2023-02-01', NULL) r
+				  UNION ALL SELECT to_jsonb(r) FROM shop.order_by_daily() r),
+	want AS (
+		SELECT jsonb_build_object('period', p, 'customer_country', c) || to_jsonb(m) AS j FROM (
+			SELECT date_trunc('month', day)::date AS p, country AS c, count(*) AS orders, sum(amount) AS revenue,
+				avg(amount) AS avg_amount, min(amount) AS min_amount, max(amount) AS max_amount,
+				max(amount) FILTER (WHERE amount >= 50) AS max_big, count(DISTINCT customer_id) AS buyers,
+				percentile_cont(0.5) WITHIN GROUP (ORDER BY amount) AS median_amount,
+				percentile_cont(0.9) WITHIN GROUP (ORDER BY ship_time) AS p90_ship, avg(ship_time) AS avg_ship,
+				count(*) FILTER (WHERE amount >= 50) AS big_orders,
+				(count(*) FILTER (WHERE amount >= 50))::numeric / nullif(count(*), 0) AS big_share
+			FROM plain_orders WHERE day >= '2023-02-01' GROUP BY 1, 2) m
+		UNION ALL
+		SELECT jsonb_build_object('period', p, 'customer_country', c, 'product_category', g) || to_jsonb(m) FROM (
+			SELECT day AS p, country AS c, category AS g, count(*) AS orders, sum(amount) AS revenue,
+				avg(amount) AS avg_amount, min(amount) AS min_amount, max(amount) AS max_amount,
+				max(amount) FILTER (WHERE amount >= 50) AS max_big, count(DISTINCT customer_id) AS buyers,
+				percentile_cont(0.5) WITHIN GROUP (ORDER BY amount) AS median_amount,
+				percentile_cont(0.9) WITHIN GROUP (ORDER BY ship_time) AS p90_ship, avg(ship_time) AS avg_ship,
+				count(*) FILTER (WHERE amount >= 50) AS big_orders,
+				(count(*) FILTER (WHERE amount >= 50))::numeric / nullif(count(*), 0) AS big_share
+			FROM plain_orders GROUP BY 1, 2, 3) m)
+	SELECT 'have only: ' || j::text FROM (SELECT j - 'p' - 'c' - 'g' AS j FROM have EXCEPT SELECT j - 'p' - 'c' - 'g' FROM want) x
+	UNION ALL SELECT 'want only: ' || j::text FROM (SELECT j - 'p' - 'c' - 'g' AS j FROM want EXCEPT SELECT j - 'p' - 'c' - 'g' FROM have) y
+$$;
+SELECT * FROM check_grouped() LIMIT 5;
+SELECT count(*) > 50 AS daily_rows FROM shop.order_by_daily();
 SELECT churn(400);
 SELECT * FROM check_metrics();
 SELECT * FROM shop.verify();
@@ -192,6 +221,7 @@ SELECT * FROM shop.verify();
 SELECT shop.rebuild();
 SELECT * FROM check_metrics();
 SELECT * FROM shop.verify();
+SELECT * FROM check_grouped() LIMIT 5;
 SELECT source, statements > 0 AS changed, lag_messages FROM shop.freshness();
 
 -- the reader calls metrics, nothing else; nobody else anything
@@ -218,6 +248,6 @@ WHERE c.relnamespace = '"shop land"'::regnamespace AND t.tgname LIKE 'walstar%';
 DROP ROLE shop_reader, shop_stranger;
 DROP VIEW plain_orders, live_versions;
 DROP SCHEMA "shop land" CASCADE;
-DROP FUNCTION check_metrics(), churn(int), log_customers();
+DROP FUNCTION check_metrics(), check_grouped(), churn(int), log_customers();
 DROP TABLE cust_log;
 DROP SEQUENCE order_ids;
