@@ -914,6 +914,7 @@ DECLARE
 	minfo jsonb := '{}';		-- measure -> kind, result type, aggregate over facts
 	reader_fns text[] := '{}';
 	grouped boolean;
+	rb name;
 	facts_info jsonb := '{}';	-- fact -> key, key_type, ftab
 	refreshes_all jsonb := '{}';
 	fcols text[];		-- fact column names
@@ -1087,7 +1088,7 @@ BEGIN
 		PERFORM @extschema@._model_name(fact.name, 'a fact''s name');
 		f := fact.def;
 		FOR kv IN SELECT k FROM jsonb_object_keys(f) AS k
-				WHERE k NOT IN ('table', 'group_by', 'having', 'time', 'filter', 'columns', 'references', 'measures', 'rollups')
+				WHERE k NOT IN ('table', 'group_by', 'having', 'recompute_by', 'time', 'filter', 'columns', 'references', 'measures', 'rollups')
 		LOOP
 			RAISE EXCEPTION 'model %: fact %: unknown key "%"', mname, fact.name, kv.k
 				USING ERRCODE = 'invalid_parameter_value';
@@ -1110,6 +1111,20 @@ BEGIN
 				src.rel, src.key_col);
 		ELSIF f ? 'having' THEN
 			RAISE EXCEPTION 'model %: fact %: "having" needs "group_by"', mname, fact.name USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		-- recompute_by: a fact's columns look at other rows with the same value
+		-- of this column (an earlier booking of the user): a change to one
+		-- computes them all again
+		rb := NULL;
+		IF f ? 'recompute_by' THEN
+			SELECT a.attname INTO rb FROM pg_catalog.pg_attribute a
+			WHERE a.attrelid = src.rel::regclass AND a.attname = f->>'recompute_by' AND a.attnum > 0 AND NOT a.attisdropped;
+			IF rb IS NULL OR grouped THEN
+				RAISE EXCEPTION 'model %: fact %: "recompute_by" must name a column of % (and no "group_by")', mname, fact.name, src.rel
+					USING ERRCODE = 'undefined_column';
+			END IF;
+			EXECUTE pg_catalog.format('CREATE INDEX IF NOT EXISTS %I ON %s (%I)', 'walstar_model_' || mname || '_' || fact.name,
+				src.rel, rb);
 		END IF;
 		facts_info := facts_info || jsonb_build_object(fact.name, jsonb_build_object('key', src.key_col,
 			'key_type', src.key_type, 'ftab', pg_catalog.format('%s.%I', m, 'f_' || fact.name)));
@@ -1277,6 +1292,7 @@ BEGIN
 			END LOOP;
 		END LOOP;
 		FOR rec IN SELECT key, value FROM jsonb_each(coalesce(f->'measures', '{}'))
+				ORDER BY CASE value->>'kind' WHEN 'formula' THEN 2 WHEN 'ratio' THEN 1 ELSE 0 END, key
 		LOOP
 			PERFORM @extschema@._model_name(rec.key, 'a measure of fact ' || fact.name);
 			IF rec.key = ANY (measure_names) OR rec.key IN ('verify', 'rebuild', 'freshness') THEN
@@ -1284,11 +1300,30 @@ BEGIN
 			END IF;
 			measure_names := measure_names || rec.key;
 			kind := rec.value->>'kind';
-			IF kind IS NULL OR kind NOT IN ('count', 'sum', 'avg', 'min', 'max', 'count_distinct', 'percentile', 'ratio') THEN
-				RAISE EXCEPTION 'model %: measure %: "kind" must be count, sum, avg, min, max, count_distinct, percentile or ratio', mname, rec.key
+			IF kind IS NULL OR kind NOT IN ('count', 'sum', 'avg', 'min', 'max', 'count_distinct', 'percentile', 'ratio', 'formula') THEN
+				RAISE EXCEPTION 'model %: measure %: "kind" must be count, sum, avg, min, max, count_distinct, percentile, ratio or formula', mname, rec.key
 					USING ERRCODE = 'invalid_parameter_value';
 			END IF;
-			IF kind <> 'ratio' THEN
+			IF kind = 'formula' THEN
+				-- an expression over other measures (not formulas) of the fact, by name
+				mexpr := @extschema@._model_expr(rec.value->>'of', 'measure ' || rec.key || ' "of"');
+				SELECT coalesce(string_agg(pg_catalog.format('NULL::%s AS %I', x.value->>'rt', x.key), ', '), ''),
+					   coalesce(array_agg(x.key), '{}')
+				INTO e, bys
+				FROM jsonb_each(minfo) AS x
+				WHERE (f->'measures') ? x.key AND x.value->>'kind' <> 'formula' AND mexpr ~ ('\m' || x.key || '\M');
+				IF e = '' THEN
+					RAISE EXCEPTION 'model %: measure %: a formula must use other measures (not formulas) of fact %', mname, rec.key, fact.name
+						USING ERRCODE = 'invalid_parameter_value';
+				END IF;
+				BEGIN
+					EXECUTE pg_catalog.format('SELECT pg_catalog.pg_typeof((SELECT %s FROM (SELECT %s) AS x))', mexpr, e) INTO t;
+				EXCEPTION WHEN others THEN
+					RAISE EXCEPTION 'model %: measure %: %', mname, rec.key, SQLERRM USING ERRCODE = 'invalid_parameter_value';
+				END;
+				rt := t::text;
+			END IF;
+			IF kind NOT IN ('ratio', 'formula') THEN
 				mexpr := CASE WHEN kind = 'count' AND rec.value->>'of' IS NULL THEN 'true'
 							  ELSE @extschema@._model_expr(rec.value->>'of', 'measure ' || rec.key || ' "of"') END;
 				t := @extschema@._model_type(mexpr, ftab, 'f', 'measure ' || rec.key || ' "of"');
@@ -1323,6 +1358,8 @@ BEGIN
 					(rec.value->>'fraction')::float8, mexpr, mfilter);
 			ELSIF kind = 'ratio' THEN
 				rt := 'numeric';
+			ELSIF kind = 'formula' THEN
+				NULL;
 			ELSE
 				EXECUTE pg_catalog.format('SELECT pg_catalog.pg_typeof((SELECT pg_catalog.%s(%s) FROM %s AS f))',
 					CASE kind WHEN 'avg' THEN 'avg' WHEN 'sum' THEN 'sum' ELSE kind END, mexpr, ftab) INTO tt;
@@ -1344,12 +1381,16 @@ BEGIN
 			branches := '';
 			IF kind = 'ratio' THEN
 				IF NOT (f->'measures'->(rec.value->>'numerator') ?| ARRAY['kind'] AND f->'measures'->(rec.value->>'denominator') ?| ARRAY['kind'])
-				   OR f->'measures'->(rec.value->>'numerator')->>'kind' = 'ratio' OR f->'measures'->(rec.value->>'denominator')->>'kind' = 'ratio' THEN
-					RAISE EXCEPTION 'model %: measure %: "numerator" and "denominator" must name other measures (not ratios) of fact %',
+				   OR f->'measures'->(rec.value->>'numerator')->>'kind' IN ('ratio', 'formula')
+				   OR f->'measures'->(rec.value->>'denominator')->>'kind' IN ('ratio', 'formula') THEN
+					RAISE EXCEPTION 'model %: measure %: "numerator" and "denominator" must name other measures (not ratios or formulas) of fact %',
 						mname, rec.key, fact.name USING ERRCODE = 'invalid_parameter_value';
 				END IF;
 				branches := pg_catalog.format('RETURN (%1$s.%2$I(%4$s))::numeric / NULLIF((%1$s.%3$I(%4$s))::numeric, 0);',
 					m, rec.value->>'numerator', rec.value->>'denominator', pargs);
+			ELSIF kind = 'formula' THEN
+				branches := pg_catalog.format('RETURN (SELECT %s FROM (SELECT %s) AS x);', mexpr,
+					(SELECT string_agg(pg_catalog.format('%s.%I(%s) AS %I', m, b, pargs, b), ', ') FROM unnest(bys) b));
 			ELSIF kind IN ('count', 'sum', 'avg', 'min', 'max') THEN
 				-- kept per rollup: <m>_n (rows counted) and <m>_v (sum, min or max)
 				FOR kv IN SELECT key, value FROM jsonb_each(coalesce(f->'rollups', '{}'))
@@ -1381,7 +1422,7 @@ BEGIN
 						cond, agg, m, 'r_' || fact.name || '_' || kv.key, rcols);
 				END LOOP;
 			END IF;
-			IF kind <> 'ratio' THEN
+			IF kind NOT IN ('ratio', 'formula') THEN
 				cond := '(p_from IS NULL OR f._day >= p_from) AND (p_to IS NULL OR f._day <= p_to)';
 				FOREACH g IN ARRAY all_by
 				LOOP
@@ -1394,12 +1435,14 @@ BEGIN
 				'BEGIN ' || branches || ' END');
 			minfo := minfo || jsonb_build_object(rec.key, jsonb_build_object('kind', kind, 'rt', rt, 'fagg', fagg,
 				'interval', kind = 'avg' AND t = 'interval'::regtype,
-				'num', rec.value->>'numerator', 'den', rec.value->>'denominator'));
+				'num', rec.value->>'numerator', 'den', rec.value->>'denominator',
+				'formula', CASE WHEN kind = 'formula' THEN mexpr END));
 			EXECUTE pg_catalog.format('COMMENT ON FUNCTION %s.%I(%s) IS %L', m, rec.key,
 				pg_catalog.regexp_replace(params, ' DEFAULT NULL', '', 'g'),
 				coalesce(rec.value->>'comment', '') || CASE WHEN rec.value->>'comment' IS NULL THEN '' ELSE ' -- ' END ||
 				CASE WHEN kind = 'ratio' THEN pg_catalog.format('%s / %s (NULL when the denominator is 0)',
 						rec.value->>'numerator', rec.value->>'denominator')
+					 WHEN kind = 'formula' THEN pg_catalog.format('%s, of the measures of the same arguments', rec.value->>'of')
 					 ELSE pg_catalog.format('%s of %s over the %s facts (%s)%s', kind,
 						coalesce(rec.value->>'of', '*'), fact.name,
 						coalesce('where ' || (f->>'filter'), 'every row of ' || (f->>'table')),
@@ -1498,14 +1541,17 @@ BEGIN
 				rcols := rcols || pg_catalog.format(', %I %s', e, tname2);
 				rsel := rsel || pg_catalog.format(', r.%I', e);
 			END LOOP;
-			agg := '';			-- the outer list: ratios of the inner columns
+			agg := '';			-- the middle list: ratios of the inner columns
+			body := '';			-- the outer list: formulas of those
 			FOR kv IN SELECT key, value FROM jsonb_each(minfo) WHERE (f->'measures') ? key
 			LOOP
 				rcols := rcols || pg_catalog.format(', %I %s', kv.key, kv.value->>'rt');
+				body := body || CASE WHEN kv.value->>'kind' = 'formula' THEN ', ' || (kv.value->>'formula')
+					ELSE pg_catalog.format(', y.%I', kv.key) END;
 				agg := agg || CASE WHEN kv.value->>'kind' = 'ratio'
-					THEN pg_catalog.format(', (x.%I)::numeric / NULLIF((x.%I)::numeric, 0)', kv.value->>'num', kv.value->>'den')
-					ELSE pg_catalog.format(', x.%I', kv.key) END;
-				CONTINUE WHEN kv.value->>'kind' = 'ratio';
+					THEN pg_catalog.format(', (x.%I)::numeric / NULLIF((x.%I)::numeric, 0) AS %I', kv.value->>'num', kv.value->>'den', kv.key)
+					ELSE '' END;
+				CONTINUE WHEN kv.value->>'kind' IN ('ratio', 'formula');
 				rsel := rsel || ', ' || CASE kv.value->>'kind'
 					WHEN 'count' THEN pg_catalog.format('r.%I', kv.key || '_n')
 					WHEN 'avg' THEN CASE WHEN (kv.value->>'interval')::boolean
@@ -1521,9 +1567,9 @@ BEGIN
 			END LOOP;
 			EXECUTE pg_catalog.format('CREATE FUNCTION %s.%I(p_from date DEFAULT NULL, p_to date DEFAULT NULL) RETURNS TABLE (%s)'
 				' LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS %L', m, fn, rcols,
-				pg_catalog.format('SELECT x.period%s%s FROM (SELECT %s FROM %s AS r WHERE r.n <> 0'
-					' AND (p_from IS NULL OR r.period >= p_from) AND (p_to IS NULL OR r.period <= p_to)) AS x ORDER BY %s',
-					(SELECT coalesce(string_agg(pg_catalog.format(', x.%I', b), ''), '') FROM unnest(bys) b), agg,
+				pg_catalog.format('SELECT y.period%s%s FROM (SELECT x.*%s FROM (SELECT %s FROM %s AS r WHERE r.n <> 0'
+					' AND (p_from IS NULL OR r.period >= p_from) AND (p_to IS NULL OR r.period <= p_to)) AS x) AS y ORDER BY %s',
+					(SELECT coalesce(string_agg(pg_catalog.format(', y.%I', b), ''), '') FROM unnest(bys) b), body, agg,
 					rsel, tname, g));
 			EXECUTE pg_catalog.format('COMMENT ON FUNCTION %s.%I(date, date) IS %L', m, fn,
 				pg_catalog.format('every measure of the %s facts per %s%s, for the %s periods starting from p_from to p_to (NULL: all); the measures as in their own functions',
@@ -1564,14 +1610,17 @@ BEGIN
 			pg_catalog.format('DECLARE k %1$s[]; BEGIN'
 				' PERFORM pg_catalog.pg_advisory_xact_lock(22440, pg_catalog.hashtext(%2$L));'
 				' IF TG_OP = ''TRUNCATE'' THEN k := NULL;'
-				' ELSIF TG_OP = ''INSERT'' THEN k := ARRAY(SELECT n.%3$I FROM new_rows n);'
-				' ELSIF TG_OP = ''UPDATE'' THEN k := ARRAY(SELECT n.%3$I FROM new_rows n UNION SELECT o.%3$I FROM old_rows o);'
-				' ELSE k := ARRAY(SELECT o.%3$I FROM old_rows o); END IF;'
+				' ELSIF TG_OP = ''INSERT'' THEN k := ARRAY(SELECT n.%3$I FROM new_rows n%7$s);'
+				' ELSIF TG_OP = ''UPDATE'' THEN k := ARRAY(SELECT n.%3$I FROM new_rows n UNION SELECT o.%3$I FROM old_rows o%8$s);'
+				' ELSE k := ARRAY(SELECT o.%3$I FROM old_rows o%9$s); END IF;'
 				' PERFORM %4$s.%5$I(k);'
 				' UPDATE %4$s._state SET last_change_at = pg_catalog.now(), statements = statements + 1,'
 				'  rows_changed = rows_changed + coalesce(pg_catalog.cardinality(k), 0) WHERE source = %6$L;'
 				' RETURN NULL; END',
-				src.key_type, mname, src.key_col, m, '_refresh_' || fact.name, f->>'table'));
+				src.key_type, mname, src.key_col, m, '_refresh_' || fact.name, f->>'table',
+				CASE WHEN rb IS NULL THEN '' ELSE pg_catalog.format(' UNION SELECT s.%1$I FROM %2$s AS s WHERE s.%3$I IN (SELECT n.%3$I FROM new_rows n)', src.key_col, src.rel, rb) END,
+				CASE WHEN rb IS NULL THEN '' ELSE pg_catalog.format(' UNION SELECT s.%1$I FROM %2$s AS s WHERE s.%3$I IN (SELECT n.%3$I FROM new_rows n UNION SELECT o.%3$I FROM old_rows o)', src.key_col, src.rel, rb) END,
+				CASE WHEN rb IS NULL THEN '' ELSE pg_catalog.format(' UNION SELECT s.%1$I FROM %2$s AS s WHERE s.%3$I IN (SELECT o.%3$I FROM old_rows o)', src.key_col, src.rel, rb) END));
 		PERFORM @extschema@._model_triggers(src.rel::regclass, mname, pg_catalog.format('%s.%I', m, '_on_' || fact.name));
 	END LOOP;
 
@@ -1727,7 +1776,7 @@ BEGIN
 	END IF;
 	EXECUTE pg_catalog.format('SELECT declaration FROM %I._declaration', name) INTO decl;
 	EXECUTE pg_catalog.format('DROP SCHEMA %I CASCADE', name);
-	FOR s IN SELECT f.key AS fact FROM jsonb_each(decl->'facts') AS f WHERE f.value ? 'group_by'
+	FOR s IN SELECT f.key AS fact FROM jsonb_each(decl->'facts') AS f WHERE f.value ?| ARRAY['group_by', 'recompute_by']
 	LOOP
 		EXECUTE pg_catalog.format('DROP INDEX IF EXISTS %I.%I', decl->>'landing_schema', 'walstar_model_' || name || '_' || s.fact);
 	END LOOP;

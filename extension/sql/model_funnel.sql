@@ -14,7 +14,7 @@ CREATE TABLE journey.users (id bigint PRIMARY KEY, country_code char(2), updated
 CREATE TABLE journey.page_views (id bigint PRIMARY KEY, session_id int, user_id bigint, page text,
 	platform text, viewed_at timestamptz);
 CREATE TABLE journey.bookings (id bigint PRIMARY KEY, session_id int, amount numeric(12,2), status text,
-	confirmed_at timestamptz);
+	confirmed_at timestamptz, user_id bigint);
 CREATE TABLE user_log (seq bigserial, op char, id bigint, country char(2), updated_at timestamptz);
 CREATE FUNCTION log_users() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -30,14 +30,16 @@ CREATE TRIGGER log_row AFTER INSERT OR UPDATE OR DELETE ON journey.users FOR EAC
 INSERT INTO journey.users VALUES (1, 'DE', '2024-01-01'), (2, 'FR', '2024-01-01');
 INSERT INTO journey.page_views VALUES (1, 10, 1, 'product', 'web', '2024-02-01 10:00+00'),
 	(2, 10, 1, 'cart', 'ios', '2024-02-01 10:05+00'), (3, 11, NULL, 'product', 'android', '2024-02-02');
-INSERT INTO journey.bookings VALUES (1, 10, 50, 'confirmed', '2024-02-01 11:00+00');
+INSERT INTO journey.bookings VALUES (1, 10, 50, 'confirmed', '2024-02-01 11:00+00', 1);
 
-\set decl '{"name": "funnel", "landing_schema": "journey", "dimensions": {"user": {"table": "users", "scd": 2, "effective": "updated_at", "attributes": {"country": "country_code"}, "unknown": {"country": "??"}}, "session": {"fact": "session", "attributes": {"first_view": "first_view", "platform": "platform"}}}, "facts": {"session": {"table": "page_views", "group_by": "session_id", "time": "min(viewed_at)", "columns": {"first_view": "min(viewed_at)", "platform": "(array_agg(platform ORDER BY viewed_at, id))[1]", "at_product": "bool_or(page = ''product'')", "at_cart": "bool_or(page = ''cart'')", "at_payment": "bool_or(page = ''payment'')"}, "references": {"user": {"key": "(array_agg(user_id ORDER BY viewed_at, id))[1]", "as_of": "min(viewed_at)"}}, "measures": {"sessions": {"kind": "count"}, "product_sessions": {"kind": "count", "filter": "at_product"}, "cart_sessions": {"kind": "count", "filter": "at_cart"}, "cart_conversion": {"kind": "ratio", "numerator": "cart_sessions", "denominator": "product_sessions"}}, "rollups": {"daily": {"grain": "day", "by": ["platform", "user.country"]}}}, "booking": {"table": "bookings", "time": "confirmed_at", "filter": "status = ''confirmed''", "columns": {"amount": "amount", "confirmed": "confirmed_at"}, "references": {"session": {"key": "session_id"}}, "measures": {"bookings": {"kind": "count"}, "booking_revenue": {"kind": "sum", "of": "amount"}, "median_booking_time": {"kind": "percentile", "of": "confirmed - session_first_view", "fraction": 0.5}, "slowest_booking": {"kind": "max", "of": "confirmed - session_first_view"}}, "rollups": {"monthly": {"grain": "month", "by": ["session.platform"]}}}}}'
+\set decl '{"name": "funnel", "landing_schema": "journey", "dimensions": {"user": {"table": "users", "scd": 2, "effective": "updated_at", "attributes": {"country": "country_code"}, "unknown": {"country": "??"}}, "session": {"fact": "session", "attributes": {"first_view": "first_view", "platform": "platform"}}}, "facts": {"session": {"table": "page_views", "group_by": "session_id", "time": "min(viewed_at)", "columns": {"first_view": "min(viewed_at)", "platform": "(array_agg(platform ORDER BY viewed_at, id))[1]", "at_product": "bool_or(page = ''product'')", "at_cart": "bool_or(page = ''cart'')", "at_payment": "bool_or(page = ''payment'')"}, "references": {"user": {"key": "(array_agg(user_id ORDER BY viewed_at, id))[1]", "as_of": "min(viewed_at)"}}, "measures": {"sessions": {"kind": "count"}, "product_sessions": {"kind": "count", "filter": "at_product"}, "cart_sessions": {"kind": "count", "filter": "at_cart"}, "cart_conversion": {"kind": "ratio", "numerator": "cart_sessions", "denominator": "product_sessions"}, "cart_dropoff": {"kind": "formula", "of": "1 - cart_conversion"}}, "rollups": {"daily": {"grain": "day", "by": ["platform", "user.country"]}}}, "booking": {"table": "bookings", "time": "confirmed_at", "filter": "status = ''confirmed''", "recompute_by": "user_id", "columns": {"amount": "amount", "confirmed": "confirmed_at", "repeat": "EXISTS (SELECT FROM journey.bookings b WHERE b.user_id = s.user_id AND b.status = ''confirmed'' AND (b.confirmed_at, b.id) < (s.confirmed_at, s.id))"}, "references": {"session": {"key": "session_id"}}, "measures": {"bookings": {"kind": "count"}, "booking_revenue": {"kind": "sum", "of": "amount"}, "median_booking_time": {"kind": "percentile", "of": "confirmed - session_first_view", "fraction": 0.5}, "slowest_booking": {"kind": "max", "of": "confirmed - session_first_view"}, "repeat_bookings": {"kind": "count", "filter": "repeat"}}, "rollups": {"monthly": {"grain": "month", "by": ["session.platform"]}}}}}'
 
 -- refused: a group_by that is no column, a fact dimension of no fact
 SELECT walstar.create_model(jsonb_set(:'decl', '{facts,session,group_by}', '"sessionid"'));
 SELECT walstar.create_model(jsonb_set(:'decl', '{dimensions,session,fact}', '"visit"'));
 SELECT walstar.create_model(jsonb_set(:'decl', '{facts,session,columns,platform}', '"platform"'));
+SELECT walstar.create_model(jsonb_set(:'decl', '{facts,session,measures,cart_dropoff,of}', '"1 - carts"'));
+SELECT walstar.create_model(jsonb_set(:'decl', '{facts,booking,recompute_by}', '"user"'));
 SELECT count(*) AS schemas FROM pg_namespace WHERE nspname = 'funnel';
 SELECT walstar.create_model(:'decl');
 
@@ -58,7 +60,9 @@ FROM (SELECT v.session_id, min(v.viewed_at) AS first_view,
 		bool_or(v.page = 'product') AS at_product, bool_or(v.page = 'cart') AS at_cart
 	  FROM journey.page_views v WHERE v.session_id IS NOT NULL GROUP BY v.session_id) s;
 CREATE VIEW plain_bookings AS
-SELECT b.*, (b.confirmed_at AT TIME ZONE 'UTC')::date AS day, b.confirmed_at - s.first_view AS booking_time, s.platform
+SELECT b.*, (b.confirmed_at AT TIME ZONE 'UTC')::date AS day, b.confirmed_at - s.first_view AS booking_time, s.platform,
+	EXISTS (SELECT FROM journey.bookings e WHERE e.user_id = b.user_id AND e.status = 'confirmed'
+			AND (e.confirmed_at < b.confirmed_at OR e.confirmed_at = b.confirmed_at AND e.id < b.id)) AS is_repeat
 FROM journey.bookings b LEFT JOIN plain_sessions s ON s.session_id = b.session_id
 WHERE b.status = 'confirmed';
 
@@ -73,20 +77,23 @@ BEGIN
 		('2024-03-01', '2024-03-31', NULL, 'FR')) AS v(f, t, p, c)
 	LOOP
 		SELECT concat_ws(' ', count(*), count(*) FILTER (WHERE at_product), count(*) FILTER (WHERE at_cart),
-			(count(*) FILTER (WHERE at_cart))::numeric / nullif(count(*) FILTER (WHERE at_product), 0)) INTO want
+			(count(*) FILTER (WHERE at_cart))::numeric / nullif(count(*) FILTER (WHERE at_product), 0),
+			1 - (count(*) FILTER (WHERE at_cart))::numeric / nullif(count(*) FILTER (WHERE at_product), 0)) INTO want
 		FROM plain_sessions s WHERE (a.f IS NULL OR s.day >= a.f) AND (a.t IS NULL OR s.day <= a.t)
 		  AND (a.p IS NULL OR s.platform = a.p) AND (a.c IS NULL OR s.country = a.c);
 		have := concat_ws(' ', funnel.sessions(a.f, a.t, a.p, a.c), funnel.product_sessions(a.f, a.t, a.p, a.c),
-			funnel.cart_sessions(a.f, a.t, a.p, a.c), funnel.cart_conversion(a.f, a.t, a.p, a.c));
+			funnel.cart_sessions(a.f, a.t, a.p, a.c), funnel.cart_conversion(a.f, a.t, a.p, a.c),
+			funnel.cart_dropoff(a.f, a.t, a.p, a.c));
 		IF have IS DISTINCT FROM want THEN
 			RETURN NEXT format('sessions %s: have %s want %s', a, have, want);
 		END IF;
 		SELECT concat_ws(' ', count(*), sum(amount), percentile_cont(0.5) WITHIN GROUP (ORDER BY booking_time),
-			max(booking_time)) INTO want
+			max(booking_time), count(*) FILTER (WHERE is_repeat)) INTO want
 		FROM plain_bookings b WHERE (a.f IS NULL OR b.day >= a.f) AND (a.t IS NULL OR b.day <= a.t)
 		  AND (a.p IS NULL OR b.platform = a.p);
 		have := concat_ws(' ', funnel.bookings(a.f, a.t, a.p), funnel.booking_revenue(a.f, a.t, a.p),
-			funnel.median_booking_time(a.f, a.t, a.p), funnel.slowest_booking(a.f, a.t, a.p));
+			funnel.median_booking_time(a.f, a.t, a.p), funnel.slowest_booking(a.f, a.t, a.p),
+			funnel.repeat_bookings(a.f, a.t, a.p));
 		IF have IS DISTINCT FROM want THEN
 			RETURN NEXT format('bookings %s: have %s want %s', a, have, want);
 		END IF;
@@ -118,7 +125,7 @@ BEGIN
 		WHEN 4 THEN
 			INSERT INTO journey.bookings SELECT nextval('booking_ids'), (random() * 30)::int, round((random() * 300)::numeric, 2),
 				(ARRAY['pending', 'confirmed', 'cancelled'])[1 + (random() * 2)::int],
-				'2024-01-15'::timestamptz + random() * interval '100 days';
+				'2024-01-15'::timestamptz + random() * interval '100 days', (random() * 6)::int;
 		WHEN 5 THEN
 			UPDATE journey.bookings SET status = CASE WHEN status = 'confirmed' THEN 'cancelled' ELSE 'confirmed' END
 			WHERE id % 5 = k % 5;
@@ -140,6 +147,17 @@ SELECT count(*) > 20 AS sessions, count(DISTINCT country) > 2 AS countries FROM 
 SELECT count(*) > 10 AS bookings FROM plain_bookings WHERE booking_time IS NOT NULL;
 SELECT * FROM check_funnel();
 SELECT * FROM funnel.verify();
+SELECT count(*) > 5 AS repeats FROM plain_bookings WHERE is_repeat;
+-- the funnel per day and platform, with the drop-off, against plain SQL
+WITH have AS (SELECT period, platform, user_country, sessions, cart_sessions, cart_conversion, cart_dropoff
+			  FROM funnel.session_by_daily()),
+want AS (SELECT day, platform, country, count(*), count(*) FILTER (WHERE at_cart),
+			(count(*) FILTER (WHERE at_cart))::numeric / nullif(count(*) FILTER (WHERE at_product), 0),
+			1 - (count(*) FILTER (WHERE at_cart))::numeric / nullif(count(*) FILTER (WHERE at_product), 0)
+		 FROM plain_sessions GROUP BY 1, 2, 3)
+SELECT (SELECT count(*) FROM (SELECT * FROM have EXCEPT SELECT * FROM want) a)
+	 + (SELECT count(*) FROM (SELECT * FROM want EXCEPT SELECT * FROM have) b) AS differences,
+	(SELECT count(*) FROM have) > 10 AS rows;
 SELECT churn_funnel(500);
 SELECT * FROM check_funnel();
 SELECT * FROM funnel.verify();
