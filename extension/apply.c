@@ -468,6 +468,34 @@ apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs, int n,
 					return;
 				continue;
 			}
+
+			/*
+			 * A moved UPDATE's unchanged TOAST values are the old row's, which
+			 * the old key's partition stashes (moved_row.c): until it did,
+			 * this partition waits. Not when a newer copy supersedes both.
+			 */
+			if (moved_row_needs_stash(c) &&
+				!(c->commit_lsn != 0 && landing_name_copy_cmp(entry->holder, c) < 0))
+			{
+				MovedRowResult r = moved_row_fill(sub->landing_schema, relname, c, &error);
+
+				MemoryContextSwitchTo(cxt);
+				if (r == MOVED_ROW_NONE)
+				{
+					ddl_barrier_park_moved(ps, c, sub->landing_schema, relname);
+					ps->next_offset = msg->offset;
+					ps->applied_messages--;
+					result->skipped++;
+					continue;
+				}
+				if (r == MOVED_ROW_BAD)
+				{
+					if (reject(sub, msg, error, result))
+						return;
+					continue;
+				}
+				item->took_stash = true;
+			}
 			stream_position_advance(ps, c);
 
 			/*
@@ -486,8 +514,9 @@ apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs, int n,
 				landing_name_copy_cmp(entry->holder, c) > 0;
 			if (item->copy_start)
 				landing_name_set_copy(sub->landing_schema, relname, entry->holder, c);
+			/* a DELETE that stashes the old row sees it as its partition left it */
 			if (entry->tb == NULL || item->copy_start || c->op == WALSTAR__V1__OP__DDL ||
-				entry->tb->ddl != NULL ||
+				entry->tb->ddl != NULL || moved_row_is_stash(c) || entry->tb->stash != NULL ||
 				(c->op != WALSTAR__V1__OP__TRUNCATE && !table_batch_same_columns(entry->tb, c)))
 			{
 				entry->tb = table_batch_new(relname, c);
@@ -604,6 +633,22 @@ apply_one_change(const char *landing_schema, Oid owner, Change *c)
 	item = palloc0(sizeof(BatchItem));
 	item->msg = &msg;
 	item->change = c;
+	if (moved_row_needs_stash(c))
+	{
+		char	   *error = NULL;
+
+		switch (moved_row_fill(landing_schema, relname, c, &error))
+		{
+			case MOVED_ROW_NONE:
+				return pstrdup("the old row of this key-changing UPDATE is not stashed yet: "
+							   "its old key's partition has not applied the DELETE of the old key");
+			case MOVED_ROW_BAD:
+				return error;
+			case MOVED_ROW_FILLED:
+				item->took_stash = true;
+				break;
+		}
+	}
 	table_batch_add(tb, item);
 	ectx.relname = tb->relname;
 	ectx.msg = NULL;

@@ -195,6 +195,8 @@ table_batch_add(TableBatch *tb, BatchItem *item)
 		}
 		row = row_enter(tb, oldkey);
 		row->deleted = true;
+		if (moved_row_is_stash(c))
+			tb->stash = c;
 		return;
 	}
 	if (newkey == NULL)
