@@ -633,6 +633,8 @@ apply_sql_table_batch(const char *schema, TableBatch *tb)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
 				 errmsg("%s", tb->bad)));
+	if (tb->fill)
+		moved_row_fill_batch(schema, tb);
 	if (tb->ddl != NULL)
 	{
 		landing_ddl_apply(schema, tb->relname, qualified, tb->ddl, tb->drop_columns);

@@ -65,6 +65,10 @@ typedef struct TableBatch
 	const Change *stash;		/* a DELETE that stashes the old row for a
 								 * moved UPDATE (moved_row.c): the batch's
 								 * only item, or NULL */
+	bool		fill;			/* its only item is a moved UPDATE whose old
+								 * row a DELETE earlier in the batch stashes:
+								 * filled from the stash and folded in when
+								 * the batch runs (moved_row_fill_batch) */
 } TableBatch;
 
 /* batch.c */
@@ -72,6 +76,7 @@ extern HTAB *batch_string_table(const char *name, long nelem, Size entrysize);
 extern TableBatch *table_batch_new(const char *relname, const Change *c);
 extern bool table_batch_same_columns(const TableBatch *tb, const Change *c);
 extern void table_batch_add(TableBatch *tb, BatchItem *item);
+extern void table_batch_fold(TableBatch *tb, BatchItem *item);
 extern bool table_batch_repeats(TableBatch *tb, const Change *c);
 extern void table_batch_key_values(TableBatch *tb, const char *key, char **out);
 extern char *table_batch_row_key(TableBatch *tb, Value **values);
@@ -95,6 +100,8 @@ extern MovedRowResult moved_row_fill(const char *schema, const char *relname, Ch
 extern void moved_row_forget(const char *schema, const char *relname, const Change *c);
 extern bool moved_row_stashed(const char *schema, const char *relname, uint32 timeline,
 							  uint64 commit_lsn, uint32 position);
+extern bool moved_row_pairs(const Change *del, const Change *upd);
+extern void moved_row_fill_batch(const char *schema, TableBatch *tb);
 
 /* apply_sql.c */
 extern void apply_sql_table_batch(const char *schema, TableBatch *tb);

@@ -254,6 +254,39 @@ moved_row_forget(const char *schema, const char *relname, const Change *c)
 	MemoryContextSwitchTo(cxt);
 }
 
+/* Whether a stashing DELETE and a moved UPDATE are the two records of one key change. */
+bool
+moved_row_pairs(const Change *del, const Change *upd)
+{
+	return strcmp(del->schema, upd->schema) == 0 && strcmp(del->table, upd->table) == 0 &&
+		strcmp(del->source, upd->source) == 0 && del->system_id == upd->system_id &&
+		del->timeline == upd->timeline && del->commit_lsn == upd->commit_lsn &&
+		del->position == upd->position;
+}
+
+/*
+ * A table batch whose one item is a moved UPDATE whose stash the batch's
+ * earlier table batch writes (apply.c): fill it now, in its
+ * subtransaction, and fold it in. No stash (its DELETE became a dead
+ * letter) or one without the old row: an error, so a dead letter too.
+ */
+void
+moved_row_fill_batch(const char *schema, TableBatch *tb)
+{
+	BatchItem  *item = linitial(tb->items);
+	char	   *error = NULL;
+
+	if (moved_row_fill(schema, tb->relname, item->change, &error) != MOVED_ROW_FILLED)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("%s", error ? error :
+						"the old row of this key-changing UPDATE was not stashed: "
+						"the DELETE of its old key was not applied")));
+	item->took_stash = true;
+	tb->fill = false;
+	table_batch_fold(tb, item);
+}
+
 /* Whether the stash at that position exists (a parked partition may go). */
 bool
 moved_row_stashed(const char *schema, const char *relname, uint32 timeline,

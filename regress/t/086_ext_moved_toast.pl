@@ -14,8 +14,9 @@
 #   when the old row is already deleted),
 # and after the worker goes on every landing row equals its source row
 # (md5 of the whole rows). Then key changes again with no worker stopped and
-# an immediate restart of the analytics server in the middle: again equal,
-# nothing left in walstar.moved_rows, no dead letters.
+# an immediate restart of the analytics server in the middle, and last with
+# one worker for the 3 partitions: again equal, nothing left in
+# walstar.moved_rows, no dead letters.
 use strict;
 use warnings;
 use JSON::PP ();
@@ -143,6 +144,23 @@ wait_applied('after a restart');
 landing_equal('key changes across a restart');
 is($node->safe_psql('ana', 'SELECT count(*) FROM walstar.moved_rows'), '0',
 	'no stashed old row left after the restart');
+ok($node->log_contains(qr/partition \d of topic "walstar\.public\.doc" waits for the old row of a moved key/),
+	'moved UPDATEs waited for the old rows their old keys\' partitions stashed');
+
+# One worker for the 3 partitions: a batch may hold a moved UPDATE and, in
+# another partition, the DELETE that stashes its old row, in either order.
+$node->safe_psql('ana', q{SELECT walstar.alter_subscription('mv', workers => 1)});
+ok($node->poll_query_until('ana', q{SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'walstar apply'}),
+	'after workers => 1, one apply worker runs');
+for my $round (1 .. 3)
+{
+	$src->safe_psql('app', qq{UPDATE doc SET id = id + 100000, n = n + $round WHERE id % 3 = $round % 3});
+	$src->safe_psql('app', qq{UPDATE doc SET body = body || 'r$round' WHERE id % 5 = 0});
+}
+wait_applied('one worker');
+landing_equal('key changes applied by one worker');
+is($node->safe_psql('ana', 'SELECT count(*) FROM walstar.moved_rows'), '0',
+	'one worker: no stashed old row left');
 
 $sink->stop;
 $node->stop;
