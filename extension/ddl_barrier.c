@@ -31,6 +31,10 @@
  * two workers that pass at once apply the record one after the other; the
  * second finds it applied (landing_tables.ddl_commit_lsn) and skips it.
  *
+ * A moved UPDATE that waits for its old row's stash (moved_row.c) parks
+ * its partition the same way (park_moved), and the same poll releases it
+ * once the stash exists.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
