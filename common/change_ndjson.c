@@ -639,6 +639,8 @@ change_ndjson_append(JsonBuf *b, const uint8_t *record, size_t len,
 		put(b, ",\"last_in_tx\":true");
 	if (c->old_key_elsewhere)
 		put(b, ",\"old_key_elsewhere\":true");
+	if (c->old_row_stashed)
+		put(b, ",\"old_row_stashed\":true");
 	if (c->system_id != 0)
 		putf(b, ",\"system_id\":\"%" PRIu64 "\"", (uint64_t) c->system_id);
 	if (c->relation_oid != 0)

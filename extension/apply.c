@@ -349,6 +349,7 @@ apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs, int n,
 	HTAB	   *epochs;			/* "schema.table" -> EpochEntry */
 	List	   *ends = NIL;		/* SNAPSHOT_END records, after the rows */
 	List	   *end_parts = NIL;	/* their partitions */
+	List	   *stashes = NIL;	/* DELETEs that stash an old row, so far */
 	ListCell   *lc,
 			   *ec;
 	int			i;
@@ -449,6 +450,7 @@ apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs, int n,
 			bool		found;
 			TableEntry *entry;
 			BatchItem  *item = palloc0(sizeof(BatchItem));
+			bool		defer = false;	/* a moved UPDATE filled when applied */
 
 			entry = hash_search(current, &relname, HASH_ENTER, &found);
 			if (!found)
@@ -468,6 +470,42 @@ apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs, int n,
 					return;
 				continue;
 			}
+
+			/*
+			 * A moved UPDATE's unchanged TOAST values are the old row's, which
+			 * the old key's partition stashes (moved_row.c): until it did,
+			 * this partition waits, unless an earlier table batch of this
+			 * batch is that DELETE. Not when a newer copy supersedes both.
+			 */
+			if (moved_row_needs_stash(c) &&
+				!(c->commit_lsn != 0 && landing_name_copy_cmp(entry->holder, c) < 0))
+			{
+				MovedRowResult r = moved_row_fill(sub->landing_schema, relname, c, &error);
+				ListCell   *sc;
+
+				MemoryContextSwitchTo(cxt);
+				/* stashed by an earlier table batch of this batch: filled then */
+				if (r == MOVED_ROW_NONE)
+				{
+					foreach(sc, stashes)
+						defer |= moved_row_pairs(lfirst(sc), c);
+				}
+				if (r == MOVED_ROW_NONE && !defer)
+				{
+					ddl_barrier_park_moved(ps, c, sub->landing_schema, relname);
+					ps->next_offset = msg->offset;
+					ps->applied_messages--;
+					result->skipped++;
+					continue;
+				}
+				if (r == MOVED_ROW_BAD)
+				{
+					if (reject(sub, msg, error, result))
+						return;
+					continue;
+				}
+				item->took_stash = !defer;
+			}
 			stream_position_advance(ps, c);
 
 			/*
@@ -486,8 +524,10 @@ apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs, int n,
 				landing_name_copy_cmp(entry->holder, c) > 0;
 			if (item->copy_start)
 				landing_name_set_copy(sub->landing_schema, relname, entry->holder, c);
+			/* a DELETE that stashes the old row sees it as its partition left it */
 			if (entry->tb == NULL || item->copy_start || c->op == WALSTAR__V1__OP__DDL ||
-				entry->tb->ddl != NULL ||
+				entry->tb->ddl != NULL || moved_row_is_stash(c) || entry->tb->stash != NULL ||
+				defer || entry->tb->fill ||
 				(c->op != WALSTAR__V1__OP__TRUNCATE && !table_batch_same_columns(entry->tb, c)))
 			{
 				entry->tb = table_batch_new(relname, c);
@@ -511,7 +551,15 @@ apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs, int n,
 				item->track = list_member_int(e->begun, ps->key.partition) ? e->epoch : NULL;
 			}
 			MemoryContextSwitchTo(cxt);
+			if (defer)
+			{
+				entry->tb->fill = true;
+				entry->tb->items = lappend(entry->tb->items, item);
+				continue;
+			}
 			table_batch_add(entry->tb, item);
+			if (moved_row_is_stash(c))
+				stashes = lappend(stashes, c);
 		}
 	}
 
@@ -604,6 +652,22 @@ apply_one_change(const char *landing_schema, Oid owner, Change *c)
 	item = palloc0(sizeof(BatchItem));
 	item->msg = &msg;
 	item->change = c;
+	if (moved_row_needs_stash(c))
+	{
+		char	   *error = NULL;
+
+		switch (moved_row_fill(landing_schema, relname, c, &error))
+		{
+			case MOVED_ROW_NONE:
+				return pstrdup("the old row of this key-changing UPDATE is not stashed yet: "
+							   "its old key's partition has not applied the DELETE of the old key");
+			case MOVED_ROW_BAD:
+				return error;
+			case MOVED_ROW_FILLED:
+				item->took_stash = true;
+				break;
+		}
+	}
 	table_batch_add(tb, item);
 	ectx.relname = tb->relname;
 	ectx.msg = NULL;

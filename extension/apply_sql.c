@@ -602,6 +602,25 @@ apply_rows(const char *qualified, TableBatch *tb, char **types)
 		apply_keyless(qualified, tb, types);
 }
 
+/*
+ * The stashes the batch's moved UPDATEs took their unchanged TOAST values
+ * from go with them (in the batch's subtransaction: a dead letter keeps its
+ * stash for a retry).
+ */
+static void
+forget_stashes(const char *schema, TableBatch *tb)
+{
+	ListCell   *lc;
+
+	foreach(lc, tb->items)
+	{
+		BatchItem  *item = lfirst(lc);
+
+		if (item->took_stash)
+			moved_row_forget(schema, tb->relname, item->change);
+	}
+}
+
 void
 apply_sql_table_batch(const char *schema, TableBatch *tb)
 {
@@ -614,6 +633,8 @@ apply_sql_table_batch(const char *schema, TableBatch *tb)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
 				 errmsg("%s", tb->bad)));
+	if (tb->fill)
+		moved_row_fill_batch(schema, tb);
 	if (tb->ddl != NULL)
 	{
 		landing_ddl_apply(schema, tb->relname, qualified, tb->ddl, tb->drop_columns);
@@ -625,6 +646,10 @@ apply_sql_table_batch(const char *schema, TableBatch *tb)
 								  &tb->typids);
 	if (types == NULL)
 		return;					/* TRUNCATE of a table never seen */
+	/* the old row, as its DELETE finds it, for a moved UPDATE elsewhere */
+	if (tb->stash != NULL)
+		moved_row_stash(schema, qualified, tb, types);
+	forget_stashes(schema, tb);
 	if (tb->history == NULL)
 	{
 		apply_rows(qualified, tb, types);

@@ -515,6 +515,8 @@ worker_loop(int32 id)
 				last_check = 0; /* configuration changed: reload now */
 			n = 0;
 			batch_context_reset();
+			/* the batch may have stashed the old row a parked UPDATE waits for */
+			last_barrier = 0;
 		}
 		if (n > 0)
 			continue;

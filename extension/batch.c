@@ -149,9 +149,20 @@ row_enter(TableBatch *tb, char *key)
 	return row;
 }
 
-/* Fold one change into its table batch (a key's state, or the items only). */
+/* Add one change to its table batch and fold it in. */
 void
 table_batch_add(TableBatch *tb, BatchItem *item)
+{
+	tb->items = lappend(tb->items, item);
+	table_batch_fold(tb, item);
+}
+
+/*
+ * Fold one change of the batch's items into its key's state (or nothing
+ * but the items, for tables without a key).
+ */
+void
+table_batch_fold(TableBatch *tb, BatchItem *item)
 {
 	Change	   *c = item->change;
 	char	   *newkey = NULL;
@@ -159,7 +170,6 @@ table_batch_add(TableBatch *tb, BatchItem *item)
 	RowState   *row;
 	int			i;
 
-	tb->items = lappend(tb->items, item);
 	if (c->op == WALSTAR__V1__OP__DDL)
 	{
 		tb->ddl = c;
@@ -195,6 +205,8 @@ table_batch_add(TableBatch *tb, BatchItem *item)
 		}
 		row = row_enter(tb, oldkey);
 		row->deleted = true;
+		if (moved_row_is_stash(c))
+			tb->stash = c;
 		return;
 	}
 	if (newkey == NULL)

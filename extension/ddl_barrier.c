@@ -31,6 +31,10 @@
  * two workers that pass at once apply the record one after the other; the
  * second finds it applied (landing_tables.ddl_commit_lsn) and skips it.
  *
+ * A moved UPDATE that waits for its old row's stash (moved_row.c) parks
+ * its partition the same way (park_moved), and the same poll releases it
+ * once the stash exists.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -40,7 +44,7 @@
 #include "utils/builtins.h"
 #include "utils/pg_lsn.h"
 
-#include "walstar.h"
+#include "batch.h"
 
 /* advisory lock class (first key) of "a DDL record of this topic passes" */
 #define BARRIER_LOCK_CLASS 0x57A6
@@ -58,7 +62,7 @@ ddl_barrier_init(int32 subscription_id)
 static bool
 parked_at(const PartitionState *ps, const Change *c)
 {
-	return ps->parked &&
+	return ps->parked && !ps->park_moved &&
 		stream_position_cmp(ps->park_timeline, ps->park_lsn, ps->park_position,
 							c->timeline, c->commit_lsn, c->position) == 0;
 }
@@ -240,6 +244,7 @@ ddl_barrier_pass(HTAB *parts, PartitionState *ps, const Change *c)
 	if (!all_reached(parts, ps, c, &spans))
 	{
 		ps->parked = true;
+		ps->park_moved = false;
 		ps->pause = true;
 		ps->park_timeline = c->timeline;
 		ps->park_lsn = c->commit_lsn;
@@ -252,6 +257,33 @@ ddl_barrier_pass(HTAB *parts, PartitionState *ps, const Change *c)
 		store_arrival(ps, c, false);
 	release(parts, ps, c);
 	return true;
+}
+
+/*
+ * Park ps at the moved UPDATE c (moved_row.c): it waits, as at a DDL
+ * record, until the old key's partition has stashed the old row in the
+ * landing table schema.relname. The DDL barrier takes such a partition for
+ * one that has not reached its DDL record yet, as it has not.
+ */
+void
+ddl_barrier_park_moved(PartitionState *ps, const Change *c, const char *schema,
+					   const char *relname)
+{
+	ps->parked = true;
+	ps->park_moved = true;
+	ps->pause = true;
+	ps->park_timeline = c->timeline;
+	ps->park_lsn = c->commit_lsn;
+	ps->park_position = c->position;
+	strlcpy(ps->park_schema, schema, sizeof(ps->park_schema));
+	strlcpy(ps->park_relname, relname, sizeof(ps->park_relname));
+	ereport(LOG,
+			(errmsg("partition %d of topic \"%s\" waits for the old row of a moved key at %X/%X position %u",
+					ps->key.partition, ps->key.topic, LSN_FORMAT_ARGS(c->commit_lsn),
+					c->position),
+			 errdetail("A key-changing UPDATE of \"%s\" left TOASTed values unchanged; "
+					   "they are the old row's, which the old key's partition stashes when it applies "
+					   "the DELETE of the old key.", relname)));
 }
 
 /* Whether any partition of this worker is parked. */
@@ -293,7 +325,11 @@ ddl_barrier_poll(HTAB *parts)
 	hash_seq_init(&seq, parts);
 	while ((ps = hash_seq_search(&seq)) != NULL)
 	{
-		if (ps->parked && !ps->resume &&
+		if (!ps->parked || ps->resume)
+			continue;
+		if (ps->park_moved ?
+			moved_row_stashed(ps->park_schema, ps->park_relname, ps->park_timeline,
+							  ps->park_lsn, ps->park_position) :
 			all_reached(parts, ps, parked_record(ps, &at), &spans))
 			ready = lappend(ready, ps);
 	}
@@ -302,6 +338,13 @@ ddl_barrier_poll(HTAB *parts)
 		ps = lfirst(lc);
 		if (!ps->parked)
 			continue;			/* released with an earlier one */
+		if (ps->park_moved)
+		{
+			/* it decides again when it meets the UPDATE again */
+			ps->parked = ps->park_moved = ps->pause = false;
+			ps->resume = true;
+			continue;
+		}
 		ereport(LOG,
 				(errmsg("partition %d of topic \"%s\" passes the DDL record at %X/%X",
 						ps->key.partition, ps->key.topic, LSN_FORMAT_ARGS(ps->park_lsn)),

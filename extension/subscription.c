@@ -207,7 +207,7 @@ partition_state_get(HTAB *parts, const char *topic, int32 partition, bool create
 		ps->source_known = false;
 		ps->source[0] = '\0';
 		ps->system_id = 0;
-		ps->parked = ps->pause = ps->resume = false;
+		ps->parked = ps->pause = ps->resume = ps->park_moved = false;
 		ps->park_timeline = 0;
 		ps->park_lsn = 0;
 		ps->park_position = 0;

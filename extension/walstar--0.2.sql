@@ -1189,6 +1189,24 @@ CREATE TABLE @extschema@.copy_epoch_keys (
 );
 GRANT SELECT ON @extschema@.copy_epochs TO walstar_admin;
 
+-- Old rows stashed for key changes across partitions (moved_row.c,
+-- README.md "Limits"): a key-changing UPDATE that left TOASTed values
+-- unchanged takes them from the old row as the old key's partition deleted
+-- it (a DELETE marked old_row_stashed, at the UPDATE's position), and
+-- removes the stash in the transaction that applies it. old_values NULL:
+-- the landing table had no row under the old key.
+CREATE TABLE @extschema@.moved_rows (
+	landing_schema name NOT NULL,
+	landing_table name NOT NULL,
+	timeline bigint NOT NULL,
+	commit_lsn pg_lsn NOT NULL,
+	position bigint NOT NULL,
+	column_names text[] NOT NULL,
+	old_values text[],
+	stashed_at timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (landing_schema, landing_table, timeline, commit_lsn, position)
+);
+GRANT SELECT ON @extschema@.moved_rows TO walstar_admin;
 -- The model engine (extension/README.md "Writing a model"): a model is one
 -- JSON declaration handed to walstar.create_model(), which checks it and
 -- generates, in a schema of the model's name, the fact tables, SCD2

@@ -112,6 +112,11 @@ struct PartitionState
 	uint32		park_timeline;	/* that record's (timeline, ... */
 	uint64		park_lsn;		/* ... commit LSN, ... */
 	uint32		park_position;	/* ... position) */
+	bool		park_moved;		/* parked instead at a moved UPDATE, for the
+								 * old row its old key's partition stashes
+								 * (moved_row.c) in ... */
+	char		park_schema[NAMEDATALEN];	/* ... this landing schema's ... */
+	char		park_relname[NAMEDATALEN];	/* ... landing table */
 	bool		pause;			/* parked in this batch: to pause after it */
 	bool		resume;			/* released in this batch: to fetch again
 								 * from next_offset after it */
@@ -252,6 +257,8 @@ extern void ddl_barrier_init(int32 subscription_id);
 extern bool ddl_barrier_pass(HTAB *parts, PartitionState *ps, const Change *c);
 extern bool ddl_barrier_parked(HTAB *parts);
 extern bool ddl_barrier_poll(HTAB *parts);
+extern void ddl_barrier_park_moved(PartitionState *ps, const Change *c, const char *schema,
+								   const char *relname);
 extern void consumer_rewind_to_time(Consumer *consumer, HTAB *parts,
 									TimestampTz when);
 

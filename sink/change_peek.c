@@ -331,6 +331,34 @@ scan_row(const uint8_t *data, size_t len, size_t n[3], Span *newv, Span *oldv,
 }
 
 bool
+change_has_unchanged_toast(const uint8_t *data, size_t len)
+{
+	const uint8_t *p = data;
+	const uint8_t *end = data + len;
+
+	while (p < end)
+	{
+		uint64_t tag, v;
+
+		if (!read_varint(&p, end, &tag))
+			return false;
+		if (tag != ((7 << 3) | 2))
+		{
+			if (!skip_field(&p, end, (int)(tag & 7)))
+				return false;
+			continue;
+		}
+		if (!read_varint(&p, end, &v) || v > (uint64_t)(end - p))
+			return false;
+		/* Value.unchanged_toast = true, as the decoder encodes it */
+		if (v == 2 && p[0] == 0x10 && p[1] == 1)
+			return true;
+		p += v;
+	}
+	return false;
+}
+
+bool
 change_old_key_delete(const uint8_t *data, size_t len, const ChangePeek *c,
 					  uint8_t **rec, size_t *rec_len, size_t *key_off,
 					  size_t *key_len)

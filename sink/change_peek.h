@@ -59,6 +59,12 @@ extern bool change_old_key_delete(const uint8_t *data, size_t len,
 								  size_t *key_len);
 
 /*
+ * Whether a record's new_values hold an unchanged TOAST value (an UPDATE
+ * that left a TOASTed column alone: the value is the old row's).
+ */
+extern bool change_has_unchanged_toast(const uint8_t *data, size_t len);
+
+/*
  * Scratch space of change_peek_check, reused from record to record: it
  * remembers the column descriptions of the last record that passed, so the
  * rules on columns alone run once per run of records of one table.

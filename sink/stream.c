@@ -447,6 +447,39 @@ stream_record(Stream *s, const uint8_t *data, size_t len, uint64_t wal_start,
 			memcpy(upd + len, flag, sizeof(flag));
 			value = upd;
 			value_len = len + sizeof(flag);
+
+			/*
+			 * Unchanged TOAST values are the old row's at this position,
+			 * and the old row's history is the other partition's: field 29
+			 * (old_row_stashed = true) on the DELETE has the consumer stash
+			 * the old row as it deletes it, on the UPDATE take the values
+			 * from that stash (extension/README.md, Limits).
+			 */
+			if (change_has_unchanged_toast(data, len))
+			{
+				static const uint8_t stashed[] = {0xe8, 0x01, 0x01};
+				uint8_t				*marked_upd =
+					realloc(upd, value_len + sizeof(stashed));
+				uint8_t *marked_del;
+
+				if (marked_upd != NULL)
+					upd = marked_upd;
+				marked_del = marked_upd != NULL
+								 ? realloc(del, del_len + sizeof(stashed))
+								 : NULL;
+				if (marked_del == NULL)
+				{
+					snprintf(err, errlen, "out of memory");
+					res = STREAM_FAILED;
+					goto out;
+				}
+				del = marked_del;
+				memcpy(upd + value_len, stashed, sizeof(stashed));
+				memcpy(del + del_len, stashed, sizeof(stashed));
+				value = upd;
+				value_len += sizeof(stashed);
+				del_len += sizeof(stashed);
+			}
 		}
 	}
 

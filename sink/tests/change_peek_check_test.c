@@ -172,6 +172,37 @@ main(void)
 	CHECK(r != NULL);
 	CHECK(walstar__v1__change__unpack(NULL, alen, a) == NULL);
 
+	/*
+	 * An UPDATE that left a TOASTed column alone, and the bytes stream.c
+	 * appends for old_row_stashed (field 29): the extension reads them so.
+	 */
+	{
+		static const uint8_t stashed[] = {0xe8, 0x01, 0x01};
+		uint8_t	   *u;
+		size_t		ulen;
+		Walstar__V1__Change *m;
+
+		make_insert();
+		change.op = WALSTAR__V1__OP__UPDATE;
+		ulen = walstar__v1__change__get_packed_size(&change);
+		u = malloc(ulen);
+		walstar__v1__change__pack(&change, u);
+		CHECK(!change_has_unchanged_toast(u, ulen));
+		free(u);
+		vals[1].kind_case = WALSTAR__V1__VALUE__KIND_UNCHANGED_TOAST;
+		vals[1].unchanged_toast = 1;
+		ulen = walstar__v1__change__get_packed_size(&change);
+		u = malloc(ulen + sizeof(stashed));
+		walstar__v1__change__pack(&change, u);
+		CHECK(change_has_unchanged_toast(u, ulen));
+		memcpy(u + ulen, stashed, sizeof(stashed));
+		m = walstar__v1__change__unpack(NULL, ulen + sizeof(stashed), u);
+		CHECK(m != NULL && m->old_row_stashed && !m->old_key_elsewhere);
+		if (m != NULL)
+			walstar__v1__change__free_unpacked(m, NULL);
+		free(u);
+	}
+
 	free(a);
 	free(b);
 	free(two);
