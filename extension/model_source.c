@@ -13,7 +13,9 @@
  * key once, in its final state. A model that needs every version (an SCD2
  * dimension) asks for a version history: walstar_versions.<schema>__<table>,
  * owned by the landing table's owner, with
- *   version (identity: the order), commit_lsn, position, op, the columns.
+ *   walstar_version (identity: the order), walstar_commit_lsn,
+ *   walstar_position, walstar_op, then the columns (but any of those four
+ *   names, which the history does not keep).
  * The apply worker writes every version of a table batch into it in one
  * INSERT, in message order (a key change as 'D' of the old key then 'U'
  * of the new one, a TRUNCATE or the start of a newer initial copy as 'T'),
@@ -195,6 +197,14 @@ add_missing_columns(Oid landing_relid, Oid history_relid, const char *hqualified
 		int32		typmod;
 		Oid			collid;
 
+		/* a landing column of a bookkeeping column's name is not kept */
+		if (strncmp(name, "walstar_", 8) == 0 &&
+			(strcmp(name, "walstar_version") == 0 || strcmp(name, "walstar_commit_lsn") == 0 ||
+			 strcmp(name, "walstar_position") == 0 || strcmp(name, "walstar_op") == 0))
+		{
+			present[i] = false;
+			continue;
+		}
 		present[i] = get_attnum(history_relid, name) != InvalidAttrNumber;
 		if (present[i])
 			continue;
@@ -230,7 +240,7 @@ insert_versions(const char *hqualified, const char *qualified, TableBatch *tb,
 		any_toast |= r->tany[i];
 
 	initStringInfo(&sql);
-	appendStringInfo(&sql, "INSERT INTO %s (commit_lsn, \"position\", op", hqualified);
+	appendStringInfo(&sql, "INSERT INTO %s (walstar_commit_lsn, walstar_position, walstar_op", hqualified);
 	for (i = 0; i < tb->ncols; i++)
 		if (present[i])
 			appendStringInfo(&sql, ", %s", quote_identifier(tb->columns[i]->name));

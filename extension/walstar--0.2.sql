@@ -901,7 +901,7 @@ BEGIN
 		RETURN NULL;
 	END IF;
 	IF TG_OP = 'TRUNCATE' THEN
-		EXECUTE pg_catalog.format('INSERT INTO %s (op) VALUES (%L)', h, 'T');
+		EXECUTE pg_catalog.format('INSERT INTO %s (walstar_op) VALUES (%L)', h, 'T');
 		RETURN NULL;
 	END IF;
 	SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY a.attnum),
@@ -910,14 +910,15 @@ BEGIN
 	FROM pg_catalog.pg_attribute a
 	WHERE a.attrelid OPERATOR(pg_catalog.=) TG_RELID AND a.attnum OPERATOR(pg_catalog.>) 0
 	  AND NOT a.attisdropped
+	  AND a.attname OPERATOR(pg_catalog.<>) ALL (ARRAY['walstar_version', 'walstar_commit_lsn', 'walstar_position', 'walstar_op']::name[])
 	  AND EXISTS (SELECT FROM pg_catalog.pg_attribute b
 				  WHERE b.attrelid OPERATOR(pg_catalog.=) pg_catalog.to_regclass(h)
 					AND b.attname OPERATOR(pg_catalog.=) a.attname AND NOT b.attisdropped);
 	IF TG_OP = 'INSERT' THEN
-		EXECUTE pg_catalog.format('INSERT INTO %s (op, %s) SELECT %L, %s FROM new_rows n',
+		EXECUTE pg_catalog.format('INSERT INTO %s (walstar_op, %s) SELECT %L, %s FROM new_rows n',
 								  h, cols, 'I', vals);
 	ELSIF TG_OP = 'DELETE' THEN
-		EXECUTE pg_catalog.format('INSERT INTO %s (op, %s) SELECT %L, %s FROM old_rows n',
+		EXECUTE pg_catalog.format('INSERT INTO %s (walstar_op, %s) SELECT %L, %s FROM old_rows n',
 								  h, cols, 'D', vals);
 	ELSE
 		-- a row whose key changed: its old key goes first
@@ -927,10 +928,10 @@ BEGIN
 		JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) i.indrelid
 			AND a.attnum OPERATOR(pg_catalog.=) ANY (i.indkey)
 		WHERE i.indrelid OPERATOR(pg_catalog.=) TG_RELID AND i.indisprimary;
-		EXECUTE pg_catalog.format('INSERT INTO %s (op, %s) SELECT %L, %s FROM old_rows n'
+		EXECUTE pg_catalog.format('INSERT INTO %s (walstar_op, %s) SELECT %L, %s FROM old_rows n'
 								  ' WHERE NOT EXISTS (SELECT FROM new_rows o WHERE %s)',
 								  h, cols, 'D', vals, coalesce(keymatch, 'false'));
-		EXECUTE pg_catalog.format('INSERT INTO %s (op, %s) SELECT %L, %s FROM new_rows n',
+		EXECUTE pg_catalog.format('INSERT INTO %s (walstar_op, %s) SELECT %L, %s FROM new_rows n',
 								  h, cols, 'U', vals);
 	END IF;
 	RETURN NULL;
@@ -1009,7 +1010,8 @@ BEGIN
 								 pg_catalog.format_type(a.atttypid, a.atttypmod)), ', ' ORDER BY a.attnum)
 	INTO cols, defs
 	FROM pg_catalog.pg_attribute a
-	WHERE a.attrelid = rel AND a.attnum > 0 AND NOT a.attisdropped;
+	WHERE a.attrelid = rel AND a.attnum > 0 AND NOT a.attisdropped
+	  AND a.attname NOT IN ('walstar_version', 'walstar_commit_lsn', 'walstar_position', 'walstar_op');
 
 	hist := (SELECT v.history_table FROM @extschema@.version_histories v
 			 WHERE v.landing_schema = landing_schema AND v.landing_table = landing_table);
@@ -1028,11 +1030,11 @@ BEGIN
 				pg_catalog.quote_ident(hist)
 				USING ERRCODE = 'duplicate_table';
 		END IF;
-		EXECUTE pg_catalog.format('CREATE TABLE walstar_versions.%I (version bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,'
-			' commit_lsn pg_catalog.pg_lsn, "position" bigint,'
-			' op "char" NOT NULL CHECK (op IN (''I'', ''U'', ''D'', ''R'', ''T'')), %s)',
+		EXECUTE pg_catalog.format('CREATE TABLE walstar_versions.%I (walstar_version bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,'
+			' walstar_commit_lsn pg_catalog.pg_lsn, walstar_position bigint,'
+			' walstar_op "char" NOT NULL CHECK (walstar_op IN (''I'', ''U'', ''D'', ''R'', ''T'')), %s)',
 			hist, defs);
-		EXECUTE pg_catalog.format('CREATE INDEX ON walstar_versions.%I (%s, version)', hist, keys);
+		EXECUTE pg_catalog.format('CREATE INDEX ON walstar_versions.%I (%s, walstar_version)', hist, keys);
 		EXECUTE pg_catalog.format('ALTER TABLE walstar_versions.%I OWNER TO %I', hist,
 								  pg_catalog.pg_get_userbyid(owner));
 		EXECUTE pg_catalog.format('GRANT USAGE ON SCHEMA walstar_versions TO %I',
@@ -1042,16 +1044,16 @@ BEGIN
 		INSERT INTO @extschema@.version_histories VALUES (landing_schema, landing_table, hist);
 	ELSE
 		-- not recorded meanwhile: the keys gone since, then every row as it is
-		EXECUTE pg_catalog.format('INSERT INTO walstar_versions.%1$I (op, %2$s)'
-			' SELECT %3$L, %2$s FROM (SELECT DISTINCT ON (%2$s) %2$s, op FROM walstar_versions.%1$I'
-			'  WHERE version > (SELECT coalesce(max(version), 0) FROM walstar_versions.%1$I WHERE op = %4$L)'
-			'  ORDER BY %2$s, version DESC) AS h'
-			' WHERE op <> %3$L AND NOT EXISTS (SELECT FROM %5$s l WHERE (%6$s) IS NOT DISTINCT FROM (%7$s))',
+		EXECUTE pg_catalog.format('INSERT INTO walstar_versions.%1$I (walstar_op, %2$s)'
+			' SELECT %3$L, %2$s FROM (SELECT DISTINCT ON (%2$s) %2$s, walstar_op FROM walstar_versions.%1$I'
+			'  WHERE walstar_version > (SELECT coalesce(max(walstar_version), 0) FROM walstar_versions.%1$I WHERE walstar_op = %4$L)'
+			'  ORDER BY %2$s, walstar_version DESC) AS h'
+			' WHERE walstar_op <> %3$L AND NOT EXISTS (SELECT FROM %5$s l WHERE (%6$s) IS NOT DISTINCT FROM (%7$s))',
 			hist, keys, 'D', 'T', rel,
 			(SELECT pg_catalog.string_agg('l.' || x, ', ') FROM pg_catalog.regexp_split_to_table(keys, ', ') AS x),
 			(SELECT pg_catalog.string_agg('h.' || x, ', ') FROM pg_catalog.regexp_split_to_table(keys, ', ') AS x));
 	END IF;
-	EXECUTE pg_catalog.format('INSERT INTO walstar_versions.%I (op, %s) SELECT %L, %s FROM %s ORDER BY %s',
+	EXECUTE pg_catalog.format('INSERT INTO walstar_versions.%I (walstar_op, %s) SELECT %L, %s FROM %s ORDER BY %s',
 							  hist, cols, 'R', cols, rel, keys);
 
 	FOREACH op IN ARRAY ARRAY['insert', 'update', 'delete', 'truncate']
@@ -1376,6 +1378,13 @@ DECLARE
 	minfo jsonb := '{}';		-- measure -> kind, result type, aggregate over facts
 	reader_fns text[] := '{}';
 	grouped boolean;
+	time_ref text;
+	ref_order text[];
+	ref_types jsonb;			-- ref.attribute -> type
+	refkey text;
+	asof text;
+	rollup_cols jsonb := '{}';	-- rollup -> its table function's columns
+	pmatch text;
 	rb name;
 	facts_info jsonb := '{}';	-- fact -> key, key_type, ftab
 	refreshes_all jsonb := '{}';
@@ -1506,11 +1515,11 @@ BEGIN
 			-- newest version
 			ver := pg_catalog.format(
 				'SELECT DISTINCT ON (s.%1$I, (%2$s)::timestamptz) %3$s FROM walstar_versions.%4$I AS s'
-				' WHERE s.op IN (''I'', ''U'', ''R'') AND (%2$s) IS NOT NULL'
-				'  AND s.version > (SELECT coalesce(pg_catalog.max(h.version), 0) FROM walstar_versions.%4$I h WHERE h.op = ''T'')'
-				'  AND NOT EXISTS (SELECT FROM walstar_versions.%4$I h WHERE h.op = ''D'' AND h.%1$I = s.%1$I AND h.version > s.version)'
+				' WHERE s.walstar_op IN (''I'', ''U'', ''R'') AND (%2$s) IS NOT NULL'
+				'  AND s.walstar_version > (SELECT coalesce(pg_catalog.max(h.walstar_version), 0) FROM walstar_versions.%4$I h WHERE h.walstar_op = ''T'')'
+				'  AND NOT EXISTS (SELECT FROM walstar_versions.%4$I h WHERE h.walstar_op = ''D'' AND h.%1$I = s.%1$I AND h.walstar_version > s.walstar_version)'
 				'  AND (k IS NULL OR s.%1$I = ANY (k))'
-				' ORDER BY s.%1$I, (%2$s)::timestamptz, s.version DESC',
+				' ORDER BY s.%1$I, (%2$s)::timestamptz, s.walstar_version DESC',
 				src.key_col, @extschema@._model_expr(d->>'effective', 'effective'), sel,
 				@extschema@._model_history(lschema, (d->>'table')::name));
 			EXECUTE pg_catalog.format('CREATE FUNCTION %s.%I(k %s[]) RETURNS SETOF %s.%I LANGUAGE sql STABLE'
@@ -1550,7 +1559,8 @@ BEGIN
 		PERFORM @extschema@._model_name(fact.name, 'a fact''s name');
 		f := fact.def;
 		FOR kv IN SELECT k FROM jsonb_object_keys(f) AS k
-				WHERE k NOT IN ('table', 'group_by', 'having', 'recompute_by', 'time', 'filter', 'columns', 'references', 'measures', 'rollups')
+				WHERE k NOT IN ('table', 'group_by', 'having', 'recompute_by', 'time', 'filter', 'columns', 'references', 'measures',
+								'rollups', 'rankings')
 		LOOP
 			RAISE EXCEPTION 'model %: fact %: unknown key "%"', mname, fact.name, kv.k
 				USING ERRCODE = 'invalid_parameter_value';
@@ -1598,7 +1608,10 @@ BEGIN
 		joins := '';
 		-- the day (UTC) of the fact's time; inner: the fact's own columns over
 		-- the landing row s alone, outer: the dimensions' attributes
-		e := @extschema@._model_expr(f->>'time', 'fact ' || fact.name || ' "time"');
+		time_ref := CASE WHEN (f->'references') ? pg_catalog.substring(f->>'time', '^([a-z][a-z0-9_]*)\.[a-z][a-z0-9_]*$')
+						 THEN f->>'time' END;
+		e := @extschema@._model_expr(CASE WHEN time_ref IS NULL THEN f->>'time' ELSE 'NULL::date' END,
+			'fact ' || fact.name || ' "time"');
 		t := @extschema@._model_type(e, src.rel, 's', 'fact ' || fact.name || ' "time"');
 		inner_sel := pg_catalog.format('s.%I AS _k', src.key_col) ||
 			CASE t WHEN 'timestamptz'::regtype THEN pg_catalog.format(', (%s AT TIME ZONE ''UTC'')::date AS _day', e)
@@ -1609,7 +1622,7 @@ BEGIN
 			RAISE EXCEPTION 'model %: fact %: "time" must be a date or timestamp, got %', mname, fact.name, t
 				USING ERRCODE = 'datatype_mismatch';
 		END IF;
-		sel := 'q._k, q._day';
+		sel := 'q._k, @day@';
 		i := 0;
 		FOR kv IN SELECT key, value FROM jsonb_each_text(coalesce(f->'columns', '{}'))
 		LOOP
@@ -1627,7 +1640,27 @@ BEGIN
 			sel := sel || pg_catalog.format(', q._c%s', i);
 		END LOOP;
 		-- references: the dimension's key, and its attributes as of a time
-		FOR kv IN SELECT key, value FROM jsonb_each(coalesce(f->'references', '{}'))
+		-- a reference's key or as_of may be another reference's attribute
+		-- (ref.attribute: a player's club as of the match's time): those after it
+		ref_order := '{}';
+		FOR pass IN 1 .. 8
+		LOOP
+			FOR rec IN SELECT key, value FROM jsonb_each(coalesce(f->'references', '{}')) WHERE NOT key = ANY (ref_order)
+			LOOP
+				IF NOT EXISTS (SELECT FROM unnest(ARRAY[rec.value->>'key', rec.value->>'as_of']) AS x(e),
+								   LATERAL pg_catalog.substring(x.e, '^([a-z][a-z0-9_]*)\.[a-z][a-z0-9_]*$') AS y(r)
+							   WHERE (f->'references') ? y.r AND NOT y.r = ANY (ref_order)) THEN
+					ref_order := ref_order || rec.key;
+				END IF;
+			END LOOP;
+		END LOOP;
+		IF cardinality(ref_order) < (SELECT count(*) FROM jsonb_object_keys(coalesce(f->'references', '{}'))) THEN
+			RAISE EXCEPTION 'model %: fact %: references that depend on each other in a circle', mname, fact.name
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		ref_types := '{}';
+		FOR kv IN SELECT r.key, r.value FROM unnest(ref_order) WITH ORDINALITY AS o(name, n),
+				LATERAL (SELECT o.name AS key, f->'references'->o.name AS value) AS r ORDER BY o.n
 		LOOP
 			PERFORM @extschema@._model_name(kv.key, 'a reference of fact ' || fact.name);
 			g := coalesce(kv.value->>'dimension', kv.key);
@@ -1650,13 +1683,20 @@ BEGIN
 				RAISE EXCEPTION 'model %: fact %: duplicate column name %', mname, fact.name, kv.key || '_key'
 					USING ERRCODE = 'duplicate_column';
 			END IF;
-			e := @extschema@._model_expr(kv.value->>'key', 'fact ' || fact.name || ' reference ' || kv.key || ' "key"');
-			PERFORM @extschema@._model_type(e, src.rel, 's', 'fact ' || fact.name || ' reference ' || kv.key || ' "key"');
-			i := i + 1;
 			fcols := fcols || (kv.key || '_key');
 			cols := cols || pg_catalog.format(', %I %s', kv.key || '_key', dims_scd->g->>'key_type');
-			inner_sel := inner_sel || pg_catalog.format(', (%s)::%s AS _c%s', e, dims_scd->g->>'key_type', i);
-			sel := sel || pg_catalog.format(', q._c%s', i);
+			IF ref_types ? (kv.value->>'key') THEN
+				-- another reference's attribute, found or NULL
+				refkey := pg_catalog.format('(%s)::%s', pg_catalog.format('%I.%I', 'r_' || pg_catalog.split_part(kv.value->>'key', '.', 1),
+					pg_catalog.split_part(kv.value->>'key', '.', 2)), dims_scd->g->>'key_type');
+			ELSE
+				e := @extschema@._model_expr(kv.value->>'key', 'fact ' || fact.name || ' reference ' || kv.key || ' "key"');
+				PERFORM @extschema@._model_type(e, src.rel, 's', 'fact ' || fact.name || ' reference ' || kv.key || ' "key"');
+				i := i + 1;
+				inner_sel := inner_sel || pg_catalog.format(', (%s)::%s AS _c%s', e, dims_scd->g->>'key_type', i);
+				refkey := pg_catalog.format('q._c%s', i);
+			END IF;
+			sel := sel || ', ' || refkey;
 			-- the attributes' values, found or not (unknown member)
 			body := '';
 			FOR rec IN SELECT key, value FROM jsonb_each_text(d->'attributes')
@@ -1670,28 +1710,35 @@ BEGIN
 											 ELSE @extschema@._model_expr(rec.value, 'attribute') END
 					|| pg_catalog.format(' AS %I', rec.key);
 				fcols := fcols || (kv.key || '_' || rec.key);
+				ref_types := ref_types || jsonb_build_object(kv.key || '.' || rec.key, t::text);
 				cols := cols || pg_catalog.format(', %I %s', kv.key || '_' || rec.key, @extschema@._model_coltype(t));
 				sel := sel || CASE WHEN d->'unknown'->>rec.key IS NULL THEN pg_catalog.format(', %I.%I', 'r_' || kv.key, rec.key)
 					ELSE pg_catalog.format(', CASE WHEN %1$I.found THEN %1$I.%2$I ELSE %3$L::%4$s END',
 						'r_' || kv.key, rec.key, d->'unknown'->>rec.key, @extschema@._model_coltype(t)) END;
 			END LOOP;
 			IF dims_scd->g->>'scd' = '2' THEN
-				cond := @extschema@._model_expr(coalesce(kv.value->>'as_of', 'NULL::timestamptz'),
-					'fact ' || fact.name || ' reference ' || kv.key || ' "as_of"');
-				PERFORM @extschema@._model_type(cond || '::timestamptz', src.rel, 's',
-					'fact ' || fact.name || ' reference ' || kv.key || ' "as_of"');
-				i := i + 1;
-				inner_sel := inner_sel || pg_catalog.format(', coalesce((%s)::timestamptz, ''infinity'') AS _c%s', cond, i);
+				IF ref_types ? (kv.value->>'as_of') THEN
+					asof := pg_catalog.format('coalesce((%I.%I)::timestamptz, ''infinity'')',
+						'r_' || pg_catalog.split_part(kv.value->>'as_of', '.', 1), pg_catalog.split_part(kv.value->>'as_of', '.', 2));
+				ELSE
+					cond := @extschema@._model_expr(coalesce(kv.value->>'as_of', 'NULL::timestamptz'),
+						'fact ' || fact.name || ' reference ' || kv.key || ' "as_of"');
+					PERFORM @extschema@._model_type(cond || '::timestamptz', src.rel, 's',
+						'fact ' || fact.name || ' reference ' || kv.key || ' "as_of"');
+					i := i + 1;
+					inner_sel := inner_sel || pg_catalog.format(', coalesce((%s)::timestamptz, ''infinity'') AS _c%s', cond, i);
+					asof := pg_catalog.format('q._c%s', i);
+				END IF;
 				-- the version in effect at as_of; before the first one, the first
 				joins := joins || pg_catalog.format(
-					' LEFT JOIN LATERAL (SELECT true AS found%1$s FROM %2$s.%3$I AS s WHERE s.%4$I = q._c%5$s'
-					' ORDER BY s.valid_from <= q._c%6$s DESC, CASE WHEN s.valid_from <= q._c%6$s THEN s.valid_from END DESC,'
+					' LEFT JOIN LATERAL (SELECT true AS found%1$s FROM %2$s.%3$I AS s WHERE s.%4$I = %5$s'
+					' ORDER BY s.valid_from <= %6$s DESC, CASE WHEN s.valid_from <= %6$s THEN s.valid_from END DESC,'
 					' s.valid_from LIMIT 1) AS %7$I ON true',
-					body, m, 'd_' || g, dims_scd->g->>'key', i - 1, i, 'r_' || kv.key);
+					body, m, 'd_' || g, dims_scd->g->>'key', refkey, asof, 'r_' || kv.key);
 			ELSE
 				joins := joins || pg_catalog.format(
-					' LEFT JOIN LATERAL (SELECT true AS found%1$s FROM %2$s AS s WHERE s.%3$I = q._c%4$s) AS %5$I ON true',
-					body, dims_scd->g->>'rel', dims_scd->g->>'key', i, 'r_' || kv.key);
+					' LEFT JOIN LATERAL (SELECT true AS found%1$s FROM %2$s AS s WHERE s.%3$I = %4$s) AS %5$I ON true',
+					body, dims_scd->g->>'rel', dims_scd->g->>'key', refkey, 'r_' || kv.key);
 			END IF;
 			refreshes := jsonb_set(refreshes, ARRAY[g], coalesce(refreshes->g, '[]') ||
 				jsonb_build_array(pg_catalog.format(
@@ -1700,6 +1747,24 @@ BEGIN
 			refreshes_all := jsonb_set(refreshes_all, ARRAY[g], coalesce(refreshes_all->g, '[]') ||
 				jsonb_build_array(pg_catalog.format('PERFORM %s.%I(NULL);', m, '_refresh_' || fact.name)));
 		END LOOP;
+		IF time_ref IS NOT NULL THEN
+			IF NOT ref_types ? time_ref THEN
+				RAISE EXCEPTION 'model %: fact %: "time" % names no attribute of reference %', mname, fact.name, time_ref,
+					pg_catalog.split_part(time_ref, '.', 1) USING ERRCODE = 'undefined_column';
+			END IF;
+			e := pg_catalog.format('%I.%I', 'r_' || pg_catalog.split_part(time_ref, '.', 1), pg_catalog.split_part(time_ref, '.', 2));
+			sel := pg_catalog.replace(sel, '@day@', CASE ref_types->>time_ref
+				WHEN 'timestamp with time zone' THEN pg_catalog.format('(%s AT TIME ZONE ''UTC'')::date', e)
+				WHEN 'timestamp without time zone' THEN pg_catalog.format('(%s)::date', e)
+				WHEN 'date' THEN e
+				ELSE NULL END);
+			IF sel IS NULL THEN
+				RAISE EXCEPTION 'model %: fact %: "time" must be a date or timestamp, got %', mname, fact.name, ref_types->>time_ref
+					USING ERRCODE = 'datatype_mismatch';
+			END IF;
+		ELSE
+			sel := pg_catalog.replace(sel, '@day@', 'q._day');
+		END IF;
 		EXECUTE pg_catalog.format('CREATE TABLE %s (%s)', ftab, cols);
 		EXECUTE pg_catalog.format('CREATE INDEX ON %s (_day)', ftab);
 		FOR kv IN SELECT key FROM jsonb_each(coalesce(f->'references', '{}'))
@@ -1736,8 +1801,8 @@ BEGIN
 		LOOP
 			PERFORM @extschema@._model_name(rec.key, 'a rollup of fact ' || fact.name);
 			grain := coalesce(rec.value->>'grain', 'day');
-			IF grain NOT IN ('day', 'month', 'year') THEN
-				RAISE EXCEPTION 'model %: rollup %: "grain" must be day, month or year', mname, rec.key
+			IF grain NOT IN ('day', 'month', 'year', 'all') THEN
+				RAISE EXCEPTION 'model %: rollup %: "grain" must be day, month, year or all', mname, rec.key
 					USING ERRCODE = 'invalid_parameter_value';
 			END IF;
 			SELECT array_agg(pg_catalog.replace(b, '.', '_') ORDER BY n) INTO bys
@@ -1868,7 +1933,7 @@ BEGIN
 							ELSE pg_catalog.format('((pg_catalog.sum(r.%I) FILTER (WHERE r.%I > 0))::numeric / NULLIF(pg_catalog.sum(r.%I), 0))::%s', rec.key || '_v', rec.key || '_n', rec.key || '_n', rt) END
 						ELSE pg_catalog.format('pg_catalog.%s(r.%I) FILTER (WHERE r.%I > 0)', kind, rec.key || '_v', rec.key || '_n') END;
 					-- usable when every given dimension value is kept and the period is whole
-					cond := CASE grain WHEN 'day' THEN 'true'
+					cond := CASE grain WHEN 'day' THEN 'true' WHEN 'all' THEN 'p_from IS NULL AND p_to IS NULL'
 						WHEN 'month' THEN '(p_from IS NULL OR p_from = pg_catalog.date_trunc(''month'', p_from)::date) AND (p_to IS NULL OR (p_to + 1) = pg_catalog.date_trunc(''month'', p_to + 1)::date)'
 						ELSE '(p_from IS NULL OR p_from = pg_catalog.date_trunc(''year'', p_from)::date) AND (p_to IS NULL OR (p_to + 1) = pg_catalog.date_trunc(''year'', p_to + 1)::date)' END;
 					rcols := '(p_from IS NULL OR r.period >= p_from) AND (p_to IS NULL OR r.period <= p_to)';
@@ -1917,10 +1982,13 @@ BEGIN
 		FOR rec IN SELECT key, value FROM jsonb_each(coalesce(f->'rollups', '{}'))
 		LOOP
 			grain := coalesce(rec.value->>'grain', 'day');
-			period := CASE grain WHEN 'day' THEN '_day'
+			period := CASE grain WHEN 'day' THEN '_day' WHEN 'all' THEN 'NULL::date'
 				ELSE pg_catalog.format('pg_catalog.date_trunc(%L, _day)::date', grain) END;
 			step := CASE grain WHEN 'day' THEN 'r.period + 1'
 				ELSE pg_catalog.format('(r.period + interval ''1 %s'')::date', grain) END;
+			-- the facts of a rollup row's period
+			pmatch := CASE grain WHEN 'all' THEN 'true'
+				ELSE pg_catalog.format('(r.period IS NULL AND f._day IS NULL OR f._day >= r.period AND f._day < %s)', step) END;
 			SELECT coalesce(array_agg(pg_catalog.replace(b, '.', '_') ORDER BY n), '{}') INTO bys
 			FROM jsonb_array_elements_text(coalesce(rec.value->'by', '[]')) WITH ORDINALITY AS x(b, n);
 			tname := pg_catalog.format('%s.%I', m, 'r_' || fact.name || '_' || rec.key);
@@ -1970,10 +2038,10 @@ BEGIN
 					-- a removed value at (or past) the kept extreme: the group again
 					rfix := rfix || pg_catalog.format(
 						' UPDATE %1$s AS r SET %2$I = (SELECT pg_catalog.%3$s(%4$s) FILTER (WHERE %5$s) FROM %6$s AS f'
-						'  WHERE (r.period IS NULL AND f._day IS NULL OR f._day >= r.period AND f._day < %7$s)%8$s)'
+						'  WHERE %7$s%8$s)'
 						' FROM (SELECT %9$s, pg_catalog.%3$s(%4$s) AS _x FROM pg_catalog.unnest(olds) AS d WHERE %5$s GROUP BY %10$s) AS g'
 						' WHERE r.period IS NOT DISTINCT FROM g.period%11$s AND (r.%2$I IS NULL OR g._x %12$s r.%2$I);',
-						tname, kv.key || '_v', kind, mexpr, mfilter, ftab, step, cond, rgroup, g,
+						tname, kv.key || '_v', kind, mexpr, mfilter, ftab, pmatch, cond, rgroup, g,
 						(SELECT coalesce(string_agg(pg_catalog.format(' AND r.%1$I IS NOT DISTINCT FROM g.%1$I', b), ''), '') FROM unnest(bys) b),
 						CASE kind WHEN 'min' THEN '<=' ELSE '>=' END);
 				END IF;
@@ -2022,11 +2090,11 @@ BEGIN
 					WHEN 'count_distinct' THEN '' WHEN 'percentile' THEN ''
 					ELSE pg_catalog.format('CASE WHEN r.%I > 0 THEN r.%I END', kv.key || '_n', kv.key || '_v') END;
 				IF kv.value->>'kind' IN ('count_distinct', 'percentile') THEN
-					rsel := rsel || pg_catalog.format('(SELECT %s FROM %s AS f WHERE (r.period IS NULL AND f._day IS NULL'
-						' OR f._day >= r.period AND f._day < %s)%s)', kv.value->>'fagg', ftab, step, cond);
+					rsel := rsel || pg_catalog.format('(SELECT %s FROM %s AS f WHERE %s%s)', kv.value->>'fagg', ftab, pmatch, cond);
 				END IF;
 				rsel := rsel || pg_catalog.format(' AS %I', kv.key);
 			END LOOP;
+			rollup_cols := rollup_cols || jsonb_build_object(rec.key, rcols);
 			EXECUTE pg_catalog.format('CREATE FUNCTION %s.%I(p_from date DEFAULT NULL, p_to date DEFAULT NULL) RETURNS TABLE (%s)'
 				' LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS %L', m, fn, rcols,
 				pg_catalog.format('SELECT y.period%s%s FROM (SELECT x.*%s FROM (SELECT %s FROM %s AS r WHERE r.n <> 0'
@@ -2042,6 +2110,53 @@ BEGIN
 				' ((SELECT * FROM %2$s WHERE n <> 0 EXCEPT %3$s) UNION ALL (%3$s EXCEPT SELECT * FROM %2$s WHERE n <> 0)) x',
 				'r_' || fact.name || '_' || rec.key, tname, rverify);
 		END LOOP;
+		-- rankings: the first rows of a rollup's table function per group
+		FOR rec IN SELECT key, value FROM jsonb_each(coalesce(f->'rankings', '{}'))
+		LOOP
+			PERFORM @extschema@._model_name(rec.key, 'a ranking of fact ' || fact.name);
+			IF rec.key = ANY (measure_names || reader_fns) OR NOT rollup_cols ? (rec.value->>'rollup')
+			   OR jsonb_typeof(rec.value->'limit') IS DISTINCT FROM 'number' OR rec.value->>'order' IS NULL THEN
+				RAISE EXCEPTION 'model %: ranking %: needs a new name, "rollup" (a rollup of fact %), "order" and a numeric "limit"',
+					mname, rec.key, fact.name USING ERRCODE = 'invalid_parameter_value';
+			END IF;
+			reader_fns := reader_fns || rec.key;
+			SELECT coalesce(array_agg(pg_catalog.replace(b, '.', '_') ORDER BY n), '{}') INTO bys
+			FROM jsonb_array_elements_text(coalesce(rec.value->'within', '[]')) WITH ORDINALITY AS x(b, n);
+			params := 'p_from date DEFAULT NULL, p_to date DEFAULT NULL';
+			cond := CASE WHEN rec.value->>'having' IS NULL THEN 'true'
+						 ELSE @extschema@._model_expr(rec.value->>'having', 'ranking ' || rec.key || ' "having"') END;
+			FOREACH e IN ARRAY bys
+			LOOP
+				IF NOT e = ANY (all_by) THEN
+					RAISE EXCEPTION 'model %: ranking %: "within" names no "by" column % of the rollup', mname, rec.key, e
+						USING ERRCODE = 'undefined_column';
+				END IF;
+				EXECUTE pg_catalog.format('SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_attribute a'
+					' WHERE a.attrelid = %L::regclass AND a.attname = %L', ftab, e) INTO tname2;
+				params := params || pg_catalog.format(', %I %s DEFAULT NULL', 'p_' || e, tname2);
+				cond := cond || pg_catalog.format(' AND (%1$I IS NULL OR b.%2$I = %1$I)', 'p_' || e, e);
+			END LOOP;
+			BEGIN
+				EXECUTE pg_catalog.format('CREATE FUNCTION %s.%I(%s) RETURNS TABLE (rank bigint, %s) LANGUAGE sql STABLE'
+					' SET search_path = pg_catalog, pg_temp AS %L', m, rec.key, params, rollup_cols->>(rec.value->>'rollup'),
+					pg_catalog.format('SELECT * FROM (SELECT pg_catalog.row_number() OVER (%s ORDER BY %s) AS rank, b.*'
+						' FROM %s.%I(p_from, p_to) AS b WHERE %s) AS x WHERE x.rank <= %s ORDER BY %s x.rank',
+						CASE WHEN cardinality(bys) = 0 THEN ''
+							 ELSE 'PARTITION BY ' || (SELECT string_agg(pg_catalog.format('b.%I', b), ', ') FROM unnest(bys) b) END,
+						pg_catalog.substr(@extschema@._model_expr(rec.value->>'order', 'ranking ' || rec.key || ' "order"'), 2,
+							pg_catalog.length(rec.value->>'order')),
+						m, fact.name || '_by_' || (rec.value->>'rollup'), cond, (rec.value->>'limit')::integer,
+						(SELECT coalesce(string_agg(pg_catalog.format('x.%I, ', b), ''), '') FROM unnest(bys) b)));
+			EXCEPTION WHEN others THEN
+				RAISE EXCEPTION 'model %: ranking %: %', mname, rec.key, SQLERRM USING ERRCODE = 'invalid_parameter_value';
+			END;
+			EXECUTE pg_catalog.format('COMMENT ON FUNCTION %s.%I(%s) IS %L', m, rec.key,
+				pg_catalog.regexp_replace(params, ' DEFAULT NULL', '', 'g'),
+				coalesce(rec.value->>'comment', pg_catalog.format('the first %s rows of %s_by_%s%s by %s%s', rec.value->>'limit',
+					fact.name, rec.value->>'rollup', CASE WHEN cardinality(bys) > 0 THEN ' per ' || array_to_string(bys, ', ') ELSE '' END,
+					rec.value->>'order', coalesce(' among those where ' || (rec.value->>'having'), ''))));
+		END LOOP;
+
 		-- the fact's refresh: replace the rows of keys k, roll the difference up
 		EXECUTE pg_catalog.format($f$CREATE FUNCTION %1$s.%2$I(k %3$s[]) RETURNS void LANGUAGE plpgsql
 			SET search_path = pg_catalog, pg_temp SET plan_cache_mode = force_custom_plan AS %4$L$f$,
@@ -2111,7 +2226,7 @@ BEGIN
 				pg_catalog.format('DECLARE k %1$s[]; n bigint; BEGIN'
 					' PERFORM pg_catalog.pg_advisory_xact_lock(22440, pg_catalog.hashtext(%2$L));'
 					' SELECT pg_catalog.count(*) INTO n FROM new_rows;'
-					' IF EXISTS (SELECT FROM new_rows WHERE op = ''T'') THEN'
+					' IF EXISTS (SELECT FROM new_rows WHERE walstar_op = ''T'') THEN'
 					'  k := ARRAY(SELECT d.%3$I FROM %4$s.%5$I d UNION SELECT n.%3$I FROM new_rows n WHERE n.%3$I IS NOT NULL);'
 					' ELSE k := ARRAY(SELECT DISTINCT n.%3$I FROM new_rows n); END IF;'
 					' DELETE FROM %4$s.%5$I AS d WHERE d.%3$I = ANY (k);'

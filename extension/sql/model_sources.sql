@@ -19,7 +19,7 @@ SELECT walstar.register_model_source('m', 'land "x"', 'nokey');
 SELECT walstar.register_model_source('m', 'land "x"', 'items', true);
 SELECT landing_schema, landing_table, model, keep_versions FROM walstar.model_sources ORDER BY 2;
 SELECT * FROM walstar.version_histories;
-SELECT version, commit_lsn, position, op, id, "v;drop", big FROM walstar_versions."land ""x""__items" ORDER BY version;
+SELECT walstar_version, walstar_commit_lsn, walstar_position, walstar_op, id, "v;drop", big FROM walstar_versions."land ""x""__items" ORDER BY walstar_version;
 
 -- writes other than the apply worker's are recorded, a key change as a
 -- delete of the old key first
@@ -28,8 +28,19 @@ UPDATE "land ""x""".items SET id = 3 WHERE id = 2;
 DELETE FROM "land ""x""".items WHERE id = 1;
 INSERT INTO "land ""x""".items VALUES (1, 'again', NULL);
 TRUNCATE "land ""x""".items;
-SELECT version, op, id, "v;drop", big FROM walstar_versions."land ""x""__items" ORDER BY version;
+SELECT walstar_version, walstar_op, id, "v;drop", big FROM walstar_versions."land ""x""__items" ORDER BY walstar_version;
 SELECT walstar._applying_versions('"land ""x""".items');
+
+-- a landing table with columns named like the history's bookkeeping ones:
+-- kept, but for a column of one of the four walstar_ names
+CREATE TABLE "land ""x""".clash (id int PRIMARY KEY, version int, op text, "position" text, commit_lsn text,
+	walstar_op text);
+INSERT INTO "land ""x""".clash VALUES (1, 7, 'o', 'GK', 'c', 'w');
+SELECT walstar.register_model_source('m', 'land "x"', 'clash', true);
+UPDATE "land ""x""".clash SET version = 8, walstar_op = 'x';
+SELECT walstar_version, walstar_op, id, version, op, "position", commit_lsn FROM walstar_versions."land ""x""__clash" ORDER BY 1;
+SELECT walstar.unregister_model_source('m', 'land "x"', 'clash');
+DROP TABLE "land ""x""".clash;
 
 -- a second model keeps the history going; the last one takes it away
 SELECT walstar.register_model_source('m2', 'land "x"', 'items', true);

@@ -101,8 +101,8 @@ BEGIN
 		FROM %I.feedback$q$, landing_schema);
 	EXECUTE format($q$CREATE OR REPLACE VIEW walstar_claims.src_customer_versions
 		WITH (security_invoker = true) AS
-		SELECT version, op, id::bigint AS id, country_code::character(2) AS country_code,
-			   updated_at::timestamptz AS updated_at
+		SELECT walstar_version AS version, walstar_op AS op, id::bigint AS id,
+			   country_code::character(2) AS country_code, updated_at::timestamptz AS updated_at
 		FROM walstar_versions.%I$q$,
 		(SELECT v.history_table FROM walstar.version_histories v
 		 WHERE v.landing_schema = landing_schema AND v.landing_table = 'customers'));
@@ -575,7 +575,7 @@ DECLARE
 	added bigint[];
 	changed bigint[];
 BEGIN
-	SELECT max(version) FILTER (WHERE op = 'T'), count(*) INTO cut, n FROM new_rows;
+	SELECT max(walstar_version) FILTER (WHERE walstar_op = 'T'), count(*) INTO cut, n FROM new_rows;
 	IF n = 0 THEN
 		RETURN NULL;
 	END IF;
@@ -587,7 +587,7 @@ BEGIN
 	cut := coalesce(cut, 0);
 
 	WITH dels AS (
-		SELECT id FROM new_rows WHERE op = 'D' AND version > cut GROUP BY id),
+		SELECT id FROM new_rows WHERE walstar_op = 'D' AND walstar_version > cut GROUP BY id),
 	del AS (
 		DELETE FROM dim_customer d USING dels WHERE d.customer_id = dels.id
 		RETURNING d.customer_id)
@@ -595,13 +595,13 @@ BEGIN
 
 	-- every version is kept, at its updated_at (see customer_versions())
 	WITH last_del AS (
-		SELECT id, max(version) AS d FROM new_rows WHERE op = 'D' GROUP BY id),
+		SELECT id, max(walstar_version) AS d FROM new_rows WHERE walstar_op = 'D' GROUP BY id),
 	live AS (
 		SELECT DISTINCT ON (v.id, v.updated_at) v.id, v.country_code, v.updated_at
 		FROM new_rows v LEFT JOIN last_del g ON g.id = v.id
-		WHERE v.op IN ('I', 'U', 'R') AND v.version > cut AND v.version > coalesce(g.d, 0)
+		WHERE v.walstar_op IN ('I', 'U', 'R') AND v.walstar_version > cut AND v.walstar_version > coalesce(g.d, 0)
 		  AND v.country_code IS NOT NULL AND v.updated_at IS NOT NULL
-		ORDER BY v.id, v.updated_at, v.version DESC),
+		ORDER BY v.id, v.updated_at, v.walstar_version DESC),
 	codes AS (
 		INSERT INTO dim_country (country_key, country_code)
 		SELECT nextval('dim_country_key_seq'), x.code

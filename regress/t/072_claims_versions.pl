@@ -221,12 +221,12 @@ wait_caught_up('phase 1');
 
 my $versions = $src->safe_psql('acme', 'SELECT n FROM test.row_versions');
 is($ana->safe_psql('analytics', q{SELECT count(*) FROM walstar_versions.acme__customers
-	WHERE commit_lsn IS NOT NULL AND op IN ('I', 'U')}), $versions,
+	WHERE walstar_commit_lsn IS NOT NULL AND walstar_op IN ('I', 'U')}), $versions,
 	"phase 1: the version history holds every one of the $versions customer row versions");
-is($ana->safe_psql('analytics', q{SELECT count(*) FROM (SELECT commit_lsn, "position" AS pos, version,
-	lag(commit_lsn) OVER (ORDER BY version) AS pl, lag("position") OVER (ORDER BY version) AS pp
-	FROM walstar_versions.acme__customers WHERE commit_lsn IS NOT NULL) x
-	WHERE (commit_lsn, pos) < (pl, pp)}), '0', 'phase 1: the history is in commit order');
+is($ana->safe_psql('analytics', q{SELECT count(*) FROM (SELECT walstar_commit_lsn AS lsn, walstar_position AS pos,
+	lag(walstar_commit_lsn) OVER (ORDER BY walstar_version) AS pl, lag(walstar_position) OVER (ORDER BY walstar_version) AS pp
+	FROM walstar_versions.acme__customers WHERE walstar_commit_lsn IS NOT NULL) x
+	WHERE (lsn, pos) < (pl, pp)}), '0', 'phase 1: the history is in commit order');
 my $rounds = $ana->safe_psql('analytics', q{SELECT statements FROM walstar_claims.model_state WHERE source_table = 'customers'}) - $before;
 cmp_ok($rounds, '<=', 10, "phase 1: $versions customer versions reached the model in $rounds statement(s), one per table batch");
 compare('phase 1');
