@@ -9,7 +9,12 @@
  * most one cut per partition is ever in flight and a rebalance (served
  * inside the poll) never meets one.  An object is cut when the next
  * record belongs to another origin or hour, at object-max-records or
- * object-max-bytes, after object-max-age, and at shutdown.  While the
+ * object-max-bytes, after object-max-age, and at shutdown.  A HEARTBEAT
+ * (the sink's "nothing missing here") joins the open object whatever its
+ * table, and an object of heartbeats alone waits for the next change, hour
+ * or size limit (or shutdown) instead of object-max-age: an idle topic
+ * adds an object an hour per partition, not one an age.  Its offsets are
+ * committed when it is stored, as any object's.  While the
  * store is down the loop retries the same cut with backoff and consumes
  * nothing else (max.poll.interval.ms is an hour for that).
  *
@@ -28,6 +33,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "walstar.pb-c.h"
+
 #include "archiver.h"
 #include "change_peek.h"
 #include "kafka.h"
@@ -42,6 +49,7 @@
 typedef struct Group
 {
 	bool	dead;		 /* not a walstar Change: dead_letters/ */
+	bool	heartbeat;	 /* a HEARTBEAT record (no table) */
 	char	source[256]; /* Change.source, or "dead_letters" */
 	char	table[512];	 /* schema.table, "_<topic>", or the topic */
 	int64_t hour;		 /* commit (or Kafka) time / 1 h */
@@ -62,6 +70,7 @@ typedef struct Part
 	bool		 ndjson;		/* the open object is NDJSON */
 	Group		 group;			/* of the open object's first record */
 	bool		 has_group;		/* group is set (a record was appended) */
+	bool		 beats_only;	/* the open object holds only HEARTBEATs */
 	int64_t		 opened_ms;		/* when the object was opened */
 } Part;
 
@@ -124,6 +133,7 @@ part_reset(Part *p)
 	object_reset(&p->buf);
 	p->first = -1;
 	p->has_group = false;
+	p->beats_only = false;
 }
 
 static void
@@ -145,6 +155,7 @@ classify(const rd_kafka_message_t *m, Group *g)
 			snprintf(g->table, sizeof(g->table), "_%s",
 					 rd_kafka_topic_name(m->rkt));
 		g->time_us = c.commit_time != 0 ? c.commit_time : ts;
+		g->heartbeat = c.op == WALSTAR__V1__OP__HEARTBEAT;
 		if (strchr(g->source, '/') == NULL && strchr(g->table, '/') == NULL &&
 			strcmp(g->source, LAYOUT_DEAD_LETTERS) != 0 &&
 			g->source[0] != '.' && g->table[0] != '.')
@@ -169,6 +180,16 @@ same_group(const Group *a, const Group *b)
 	return a->dead == b->dead && a->hour == b->hour &&
 		   strcmp(a->source, b->source) == 0 &&
 		   strcmp(a->table, b->table) == 0;
+}
+
+/*
+ * A heartbeat says only that nothing is missing before it: it does not
+ * split the object of a table (or of the transactions topic) it falls in.
+ */
+static bool
+joins(const Part *p, const Group *g)
+{
+	return g->heartbeat && !p->group.dead && !p->beats_only;
 }
 
 static bool
@@ -377,7 +398,7 @@ add(Archiver *a, const rd_kafka_message_t *m)
 	{
 		classify(m, &g);
 		if (!forced && p->has_group && !same_group(&p->group, &g) &&
-			!cut(a, p))
+			!joins(p, &g) && !cut(a, p))
 			return false;
 	}
 	if (p->first < 0)
@@ -392,9 +413,12 @@ add(Archiver *a, const rd_kafka_message_t *m)
 		{
 			p->group = g;
 			p->has_group = true;
+			p->beats_only = g.heartbeat;
 			p->ndjson =
 				(forced ? p->forced_ndjson : p->topic_ndjson) && !g.dead;
 		}
+		else if (!g.heartbeat)
+			p->beats_only = false;
 		if (!(p->ndjson ? object_append_ndjson(&p->buf, m->payload, m->len,
 											   m->offset)
 						: object_append(&p->buf, m->payload, m->len)))
@@ -596,7 +620,8 @@ archiver_run(Config *cfg, volatile sig_atomic_t *stop,
 			{
 				Part *p = &a.parts[i];
 
-				if (p->first >= 0 && p->forced_cut < 0 &&
+				/* heartbeats alone wait for a change, an hour or a limit */
+				if (p->first >= 0 && p->forced_cut < 0 && !p->beats_only &&
 					now - p->opened_ms >= (int64_t)cfg->object_max_age * 1000)
 					cut(&a, p);
 			}

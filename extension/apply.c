@@ -186,7 +186,17 @@ note_heartbeat(PartitionState *ps, const Change *c)
 		return;
 	if (c->commit_time <= ps->heartbeat_time)
 		return;
-	ps->heartbeat_gap = ps->heartbeat_time != 0 ? c->commit_time - ps->heartbeat_time : 0;
+
+	/*
+	 * Between two heartbeats with no change in between, the gap is the
+	 * sink's heartbeat-interval.  Across changes it is the time the topic
+	 * was busy (the sink sends none then), and a pipeline stalling right
+	 * after would stay "idle" for three times that: the last gap is kept.
+	 */
+	if (ps->heartbeat_time != 0 &&
+		stream_position_cmp(ps->heartbeat_timeline, ps->heartbeat_lsn, 0,
+							ps->last_timeline, ps->last_commit_lsn, 0) > 0)
+		ps->heartbeat_gap = c->commit_time - ps->heartbeat_time;
 	ps->heartbeat_time = c->commit_time;
 	/* its lsn is the walsender's on the sink's timeline: ordered as changes are */
 	if (stream_position_cmp(c->timeline, c->lsn, 0,

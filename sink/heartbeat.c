@@ -98,6 +98,37 @@ due_topics(const Heartbeat *hb, const Producer *producer, int64_t now_ms,
 	return n;
 }
 
+/*
+ * The earliest time a topic is idle (now_ms or before: one is now).  A
+ * topic's last send only moves later and a topic written from now on is
+ * idle an interval from now at the earliest, so until then no topic can
+ * be: the main loop need not look at the topics before (on a busy source,
+ * once per interval rather than on every pass).
+ */
+static int64_t
+next_due(const Heartbeat *hb, const Producer *producer, int64_t now_ms)
+{
+	char		txtopic[512];
+	int64_t		gap = (int64_t)hb->cfg->heartbeat_interval * 1000;
+	int64_t		due = now_ms + gap, last;
+	int			cursor = 0;
+	const char *topic;
+	bool		tx_known = false;
+
+	snprintf(txtopic, sizeof(txtopic), "%s.transactions",
+			 hb->cfg->topic_prefix);
+	while ((topic = producer_next_topic(producer, &cursor, &last)) != NULL)
+	{
+		if (strcmp(topic, txtopic) == 0)
+			tx_known = true;
+		if (wanted(hb->cfg, topic) && last + gap < due)
+			due = last + gap;
+	}
+	if (!tx_known && hb->started_ms + gap < due)
+		due = hb->started_ms + gap;
+	return due;
+}
+
 bool
 heartbeat_ask(Heartbeat *hb, const Producer *producer, int64_t now_ms)
 {
@@ -107,7 +138,12 @@ heartbeat_ask(Heartbeat *hb, const Producer *producer, int64_t now_ms)
 	if (hb->asked_ms != 0 &&
 		now_ms - hb->asked_ms < (int64_t)hb->cfg->heartbeat_interval * 1000)
 		return false;
-	if (due_topics(hb, producer, now_ms, NULL, 1) == 0)
+	/* a reload may have changed the interval */
+	if (hb->due_interval == hb->cfg->heartbeat_interval && now_ms < hb->due_ms)
+		return false;
+	hb->due_ms = next_due(hb, producer, now_ms);
+	hb->due_interval = hb->cfg->heartbeat_interval;
+	if (now_ms < hb->due_ms)
 		return false;
 	hb->asked_ms = now_ms;
 	return true;

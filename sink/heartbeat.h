@@ -17,10 +17,12 @@
 
 typedef struct Heartbeat
 {
-	const Config *cfg;		  /* heartbeat_interval, topic_prefix */
-	int64_t		  started_ms; /* heartbeat_init (monotonic) */
-	int64_t		  asked_ms;	  /* a keepalive was requested then, 0: not */
-	uint64_t	  sent;		  /* heartbeat messages queued, ever */
+	const Config *cfg;			/* heartbeat_interval, topic_prefix */
+	int64_t		  started_ms;	/* heartbeat_init (monotonic) */
+	int64_t		  asked_ms;		/* a keepalive was requested then, 0: not */
+	int64_t		  due_ms;		/* no topic can be idle before then */
+	int			  due_interval; /* the heartbeat-interval due_ms is for */
+	uint64_t	  sent;			/* heartbeat messages queued, ever */
 } Heartbeat;
 
 extern void heartbeat_init(Heartbeat *hb, const Config *cfg, int64_t now_ms);
@@ -28,7 +30,8 @@ extern void heartbeat_init(Heartbeat *hb, const Config *cfg, int64_t now_ms);
 /*
  * Whether to ask the walsender for a keepalive now (a status update with
  * reply requested): heartbeats are on, a topic has been idle for
- * heartbeat-interval, and no answer is awaited.  Notes the request.
+ * heartbeat-interval, and no answer is awaited.  Notes the request.  The
+ * topics are looked at only once one can have become idle.
  */
 extern bool heartbeat_ask(Heartbeat *hb, const Producer *producer,
 						  int64_t now_ms);

@@ -1,20 +1,29 @@
 #!/bin/bash
 # walstar-sink snapshot benchmark: rows/s of a copy to acknowledged Kafka
-# messages, and the WAL the slot retains meanwhile, for the initial copy
-# and for an on-demand copy of the same table while streaming
-# (walstar-sink snapshot --table).  Both are one-shot copies under an
-# exported snapshot; the chunked incremental copy is not built yet.
+# messages, and the WAL the slot retains meanwhile, for the one-shot COPY
+# (snapshot-chunk-size = 0, the default) and the chunked copy while
+# streaming (snapshot-chunk-size = N, sink/README.md "Chunked copy of
+# keyed tables"), each as the initial copy of a new slot and on demand
+# (walstar-sink snapshot --table) of the same table:
 #
-#   bench/snapshot/run.sh [rows] [writer_tps]   (defaults 2000000 and 1000)
+#   1. initial, one-shot (exported snapshot, before streaming)
+#   2. on demand, one-shot (streaming pauses, temporary slot's snapshot)
+#   3. on demand, chunked (the sink restarted with snapshot-chunk-size=N)
+#   4. initial, chunked (slot and state dropped, a new sink with N)
+#
+#   bench/snapshot/run.sh [rows] [writer_tps] [chunk_size]
+#                                     (defaults 2000000, 1000 and 50000)
 #
 # A throwaway cluster and a Kafka broker (regress/kafka.sh, Kafka's default
 # flush policy) under bench/results/snapshot/.  The table is the sink
-# benchmark's 10-column mixed-type table.  While each copy runs, pgbench
+# benchmark's 10-column mixed-type table.  While the copies run, pgbench
 # updates another table at writer_tps (one row per transaction) so that
 # the server writes WAL the slot has to keep; every 0.5 s we sample
-# pg_current_wal_lsn() - restart_lsn of the sink's slot and report the
-# maximum.  rows/s is the table's rows over the time from the sink's
-# "copy started" line to its "complete and acknowledged" line.
+# pg_current_wal_lsn() - restart_lsn and - confirmed_flush_lsn of the
+# sink's slot and report the maxima.  rows/s is the rows copied (the
+# initial copies take the writer's 10,000-row table too) over the time
+# from the sink's line starting the copy to its "complete and
+# acknowledged" line.
 # Needs walstar_decoder and walstar-sink installed (make install). Under
 # root everything runs as the postgres OS user.
 set -eu
@@ -22,6 +31,8 @@ set -eu
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 ROWS=${1:-2000000}
 TPS=${2:-1000}
+CHUNK=${3:-50000}
+CHURN=10000
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 BINDIR=$($PG_CONFIG --bindir)
 RESULTS=${WALSTAR_BENCH_DIR:-$ROOT/bench/results/snapshot}
@@ -37,7 +48,7 @@ PATH="$BINDIR:$PATH"
 export PATH
 DATA="$RESULTS/data"
 KDIR="$RESULTS/kafka"
-LOG="$RESULTS/sink.log"
+LOG="$RESULTS/sink1.log"
 mkdir -p "$RESULTS"
 
 PORT=""
@@ -63,7 +74,7 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-rm -rf "$DATA" "$KDIR" "$RESULTS/state" "$LOG"
+rm -rf "$DATA" "$KDIR" "$RESULTS/state" "$RESULTS"/sink*.log "$RESULTS/request.log"
 initdb -D "$DATA" -A trust -E UTF8 --locale=C >/dev/null
 {
 	echo "listen_addresses = '127.0.0.1'"
@@ -102,11 +113,11 @@ INSERT INTO bench SELECT g, g % 1000, (g % 100000) / 100.0, g * 1.5, g % 2 = 0, 
 	'code-' || (g % 977), timestamptz '2024-01-01 00:00+00' + g * interval '1 second',
 	date '2024-01-01' + (g % 365), md5(g::text)::uuid FROM generate_series(1, $ROWS) g;
 CREATE TABLE churn (id int PRIMARY KEY, n int NOT NULL, pad text);
-INSERT INTO churn SELECT g, 0, repeat('p', 200) FROM generate_series(1, 10000) g;
+INSERT INTO churn SELECT g, 0, repeat('p', 200) FROM generate_series(1, $CHURN) g;
 VACUUM ANALYZE;
 CHECKPOINT;
 SQL
-echo "\\set id random(1, 10000)
+echo "\\set id random(1, $CHURN)
 UPDATE churn SET n = n + 1 WHERE id = :id;" > "$RESULTS/churn.sql"
 
 writer() {
@@ -123,36 +134,86 @@ secs_between() {
 	echo "$(date -d "$b" +%s.%N) - $(date -d "$a" +%s.%N)" | bc
 }
 
-# max retained WAL (MB) of the slot until the log matches $1
+# max retained WAL (MB) of the slot until the log matches $1: from
+# restart_lsn and from confirmed_flush_lsn
 sample_until() {
-	local max=0 cur
+	local max_r=0 max_c=0 r c
 	while ! grep -qE "$1" "$LOG"; do
 		kill -0 "$SINK_PID" || { echo "the sink died:" >&2; tail -5 "$LOG" >&2; exit 1; }
-		cur=$($PSQL -c "SELECT coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn), 0)::bigint / 1048576 FROM pg_replication_slots WHERE slot_name = 'bench_snap'")
-		cur=${cur:-0}
-		[ "$cur" -gt "$max" ] && max=$cur
+		read -r r c <<<"$($PSQL -F' ' -c "SELECT coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn), 0)::bigint / 1048576,
+			coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn), 0)::bigint / 1048576
+			FROM pg_replication_slots WHERE slot_name = 'bench_snap'")"
+		[ "${r:-0}" -gt "$max_r" ] && max_r=$r
+		[ "${c:-0}" -gt "$max_c" ] && max_c=$c
 		sleep 0.5
 	done
-	echo "$max"
+	echo "$max_r $max_c"
+}
+
+start_sink() {
+	walstar-sink "${SINK_ARGS[@]}" "$@" 2>>"$LOG" &
+	SINK_PID=$!
+	while ! grep -q 'msg="streaming"' "$LOG"; do
+		kill -0 "$SINK_PID" || { echo "the sink died:" >&2; tail -5 "$LOG" >&2; exit 1; }
+		sleep 0.2
+	done
+}
+
+stop_sink() {
+	kill "$SINK_PID"
+	wait "$SINK_PID" || true
+	SINK_PID=""
+}
+
+# report <label> <rows> <start pattern> <end pattern> <max_restart max_confirmed>
+report() {
+	local secs
+	secs=$(secs_between "$3" "$4")
+	set -- "$1" "$2" "$secs" $5
+	echo "   $1: $2 rows in $3 s: $(echo "$2 / $3" | bc) rows/s; slot retained at most $4 MB (restart_lsn), $5 MB (confirmed_flush_lsn)"
 }
 
 LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
-echo "1. initial copy of $ROWS rows (writer: $TPS tps on another table)"
+echo "writer: $TPS tps on another table; chunk size $CHUNK"
 writer
+
+echo "1. initial copy, one-shot"
 walstar-sink "${SINK_ARGS[@]}" 2>>"$LOG" &
 SINK_PID=$!
-MAX1=$(sample_until 'msg="initial copy complete and acknowledged"')
-S1=$(secs_between 'msg="initial copy started"' 'msg="initial copy complete and acknowledged"')
-echo "   $ROWS rows in $S1 s: $(echo "$ROWS / $S1" | bc) rows/s; slot retained at most $MAX1 MB of WAL"
+MAX=$(sample_until 'msg="initial copy complete and acknowledged"')
+report "initial, one-shot" $((ROWS + CHURN)) 'msg="initial copy started"' \
+	'msg="initial copy complete and acknowledged"' "$MAX"
 
-echo "2. on-demand copy of the same table while streaming"
+echo "2. on-demand copy of the same table while streaming, one-shot"
 while ! grep -q 'msg="streaming"' "$LOG"; do sleep 0.2; done
 sleep 3
 walstar-sink snapshot --table=public.bench "${SINK_ARGS[@]}" 2>>"$RESULTS/request.log"
-MAX2=$(sample_until 'msg="copy complete and acknowledged; streaming resumes"')
-S2=$(secs_between 'msg="copy requested; streaming pauses' 'msg="copy complete and acknowledged; streaming resumes"')
-echo "   $ROWS rows in $S2 s: $(echo "$ROWS / $S2" | bc) rows/s; slot retained at most $MAX2 MB of WAL"
+MAX=$(sample_until 'msg="copy complete and acknowledged; streaming resumes"')
+report "on demand, one-shot" "$ROWS" 'msg="copy requested; streaming pauses' \
+	'msg="copy complete and acknowledged; streaming resumes"' "$MAX"
 sleep 5
 IDLE=$($PSQL -c "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint / 1048576 FROM pg_replication_slots WHERE slot_name = 'bench_snap'")
 echo "   5 s after streaming resumed: $IDLE MB retained"
+stop_sink
+
+echo "3. on-demand copy of the same table while streaming, chunked ($CHUNK rows)"
+LOG="$RESULTS/sink3.log"
+start_sink --snapshot-chunk-size="$CHUNK"
+sleep 3
+walstar-sink snapshot --table=public.bench "${SINK_ARGS[@]}" --snapshot-chunk-size="$CHUNK" \
+	2>>"$RESULTS/request.log"
+MAX=$(sample_until 'msg="chunked copy complete and acknowledged"')
+report "on demand, chunked" "$ROWS" 'msg="chunked copy planned' \
+	'msg="chunked copy complete and acknowledged"' "$MAX"
+stop_sink
+
+echo "4. initial copy of a new slot, chunked ($CHUNK rows)"
+$PSQL -c "SELECT pg_drop_replication_slot('bench_snap')" >/dev/null
+rm -rf "$RESULTS/state"
+LOG="$RESULTS/sink4.log"
+walstar-sink "${SINK_ARGS[@]}" --snapshot-chunk-size="$CHUNK" 2>>"$LOG" &
+SINK_PID=$!
+MAX=$(sample_until 'msg="chunked copy complete and acknowledged"')
+report "initial, chunked" $((ROWS + CHURN)) 'msg="chunked copy planned' \
+	'msg="chunked copy complete and acknowledged"' "$MAX"
 echo "load before: $LOAD; after: $(cut -d' ' -f1-3 /proc/loadavg)"

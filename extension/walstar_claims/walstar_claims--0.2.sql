@@ -1634,7 +1634,8 @@ COMMENT ON FUNCTION anomaly_resolution_time(integer, text) IS
 CREATE FUNCTION freshness()
 RETURNS TABLE (metric text, source_tables text[], lag_seconds double precision,
 			   lag_messages bigint, last_source_commit timestamptz,
-			   model_applied_at timestamptz)
+			   model_applied_at timestamptz, source_idle boolean,
+			   last_heartbeat timestamptz)
 LANGUAGE plpgsql STABLE
 SET search_path = walstar_claims, pg_catalog, pg_temp
 SET jit = off
@@ -1656,12 +1657,18 @@ BEGIN
 		SELECT split_part(st.topic, '.', -1) AS tbl,
 			   max(st.lag_seconds)::float8 AS lag_seconds,
 			   sum(st.lag_messages)::bigint AS lag_messages,
-			   max(st.last_commit_time_applied) AS last_commit
+			   max(st.last_commit_time_applied) AS last_commit,
+			   bool_and(st.source_idle) AS idle,
+			   min(st.last_heartbeat) AS last_heartbeat
 		FROM walstar.subscription_status st
 		WHERE st.landing_schema = ls AND split_part(st.topic, '.', -2) = 'public'
 		GROUP BY 1)
 	SELECT m.metric, m.tables, max(src.lag_seconds), sum(src.lag_messages)::bigint,
-		   min(src.last_commit), min(s.last_applied_at)
+		   min(src.last_commit), min(s.last_applied_at),
+		   -- idle only if every table is fed and idle in every partition
+		   CASE WHEN count(src.tbl) > 0
+				THEN bool_and(coalesce(src.idle, false)) END,
+		   min(src.last_heartbeat)
 	FROM m
 	JOIN model_state s ON s.source_table = ANY (m.tables)
 	LEFT JOIN src ON src.tbl = s.source_table
@@ -1670,7 +1677,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION freshness() IS
-	'per metric, over the landing tables it depends on, from walstar.subscription_status of the subscriptions into the attached landing schema: lag_seconds (largest lag in seconds behind the source of any partition feeding them; 0 = caught up), lag_messages (Kafka messages not yet applied), last_source_commit (the oldest, over those tables, of the latest source commit time applied); model_applied_at: the oldest time the model last absorbed a change of one of them. NULLs where no subscription feeds a table';
+	'per metric, over the landing tables it depends on, from walstar.subscription_status of the subscriptions into the attached landing schema: lag_seconds (largest lag in seconds behind the source of any partition feeding them; 0 = caught up), lag_messages (Kafka messages not yet applied), last_source_commit (the oldest, over those tables, of the latest source commit time applied); model_applied_at: the oldest time the model last absorbed a change of one of them; source_idle: true when every partition feeding every one of those tables is caught up and its last message is a recent heartbeat of the sink (walstar.subscription_status.source_idle: the source has nothing newer, as opposed to a stalled pipeline, where heartbeats stop, source_idle turns false and lag_seconds grows), false when any is not or one of the tables is not fed; last_heartbeat: the oldest, over those partitions, of the latest heartbeat applied (the source time up to which an idle source is known to have sent everything; NULL without heartbeats). NULLs where no subscription feeds a table (source_idle: none of them)';
 
 ------------------------------------------------------------------------------
 -- Verification against the landing tables

@@ -5,7 +5,9 @@
 # the demo's pgbench workload runs on the three services at once.  After the
 # pipeline has caught up, every metric function equals its plain-SQL
 # definition computed over the source tables (copied straight from the
-# source databases, not through the pipeline), and verify() agrees.
+# source databases, not through the pipeline), and verify() agrees.  The
+# sinks send heartbeats every second: freshness() shows every metric
+# source_idle once the services are idle, and none once the sinks stop.
 use strict;
 use warnings;
 use IPC::Run ();
@@ -92,7 +94,7 @@ for my $s (@services)
 {
 	push @sinks, WalstarTest::Sink->start(name => "acme_$s", node => $src, db => "acme_$s",
 		kafka => $kafka,
-		args => [ "--slot=walstar_$s", "--topic-prefix=acme_$s", "--include-tables=public.$s",
+		args => [ "--slot=walstar_$s", "--topic-prefix=acme_$s", "--include-tables=public.$s", '--heartbeat-interval=1',
 			($workers > 1 ? ("--topic-partitions=$workers") : ()) ]);
 }
 
@@ -179,6 +181,11 @@ WalstarTest::ClaimsAnswers::compare('',
 is($ana->safe_psql('analytics', 'SELECT count(*) FROM walstar_claims.verify()'), '0', 'verify() reports no difference');
 like($ana->safe_psql('analytics', q{SELECT string_agg(metric || ' ' || lag_messages, ',') FROM walstar_claims.freshness()}),
 	qr/^(\w+ 0,){4}\w+ 0$/, 'freshness(): no metric has messages left to apply');
+# The sinks send heartbeats every second: the services are idle, not the
+# pipeline stalled; with the sinks stopped, heartbeats stop and it is.
+ok($ana->poll_query_until('analytics', q{SELECT count(*) = 5 AND bool_and(source_idle)
+	AND bool_and(last_heartbeat > last_source_commit) AND max(lag_seconds) < 10 FROM walstar_claims.freshness()}),
+	'freshness(): idle services, every metric source_idle with a heartbeat newer than its last source commit');
 
 if ($workers > 1)
 {
@@ -188,6 +195,8 @@ if ($workers > 1)
 }
 
 $_->stop for @sinks;
+ok($ana->poll_query_until('analytics', q{SELECT count(*) = 5 AND NOT bool_or(source_idle) AND min(lag_seconds) > 4
+	FROM walstar_claims.freshness()}), 'freshness(): sinks stopped, no metric source_idle and the lag grows');
 $ana->stop;
 $src->stop;
 $kafka->stop;

@@ -6,6 +6,9 @@
 # offset; decoded, they hold every committed change of the source (a second
 # slot of the same plugin) exactly once by (commit LSN, position), under
 # <prefix>/<source>/<schema>.<table>/date=/hour= of their commit time (UTC).
+# Then idle, with a heartbeat a second in every partition: the archive keeps
+# a partition's heartbeats in one object (stored at its shutdown), not one
+# object per object-max-age.
 # Wrong credentials and an unreachable store: one clear error, exit 1, no
 # offset committed.
 use strict;
@@ -45,7 +48,7 @@ COMMIT;
 close($fh);
 
 my $sink = WalstarTest::Sink->start(name => 'lake', node => $node, db => 'src', kafka => $kafka,
-	args => [ '--snapshot=never', '--topic-partitions=2', '--source-id=crm_eu' ]);
+	args => [ '--snapshot=never', '--topic-partitions=2', '--source-id=crm_eu', '--heartbeat-interval=1' ]);
 $sink->wait_log(qr/msg="streaming"/);
 
 # a static member: a restarted archive gets its partitions back at once
@@ -58,6 +61,7 @@ my $bench = IPC::Run::start([ 'pgbench', '-n', '-T', '100', '-R', '80', '-c', '2
 	'-h', $node->host, '-p', $node->port, 'src' ], '>', \my $out, '2>', \my $err);
 
 my ($kills, $store_restarts, $mid_cut) = (0, 0, 0);
+my $metrics_port = PostgreSQL::Test::Cluster::get_free_port();
 for my $i (1 .. 5)
 {
 	# kill only an archive that made progress in this run
@@ -79,7 +83,8 @@ for my $i (1 .. 5)
 		$s3->start_again;
 		$store_restarts++;
 	}
-	$archive = WalstarTest::Archive->start(name => 'lake', kafka => $kafka, s3 => $s3, args => \@args);
+	$archive = WalstarTest::Archive->start(name => 'lake', kafka => $kafka, s3 => $s3,
+		args => [ @args, ($i == 5 ? ("--metrics-port=$metrics_port") : ()) ]);
 	$archive->wait_log(qr/msg="archiving"/);
 	ok(eval { $archive->wait_log(qr/cut=\d+ msg="assigned"/, 60) },
 		"kill $i during a cut: the restart reads its cut mark") if $i == 2 || $i == 4;
@@ -93,8 +98,29 @@ my $end = $node->safe_psql('src', 'SELECT pg_current_wal_lsn()');
 $node->poll_query_until('src', "SELECT confirmed_flush_lsn >= '$end' FROM pg_replication_slots WHERE slot_name = 'walstar'")
   or die 'sink did not confirm to the end';
 
-# Kafka's records per (topic, partition, offset), the reference for the objects.
+# Idle: at least 5 heartbeats after the last change in every partition
+# (the archive would have stored an object of them at each), then the sink
+# stops so that Kafka's records are final.
 my @topics = grep { /^walstar\./ } WalstarTest::Sink::topics($kafka);
+my $idle_deadline = time() + 90;
+while (1)
+{
+	my %beats;
+	for my $t (@topics)
+	{
+		for my $m (WalstarTest::Sink::read_topic($kafka, $t, peek => 1))
+		{
+			my $tp = "$t/$m->{partition}";
+			$beats{$tp} = ($m->{change} && $m->{change}{op_name} eq 'HEARTBEAT') ? ($beats{$tp} // 0) + 1 : 0;
+		}
+	}
+	last unless grep { $_ < 5 } values %beats;
+	die 'no heartbeats: ' . join(' ', %beats) if time() > $idle_deadline;
+	sleep 1;
+}
+is($sink->stop, 0, 'sink stops cleanly');
+
+# Kafka's records per (topic, partition, offset), the reference for the objects.
 my (%kafka_rec, %kafka_count);
 for my $t (@topics)
 {
@@ -106,6 +132,7 @@ for my $t (@topics)
 }
 
 # wait until the archive has stored everything (its names reach each end)
+# but each partition's tail of heartbeats, and holds that open
 my @objs;
 my $deadline = time() + 120;
 while (1)
@@ -113,7 +140,12 @@ while (1)
 	my %covered;
 	@objs = WalstarTest::Archive::objects($s3, 'walstar/', names_only => 1);
 	$covered{"$_->{topic}/$_->{partition}"} += $_->{last} - $_->{first} + 1 for @objs;
-	last unless grep { ($covered{$_} // 0) < $kafka_count{$_} } keys %kafka_count;
+	my %behind = map { $_ => $covered{$_} // 0 } grep { ($covered{$_} // 0) < $kafka_count{$_} } keys %kafka_count;
+	my @tails = WalstarTest::Archive::heartbeat_tails($kafka, \%behind);
+	my $open = 0;
+	$open += $kafka_count{$_} - $behind{$_} for @tails;
+	my ($have) = `curl -s http://127.0.0.1:$metrics_port/metrics` =~ /^walstar_archive_open_records (\d+)$/m;
+	last if @tails == keys %behind && defined $have && $have == $open;
 	die 'the archive did not catch up: ' . $archive->log_text if time() > $deadline;
 	sleep 1;
 }
@@ -138,7 +170,7 @@ for my $tp (sort keys %kafka_count)
 is(join('; ', @bad_ranges), '', 'object names cover every offset of every partition exactly once');
 
 # contents: each object's records are Kafka's records of its range, byte for byte
-my (@bad_content, %seen, @bad_layout);
+my (@bad_content, %seen, @bad_layout, %beats_only);
 for my $o (@objs)
 {
 	my $n = $o->{last} - $o->{first} + 1;
@@ -157,12 +189,19 @@ for my $o (@objs)
 	my $want_table = $c->{table} ne '' ? "$c->{schema}.$c->{table}" : "_$o->{topic}";
 	my $want = sprintf('%s/%s/%04d-%02d-%02d/%02d', $c->{source}, $want_table, $t[5] + 1900, $t[4] + 1, $t[3], $t[2]);
 	push @bad_layout, "$o->{key} (want $want)" if "$o->{source}/$o->{table}/$o->{date}/$o->{hour}" ne $want;
+	my $beats = 0;
 	for my $r (@{ $o->{records} })
 	{
 		my $p = WalstarTest::Wire::peek_change($r);
 		$seen{"$p->{commit_lsn}/$p->{position}"}++ if $p->{op_name} =~ /^(INSERT|UPDATE|DELETE)$/;
+		$beats++ if $p->{op_name} eq 'HEARTBEAT';
 	}
+	push @{ $beats_only{"$o->{topic}/$o->{partition} $o->{date} $o->{hour}"} }, "$o->{first}-$o->{last}"
+	  if $beats == @{ $o->{records} };
 }
+my @split = map { "$_: @{ $beats_only{$_} }" } grep { @{ $beats_only{$_} } > 1 } sort keys %beats_only;
+is(join('; ', @split), '', 'idle: a partition\'s heartbeats wait in one object an hour, not one per object-max-age');
+cmp_ok(scalar(keys %beats_only), '>=', scalar(keys %kafka_count), 'idle: heartbeats archived in every partition');
 is(join('; ', @bad_content[0 .. ($#bad_content < 4 ? $#bad_content : 4)]), '', 'every object holds its range\'s Kafka records unchanged');
 is(join('; ', @bad_layout[0 .. ($#bad_layout < 4 ? $#bad_layout : 4)]), '', 'objects lie under <prefix>/<source>/<schema>.<table>/date=/hour= of their first commit (UTC)');
 ok((grep { $_->{key} =~ m{^walstar/crm_eu/public\.acct/} } @objs) && (grep { $_->{key} =~ m{^walstar/crm_eu/crm\.contact/} } @objs),
@@ -230,6 +269,5 @@ like($errors[0] // '', qr/error s3 .*(Couldn't connect|Could not connect)/i, 'un
 ($rc, $status) = WalstarTest::Archive::run($kafka, $s3, 'status', '--topic-pattern=^walstar\.', '--group-id=down');
 ok($status =~ /committed=/ && $status !~ /committed=\d/, 'unreachable store: no offset committed') or diag($status);
 
-is($sink->stop, 0, 'sink stops cleanly');
 $node->stop;
 done_testing();

@@ -117,6 +117,7 @@ my $offsets = $node->safe_psql('ana', q{SELECT sum(next_offset) FROM walstar.sub
 # --- one table busy, the other idle; kill -9 in the middle ------------
 my %before_hb = map { $_ => scalar @{ (tail_heartbeats('walstar.public.nk', $_))[0] } } 0 .. 2;
 my @ends;                                  # [id, wal position after its commit]
+my $busy_since = Time::HiRes::time();
 for my $i (1 .. 60)
 {
 	my $id = 1000 + $i;
@@ -124,6 +125,7 @@ for my $i (1 .. 60)
 		"INSERT INTO k VALUES ($id, 'busy'); SELECT pg_current_wal_lsn()")) ];
 	Time::HiRes::sleep(0.05);
 }
+my $busy = Time::HiRes::time() - $busy_since;
 my $grew = 0;
 for my $p (0 .. 2)
 {
@@ -131,6 +133,13 @@ for my $p (0 .. 2)
 	$grew++ if @$hb > $before_hb{$p};
 }
 is($grew, 3, 'the idle table gets heartbeats in every partition while the other is written');
+# k idle again: its first heartbeat follows the busy time, which is no
+# heartbeat gap (stalling then, the pipeline would look idle for 3 times it)
+ok($node->poll_query_until('ana', q{SELECT count(*) = 3 AND bool_and(source_idle) FROM walstar.subscription_status
+	WHERE topic = 'walstar.public.k'}), 'k idle again: a heartbeat after its last change in every partition');
+my $gap = $node->safe_psql('ana', q{SELECT max(heartbeat_gap) FROM walstar.subscription_offsets
+	WHERE topic = 'walstar.public.k'});
+cmp_ok($gap, '<', $busy, sprintf('the heartbeat gap after a busy time (%.1f s) stays the interval (%s s)', $busy, $gap));
 $sink->kill9;
 my $confirmed = WalstarTest::Wire::lsn_num($src->safe_psql('app',
 	"SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 'walstar'"));
