@@ -942,6 +942,7 @@ DECLARE
 	rollup_cols jsonb := '{}';	-- rollup -> its table function's columns
 	pmatch text;
 	rb name;
+	rows_sql text;
 	facts_info jsonb := '{}';	-- fact -> key, key_type, ftab
 	refreshes_all jsonb := '{}';
 	fcols text[];		-- fact column names
@@ -1074,7 +1075,7 @@ BEGIN
 				' WHERE s.walstar_op IN (''I'', ''U'', ''R'') AND (%2$s) IS NOT NULL'
 				'  AND s.walstar_version > (SELECT coalesce(pg_catalog.max(h.walstar_version), 0) FROM walstar_versions.%4$I h WHERE h.walstar_op = ''T'')'
 				'  AND NOT EXISTS (SELECT FROM walstar_versions.%4$I h WHERE h.walstar_op = ''D'' AND h.%1$I = s.%1$I AND h.walstar_version > s.walstar_version)'
-				'  AND (k IS NULL OR s.%1$I = ANY (k))'
+				'  AND ($1 IS NULL OR s.%1$I = ANY ($1))'
 				' ORDER BY s.%1$I, (%2$s)::timestamptz, s.walstar_version DESC',
 				src.key_col, @extschema@._model_expr(d->>'effective', 'effective'), sel,
 				@extschema@._model_history(lschema, (d->>'table')::name));
@@ -1082,7 +1083,7 @@ BEGIN
 				' SET search_path = pg_catalog, pg_temp AS %L', m, '_versions_' || dim.name, src.key_type, m,
 				'd_' || dim.name, ver);
 			dims_scd := dims_scd || jsonb_build_object(dim.name, jsonb_build_object('scd', 2, 'key', src.key_col,
-				'key_type', src.key_type, 'rel', src.rel, 'table', d->>'table'));
+				'key_type', src.key_type, 'rel', src.rel, 'table', d->>'table', 'versions', ver));
 			verify := verify || pg_catalog.format(
 				' UNION ALL SELECT %1$L, ''missing'', pg_catalog.row_to_json(x)::text FROM'
 				' (SELECT * FROM %2$s.%3$I(NULL) EXCEPT SELECT * FROM %2$s.%4$I) x'
@@ -1336,13 +1337,14 @@ BEGIN
 		IF grouped THEN
 			e := CASE WHEN f->>'having' IS NULL THEN 'true'
 					  ELSE @extschema@._model_expr(f->>'having', 'fact ' || fact.name || ' "having"') END;
-			body := pg_catalog.format('SELECT %s FROM (SELECT %s FROM %s AS s WHERE (k IS NULL OR s.%I = ANY (k)) AND %s IS TRUE'
+			body := pg_catalog.format('SELECT %s FROM (SELECT %s FROM %s AS s WHERE ($1 IS NULL OR s.%I = ANY ($1)) AND %s IS TRUE'
 				' AND s.%I IS NOT NULL GROUP BY s.%I HAVING %s IS TRUE) AS q%s',
 				sel, inner_sel, src.rel, src.key_col, cond, src.key_col, src.key_col, e, joins);
 		ELSE
-			body := pg_catalog.format('SELECT %s FROM (SELECT %s FROM %s AS s WHERE (k IS NULL OR s.%I = ANY (k)) AND %s IS TRUE) AS q%s',
+			body := pg_catalog.format('SELECT %s FROM (SELECT %s FROM %s AS s WHERE ($1 IS NULL OR s.%I = ANY ($1)) AND %s IS TRUE) AS q%s',
 				sel, inner_sel, src.rel, src.key_col, cond, joins);
 		END IF;
+		rows_sql := body;		-- planned for the keys where it runs (_refresh_)
 		BEGIN
 			EXECUTE pg_catalog.format('CREATE FUNCTION %s.%I(k %s[]) RETURNS SETOF %s LANGUAGE sql STABLE'
 				' SET search_path = pg_catalog, pg_temp AS %L', m, '_rows_' || fact.name, src.key_type, ftab, body);
@@ -1718,16 +1720,16 @@ BEGIN
 			SET search_path = pg_catalog, pg_temp SET plan_cache_mode = force_custom_plan AS %4$L$f$,
 			m, '_refresh_' || fact.name, src.key_type,
 			pg_catalog.format('DECLARE olds %1$s[]; news %1$s[]; BEGIN'
-				' IF k IS NULL THEN %5$s RETURN; END IF;'
-				' WITH o AS (DELETE FROM %1$s AS f WHERE f.%2$I = ANY (k) RETURNING f.*)'
+				' IF $1 IS NULL THEN %5$s RETURN; END IF;'
+				' WITH o AS (DELETE FROM %1$s AS f WHERE f.%2$I = ANY ($1) RETURNING f.*)'
 				'  SELECT coalesce(pg_catalog.array_agg(o), ''{}'') INTO olds FROM o;'
-				' WITH i AS (INSERT INTO %1$s SELECT * FROM %3$s.%4$I(k) RETURNING *)'
+				' WITH i AS (INSERT INTO %1$s %8$s RETURNING *)'
 				'  SELECT coalesce(pg_catalog.array_agg(i), ''{}'') INTO news FROM i;'
-				' %6$s PERFORM %3$s.%7$I(k); END',
+				' %6$s PERFORM %3$s.%7$I($1); END',
 				ftab, src.key_col, m, '_rows_' || fact.name,
 				pg_catalog.format('DELETE FROM %1$s; INSERT INTO %1$s SELECT * FROM %2$s.%3$I(NULL); %4$s PERFORM %2$s.%5$I(NULL);',
 					ftab, m, '_rows_' || fact.name, build, '_cascade_' || fact.name),
-				refresh, '_cascade_' || fact.name));
+				refresh, '_cascade_' || fact.name, rows_sql));
 		rebuild := rebuild || pg_catalog.format(' PERFORM %s.%I(NULL);', m, '_refresh_' || fact.name);
 		verify := verify || pg_catalog.format(
 			' UNION ALL SELECT %1$L, ''missing'', pg_catalog.row_to_json(x)::text FROM'
@@ -1779,20 +1781,21 @@ BEGIN
 			EXECUTE pg_catalog.format($f$CREATE FUNCTION %1$s.%2$I() RETURNS trigger LANGUAGE plpgsql
 				SET search_path = pg_catalog, pg_temp SET plan_cache_mode = force_custom_plan AS %3$L$f$,
 				m, '_on_' || dim.name,
-				pg_catalog.format('DECLARE k %1$s[]; n bigint; BEGIN'
+				pg_catalog.format('DECLARE walstar_keys %1$s[]; walstar_n bigint; BEGIN'
 					' PERFORM pg_catalog.pg_advisory_xact_lock(22440, pg_catalog.hashtext(%2$L));'
-					' SELECT pg_catalog.count(*) INTO n FROM new_rows;'
+					' SELECT pg_catalog.count(*) INTO walstar_n FROM new_rows;'
 					' IF EXISTS (SELECT FROM new_rows WHERE walstar_op = ''T'') THEN'
-					'  k := ARRAY(SELECT d.%3$I FROM %4$s.%5$I d UNION SELECT n.%3$I FROM new_rows n WHERE n.%3$I IS NOT NULL);'
-					' ELSE k := ARRAY(SELECT DISTINCT n.%3$I FROM new_rows n); END IF;'
-					' DELETE FROM %4$s.%5$I AS d WHERE d.%3$I = ANY (k);'
-					' INSERT INTO %4$s.%5$I SELECT * FROM %4$s.%6$I(k);'
+					'  walstar_keys := ARRAY(SELECT d.%3$I FROM %4$s.%5$I d UNION SELECT n.%3$I FROM new_rows n WHERE n.%3$I IS NOT NULL);'
+					' ELSE walstar_keys := ARRAY(SELECT DISTINCT n.%3$I FROM new_rows n); END IF;'
+					' DELETE FROM %4$s.%5$I AS d WHERE d.%3$I = ANY (walstar_keys);'
+					' INSERT INTO %4$s.%5$I %6$s;'
 					' %7$s'
 					' UPDATE %4$s._state SET last_change_at = pg_catalog.now(), statements = statements + 1,'
-					'  rows_changed = rows_changed + n WHERE source = %8$L;'
+					'  rows_changed = rows_changed + walstar_n WHERE source = %8$L;'
 					' RETURN NULL; END',
-					dim.def->>'key_type', mname, dim.def->>'key', m, 'd_' || dim.name, '_versions_' || dim.name,
-					body, dim.def->>'table'));
+					dim.def->>'key_type', mname, dim.def->>'key', m, 'd_' || dim.name,
+					pg_catalog.replace(dim.def->>'versions', '$1', 'walstar_keys'),
+					pg_catalog.replace(body, '= ANY (k)', '= ANY (walstar_keys)'), dim.def->>'table'));
 			EXECUTE pg_catalog.format('CREATE TRIGGER %I AFTER INSERT ON walstar_versions.%I REFERENCING NEW TABLE AS new_rows'
 				' FOR EACH STATEMENT EXECUTE FUNCTION %s.%I()', 'walstar_model_' || mname,
 				@extschema@._model_history(lschema, (dim.def->>'table')::name), m, '_on_' || dim.name);
@@ -1907,7 +1910,8 @@ BEGIN
 	IF pg_catalog.to_regclass(pg_catalog.format('%I._declaration', name)) IS NULL THEN
 		RAISE EXCEPTION 'model % does not exist', name USING ERRCODE = 'undefined_object';
 	END IF;
-	EXECUTE pg_catalog.format('SELECT declaration FROM %I._declaration', name) INTO decl;
+	EXECUTE pg_catalog.format('SELECT declaration::text FROM %I._declaration', name) INTO s;
+	decl := (s.declaration)::jsonb;
 	EXECUTE pg_catalog.format('DROP SCHEMA %I CASCADE', name);
 	FOR s IN SELECT f.key AS fact FROM jsonb_each(decl->'facts') AS f WHERE f.value ?| ARRAY['group_by', 'recompute_by']
 	LOOP

@@ -874,7 +874,7 @@ main(int argc, char **argv)
 	s->chunks =
 		chunk_copy_create(&s->cfg, &s->stream,
 						  s->cfg.source_id ? s->cfg.source_id : s->repl.dbname,
-						  s->repl.system_id);
+						  s->repl.system_id, &s->repl.timeline);
 	prepare_slot(s);
 	producer_set_quiet(s->producer, false);
 	log_info("main", "version=%s slot=%s database=%s msg=\"started\"",

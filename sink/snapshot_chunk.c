@@ -66,31 +66,32 @@ typedef struct BufRow
 
 struct ChunkCopy
 {
-	const Config *cfg;
-	Stream		 *stream;
-	char		 *source;
-	uint64_t	  system_id;
-	PGconn		 *conn;
-	ChunkState	  st;
-	bool		  active;
-	int			  cur; /* table of the chunk in flight */
-	ChunkPhase	  phase;
-	uint8_t		  attempt[8];
-	bool		  seen_low;
-	bool		  conflict; /* an UPDATE with unchanged TOAST hit a row */
-	SnapTable	  table;	/* cur, as the catalog describes it */
-	SnapRow		  row;		/* its encoder */
-	PGresult	 *res;		/* the chunk's rows */
-	BufRow		 *rows;
-	int			  nrows;
-	int			 *slots; /* hash of key bytes -> row index + 1 */
-	int			  nslots;
-	uint64_t	  ack_after; /* high watermark's commit LSN */
-	uint64_t	  sent;		 /* READ records of the chunk */
-	uint32_t	  snap_xmax; /* the chunk SELECT's snapshot: xmax, */
-	uint32_t	 *xip;		 /* the transactions in progress, */
-	int			  nxip, xipcap;
-	int64_t		  last_log_ms;
+	const Config   *cfg;
+	Stream		   *stream;
+	char		   *source;
+	uint64_t		system_id;
+	const uint32_t *timeline; /* the stream's (Change.timeline) */
+	PGconn		   *conn;
+	ChunkState		st;
+	bool			active;
+	int				cur; /* table of the chunk in flight */
+	ChunkPhase		phase;
+	uint8_t			attempt[8];
+	bool			seen_low;
+	bool			conflict; /* an UPDATE with unchanged TOAST hit a row */
+	SnapTable		table;	  /* cur, as the catalog describes it */
+	SnapRow			row;	  /* its encoder */
+	PGresult	   *res;	  /* the chunk's rows */
+	BufRow		   *rows;
+	int				nrows;
+	int			   *slots; /* hash of key bytes -> row index + 1 */
+	int				nslots;
+	uint64_t		ack_after; /* high watermark's commit LSN */
+	uint64_t		sent;	   /* READ records of the chunk */
+	uint32_t		snap_xmax; /* the chunk SELECT's snapshot: xmax, */
+	uint32_t	   *xip;	   /* the transactions in progress, */
+	int				nxip, xipcap;
+	int64_t			last_log_ms;
 };
 
 static int64_t
@@ -113,7 +114,7 @@ hex(const uint8_t *b, size_t n, char *out)
 
 ChunkCopy *
 chunk_copy_create(const Config *cfg, Stream *stream, const char *source,
-				  const char *system_id)
+				  const char *system_id, const uint32_t *timeline)
 {
 	ChunkCopy *cc = calloc(1, sizeof(ChunkCopy));
 
@@ -122,6 +123,7 @@ chunk_copy_create(const Config *cfg, Stream *stream, const char *source,
 	cc->cfg = cfg;
 	cc->stream = stream;
 	cc->system_id = strtoull(system_id, NULL, 10);
+	cc->timeline = timeline;
 	return cc;
 }
 
@@ -835,8 +837,13 @@ static ChunkObserve
 flush_chunk(ChunkCopy *cc, uint64_t commit_lsn, int64_t commit_time,
 			volatile sig_atomic_t *stop, char *err, size_t errlen)
 {
-	SnapStamp	 stamp = {cc->source, cc->system_id, commit_lsn,  commit_lsn,
-						  0,		  commit_time,	 cc->st.epoch};
+	/*
+	 * With their timeline: after a failover the new timeline reuses the old
+	 * one's LSNs, and a READ without one would compare with the old
+	 * timeline's positions by LSN alone (a resend, skipped).
+	 */
+	SnapStamp	 stamp = {cc->source, cc->system_id, commit_lsn,   commit_lsn,
+						  0,		  commit_time,	 cc->st.epoch, *cc->timeline};
 	char	   **fields = calloc(cc->row.ncols + 1, sizeof(char *));
 	char	   **copies = calloc(cc->row.ncols + 1, sizeof(char *));
 	size_t		*flens = calloc(cc->row.ncols + 1, sizeof(size_t));

@@ -29,9 +29,13 @@ typedef enum ChunkObserve
 	CHUNK_FAILED	/* err says why */
 } ChunkObserve;
 
-/* source: Change.source of the READ records; system_id: the cluster's. */
+/*
+ * source: Change.source of the READ records; system_id: the cluster's;
+ * timeline: the stream's, read at each chunk (it moves on a failover).
+ */
 extern ChunkCopy *chunk_copy_create(const Config *cfg, Stream *stream,
-									const char *source, const char *system_id);
+									const char *source, const char *system_id,
+									const uint32_t *timeline);
 extern void		  chunk_copy_destroy(ChunkCopy *cc);
 
 /*

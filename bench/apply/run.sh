@@ -7,6 +7,9 @@
 #   BENCH_MODEL=claims bench/apply/run.sh   the Acme tables with walstar_claims
 #                                      attached to the landing tables
 #   BENCH_MODEL=acme bench/apply/run.sh     the same workload, landing tables alone
+#   BENCH_MODEL=engine bench/apply/run.sh   the same workload with a model of the
+#                                      claims' shape declared on the model engine
+#                                      (bench/apply/claims_declaration.json)
 #
 # 1. A throwaway cluster (shared_preload_libraries = walstar) and a Kafka
 #    broker from regress/kafka.sh, on free loopback ports.
@@ -89,7 +92,7 @@ CONF
 pg_ctl -D "$WORK/data" -l "$WORK/postgres.log" start >/dev/null
 P="psql -X -q -At -h $WORK -p $PORT"
 $P -d postgres -c 'CREATE DATABASE src' -c 'CREATE DATABASE ana'
-if [ "$MODEL" = claims ] || [ "$MODEL" = acme ]; then
+if [ "$MODEL" = claims ] || [ "$MODEL" = acme ] || [ "$MODEL" = engine ]; then
 	TABLES="customers claims feedback"
 	sed -e 's/^-- \\connect .*$//' -e 's/NOT NULL UNIQUE/NOT NULL/' "$ROOT/demo/acme_sources.sql" | $P -d src
 	$P -d src -c 'CREATE EXTENSION walstar' \
@@ -186,6 +189,21 @@ topics=$(for t in $TABLES; do printf 'walstar.public.%s,' "$t"; done)
 if [ "$MODEL" = claims ]; then
 	$P -d ana -c 'CREATE EXTENSION walstar_claims CASCADE' \
 		-c "SELECT walstar_claims.attach('walstar_landing')" >/dev/null
+elif [ "$MODEL" = engine ]; then
+	# the landing tables as the worker makes them, then the declared model
+	$P -d ana <<SQL >/dev/null
+CREATE EXTENSION walstar;
+CREATE SCHEMA walstar_landing;
+CREATE TABLE walstar_landing.customers (id bigint PRIMARY KEY, full_name text NOT NULL, email text NOT NULL,
+	phone text, country_code character(2) NOT NULL, created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL);
+CREATE TABLE walstar_landing.claims (id bigint PRIMARY KEY, customer_id bigint NOT NULL, amount numeric(12,2) NOT NULL,
+	status text NOT NULL, is_anomaly boolean NOT NULL, anomaly_reason text, flagged_at timestamptz,
+	created_at timestamptz NOT NULL, resolved_at timestamptz, updated_at timestamptz NOT NULL);
+CREATE TABLE walstar_landing.feedback (id bigint PRIMARY KEY, claim_id bigint NOT NULL, customer_id bigint NOT NULL,
+	rating smallint NOT NULL, comment text, sentiment text, created_at timestamptz NOT NULL);
+SQL
+	echo "SELECT walstar.create_model(:'decl')" |
+		$P -d ana -v ON_ERROR_STOP=1 -v decl="$(cat "$ROOT/bench/apply/claims_declaration.json")" >/dev/null
 else
 	$P -d ana -c 'CREATE EXTENSION walstar' >/dev/null
 fi
@@ -254,6 +272,9 @@ counts=$(for t in $TABLES; do printf "(SELECT count(*) FROM %s) || ' ' || " "$t"
 rows=$($P -d ana -c "SET search_path = walstar_landing; SELECT $counts ''")
 src_rows=$($P -d src -c "SELECT $counts ''")
 model=""
+if [ "$MODEL" = engine ]; then
+	model="; claims_engine.verify(): $($P -d ana -c 'SELECT count(*) FROM claims_engine.verify()') differences, claims() $($P -d ana -c 'SELECT claims_engine.claims()')"
+fi
 if [ "$MODEL" = claims ]; then
 	model="; walstar_claims.verify(): $($P -d ana -c 'SELECT count(*) FROM walstar_claims.verify()') differences, total_claims() $($P -d ana -c 'SELECT walstar_claims.total_claims()')"
 fi
@@ -262,7 +283,7 @@ fi
 	echo "walstar apply benchmark $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 	echo "machine: $(nproc) cores, $(awk '/MemTotal/ {print int($2/1024)}' /proc/meminfo) MB, $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
 	if [ -n "$MODEL" ]; then
-		echo "changes: $N ($([ "$MODEL" = claims ] && echo 'walstar_claims attached' || echo 'no model'): customers $cust inserted and updated 30 times each, claims $claims inserted in chunks of 2000, half of each updated, a quarter twice, $cdel deleted, feedback $fb), batch_size $BATCH, workers $WORKERS, $PARTS partitions per topic"
+		echo "changes: $N ($(case "$MODEL" in claims) echo 'walstar_claims attached' ;; engine) echo 'claims_engine declared' ;; *) echo 'no model' ;; esac): customers $cust inserted and updated 30 times each, claims $claims inserted in chunks of 2000, half of each updated, a quarter twice, $cdel deleted, feedback $fb), batch_size $BATCH, workers $WORKERS, $PARTS partitions per topic"
 	else
 		echo "changes: $N (inserts $((2 * ins)), updates $((2 * upd)), deletes $del), batch_size $BATCH, workers $WORKERS, $PARTS partitions per topic"
 	fi

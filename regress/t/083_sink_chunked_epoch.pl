@@ -20,6 +20,7 @@ use WalstarTest::Kafka;
 use WalstarTest::Pipeline;
 use WalstarTest::Shop;
 use WalstarTest::Sink;
+use WalstarTest::Wire;
 
 my $rows = 40000;
 my $kafka = WalstarTest::Kafka->start;
@@ -132,6 +133,14 @@ ok($node->poll_query_until('ana', 'SELECT (' . WalstarTest::Shop::sum_sql('publi
 	'k: landing equals the source row by row after the on-demand chunked copy')
   or diag('have ' . $node->safe_psql('ana', WalstarTest::Shop::sum_sql('public.k')) . " want $want");
 is($node->safe_psql('ana', 'SELECT count(*) FROM walstar.dead_letters'), '0', 'no dead letters');
+# the copies' READ records carry the stream's timeline: after a failover a
+# READ without one would compare with the old timeline's positions by LSN
+my $timeline = $src->safe_psql('app', 'SELECT timeline_id FROM pg_control_checkpoint()');
+my %read_timelines;
+$read_timelines{ WalstarTest::Wire::peek_change($_->{value})->{timeline} }++
+  for grep { WalstarTest::Wire::peek_change($_->{value})->{op_name} eq 'READ' }
+  WalstarTest::Sink::read_topic($kafka, 'walstar.public.k', raw => 1);
+is(join(',', sort keys %read_timelines), $timeline, "the chunked copies' READ records carry timeline $timeline");
 is($sink->stop, 0, 'clean stop');
 $node->stop;
 $src->stop;
