@@ -2,8 +2,9 @@
 # files come from an extracted tree (make test-packages: the PostgreSQL 15
 # server files plus postgresql-15-walstar and walstar-sink extracted with
 # dpkg -x into WALSTAR_PKG_ROOT), and the installed /usr/bin/walstar-sink,
-# run the claims pipeline end to end: source -> sink -> Kafka -> apply
-# worker (launcher from shared_preload_libraries) -> walstar_claims metric.
+# attach the walstar_booking model and run the claims pipeline end to end:
+# source -> sink -> Kafka -> apply worker (launcher from
+# shared_preload_libraries) -> walstar_claims metric.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -41,8 +42,14 @@ $ana->append_conf('postgresql.conf', "shared_preload_libraries = 'walstar'\nwals
 $ana->start;
 $ana->safe_psql('postgres', 'CREATE DATABASE analytics');
 $ana->safe_psql('analytics', 'CREATE EXTENSION walstar_claims CASCADE');
+$ana->safe_psql('analytics', 'CREATE EXTENSION walstar_booking');
 is($ana->safe_psql('analytics', q{SELECT string_agg(extname || ' ' || extversion, ', ' ORDER BY extname)
-	FROM pg_extension WHERE extname LIKE 'walstar%'}), 'walstar 0.2, walstar_claims 0.2', 'extensions from the package');
+	FROM pg_extension WHERE extname LIKE 'walstar%'}), 'walstar 0.2, walstar_booking 0.2, walstar_claims 0.2',
+	'extensions from the package');
+# the booking model's declaration is accepted by the packaged engine
+is($ana->safe_psql('analytics', q{SELECT walstar_booking.attach('booking_land');
+	SELECT booking.sessions() || ' ' || booking.bookings() || ' ' || count(*) FROM booking.verify()}), "booking\n0 0 0",
+	'walstar_booking attaches and answers');
 $ana->safe_psql('analytics', q{SELECT walstar_claims.attach('acme')});
 $ana->safe_psql('analytics', "SELECT walstar.create_subscription('claims', '" . $kafka->bootstrap
 	  . q{', topics => ARRAY['acme_claims.public.claims'], landing_schema => 'acme', batch_time => '100ms', enabled => true)});
