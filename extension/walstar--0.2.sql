@@ -2163,17 +2163,23 @@ BEGIN
 		EXECUTE pg_catalog.format($f$CREATE FUNCTION %1$s.%2$I(k %3$s[]) RETURNS void LANGUAGE plpgsql
 			SET search_path = pg_catalog, pg_temp SET plan_cache_mode = force_custom_plan AS %4$L$f$,
 			m, '_refresh_' || fact.name, src.key_type,
-			pg_catalog.format('DECLARE olds %1$s[]; news %1$s[]; BEGIN'
+			-- only the facts that change are written, rolled up and passed on
+			pg_catalog.format('DECLARE olds %1$s[]; news %1$s[]; changed %9$s[]; BEGIN'
 				' IF $1 IS NULL THEN %5$s RETURN; END IF;'
-				' WITH o AS (DELETE FROM %1$s AS f WHERE f.%2$I = ANY ($1) RETURNING f.*)'
-				'  SELECT coalesce(pg_catalog.array_agg(o), ''{}'') INTO olds FROM o;'
-				' WITH i AS (INSERT INTO %1$s %8$s RETURNING *)'
-				'  SELECT coalesce(pg_catalog.array_agg(i), ''{}'') INTO news FROM i;'
-				' %6$s PERFORM %3$s.%7$I($1); END',
+				' news := ARRAY(SELECT ROW(r.*)::%1$s FROM (%8$s) AS r);'
+				' olds := ARRAY(SELECT f FROM %1$s AS f WHERE f.%2$I = ANY ($1));'
+				' changed := ARRAY(SELECT coalesce(n.%2$I, o.%2$I) FROM pg_catalog.unnest(news) AS n'
+				'  FULL JOIN pg_catalog.unnest(olds) AS o ON o.%2$I = n.%2$I WHERE n::text IS DISTINCT FROM o::text);'
+				' IF pg_catalog.cardinality(changed) = 0 THEN RETURN; END IF;'
+				' olds := ARRAY(SELECT o FROM pg_catalog.unnest(olds) AS o WHERE o.%2$I = ANY (changed));'
+				' news := ARRAY(SELECT n FROM pg_catalog.unnest(news) AS n WHERE n.%2$I = ANY (changed));'
+				' DELETE FROM %1$s AS f WHERE f.%2$I = ANY (changed);'
+				' INSERT INTO %1$s SELECT * FROM pg_catalog.unnest(news);'
+				' %6$s PERFORM %3$s.%7$I(changed); END',
 				ftab, src.key_col, m, '_rows_' || fact.name,
 				pg_catalog.format('DELETE FROM %1$s; INSERT INTO %1$s SELECT * FROM %2$s.%3$I(NULL); %4$s PERFORM %2$s.%5$I(NULL);',
 					ftab, m, '_rows_' || fact.name, build, '_cascade_' || fact.name),
-				refresh, '_cascade_' || fact.name, rows_sql));
+				refresh, '_cascade_' || fact.name, rows_sql, src.key_type));
 		rebuild := rebuild || pg_catalog.format(' PERFORM %s.%I(NULL);', m, '_refresh_' || fact.name);
 		verify := verify || pg_catalog.format(
 			' UNION ALL SELECT %1$L, ''missing'', pg_catalog.row_to_json(x)::text FROM'

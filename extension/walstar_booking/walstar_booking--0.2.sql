@@ -164,13 +164,6 @@ BEGIN
 		END IF;
 	END LOOP;
 	PERFORM walstar.create_model(@extschema@.declaration(landing_schema));
-	/*
-	 * walstar.drop_model() reads the stored declaration after dropping the
-	 * schema: a declaration this long, stored out of line, would then point
-	 * into a dropped TOAST table.  Kept inline (compressed), it is whole.
-	 */
-	ALTER TABLE booking._declaration ALTER COLUMN declaration SET STORAGE MAIN;
-	UPDATE booking._declaration SET declaration = (declaration::text)::jsonb;
 	RETURN 'booking';
 END
 $$;
