@@ -1296,6 +1296,16 @@ BEGIN ATOMIC
 	WHERE v.landing_schema = _model_history.landing_schema AND v.landing_table = _model_history.landing_table;
 END;
 
+-- Whether an SCD2 dimension of the declaration reads landing table t: the
+-- table's registration keeps its versions then, whichever part of the
+-- model registers it (a later registration replaces an earlier one).
+CREATE FUNCTION @extschema@._model_keeps_versions(declaration jsonb, t text) RETURNS boolean
+LANGUAGE sql IMMUTABLE
+BEGIN ATOMIC
+	SELECT EXISTS (SELECT FROM jsonb_each(coalesce(declaration->'dimensions', '{}')) AS x
+				   WHERE x.value->>'table' = t AND x.value->>'scd' = '2');
+END;
+
 -- A column type for values of type t (a bare character would be char(1)).
 CREATE FUNCTION @extschema@._model_coltype(t regtype) RETURNS text
 LANGUAGE sql IMMUTABLE
@@ -1537,7 +1547,9 @@ BEGIN
 			rebuild := rebuild || pg_catalog.format(' DELETE FROM %1$s.%2$I; INSERT INTO %1$s.%2$I SELECT * FROM %1$s.%3$I(NULL);',
 				m, 'd_' || dim.name, '_versions_' || dim.name);
 		ELSE
-			PERFORM @extschema@.register_model_source(mname, lschema, d->>'table', false);
+			-- once per table: its versions are kept if an SCD2 dimension reads it
+			PERFORM @extschema@.register_model_source(mname, lschema, d->>'table',
+				@extschema@._model_keeps_versions(declaration, d->>'table'));
 			FOR kv IN SELECT key, value FROM jsonb_each_text(d->'attributes')
 			LOOP
 				PERFORM @extschema@._model_name(kv.key, 'an attribute of dimension ' || dim.name);
@@ -1568,7 +1580,8 @@ BEGIN
 		END LOOP;
 		SELECT * INTO src FROM @extschema@._model_source(lschema, f->>'table', 'fact ' || fact.name);
 		owners := owners || src.owner;
-		PERFORM @extschema@.register_model_source(mname, lschema, f->>'table', false);
+		PERFORM @extschema@.register_model_source(mname, lschema, f->>'table',
+			@extschema@._model_keeps_versions(declaration, f->>'table'));
 		grouped := f ? 'group_by';
 		IF grouped THEN
 			-- an accumulating snapshot: one fact per value of a column, its
@@ -2378,13 +2391,15 @@ REVOKE ALL ON FUNCTION @extschema@.create_model(jsonb), @extschema@.drop_model(t
 	@extschema@._model_name(text, text), @extschema@._model_expr(text, text),
 	@extschema@._model_type(text, text, text, text), @extschema@._model_history(name, name),
 	@extschema@._model_coltype(regtype), @extschema@._model_numeric(regtype),
-	@extschema@._model_source(name, text, text), @extschema@._model_triggers(regclass, text, text)
+	@extschema@._model_source(name, text, text), @extschema@._model_triggers(regclass, text, text),
+	@extschema@._model_keeps_versions(jsonb, text)
 	FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.create_model(jsonb), @extschema@.drop_model(text),
 	@extschema@._model_name(text, text), @extschema@._model_expr(text, text),
 	@extschema@._model_type(text, text, text, text), @extschema@._model_history(name, name),
 	@extschema@._model_coltype(regtype), @extschema@._model_numeric(regtype),
-	@extschema@._model_source(name, text, text), @extschema@._model_triggers(regclass, text, text)
+	@extschema@._model_source(name, text, text), @extschema@._model_triggers(regclass, text, text),
+	@extschema@._model_keeps_versions(jsonb, text)
 	TO walstar_admin;
 -- which landing tables models read, and their histories: for the engine
 GRANT SELECT ON @extschema@.model_sources, @extschema@.version_histories TO walstar_admin;
