@@ -93,6 +93,42 @@ BEGIN
 END
 $$;
 
+/*
+ * Every answer of the scenario from the model's functions, one line each
+ * in the format of demo/ratings/answers.sql ('question | keys | values',
+ * 'all' for every season, 'none' for no club or league), in order: the demo
+ * prints it and the tests compare it with that plain SQL.
+ */
+CREATE FUNCTION answers() RETURNS SETOF text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	RETURN QUERY
+	SELECT line FROM (
+		SELECT pg_catalog.concat_ws(' | ', 'player_form', player_key, 'all', rated, avg_rating, min_rating, max_rating,
+									median_rating) AS line
+		FROM ratings.rating_by_career() WHERE rated > 0
+		UNION ALL
+		SELECT pg_catalog.concat_ws(' | ', 'player_form', player_key, match_season, rated, avg_rating, min_rating,
+									max_rating, median_rating)
+		FROM ratings.rating_by_form() WHERE rated > 0
+		UNION ALL
+		SELECT pg_catalog.concat_ws(' | ', 'top_players', match_season, roster_position, rank, player_key, rated, avg_rating)
+		FROM ratings.top_players()
+		UNION ALL
+		SELECT pg_catalog.concat_ws(' | ', 'club_ratings', match_season, coalesce(club_key::text, 'none'), ratings, ratings_avg)
+		FROM ratings.rating_by_clubs() WHERE ratings > 0
+		UNION ALL
+		SELECT pg_catalog.concat_ws(' | ', 'league_distribution', match_season, coalesce(club_league, 'none'), ratings,
+									ratings_avg, ratings_median, ratings_p90)
+		FROM ratings.rating_by_leagues() WHERE ratings > 0) AS a
+	ORDER BY line;
+END
+$$;
+COMMENT ON FUNCTION answers() IS
+	'every answer of the player-ratings scenario from the model''s functions, one line each as demo/ratings/answers.sql prints them';
+
 CREATE FUNCTION attach(landing_schema name DEFAULT 'ratings_land') RETURNS text
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -126,7 +162,9 @@ COMMENT ON FUNCTION detach() IS
 	'drops the ratings model: its schema, its triggers on the landing tables and its version-history registrations';
 
 -- Privileges: attaching and detaching are the admin's (who must also own
--- the landing tables); the model's reader rights come from the engine.
+-- the landing tables); the reader calls answers() and, by the engine's
+-- grants, the model's metric functions.
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA @extschema@ FROM PUBLIC;
-GRANT USAGE ON SCHEMA @extschema@ TO walstar_admin;
+GRANT USAGE ON SCHEMA @extschema@ TO walstar_admin, walstar_reader;
 GRANT EXECUTE ON FUNCTION declaration(name), _comment_rollups(), attach(name), detach() TO walstar_admin;
+GRANT EXECUTE ON FUNCTION answers() TO walstar_admin, walstar_reader;
