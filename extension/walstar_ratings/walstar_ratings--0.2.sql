@@ -17,6 +17,13 @@
  * lists group by the player's current position (a player not arrived yet
  * has none and is left out); club ratings and the league distribution take
  * every rating, player form and the top lists those with minutes >= 1.
+ *
+ * The current-position dimension is named squad, not roster, on purpose:
+ * the engine registers each dimension's table in the order of the
+ * declaration's keys (jsonb: shorter first), and a later plain dimension on
+ * players would register it again without its version history
+ * (keep_versions false), after which the apply worker keeps only each
+ * batch's last version of a player.  squad sorts before player.
  */
 CREATE FUNCTION declaration(landing_schema name) RETURNS jsonb
 LANGUAGE sql IMMUTABLE
@@ -28,7 +35,7 @@ SELECT pg_catalog.jsonb_set($d${
  "dimensions": {
   "club":   {"table": "clubs", "attributes": {"league": "league"}},
   "player": {"table": "players", "scd": 2, "effective": "updated_at", "attributes": {"club_id": "club_id"}},
-  "roster": {"table": "players", "attributes": {"position": "position"}},
+  "squad": {"table": "players", "attributes": {"position": "position"}},
   "match":  {"table": "matches", "attributes": {"played_at": "played_at", "season": "season"}}},
  "facts": {"rating": {
   "table": "ratings", "time": "match.played_at",
@@ -36,7 +43,7 @@ SELECT pg_catalog.jsonb_set($d${
   "references": {
    "match":  {"key": "match_id"},
    "player": {"key": "player_id", "as_of": "match.played_at"},
-   "roster": {"key": "player_id"},
+   "squad": {"key": "player_id"},
    "club":   {"key": "player.club_id"}},
   "measures": {
    "rated":         {"kind": "count", "filter": "played AND match_played_at IS NOT NULL",
@@ -60,13 +67,13 @@ SELECT pg_catalog.jsonb_set($d${
   "rollups": {
    "career":   {"grain": "all", "by": ["player_key"]},
    "form":     {"grain": "all", "by": ["match.season", "player_key"]},
-   "position": {"grain": "all", "by": ["match.season", "roster.position", "player_key"]},
+   "position": {"grain": "all", "by": ["match.season", "squad.position", "player_key"]},
    "clubs":    {"grain": "all", "by": ["match.season", "club_key"]},
    "leagues":  {"grain": "all", "by": ["match.season", "club.league"]}},
   "rankings": {"top_players": {
-   "rollup": "position", "within": ["match.season", "roster.position"],
+   "rollup": "position", "within": ["match.season", "squad.position"],
    "order": "avg_rating DESC, rated DESC, player_key", "limit": 10,
-   "having": "rated >= 5 AND match_season IS NOT NULL AND roster_position IS NOT NULL",
+   "having": "rated >= 5 AND match_season IS NOT NULL AND squad_position IS NOT NULL",
    "comment": "top players: per season and current position, the 10 players with the highest avg_rating among those with rated >= 5 that season (minutes >= 1); ties by more rated matches, then the lower player id; rank 1 to 10"}}}}
 }$d$::jsonb, '{landing_schema}', pg_catalog.to_jsonb(landing_schema))
 $$;
@@ -85,7 +92,7 @@ BEGIN
 	COMMENT ON FUNCTION ratings.rating_by_form(date, date) IS
 		'player form per season: per (match_season, player_key), rated, avg_rating, min_rating, max_rating, median_rating over the ratings with minutes >= 1';
 	COMMENT ON FUNCTION ratings.rating_by_position(date, date) IS
-		'per (match_season, roster_position: the player''s current position, player_key): the measures top_players() ranks by';
+		'per (match_season, squad_position: the player''s current position, player_key): the measures top_players() ranks by';
 	COMMENT ON FUNCTION ratings.rating_by_clubs(date, date) IS
 		'club ratings: per (match_season, club_key), ratings and ratings_avg over every rating, counted for the club of the player''s version in effect at the match''s played_at; club_key NULL: free agents and players not arrived yet';
 	COMMENT ON FUNCTION ratings.rating_by_leagues(date, date) IS
@@ -114,7 +121,7 @@ BEGIN
 									max_rating, median_rating)
 		FROM ratings.rating_by_form() WHERE rated > 0
 		UNION ALL
-		SELECT pg_catalog.concat_ws(' | ', 'top_players', match_season, roster_position, rank, player_key, rated, avg_rating)
+		SELECT pg_catalog.concat_ws(' | ', 'top_players', match_season, squad_position, rank, player_key, rated, avg_rating)
 		FROM ratings.top_players()
 		UNION ALL
 		SELECT pg_catalog.concat_ws(' | ', 'club_ratings', match_season, coalesce(club_key::text, 'none'), ratings, ratings_avg)

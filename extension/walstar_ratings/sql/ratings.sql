@@ -64,6 +64,9 @@ SET ROLE ratings_owner;
 SET search_path = test;
 SELECT walstar_ratings.attach('land');
 SELECT walstar_ratings.attach('land');
+-- the players' version history is kept for the apply worker too
+SELECT landing_table, bool_or(keep_versions) AS kept, bool_and(keep_versions) AS registered_with_versions
+FROM walstar.model_sources WHERE model = 'ratings' GROUP BY 1 ORDER BY 1;
 
 -- The plain answers, from the scenario: the version of a player in effect
 -- at played_at is the latest with updated_at <= played_at (newest of that
