@@ -24,7 +24,7 @@
 PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
 export PG_CONFIG
 
-PARTS := $(patsubst %/Makefile,%,$(wildcard decoder/Makefile sink/Makefile archive/Makefile extension/Makefile extension/walstar_claims/Makefile extension/walstar_booking/Makefile))
+PARTS := $(patsubst %/Makefile,%,$(wildcard decoder/Makefile sink/Makefile archive/Makefile extension/Makefile extension/walstar_claims/Makefile extension/walstar_booking/Makefile extension/walstar_ratings/Makefile))
 # The cross-part pg_regress suites in sql/ + expected/ (the parts' own
 # suites stay with them); `make installcheck` runs them in a temporary
 # instance configured by regress.conf.

@@ -11,7 +11,8 @@
 --   - medians and p90 are percentile_cont over the ratings as double precision;
 --   - a rating counts for the club of the player's version in effect at the
 --     match's played_at (the latest version with updated_at <= played_at,
---     ties by seq; before the first known version, the first); its league is
+--     ties by seq; before the first known version, the first, the newest of
+--     its updated_at); its league is
 --     that club's current league;
 --   - top players rank by average rating (numeric), then more matches, then
 --     the lower player id; a player not known yet has no position and is
@@ -20,10 +21,12 @@
 --     minutes >= 1 condition is the player-form question's).
 WITH r AS (
 	SELECT r.*, m.season, m.played_at,
-		   coalesce((SELECT pv.club_id FROM player_versions pv WHERE pv.id = r.player_id AND pv.updated_at <= m.played_at
-					 ORDER BY pv.updated_at DESC, pv.seq DESC LIMIT 1),
-					(SELECT pv.club_id FROM player_versions pv WHERE pv.id = r.player_id
-					 ORDER BY pv.updated_at, pv.seq LIMIT 1)) AS club_id
+		   -- as arrays: a version in effect with club NULL (a free agent) is
+		   -- one, not a reason to take the first
+		   (coalesce((SELECT ARRAY[pv.club_id] FROM player_versions pv WHERE pv.id = r.player_id AND pv.updated_at <= m.played_at
+					  ORDER BY pv.updated_at DESC, pv.seq DESC LIMIT 1),
+					 (SELECT ARRAY[pv.club_id] FROM player_versions pv WHERE pv.id = r.player_id
+					  ORDER BY pv.updated_at, pv.seq DESC LIMIT 1)))[1] AS club_id
 	FROM ratings r JOIN matches m ON m.id = r.match_id),
 form AS (
 	SELECT player_id, season, count(*) AS matches, avg(rating) AS avg_rating, min(rating) AS min_rating,

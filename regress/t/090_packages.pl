@@ -20,6 +20,7 @@ my $sink_bin = "$root/usr/bin/walstar-sink";
 ok(-x $sink_bin, 'walstar-sink installed as /usr/bin/walstar-sink');
 ok(-f "$root/lib/systemd/system/walstar-sink\@.service", 'with its systemd unit');
 ok(-f "$pg/lib/walstar_decoder.so" && -f "$pg/lib/walstar.so", 'plugin and extension library installed');
+ok(-f "$root/usr/share/postgresql/15/extension/walstar_ratings--0.2.sql", 'the walstar_ratings model extension installed');
 ok(-x "$root/usr/bin/walstar-archive", 'walstar-archive installed as /usr/bin/walstar-archive');
 ok(-f "$root/lib/systemd/system/walstar-archive\@.service", 'with its systemd unit');
 like(scalar(`$root/usr/bin/walstar-archive --help 2>&1`), qr/walstar-archive/, 'the installed walstar-archive runs');
