@@ -1763,18 +1763,13 @@ BEGIN
 			m, '_on_' || fact.name,
 			pg_catalog.format('DECLARE k %1$s[]; BEGIN'
 				' PERFORM pg_catalog.pg_advisory_xact_lock(22440, pg_catalog.hashtext(%2$L));'
-				' IF TG_OP = ''TRUNCATE'' THEN k := NULL;'
-				' ELSIF TG_OP = ''INSERT'' THEN k := ARRAY(SELECT n.%3$I FROM new_rows n%7$s);'
-				' ELSIF TG_OP = ''UPDATE'' THEN k := ARRAY(SELECT n.%3$I FROM new_rows n UNION SELECT o.%3$I FROM old_rows o%8$s);'
-				' ELSE k := ARRAY(SELECT o.%3$I FROM old_rows o%9$s); END IF;'
+				' %7$s'
 				' PERFORM %4$s.%5$I(k);'
 				' UPDATE %4$s._state SET last_change_at = pg_catalog.now(), statements = statements + 1,'
 				'  rows_changed = rows_changed + coalesce(pg_catalog.cardinality(k), 0) WHERE source = %6$L;'
 				' RETURN NULL; END',
 				src.key_type, mname, src.key_col, m, '_refresh_' || fact.name, f->>'table',
-				CASE WHEN rb IS NULL THEN '' ELSE pg_catalog.format(' UNION SELECT s.%1$I FROM %2$s AS s WHERE s.%3$I IN (SELECT n.%3$I FROM new_rows n)', src.key_col, src.rel, rb) END,
-				CASE WHEN rb IS NULL THEN '' ELSE pg_catalog.format(' UNION SELECT s.%1$I FROM %2$s AS s WHERE s.%3$I IN (SELECT n.%3$I FROM new_rows n UNION SELECT o.%3$I FROM old_rows o)', src.key_col, src.rel, rb) END,
-				CASE WHEN rb IS NULL THEN '' ELSE pg_catalog.format(' UNION SELECT s.%1$I FROM %2$s AS s WHERE s.%3$I IN (SELECT o.%3$I FROM old_rows o)', src.key_col, src.rel, rb) END));
+				@extschema@._model_trigger_keys(src.key_col, src.rel, rb)));
 		PERFORM @extschema@._model_triggers(src.rel::regclass, mname, pg_catalog.format('%s.%I', m, '_on_' || fact.name));
 	END LOOP;
 
@@ -1826,17 +1821,14 @@ BEGIN
 				m, '_on_' || dim.name,
 				pg_catalog.format('DECLARE k %1$s[]; BEGIN'
 					' PERFORM pg_catalog.pg_advisory_xact_lock(22440, pg_catalog.hashtext(%2$L));'
-					' IF TG_OP = ''TRUNCATE'' THEN k := NULL;'
-					' ELSIF TG_OP = ''INSERT'' THEN k := ARRAY(SELECT n.%3$I FROM new_rows n);'
-					' ELSIF TG_OP = ''UPDATE'' THEN k := ARRAY(SELECT n.%3$I FROM new_rows n UNION SELECT o.%3$I FROM old_rows o);'
-					' ELSE k := ARRAY(SELECT o.%3$I FROM old_rows o); END IF;'
+					' %8$s'
 					' IF k IS NULL THEN %4$s ELSE %5$s END IF;'
 					' UPDATE %6$s._state SET last_change_at = pg_catalog.now(), statements = statements + 1,'
 					'  rows_changed = rows_changed + coalesce(pg_catalog.cardinality(k), 0) WHERE source = %7$L;'
 					' RETURN NULL; END',
 					dim.def->>'key_type', mname, dim.def->>'key',
 					coalesce((SELECT string_agg(x, ' ') FROM jsonb_array_elements_text(refreshes_all->dim.name) AS x), ''),
-					body, m, dim.def->>'table'));
+					body, m, dim.def->>'table', @extschema@._model_trigger_keys(dim.def->>'key', NULL, NULL)));
 			PERFORM @extschema@._model_triggers((dim.def->>'rel')::regclass, mname,
 				pg_catalog.format('%s.%I', m, '_on_' || dim.name));
 		END IF;
@@ -1891,6 +1883,22 @@ BEGIN
 	RETURN mname;
 END
 $$;
+
+-- A statement trigger's changed keys into k, from its transition tables
+-- (NULL after a TRUNCATE); with rb, also every key of rel sharing an rb
+-- value with a changed row (recompute_by).
+CREATE FUNCTION @extschema@._model_trigger_keys(key_col text, rel text, rb text) RETURNS text
+LANGUAGE sql IMMUTABLE
+BEGIN ATOMIC
+	SELECT pg_catalog.format('IF TG_OP = ''TRUNCATE'' THEN k := NULL;'
+		' ELSIF TG_OP = ''INSERT'' THEN k := ARRAY(SELECT n.%1$I FROM new_rows n%2$s);'
+		' ELSIF TG_OP = ''UPDATE'' THEN k := ARRAY(SELECT n.%1$I FROM new_rows n UNION SELECT o.%1$I FROM old_rows o%3$s);'
+		' ELSE k := ARRAY(SELECT o.%1$I FROM old_rows o%4$s); END IF;',
+		key_col,
+		CASE WHEN rb IS NOT NULL THEN pg_catalog.format(' UNION SELECT s.%1$I FROM %2$s AS s WHERE s.%3$I IN (SELECT n.%3$I FROM new_rows n)', key_col, rel, rb) ELSE '' END,
+		CASE WHEN rb IS NOT NULL THEN pg_catalog.format(' UNION SELECT s.%1$I FROM %2$s AS s WHERE s.%3$I IN (SELECT n.%3$I FROM new_rows n UNION SELECT o.%3$I FROM old_rows o)', key_col, rel, rb) ELSE '' END,
+		CASE WHEN rb IS NOT NULL THEN pg_catalog.format(' UNION SELECT s.%1$I FROM %2$s AS s WHERE s.%3$I IN (SELECT o.%3$I FROM old_rows o)', key_col, rel, rb) ELSE '' END);
+END;
 
 -- The model's statement-level triggers on a landing table, firing also
 -- under session_replication_role = replica (the apply worker).
@@ -1948,14 +1956,14 @@ REVOKE ALL ON FUNCTION @extschema@.create_model(jsonb), @extschema@.drop_model(t
 	@extschema@._model_type(text, text, text, text), @extschema@._model_history(name, name),
 	@extschema@._model_coltype(regtype), @extschema@._model_numeric(regtype),
 	@extschema@._model_source(name, text, text), @extschema@._model_triggers(regclass, text, text),
-	@extschema@._model_keeps_versions(jsonb, text)
+	@extschema@._model_keeps_versions(jsonb, text), @extschema@._model_trigger_keys(text, text, text)
 	FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.create_model(jsonb), @extschema@.drop_model(text),
 	@extschema@._model_name(text, text), @extschema@._model_expr(text, text),
 	@extschema@._model_type(text, text, text, text), @extschema@._model_history(name, name),
 	@extschema@._model_coltype(regtype), @extschema@._model_numeric(regtype),
 	@extschema@._model_source(name, text, text), @extschema@._model_triggers(regclass, text, text),
-	@extschema@._model_keeps_versions(jsonb, text)
+	@extschema@._model_keeps_versions(jsonb, text), @extschema@._model_trigger_keys(text, text, text)
 	TO walstar_admin;
 -- which landing tables models read, and their histories: for the engine
 GRANT SELECT ON @extschema@.model_sources, @extschema@.version_histories TO walstar_admin;
