@@ -3,7 +3,7 @@
  *		libFuzzer target: walstar-sink's record peek and routing (the
  *		fields it reads straight from the wire, the wire-format checks it
  *		runs on them, the key's printable form, the DELETE it builds for a
- *		key-changing UPDATE).
+ *		key-changing UPDATE, the unchanged-TOAST scan that marks it).
  *
  * The sink checks records without unpacking them; the extension unpacks
  * with protobuf-c and checks the result.  Both run proto/change_check.c's
@@ -72,6 +72,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 
 	if (!change_peek(data, len, &c))
 		return 0;
+	/* the scan the sink runs on every key-changing UPDATE (field 29) */
+	(void) change_has_unchanged_toast(data, len);
 	if (c.key)
 		change_key_text(c.key, c.key_len, buf, sizeof(buf));
 	if (change_old_key_delete(data, len, &c, &rec, &rec_len, &key_off, &key_len))
