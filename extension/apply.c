@@ -331,15 +331,20 @@ stop_reason(const KafkaMessage *msg, const char *error)
  * stop the batch's end (true: the caller returns at once).
  */
 static bool
-reject(const Subscription *sub, const KafkaMessage *msg, const char *error,
+reject(const Subscription *sub, const KafkaMessage *msg, const Change *c, const char *error,
 	   ApplyResult *result)
 {
+	int64		id;
+
 	if (sub->stop_on_error)
 	{
 		result->stop_error = stop_reason(msg, error);
 		return true;
 	}
-	dead_letter_add(sub->name, msg, error);
+	id = dead_letter_add(sub->name, msg, error);
+	/* its moved UPDATE must not wait for the stash */
+	if (c != NULL && moved_row_is_stash(c))
+		moved_row_mark_dead(sub->landing_schema, landing_name_of(c), c, id);
 	result->dead++;
 	return false;
 }
@@ -398,7 +403,7 @@ apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs, int n,
 		c = change_unpack(msg->payload, msg->len, &error);
 		if (c == NULL)
 		{
-			if (reject(sub, msg, error, result))
+			if (reject(sub, msg, c, error, result))
 				return;
 			continue;
 		}
@@ -440,7 +445,7 @@ apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs, int n,
 				result->skipped++;	/* a resend of something applied */
 				continue;
 			case STREAM_REFUSED:
-				if (reject(sub, msg, error, result))
+				if (reject(sub, msg, c, error, result))
 					return;
 				continue;
 			case STREAM_NEW:
@@ -476,7 +481,7 @@ apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs, int n,
 			if (!landing_name_holds(entry->holder, c))
 			{
 				error = landing_name_clash(sub->landing_schema, relname, entry->holder, c);
-				if (reject(sub, msg, error, result))
+				if (reject(sub, msg, c, error, result))
 					return;
 				continue;
 			}
@@ -510,7 +515,7 @@ apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs, int n,
 				}
 				if (r == MOVED_ROW_BAD)
 				{
-					if (reject(sub, msg, error, result))
+					if (reject(sub, msg, c, error, result))
 						return;
 					continue;
 				}
@@ -601,7 +606,7 @@ apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs, int n,
 		{
 			BatchItem  *item = linitial(items);
 
-			if (reject(sub, item->msg, error, result))
+			if (reject(sub, item->msg, item->change, error, result))
 				return;
 			continue;
 		}
@@ -622,7 +627,7 @@ apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs, int n,
 				result->applied++;
 				continue;
 			}
-			if (reject(sub, item->msg, error, result))
+			if (reject(sub, item->msg, item->change, error, result))
 				return;
 		}
 	}

@@ -98,6 +98,8 @@ extern void moved_row_stash(const char *schema, const char *qualified, TableBatc
 extern MovedRowResult moved_row_fill(const char *schema, const char *relname, Change *c,
 									 char **error);
 extern void moved_row_forget(const char *schema, const char *relname, const Change *c);
+extern void moved_row_mark_dead(const char *schema, const char *relname, const Change *c,
+								int64 id);
 extern bool moved_row_stashed(const char *schema, const char *relname, uint32 timeline,
 							  uint64 commit_lsn, uint32 position);
 extern bool moved_row_pairs(const Change *del, const Change *upd);

@@ -22,9 +22,10 @@
 
 PG_FUNCTION_INFO_V1(walstar_apply_dead_letter);
 
-void
+int64
 dead_letter_add(const char *subscription, const KafkaMessage *msg, const char *error)
 {
+	bool		isnull;
 	Oid			argtypes[6] = {TEXTOID, TEXTOID, INT4OID, INT8OID, BYTEAOID, TEXTOID};
 	Datum		args[6];
 	char		nulls[7] = "      ";
@@ -59,9 +60,11 @@ dead_letter_add(const char *subscription, const KafkaMessage *msg, const char *e
 			 errdetail("%s", clean)));
 	if (SPI_execute_with_args("INSERT INTO walstar.dead_letters"
 							  " (subscription, topic, partition, \"offset\", raw, error)"
-							  " VALUES ($1, $2, $3, $4, $5, $6)",
-							  6, argtypes, args, nulls, false, 0) != SPI_OK_INSERT)
+							  " VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+							  6, argtypes, args, nulls, false, 0) != SPI_OK_INSERT_RETURNING ||
+		SPI_processed != 1)
 		elog(ERROR, "could not insert into walstar.dead_letters");
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 }
 
 /*

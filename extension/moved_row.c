@@ -22,6 +22,10 @@
  * (moved_row_forget). Both commit with their partitions' offsets, so a
  * crash repeats neither and loses neither.
  *
+ * When the DELETE becomes a dead letter, its stash is a mark naming the
+ * letter (moved_row_mark_dead), so the UPDATE becomes one too rather than
+ * park its partition for ever.
+ *
  * An UPDATE that an earlier sink wrote (old_key_elsewhere without
  * old_row_stashed) has no stash coming: it reads the row stored under the
  * old key, as before, rather than wait for ever.
@@ -141,7 +145,8 @@ moved_row_stash(const char *schema, const char *qualified, TableBatch *tb, char 
 							  " VALUES ($1, $2, $3, $4, $5, $6, $7)"
 							  " ON CONFLICT (landing_schema, landing_table, timeline, commit_lsn,"
 							  "  position) DO UPDATE SET column_names = excluded.column_names,"
-							  "  old_values = excluded.old_values, stashed_at = excluded.stashed_at",
+							  "  old_values = excluded.old_values, stashed_at = excluded.stashed_at,"
+							  "  dead_letter = NULL",
 							  MOVED_ROW_NARGS + 2, argtypes, args, nulls, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not write walstar.moved_rows");
 	bookkeeping_end(&save);
@@ -165,6 +170,8 @@ moved_row_fill(const char *schema, const char *relname, Change *c, char **error)
 				vals = (Datum) 0;
 	bool		found = false;
 	bool		has_values = false;
+	bool		dead = false;
+	int64		dead_letter = 0;
 	Datum	   *nelems,
 			   *velems;
 	bool	   *nnulls,
@@ -175,7 +182,8 @@ moved_row_fill(const char *schema, const char *relname, Change *c, char **error)
 
 	position_args(args, argtypes, schema, relname, c->timeline, c->commit_lsn, c->position);
 	bookkeeping_begin(&save);
-	if (SPI_execute_with_args("SELECT m.column_names, m.old_values FROM walstar.moved_rows AS m"
+	if (SPI_execute_with_args("SELECT m.column_names, m.old_values, m.dead_letter"
+							  " FROM walstar.moved_rows AS m"
 							  MOVED_ROW_WHERE, MOVED_ROW_NARGS, argtypes, args, NULL, false, 1) !=
 		SPI_OK_SELECT)
 		elog(ERROR, "could not read walstar.moved_rows");
@@ -192,9 +200,19 @@ moved_row_fill(const char *schema, const char *relname, Change *c, char **error)
 		has_values = !isnull;
 		if (has_values)
 			vals = datumCopy(vals, false, -1);
+		dead_letter = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+												  SPI_tuptable->tupdesc, 3, &isnull));
+		dead = !isnull;
 	}
 	if (!found)
 		return MOVED_ROW_NONE;
+	if (dead)
+	{
+		*error = psprintf("the DELETE of this key-changing UPDATE's old key, in the old key's "
+						  "partition, is dead letter " INT64_FORMAT ": retry that one first "
+						  "(walstar.retry_dead_letter), then this one", dead_letter);
+		return MOVED_ROW_BAD;
+	}
 	if (!has_values)
 	{
 		*error = psprintf("the old row of this key-changing UPDATE was not in landing table \"%s\" "
@@ -234,6 +252,36 @@ moved_row_fill(const char *schema, const char *relname, Change *c, char **error)
 		}
 	}
 	return MOVED_ROW_FILLED;
+}
+
+/*
+ * The stashing DELETE c became dead letter id: its UPDATE, parked or still
+ * to come, would wait for ever for a stash that will not come. It finds
+ * this mark instead and becomes a dead letter too (moved_row_fill), after
+ * c's: retried in order, c stashes the row for real and the UPDATE takes
+ * it.
+ */
+void
+moved_row_mark_dead(const char *schema, const char *relname, const Change *c, int64 id)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	Oid			argtypes[MOVED_ROW_NARGS + 1];
+	Datum		args[MOVED_ROW_NARGS + 1];
+	BookkeepingUser save;
+
+	position_args(args, argtypes, schema, relname, c->timeline, c->commit_lsn, c->position);
+	argtypes[MOVED_ROW_NARGS] = INT8OID;
+	args[MOVED_ROW_NARGS] = Int64GetDatum(id);
+	bookkeeping_begin(&save);
+	if (SPI_execute_with_args("INSERT INTO walstar.moved_rows AS m (landing_schema, landing_table,"
+							  "  timeline, commit_lsn, position, column_names, dead_letter)"
+							  " VALUES ($1, $2, $3, $4, $5, '{}', $6)"
+							  " ON CONFLICT (landing_schema, landing_table, timeline, commit_lsn,"
+							  "  position) DO UPDATE SET dead_letter = excluded.dead_letter",
+							  MOVED_ROW_NARGS + 1, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not write walstar.moved_rows");
+	bookkeeping_end(&save);
+	MemoryContextSwitchTo(cxt);
 }
 
 /* The stash of a moved UPDATE c goes, with the UPDATE's apply. */

@@ -1196,7 +1196,9 @@ GRANT SELECT ON @extschema@.copy_epochs TO walstar_admin;
 -- unchanged takes them from the old row as the old key's partition deleted
 -- it (a DELETE marked old_row_stashed, at the UPDATE's position), and
 -- removes the stash in the transaction that applies it. old_values NULL:
--- the landing table had no row under the old key.
+-- the landing table had no row under the old key. dead_letter: the DELETE
+-- became that dead letter, so the UPDATE becomes one too (and does not
+-- wait for ever); retried in order, the DELETE stashes the row for real.
 CREATE TABLE @extschema@.moved_rows (
 	landing_schema name NOT NULL,
 	landing_table name NOT NULL,
@@ -1206,6 +1208,7 @@ CREATE TABLE @extschema@.moved_rows (
 	column_names text[] NOT NULL,
 	old_values text[],
 	stashed_at timestamptz NOT NULL DEFAULT now(),
+	dead_letter bigint,
 	PRIMARY KEY (landing_schema, landing_table, timeline, commit_lsn, position)
 );
 GRANT SELECT ON @extschema@.moved_rows TO walstar_admin;

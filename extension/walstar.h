@@ -275,8 +275,8 @@ extern void apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs
 extern char *apply_one_change(const char *landing_schema, Oid owner, Change *c);
 
 /* dead_letters.c */
-extern void dead_letter_add(const char *subscription, const KafkaMessage *msg,
-							const char *error);
+extern int64 dead_letter_add(const char *subscription, const KafkaMessage *msg,
+							 const char *error);
 
 /* apply_worker.c, launcher.c */
 struct BackgroundWorkerHandle;

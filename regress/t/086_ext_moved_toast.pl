@@ -16,7 +16,9 @@
 # (md5 of the whole rows). Then key changes again with no worker stopped and
 # an immediate restart of the analytics server in the middle, and last with
 # one worker for the 3 partitions: again equal, nothing left in
-# walstar.moved_rows, no dead letters.
+# walstar.moved_rows, no dead letters. Last, the old key's DELETEs fail:
+# their UPDATEs become dead letters too (no partition waits for ever), and
+# retried in order both apply.
 use strict;
 use warnings;
 use JSON::PP ();
@@ -161,6 +163,41 @@ wait_applied('one worker');
 landing_equal('key changes applied by one worker');
 is($node->safe_psql('ana', 'SELECT count(*) FROM walstar.moved_rows'), '0',
 	'one worker: no stashed old row left');
+
+# The old key's DELETE fails (a trigger on the landing table refuses it):
+# it becomes a dead letter, and so must its moved UPDATE, instead of
+# parking its partition for ever waiting for a stash that cannot come.
+# Retried in order once the trigger is gone, both apply.
+$node->safe_psql('ana', q{
+CREATE FUNCTION public.refuse_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	RAISE EXCEPTION 'refused delete of %', OLD.id;
+END $$;
+CREATE TRIGGER refuse BEFORE DELETE ON walstar_landing.doc FOR EACH ROW
+	WHEN (OLD.id % 4 = 1 AND OLD.id < 1000000) EXECUTE FUNCTION public.refuse_delete();
+});
+$src->safe_psql('app', q{UPDATE doc SET id = id + 1000000, n = n + 1 WHERE id % 4 = 1 AND id < 1000000});
+# rows after them in every partition: once all are in, the refused ones
+# have been through (a partition waiting for ever would never get there)
+$src->safe_psql('app', q{INSERT INTO doc SELECT g, 0, 'after' FROM generate_series(3000001, 3000030) g});
+ok($node->poll_query_until('ana', q{SELECT count(*) = 30 FROM walstar_landing.doc WHERE id > 3000000}),
+	'with old keys\' DELETEs refused, every partition goes on');
+wait_applied('old keys\' DELETEs refused');
+my $marked = $node->safe_psql('ana', 'SELECT count(*) FROM walstar.moved_rows WHERE dead_letter IS NOT NULL');
+cmp_ok($marked, '>', 0, "stashing DELETEs that became dead letters are marked for their UPDATEs ($marked)");
+is($node->safe_psql('ana', q{SELECT count(*) FROM walstar.moved_rows m
+	WHERE m.dead_letter IS NOT NULL AND NOT EXISTS (SELECT FROM walstar.dead_letters d WHERE d.id = m.dead_letter)}),
+	'0', 'every mark names a dead letter');
+like($node->safe_psql('ana', q{SELECT string_agg(DISTINCT error, ' | ') FROM walstar.dead_letters
+	WHERE error LIKE '%is dead letter%'}), qr/retry that one first/,
+	'the moved UPDATEs are dead letters naming the DELETE to retry first');
+$node->safe_psql('ana', q{DROP TRIGGER refuse ON walstar_landing.doc});
+is($node->safe_psql('ana', q{SELECT count(*) FILTER (WHERE NOT walstar.retry_dead_letter(id, force => true))
+	FROM (SELECT id FROM walstar.dead_letters ORDER BY id) d}), '0',
+	'every dead letter applies when retried in order');
+landing_equal('refused DELETEs retried');
+is($node->safe_psql('ana', 'SELECT count(*) FROM walstar.moved_rows'), '0',
+	'retried: no stashed old row or mark left');
 
 $sink->stop;
 $node->stop;
