@@ -1302,11 +1302,15 @@ BEGIN
 					inner_sel := inner_sel || pg_catalog.format(', coalesce((%s)::timestamptz, ''infinity'') AS _c%s', cond, i);
 					asof := pg_catalog.format('q._c%s', i);
 				END IF;
-				-- the version in effect at as_of; before the first one, the first
+				-- the version in effect at as_of; before the first one, the first:
+				-- two probes of the primary key (the second only when the first
+				-- finds nothing), not a sort of the key's versions per fact
 				joins := joins || pg_catalog.format(
-					' LEFT JOIN LATERAL (SELECT true AS found%1$s FROM %2$s.%3$I AS s WHERE s.%4$I = %5$s'
-					' ORDER BY s.valid_from <= %6$s DESC, CASE WHEN s.valid_from <= %6$s THEN s.valid_from END DESC,'
-					' s.valid_from LIMIT 1) AS %7$I ON true',
+					' LEFT JOIN LATERAL (SELECT true AS found%1$s FROM ('
+					'(SELECT * FROM %2$s.%3$I AS s WHERE s.%4$I = %5$s AND s.valid_from <= %6$s'
+					' ORDER BY s.valid_from DESC LIMIT 1) UNION ALL'
+					' (SELECT * FROM %2$s.%3$I AS s WHERE s.%4$I = %5$s ORDER BY s.valid_from LIMIT 1)'
+					' LIMIT 1) AS s) AS %7$I ON true',
 					body, m, 'd_' || g, dims_scd->g->>'key', refkey, asof, 'r_' || kv.key);
 			ELSE
 				joins := joins || pg_catalog.format(
@@ -1609,14 +1613,23 @@ BEGIN
 					rsel := rsel || pg_catalog.format(', pg_catalog.%s(%s) FILTER (WHERE _sign > 0 AND %s)', kind, mexpr, mfilter);
 					rupd := rupd || pg_catalog.format(', %1$I = %2$s(r.%1$I, excluded.%1$I)', kv.key || '_v',
 						CASE kind WHEN 'min' THEN 'least' ELSE 'greatest' END);
-					-- a removed value at (or past) the kept extreme: the group again
+					-- a removed value at (or past) the kept extreme: the group again.
+					-- Removed: the old values less the new ones, per group (a fact
+					-- rewritten for another column keeps its value: no recompute)
 					rfix := rfix || pg_catalog.format(
 						' UPDATE %1$s AS r SET %2$I = (SELECT pg_catalog.%3$s(%4$s) FILTER (WHERE %5$s) FROM %6$s AS f'
 						'  WHERE %7$s%8$s)'
-						' FROM (SELECT %9$s, pg_catalog.%3$s(%4$s) AS _x FROM pg_catalog.unnest(olds) AS d WHERE %5$s GROUP BY %10$s) AS g'
-						' WHERE r.period IS NOT DISTINCT FROM g.period%11$s AND (r.%2$I IS NULL OR g._x %12$s r.%2$I);',
+						' FROM (SELECT %10$s, pg_catalog.%3$s(_x) AS _x FROM ('
+						'  SELECT %9$s, (%4$s) AS _x FROM pg_catalog.unnest(olds) AS d WHERE %5$s'
+						'  EXCEPT ALL SELECT %9$s, (%4$s) FROM pg_catalog.unnest(news) AS d WHERE %5$s) AS d'
+						'  GROUP BY %10$s) AS g'
+						' WHERE (r.period = g.period OR r.period IS NULL AND g.period IS NULL)%11$s'
+						'  AND (r.%2$I IS NULL OR g._x %12$s r.%2$I);',
 						tname, kv.key || '_v', kind, mexpr, mfilter, ftab, pmatch, cond, rgroup, g,
-						(SELECT coalesce(string_agg(pg_catalog.format(' AND r.%1$I IS NOT DISTINCT FROM g.%1$I', b), ''), '') FROM unnest(bys) b),
+						-- null-safe equality the planner can look up in the rollup's
+						-- unique index (IS NOT DISTINCT FROM joins every row with every group)
+						(SELECT coalesce(string_agg(pg_catalog.format(
+							' AND (r.%1$I = g.%1$I OR r.%1$I IS NULL AND g.%1$I IS NULL)', b), ''), '') FROM unnest(bys) b),
 						CASE kind WHEN 'min' THEN '<=' ELSE '>=' END);
 				END IF;
 			END LOOP;
