@@ -994,6 +994,7 @@ DECLARE
 	mexpr text;
 	kind text;
 	refreshes jsonb := '{}';	-- dimension -> facts referencing it (code)
+	refreshes_since jsonb := '{}';	-- SCD2 dimension -> its facts as of a changed version
 	dims_scd jsonb := '{}';
 	measure_names text[] := '{}';
 	by_cols text[];
@@ -1096,7 +1097,8 @@ BEGIN
 				' SET search_path = pg_catalog, pg_temp AS %L', m, '_versions_' || dim.name, src.key_type, m,
 				'd_' || dim.name, ver);
 			dims_scd := dims_scd || jsonb_build_object(dim.name, jsonb_build_object('scd', 2, 'key', src.key_col,
-				'key_type', src.key_type, 'rel', src.rel, 'table', d->>'table', 'versions', ver));
+				'key_type', src.key_type, 'rel', src.rel, 'table', d->>'table', 'versions', ver,
+				'effective', @extschema@._model_expr(d->>'effective', 'effective')));
 			verify := verify || pg_catalog.format(
 				' UNION ALL SELECT %1$L, ''missing'', pg_catalog.row_to_json(x)::text FROM'
 				' (SELECT * FROM %2$s.%3$I(NULL) EXCEPT SELECT * FROM %2$s.%4$I) x'
@@ -1302,6 +1304,15 @@ BEGIN
 					inner_sel := inner_sel || pg_catalog.format(', coalesce((%s)::timestamptz, ''infinity'') AS _c%s', cond, i);
 					asof := pg_catalog.format('q._c%s', i);
 				END IF;
+				-- the as_of kept in the fact: a version change refreshes only the
+				-- facts at or after it (refreshes_since)
+				cols := cols || pg_catalog.format(', %I timestamptz', '_asof_' || kv.key);
+				sel := sel || ', ' || asof;
+				refreshes_since := jsonb_set(refreshes_since, ARRAY[g], coalesce(refreshes_since->g, '[]') ||
+					jsonb_build_array(pg_catalog.format(
+						'PERFORM %s.%I(ARRAY(SELECT f.%I FROM %s AS f, ROWS FROM (pg_catalog.unnest(walstar_moved), pg_catalog.unnest(walstar_since)) AS c(k, since)'
+						' WHERE f.%I = c.k AND f.%I >= c.since));',
+						m, '_refresh_' || fact.name, src.key_col, ftab, kv.key || '_key', '_asof_' || kv.key)));
 				-- the version in effect at as_of; before the first one, the first:
 				-- two probes of the primary key (the second only when the first
 				-- finds nothing), not a sort of the key's versions per fact
@@ -1346,7 +1357,12 @@ BEGIN
 		EXECUTE pg_catalog.format('CREATE INDEX ON %s (_day)', ftab);
 		FOR kv IN SELECT key FROM jsonb_each(coalesce(f->'references', '{}'))
 		LOOP
-			EXECUTE pg_catalog.format('CREATE INDEX ON %s (%I)', ftab, kv.key || '_key');
+			IF (kv.key || '_key') = ANY (fcols) AND ('_asof_' || kv.key) = ANY (SELECT a.attname FROM pg_catalog.pg_attribute a
+					WHERE a.attrelid = ftab::regclass AND a.attnum > 0) THEN
+				EXECUTE pg_catalog.format('CREATE INDEX ON %s (%I, %I)', ftab, kv.key || '_key', '_asof_' || kv.key);
+			ELSE
+				EXECUTE pg_catalog.format('CREATE INDEX ON %s (%I)', ftab, kv.key || '_key');
+			END IF;
 		END LOOP;
 		-- the fact rows of the landing rows with keys k (NULL: all)
 		cond := CASE WHEN f->>'filter' IS NULL THEN 'true'
@@ -1807,25 +1823,42 @@ BEGIN
 	LOOP
 		body := coalesce((SELECT string_agg(x, ' ') FROM jsonb_array_elements_text(refreshes->dim.name) AS x), '');
 		IF dim.def->>'scd' = '2' THEN
+			body := coalesce((SELECT string_agg(x, ' ') FROM jsonb_array_elements_text(refreshes_since->dim.name) AS x), '');
 			-- every version arrives in the history: the keys' versions are rebuilt from it
 			EXECUTE pg_catalog.format($f$CREATE FUNCTION %1$s.%2$I() RETURNS trigger LANGUAGE plpgsql
 				SET search_path = pg_catalog, pg_temp SET plan_cache_mode = force_custom_plan AS %3$L$f$,
 				m, '_on_' || dim.name,
-				pg_catalog.format('DECLARE walstar_keys %1$s[]; walstar_n bigint; BEGIN'
+				-- the facts to look at again: per key, those as of the earliest
+				-- effective time among its new versions; all of them when that is
+				-- at or before its first version (the facts before the first
+				-- version take the first), or the key was deleted or truncated
+				pg_catalog.format('DECLARE walstar_keys %1$s[]; walstar_n bigint; walstar_moved %1$s[];'
+					' walstar_since timestamptz[]; walstar_truncated boolean; BEGIN'
 					' PERFORM pg_catalog.pg_advisory_xact_lock(22440, pg_catalog.hashtext(%2$L));'
 					' SELECT pg_catalog.count(*) INTO walstar_n FROM new_rows;'
-					' IF EXISTS (SELECT FROM new_rows WHERE walstar_op = ''T'') THEN'
+					' walstar_truncated := EXISTS (SELECT FROM new_rows WHERE walstar_op = ''T'');'
+					' IF walstar_truncated THEN'
 					'  walstar_keys := ARRAY(SELECT d.%3$I FROM %4$s.%5$I d UNION SELECT n.%3$I FROM new_rows n WHERE n.%3$I IS NOT NULL);'
 					' ELSE walstar_keys := ARRAY(SELECT DISTINCT n.%3$I FROM new_rows n); END IF;'
+					' SELECT pg_catalog.array_agg(c.k), pg_catalog.array_agg(c.since) INTO walstar_moved, walstar_since FROM ('
+					'  SELECT kk.k, CASE WHEN walstar_truncated OR n.gone OR n.since <= coalesce(o.first, ''infinity'')'
+					'   THEN ''-infinity''::timestamptz ELSE n.since END AS since'
+					'  FROM pg_catalog.unnest(walstar_keys) AS kk(k)'
+					'  LEFT JOIN (SELECT n.%3$I AS k, pg_catalog.bool_or(n.walstar_op = ''D'') AS gone,'
+					'    pg_catalog.min((%9$s)::timestamptz) FILTER (WHERE n.walstar_op IN (''I'', ''U'', ''R'')) AS since'
+					'   FROM new_rows AS n GROUP BY 1) AS n ON n.k = kk.k'
+					'  LEFT JOIN LATERAL (SELECT d.valid_from AS first FROM %4$s.%5$I AS d WHERE d.%3$I = kk.k'
+					'   ORDER BY d.valid_from LIMIT 1) AS o ON true'
+					'  WHERE walstar_truncated OR n.gone OR n.since IS NOT NULL) AS c;'
 					' DELETE FROM %4$s.%5$I AS d WHERE d.%3$I = ANY (walstar_keys);'
 					' INSERT INTO %4$s.%5$I %6$s;'
-					' %7$s'
+					' IF walstar_moved IS NOT NULL THEN %7$s END IF;'
 					' UPDATE %4$s._state SET last_change_at = pg_catalog.now(), statements = statements + 1,'
 					'  rows_changed = rows_changed + walstar_n WHERE source = %8$L;'
 					' RETURN NULL; END',
 					dim.def->>'key_type', mname, dim.def->>'key', m, 'd_' || dim.name,
 					pg_catalog.replace(dim.def->>'versions', '$1', 'walstar_keys'),
-					pg_catalog.replace(body, '= ANY (k)', '= ANY (walstar_keys)'), dim.def->>'table'));
+					body, dim.def->>'table', dim.def->>'effective'));
 			EXECUTE pg_catalog.format('CREATE TRIGGER %I AFTER INSERT ON walstar_versions.%I REFERENCING NEW TABLE AS new_rows'
 				' FOR EACH STATEMENT EXECUTE FUNCTION %s.%I()', 'walstar_model_' || mname,
 				@extschema@._model_history(lschema, (dim.def->>'table')::name), m, '_on_' || dim.name);

@@ -206,6 +206,20 @@ SELECT churn(400);
 SELECT * FROM check_metrics();
 SELECT * FROM shop.verify();
 
+-- versions arriving out of order: one between two others moves only the
+-- orders after it; one before the first moves those before it too
+INSERT INTO "shop land".customers VALUES (90, 'DE', '2023-03-01');
+INSERT INTO "shop land".orders VALUES (9001, 90, 'a', 10, 'paid', '2023-02-01', NULL),
+	(9002, 90, 'a', 20, 'paid', '2023-05-01', NULL), (9003, 90, 'a', 30, 'paid', '2023-08-01', NULL);
+UPDATE "shop land".customers SET country_code = 'FR', updated_at = '2023-07-01' WHERE id = 90;
+SELECT id, customer_country FROM shop.f_order WHERE id > 9000 ORDER BY id;
+UPDATE "shop land".customers SET country_code = 'IT', updated_at = '2023-04-01' WHERE id = 90;
+SELECT id, customer_country FROM shop.f_order WHERE id > 9000 ORDER BY id;
+UPDATE "shop land".customers SET country_code = 'ES', updated_at = '2023-01-15' WHERE id = 90;
+SELECT id, customer_country FROM shop.f_order WHERE id > 9000 ORDER BY id;
+SELECT * FROM check_metrics();
+SELECT * FROM shop.verify();
+
 -- truncates: the model follows, and rebuild() gives the same
 TRUNCATE "shop land".customers;
 INSERT INTO "shop land".customers SELECT g, 'PT', '2023-06-01' FROM generate_series(1, 20) g;
