@@ -23,22 +23,10 @@ tables() {
 	esac
 }
 
-# The history; booking_users also keeps every version of every users row
-# (not replicated), which answers.sql reads as user_versions.
+# The history, and the source's record of every users version
+# (user_versions.sql, which answers.sql reads).
 model_history() {
-	src booking_users <<'EOF'
-CREATE TABLE user_versions (seq bigserial, id bigint, country_code text, updated_at timestamptz);
-CREATE FUNCTION record_version() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-	IF TG_OP = 'DELETE' THEN
-		DELETE FROM user_versions WHERE id = OLD.id;
-		RETURN OLD;
-	END IF;
-	INSERT INTO user_versions (id, country_code, updated_at) VALUES (NEW.id, NEW.country_code, NEW.updated_at);
-	RETURN NEW;
-END $$;
-CREATE TRIGGER record_version AFTER INSERT OR UPDATE OR DELETE ON users FOR EACH ROW EXECUTE FUNCTION record_version();
-EOF
+	src booking_users -f "$ROOT/demo/booking/user_versions.sql"
 	B=$ROOT/demo/booking
 	src booking_users -v users="$USERS" -f "$B/history_users.sql" >/dev/null
 	src booking_journey -v users="$USERS" -v sessions="$SESSIONS" -f "$B/history_sessions.sql" -f "$B/history_journey.sql" >/dev/null

@@ -23,28 +23,14 @@ tables() {
 	esac
 }
 
-# The history; ratings_clubs then also keeps every version of every players
-# row from here on (not replicated), which answers.sql reads as
-# player_versions: the model's version history starts at attach, with the
-# same rows.
+# The history, then the source's record of every players version from the
+# current rows on (player_versions.sql, which answers.sql reads): the model's
+# version history starts at attach, with the same rows.
 model_history() {
 	R=$ROOT/demo/ratings
 	src ratings_clubs -v clubs="$CLUBS" -v players="$PLAYERS" -f "$R/history_clubs.sql" >/dev/null
 	src ratings_matches -v clubs="$CLUBS" -v players="$PLAYERS" -v matches="$MATCHES" -f "$R/history_matches.sql" >/dev/null
-	src ratings_clubs <<'EOF'
-CREATE TABLE player_versions (seq bigserial, id bigint, club_id bigint, updated_at timestamptz);
-INSERT INTO player_versions (id, club_id, updated_at) SELECT id, club_id, updated_at FROM players ORDER BY id;
-CREATE FUNCTION record_version() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-	IF TG_OP = 'DELETE' THEN
-		DELETE FROM player_versions WHERE id = OLD.id;
-		RETURN OLD;
-	END IF;
-	INSERT INTO player_versions (id, club_id, updated_at) VALUES (NEW.id, NEW.club_id, NEW.updated_at);
-	RETURN NEW;
-END $$;
-CREATE TRIGGER record_version AFTER INSERT OR UPDATE OR DELETE ON players FOR EACH ROW EXECUTE FUNCTION record_version();
-EOF
+	src ratings_clubs -f "$R/player_versions.sql"
 }
 
 model_prepare() {

@@ -62,19 +62,7 @@ for my $db (sort keys %services)
 {
 	$src->safe_psql('postgres', "CREATE DATABASE $db") unless $db eq 'booking_users';
 	$src->safe_psql($db, section($db));
-	$src->safe_psql($db, q{
-CREATE TABLE user_versions (seq bigserial, id bigint, country_code text, updated_at timestamptz);
-CREATE FUNCTION record_version() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-	IF TG_OP = 'DELETE' THEN
-		DELETE FROM user_versions WHERE id = OLD.id;
-		RETURN OLD;
-	END IF;
-	INSERT INTO user_versions (id, country_code, updated_at) VALUES (NEW.id, NEW.country_code, NEW.updated_at);
-	RETURN NEW;
-END $$;
-CREATE TRIGGER record_version AFTER INSERT OR UPDATE OR DELETE ON users FOR EACH ROW EXECUTE FUNCTION record_version();
-}) if $db eq 'booking_users';
+	$src->safe_psql($db, slurp_file("$root/demo/booking/user_versions.sql")) if $db eq 'booking_users';
 	$src->safe_psql($db, $vars . join('', map { slurp_file("$root/demo/booking/$_") } @{ $history{$db} }));
 }
 
