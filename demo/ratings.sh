@@ -2,7 +2,7 @@
 # player-ratings services (demo/ratings/), their history (DEMO_MATCHES
 # matches over four seasons), walstar_ratings attached once the history has
 # landed, the scenario's workloads, its four questions.
-MATCHES=${DEMO_MATCHES:-2000}
+MATCHES=${DEMO_MATCHES:-400}
 CLUBS=$(( MATCHES / 100 > 10 ? MATCHES / 100 : 10 ))
 PLAYERS=$(( CLUBS * 24 ))
 RATE=${DEMO_RATE:-30}			# pgbench transactions/s on ratings_matches (clubs 1/3 of it)
@@ -52,10 +52,11 @@ model_answers() {
 SELECT max(match_season) AS season FROM ratings.rating_by_leagues() \gset
 \timing on
 \echo '1. Player form: this season''s five best players by average rating (5 matches or more), and their careers'
-SELECT f.player_key AS player, f.rated AS matches, round(f.avg_rating, 2) AS avg, f.min_rating AS min, f.max_rating AS max,
-	   round(f.median_rating::numeric, 2) AS median, c.rated AS career_matches, round(c.avg_rating, 2) AS career_avg
-FROM ratings.rating_by_form() f JOIN ratings.rating_by_career() c USING (player_key)
-WHERE f.match_season = :'season' AND f.rated >= 5 ORDER BY f.avg_rating DESC, f.rated DESC, f.player_key LIMIT 5;
+SELECT player_key AS player, rated AS matches, round(avg_rating, 2) AS avg, min_rating AS min, max_rating AS max,
+	   round(median_rating::numeric, 2) AS median, ratings.rated(p_player_key => player_key) AS career_matches,
+	   round(ratings.avg_rating(p_player_key => player_key), 2) AS career_avg
+FROM (SELECT * FROM ratings.rating_by_form() WHERE match_season = :'season' AND rated >= 5
+	  ORDER BY avg_rating DESC, rated DESC, player_key LIMIT 5) AS f;
 \echo '2. Top players per position this season (the first three of each top 10):'
 SELECT squad_position AS position, rank, player_key AS player, rated AS matches, round(avg_rating, 2) AS avg
 FROM ratings.top_players(p_match_season => :'season') WHERE rank <= 3 ORDER BY 1, 2;

@@ -24,7 +24,7 @@
 #   demo/run.sh [claims|booking|ratings]   the model (make demo MODEL=booking)
 #   DEMO_CLAIMS=2000000 demo/run.sh     a bigger claims history (default 200000);
 #                                       DEMO_SESSIONS (booking, default 20000) and
-#                                       DEMO_MATCHES (ratings, default 2000) likewise
+#                                       DEMO_MATCHES (ratings, default 400) likewise
 #   DEMO_KEEP=1 demo/run.sh             leave everything running at the end
 #                                       ($DEMO_WORK/stop.sh stops it; pipeline.env
 #                                       says where it runs)
