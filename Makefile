@@ -7,8 +7,9 @@
 #   make deps       install missing Debian packages and fetch the Kafka broker jars
 #   make test       deps + build + install + every suite (pg_regress, unit, TAP,
 #                   the alert rules' promtool tests)
-#   make demo       deps + build + install + the Acme demo end to end
-#                   (DEMO_BROKERS=3 make demo: on a 3-node Kafka cluster)
+#   make demo       deps + build + install + the Acme claims demo end to end
+#                   (DEMO_BROKERS=3 make demo: on a 3-node Kafka cluster;
+#                   make demo MODEL=booking or MODEL=ratings: the other models)
 #   make asan-test  the sink's TAP suites with an AddressSanitizer build of walstar-sink
 #   make valgrind-test  the decoder's pg_regress suites with the server under valgrind
 #   make fuzz       the libFuzzer targets (fuzz/), FUZZ_TIME seconds each (default 60)
@@ -88,7 +89,7 @@ valgrind-test: deps all install
 demo: deps
 	$(MAKE) all
 	$(MAKE) install
-	demo/run.sh
+	demo/run.sh $(MODEL)
 
 installcheck:
 	WALSTAR_NO_TAP=1 regress/run_tests.sh .

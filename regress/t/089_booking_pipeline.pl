@@ -62,19 +62,7 @@ for my $db (sort keys %services)
 {
 	$src->safe_psql('postgres', "CREATE DATABASE $db") unless $db eq 'booking_users';
 	$src->safe_psql($db, section($db));
-	$src->safe_psql($db, q{
-CREATE TABLE user_versions (seq bigserial, id bigint, country_code text, updated_at timestamptz);
-CREATE FUNCTION record_version() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-	IF TG_OP = 'DELETE' THEN
-		DELETE FROM user_versions WHERE id = OLD.id;
-		RETURN OLD;
-	END IF;
-	INSERT INTO user_versions (id, country_code, updated_at) VALUES (NEW.id, NEW.country_code, NEW.updated_at);
-	RETURN NEW;
-END $$;
-CREATE TRIGGER record_version AFTER INSERT OR UPDATE OR DELETE ON users FOR EACH ROW EXECUTE FUNCTION record_version();
-}) if $db eq 'booking_users';
+	$src->safe_psql($db, slurp_file("$root/demo/booking/user_versions.sql")) if $db eq 'booking_users';
 	$src->safe_psql($db, $vars . join('', map { slurp_file("$root/demo/booking/$_") } @{ $history{$db} }));
 }
 
@@ -121,28 +109,7 @@ sub wait_caught_up
 }
 
 # The model's answers, in the lines of demo/booking/answers.sql.
-my $model_answers = q{
-SELECT line FROM (
-SELECT concat_ws(' | ', 'funnel', period, platform, product_sessions, cart_sessions, payment_sessions, confirmation_sessions,
-	coalesce(cart_conversion::text, '-'), coalesce(payment_conversion::text, '-'), coalesce(confirmation_conversion::text, '-'),
-	coalesce(cart_dropoff::text, '-'), coalesce(payment_dropoff::text, '-'), coalesce(confirmation_dropoff::text, '-')) AS line
-FROM booking.session_by_day_platform()
-UNION ALL
-SELECT concat_ws(' | ', 'funnel_by_country', period, platform, user_country, product_sessions, cart_sessions, payment_sessions,
-	confirmation_sessions,
-	coalesce(cart_conversion::text, '-'), coalesce(payment_conversion::text, '-'), coalesce(confirmation_conversion::text, '-'),
-	coalesce(cart_dropoff::text, '-'), coalesce(payment_dropoff::text, '-'), coalesce(confirmation_dropoff::text, '-'))
-FROM booking.session_by_day_platform_country()
-UNION ALL
-SELECT concat_ws(' | ', 'bookings', period, platform, currency, bookings, revenue) FROM booking.booking_by_day_platform_currency()
-UNION ALL
-SELECT concat_ws(' | ', 'booking_time', period, platform, booking_times, coalesce(avg_booking_time::text, '-'),
-	coalesce(median_booking_time::text, '-'), coalesce(p90_booking_time::text, '-'), negative_booking_times)
-FROM booking.booking_by_month_platform() WHERE booking_times + negative_booking_times > 0
-UNION ALL
-SELECT concat_ws(' | ', 'repeat_bookings', period, repeat_bookings, booking_users, returning_users, returning_user_share)
-FROM booking.booking_by_month()) AS a
-ORDER BY line};
+my $model_answers = slurp_file("$root/demo/booking/model_answers.sql");
 
 # Every metric function per argument set, and the same from the scenario's
 # definitions in plain SQL over copies of the source tables.

@@ -47,20 +47,7 @@ for my $db (sort keys %services)
 	$src->safe_psql($db, $vars . slurp_file("$dir/$history{$db}"));
 }
 # the source's record of every version of every players row (not replicated)
-$src->safe_psql('ratings_clubs', q{
-CREATE TABLE player_versions (seq bigserial, id bigint, club_id bigint, updated_at timestamptz);
-INSERT INTO player_versions (id, club_id, updated_at) SELECT id, club_id, updated_at FROM players ORDER BY id;
-CREATE FUNCTION record_version() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-	IF TG_OP = 'DELETE' THEN
-		DELETE FROM player_versions WHERE id = OLD.id;
-		RETURN OLD;
-	END IF;
-	INSERT INTO player_versions (id, club_id, updated_at) VALUES (NEW.id, NEW.club_id, NEW.updated_at);
-	RETURN NEW;
-END $$;
-CREATE TRIGGER record_version AFTER INSERT OR UPDATE OR DELETE ON players FOR EACH ROW EXECUTE FUNCTION record_version();
-});
+$src->safe_psql('ratings_clubs', slurp_file("$dir/player_versions.sql"));
 
 $ana->safe_psql('ana', q{
 CREATE EXTENSION walstar_ratings CASCADE;

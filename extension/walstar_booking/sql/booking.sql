@@ -123,7 +123,8 @@ SELECT walstar_booking.attach('land');
 RESET ROLE;
 
 -- the answers of demo/booking/answers.sql, run as it is, and the model's
--- answers in the same lines
+-- answers in the same lines (demo/booking/model_answers.sql, which the demo
+-- compares too)
 \getenv abs_srcdir PG_ABS_SRCDIR
 \set answers_file :abs_srcdir '/../../demo/booking/answers.sql'
 SELECT pg_read_file(:'answers_file') AS answers_sql \gset
@@ -138,30 +139,8 @@ BEGIN
 	SET LOCAL search_path = test, land, pg_catalog;
 	RETURN QUERY EXECUTE parts[3];
 END $$;
-CREATE FUNCTION test.model_answers() RETURNS SETOF text LANGUAGE sql AS $$
-SELECT line FROM (
-SELECT concat_ws(' | ', 'funnel', period, platform, product_sessions, cart_sessions, payment_sessions, confirmation_sessions,
-	coalesce(cart_conversion::text, '-'), coalesce(payment_conversion::text, '-'), coalesce(confirmation_conversion::text, '-'),
-	coalesce(cart_dropoff::text, '-'), coalesce(payment_dropoff::text, '-'), coalesce(confirmation_dropoff::text, '-')) AS line
-FROM booking.session_by_day_platform()
-UNION ALL
-SELECT concat_ws(' | ', 'funnel_by_country', period, platform, user_country, product_sessions, cart_sessions, payment_sessions,
-	confirmation_sessions,
-	coalesce(cart_conversion::text, '-'), coalesce(payment_conversion::text, '-'), coalesce(confirmation_conversion::text, '-'),
-	coalesce(cart_dropoff::text, '-'), coalesce(payment_dropoff::text, '-'), coalesce(confirmation_dropoff::text, '-'))
-FROM booking.session_by_day_platform_country()
-UNION ALL
-SELECT concat_ws(' | ', 'bookings', period, platform, currency, bookings, revenue)
-FROM booking.booking_by_day_platform_currency()
-UNION ALL
-SELECT concat_ws(' | ', 'booking_time', period, platform, booking_times, coalesce(avg_booking_time::text, '-'),
-	coalesce(median_booking_time::text, '-'), coalesce(p90_booking_time::text, '-'), negative_booking_times)
-FROM booking.booking_by_month_platform() WHERE booking_times + negative_booking_times > 0
-UNION ALL
-SELECT concat_ws(' | ', 'repeat_bookings', period, repeat_bookings, booking_users, returning_users, returning_user_share)
-FROM booking.booking_by_month()) AS a
-ORDER BY line
-$$;
+\set model_file :abs_srcdir '/../../demo/booking/model_answers.sql'
+SELECT format('CREATE FUNCTION test.model_answers() RETURNS SETOF text LANGUAGE sql AS %L', pg_read_file(:'model_file')) \gexec
 CREATE FUNCTION test.differences(script text) RETURNS SETOF text LANGUAGE sql AS $$
 (SELECT 'model only: ' || m FROM test.model_answers() m EXCEPT ALL SELECT 'model only: ' || p FROM test.plain_answers(script) p)
 UNION ALL
