@@ -1607,13 +1607,16 @@ BEGIN
 					rupd := rupd || pg_catalog.format(', %1$I = %2$s(r.%1$I, excluded.%1$I)', kv.key || '_v',
 						CASE kind WHEN 'min' THEN 'least' ELSE 'greatest' END);
 					-- a removed value at (or past) the kept extreme: the group again
+					-- (groups matched by ARRAY[x] = ARRAY[y]: NULLs equal as in IS
+					-- NOT DISTINCT FROM, but hashable, so a batch's groups are found
+					-- in one pass over the rollup instead of one per group)
 					rfix := rfix || pg_catalog.format(
 						' UPDATE %1$s AS r SET %2$I = (SELECT pg_catalog.%3$s(%4$s) FILTER (WHERE %5$s) FROM %6$s AS f'
 						'  WHERE %7$s%8$s)'
 						' FROM (SELECT %9$s, pg_catalog.%3$s(%4$s) AS _x FROM pg_catalog.unnest(olds) AS d WHERE %5$s GROUP BY %10$s) AS g'
-						' WHERE r.period IS NOT DISTINCT FROM g.period%11$s AND (r.%2$I IS NULL OR g._x %12$s r.%2$I);',
+						' WHERE ARRAY[r.period] = ARRAY[g.period]%11$s AND (r.%2$I IS NULL OR g._x %12$s r.%2$I);',
 						tname, kv.key || '_v', kind, mexpr, mfilter, ftab, pmatch, cond, rgroup, g,
-						(SELECT coalesce(string_agg(pg_catalog.format(' AND r.%1$I IS NOT DISTINCT FROM g.%1$I', b), ''), '') FROM unnest(bys) b),
+						(SELECT coalesce(string_agg(pg_catalog.format(' AND ARRAY[r.%1$I] = ARRAY[g.%1$I]', b), ''), '') FROM unnest(bys) b),
 						CASE kind WHEN 'min' THEN '<=' ELSE '>=' END);
 				END IF;
 			END LOOP;

@@ -240,6 +240,19 @@ RESET ROLE;
 -- a metric's COMMENT states its semantics
 SELECT obj_description('shop.big_share(date, date, text, text)'::regprocedure);
 
+-- min and max after the extreme row of a group goes, for a group with a
+-- NULL key (orders without created_at: period NULL); the groups a
+-- statement touched are matched with ARRAY[x] = ARRAY[y] (NULLs equal,
+-- and hashable: one pass over the rollup, not one per group)
+INSERT INTO "shop land".orders VALUES (900001, 1, 'a', 0.01, 'paid', NULL, NULL),
+	(900002, 1, 'a', 0.02, 'paid', NULL, NULL);
+DELETE FROM "shop land".orders WHERE id = 900001;
+SELECT min_amount_v FROM shop.r_order_yearly WHERE period IS NULL;
+SELECT count(*) AS differences FROM shop.verify();
+SELECT p.prosrc ~ 'ARRAY\[r\.period\] = ARRAY\[g\.period\]' AS groups_hashable
+FROM pg_proc p WHERE p.oid = 'shop._refresh_order(bigint[])'::regprocedure;
+DELETE FROM "shop land".orders WHERE id = 900002;
+
 SELECT walstar.drop_model('shop');
 SELECT count(*) AS schemas FROM pg_namespace WHERE nspname = 'shop';
 SELECT count(*) AS sources FROM walstar.model_sources;
