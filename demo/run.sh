@@ -267,7 +267,7 @@ for s in $SERVICES; do
 done
 echo "caught up $(calc "$T_CAUGHT - $T_WEND") s after the workload stopped"
 
-say "the five questions (walstar_claims metric functions, answered from rollups)"
+say "the five questions (walstar_claims metric functions, from the rollups and, for percentiles, the facts)"
 ana -P footer=off <<'EOF'
 \timing on
 \echo '1. How many claims so far?'
