@@ -119,13 +119,15 @@ q -c "SELECT walstar_claims.attach('acme')" >/dev/null
 q -c "UPDATE acme.customers SET country_code = 'DE', updated_at = timestamptz '2022-01-01' WHERE id % 100 = 0 AND country_code <> 'DE'" >/dev/null
 q -c "VACUUM ANALYZE" >/dev/null
 echo "attach() (bulk build of the star schema and rollups) + 1% country changes: $(calc "$(now) - $t") s" | tee -a "$OUT"
-q -At -c "SELECT 'rows: fact_claim ' || (SELECT count(*) FROM walstar_claims.fact_claim)
-	|| ', fact_feedback ' || (SELECT count(*) FROM walstar_claims.fact_feedback)
-	|| ', dim_customer ' || (SELECT count(*) FROM walstar_claims.dim_customer)
-	|| ', hist_exact ' || (SELECT count(*) FROM walstar_claims.hist_exact)
-	|| ', r_claims_day ' || (SELECT count(*) FROM walstar_claims.r_claims_day)" | tee -a "$OUT"
+# the model's generated objects (walstar.create_model, schema claims); the
+# old labels kept: there is no histogram table any more
+q -At -c "SELECT 'rows: fact_claim ' || (SELECT count(*) FROM claims.f_claim)
+	|| ', fact_feedback ' || (SELECT count(*) FROM claims.f_feedback)
+	|| ', dim_customer ' || (SELECT count(*) FROM claims.d_customer)
+	|| ', hist_exact -'
+	|| ', r_claims_day ' || (SELECT count(*) FROM claims.r_claim_daily)" | tee -a "$OUT"
 q -At -c "SELECT 'sizes: landing ' || pg_size_pretty(sum(pg_total_relation_size(c.oid)) FILTER (WHERE n.nspname = 'acme'))
-	|| ', star schema + rollups ' || pg_size_pretty(sum(pg_total_relation_size(c.oid)) FILTER (WHERE n.nspname = 'walstar_claims'))
+	|| ', star schema + rollups ' || pg_size_pretty(sum(pg_total_relation_size(c.oid)) FILTER (WHERE n.nspname IN ('walstar_claims', 'claims')))
 	|| ', version histories ' || coalesce(pg_size_pretty(sum(pg_total_relation_size(c.oid)) FILTER (WHERE n.nspname = 'walstar_versions')), '0 bytes')
 	FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r'" | tee -a "$OUT"
 
@@ -156,22 +158,23 @@ EOF
 	printf '%-60s %12s %14s %10s\n' "$label" "$f" "$p" "$(awk "BEGIN { printf \"%.0fx\", $p / $f }")" | tee -a "$OUT"
 }
 F=walstar_claims
+M=claims
 bench_pair "total_claims()" "SELECT $F.total_claims()" \
-	"SELECT count(*) FROM $F.fact_claim"
+	"SELECT count(*) FROM $M.f_claim"
 bench_pair "total_claims('2021-03-10', '2023-07-20', 'FR')" "SELECT $F.total_claims('2021-03-10', '2023-07-20', 'FR')" \
-	"SELECT count(*) FROM $F.fact_claim f JOIN $F.dim_country k USING (country_key) WHERE created_date >= '2021-03-10' AND created_date < '2023-07-20' AND k.country_code = 'FR'"
+	"SELECT count(*) FROM $M.f_claim f WHERE _day >= '2021-03-10' AND _day < '2023-07-20' AND customer_country = 'FR'"
 bench_pair "claim_amount_stats()" "SELECT * FROM $F.claim_amount_stats()" \
-	"SELECT count(*), min(amount), max(amount), avg(amount), (percentile_disc(0.5) WITHIN GROUP (ORDER BY amount) + percentile_disc(0.5) WITHIN GROUP (ORDER BY amount DESC)) / 2 FROM $F.fact_claim"
+	"SELECT count(*), min(amount), max(amount), avg(amount), (percentile_disc(0.5) WITHIN GROUP (ORDER BY amount) + percentile_disc(0.5) WITHIN GROUP (ORDER BY amount DESC)) / 2 FROM $M.f_claim"
 bench_pair "claim_amount_stats(2022, 'DE')" "SELECT * FROM $F.claim_amount_stats(2022, 'DE')" \
-	"SELECT count(*), min(amount), max(amount), avg(amount), (percentile_disc(0.5) WITHIN GROUP (ORDER BY amount) + percentile_disc(0.5) WITHIN GROUP (ORDER BY amount DESC)) / 2 FROM $F.fact_claim f JOIN $F.dim_country k USING (country_key) WHERE created_year = 2022 AND k.country_code = 'DE'"
+	"SELECT count(*), min(amount), max(amount), avg(amount), (percentile_disc(0.5) WITHIN GROUP (ORDER BY amount) + percentile_disc(0.5) WITHIN GROUP (ORDER BY amount DESC)) / 2 FROM $M.f_claim f WHERE year = 2022 AND customer_country = 'DE'"
 bench_pair "positive_feedback_count()" "SELECT $F.positive_feedback_count()" \
-	"SELECT count(*) FROM $F.fact_feedback WHERE sentiment = 'positive'"
+	"SELECT count(*) FROM $M.f_feedback WHERE sentiment = 'positive'"
 bench_pair "anomaly_feedback_sentiment()" "SELECT * FROM $F.anomaly_feedback_sentiment()" \
-	"SELECT claim_year, country_key, sentiment, count(*) FROM $F.fact_feedback WHERE claim_known AND claim_is_anomaly GROUP BY 1, 2, 3"
+	"SELECT claim_year, claim_country, sentiment, count(*) FROM $M.f_feedback WHERE claim_is_anomaly GROUP BY 1, 2, 3"
 bench_pair "anomaly_resolution_time()" "SELECT * FROM $F.anomaly_resolution_time()" \
-	"SELECT country_key, count(*), avg(resolution_us), percentile_cont(0.5) WITHIN GROUP (ORDER BY resolution_us::float8), percentile_cont(0.9) WITHIN GROUP (ORDER BY resolution_us::float8) FROM $F.fact_claim WHERE is_anomaly AND resolution_us IS NOT NULL GROUP BY 1"
+	"SELECT customer_country, count(*), avg(resolution_us), percentile_cont(0.5) WITHIN GROUP (ORDER BY resolution_us::float8), percentile_cont(0.9) WITHIN GROUP (ORDER BY resolution_us::float8) FROM $M.f_claim WHERE is_anomaly AND resolution_us IS NOT NULL GROUP BY 1"
 bench_pair "anomaly_resolution_time(2023, 'ES')" "SELECT * FROM $F.anomaly_resolution_time(2023, 'ES')" \
-	"SELECT country_key, count(*), avg(resolution_us), percentile_cont(0.5) WITHIN GROUP (ORDER BY resolution_us::float8), percentile_cont(0.9) WITHIN GROUP (ORDER BY resolution_us::float8) FROM $F.fact_claim f JOIN $F.dim_country k USING (country_key) WHERE is_anomaly AND resolution_us IS NOT NULL AND created_year = 2023 AND k.country_code = 'ES' GROUP BY 1"
+	"SELECT customer_country, count(*), avg(resolution_us), percentile_cont(0.5) WITHIN GROUP (ORDER BY resolution_us::float8), percentile_cont(0.9) WITHIN GROUP (ORDER BY resolution_us::float8) FROM $M.f_claim f WHERE is_anomaly AND resolution_us IS NOT NULL AND year = 2023 AND customer_country = 'ES' GROUP BY 1"
 
 # Apply cost: the same kind of batches with and without the model.
 batches() {

@@ -254,6 +254,19 @@ RESET ROLE;
 -- a metric's COMMENT states its semantics
 SELECT obj_description('shop.big_share(date, date, text, text)'::regprocedure);
 
+-- min and max after the extreme row of a group goes, for a group with a
+-- NULL key (orders without created_at: period NULL); the groups a
+-- statement touched are matched with x = y OR both NULL (found through
+-- the rollup's unique index, not one pass over the rollup per group)
+INSERT INTO "shop land".orders VALUES (900001, 1, 'a', 0.01, 'paid', NULL, NULL),
+	(900002, 1, 'a', 0.02, 'paid', NULL, NULL);
+DELETE FROM "shop land".orders WHERE id = 900001;
+SELECT min_amount_v FROM shop.r_order_yearly WHERE period IS NULL;
+SELECT count(*) AS differences FROM shop.verify();
+SELECT p.prosrc ~ 'r\.period = g\.period OR r\.period IS NULL AND g\.period IS NULL' AS groups_indexed
+FROM pg_proc p WHERE p.oid = 'shop._refresh_order(bigint[])'::regprocedure;
+DELETE FROM "shop land".orders WHERE id = 900002;
+
 SELECT walstar.drop_model('shop');
 SELECT count(*) AS schemas FROM pg_namespace WHERE nspname = 'shop';
 SELECT count(*) AS sources FROM walstar.model_sources;

@@ -340,7 +340,7 @@ $b->query_until(qr/done/, '');
 $a->quit;
 $b->quit;
 is($node->safe_psql($db,
-	'SELECT k.country_code FROM walstar_claims.fact_claim f JOIN walstar_claims.dim_country k USING (country_key) WHERE f.claim_id = 9000'),
+	'SELECT f.customer_country FROM claims.f_claim f WHERE f.id = 9000'),
 	'DE', 'claim committed concurrently with its customer is attributed to the customer');
 is($node->safe_psql($db, 'SELECT count(*) FROM walstar_claims.verify()'), '0', 'verify() after concurrent transactions');
 

@@ -230,7 +230,7 @@ is(q_ana(q{SELECT count(*) FROM walstar.dead_letters}), '0', 'no change failed i
 # A landing change outside the worker, in a session with dbo's search_path,
 # and the maintenance functions in such sessions.
 as_role('app', q{UPDATE acme.feedback SET rating = rating WHERE id <= 5; TRUNCATE acme.feedback;});
-is(q_ana(q{SELECT count(*) FROM walstar_claims.fact_feedback}), '0', 'a TRUNCATE rebuilds the model, as app');
+is(q_ana(q{SELECT count(*) FROM claims.f_feedback}), '0', 'a TRUNCATE rebuilds the model, as app');
 $node->safe_psql('ana', "SET ROLE app;\n"
 	  . join('', map { "INSERT INTO acme.feedback VALUES $_;\n" }
 		  split /\n/, $node->safe_psql('src', q{SELECT format('(%s, %s, %s, %s, %L, %L, %L)', id, claim_id,
@@ -241,12 +241,12 @@ as_role('app', q{SELECT walstar_claims.rebuild()});
 metrics_agree('after rebuild() as app');
 
 # --- the reader reads, and writes nothing
-for my $stmt (q{INSERT INTO walstar_claims.r_claims_day VALUES ('2020-01-01', 1, 1, 1)},
-	q{UPDATE walstar_claims.hist_total SET n = 0},
-	q{DELETE FROM walstar_claims.fact_claim},
-	q{TRUNCATE walstar_claims.dim_customer},
+for my $stmt (q{INSERT INTO claims.r_claim_daily (period, customer_country, n) VALUES ('2020-01-01', 'DE', 1)},
+	q{UPDATE claims.r_claim_all SET n = 0},
+	q{DELETE FROM claims.f_claim},
+	q{TRUNCATE claims.d_customer},
 	q{SELECT walstar_claims.rebuild()},
-	q{SELECT walstar_claims.refresh_claims(NULL)},
+	q{SELECT claims._refresh_claim(NULL)},
 	q{SELECT count(*) FROM acme.claims})
 {
 	fails_as('analyst', $stmt, qr/permission denied/, "the reader may not: $stmt");

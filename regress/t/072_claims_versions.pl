@@ -196,9 +196,9 @@ sub compare
 	is($ana->safe_psql('analytics', q{SELECT string_agg(concat_ws(' ', metric, key, model, expected), E'\n')
 		FROM (SELECT * FROM walstar_claims.verify() LIMIT 10) v}), '', "$label: verify() reports no difference");
 	# the dimension: exactly the source's versions in effect
-	my $dim = $ana->safe_psql('analytics', q{SELECT string_agg(d.customer_id || ' ' || k.country_code || ' ' || d.valid_from, E'\n'
-		ORDER BY d.customer_id, d.valid_from)
-		FROM walstar_claims.dim_customer d JOIN walstar_claims.dim_country k USING (country_key)});
+	my $dim = $ana->safe_psql('analytics', q{SELECT string_agg(d.id || ' ' || d.country || ' ' || d.valid_from, E'\n'
+		ORDER BY d.id, d.valid_from)
+		FROM claims.d_customer d});
 	my $want_dim = $src->safe_psql('acme', q{SELECT string_agg(id || ' ' || country_code || ' ' || updated_at, E'\n'
 		ORDER BY id, updated_at)
 		FROM (SELECT DISTINCT ON (id, updated_at) id, country_code, updated_at FROM test.cust_history
@@ -215,7 +215,7 @@ $src->safe_psql('acme', q{INSERT INTO feedback (id, claim_id, customer_id, ratin
 	VALUES (9999, 1, 1, 5, '2022-01-01')});
 $src->poll_query_until('acme', qq{SELECT confirmed_flush_lsn >= '$lsn' FROM pg_replication_slots WHERE slot_name = 'walstar_acme'})
   or die 'the sink did not deliver the workload';
-my $before = $ana->safe_psql('analytics', q{SELECT statements FROM walstar_claims.model_state WHERE source_table = 'customers'});
+my $before = $ana->safe_psql('analytics', q{SELECT statements FROM claims._state WHERE source = 'customers'});
 $ana->safe_psql('analytics', q{SELECT walstar.start_subscription('acme')});
 wait_caught_up('phase 1');
 
@@ -227,7 +227,7 @@ is($ana->safe_psql('analytics', q{SELECT count(*) FROM (SELECT walstar_commit_ls
 	lag(walstar_commit_lsn) OVER (ORDER BY walstar_version) AS pl, lag(walstar_position) OVER (ORDER BY walstar_version) AS pp
 	FROM walstar_versions.acme__customers WHERE walstar_commit_lsn IS NOT NULL) x
 	WHERE (lsn, pos) < (pl, pp)}), '0', 'phase 1: the history is in commit order');
-my $rounds = $ana->safe_psql('analytics', q{SELECT statements FROM walstar_claims.model_state WHERE source_table = 'customers'}) - $before;
+my $rounds = $ana->safe_psql('analytics', q{SELECT statements FROM claims._state WHERE source = 'customers'}) - $before;
 cmp_ok($rounds, '<=', 10, "phase 1: $versions customer versions reached the model in $rounds statement(s), one per table batch");
 compare('phase 1');
 

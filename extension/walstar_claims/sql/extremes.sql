@@ -46,7 +46,7 @@ FROM generate_series(1, 11) AS i;
 SELECT * FROM walstar_claims.anomaly_resolution_time(2026);
 UPDATE acme.claims SET status = 'open', resolved_at = NULL WHERE id IN (5011, 5010);
 SELECT * FROM walstar_claims.anomaly_resolution_time(2026);
-SELECT claim_id, status, resolved_at, resolution_time FROM walstar_claims.fact_claim WHERE claim_id = 5011;
+SELECT id AS claim_id, is_anomaly, resolution_us FROM claims.f_claim WHERE id = 5011;
 -- Resolved again later; an anomaly flag removed.
 UPDATE acme.claims SET status = 'paid', resolved_at = '2026-05-01' WHERE id = 5011;
 UPDATE acme.claims SET is_anomaly = false WHERE id = 5001;

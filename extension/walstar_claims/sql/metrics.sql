@@ -68,9 +68,7 @@ SELECT pg_get_function_result('walstar_claims.claim_amount_stats'::regproc) AS a
 	   pg_get_function_result('walstar_claims.anomaly_resolution_time'::regproc) AS resolution;
 
 -- The accumulating snapshot.
-SELECT claim_id, k.country_code, created_date, is_anomaly, flagged_date, resolved_date, resolution_time
-FROM walstar_claims.fact_claim JOIN walstar_claims.dim_country k USING (country_key)
-ORDER BY claim_id;
+SELECT id, customer_country, _day, is_anomaly, resolution_us FROM claims.f_claim ORDER BY id;
 
 -- Updates: flag a claim as anomaly, resolve another, change an amount.
 INSERT INTO acme.claims (id, customer_id, amount, status, is_anomaly, anomaly_reason,
@@ -89,4 +87,11 @@ SELECT claims, avg_amount FROM walstar_claims.claim_amount_stats();
 -- Deletes as the apply worker issues them.
 DELETE FROM acme.feedback t USING (VALUES (2::bigint), (7)) AS k(id) WHERE t.id = k.id;
 SELECT * FROM walstar_claims.anomaly_feedback_sentiment();
+SELECT * FROM walstar_claims.verify();
+
+-- verify() sees a rollup that disagrees with the landing tables (the
+-- engine's check and the metric functions'), and rebuild() repairs it.
+UPDATE claims.r_claim_all SET claims_n = claims_n + 1 WHERE customer_country = 'DE';
+SELECT metric, key FROM walstar_claims.verify() ORDER BY 1, 2;
+SELECT walstar_claims.rebuild();
 SELECT * FROM walstar_claims.verify();

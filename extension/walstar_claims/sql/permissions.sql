@@ -13,28 +13,28 @@ SELECT walstar_claims.positive_feedback_count();
 SELECT count(*) FROM walstar_claims.anomaly_feedback_sentiment();
 SELECT count(*) FROM walstar_claims.anomaly_resolution_time();
 SELECT count(*) FROM walstar_claims.freshness();
-SELECT count(*) FROM walstar_claims.fact_claim;
-SELECT count(*) FROM walstar_claims.dim_customer;
-SELECT count(*) FROM walstar_claims.r_claims_day;
+SELECT count(*) FROM claims.f_claim;
+SELECT count(*) FROM claims.d_customer;
+SELECT count(*) FROM claims.r_claim_daily;
 -- Not allowed:
 SELECT * FROM walstar_claims.verify();
 SELECT walstar_claims.rebuild();
 SELECT walstar_claims.attach('acme');
 SELECT walstar_claims.detach();
-SELECT walstar_claims.refresh_claims(NULL);
-SELECT * FROM walstar_claims.claim_rows(NULL);
-SELECT walstar_claims.bucket(1, 2);
-SELECT count(*) FROM walstar_claims.src_customers;
+SELECT claims._refresh_claim(NULL);
+SELECT * FROM claims._rows_claim(NULL);
+SELECT walstar_claims._writer_privileges(0, false);
+SELECT count(*) FROM walstar_versions.acme__customers;
 SELECT count(*) FROM acme.customers;
 SELECT count(*) FROM walstar_claims.config;
-INSERT INTO walstar_claims.r_claims_day VALUES ('2020-01-01', 1, 1, 1);
-DELETE FROM walstar_claims.fact_claim;
+INSERT INTO claims.r_claim_daily (period, customer_country, n) VALUES ('2020-01-01', 'DE', 1);
+DELETE FROM claims.f_claim;
 CREATE TABLE walstar_claims.mine (i int);
 RESET ROLE;
 
 SET ROLE claims_nobody;
 SELECT walstar_claims.total_claims();
-SELECT count(*) FROM walstar_claims.fact_claim;
+SELECT count(*) FROM claims.f_claim;
 RESET ROLE;
 
 SET ROLE claims_operator;
@@ -101,10 +101,10 @@ RESET ROLE;
 SET ROLE claims_owner;
 SELECT walstar_claims.detach();
 RESET ROLE;
-SELECT has_table_privilege('claims_owner', 'walstar_claims.fact_claim', 'INSERT') AS writer_after_detach,
+SELECT has_function_privilege('claims_owner', 'walstar_claims.rebuild()', 'EXECUTE') AS writer_after_detach,
 	(SELECT count(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
 	 WHERE c.relnamespace = 'claims_mine'::regnamespace) AS triggers_after_detach,
-	(SELECT count(*) FROM walstar_claims.src_claims) AS src_rows_after_detach;
+	(SELECT count(*) FROM walstar_claims.config) AS attached_after_detach;
 SELECT walstar_claims.attach('acme');
 SELECT walstar_claims.total_claims();
 DROP SCHEMA claims_vault, claims_mine CASCADE;

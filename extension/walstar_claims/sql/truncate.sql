@@ -12,10 +12,10 @@ SELECT * FROM walstar_claims.verify();
 TRUNCATE acme.claims;
 SELECT walstar_claims.total_claims(), (SELECT claims FROM walstar_claims.claim_amount_stats()),
 	   (SELECT count(*) FROM walstar_claims.anomaly_resolution_time());
-SELECT count(*) AS hist_rows FROM walstar_claims.hist_exact;
+SELECT count(*) AS rollup_rows FROM claims.r_claim_daily;
 SELECT * FROM walstar_claims.verify();
 TRUNCATE acme.customers;
-SELECT count(*) AS versions FROM walstar_claims.dim_customer;
+SELECT count(*) AS versions FROM claims.d_customer;
 
 -- Reload after the truncates (a new snapshot) and the model follows.
 INSERT INTO acme.customers VALUES
