@@ -1,0 +1,165 @@
+# bench/model_bench.sh: the part the model benchmarks share (bench/claims,
+# bench/booking, bench/ratings), sourced by their run.sh after `set -eu`:
+#
+#   model_bench_init NAME "$@"   as root, runs the calling script again as
+#                                BENCH_USER (postgres) in its work directory;
+#                                sets WORK, OUT (bench/results/NAME-<date>.txt)
+#                                and PATH (PG_CONFIG's bindir)
+#   model_bench_start            a fresh private cluster in $WORK/data (fsync
+#                                off, BENCH_SHARED_BUFFERS, default 2GB), on a
+#                                free loopback port, stopped at exit unless
+#                                BENCH_KEEP=1; q runs psql on it
+#   model_bench_header           the table header of model_bench_pair
+#   model_bench_pair LABEL FN PLAIN
+#                                median latency of the statement FN (after 3
+#                                warm-up calls; BENCH_CALLS calls, default 50,
+#                                fewer when they take over BENCH_BUDGET_MS in
+#                                all, at least 5) and of PLAIN (BENCH_PLAIN_CALLS,
+#                                default 3, fewer past 30 s), measured in the
+#                                server; their results compared as text
+#   model_bench_run_file FILE    runs FILE with psql, sets SECONDS_TAKEN and
+#                                ROWS_CHANGED (the rows its INSERT, UPDATE and
+#                                DELETE statements wrote, from their tags)
+#   model_bench_tee              stdout to the terminal and to $OUT
+#
+# Helpers: now (epoch seconds), calc EXPR (awk, one decimal).
+
+model_bench_init()
+{
+	mb_name=$1
+	shift
+	ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+	BENCH_USER=${BENCH_USER:-postgres}
+	PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+	if [ "$(id -u)" = 0 ]; then
+		mb_work=${BENCH_WORK:-$ROOT/.cache/bench-$mb_name}
+		mkdir -p "$mb_work" "$ROOT/bench/results"
+		chown "$BENCH_USER" "$mb_work" "$ROOT/bench/results"
+		exec runuser -u "$BENCH_USER" -- env HOME="$mb_work" BENCH_WORK="$mb_work" PG_CONFIG="$PG_CONFIG" "$0" "$@"
+	fi
+	WORK=${BENCH_WORK:-$ROOT/.cache/bench-$mb_name}
+	PATH="$($PG_CONFIG --bindir):$PATH"
+	export PATH
+	mkdir -p "$ROOT/bench/results" "$WORK"
+	OUT="$ROOT/bench/results/$mb_name-$(date -u +%Y%m%dT%H%M%S).txt"
+	COMMIT=$(git -c safe.directory='*' -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')
+	CALLS=${BENCH_CALLS:-50}
+	PLAIN_CALLS=${BENCH_PLAIN_CALLS:-3}
+	BUDGET_MS=${BENCH_BUDGET_MS:-10000}
+}
+
+model_bench_stop()
+{
+	[ "${BENCH_KEEP:-0}" = 1 ] && [ -n "${PORT:-}" ] && return 0
+	[ -f "$WORK/data/postmaster.pid" ] && pg_ctl -D "$WORK/data" -m fast -w stop >/dev/null 2>&1 || true
+}
+
+model_bench_start()
+{
+	trap model_bench_stop EXIT
+	trap 'exit 130' INT TERM
+	model_bench_stop
+	rm -rf "$WORK/data"
+	PORT=$(perl -MIO::Socket::INET -e 'my $s = IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => 0, Listen => 1) or die; print $s->sockport')
+	initdb -D "$WORK/data" -A trust -U postgres --no-sync >/dev/null
+	cat >> "$WORK/data/postgresql.conf" <<EOF
+port = $PORT
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$WORK'
+timezone = 'UTC'
+shared_buffers = ${BENCH_SHARED_BUFFERS:-2GB}
+work_mem = 256MB
+maintenance_work_mem = 1GB
+max_wal_size = 20GB
+checkpoint_timeout = 30min
+synchronous_commit = off
+fsync = off
+full_page_writes = off
+autovacuum = off
+jit = off
+EOF
+	pg_ctl -D "$WORK/data" -l "$WORK/server.log" -w start >/dev/null
+}
+
+q()
+{
+	PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning" psql -X -q -v ON_ERROR_STOP=1 -h "$WORK" -p "$PORT" -U postgres -d postgres "$@"
+}
+
+now()
+{
+	date +%s.%N
+}
+
+calc()
+{
+	awk "BEGIN { printf \"%.1f\", $* }"
+}
+
+model_bench_tee()
+{
+	tee -a "$OUT"
+}
+
+model_bench_header()
+{
+	echo "machine load before the latency runs: $(cut -d' ' -f1-3 /proc/loadavg) (other jobs share the $(nproc) cores)" | model_bench_tee
+	printf '%-68s %11s %5s %13s %9s %s\n' "metric" "function ms" "calls" "plain SQL ms" "ratio" "same" | model_bench_tee
+}
+
+# The median of up to CALLS runs of a statement, stopping once BUDGET ms
+# are spent and at least MIN calls ran.  Results are compared as the md5 of
+# all their rows' text, sorted: the function's read once more after its
+# timed calls, the plain SQL's in each timed call (sorting a few result rows
+# is noise next to scanning the landing tables).
+model_bench_pair()
+{
+	mb_label=$1
+	mb_fn=$2
+	mb_plain=$3
+	mb_r=$(q -At <<EOF
+CREATE FUNCTION pg_temp.median_ms(sql text, calls int, min_calls int, budget float8, hashed bool,
+	OUT ms float8, OUT n int, OUT res text)
+LANGUAGE plpgsql AS \$\$
+DECLARE t timestamptz; all_ms float8[] := '{}'; spent float8 := 0; x float8;
+BEGIN
+	IF hashed THEN
+		sql := 'SELECT pg_catalog.md5(pg_catalog.string_agg(q::text, '','' ORDER BY q::text)) FROM (' || sql || ') AS q';
+	END IF;
+	FOR i IN 1 .. calls LOOP
+		t := clock_timestamp();
+		IF hashed THEN
+			EXECUTE sql INTO res;
+		ELSE
+			EXECUTE sql;
+		END IF;
+		x := extract(epoch FROM clock_timestamp() - t) * 1000;
+		all_ms := all_ms || x;
+		spent := spent + x;
+		EXIT WHEN i >= min_calls AND spent > budget;
+	END LOOP;
+	n := cardinality(all_ms);
+	ms := (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY v) FROM unnest(all_ms) v);
+END \$\$;
+SELECT pg_temp.median_ms(\$q\$$mb_fn\$q\$, 3, 3, 0, false);
+SELECT f.n, round(f.ms::numeric, 3), round(p.ms::numeric, 1), fr.res IS NOT DISTINCT FROM p.res
+FROM pg_temp.median_ms(\$q\$$mb_fn\$q\$, $CALLS, 5, $BUDGET_MS, false) f,
+	pg_temp.median_ms(\$q\$$mb_fn\$q\$, 1, 1, 0, true) fr,
+	pg_temp.median_ms(\$q\$$mb_plain\$q\$, $PLAIN_CALLS, 1, 30000, true) p;
+EOF
+)
+	mb_r=$(echo "$mb_r" | tail -1)
+	mb_n=$(echo "$mb_r" | cut -d'|' -f1)
+	mb_f=$(echo "$mb_r" | cut -d'|' -f2)
+	mb_p=$(echo "$mb_r" | cut -d'|' -f3)
+	mb_same=$(echo "$mb_r" | cut -d'|' -f4 | sed -e 's/^t$/yes/' -e 's/^f$/NO/')
+	printf '%-68s %11s %5s %13s %9s %s\n' "$mb_label" "$mb_f" "$mb_n" "$mb_p" "$(awk "BEGIN { printf \"%.0fx\", $mb_p / ($mb_f > 0 ? $mb_f : 0.001) }")" "$mb_same" | model_bench_tee
+}
+
+model_bench_run_file()
+{
+	mb_t0=$(now)
+	ROWS_CHANGED=$(psql -X -v ON_ERROR_STOP=1 -h "$WORK" -p "$PORT" -U postgres -d postgres -f "$1" |
+		awk '/^(INSERT 0|UPDATE|DELETE) [0-9]+$/ { s += $NF } END { print s + 0 }')
+	SECONDS_TAKEN=$(awk "BEGIN { printf \"%.2f\", $(now) - $mb_t0 }")
+}
