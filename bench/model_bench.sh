@@ -17,9 +17,18 @@
 #                                all, at least 5) and of PLAIN (BENCH_PLAIN_CALLS,
 #                                default 3, fewer past 30 s), measured in the
 #                                server; their results compared as text
+#                                (MB_COMPARE=false: not compared, "same" is -)
 #   model_bench_run_file FILE    runs FILE with psql, sets SECONDS_TAKEN and
 #                                ROWS_CHANGED (the rows its INSERT, UPDATE and
 #                                DELETE statements wrote, from their tags)
+#   model_bench_apply_cost WHAT DETACH [VERIFY]
+#                                the caller's `batches OFFSET` writes the
+#                                batches' SQL on ids moved by OFFSET; they run
+#                                with the model (then VERIFY, a set-returning
+#                                call, counts its differences), then DETACH and
+#                                the same batches on fresh ids (landing tables
+#                                alone); prints both times, WHAT describing a
+#                                batch
 #   model_bench_tee              stdout to the terminal and to $OUT
 #
 # Helpers: now (epoch seconds), calc EXPR (awk, one decimal).
@@ -46,6 +55,7 @@ model_bench_init()
 	CALLS=${BENCH_CALLS:-50}
 	PLAIN_CALLS=${BENCH_PLAIN_CALLS:-3}
 	BUDGET_MS=${BENCH_BUDGET_MS:-10000}
+	MB_COMPARE=true
 }
 
 model_bench_stop()
@@ -142,17 +152,17 @@ BEGIN
 	ms := (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY v) FROM unnest(all_ms) v);
 END \$\$;
 SELECT pg_temp.median_ms(\$q\$$mb_fn\$q\$, 3, 3, 0, false);
-SELECT f.n, round(f.ms::numeric, 3), round(p.ms::numeric, 1), fr.res IS NOT DISTINCT FROM p.res
+SELECT f.n, round(f.ms::numeric, 3), round(p.ms::numeric, 1), CASE WHEN $MB_COMPARE THEN fr.res IS NOT DISTINCT FROM p.res END
 FROM pg_temp.median_ms(\$q\$$mb_fn\$q\$, $CALLS, 5, $BUDGET_MS, false) f,
-	pg_temp.median_ms(\$q\$$mb_fn\$q\$, 1, 1, 0, true) fr,
-	pg_temp.median_ms(\$q\$$mb_plain\$q\$, $PLAIN_CALLS, 1, 30000, true) p;
+	pg_temp.median_ms(\$q\$$mb_fn\$q\$, 1, 1, 0, $MB_COMPARE) fr,
+	pg_temp.median_ms(\$q\$$mb_plain\$q\$, $PLAIN_CALLS, 1, 30000, $MB_COMPARE) p;
 EOF
 )
 	mb_r=$(echo "$mb_r" | tail -1)
 	mb_n=$(echo "$mb_r" | cut -d'|' -f1)
 	mb_f=$(echo "$mb_r" | cut -d'|' -f2)
 	mb_p=$(echo "$mb_r" | cut -d'|' -f3)
-	mb_same=$(echo "$mb_r" | cut -d'|' -f4 | sed -e 's/^t$/yes/' -e 's/^f$/NO/')
+	mb_same=$(echo "$mb_r" | cut -d'|' -f4 | sed -e 's/^t$/yes/' -e 's/^f$/NO/' -e 's/^$/-/')
 	printf '%-68s %11s %5s %13s %9s %s\n' "$mb_label" "$mb_f" "$mb_n" "$mb_p" "$(awk "BEGIN { printf \"%.0fx\", $mb_p / ($mb_f > 0 ? $mb_f : 0.001) }")" "$mb_same" | model_bench_tee
 }
 
@@ -162,4 +172,35 @@ model_bench_run_file()
 	ROWS_CHANGED=$(psql -X -v ON_ERROR_STOP=1 -h "$WORK" -p "$PORT" -U postgres -d postgres -f "$1" |
 		awk '/^(INSERT 0|UPDATE|DELETE) [0-9]+$/ { s += $NF } END { print s + 0 }')
 	SECONDS_TAKEN=$(awk "BEGIN { printf \"%.2f\", $(now) - $mb_t0 }")
+}
+
+model_bench_apply_cost()
+{
+	mb_what=$1
+	mb_detach=$2
+	mb_verify=${3:-}
+	echo | model_bench_tee
+	q -c "CHECKPOINT" >/dev/null
+	batches 1000000 > "$WORK/batches_model.sql"
+	model_bench_run_file "$WORK/batches_model.sql"
+	mb_model=$SECONDS_TAKEN
+	mb_changes=$ROWS_CHANGED
+	[ -n "$mb_verify" ] && mb_diff=$(q -At -c "SELECT count(*) FROM $mb_verify")
+	q -c "$mb_detach" >/dev/null
+	q -c "CHECKPOINT" >/dev/null
+	batches 3000000 > "$WORK/batches_plain.sql"
+	model_bench_run_file "$WORK/batches_plain.sql"
+	mb_plain=$SECONDS_TAKEN
+	{
+		echo "apply cost, $BATCHES batches, $((mb_changes / BATCHES)) rows changed each on average ($mb_what):"
+		echo "  landing tables alone:        $mb_plain s  ($(calc "$mb_changes / $mb_plain") changes/s)"
+		echo "  landing tables + the model:  $mb_model s  ($(calc "$mb_changes / $mb_model") changes/s)"
+		echo "  the model costs $(calc "$mb_model / $mb_plain")x the time of the landing tables alone ($(calc "($mb_model - $mb_plain) * 1000 / $BATCHES") ms more per batch)"
+		[ -z "$mb_verify" ] || echo "  $mb_verify after the batches: $mb_diff differences"
+		echo "  load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+	} | model_bench_tee
+	echo "results in $OUT"
+	if [ "${BENCH_KEEP:-0}" = 1 ]; then
+		echo "cluster left running: psql -h $WORK -p $PORT -U postgres; stop: pg_ctl -D $WORK/data stop"
+	fi
 }

@@ -192,7 +192,7 @@ model_bench_pair "booking_by_month()" "SELECT period, repeat_bookings, booking_u
 	 FROM bench.confirmed s GROUP BY 1"
 
 # Apply cost: the same kind of batches with and without the model. Batch i
-# of a run starting at page view id V, booking id K and session number S:
+# of a run (ids and session numbers past the loaded ones by OFFSET):
 # 400 new sessions (their views: 62% product only, 18% to the cart, 8%
 # payment, 12% confirmation; a fifth anonymous, users drawn with the
 # loaders' skew), 100 late cart views into old sessions, 50 views deleted,
@@ -201,7 +201,7 @@ model_bench_pair "booking_by_month()" "SELECT period, repeat_bookings, booking_u
 # 10 users moving country, 5 new users.
 batches()
 {
-	v=$1; k=$2; s0=$3; u0=$4
+	v=$((V0 + $1)); k=$((K0 + $1)); s0=$((SESSIONS + $1)); u0=$((U0 + $1))
 	i=0
 	while [ $i -lt "$BATCHES" ]; do
 		s=$((s0 + i * 400))
@@ -258,26 +258,5 @@ EOF
 K0=$(q -At -c "SELECT max(id) FROM booking_land.bookings")
 V0=$(q -At -c "SELECT max(id) FROM booking_land.page_views")
 U0=$(q -At -c "SELECT max(id) FROM booking_land.users")
-echo | model_bench_tee
-q -c "CHECKPOINT" >/dev/null
-batches $((V0 + 1000000)) $((K0 + 1000000)) $((SESSIONS + 1000000)) $((U0 + 1000000)) > "$WORK/batches_model.sql"
-model_bench_run_file "$WORK/batches_model.sql"
-T_MODEL=$SECONDS_TAKEN
-CHANGES=$ROWS_CHANGED
-MODEL_DIFF=$(q -At -c "SELECT count(*) FROM booking.verify()")
-q -c "SELECT walstar_booking.detach()" >/dev/null
-q -c "CHECKPOINT" >/dev/null
-batches $((V0 + 3000000)) $((K0 + 3000000)) $((SESSIONS + 3000000)) $((U0 + 3000000)) > "$WORK/batches_plain.sql"
-model_bench_run_file "$WORK/batches_plain.sql"
-T_PLAIN=$SECONDS_TAKEN
-{
-	echo "apply cost, $BATCHES batches, $((CHANGES / BATCHES)) rows changed each on average (400 new sessions' page views, 100 late views, 50 views deleted, new bookings, confirmations, refunds, 10 users moving country, 5 new users):"
-	echo "  landing tables alone:        $T_PLAIN s  ($(calc "$CHANGES / $T_PLAIN") changes/s)"
-	echo "  landing tables + the model:  $T_MODEL s  ($(calc "$CHANGES / $T_MODEL") changes/s)"
-	echo "  the model costs $(calc "$T_MODEL / $T_PLAIN")x the time of the landing tables alone ($(calc "($T_MODEL - $T_PLAIN) * 1000 / $BATCHES") ms more per batch)"
-	echo "  booking.verify() after the batches: $MODEL_DIFF differences; load $(cut -d' ' -f1-3 /proc/loadavg)"
-} | model_bench_tee
-echo "results in $OUT"
-if [ "${BENCH_KEEP:-0}" = 1 ]; then
-	echo "cluster left running: psql -h $WORK -p $PORT -U postgres; stop: pg_ctl -D $WORK/data stop"
-fi
+model_bench_apply_cost "400 new sessions' page views, 100 late views, 50 views deleted, new bookings, confirmations, refunds, 10 users moving country, 5 new users" \
+	"SELECT walstar_booking.detach()" "booking.verify()"
