@@ -11,16 +11,20 @@
 #                                BENCH_KEEP=1; q runs psql on it
 #   model_bench_header           the table header of model_bench_pair
 #   model_bench_pair LABEL FN PLAIN
-#                                median latency of the statement FN (after 3
-#                                warm-up calls; BENCH_CALLS calls, default 50,
-#                                fewer when they take over BENCH_BUDGET_MS in
-#                                all, at least 5) and of PLAIN (BENCH_PLAIN_CALLS,
-#                                default 3, fewer past 30 s), measured in the
-#                                server; their results compared as text
-#                                (MB_COMPARE=false: not compared, "same" is -)
-#   model_bench_run_file FILE    runs FILE with psql, sets SECONDS_TAKEN and
-#                                ROWS_CHANGED (the rows its INSERT, UPDATE and
-#                                DELETE statements wrote, from their tags)
+#                                median latency of the statement FN
+#                                (BENCH_CALLS calls, default 50, fewer when
+#                                they take over BENCH_BUDGET_MS in all; a call
+#                                over BENCH_TIMEOUT s is reported as such) and
+#                                of PLAIN (BENCH_PLAIN_CALLS, default 3, fewer
+#                                past 30 s), measured in the server; their
+#                                results compared as text (MB_COMPARE=false:
+#                                not compared, "same" is -)
+#   model_bench_run_file FILE    runs FILE (transactions of statements) with
+#                                psql, sets SECONDS_TAKEN, ROWS_CHANGED (the
+#                                rows its INSERT, UPDATE and DELETE statements
+#                                wrote, from their tags) and STATEMENT_MS (the
+#                                mean time of each statement of a transaction,
+#                                named by BATCH_STATEMENTS, "a|b|...")
 #   model_bench_apply_cost WHAT DETACH [VERIFY]
 #                                the caller's `batches OFFSET` writes the
 #                                batches' SQL on ids moved by OFFSET; they run
@@ -117,17 +121,22 @@ model_bench_header()
 	printf '%-68s %11s %5s %13s %9s %s\n' "metric" "function ms" "calls" "plain SQL ms" "ratio" "same" | model_bench_tee
 }
 
-# The median of up to CALLS runs of a statement, stopping once BUDGET ms
-# are spent and at least MIN calls ran.  Results are compared as the md5 of
+# One line of the latency table.  The function runs once under a statement
+# timeout of BENCH_TIMEOUT s (default 60; a slower one is reported as
+# timed out and not repeated), then, if that took under a second, twice
+# more to warm up, then up to CALLS times until BUDGET ms are spent (at
+# least 5 calls, 3 when one takes over a second): the median.  The plain
+# SQL: up to PLAIN_CALLS times until 30 s are spent, under a timeout of
+# BENCH_PLAIN_TIMEOUT s (default 600).  Results are compared as the md5 of
 # all their rows' text, sorted: the function's read once more after its
-# timed calls, the plain SQL's in each timed call (sorting a few result rows
-# is noise next to scanning the landing tables).
+# timed calls, the plain SQL's in each timed call (sorting a few result
+# rows is noise next to scanning the landing tables).
 model_bench_pair()
 {
 	mb_label=$1
 	mb_fn=$2
 	mb_plain=$3
-	mb_r=$(q -At <<EOF
+	mb_r=$(q -At -v ON_ERROR_STOP=0 2>/dev/null <<EOF
 CREATE FUNCTION pg_temp.median_ms(sql text, calls int, min_calls int, budget float8, hashed bool,
 	OUT ms float8, OUT n int, OUT res text)
 LANGUAGE plpgsql AS \$\$
@@ -151,27 +160,61 @@ BEGIN
 	n := cardinality(all_ms);
 	ms := (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY v) FROM unnest(all_ms) v);
 END \$\$;
-SELECT pg_temp.median_ms(\$q\$$mb_fn\$q\$, 3, 3, 0, false);
-SELECT f.n, round(f.ms::numeric, 3), round(p.ms::numeric, 1), CASE WHEN $MB_COMPARE THEN fr.res IS NOT DISTINCT FROM p.res END
-FROM pg_temp.median_ms(\$q\$$mb_fn\$q\$, $CALLS, 5, $BUDGET_MS, false) f,
-	pg_temp.median_ms(\$q\$$mb_fn\$q\$, 1, 1, 0, $MB_COMPARE) fr,
-	pg_temp.median_ms(\$q\$$mb_plain\$q\$, $PLAIN_CALLS, 1, 30000, $MB_COMPARE) p;
+SET statement_timeout = '${BENCH_TIMEOUT:-60}s';
+SELECT ms AS probe_ms, ms < 1000 AS probe_fast FROM pg_temp.median_ms(\$q\$$mb_fn\$q\$, 1, 1, 0, false) \gset
+SET statement_timeout = 0;
+\if :{?probe_ms}
+\if :probe_fast
+SELECT pg_temp.median_ms(\$q\$$mb_fn\$q\$, 2, 2, 0, false);
+\endif
+SELECT 'fn', f.n, round(f.ms::numeric, 3), fr.res
+FROM pg_temp.median_ms(\$q\$$mb_fn\$q\$, $CALLS, CASE WHEN :'probe_fast' THEN 5 ELSE 3 END, $BUDGET_MS, false) f,
+	pg_temp.median_ms(\$q\$$mb_fn\$q\$, 1, 1, 0, $MB_COMPARE) fr;
+\endif
+SET statement_timeout = '${BENCH_PLAIN_TIMEOUT:-600}s';
+SELECT 'plain', round(p.ms::numeric, 1), p.res FROM pg_temp.median_ms(\$q\$$mb_plain\$q\$, $PLAIN_CALLS, 1, 30000, $MB_COMPARE) p;
 EOF
 )
-	mb_r=$(echo "$mb_r" | tail -1)
-	mb_n=$(echo "$mb_r" | cut -d'|' -f1)
-	mb_f=$(echo "$mb_r" | cut -d'|' -f2)
-	mb_p=$(echo "$mb_r" | cut -d'|' -f3)
-	mb_same=$(echo "$mb_r" | cut -d'|' -f4 | sed -e 's/^t$/yes/' -e 's/^f$/NO/' -e 's/^$/-/')
-	printf '%-68s %11s %5s %13s %9s %s\n' "$mb_label" "$mb_f" "$mb_n" "$mb_p" "$(awk "BEGIN { printf \"%.0fx\", $mb_p / ($mb_f > 0 ? $mb_f : 0.001) }")" "$mb_same" | model_bench_tee
+	mb_f=$(echo "$mb_r" | awk -F'|' '$1 == "fn" { print $3 }')
+	mb_n=$(echo "$mb_r" | awk -F'|' '$1 == "fn" { print $2 }')
+	mb_fres=$(echo "$mb_r" | awk -F'|' '$1 == "fn" { print $4 }')
+	mb_p=$(echo "$mb_r" | awk -F'|' '$1 == "plain" { print $2 }')
+	mb_pres=$(echo "$mb_r" | awk -F'|' '$1 == "plain" { print $3 }')
+	if [ -z "$mb_f" ] || [ -z "$mb_p" ]; then
+		mb_same=-
+		mb_ratio=-
+		[ -n "$mb_f" ] || { mb_f=">${BENCH_TIMEOUT:-60}000"; mb_n=1; }
+		[ -n "$mb_p" ] || mb_p=">${BENCH_PLAIN_TIMEOUT:-600}000"
+	else
+		mb_ratio=$(awk "BEGIN { printf \"%.0fx\", $mb_p / ($mb_f > 0 ? $mb_f : 0.001) }")
+		if [ "$MB_COMPARE" != true ]; then
+			mb_same=-
+		elif [ "$mb_fres" = "$mb_pres" ]; then
+			mb_same=yes
+		else
+			mb_same=NO
+		fi
+	fi
+	printf '%-68s %11s %5s %13s %9s %s\n' "$mb_label" "$mb_f" "$mb_n" "$mb_p" "$mb_ratio" "$mb_same" | model_bench_tee
 }
 
 model_bench_run_file()
 {
 	mb_t0=$(now)
-	ROWS_CHANGED=$(psql -X -v ON_ERROR_STOP=1 -h "$WORK" -p "$PORT" -U postgres -d postgres -f "$1" |
-		awk '/^(INSERT 0|UPDATE|DELETE) [0-9]+$/ { s += $NF } END { print s + 0 }')
+	mb_out=$(psql -X -v ON_ERROR_STOP=1 -h "$WORK" -p "$PORT" -U postgres -d postgres -c '\timing on' -f "$1" |
+		awk -v names="${BATCH_STATEMENTS:-}" '
+			/^(INSERT 0|UPDATE|DELETE) [0-9]+$/ { rows += $NF }
+			/^BEGIN$/ { k = -1; batches++ }
+			/^Time: / { k++; if (k > 0) { ms[k] += $2; if (k > last) last = k } }
+			END {
+				printf "%d|", rows
+				n = split(names, name, "|")
+				for (i = 1; i <= last; i++)
+					printf "%s%s %.1f", (i > 1 ? ", " : ""), (i <= n ? name[i] : "statement " i), ms[i] / (batches ? batches : 1)
+			}')
 	SECONDS_TAKEN=$(awk "BEGIN { printf \"%.2f\", $(now) - $mb_t0 }")
+	ROWS_CHANGED=${mb_out%%|*}
+	STATEMENT_MS=${mb_out#*|}
 }
 
 model_bench_apply_cost()
@@ -185,17 +228,21 @@ model_bench_apply_cost()
 	model_bench_run_file "$WORK/batches_model.sql"
 	mb_model=$SECONDS_TAKEN
 	mb_changes=$ROWS_CHANGED
+	mb_model_ms=$STATEMENT_MS
 	[ -n "$mb_verify" ] && mb_diff=$(q -At -c "SELECT count(*) FROM $mb_verify")
 	q -c "$mb_detach" >/dev/null
 	q -c "CHECKPOINT" >/dev/null
 	batches 3000000 > "$WORK/batches_plain.sql"
 	model_bench_run_file "$WORK/batches_plain.sql"
 	mb_plain=$SECONDS_TAKEN
+	mb_plain_ms=$STATEMENT_MS
 	{
 		echo "apply cost, $BATCHES batches, $((mb_changes / BATCHES)) rows changed each on average ($mb_what):"
 		echo "  landing tables alone:        $mb_plain s  ($(calc "$mb_changes / $mb_plain") changes/s)"
 		echo "  landing tables + the model:  $mb_model s  ($(calc "$mb_changes / $mb_model") changes/s)"
 		echo "  the model costs $(calc "$mb_model / $mb_plain")x the time of the landing tables alone ($(calc "($mb_model - $mb_plain) * 1000 / $BATCHES") ms more per batch)"
+		echo "  ms per batch and statement, with the model: $mb_model_ms"
+		echo "  ms per batch and statement, landing tables alone: $mb_plain_ms"
 		[ -z "$mb_verify" ] || echo "  $mb_verify after the batches: $mb_diff differences"
 		echo "  load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 	} | model_bench_tee

@@ -258,5 +258,6 @@ EOF
 K0=$(q -At -c "SELECT max(id) FROM booking_land.bookings")
 V0=$(q -At -c "SELECT max(id) FROM booking_land.page_views")
 U0=$(q -At -c "SELECT max(id) FROM booking_land.users")
+BATCH_STATEMENTS="new views|late views|deleted views|new bookings|confirmations|refunds|users moving|new users|commit"
 model_bench_apply_cost "400 new sessions' page views, 100 late views, 50 views deleted, new bookings, confirmations, refunds, 10 users moving country, 5 new users" \
 	"SELECT walstar_booking.detach()" "booking.verify()"

@@ -127,4 +127,5 @@ ON CONFLICT (id) DO UPDATE SET claim_id = excluded.claim_id, customer_id = exclu
 		i=$((i + 1))
 	done
 }
+BATCH_STATEMENTS="new claims|claim updates|new feedback|claim deletes|commit"
 model_bench_apply_cost "1000 new claims, 500 claim updates, 500 new feedback, 20 claim deletes" "SELECT walstar_claims.detach()"
