@@ -8,7 +8,10 @@
 #   model_bench_start            a fresh private cluster in $WORK/data (fsync
 #                                off, BENCH_SHARED_BUFFERS, default 2GB), on a
 #                                free loopback port, stopped at exit unless
-#                                BENCH_KEEP=1; q runs psql on it
+#                                BENCH_KEEP=1; q runs psql on it.
+#                                BENCH_REUSE=1: the cluster an earlier run
+#                                left in $WORK/data instead (MB_REUSED=1: the
+#                                caller skips loading and attaching)
 #   model_bench_header           the table header of model_bench_pair
 #   model_bench_pair LABEL FN PLAIN
 #                                median latency of the statement FN
@@ -29,7 +32,8 @@
 #                                the caller's `batches OFFSET` writes the
 #                                batches' SQL on ids moved by OFFSET; they run
 #                                with the model (then VERIFY, a set-returning
-#                                call, counts its differences), then DETACH and
+#                                call, counts its differences, unless
+#                                BENCH_VERIFY=0), then DETACH and
 #                                the same batches on fresh ids (landing tables
 #                                alone); prints both times, WHAT describing a
 #                                batch
@@ -73,8 +77,15 @@ model_bench_start()
 	trap model_bench_stop EXIT
 	trap 'exit 130' INT TERM
 	model_bench_stop
-	rm -rf "$WORK/data"
 	PORT=$(perl -MIO::Socket::INET -e 'my $s = IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => 0, Listen => 1) or die; print $s->sockport')
+	MB_REUSED=0
+	if [ "${BENCH_REUSE:-0}" = 1 ] && [ -f "$WORK/data/PG_VERSION" ]; then
+		echo "port = $PORT" >> "$WORK/data/postgresql.conf"
+		pg_ctl -D "$WORK/data" -l "$WORK/server.log" -w start >/dev/null
+		MB_REUSED=1
+		return 0
+	fi
+	rm -rf "$WORK/data"
 	initdb -D "$WORK/data" -A trust -U postgres --no-sync >/dev/null
 	cat >> "$WORK/data/postgresql.conf" <<EOF
 port = $PORT
@@ -222,6 +233,7 @@ model_bench_apply_cost()
 	mb_what=$1
 	mb_detach=$2
 	mb_verify=${3:-}
+	[ "${BENCH_VERIFY:-1}" = 1 ] || mb_verify=
 	echo | model_bench_tee
 	q -c "CHECKPOINT" >/dev/null
 	batches 1000000 > "$WORK/batches_model.sql"

@@ -10,7 +10,7 @@
 #    2022/23 to 2025/26): BENCH_EVENTS/32 matches of 32 ratings, a club per
 #    2560 ratings (about 40 matches a season each); attach() builds the
 #    model from them (timed); then a back-dated transfer, through the
-#    triggers, for 1% of the players.
+#    triggers, for one player in BENCH_MOVED_EVERY (default 100).
 # 2. Every metric function, without and with filters (a season and a star
 #    player, a season and a league or a club, a month), every rollup
 #    function and the top lists: median latency (bench/model_bench.sh:
@@ -37,6 +37,7 @@ MATCHES=$((N / 32))
 CLUBS=$(( N / 2560 > 8 ? N / 2560 : 8 ))
 PLAYERS=$((CLUBS * 16))
 BATCHES=${BENCH_BATCHES:-20}
+MOVED=${BENCH_MOVED_EVERY:-100}	# one player in MOVED gets a back-dated transfer after attach()
 DEMO="$ROOT/demo/ratings"
 
 model_bench_start
@@ -45,6 +46,9 @@ model_bench_start
 	echo "matches $MATCHES, clubs $CLUBS, players $PLAYERS; fsync off, shared_buffers ${BENCH_SHARED_BUFFERS:-2GB}; load $(cut -d' ' -f1-3 /proc/loadavg)"
 } | model_bench_tee
 
+if [ "$MB_REUSED" = 1 ]; then
+	echo "landing tables and model of the earlier run in $WORK/data (BENCH_REUSE=1): not loaded or attached again" | model_bench_tee
+else
 # The landing tables with the apply worker's types (no foreign key, no
 # unique constraint but the key); the ratings loader inserts without ids,
 # so they get a default while it runs.
@@ -75,10 +79,11 @@ q -At -c "SELECT 'rows: ratings ' || (SELECT count(*) FROM ratings_land.ratings)
 t=$(now)
 q -c "SELECT walstar_ratings.attach('ratings_land')" >/dev/null
 echo "attach() (builds the model from the landing tables): $(calc "$(now) - $t") s" | model_bench_tee
+fi
 t=$(now)
-q -c "UPDATE ratings_land.players SET club_id = 1 + (id * 7) % $CLUBS, updated_at = timestamptz '2024-01-01' WHERE id % 100 = 0" >/dev/null
+q -c "UPDATE ratings_land.players SET club_id = 1 + (id * 7) % $CLUBS, updated_at = timestamptz '2024-01-01' WHERE id % $MOVED = 0" >/dev/null
+echo "a transfer dated back to 2024-01-01 for one player in $MOVED ($((PLAYERS / MOVED)) players, one statement through the triggers): $(calc "$(now) - $t") s" | model_bench_tee
 q -c "VACUUM ANALYZE" >/dev/null
-echo "a transfer dated back to 2024-01-01 for 1% of the players (through the triggers), VACUUM ANALYZE: $(calc "$(now) - $t") s" | model_bench_tee
 q -At -c "SELECT 'model rows: f_rating ' || (SELECT count(*) FROM ratings.f_rating)
 	|| ', d_player ' || (SELECT count(*) FROM ratings.d_player)
 	|| ', rollup rows ' || (SELECT sum(c.reltuples)::bigint FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -95,6 +100,7 @@ q -At -c "SELECT 'sizes: landing ' || pg_size_pretty(sum(pg_total_relation_size(
 # table of each version's time range, so that a rating finds its club by
 # a join rather than by two lookups.
 q <<'EOF'
+DROP SCHEMA IF EXISTS bench CASCADE;
 CREATE SCHEMA bench;
 -- each player's clubs as ranges of time: a version counts from its
 -- updated_at (the newest of equal ones) to the next; the first also before
