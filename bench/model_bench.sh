@@ -3,7 +3,8 @@
 #
 #   model_bench_init NAME "$@"   as root, runs the calling script again as
 #                                BENCH_USER (postgres) in its work directory;
-#                                sets WORK, OUT (bench/results/NAME-<date>.txt)
+#                                sets WORK, OUT (NAME-<date>.txt in
+#                                BENCH_RESULTS, default bench/results)
 #                                and PATH (PG_CONFIG's bindir)
 #   model_bench_start            a fresh private cluster in $WORK/data (fsync
 #                                off, BENCH_SHARED_BUFFERS, default 2GB), on a
@@ -21,7 +22,8 @@
 #                                of PLAIN (BENCH_PLAIN_CALLS, default 3, fewer
 #                                past 30 s), measured in the server; their
 #                                results compared as text (MB_COMPARE=false:
-#                                not compared, "same" is -)
+#                                not compared, "same" is -; ERROR when either
+#                                failed, the error on stderr)
 #   model_bench_run_file FILE    runs FILE (transactions of statements) with
 #                                psql, sets SECONDS_TAKEN, ROWS_CHANGED (the
 #                                rows its INSERT, UPDATE and DELETE statements
@@ -29,8 +31,8 @@
 #                                mean time of each statement of a transaction,
 #                                named by BATCH_STATEMENTS, "a|b|...")
 #   model_bench_apply_cost WHAT DETACH [VERIFY]
-#                                the caller's `batches OFFSET` writes the
-#                                batches' SQL on ids moved by OFFSET; they run
+#                                the caller's `batch I OFFSET` writes batch I
+#                                (0 to BATCHES - 1) on ids moved by OFFSET; they run
 #                                with the model (then VERIFY, a set-returning
 #                                call, counts its differences, unless
 #                                BENCH_VERIFY=0), then DETACH and
@@ -50,15 +52,17 @@ model_bench_init()
 	PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 	if [ "$(id -u)" = 0 ]; then
 		mb_work=${BENCH_WORK:-$ROOT/.cache/bench-$mb_name}
-		mkdir -p "$mb_work" "$ROOT/bench/results"
-		chown "$BENCH_USER" "$mb_work" "$ROOT/bench/results"
+		mb_results=${BENCH_RESULTS:-$ROOT/bench/results}
+		mkdir -p "$mb_work" "$mb_results"
+		chown "$BENCH_USER" "$mb_work" "$mb_results"
 		exec runuser -u "$BENCH_USER" -- env HOME="$mb_work" BENCH_WORK="$mb_work" PG_CONFIG="$PG_CONFIG" "$0" "$@"
 	fi
 	WORK=${BENCH_WORK:-$ROOT/.cache/bench-$mb_name}
 	PATH="$($PG_CONFIG --bindir):$PATH"
 	export PATH
-	mkdir -p "$ROOT/bench/results" "$WORK"
-	OUT="$ROOT/bench/results/$mb_name-$(date -u +%Y%m%dT%H%M%S).txt"
+	mb_results=${BENCH_RESULTS:-$ROOT/bench/results}
+	mkdir -p "$mb_results" "$WORK"
+	OUT="$mb_results/$mb_name-$(date -u +%Y%m%dT%H%M%S).txt"
 	COMMIT=$(git -c safe.directory='*' -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')
 	CALLS=${BENCH_CALLS:-50}
 	PLAIN_CALLS=${BENCH_PLAIN_CALLS:-3}
@@ -147,7 +151,7 @@ model_bench_pair()
 	mb_label=$1
 	mb_fn=$2
 	mb_plain=$3
-	mb_r=$(q -At -v ON_ERROR_STOP=0 2>/dev/null <<EOF
+	mb_r=$(q -At -v ON_ERROR_STOP=0 2>"$WORK/pair.err" <<EOF
 CREATE FUNCTION pg_temp.median_ms(sql text, calls int, min_calls int, budget float8, hashed bool,
 	OUT ms float8, OUT n int, OUT res text)
 LANGUAGE plpgsql AS \$\$
@@ -191,7 +195,14 @@ EOF
 	mb_fres=$(echo "$mb_r" | awk -F'|' '$1 == "fn" { print $4 }')
 	mb_p=$(echo "$mb_r" | awk -F'|' '$1 == "plain" { print $2 }')
 	mb_pres=$(echo "$mb_r" | awk -F'|' '$1 == "plain" { print $3 }')
-	if [ -z "$mb_f" ] || [ -z "$mb_p" ]; then
+	mb_err=$(grep -v 'canceling statement due to statement timeout' "$WORK/pair.err" | grep -m1 'ERROR' || true)
+	if [ -n "$mb_err" ]; then
+		echo "$mb_label: $mb_err" >&2
+		mb_same=ERROR
+		mb_ratio=-
+		[ -n "$mb_f" ] || { mb_f=error; mb_n=1; }
+		[ -n "$mb_p" ] || mb_p=error
+	elif [ -z "$mb_f" ] || [ -z "$mb_p" ]; then
 		mb_same=-
 		mb_ratio=-
 		[ -n "$mb_f" ] || { mb_f=">${BENCH_TIMEOUT:-60}000"; mb_n=1; }
@@ -228,6 +239,16 @@ model_bench_run_file()
 	STATEMENT_MS=${mb_out#*|}
 }
 
+# BATCHES transactions from the caller's `batch I OFFSET`
+model_bench_batches()
+{
+	mb_i=0
+	while [ $mb_i -lt "$BATCHES" ]; do
+		batch $mb_i "$1"
+		mb_i=$((mb_i + 1))
+	done
+}
+
 model_bench_apply_cost()
 {
 	mb_what=$1
@@ -236,7 +257,7 @@ model_bench_apply_cost()
 	[ "${BENCH_VERIFY:-1}" = 1 ] || mb_verify=
 	echo | model_bench_tee
 	q -c "CHECKPOINT" >/dev/null
-	batches 1000000 > "$WORK/batches_model.sql"
+	model_bench_batches 1000000 > "$WORK/batches_model.sql"
 	model_bench_run_file "$WORK/batches_model.sql"
 	mb_model=$SECONDS_TAKEN
 	mb_changes=$ROWS_CHANGED
@@ -244,7 +265,7 @@ model_bench_apply_cost()
 	[ -n "$mb_verify" ] && mb_diff=$(q -At -c "SELECT count(*) FROM $mb_verify")
 	q -c "$mb_detach" >/dev/null
 	q -c "CHECKPOINT" >/dev/null
-	batches 3000000 > "$WORK/batches_plain.sql"
+	model_bench_batches 3000000 > "$WORK/batches_plain.sql"
 	model_bench_run_file "$WORK/batches_plain.sql"
 	mb_plain=$SECONDS_TAKEN
 	mb_plain_ms=$STATEMENT_MS

@@ -199,13 +199,10 @@ model_bench_pair "booking_by_month()" "SELECT period, repeat_bookings, booking_u
 # a booking for each new session that reached the payment page, the
 # previous batch's bookings confirmed, 10 old confirmed bookings refunded,
 # 10 users moving country, 5 new users.
-batches()
+batch()
 {
-	v=$((V0 + $1)); k=$((K0 + $1)); s0=$((SESSIONS + $1)); u0=$((U0 + $1))
-	i=0
-	while [ $i -lt "$BATCHES" ]; do
-		s=$((s0 + i * 400))
-		cat <<EOF
+	i=$1; v=$((V0 + $2 + i * 3000)); k=$((K0 + $2 + i * 1000)); s=$((SESSIONS + $2 + i * 400)); u0=$((U0 + $2))
+	cat <<EOF
 BEGIN;
 INSERT INTO booking_land.page_views (id, session_id, user_id, page, platform, product_id, viewed_at, ip_address)
 SELECT $v + row_number() OVER (), md5('bench session ' || n)::uuid,
@@ -251,9 +248,6 @@ SELECT $u0 + $i * 5 + g, 'bench' || ($u0 + $i * 5 + g) || '@example.com', 'New u
 ON CONFLICT (id) DO UPDATE SET email = excluded.email, country_code = excluded.country_code, updated_at = excluded.updated_at;
 COMMIT;
 EOF
-		v=$((v + 3000)); k=$((k + 1000))
-		i=$((i + 1))
-	done
 }
 K0=$(q -At -c "SELECT max(id) FROM booking_land.bookings")
 V0=$(q -At -c "SELECT max(id) FROM booking_land.page_views")

@@ -108,24 +108,20 @@ model_bench_pair "anomaly_resolution_time(2023, 'ES')" "SELECT * FROM $F.anomaly
 	"SELECT country_key, count(*), avg(resolution_us), percentile_cont(0.5) WITHIN GROUP (ORDER BY resolution_us::float8), percentile_cont(0.9) WITHIN GROUP (ORDER BY resolution_us::float8) FROM $F.fact_claim f JOIN $F.dim_country k USING (country_key) WHERE is_anomaly AND resolution_us IS NOT NULL AND created_year = 2023 AND k.country_code = 'ES' GROUP BY 1"
 
 # Apply cost: the same kind of batches with and without the model.
-batches() {
-	base=$((N + $1))
-	i=0
-	while [ $i -lt "$BATCHES" ]; do
-		lo=$(( base + i * 1000 ))
-		echo "BEGIN;"
-		echo "INSERT INTO acme.claims SELECT g, 1 + g % $((N / 10)), (g % 100000) / 7.0, 'open', g % 20 = 0, NULL, NULL, now() - (g % 1000) * interval '1 hour', NULL, now()
+batch() {
+	i=$1
+	lo=$((N + $2 + i * 1000))
+	echo "BEGIN;"
+	echo "INSERT INTO acme.claims SELECT g, 1 + g % $((N / 10)), (g % 100000) / 7.0, 'open', g % 20 = 0, NULL, NULL, now() - (g % 1000) * interval '1 hour', NULL, now()
 FROM generate_series($lo + 1, $lo + 1000) g
 ON CONFLICT (id) DO UPDATE SET customer_id = excluded.customer_id, amount = excluded.amount, status = excluded.status, is_anomaly = excluded.is_anomaly, anomaly_reason = excluded.anomaly_reason, flagged_at = excluded.flagged_at, created_at = excluded.created_at, resolved_at = excluded.resolved_at, updated_at = excluded.updated_at;"
-		echo "INSERT INTO acme.claims SELECT c.id, c.customer_id, c.amount, 'paid', c.is_anomaly, c.anomaly_reason, c.flagged_at, c.created_at, c.created_at + interval '3 days', now()
+	echo "INSERT INTO acme.claims SELECT c.id, c.customer_id, c.amount, 'paid', c.is_anomaly, c.anomaly_reason, c.flagged_at, c.created_at, c.created_at + interval '3 days', now()
 FROM acme.claims c WHERE c.id IN (SELECT ($((N / 2)) + $i * 997 + g * 13) FROM generate_series(1, 500) g)
 ON CONFLICT (id) DO UPDATE SET customer_id = excluded.customer_id, amount = excluded.amount, status = excluded.status, is_anomaly = excluded.is_anomaly, anomaly_reason = excluded.anomaly_reason, flagged_at = excluded.flagged_at, created_at = excluded.created_at, resolved_at = excluded.resolved_at, updated_at = excluded.updated_at;"
-		echo "INSERT INTO acme.feedback SELECT g, $lo + 1 + g % 1000, 1, 1 + g % 5, NULL, NULL, now() FROM generate_series($((N / 2)) + $lo + 1, $((N / 2)) + $lo + 500) g
+	echo "INSERT INTO acme.feedback SELECT g, $lo + 1 + g % 1000, 1, 1 + g % 5, NULL, NULL, now() FROM generate_series($((N / 2)) + $lo + 1, $((N / 2)) + $lo + 500) g
 ON CONFLICT (id) DO UPDATE SET claim_id = excluded.claim_id, customer_id = excluded.customer_id, rating = excluded.rating, comment = excluded.comment, sentiment = excluded.sentiment, created_at = excluded.created_at;"
-		echo "DELETE FROM acme.claims t USING (SELECT ($((N / 4)) + $i * 101 + g * 7)::bigint AS id FROM generate_series(1, 20) g) k WHERE t.id = k.id;"
-		echo "COMMIT;"
-		i=$((i + 1))
-	done
+	echo "DELETE FROM acme.claims t USING (SELECT ($((N / 4)) + $i * 101 + g * 7)::bigint AS id FROM generate_series(1, 20) g) k WHERE t.id = k.id;"
+	echo "COMMIT;"
 }
 BATCH_STATEMENTS="new claims|claim updates|new feedback|claim deletes|commit"
 model_bench_apply_cost "1000 new claims, 500 claim updates, 500 new feedback, 20 claim deletes" "SELECT walstar_claims.detach()"

@@ -181,8 +181,8 @@ model_bench_pair "rating_by_leagues()" \
 model_bench_pair "top_players()" \
 	"SELECT match_season, squad_position, rank, player_key, rated, avg_rating FROM $R.top_players()" \
 	"SELECT season, position, place, player_id, matches, avg_rating FROM bench.ranked WHERE place <= 10"
-model_bench_pair "top_players($SEASON, 'FW')" \
-	"SELECT match_season, squad_position, rank, player_key, rated, avg_rating FROM $R.top_players($SEASON, 'FW')" \
+model_bench_pair "top_players(p_match_season => $SEASON, p_squad_position => 'FW')" \
+	"SELECT match_season, squad_position, rank, player_key, rated, avg_rating FROM $R.top_players(p_match_season => $SEASON, p_squad_position => 'FW')" \
 	"SELECT season, position, place, player_id, matches, avg_rating FROM bench.ranked WHERE place <= 10 AND season = $SEASON AND position = 'FW'"
 
 # Apply cost: the same kind of batches with and without the model. Batch i
@@ -191,12 +191,10 @@ model_bench_pair "top_players($SEASON, 'FW')" \
 # the registered players: ratings before their player), 200 corrections of
 # old ratings, one old match deleted with its ratings, 10 transfers (one in
 # five dated back up to 60 days), 2 releases, 3 new players.
-batches()
+batch()
 {
-	m=$((M0 + $1)); r=$((R0 + $1)); p=$((P0 + $1))
-	i=0
-	while [ $i -lt "$BATCHES" ]; do
-		cat <<EOF
+	i=$1; m=$((M0 + $2 + i * 20)); r=$((R0 + $2 + i * 440)); p=$((P0 + $2))
+	cat <<EOF
 BEGIN;
 INSERT INTO ratings_land.matches SELECT $m + g, now() - g * interval '3 minutes', 'League', '2025/26' FROM generate_series(1, 20) g
 ON CONFLICT (id) DO UPDATE SET played_at = excluded.played_at, competition = excluded.competition, season = excluded.season;
@@ -223,9 +221,6 @@ SELECT $p + $i * 3 + g, 'New player', NULL, (ARRAY['GK', 'DF', 'MF', 'FW'])[1 + 
 ON CONFLICT (id) DO UPDATE SET club_id = excluded.club_id, updated_at = excluded.updated_at;
 COMMIT;
 EOF
-		m=$((m + 20)); r=$((r + 440))
-		i=$((i + 1))
-	done
 }
 M0=$(q -At -c "SELECT max(id) FROM ratings_land.matches")
 R0=$(q -At -c "SELECT max(id) FROM ratings_land.ratings")
