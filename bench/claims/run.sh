@@ -7,9 +7,10 @@
 # 1. Landing tables with BENCH_CLAIMS claims, claims/10 customers (some of
 #    them with a second country version) and claims/2 feedback, loaded
 #    directly; attach() builds the star schema from them (bulk rebuild).
-# 2. Each metric function, called BENCH_CALLS times (default 50): median
-#    latency, against the same question in plain SQL over the fact tables
-#    (median of BENCH_PLAIN_CALLS, default 3), and the ratio.
+# 2. Each metric function, called BENCH_CALLS times (default 50, fewer
+#    past BENCH_BUDGET_MS; bench/model_bench.sh): median latency, against
+#    the same question in plain SQL over the fact tables (median of
+#    BENCH_PLAIN_CALLS, default 3), and the ratio.
 # 3. Apply cost: BENCH_BATCHES batches shaped like the apply worker's (1000
 #    new claims upserted, 500 claims updated, 500 feedback inserted, 20
 #    claims deleted, each one statement) run with the model attached and
@@ -21,61 +22,16 @@
 # As root, PostgreSQL runs as the postgres OS user.
 set -eu
 
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-BENCH_USER=${BENCH_USER:-postgres}
-PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+. "$(dirname "$0")/../model_bench.sh"
+model_bench_init claims "$@"
 
-if [ "$(id -u)" = 0 ]; then
-	work=${BENCH_WORK:-$ROOT/.cache/bench-claims}
-	mkdir -p "$work" "$ROOT/bench/results"
-	chown "$BENCH_USER" "$work" "$ROOT/bench/results"
-	exec runuser -u "$BENCH_USER" -- env HOME="$work" BENCH_WORK="$work" "$0" "$@"
-fi
-
-WORK=${BENCH_WORK:-$ROOT/.cache/bench-claims}
 N=${BENCH_CLAIMS:-10000000}
-CALLS=${BENCH_CALLS:-50}
-PLAIN_CALLS=${BENCH_PLAIN_CALLS:-3}
 BATCHES=${BENCH_BATCHES:-40}
-export PATH="$($PG_CONFIG --bindir):$PATH"
-OUT="$ROOT/bench/results/claims-$(date -u +%Y%m%dT%H%M%S).txt"
-mkdir -p "$ROOT/bench/results"
 
-cleanup() {
-	[ "${BENCH_KEEP:-0}" = 1 ] && [ -n "${PORT:-}" ] && return 0
-	[ -f "$WORK/data/postmaster.pid" ] && pg_ctl -D "$WORK/data" -m fast -w stop >/dev/null 2>&1 || true
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-cleanup
-rm -rf "$WORK/data"
-mkdir -p "$WORK"
-PORT=$(perl -MIO::Socket::INET -e 'my $s = IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => 0, Listen => 1) or die; print $s->sockport')
-initdb -D "$WORK/data" -A trust -U postgres --no-sync >/dev/null
-cat >> "$WORK/data/postgresql.conf" <<EOF
-port = $PORT
-listen_addresses = '127.0.0.1'
-unix_socket_directories = '$WORK'
-timezone = 'UTC'
-shared_buffers = 2GB
-work_mem = 256MB
-maintenance_work_mem = 1GB
-max_wal_size = 20GB
-checkpoint_timeout = 30min
-synchronous_commit = off
-fsync = off
-full_page_writes = off
-autovacuum = off
-jit = off
-EOF
-pg_ctl -D "$WORK/data" -l "$WORK/server.log" -w start >/dev/null
-q() { psql -X -q -v ON_ERROR_STOP=1 -h "$WORK" -p "$PORT" -U postgres -d postgres "$@"; }
-now() { date +%s.%N; }
-calc() { awk "BEGIN { printf \"%.1f\", $* }"; }
-
+MB_COMPARE=false	# the plain SQL returns the fact tables' figures, not the functions' rows
+model_bench_start
 {
-echo "walstar_claims benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GB RAM"
+echo "walstar_claims benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), commit $COMMIT, $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GB RAM"
 echo "claims $N, customers $((N / 10)), feedback $((N / 2)); fsync off, shared_buffers 2GB"
 } | tee "$OUT"
 
@@ -134,88 +90,41 @@ q -At -c "SELECT 'sizes: landing ' || pg_size_pretty(sum(pg_total_relation_size(
 # Median latency, measured inside the server around each call.
 
 echo | tee -a "$OUT"
-echo "machine load before the latency runs: $(cut -d' ' -f1-3 /proc/loadavg) (other jobs share the $(nproc) cores)" | tee -a "$OUT"
-printf '%-60s %12s %14s %10s\n' "metric" "function ms" "plain SQL ms" "ratio" | tee -a "$OUT"
-bench_pair() {
-	label=$1; fn=$2; plain=$3
-	r=$(q -At <<EOF
-CREATE FUNCTION pg_temp.median_ms(sql text, calls int) RETURNS float8 LANGUAGE plpgsql AS \$\$
-DECLARE t timestamptz; ms float8[] := '{}'; i int;
-BEGIN
-	FOR i IN 1 .. calls LOOP
-		t := clock_timestamp();
-		EXECUTE sql;
-		ms := ms || extract(epoch FROM clock_timestamp() - t) * 1000;
-	END LOOP;
-	RETURN (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY x) FROM unnest(ms) x);
-END \$\$;
-SELECT pg_temp.median_ms(\$q\$$fn\$q\$, 3);
-SELECT round(pg_temp.median_ms(\$q\$$fn\$q\$, $CALLS)::numeric, 3) || ' ' || round(pg_temp.median_ms(\$q\$$plain\$q\$, $PLAIN_CALLS)::numeric, 1);
-EOF
-)
-	f=$(echo "$r" | tail -1 | cut -d' ' -f1)
-	p=$(echo "$r" | tail -1 | cut -d' ' -f2)
-	printf '%-60s %12s %14s %10s\n' "$label" "$f" "$p" "$(awk "BEGIN { printf \"%.0fx\", $p / $f }")" | tee -a "$OUT"
-}
+model_bench_header
 F=walstar_claims
 M=claims
-bench_pair "total_claims()" "SELECT $F.total_claims()" \
+model_bench_pair "total_claims()" "SELECT $F.total_claims()" \
 	"SELECT count(*) FROM $M.f_claim"
-bench_pair "total_claims('2021-03-10', '2023-07-20', 'FR')" "SELECT $F.total_claims('2021-03-10', '2023-07-20', 'FR')" \
+model_bench_pair "total_claims('2021-03-10', '2023-07-20', 'FR')" "SELECT $F.total_claims('2021-03-10', '2023-07-20', 'FR')" \
 	"SELECT count(*) FROM $M.f_claim f WHERE _day >= '2021-03-10' AND _day < '2023-07-20' AND customer_country = 'FR'"
-bench_pair "claim_amount_stats()" "SELECT * FROM $F.claim_amount_stats()" \
+model_bench_pair "claim_amount_stats()" "SELECT * FROM $F.claim_amount_stats()" \
 	"SELECT count(*), min(amount), max(amount), avg(amount), (percentile_disc(0.5) WITHIN GROUP (ORDER BY amount) + percentile_disc(0.5) WITHIN GROUP (ORDER BY amount DESC)) / 2 FROM $M.f_claim"
-bench_pair "claim_amount_stats(2022, 'DE')" "SELECT * FROM $F.claim_amount_stats(2022, 'DE')" \
+model_bench_pair "claim_amount_stats(2022, 'DE')" "SELECT * FROM $F.claim_amount_stats(2022, 'DE')" \
 	"SELECT count(*), min(amount), max(amount), avg(amount), (percentile_disc(0.5) WITHIN GROUP (ORDER BY amount) + percentile_disc(0.5) WITHIN GROUP (ORDER BY amount DESC)) / 2 FROM $M.f_claim f WHERE year = 2022 AND customer_country = 'DE'"
-bench_pair "positive_feedback_count()" "SELECT $F.positive_feedback_count()" \
+model_bench_pair "positive_feedback_count()" "SELECT $F.positive_feedback_count()" \
 	"SELECT count(*) FROM $M.f_feedback WHERE sentiment = 'positive'"
-bench_pair "anomaly_feedback_sentiment()" "SELECT * FROM $F.anomaly_feedback_sentiment()" \
+model_bench_pair "anomaly_feedback_sentiment()" "SELECT * FROM $F.anomaly_feedback_sentiment()" \
 	"SELECT claim_year, claim_country, sentiment, count(*) FROM $M.f_feedback WHERE claim_is_anomaly GROUP BY 1, 2, 3"
-bench_pair "anomaly_resolution_time()" "SELECT * FROM $F.anomaly_resolution_time()" \
+model_bench_pair "anomaly_resolution_time()" "SELECT * FROM $F.anomaly_resolution_time()" \
 	"SELECT customer_country, count(*), avg(resolution_us), percentile_cont(0.5) WITHIN GROUP (ORDER BY resolution_us::float8), percentile_cont(0.9) WITHIN GROUP (ORDER BY resolution_us::float8) FROM $M.f_claim WHERE is_anomaly AND resolution_us IS NOT NULL GROUP BY 1"
-bench_pair "anomaly_resolution_time(2023, 'ES')" "SELECT * FROM $F.anomaly_resolution_time(2023, 'ES')" \
+model_bench_pair "anomaly_resolution_time(2023, 'ES')" "SELECT * FROM $F.anomaly_resolution_time(2023, 'ES')" \
 	"SELECT customer_country, count(*), avg(resolution_us), percentile_cont(0.5) WITHIN GROUP (ORDER BY resolution_us::float8), percentile_cont(0.9) WITHIN GROUP (ORDER BY resolution_us::float8) FROM $M.f_claim f WHERE is_anomaly AND resolution_us IS NOT NULL AND year = 2023 AND customer_country = 'ES' GROUP BY 1"
 
 # Apply cost: the same kind of batches with and without the model.
-batches() {
-	base=$1
-	i=0
-	while [ $i -lt "$BATCHES" ]; do
-		lo=$(( base + i * 1000 ))
-		echo "BEGIN;"
-		echo "INSERT INTO acme.claims SELECT g, 1 + g % $((N / 10)), (g % 100000) / 7.0, 'open', g % 20 = 0, NULL, NULL, now() - (g % 1000) * interval '1 hour', NULL, now()
+batch() {
+	i=$1
+	lo=$((N + $2 + i * 1000))
+	echo "BEGIN;"
+	echo "INSERT INTO acme.claims SELECT g, 1 + g % $((N / 10)), (g % 100000) / 7.0, 'open', g % 20 = 0, NULL, NULL, now() - (g % 1000) * interval '1 hour', NULL, now()
 FROM generate_series($lo + 1, $lo + 1000) g
 ON CONFLICT (id) DO UPDATE SET customer_id = excluded.customer_id, amount = excluded.amount, status = excluded.status, is_anomaly = excluded.is_anomaly, anomaly_reason = excluded.anomaly_reason, flagged_at = excluded.flagged_at, created_at = excluded.created_at, resolved_at = excluded.resolved_at, updated_at = excluded.updated_at;"
-		echo "INSERT INTO acme.claims SELECT c.id, c.customer_id, c.amount, 'paid', c.is_anomaly, c.anomaly_reason, c.flagged_at, c.created_at, c.created_at + interval '3 days', now()
+	echo "INSERT INTO acme.claims SELECT c.id, c.customer_id, c.amount, 'paid', c.is_anomaly, c.anomaly_reason, c.flagged_at, c.created_at, c.created_at + interval '3 days', now()
 FROM acme.claims c WHERE c.id IN (SELECT ($((N / 2)) + $i * 997 + g * 13) FROM generate_series(1, 500) g)
 ON CONFLICT (id) DO UPDATE SET customer_id = excluded.customer_id, amount = excluded.amount, status = excluded.status, is_anomaly = excluded.is_anomaly, anomaly_reason = excluded.anomaly_reason, flagged_at = excluded.flagged_at, created_at = excluded.created_at, resolved_at = excluded.resolved_at, updated_at = excluded.updated_at;"
-		echo "INSERT INTO acme.feedback SELECT g, $lo + 1 + g % 1000, 1, 1 + g % 5, NULL, NULL, now() FROM generate_series($((N / 2)) + $lo + 1, $((N / 2)) + $lo + 500) g
+	echo "INSERT INTO acme.feedback SELECT g, $lo + 1 + g % 1000, 1, 1 + g % 5, NULL, NULL, now() FROM generate_series($((N / 2)) + $lo + 1, $((N / 2)) + $lo + 500) g
 ON CONFLICT (id) DO UPDATE SET claim_id = excluded.claim_id, customer_id = excluded.customer_id, rating = excluded.rating, comment = excluded.comment, sentiment = excluded.sentiment, created_at = excluded.created_at;"
-		echo "DELETE FROM acme.claims t USING (SELECT ($((N / 4)) + $i * 101 + g * 7)::bigint AS id FROM generate_series(1, 20) g) k WHERE t.id = k.id;"
-		echo "COMMIT;"
-		i=$((i + 1))
-	done
+	echo "DELETE FROM acme.claims t USING (SELECT ($((N / 4)) + $i * 101 + g * 7)::bigint AS id FROM generate_series(1, 20) g) k WHERE t.id = k.id;"
+	echo "COMMIT;"
 }
-CHANGES=$(( BATCHES * 2020 ))
-echo | tee -a "$OUT"
-q -c "CHECKPOINT" >/dev/null
-batches $((N + 1000000)) > "$WORK/batches_model.sql"
-t=$(now)
-q -f "$WORK/batches_model.sql"
-T_MODEL=$(calc "$(now) - $t")
-q -c "SELECT walstar_claims.detach()" >/dev/null
-q -c "CHECKPOINT" >/dev/null
-batches $((N + 3000000)) > "$WORK/batches_plain.sql"
-t=$(now)
-q -f "$WORK/batches_plain.sql"
-T_PLAIN=$(calc "$(now) - $t")
-{
-echo "apply cost, $BATCHES batches of 2020 changes (1000 new claims, 500 claim updates, 500 new feedback, 20 claim deletes):"
-echo "  landing tables alone:        $T_PLAIN s  ($(calc "$CHANGES / $T_PLAIN") changes/s)"
-echo "  landing tables + the model:  $T_MODEL s  ($(calc "$CHANGES / $T_MODEL") changes/s)"
-echo "  the model costs $(calc "$T_MODEL / $T_PLAIN")x the time of the landing tables alone ($(calc "($T_MODEL - $T_PLAIN) * 1000 / $BATCHES") ms more per batch)"
-} | tee -a "$OUT"
-echo "results in $OUT"
-if [ "${BENCH_KEEP:-0}" = 1 ]; then
-	echo "cluster left running: psql -h $WORK -p $PORT -U postgres; stop: pg_ctl -D $WORK/data stop"
-fi
+BATCH_STATEMENTS="new claims|claim updates|new feedback|claim deletes|commit"
+model_bench_apply_cost "1000 new claims, 500 claim updates, 500 new feedback, 20 claim deletes" "SELECT walstar_claims.detach()"
