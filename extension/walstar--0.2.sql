@@ -2041,7 +2041,9 @@ BEGIN
 				rcols := rcols || pg_catalog.format(', %I %s', e, tname2);
 				rgroup := rgroup || pg_catalog.format(', %I', e);
 				g := g || ', ' || pg_catalog.quote_ident(e);
-				cond := cond || pg_catalog.format(' AND f.%1$I IS NOT DISTINCT FROM r.%1$I', e);
+				-- the group's facts: null-safe equality an index on the fact can
+				-- serve (a reference key's), not IS NOT DISTINCT FROM (a full scan)
+				cond := cond || pg_catalog.format(' AND (f.%1$I = r.%1$I OR f.%1$I IS NULL AND r.%1$I IS NULL)', e);
 			END LOOP;
 			rcols := rcols || ', n bigint NOT NULL';
 			rsel := rgroup || ', pg_catalog.sum(_sign)';
