@@ -1661,15 +1661,25 @@ BEGIN
 					rsel := rsel || pg_catalog.format(', pg_catalog.%s(%s) FILTER (WHERE _sign > 0 AND %s)', kind, mexpr, mfilter);
 					rupd := rupd || pg_catalog.format(', %1$I = %2$s(r.%1$I, excluded.%1$I)', kv.key || '_v',
 						CASE kind WHEN 'min' THEN 'least' ELSE 'greatest' END);
-					-- a removed value at (or past) the kept extreme: the group again
-					rfix := rfix || pg_catalog.format(
-						' UPDATE %1$s AS r SET %2$I = (SELECT pg_catalog.%3$s(%4$s) FILTER (WHERE %5$s) FROM %6$s AS f'
-						'  WHERE %7$s%8$s)'
-						' FROM (SELECT %9$s, pg_catalog.%3$s(%4$s) AS _x FROM pg_catalog.unnest(olds) AS d WHERE %5$s GROUP BY %10$s) AS g'
-						' WHERE r.period IS NOT DISTINCT FROM g.period%11$s AND (r.%2$I IS NULL OR g._x %12$s r.%2$I);',
-						tname, kv.key || '_v', kind, mexpr, mfilter, ftab, pmatch, cond, rgroup, g,
-						(SELECT coalesce(string_agg(pg_catalog.format(' AND r.%1$I IS NOT DISTINCT FROM g.%1$I', b), ''), '') FROM unnest(bys) b),
-						CASE kind WHEN 'min' THEN '<=' ELSE '>=' END);
+					-- a removed value at (or past) the kept extreme: the group again.
+					-- Groups are matched with = (a hash or index join; IS NOT DISTINCT
+					-- FROM is neither and compared every rollup row with every group),
+					-- then the groups with a NULL in a key column apart
+					FOR e IN SELECT unnest(CASE WHEN keys.eq IS NULL THEN ARRAY['true']
+							ELSE ARRAY[keys.eq, '(' || keys.nul || ') AND ' || keys.nd] END)
+						FROM (SELECT string_agg(pg_catalog.format('r.%1$I = g.%1$I', c), ' AND ') AS eq,
+									 string_agg(pg_catalog.format('g.%I IS NULL', c), ' OR ') AS nul,
+									 string_agg(pg_catalog.format('r.%1$I IS NOT DISTINCT FROM g.%1$I', c), ' AND ') AS nd
+							  FROM unnest(CASE WHEN grain = 'all' THEN '{}' ELSE ARRAY['period'] END || bys) AS c) AS keys
+					LOOP
+						rfix := rfix || pg_catalog.format(
+							' UPDATE %1$s AS r SET %2$I = (SELECT pg_catalog.%3$s(%4$s) FILTER (WHERE %5$s) FROM %6$s AS f'
+							'  WHERE %7$s%8$s)'
+							' FROM (SELECT %9$s, pg_catalog.%3$s(%4$s) AS _x FROM pg_catalog.unnest(olds) AS d WHERE %5$s GROUP BY %10$s) AS g'
+							' WHERE %11$s AND (r.%2$I IS NULL OR g._x %12$s r.%2$I);',
+							tname, kv.key || '_v', kind, mexpr, mfilter, ftab, pmatch, cond, rgroup, g, e,
+							CASE kind WHEN 'min' THEN '<=' ELSE '>=' END);
+					END LOOP;
 				END IF;
 			END LOOP;
 			EXECUTE pg_catalog.format('CREATE TABLE %s (%s, UNIQUE NULLS NOT DISTINCT (%s)) WITH (fillfactor = 80)', tname, rcols, g);

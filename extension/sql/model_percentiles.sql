@@ -5,7 +5,8 @@
 -- the extremes and the median, moves between groups and days, a truncate
 -- and empty periods; verify() is empty throughout; a histogram row changed
 -- by hand changes the metric and verify() names it; a required argument
--- given as NULL is an error.
+-- given as NULL is an error; a maximum of a rollup row with a NULL key
+-- is computed again when it is deleted.
 \set VERBOSITY terse
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS walstar;
@@ -21,6 +22,7 @@ SELECT walstar.create_model($${"name": "pct", "landing_schema": "pct_land", "fac
     "q_dur": {"kind": "percentile", "of": "dur", "fraction": 0.25},
     "med_big": {"kind": "percentile", "of": "v", "fraction": 0.5, "filter": "v >= 10"},
     "distinct_v": {"kind": "count_distinct", "of": "v"},
+    "max_v": {"kind": "max", "of": "v"},
     "total_v": {"kind": "sum", "of": "v", "required": ["grp"]},
     "v_per_obs": {"kind": "ratio", "numerator": "total_v", "denominator": "n_obs"}},
   "rollups": {"daily": {"grain": "day", "by": ["grp"]}, "monthly": {"grain": "month", "by": ["grp"]},
@@ -45,7 +47,7 @@ BEGIN
 			percentile_cont(0.9) WITHIN GROUP (ORDER BY v) AS p90, percentile_cont(0) WITHIN GROUP (ORDER BY v) AS p0,
 			percentile_cont(1) WITHIN GROUP (ORDER BY v) AS p1, percentile_cont(0.25) WITHIN GROUP (ORDER BY done_at - at) AS q,
 			percentile_cont(0.5) WITHIN GROUP (ORDER BY v) FILTER (WHERE v >= 10) AS big,
-			count(DISTINCT v) AS d, sum(v) AS s
+			count(DISTINCT v) AS d, sum(v) AS s, max(v) AS mx
 		INTO w FROM pct_land.obs o
 		WHERE (a.f IS NULL OR (o.at AT TIME ZONE 'UTC')::date >= a.f) AND (a.t IS NULL OR (o.at AT TIME ZONE 'UTC')::date <= a.t)
 		  AND (a.g IS NULL OR o.grp = a.g);
@@ -58,6 +60,7 @@ BEGIN
 			('q_dur', pct.q_dur(a.f, a.t, a.g)::text, w.q::text),
 			('med_big', pct.med_big(a.f, a.t, a.g)::text, w.big::text),
 			('distinct_v', pct.distinct_v(a.f, a.t, a.g)::text, w.d::text),
+			('max_v', pct.max_v(a.f, a.t, a.g)::text, w.mx::text),
 			('total_v', CASE WHEN a.g IS NOT NULL THEN pct.total_v(a.f, a.t, a.g)::text END, CASE WHEN a.g IS NOT NULL THEN w.s::text END))
 			AS x(m, h, w) WHERE x.h IS DISTINCT FROM x.w;
 	END LOOP;
@@ -98,6 +101,16 @@ UPDATE pct_land.obs SET grp = CASE grp WHEN 'a' THEN 'b' ELSE 'a' END, at = at +
 UPDATE pct_land.obs SET v = NULL WHERE id % 11 = 0;
 UPDATE pct_land.obs SET v = 3.00 WHERE id % 13 = 0;
 UPDATE pct_land.obs SET id = id + 1000 WHERE id % 17 = 0;
+SELECT * FROM check_all();
+-- the largest values in a group NULL (a rollup row with a NULL key), then
+-- deleted: the kept maximum of that row is computed again
+INSERT INTO pct_land.obs SELECT i, NULL, '2024-01-20 12:00+00', NULL, 50 + i % 3 FROM generate_series(2001, 2010) i;
+SELECT pct.max_v(), pct.p1_v();
+SELECT * FROM check_all();
+DELETE FROM pct_land.obs WHERE grp IS NULL AND v >= 51;
+SELECT pct.max_v(), pct.p1_v();
+SELECT * FROM check_all();
+DELETE FROM pct_land.obs WHERE grp IS NULL;
 SELECT * FROM check_all();
 -- a whole group goes
 DELETE FROM pct_land.obs WHERE grp = 'b';
