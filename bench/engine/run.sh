@@ -13,6 +13,9 @@
 #     triggers and without them (the landing table alone).
 # Values: amounts in cents up to 1000 (100,000 distinct), resolutions in
 # whole minutes up to 14 days (20,160 distinct), 20 countries, 2023-2025.
+# BENCH_NO_HISTOGRAMS=1 declares the model without its percentile and
+# count_distinct measures (no value histograms: their write cost apart);
+# BENCH_APPLY_ONLY=1 skips the metric functions.
 # Usage (as root or the bench user): PG_CONFIG=... bench/engine/run.sh
 # Output: bench/results/engine-<time>.txt (also on stdout).
 set -eu
@@ -29,6 +32,7 @@ if [ "$(id -u)" = 0 ]; then
 	exec runuser -u "$BENCH_USER" -- env HOME="$work" BENCH_WORK="$work" PG_CONFIG="$PG_CONFIG" \
 		BENCH_FACTS="${BENCH_FACTS:-}" BENCH_CUSTOMERS="${BENCH_CUSTOMERS:-}" BENCH_CALLS="${BENCH_CALLS:-}" \
 		BENCH_PLAIN_CALLS="${BENCH_PLAIN_CALLS:-}" BENCH_BATCH="${BENCH_BATCH:-}" BENCH_REPS="${BENCH_REPS:-}" BENCH_VERIFY="${BENCH_VERIFY:-}" \
+		BENCH_NO_HISTOGRAMS="${BENCH_NO_HISTOGRAMS:-}" BENCH_APPLY_ONLY="${BENCH_APPLY_ONLY:-}" \
 		BENCH_COMMIT="$BENCH_COMMIT" "$0"
 fi
 
@@ -95,8 +99,14 @@ VACUUM ANALYZE walstar_landing.customers, walstar_landing.claims;
 SQL
 say "landing tables filled in $(echo "$(date +%s.%N) - $start" | bc | cut -c1-6) s"
 
+decl=$(cat "$ROOT/bench/engine/declaration.json")
+if [ "${BENCH_NO_HISTOGRAMS:-}" = 1 ]; then
+	decl=$(echo "SELECT jsonb_set(:'decl', '{facts,claim,measures}', (SELECT jsonb_object_agg(key, value) FROM jsonb_each(:'decl'::jsonb->'facts'->'claim'->'measures') WHERE value->>'kind' NOT IN ('percentile', 'count_distinct')))" |
+		$P -v decl="$decl")
+	say "declared without its percentile and count_distinct measures"
+fi
 start=$(date +%s.%N)
-echo "SELECT walstar.create_model(:'decl')" | $P -v decl="$(cat "$ROOT/bench/engine/declaration.json")" >/dev/null
+echo "SELECT walstar.create_model(:'decl')" | $P -v decl="$decl" >/dev/null
 say "create_model (bulk build): $(echo "$(date +%s.%N) - $start" | bc | cut -c1-6) s"
 $P -c 'VACUUM ANALYZE' >/dev/null
 $P <<'SQL' | tee -a "$OUT"
@@ -111,7 +121,7 @@ SELECT format('  %s: %s rows, %s', c.relname, c.reltuples::bigint, pg_size_prett
 FROM pg_class c WHERE c.relnamespace = 'claims_engine'::regnamespace AND c.relkind = 'r' AND c.relname ~ '^[frh]_' ORDER BY 1;
 SQL
 
-$P <<SQL | tee -a "$OUT"
+[ "${BENCH_APPLY_ONLY:-}" = 1 ] || $P <<SQL | tee -a "$OUT"
 -- median of calls warm calls (fewer when they take over 20 s in all: at least 3)
 CREATE FUNCTION pg_temp.median_ms(q text, calls int, OUT ms numeric, OUT result text, OUT made int) LANGUAGE plpgsql AS \$\$
 DECLARE
