@@ -2024,8 +2024,10 @@ BEGIN
 				END LOOP;
 				branches := branches || pg_catalog.format('RETURN (SELECT %s FROM %s AS f WHERE %s);', fagg, ftab, cond);
 			END IF;
+			-- planned for each call's arguments: a generic plan of "p_from IS NULL
+			-- OR r.period >= p_from" reads a whole histogram
 			EXECUTE pg_catalog.format('CREATE FUNCTION %s.%I(%s) RETURNS %s LANGUAGE plpgsql STABLE'
-				' SET search_path = pg_catalog, pg_temp AS %L', m, rec.key, params, rt,
+				' SET search_path = pg_catalog, pg_temp SET plan_cache_mode = force_custom_plan AS %L', m, rec.key, params, rt,
 				'BEGIN ' || branches || ' END');
 			minfo := minfo || jsonb_build_object(rec.key, jsonb_build_object('kind', kind, 'rt', rt, 'fagg', fagg,
 				'interval', kind = 'avg' AND t = 'interval'::regtype,
