@@ -1446,6 +1446,11 @@ DECLARE
 	g text;
 	fn text;
 	i integer;
+	hists jsonb;		-- per fact: "of" and "filter" of a value histogram -> its number, type
+	hkey text;
+	hcols text;			-- a rollup's period and by column definitions
+	frac text;
+	req text[];
 BEGIN
 	mname := @extschema@._model_name(declaration->>'name', 'the model''s "name"');
 	m := pg_catalog.quote_ident(mname);
@@ -1834,6 +1839,7 @@ BEGIN
 		-- measures: additive ones kept in the rollups, the others read from facts
 		refresh := '';
 		build := '';
+		hists := '{}';
 		all_by := '{}';
 		FOR rec IN SELECT key, value FROM jsonb_each(coalesce(f->'rollups', '{}'))
 		LOOP
@@ -1919,8 +1925,9 @@ BEGIN
 						USING ERRCODE = 'invalid_parameter_value';
 				END IF;
 				rt := CASE WHEN t = 'interval'::regtype THEN 'interval' ELSE 'double precision' END;
+				frac := ((rec.value->>'fraction')::float8)::text;
 				fagg := pg_catalog.format('pg_catalog.percentile_cont(%s::float8) WITHIN GROUP (ORDER BY %s) FILTER (WHERE %s)',
-					(rec.value->>'fraction')::float8, mexpr, mfilter);
+					frac, mexpr, mfilter);
 			ELSIF kind = 'ratio' THEN
 				rt := 'numeric';
 			ELSIF kind = 'formula' THEN
@@ -1943,7 +1950,20 @@ BEGIN
 				pargs := pargs || ', ' || pg_catalog.quote_ident('p_' || g);
 				cond := cond || pg_catalog.format(' AND (%1$I IS NULL OR f.%2$I = %1$I)', 'p_' || g, g);
 			END LOOP;
-			branches := '';
+			-- "required": by columns that must be given (a sum over currencies means nothing)
+			SELECT coalesce(array_agg(pg_catalog.replace(b, '.', '_') ORDER BY n), '{}') INTO req
+			FROM jsonb_array_elements_text(CASE WHEN jsonb_typeof(rec.value->'required') = 'array'
+				THEN rec.value->'required' ELSE '[]' END) WITH ORDINALITY AS x(b, n);
+			IF rec.value ? 'required' AND (jsonb_typeof(rec.value->'required') <> 'array'
+			   OR cardinality(req) = 0 OR NOT req <@ all_by) THEN
+				RAISE EXCEPTION 'model %: measure %: "required" must be a list of "by" columns of the rollups of fact %',
+					mname, rec.key, fact.name USING ERRCODE = 'invalid_parameter_value';
+			END IF;
+			branches := (SELECT coalesce(string_agg(pg_catalog.format('IF %I IS NULL THEN RAISE EXCEPTION %L USING ERRCODE = %L, HINT = %L; END IF; ',
+					'p_' || b, pg_catalog.format('%s: %s is required', rec.key, 'p_' || b), 'null_value_not_allowed',
+					pg_catalog.format('give %s (every argument of %s but %s may be NULL)', 'p_' || b, rec.key,
+						pg_catalog.array_to_string(ARRAY(SELECT 'p_' || r FROM unnest(req) r), ', '))), ''), '')
+				FROM unnest(req) AS b);
 			IF kind = 'ratio' THEN
 				IF NOT (f->'measures'->(rec.value->>'numerator') ?| ARRAY['kind'] AND f->'measures'->(rec.value->>'denominator') ?| ARRAY['kind'])
 				   OR f->'measures'->(rec.value->>'numerator')->>'kind' IN ('ratio', 'formula')
@@ -1951,14 +1971,28 @@ BEGIN
 					RAISE EXCEPTION 'model %: measure %: "numerator" and "denominator" must name other measures (not ratios or formulas) of fact %',
 						mname, rec.key, fact.name USING ERRCODE = 'invalid_parameter_value';
 				END IF;
-				branches := pg_catalog.format('RETURN (%1$s.%2$I(%4$s))::numeric / NULLIF((%1$s.%3$I(%4$s))::numeric, 0);',
+				branches := branches || pg_catalog.format('RETURN (%1$s.%2$I(%4$s))::numeric / NULLIF((%1$s.%3$I(%4$s))::numeric, 0);',
 					m, rec.value->>'numerator', rec.value->>'denominator', pargs);
 			ELSIF kind = 'formula' THEN
-				branches := pg_catalog.format('RETURN (SELECT %s FROM (SELECT %s) AS x);', mexpr,
+				branches := branches || pg_catalog.format('RETURN (SELECT %s FROM (SELECT %s) AS x);', mexpr,
 					(SELECT string_agg(pg_catalog.format('%s.%I(%s) AS %I', m, b, pargs, b), ', ') FROM unnest(bys) b));
-			ELSIF kind IN ('count', 'sum', 'avg', 'min', 'max') THEN
-				-- kept per rollup: <m>_n (rows counted) and <m>_v (sum, min or max)
-				FOR kv IN SELECT key, value FROM jsonb_each(coalesce(f->'rollups', '{}'))
+			ELSE
+				-- kept per rollup: <m>_n (rows counted) and <m>_v (sum, min or max);
+				-- count_distinct and percentile: the value histogram of their "of"
+				-- and "filter" per rollup row (h_<fact>_<rollup>_<i>), the coarsest
+				-- usable rollup first (fewest rows to merge)
+				IF kind IN ('count_distinct', 'percentile') THEN
+					hkey := mexpr || ' FILTER ' || mfilter;
+					IF NOT hists ? hkey THEN
+						hists := hists || jsonb_build_object(hkey, jsonb_build_object('i', (SELECT count(*) FROM jsonb_object_keys(hists)) + 1,
+							'of', mexpr, 'filter', mfilter, 'type', @extschema@._model_coltype(t), 'measures', '[]'::jsonb));
+					END IF;
+					hists := jsonb_set(hists, ARRAY[hkey, 'measures'], (hists->hkey->'measures') || to_jsonb(rec.key));
+				END IF;
+				FOR kv IN SELECT x.key, x.value FROM jsonb_each(coalesce(f->'rollups', '{}')) WITH ORDINALITY AS x(key, value, n)
+						ORDER BY CASE WHEN kind IN ('count_distinct', 'percentile') THEN
+							pg_catalog.array_position(ARRAY['all', 'year', 'month', 'day'], coalesce(x.value->>'grain', 'day')) END,
+							CASE WHEN kind IN ('count_distinct', 'percentile') THEN jsonb_array_length(coalesce(x.value->'by', '[]')) END, x.n
 				LOOP
 					grain := coalesce(kv.value->>'grain', 'day');
 					SELECT coalesce(array_agg(pg_catalog.replace(b, '.', '_') ORDER BY n), '{}') INTO bys
@@ -1969,7 +2003,11 @@ BEGIN
 						WHEN 'avg' THEN CASE WHEN t = 'interval'::regtype
 							THEN pg_catalog.format('pg_catalog.sum(r.%I) FILTER (WHERE r.%I > 0) / NULLIF(pg_catalog.sum(r.%I), 0)::float8', rec.key || '_v', rec.key || '_n', rec.key || '_n')
 							ELSE pg_catalog.format('((pg_catalog.sum(r.%I) FILTER (WHERE r.%I > 0))::numeric / NULLIF(pg_catalog.sum(r.%I), 0))::%s', rec.key || '_v', rec.key || '_n', rec.key || '_n', rt) END
+						WHEN 'count_distinct' THEN 'pg_catalog.count(DISTINCT r._value)'
+						WHEN 'percentile' THEN NULL
 						ELSE pg_catalog.format('pg_catalog.%s(r.%I) FILTER (WHERE r.%I > 0)', kind, rec.key || '_v', rec.key || '_n') END;
+					tname := CASE WHEN kind IN ('count_distinct', 'percentile')
+						THEN 'h_' || fact.name || '_' || kv.key || '_' || (hists->hkey->>'i') ELSE 'r_' || fact.name || '_' || kv.key END;
 					-- usable when every given dimension value is kept and the period is whole
 					cond := CASE grain WHEN 'day' THEN 'true' WHEN 'all' THEN 'p_from IS NULL AND p_to IS NULL'
 						WHEN 'month' THEN '(p_from IS NULL OR p_from = pg_catalog.date_trunc(''month'', p_from)::date) AND (p_to IS NULL OR (p_to + 1) = pg_catalog.date_trunc(''month'', p_to + 1)::date)'
@@ -1983,8 +2021,22 @@ BEGIN
 							cond := cond || pg_catalog.format(' AND %I IS NULL', 'p_' || g);
 						END IF;
 					END LOOP;
-					branches := branches || pg_catalog.format('IF %s THEN RETURN (SELECT %s FROM %s.%I AS r WHERE %s); END IF; ',
-						cond, agg, m, 'r_' || fact.name || '_' || kv.key, rcols);
+					IF kind = 'percentile' THEN
+						-- percentile_cont over the merged (value, count) rows: the values
+						-- of 0-based ranks floor and ceil of fraction * (n - 1), and
+						-- lo + (hi - lo) * (rank - floor) as percentile_cont computes it
+						branches := branches || pg_catalog.format('IF %1$s THEN RETURN (WITH h AS (SELECT r._value AS v, pg_catalog.sum(r._count) AS c'
+							' FROM %2$s.%3$I AS r WHERE %4$s GROUP BY r._value),'
+							' s AS (SELECT h.v, (pg_catalog.sum(h.c) OVER (ORDER BY h.v))::bigint AS upto FROM h),'
+							' k AS (SELECT %5$s::float8 * (pg_catalog.sum(h.c) - 1)::float8 AS rk FROM h)'
+							' SELECT CASE WHEN pg_catalog.floor(k.rk) = pg_catalog.ceil(k.rk) THEN x.lo ELSE x.lo + (x.hi - x.lo) * (k.rk - pg_catalog.floor(k.rk)) END'
+							' FROM k, LATERAL (SELECT (SELECT s.v%6$s FROM s WHERE s.upto > pg_catalog.floor(k.rk) ORDER BY s.v LIMIT 1) AS lo,'
+							'  (SELECT s.v%6$s FROM s WHERE s.upto > pg_catalog.ceil(k.rk) ORDER BY s.v LIMIT 1) AS hi) AS x); END IF; ',
+							cond, m, tname, rcols, frac, CASE WHEN t = 'interval'::regtype THEN '' ELSE '::float8' END);
+					ELSE
+						branches := branches || pg_catalog.format('IF %s THEN RETURN (SELECT %s FROM %s.%I AS r WHERE %s); END IF; ',
+							cond, agg, m, tname, rcols);
+					END IF;
 				END LOOP;
 			END IF;
 			IF kind NOT IN ('ratio', 'formula') THEN
@@ -1995,8 +2047,10 @@ BEGIN
 				END LOOP;
 				branches := branches || pg_catalog.format('RETURN (SELECT %s FROM %s AS f WHERE %s);', fagg, ftab, cond);
 			END IF;
+			-- planned for each call's arguments: a generic plan of "p_from IS NULL
+			-- OR r.period >= p_from" reads a whole histogram
 			EXECUTE pg_catalog.format('CREATE FUNCTION %s.%I(%s) RETURNS %s LANGUAGE plpgsql STABLE'
-				' SET search_path = pg_catalog, pg_temp AS %L', m, rec.key, params, rt,
+				' SET search_path = pg_catalog, pg_temp SET plan_cache_mode = force_custom_plan AS %L', m, rec.key, params, rt,
 				'BEGIN ' || branches || ' END');
 			minfo := minfo || jsonb_build_object(rec.key, jsonb_build_object('kind', kind, 'rt', rt, 'fagg', fagg,
 				'interval', kind = 'avg' AND t = 'interval'::regtype,
@@ -2012,7 +2066,9 @@ BEGIN
 						coalesce(rec.value->>'of', '*'), fact.name,
 						coalesce('where ' || (f->>'filter'), 'every row of ' || (f->>'table')),
 						coalesce(' where ' || (rec.value->>'filter'), '')) END ||
-				'; p_from, p_to: UTC days of ' || (f->>'time') || ', inclusive; other arguments: NULL for all, else equal to');
+				'; p_from, p_to: UTC days of ' || (f->>'time') || ', inclusive; other arguments: NULL for all, else equal to' ||
+				CASE WHEN cardinality(req) = 0 THEN ''
+					 ELSE '; required (NULL is an error): ' || pg_catalog.array_to_string(ARRAY(SELECT 'p_' || r FROM unnest(req) r), ', ') END);
 		END LOOP;
 
 		-- rollups: columns, the delta upsert and the min/max recompute.  Per
@@ -2045,6 +2101,7 @@ BEGIN
 				-- serve (a reference key's), not IS NOT DISTINCT FROM (a full scan)
 				cond := cond || pg_catalog.format(' AND (f.%1$I = r.%1$I OR f.%1$I IS NULL AND r.%1$I IS NULL)', e);
 			END LOOP;
+			hcols := rcols;
 			rcols := rcols || ', n bigint NOT NULL';
 			rsel := rgroup || ', pg_catalog.sum(_sign)';
 			rupd := 'n = r.n + excluded.n';
@@ -2104,6 +2161,37 @@ BEGIN
 			rverify := pg_catalog.format('SELECT %1$s FROM (SELECT 1 AS _sign, x.* FROM %2$s AS x) AS d GROUP BY %3$s',
 				rsel, ftab, g);
 			build := build || pg_catalog.format(' DELETE FROM %1$s; INSERT INTO %1$s %2$s;', tname, rverify);
+			-- the value histograms of this rollup: (value, count) per row, a row
+			-- deleted when its count reaches 0
+			FOR kv IN SELECT key, value FROM jsonb_each(hists) ORDER BY (value->>'i')::integer
+			LOOP
+				tname2 := 'h_' || fact.name || '_' || rec.key || '_' || (kv.value->>'i');
+				IF pg_catalog.length(tname2) > 63 THEN
+					RAISE EXCEPTION 'model %: rollup %: the table % is too long a name', mname, rec.key, tname2
+						USING ERRCODE = 'name_too_long';
+				END IF;
+				EXECUTE pg_catalog.format('CREATE TABLE %s.%I (%s, _value %s NOT NULL, _count bigint NOT NULL,'
+					' UNIQUE NULLS NOT DISTINCT (%s, _value)) WITH (fillfactor = 90)', m, tname2, hcols, kv.value->>'type', g);
+				EXECUTE pg_catalog.format('COMMENT ON TABLE %s.%I IS %L', m, tname2, pg_catalog.format(
+					'how many %s facts per %s%s have each value of %s (where %s); read by %s', fact.name, grain,
+					(SELECT coalesce(string_agg(', ' || b, ''), '') FROM unnest(bys) b), kv.value->>'of', kv.value->>'filter',
+					(SELECT string_agg(x, ', ') FROM jsonb_array_elements_text(kv.value->'measures') x)));
+				refresh := refresh || pg_catalog.format(
+					' WITH u AS (INSERT INTO %1$s.%2$I AS r SELECT %3$s, %4$s AS _value, pg_catalog.sum(_sign)'
+					'  FROM (SELECT -1 AS _sign, o.* FROM pg_catalog.unnest(olds) AS o UNION ALL SELECT 1, x.* FROM pg_catalog.unnest(news) AS x) AS d'
+					'  WHERE (%5$s) IS TRUE AND (%4$s) IS NOT NULL GROUP BY %6$s, _value HAVING pg_catalog.sum(_sign) <> 0 ORDER BY %6$s, _value'
+					'  ON CONFLICT (%6$s, _value) DO UPDATE SET _count = r._count + excluded._count RETURNING r.ctid AS t, r._count AS c)'
+					' SELECT pg_catalog.array_agg(u.t) INTO zeros FROM u WHERE u.c = 0;'
+					' DELETE FROM %1$s.%2$I AS r WHERE r.ctid = ANY (zeros);',
+					m, tname2, rgroup, kv.value->>'of', kv.value->>'filter', g);
+				e := pg_catalog.format('SELECT %s, %s AS _value, pg_catalog.count(*) FROM %s AS d WHERE (%s) IS TRUE AND (%s) IS NOT NULL GROUP BY %s, _value',
+					rgroup, kv.value->>'of', ftab, kv.value->>'filter', kv.value->>'of', g);
+				build := build || pg_catalog.format(' DELETE FROM %1$s.%2$I; INSERT INTO %1$s.%2$I %3$s;', m, tname2, e);
+				verify := verify || pg_catalog.format(
+					' UNION ALL SELECT %1$L, ''differs'', pg_catalog.row_to_json(x)::text FROM'
+					' ((SELECT * FROM %2$s.%1$I EXCEPT %3$s) UNION ALL (%3$s EXCEPT SELECT * FROM %2$s.%1$I)) x',
+					tname2, m, e);
+			END LOOP;
 			-- <fact>_by_<rollup>(p_from, p_to): its rows, every measure of the fact
 			fn := fact.name || '_by_' || rec.key;
 			IF fn = ANY (measure_names) OR pg_catalog.length(fn) > 63 THEN
@@ -2211,7 +2299,7 @@ BEGIN
 			SET search_path = pg_catalog, pg_temp SET plan_cache_mode = force_custom_plan AS %4$L$f$,
 			m, '_refresh_' || fact.name, src.key_type,
 			-- only the facts that change are written, rolled up and passed on
-			pg_catalog.format('DECLARE olds %1$s[]; news %1$s[]; changed %9$s[]; BEGIN'
+			pg_catalog.format('DECLARE olds %1$s[]; news %1$s[]; changed %9$s[]; zeros tid[]; BEGIN'
 				' IF $1 IS NULL THEN %5$s RETURN; END IF;'
 				' news := ARRAY(SELECT ROW(r.*)::%1$s FROM (%8$s) AS r);'
 				' olds := ARRAY(SELECT f FROM %1$s AS f WHERE f.%2$I = ANY ($1));'

@@ -83,8 +83,8 @@ DECLARE
     "measures": {
       "bookings": {"kind": "count",
         "comment": "confirmed bookings (status confirmed, confirmed_at set) by the UTC day of confirmed_at, bookings.platform and currency"},
-      "revenue": {"kind": "sum", "of": "amount",
-        "comment": "sum of amount of confirmed bookings, in their currency: give p_currency (NULL adds up different currencies)"},
+      "revenue": {"kind": "sum", "of": "amount", "required": ["currency"],
+        "comment": "sum of amount of confirmed bookings in one currency (p_currency: amounts in different currencies do not add up)"},
       "booking_times": {"kind": "count", "of": "confirmed_at - session_first_view", "filter": "confirmed_at - session_first_view >= interval '0'",
         "comment": "confirmed bookings whose session has page views and confirmed_at - the session's first viewed_at >= 0"},
       "avg_booking_time": {"kind": "avg", "of": "confirmed_at - session_first_view", "filter": "confirmed_at - session_first_view >= interval '0'",

@@ -125,7 +125,7 @@ my $model_metrics = qq{SELECT string_agg(concat_ws(' ', a.f, a.t, a.p, a.c, a.cu
 	booking.payment_conversion(a.f, a.t, a.p, a.c), booking.confirmation_conversion(a.f, a.t, a.p, a.c),
 	booking.cart_dropoff(a.f, a.t, a.p, a.c), booking.payment_dropoff(a.f, a.t, a.p, a.c),
 	booking.confirmation_dropoff(a.f, a.t, a.p, a.c), '/',
-	booking.bookings(a.f, a.t, a.p, a.cur), booking.revenue(a.f, a.t, a.p, a.cur),
+	booking.bookings(a.f, a.t, a.p, a.cur), CASE WHEN a.cur IS NOT NULL THEN booking.revenue(a.f, a.t, a.p, a.cur) END,
 	booking.booking_times(a.f, a.t, a.p, a.cur), booking.avg_booking_time(a.f, a.t, a.p, a.cur),
 	booking.median_booking_time(a.f, a.t, a.p, a.cur), booking.p90_booking_time(a.f, a.t, a.p, a.cur),
 	booking.negative_booking_times(a.f, a.t, a.p, a.cur), booking.repeat_bookings(a.f, a.t, a.p, a.cur),
@@ -170,7 +170,7 @@ my $plain_metrics = qq{SELECT string_agg(concat_ws(' ', a.f, a.t, a.p, a.c, a.cu
 		1 - (count(*) FILTER (WHERE confirmation))::numeric / nullif(count(*) FILTER (WHERE payment), 0)
 		FROM plain_sessions x WHERE (a.f IS NULL OR x.day >= a.f) AND (a.t IS NULL OR x.day <= a.t)
 		  AND (a.p IS NULL OR x.platform = a.p) AND (a.c IS NULL OR x.country = a.c)) s(n, pr, ca, pa, co, r1, r2, r3, d1, d2, d3),
-	LATERAL (SELECT count(*), sum(amount), count(*) FILTER (WHERE d >= interval '0'), avg(d) FILTER (WHERE d >= interval '0'),
+	LATERAL (SELECT count(*), CASE WHEN a.cur IS NOT NULL THEN sum(amount) END, count(*) FILTER (WHERE d >= interval '0'), avg(d) FILTER (WHERE d >= interval '0'),
 		percentile_cont(0.5) WITHIN GROUP (ORDER BY d) FILTER (WHERE d >= interval '0'),
 		percentile_cont(0.9) WITHIN GROUP (ORDER BY d) FILTER (WHERE d >= interval '0'),
 		count(*) FILTER (WHERE d < interval '0'), count(*) FILTER (WHERE is_repeat),
