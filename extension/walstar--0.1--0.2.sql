@@ -1535,8 +1535,9 @@ BEGIN
 			ELSE
 				-- kept per rollup: <m>_n (rows counted) and <m>_v (sum, min or max);
 				-- count_distinct and percentile: the value histogram of their "of"
-				-- and "filter" per rollup row (h_<fact>_<rollup>_<i>), the coarsest
-				-- usable rollup first (fewest rows to merge)
+				-- and "filter" per rollup row (h_<fact>_<rollup>_<i>). Every kind
+				-- reads the coarsest usable rollup (fewest rows to merge): grain
+				-- all, year, month, day, then the fewest "by" columns
 				IF kind IN ('count_distinct', 'percentile') THEN
 					hkey := mexpr || ' FILTER ' || mfilter;
 					IF NOT hists ? hkey THEN
@@ -1546,9 +1547,8 @@ BEGIN
 					hists := jsonb_set(hists, ARRAY[hkey, 'measures'], (hists->hkey->'measures') || to_jsonb(rec.key));
 				END IF;
 				FOR kv IN SELECT x.key, x.value FROM jsonb_each(coalesce(f->'rollups', '{}')) WITH ORDINALITY AS x(key, value, n)
-						ORDER BY CASE WHEN kind IN ('count_distinct', 'percentile') THEN
-							pg_catalog.array_position(ARRAY['all', 'year', 'month', 'day'], coalesce(x.value->>'grain', 'day')) END,
-							CASE WHEN kind IN ('count_distinct', 'percentile') THEN jsonb_array_length(coalesce(x.value->'by', '[]')) END, x.n
+						ORDER BY pg_catalog.array_position(ARRAY['all', 'year', 'month', 'day'], coalesce(x.value->>'grain', 'day')),
+							jsonb_array_length(coalesce(x.value->'by', '[]')), x.n
 				LOOP
 					grain := coalesce(kv.value->>'grain', 'day');
 					SELECT coalesce(array_agg(pg_catalog.replace(b, '.', '_') ORDER BY n), '{}') INTO bys
