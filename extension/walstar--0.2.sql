@@ -1981,7 +1981,8 @@ BEGIN
 				-- count_distinct and percentile: the value histogram of their "of"
 				-- and "filter" per rollup row (h_<fact>_<rollup>_<i>). Every kind
 				-- reads the coarsest usable rollup (fewest rows to merge): grain
-				-- all, year, month, day, then the fewest "by" columns
+				-- all, year, month, day, then the fewest dimension keys among
+				-- its "by" columns (many values each), then the fewest columns
 				IF kind IN ('count_distinct', 'percentile') THEN
 					hkey := mexpr || ' FILTER ' || mfilter;
 					IF NOT hists ? hkey THEN
@@ -1992,6 +1993,7 @@ BEGIN
 				END IF;
 				FOR kv IN SELECT x.key, x.value FROM jsonb_each(coalesce(f->'rollups', '{}')) WITH ORDINALITY AS x(key, value, n)
 						ORDER BY pg_catalog.array_position(ARRAY['all', 'year', 'month', 'day'], coalesce(x.value->>'grain', 'day')),
+							(SELECT count(*) FROM jsonb_array_elements_text(coalesce(x.value->'by', '[]')) AS b(c) WHERE b.c ~ '_key$'),
 							jsonb_array_length(coalesce(x.value->'by', '[]')), x.n
 				LOOP
 					grain := coalesce(kv.value->>'grain', 'day');
