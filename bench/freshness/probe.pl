@@ -38,7 +38,10 @@ sub query
 
 my $src = session($src_conn);
 my $ana = session($ana_conn);
-my $probe_sql = "INSERT INTO claims (customer_id, amount) VALUES ($customer, 1)";
+# ids above the workload's random range: its deletes and updates never
+# touch a probe claim (a deleted probe would never be counted)
+my $probe_sql = "INSERT INTO claims (id, customer_id, amount) SELECT coalesce(max(id), 1900000000) + 1, $customer, 1"
+  . " FROM claims WHERE id > 1900000000";
 my $count_sql = q{SELECT walstar_claims.total_claims(NULL, NULL, 'ZZ')};
 my $progress_sql = q{SELECT coalesce(sum(offset_applied + 1), 0) || ' ' || coalesce(sum(lag_messages), 0)
 	FROM walstar.subscription_status};
