@@ -1449,6 +1449,7 @@ DECLARE
 	hists jsonb;		-- per fact: "of" and "filter" of a value histogram -> its number, type
 	hkey text;
 	hcols text;			-- a rollup's period and by column definitions
+	gkey text;			-- a rollup's unique key columns: grain all puts period last
 	frac text;
 	req text[];
 BEGIN
@@ -2156,8 +2157,8 @@ BEGIN
 			END LOOP;
 			-- grain all: period (NULL in every row) last in the unique index, so
 			-- that a lookup by the other columns can use it
-			EXECUTE pg_catalog.format('CREATE TABLE %s (%s, UNIQUE NULLS NOT DISTINCT (%s)) WITH (fillfactor = 80)', tname, rcols,
-				CASE WHEN grain = 'all' AND g <> 'period' THEN pg_catalog.substr(g, 9) || ', period' ELSE g END);
+			gkey := CASE WHEN grain = 'all' AND g <> 'period' THEN pg_catalog.substr(g, 9) || ', period' ELSE g END;
+			EXECUTE pg_catalog.format('CREATE TABLE %s (%s, UNIQUE NULLS NOT DISTINCT (%s)) WITH (fillfactor = 80)', tname, rcols, gkey);
 			refresh := refresh || pg_catalog.format(
 				' INSERT INTO %1$s AS r SELECT %2$s FROM (SELECT -1 AS _sign, o.* FROM pg_catalog.unnest(olds) AS o'
 				'  UNION ALL SELECT 1, x.* FROM pg_catalog.unnest(news) AS x) AS d GROUP BY %3$s ORDER BY %3$s'
@@ -2176,8 +2177,7 @@ BEGIN
 						USING ERRCODE = 'name_too_long';
 				END IF;
 				EXECUTE pg_catalog.format('CREATE TABLE %s.%I (%s, _value %s NOT NULL, _count bigint NOT NULL,'
-					' UNIQUE NULLS NOT DISTINCT (%s, _value)) WITH (fillfactor = 90)', m, tname2, hcols, kv.value->>'type',
-					CASE WHEN grain = 'all' AND g <> 'period' THEN pg_catalog.substr(g, 9) || ', period' ELSE g END);
+					' UNIQUE NULLS NOT DISTINCT (%s, _value)) WITH (fillfactor = 90)', m, tname2, hcols, kv.value->>'type', gkey);
 				EXECUTE pg_catalog.format('COMMENT ON TABLE %s.%I IS %L', m, tname2, pg_catalog.format(
 					'how many %s facts per %s%s have each value of %s (where %s); read by %s', fact.name, grain,
 					(SELECT coalesce(string_agg(', ' || b, ''), '') FROM unnest(bys) b), kv.value->>'of', kv.value->>'filter',
