@@ -17,13 +17,12 @@
 # the landing tables as over copies of the source tables.
 use strict;
 use warnings;
-use IPC::Run ();
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use WalstarTest::Kafka;
 use WalstarTest::Pipeline;
-use WalstarTest::Sink;
+use WalstarTest::Scenario;
 
 my $root = $ENV{WALSTAR_ROOT} // '.';
 my %sizes = (users => 400, sessions => 4000, clubs => 12, players => 300, matches => 240);
@@ -61,25 +60,13 @@ my $ana = WalstarTest::Pipeline::analytics_node('scen_analytics', "max_worker_pr
 
 sub scenario_dir { return "$root/demo/" . ($_[0] =~ /^booking/ ? 'booking' : 'ratings'); }
 
-sub section
-{
-	my ($db) = @_;
-	my $file = scenario_dir($db) . '/' . ($db =~ /^booking/ ? 'booking' : 'ratings') . '_sources.sql';
-	my ($out, $err);
-	IPC::Run::run [ "$root/demo/scenario_section.pl", $file, $db ], '>', \$out, '2>', \$err
-	  or die "scenario_section.pl $db: $err";
-	return $out;
-}
-
-my $vars = join('', map { "\\set $_ $sizes{$_}\n" } sort keys %sizes);
 for my $db (sort keys %services)
 {
-	$src->safe_psql('postgres', "CREATE DATABASE $db") unless $db eq 'booking_users';
-	$src->safe_psql($db, section($db));
+	my $before;
 	if (my $v = $versions{$db})
 	{
 		my ($table, $log, $coldef, $col) = @$v;
-		$src->safe_psql($db, qq{
+		$before = qq{
 CREATE TABLE $log (seq bigserial, id bigint, $coldef, updated_at timestamptz);
 CREATE FUNCTION record_version() RETURNS trigger LANGUAGE plpgsql AS \$\$
 BEGIN
@@ -92,24 +79,17 @@ BEGIN
 END \$\$;
 CREATE TRIGGER record_version AFTER INSERT OR UPDATE OR DELETE ON $table
 	FOR EACH ROW EXECUTE FUNCTION record_version();
-});
+};
 	}
-	$src->safe_psql($db, $vars . join('', map { slurp_file(scenario_dir($db) . "/$_") } @{ $history{$db} }));
+	my $name = scenario_dir($db) =~ s{.*/}{}r;
+	WalstarTest::Scenario::create_service($src, $db, scenario_dir($db) . "/${name}_sources.sql", \%sizes,
+		before => $before, history => [ map { scenario_dir($db) . "/$_" } @{ $history{$db} } ]);
 }
 cmp_ok($src->safe_psql('booking_journey', 'SELECT count(*) FROM page_views'), '>', $sizes{sessions},
 	'the history has its page views');
 
-my @sinks;
-for my $db (sort keys %services)
-{
-	my ($schema, @tables) = @{ $services{$db} };
-	my $topics = join(', ', map { "'$db.public.$_'" } @tables);
-	$ana->safe_psql('ana', "SELECT walstar.create_subscription('$db', '" . $kafka->bootstrap
-		  . "', topics => ARRAY[$topics], landing_schema => '$schema', batch_time => '100ms', enabled => true)");
-	push @sinks, WalstarTest::Sink->start(name => $db, node => $src, db => $db, kafka => $kafka,
-		args => [ "--slot=walstar_$db", "--topic-prefix=$db",
-			'--include-tables=' . join(',', map { "public.$_" } @tables) ]);
-}
+my @sinks = map { my ($schema, @tables) = @{ $services{$_} };
+	WalstarTest::Scenario::subscribe($ana, $src, $kafka, $_, \@tables, $schema) } sort keys %services;
 
 # A table as text, row by row in key order: what its landing copy must equal.
 sub rows
@@ -118,44 +98,23 @@ sub rows
 	return $node->safe_psql($db, "COPY (SELECT * FROM $table ORDER BY id) TO STDOUT");
 }
 
+my @landing = map { my ($db, $schema, @tables) = ($_, @{ $services{$_} }); map { [ $db, $_, $schema ] } @tables }
+  sort keys %services;
 sub wait_caught_up
 {
 	my ($label) = @_;
-	for my $db (sort keys %services)
+	WalstarTest::Scenario::wait_caught_up($src, $ana, $label, \@landing);
+	for my $l (@landing)
 	{
-		my ($schema, @tables) = @{ $services{$db} };
-		for my $t (@tables)
-		{
-			my $want = $src->safe_psql($db, "SELECT count(*) || ':' || coalesce(max(id), 0) FROM $t");
-			$ana->poll_query_until('ana', "SELECT count(*) || ':' || coalesce(max(id), 0) FROM $schema.$t", $want)
-			  or die "$label: $schema.$t did not catch up with $db.$t ($want)";
-			is(rows($ana, 'ana', "$schema.$t"), rows($src, $db, $t), "$label: $schema.$t equals $db.$t row by row");
-		}
+		my ($db, $t, $schema) = @$l;
+		is(rows($ana, 'ana', "$schema.$t"), rows($src, $db, $t), "$label: $schema.$t equals $db.$t row by row");
 	}
 }
 
 wait_caught_up('initial snapshot');
 
-my $seconds = $ENV{WALSTAR_SCENARIO_SECONDS} // 10;
-my @bench;
-for my $db (sort keys %services)
-{
-	my ($out, $err) = ('', '');
-	my $dir = scenario_dir($db) . '/workload';
-	push @bench, [ $db, \$out, \$err, IPC::Run::start(
-		[ 'pgbench', '-n', '-T', $seconds, '-R', 40, '-c', '2', '-j', '1',
-		  (map { ('-D', "$_=$sizes{$_}") } sort keys %sizes),
-		  (map { ('-f', "$dir/$_") } @{ $workload{$db} }),
-		  '-h', $src->host, '-p', $src->port, $db ],
-		'>', \$out, '2>', \$err) ];
-}
-for my $b (@bench)
-{
-	my ($db, $out, $err, $h) = @$b;
-	ok($h->finish, "the workload on $db") or diag($$err);
-	my ($n) = $$out =~ /number of transactions actually processed: (\d+)/;
-	cmp_ok($n // 0, '>', 20, "$db: the workload committed transactions");
-}
+WalstarTest::Scenario::workloads($src, \%sizes, 40,
+	{ map { my $db = $_; ($db => [ map { scenario_dir($db) . "/workload/$_" } @{ $workload{$db} } ]) } keys %workload });
 wait_caught_up('after the workload');
 
 # The features the workloads are for did happen.
@@ -177,20 +136,11 @@ for my $scenario ([ 'booking', [ 'booking_users', 'user_versions' ], [ 'booking_
 		[ 'ratings_matches', 'matches' ], [ 'ratings_matches', 'ratings' ] ])
 {
 	my ($name, @copies) = @$scenario;
-	$src->safe_psql('postgres', "CREATE DATABASE expected_$name");
+	my %copied = WalstarTest::Scenario::copy_tables($src, "expected_$name", \@copies);
 	$ana->safe_psql('ana', "CREATE SCHEMA ${name}_versions");
-	for my $c (@copies)
+	for my $t (grep { /_versions$/ } sort keys %copied)
 	{
-		my ($db, $t) = @$c;
-		my $data = $src->safe_psql($db, "COPY $t TO STDOUT");
-		# the same columns, types as text where the source's are its own
-		my $cols = $src->safe_psql($db, qq{SELECT string_agg(quote_ident(attname) || ' ' ||
-			CASE WHEN t.typtype = 'e' THEN 'text' ELSE format_type(atttypid, atttypmod) END, ', ' ORDER BY attnum)
-			FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
-			WHERE attrelid = '$t'::regclass AND attnum > 0 AND NOT attisdropped});
-		$src->safe_psql("expected_$name", "CREATE TABLE $t ($cols)");
-		$src->safe_psql("expected_$name", "COPY $t FROM STDIN;\n$data\n\\.\n") if $data ne '';
-		next unless $t =~ /_versions$/;
+		my ($cols, $data) = @{ $copied{$t} };
 		$ana->safe_psql('ana', "CREATE TABLE ${name}_versions.$t ($cols)");
 		$ana->safe_psql('ana', "COPY ${name}_versions.$t FROM STDIN;\n$data\n\\.\n") if $data ne '';
 	}

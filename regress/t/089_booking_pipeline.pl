@@ -19,13 +19,12 @@
 # those copies, computed here; verify() is empty; the same after rebuild().
 use strict;
 use warnings;
-use IPC::Run ();
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use WalstarTest::Kafka;
 use WalstarTest::Pipeline;
-use WalstarTest::Sink;
+use WalstarTest::Scenario;
 
 my $root = $ENV{WALSTAR_ROOT} // '.';
 my %sizes = (users => 150, sessions => 1500);
@@ -45,25 +44,14 @@ $src->append_conf('postgresql.conf', "timezone = 'UTC'\n");
 $src->reload;
 my $ana = WalstarTest::Pipeline::analytics_node('booking_analytics', "max_worker_processes = 16\ntimezone = 'UTC'\n");
 
-sub section
-{
-	my ($db) = @_;
-	my ($out, $err);
-	IPC::Run::run [ "$root/demo/scenario_section.pl", "$root/demo/booking/booking_sources.sql", $db ],
-	  '>', \$out, '2>', \$err
-	  or die "scenario_section.pl $db: $err";
-	return $out;
-}
-
 # the services, their history, and the users' versions as the source keeps
 # them (not replicated): every version of every user that still exists
-my $vars = join('', map { "\\set $_ $sizes{$_}\n" } sort keys %sizes);
+my $dir = "$root/demo/booking";
 for my $db (sort keys %services)
 {
-	$src->safe_psql('postgres', "CREATE DATABASE $db") unless $db eq 'booking_users';
-	$src->safe_psql($db, section($db));
-	$src->safe_psql($db, slurp_file("$root/demo/booking/user_versions.sql")) if $db eq 'booking_users';
-	$src->safe_psql($db, $vars . join('', map { slurp_file("$root/demo/booking/$_") } @{ $history{$db} }));
+	WalstarTest::Scenario::create_service($src, $db, "$dir/booking_sources.sql", \%sizes,
+		before => ($db eq 'booking_users' ? slurp_file("$dir/user_versions.sql") : undef),
+		history => [ map { "$dir/$_" } @{ $history{$db} } ]);
 }
 
 # the model first, by the subscriptions' owner
@@ -76,37 +64,10 @@ CREATE EXTENSION walstar_booking;
 sub as_booker { return $ana->safe_psql('ana', "SET ROLE booker;\n" . $_[0]); }
 is(as_booker(q{SELECT walstar_booking.attach('booking_land')}), 'booking', 'the owner attaches the model');
 
-my @sinks;
-for my $db (sort keys %services)
-{
-	my @tables = @{ $services{$db} };
-	as_booker("SELECT walstar.create_subscription('$db', '" . $kafka->bootstrap . "', topics => ARRAY["
-		  . join(', ', map { "'$db.public.$_'" } @tables)
-		  . "], landing_schema => 'booking_land', batch_time => '200ms', enabled => true)");
-	push @sinks, WalstarTest::Sink->start(name => $db, node => $src, db => $db, kafka => $kafka,
-		args => [ "--slot=walstar_$db", "--topic-prefix=$db", '--include-tables=' . join(',', map { "public.$_" } @tables) ]);
-}
-
-sub rows
-{
-	my ($node, $db, $table) = @_;
-	return $node->safe_psql($db, "COPY (SELECT * FROM $table ORDER BY id) TO STDOUT");
-}
-
-sub wait_caught_up
-{
-	my ($label) = @_;
-	for my $db (sort keys %services)
-	{
-		for my $t (@{ $services{$db} })
-		{
-			my $want = $src->safe_psql($db, "SELECT count(*) || ':' || coalesce(sum(hashtext(t::text)), 0) FROM $t t");
-			$ana->poll_query_until('ana', "SELECT count(*) || ':' || coalesce(sum(hashtext(t::text)), 0) FROM booking_land.$t t", $want)
-			  or die "$label: booking_land.$t did not catch up with $db.$t ($want)";
-		}
-	}
-	pass("$label: the landing tables caught up");
-}
+my @sinks = map { WalstarTest::Scenario::subscribe($ana, $src, $kafka, $_, $services{$_}, 'booking_land',
+		role => 'booker', batch_time => '200ms') } sort keys %services;
+my @landing = map { my $db = $_; map { [ $db, $_, 'booking_land' ] } @{ $services{$db} } } sort keys %services;
+sub wait_caught_up { WalstarTest::Scenario::wait_caught_up($src, $ana, $_[0], \@landing); }
 
 # The model's answers, in the lines of demo/booking/answers.sql.
 my $model_answers = slurp_file("$root/demo/booking/model_answers.sql");
@@ -188,19 +149,8 @@ sub compare
 	my ($label) = @_;
 	$round++;
 	my $db = "expected_$round";
-	$src->safe_psql('postgres', "CREATE DATABASE $db");
-	for my $c ([ 'booking_users', 'user_versions' ], [ 'booking_users', 'users' ], [ 'booking_journey', 'page_views' ],
-		[ 'booking_orders', 'bookings' ])
-	{
-		my ($from, $t) = @$c;
-		my $data = $src->safe_psql($from, "COPY $t TO STDOUT");
-		my $cols = $src->safe_psql($from, qq{SELECT string_agg(quote_ident(attname) || ' ' ||
-			CASE WHEN t.typtype = 'e' THEN 'text' ELSE format_type(atttypid, atttypmod) END, ', ' ORDER BY attnum)
-			FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
-			WHERE attrelid = '$t'::regclass AND attnum > 0 AND NOT attisdropped});
-		$src->safe_psql($db, "CREATE TABLE $t ($cols)");
-		$src->safe_psql($db, "COPY $t FROM STDIN;\n$data\n\\.\n") if $data ne '';
-	}
+	WalstarTest::Scenario::copy_tables($src, $db, [ [ 'booking_users', 'user_versions' ], [ 'booking_users', 'users' ],
+		[ 'booking_journey', 'page_views' ], [ 'booking_orders', 'bookings' ] ]);
 	$src->safe_psql($db, $plain_views);
 	my $want = $src->safe_psql($db, $answers);
 	my @lines = split /\n/, $want;
@@ -219,25 +169,8 @@ wait_caught_up('initial copy');
 compare('initial copy');
 
 # the workloads on the three services at once
-my $seconds = $ENV{WALSTAR_SCENARIO_SECONDS} // 10;
-my @bench;
-for my $db (sort keys %services)
-{
-	my ($out, $err) = ('', '');
-	push @bench, [ $db, \$out, \$err, IPC::Run::start(
-		[ 'pgbench', '-n', '-T', $seconds, '-R', 30, '-c', '2', '-j', '1',
-		  (map { ('-D', "$_=$sizes{$_}") } sort keys %sizes),
-		  (map { ('-f', "$root/demo/booking/workload/$_") } @{ $workload{$db} }),
-		  '-h', $src->host, '-p', $src->port, $db ],
-		'>', \$out, '2>', \$err) ];
-}
-for my $b (@bench)
-{
-	my ($db, $out, $err, $h) = @$b;
-	ok($h->finish, "the workload on $db") or diag($$err);
-	my ($n) = $$out =~ /number of transactions actually processed: (\d+)/;
-	cmp_ok($n // 0, '>', 20, "$db: the workload committed transactions");
-}
+WalstarTest::Scenario::workloads($src, \%sizes, 30,
+	{ map { my $db = $_; ($db => [ map { "$dir/workload/$_" } @{ $workload{$db} } ]) } keys %workload });
 
 # late arrivals on purpose, each landed before the next: a booking, its
 # session's views (of a user not registered), the user, a country change

@@ -13,13 +13,12 @@
 # version; verify() is empty; the same after rebuild(); the reader reads.
 use strict;
 use warnings;
-use IPC::Run ();
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use WalstarTest::Kafka;
 use WalstarTest::Pipeline;
-use WalstarTest::Sink;
+use WalstarTest::Scenario;
 
 my $root = $ENV{WALSTAR_ROOT} // '.';
 my $dir = "$root/demo/ratings";
@@ -36,15 +35,9 @@ $src->append_conf('postgresql.conf', "timezone = 'UTC'\n");
 $src->reload;
 my $ana = WalstarTest::Pipeline::analytics_node('ratings_analytics', "timezone = 'UTC'\n");
 
-my $vars = join('', map { "\\set $_ $sizes{$_}\n" } sort keys %sizes);
 for my $db (sort keys %services)
 {
-	my ($out, $err);
-	IPC::Run::run [ "$root/demo/scenario_section.pl", "$dir/ratings_sources.sql", $db ], '>', \$out, '2>', \$err
-	  or die "scenario_section.pl $db: $err";
-	$src->safe_psql('postgres', "CREATE DATABASE $db") unless $db eq 'ratings_clubs';
-	$src->safe_psql($db, $out);
-	$src->safe_psql($db, $vars . slurp_file("$dir/$history{$db}"));
+	WalstarTest::Scenario::create_service($src, $db, "$dir/ratings_sources.sql", \%sizes, history => ["$dir/$history{$db}"]);
 }
 # the source's record of every version of every players row (not replicated)
 $src->safe_psql('ratings_clubs', slurp_file("$dir/player_versions.sql"));
@@ -58,50 +51,20 @@ SET ROLE league;
 CREATE SCHEMA ratings_land;
 });
 sub as_league { return $ana->safe_psql('ana', "SET ROLE league;\n" . $_[0]); }
-my @sinks;
-for my $db (sort keys %services)
-{
-	my $topics = join(', ', map { "'$db.public.$_'" } @{ $services{$db} });
-	as_league("SELECT walstar.create_subscription('$db', '" . $kafka->bootstrap
-		  . "', topics => ARRAY[$topics], landing_schema => 'ratings_land', batch_time => '100ms', enabled => true)");
-	push @sinks, WalstarTest::Sink->start(name => $db, node => $src, db => $db, kafka => $kafka,
-		args => [ "--slot=walstar_$db", "--topic-prefix=$db",
-			'--include-tables=' . join(',', map { "public.$_" } @{ $services{$db} }) ]);
-}
-
-my $fingerprint = q{SELECT count(*) || ':' || coalesce(sum(hashtext(t::text)), 0) FROM %s t};
-sub wait_caught_up
-{
-	my ($label) = @_;
-	for my $db (sort keys %services)
-	{
-		for my $t (@{ $services{$db} })
-		{
-			my $want = $src->safe_psql($db, sprintf($fingerprint, $t));
-			$ana->poll_query_until('ana', sprintf($fingerprint, "ratings_land.$t"), $want)
-			  or die "$label: ratings_land.$t did not catch up with $db.$t ($want)";
-		}
-	}
-	pass("$label: the landing tables caught up");
-}
+my @sinks = map { WalstarTest::Scenario::subscribe($ana, $src, $kafka, $_, $services{$_}, 'ratings_land', role => 'league') }
+  sort keys %services;
+my @landing = map { my $db = $_; map { [ $db, $_, 'ratings_land' ] } @{ $services{$db} } } sort keys %services;
+sub wait_caught_up { WalstarTest::Scenario::wait_caught_up($src, $ana, $_[0], \@landing); }
 
 # The reference: answers.sql over copies of the source tables.
+my $round = 0;
 sub compare
 {
 	my ($label) = @_;
-	$src->safe_psql('postgres', 'DROP DATABASE IF EXISTS expected');
-	$src->safe_psql('postgres', 'CREATE DATABASE expected');
-	for my $c ([ 'ratings_clubs', 'player_versions' ], [ 'ratings_clubs', 'clubs' ], [ 'ratings_clubs', 'players' ],
-		[ 'ratings_matches', 'matches' ], [ 'ratings_matches', 'ratings' ])
-	{
-		my ($db, $t) = @$c;
-		my $data = $src->safe_psql($db, "COPY $t TO STDOUT");
-		my $cols = $src->safe_psql($db, qq{SELECT string_agg(quote_ident(attname) || ' ' || format_type(atttypid, atttypmod),
-			', ' ORDER BY attnum) FROM pg_attribute WHERE attrelid = '$t'::regclass AND attnum > 0 AND NOT attisdropped});
-		$src->safe_psql('expected', "CREATE TABLE $t ($cols)");
-		$src->safe_psql('expected', "COPY $t FROM STDIN;\n$data\n\\.\n") if $data ne '';
-	}
-	my $want = $src->safe_psql('expected', slurp_file("$dir/answers.sql"));
+	my $db = 'expected_' . ++$round;
+	WalstarTest::Scenario::copy_tables($src, $db, [ [ 'ratings_clubs', 'player_versions' ], [ 'ratings_clubs', 'clubs' ],
+		[ 'ratings_clubs', 'players' ], [ 'ratings_matches', 'matches' ], [ 'ratings_matches', 'ratings' ] ]);
+	my $want = $src->safe_psql($db, slurp_file("$dir/answers.sql"));
 	my $got = $ana->safe_psql('ana', q{SELECT string_agg(a, E'\n' ORDER BY a) FROM walstar_ratings.answers() a});
 	my %kinds = map { (split / \| /)[0] => 1 } split /\n/, $got;
 	is(join(',', sort keys %kinds), 'club_ratings,league_distribution,player_form,top_players',
@@ -121,7 +84,7 @@ sub diag_versions
 		q{SET ROLE league; SELECT concat_ws(' ', id, club_id, valid_from) FROM ratings.d_player});
 	diag("source only: $_") for grep { !$ana{$_} } sort keys %src;
 	diag("model only: $_") for grep { !$src{$_} } sort keys %ana;
-	my %want = map { split / /, $_, 2 } split /\n/, $src->safe_psql('expected', q{
+	my %want = map { split / /, $_, 2 } split /\n/, $src->safe_psql('expected_' . $round, q{
 		SELECT r.id || ' ' || concat_ws(' ', r.player_id, m.played_at, (coalesce(
 			(SELECT ARRAY[pv.club_id] FROM player_versions pv WHERE pv.id = r.player_id AND pv.updated_at <= m.played_at
 			 ORDER BY pv.updated_at DESC, pv.seq DESC LIMIT 1),
@@ -148,25 +111,8 @@ wait_caught_up('history');
 is(as_league(q{SELECT walstar_ratings.attach('ratings_land')}), 'ratings', 'the subscriptions\' owner attaches the model');
 compare('built from the landing tables');
 
-my $seconds = $ENV{WALSTAR_SCENARIO_SECONDS} // 10;
-my @bench;
-for my $db (sort keys %services)
-{
-	my ($out, $err) = ('', '');
-	push @bench, [ $db, \$out, \$err, IPC::Run::start(
-		[ 'pgbench', '-n', '-T', $seconds, '-R', 30, '-c', '2', '-j', '1',
-		  (map { ('-D', "$_=$sizes{$_}") } sort keys %sizes),
-		  (map { ('-f', "$dir/workload/$_") } @{ $workload{$db} }),
-		  '-h', $src->host, '-p', $src->port, $db ],
-		'>', \$out, '2>', \$err) ];
-}
-for my $b (@bench)
-{
-	my ($db, $out, $err, $h) = @$b;
-	ok($h->finish, "the workload on $db") or diag($$err);
-	my ($n) = $$out =~ /number of transactions actually processed: (\d+)/;
-	cmp_ok($n // 0, '>', 20, "$db: the workload committed transactions");
-}
+WalstarTest::Scenario::workloads($src, \%sizes, 30,
+	{ map { my $db = $_; ($db => [ map { "$dir/workload/$_" } @{ $workload{$db} } ]) } keys %workload });
 wait_caught_up('workload');
 
 # the features the workloads are for did happen
