@@ -171,6 +171,7 @@ moved_row_fill(const char *schema, const char *relname, Change *c, char **error)
 	bool		found = false;
 	bool		has_values = false;
 	bool		dead = false;
+	bool		discarded = false;
 	int64		dead_letter = 0;
 	Datum	   *nelems,
 			   *velems;
@@ -182,7 +183,9 @@ moved_row_fill(const char *schema, const char *relname, Change *c, char **error)
 
 	position_args(args, argtypes, schema, relname, c->timeline, c->commit_lsn, c->position);
 	bookkeeping_begin(&save);
-	if (SPI_execute_with_args("SELECT m.column_names, m.old_values, m.dead_letter"
+	if (SPI_execute_with_args("SELECT m.column_names, m.old_values, m.dead_letter,"
+							  " EXISTS (SELECT FROM walstar.dead_letters AS d"
+							  "  WHERE d.id OPERATOR(pg_catalog.=) m.dead_letter)"
 							  " FROM walstar.moved_rows AS m"
 							  MOVED_ROW_WHERE, MOVED_ROW_NARGS, argtypes, args, NULL, false, 1) !=
 		SPI_OK_SELECT)
@@ -203,9 +206,19 @@ moved_row_fill(const char *schema, const char *relname, Change *c, char **error)
 		dead_letter = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 												  SPI_tuptable->tupdesc, 3, &isnull));
 		dead = !isnull;
+		discarded = dead && !DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+														SPI_tuptable->tupdesc, 4, &isnull));
 	}
 	if (!found)
 		return MOVED_ROW_NONE;
+	if (discarded)
+	{
+		*error = psprintf("the DELETE of this key-changing UPDATE's old key, in the old key's "
+						  "partition, was dead letter " INT64_FORMAT ", which was discarded: "
+						  "the UPDATE's unchanged TOAST values are lost with it; copy the "
+						  "table again or discard this one too", dead_letter);
+		return MOVED_ROW_BAD;
+	}
 	if (dead)
 	{
 		*error = psprintf("the DELETE of this key-changing UPDATE's old key, in the old key's "

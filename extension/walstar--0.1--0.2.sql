@@ -768,6 +768,29 @@ CREATE TABLE @extschema@.moved_rows (
 	PRIMARY KEY (landing_schema, landing_table, timeline, commit_lsn, position)
 );
 GRANT SELECT ON @extschema@.moved_rows TO walstar_admin;
+-- a dropped subscription takes its stashes with it
+CREATE OR REPLACE FUNCTION @extschema@.drop_subscription(name text, if_exists boolean DEFAULT false)
+RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	dropped_schema name;
+BEGIN
+	IF if_exists AND NOT EXISTS (SELECT FROM @extschema@.subscriptions x WHERE x.name = $1) THEN
+		RETURN false;
+	END IF;
+	PERFORM @extschema@._subscription_id($1);
+	PERFORM @extschema@._check_manager($1);
+	DELETE FROM @extschema@.subscriptions x WHERE x.id = @extschema@._subscription_id($1)
+		RETURNING x.landing_schema INTO dropped_schema;
+	-- its stashed moved rows go too, unless another subscription lands there
+	DELETE FROM @extschema@.moved_rows m WHERE m.landing_schema = dropped_schema
+		AND NOT EXISTS (SELECT FROM @extschema@.subscriptions x WHERE x.landing_schema = dropped_schema);
+	RETURN true;
+END
+$$;
 -- The model engine (extension/README.md "Writing a model"): a model is one
 -- JSON declaration handed to walstar.create_model(), which checks it and
 -- generates, in a schema of the model's name, the fact tables, SCD2

@@ -170,6 +170,18 @@ SET ROLE regress_walstar_nologin;
 SELECT walstar.create_subscription('nologin', 'b:1', topics => '{t}');
 RESET ROLE;
 
+-- a dropped subscription's stashed moved rows go with it, unless another
+-- subscription lands in the same schema
+SELECT walstar.create_subscription('stash_a', 'b:1', topics => '{t}', landing_schema => 'regress_stash') IS NOT NULL;
+SELECT walstar.create_subscription('stash_b', 'b:1', topics => '{u}', landing_schema => 'regress_stash') IS NOT NULL;
+INSERT INTO walstar.moved_rows (landing_schema, landing_table, timeline, commit_lsn, position, column_names)
+	VALUES ('regress_stash', 't', 1, '0/10', 1, '{a}'), ('regress_elsewhere', 't', 1, '0/10', 1, '{a}');
+SELECT walstar.drop_subscription('stash_a');
+SELECT landing_schema FROM walstar.moved_rows ORDER BY 1;
+SELECT walstar.drop_subscription('stash_b');
+SELECT landing_schema FROM walstar.moved_rows ORDER BY 1;
+DELETE FROM walstar.moved_rows;
+
 -- drop removes progress too
 SELECT walstar.drop_subscription('shop');
 SELECT count(*) FROM walstar.subscription_offsets;

@@ -18,7 +18,8 @@
 # one worker for the 3 partitions: again equal, nothing left in
 # walstar.moved_rows, no dead letters. Last, the old key's DELETEs fail:
 # their UPDATEs become dead letters too (no partition waits for ever), and
-# retried in order both apply.
+# retried in order both apply. Then a discarded DELETE, and the
+# subscription dropped.
 use strict;
 use warnings;
 use JSON::PP ();
@@ -198,6 +199,30 @@ is($node->safe_psql('ana', q{SELECT count(*) FILTER (WHERE NOT walstar.retry_dea
 landing_equal('refused DELETEs retried');
 is($node->safe_psql('ana', 'SELECT count(*) FROM walstar.moved_rows'), '0',
 	'retried: no stashed old row or mark left');
+
+# The old key's DELETE fails again, and its dead letter is discarded: the
+# moved UPDATE, retried, stays a dead letter and says its DELETE was
+# discarded (its unchanged values are lost with it), not to retry a letter
+# that is gone. Dropping the subscription removes the marks.
+$node->safe_psql('ana', q{CREATE TRIGGER refuse BEFORE DELETE ON walstar_landing.doc FOR EACH ROW
+	WHEN (OLD.id % 4 = 2 AND OLD.id < 1000000) EXECUTE FUNCTION public.refuse_delete()});
+$src->safe_psql('app', q{UPDATE doc SET id = id + 1000000, n = n + 1 WHERE id % 4 = 2 AND id < 1000000});
+$src->safe_psql('app', q{INSERT INTO doc SELECT g, 0, 'after' FROM generate_series(3000031, 3000060) g});
+ok($node->poll_query_until('ana', q{SELECT count(*) = 60 FROM walstar_landing.doc WHERE id > 3000000}),
+	'old keys\' DELETEs refused again, every partition goes on');
+wait_applied('old keys\' DELETEs refused again');
+my $discarded = $node->safe_psql('ana', q{SELECT count(*) FILTER (WHERE walstar.discard_dead_letter(d.id))
+	FROM walstar.dead_letters d WHERE d.id IN (SELECT m.dead_letter FROM walstar.moved_rows m)});
+cmp_ok($discarded, '>', 0, "the marked DELETEs' dead letters discarded ($discarded)");
+is($node->safe_psql('ana', q{SELECT count(*) FILTER (WHERE walstar.retry_dead_letter(id, force => true))
+	FROM (SELECT id FROM walstar.dead_letters WHERE error LIKE '%is dead letter%' ORDER BY id) d}), '0',
+	'their moved UPDATEs do not apply');
+is($node->safe_psql('ana', q{SELECT count(*) FROM walstar.dead_letters
+	WHERE error LIKE '%is dead letter%' OR error NOT LIKE '%which was discarded%' AND error NOT LIKE 'refused delete%'}),
+	'0', 'the moved UPDATEs say their DELETE was discarded');
+$node->safe_psql('ana', q{SELECT walstar.drop_subscription('mv')});
+is($node->safe_psql('ana', 'SELECT count(*) FROM walstar.moved_rows'), '0',
+	'the dropped subscription\'s marks are gone');
 
 $sink->stop;
 $node->stop;
