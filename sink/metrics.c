@@ -1,29 +1,21 @@
 /*-------------------------------------------------------------------------
  *
  * metrics.c
- *		Prometheus text exposition with libmicrohttpd.
+ *		The sink's metrics in Prometheus text format, served by
+ *		common/metrics_http.c.
  *
  *-------------------------------------------------------------------------
  */
-#include <arpa/inet.h>
 #include <math.h>
-#include <netinet/in.h>
 #include <pthread.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 
-#include <microhttpd.h>
-
 #include "metrics.h"
+#include "metrics_http.h"
 
 Metrics metrics;
-
-static struct MHD_Daemon *daemon_handle;
 
 /* walstar_sink_info's label pairs, escaped; set once before serving */
 static char	  info_labels[1024];
@@ -162,55 +154,8 @@ metrics_quantile(Histogram *h, double q)
 	return (uint64_t)bucket_bound(HIST_BUCKETS - 1);
 }
 
-typedef struct Buf
-{
-	char  *data;
-	size_t len;
-	size_t cap;
-} Buf;
-
-static void buf_printf(Buf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
 static void
-buf_printf(Buf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int		n;
-
-	for (;;)
-	{
-		va_start(ap, fmt);
-		n = vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
-		va_end(ap);
-		if (n >= 0 && (size_t)n < b->cap - b->len)
-		{
-			b->len += (size_t)n;
-			return;
-		}
-		b->cap *= 2;
-		b->data = realloc(b->data, b->cap);
-		if (b->data == NULL)
-			abort();
-	}
-}
-
-static void
-counter(Buf *b, const char *name, const char *help, uint64_t v)
-{
-	buf_printf(b, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help,
-			   name, name, (unsigned long long)v);
-}
-
-static void
-gauge(Buf *b, const char *name, const char *help, double v)
-{
-	buf_printf(b, "# HELP %s %s\n# TYPE %s gauge\n%s %.17g\n", name, help,
-			   name, name, v);
-}
-
-static void
-histogram(Buf *b, const char *name, const char *help, Histogram *h)
+histogram(MetricsText *b, const char *name, const char *help, Histogram *h)
 {
 	static const double les[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
 								 0.25,	0.5,	1,	   2.5,	 5,		10,	  30};
@@ -218,173 +163,134 @@ histogram(Buf *b, const char *name, const char *help, Histogram *h)
 	int					i = 0;
 	uint64_t			cum = 0;
 
-	buf_printf(b, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+	metrics_text_printf(b, "# HELP %s %s\n# TYPE %s histogram\n", name, help,
+						name);
 	for (k = 0; k < sizeof(les) / sizeof(les[0]); k++)
 	{
 		/* fine buckets entirely below the bound */
 		while (i < HIST_BUCKETS && bucket_bound(i) <= les[k] * 1e6)
 			cum += atomic_load(&h->bucket[i++]);
-		buf_printf(b, "%s_bucket{le=\"%g\"} %llu\n", name, les[k],
-				   (unsigned long long)cum);
+		metrics_text_printf(b, "%s_bucket{le=\"%g\"} %llu\n", name, les[k],
+							(unsigned long long)cum);
 	}
-	buf_printf(b, "%s_bucket{le=\"+Inf\"} %llu\n", name,
-			   (unsigned long long)atomic_load(&h->count));
-	buf_printf(b, "%s_sum %.6f\n%s_count %llu\n", name,
-			   (double)atomic_load(&h->sum_us) / 1e6, name,
-			   (unsigned long long)atomic_load(&h->count));
+	metrics_text_printf(b, "%s_bucket{le=\"+Inf\"} %llu\n", name,
+						(unsigned long long)atomic_load(&h->count));
+	metrics_text_printf(b, "%s_sum %.6f\n%s_count %llu\n", name,
+						(double)atomic_load(&h->sum_us) / 1e6, name,
+						(unsigned long long)atomic_load(&h->count));
 }
 
-static enum MHD_Result
-handle(void *cls, struct MHD_Connection *conn, const char *url,
-	   const char *method, const char *version, const char *upload_data,
-	   size_t *upload_data_size, void **con_cls)
+/* the body of one scrape */
+static void
+render(MetricsText *b)
 {
-	struct MHD_Response *resp;
-	enum MHD_Result		 ret;
-	Buf					 b;
-	uint64_t			 confirmed = atomic_load(&metrics.confirmed_lsn);
-	uint64_t			 received = atomic_load(&metrics.received_lsn);
-	int					 i;
+	uint64_t confirmed = atomic_load(&metrics.confirmed_lsn);
+	uint64_t received = atomic_load(&metrics.received_lsn);
+	int		 i;
 
-	if (strcmp(method, "GET") != 0)
-		return MHD_NO;
-	if (strcmp(url, "/metrics") != 0 && strcmp(url, "/") != 0)
-	{
-		static char notfound[] = "not found\n";
-
-		resp = MHD_create_response_from_buffer(strlen(notfound), notfound,
-											   MHD_RESPMEM_PERSISTENT);
-		ret = MHD_queue_response(conn, MHD_HTTP_NOT_FOUND, resp);
-		MHD_destroy_response(resp);
-		return ret;
-	}
-
-	b.cap = 8192;
-	b.len = 0;
-	b.data = malloc(b.cap);
-	if (b.data == NULL)
-		return MHD_NO;
-	buf_printf(&b,
-			   "# HELP walstar_sink_info The sink's version, slot and source "
-			   "(Change.source).\n# TYPE walstar_sink_info gauge\n"
-			   "walstar_sink_info{%s} 1\n",
-			   info_labels);
-	gauge(&b, "walstar_sink_start_time_seconds",
-		  "Start time of the process, seconds since the Unix epoch.",
-		  start_time);
-	buf_printf(&b, "# HELP walstar_sink_connected 1 while connected: source "
-				   "= to the source server, kafka = some broker up.\n"
-				   "# TYPE walstar_sink_connected gauge\n");
+	metrics_text_printf(
+		b,
+		"# HELP walstar_sink_info The sink's version, slot and source "
+		"(Change.source).\n# TYPE walstar_sink_info gauge\n"
+		"walstar_sink_info{%s} 1\n",
+		info_labels);
+	metrics_text_gauge(
+		b, "walstar_sink_start_time_seconds",
+		"Start time of the process, seconds since the Unix epoch.",
+		start_time);
+	metrics_text_printf(
+		b, "# HELP walstar_sink_connected 1 while connected: source "
+		   "= to the source server, kafka = some broker up.\n"
+		   "# TYPE walstar_sink_connected gauge\n");
 	for (i = 0; i < PEER_COUNT; i++)
-		buf_printf(&b, "walstar_sink_connected{peer=\"%s\"} %d\n", peers[i],
-				   atomic_load(&metrics.connected[i]));
-	gauge(&b, "walstar_sink_standby",
-		  "1 while the sink stands by: kafka-transactions, and its slot is "
-		  "active for another sink.",
-		  atomic_load(&metrics.standby));
-	counter(&b, "walstar_sink_records_total",
-			"Records received from the replication slot.",
-			atomic_load(&metrics.records_total));
-	counter(
-		&b, "walstar_sink_changes_total",
+		metrics_text_printf(b, "walstar_sink_connected{peer=\"%s\"} %d\n",
+							peers[i], atomic_load(&metrics.connected[i]));
+	metrics_text_gauge(
+		b, "walstar_sink_standby",
+		"1 while the sink stands by: kafka-transactions, and its slot is "
+		"active for another sink.",
+		atomic_load(&metrics.standby));
+	metrics_text_counter(b, "walstar_sink_records_total",
+						 "Records received from the replication slot.",
+						 atomic_load(&metrics.records_total));
+	metrics_text_counter(
+		b, "walstar_sink_changes_total",
 		"Row changes received (INSERT, UPDATE, DELETE, TRUNCATE, MESSAGE).",
 		atomic_load(&metrics.changes_total));
-	counter(&b, "walstar_sink_received_bytes_total",
-			"Bytes of records received from the slot.",
-			atomic_load(&metrics.bytes_total));
-	counter(&b, "walstar_sink_acked_messages_total",
-			"Kafka messages acknowledged.", atomic_load(&metrics.acked_total));
-	counter(&b, "walstar_sink_snapshot_rows_total",
-			"Rows of the initial snapshot produced (op READ).",
-			atomic_load(&metrics.snapshot_rows_total));
-	buf_printf(&b, "# HELP walstar_sink_errors_total Errors by kind: "
-				   "connection (source), delivery (Kafka), oversize, "
-				   "wire_format.\n# TYPE walstar_sink_errors_total counter\n");
+	metrics_text_counter(b, "walstar_sink_received_bytes_total",
+						 "Bytes of records received from the slot.",
+						 atomic_load(&metrics.bytes_total));
+	metrics_text_counter(b, "walstar_sink_acked_messages_total",
+						 "Kafka messages acknowledged.",
+						 atomic_load(&metrics.acked_total));
+	metrics_text_counter(b, "walstar_sink_snapshot_rows_total",
+						 "Rows of the initial snapshot produced (op READ).",
+						 atomic_load(&metrics.snapshot_rows_total));
+	metrics_text_printf(
+		b, "# HELP walstar_sink_errors_total Errors by kind: "
+		   "connection (source), delivery (Kafka), oversize, "
+		   "wire_format.\n# TYPE walstar_sink_errors_total counter\n");
 	for (i = 0; i < ERROR_KIND_COUNT; i++)
-		buf_printf(&b, "walstar_sink_errors_total{kind=\"%s\"} %llu\n",
-				   error_kinds[i],
-				   (unsigned long long)atomic_load(&metrics.errors_total[i]));
-	counter(&b, "walstar_sink_dead_letters_total",
-			"Records sent to the dead-letter topic.",
-			atomic_load(&metrics.dead_letters_total));
-	counter(&b, "walstar_sink_reconnects_total",
-			"Reconnections to the source.",
-			atomic_load(&metrics.reconnects_total));
-	counter(&b, "walstar_sink_source_failovers_total",
-			"Source failovers recovered: slot created on a promoted standby, "
-			"captured tables queued for a copy.",
-			atomic_load(&metrics.failovers_total));
-	counter(&b, "walstar_sink_backpressure_total",
-			"Times the producer queue was full and reading paused.",
-			atomic_load(&metrics.backpressure_total));
+		metrics_text_printf(
+			b, "walstar_sink_errors_total{kind=\"%s\"} %llu\n", error_kinds[i],
+			(unsigned long long)atomic_load(&metrics.errors_total[i]));
+	metrics_text_counter(b, "walstar_sink_dead_letters_total",
+						 "Records sent to the dead-letter topic.",
+						 atomic_load(&metrics.dead_letters_total));
+	metrics_text_counter(b, "walstar_sink_reconnects_total",
+						 "Reconnections to the source.",
+						 atomic_load(&metrics.reconnects_total));
+	metrics_text_counter(
+		b, "walstar_sink_source_failovers_total",
+		"Source failovers recovered: slot created on a promoted standby, "
+		"captured tables queued for a copy.",
+		atomic_load(&metrics.failovers_total));
+	metrics_text_counter(
+		b, "walstar_sink_backpressure_total",
+		"Times the producer queue was full and reading paused.",
+		atomic_load(&metrics.backpressure_total));
 	/* LSNs are byte positions in the WAL: bytes are their unit */
-	gauge(&b, "walstar_sink_confirmed_lsn_bytes",
-		  "Flush position last confirmed to the source, as a WAL byte "
-		  "position.",
-		  (double)confirmed);
-	gauge(&b, "walstar_sink_received_lsn_bytes",
-		  "Latest source position received, as a WAL byte position.",
-		  (double)received);
-	gauge(&b, "walstar_sink_lag_bytes",
-		  "WAL bytes received but not yet confirmed.",
-		  (double)(received > confirmed ? received - confirmed : 0));
-	gauge(&b, "walstar_sink_last_commit_timestamp_seconds",
-		  "Source commit time of the newest fully acknowledged transaction, "
-		  "seconds since the Unix epoch (0 before the first).",
-		  (double)atomic_load(&metrics.last_commit_us) / 1e6);
-	gauge(&b, "walstar_sink_queue_messages",
-		  "Messages queued in the producer or in flight.",
-		  (double)atomic_load(&metrics.queue_depth));
-	gauge(&b, "walstar_sink_transactions_in_flight",
-		  "Transactions not yet acknowledged completely.",
-		  (double)atomic_load(&metrics.txns_in_flight));
-	histogram(&b, "walstar_sink_delivery_latency_seconds",
+	metrics_text_gauge(
+		b, "walstar_sink_confirmed_lsn_bytes",
+		"Flush position last confirmed to the source, as a WAL byte "
+		"position.",
+		(double)confirmed);
+	metrics_text_gauge(
+		b, "walstar_sink_received_lsn_bytes",
+		"Latest source position received, as a WAL byte position.",
+		(double)received);
+	metrics_text_gauge(
+		b, "walstar_sink_lag_bytes",
+		"WAL bytes received but not yet confirmed.",
+		(double)(received > confirmed ? received - confirmed : 0));
+	metrics_text_gauge(
+		b, "walstar_sink_last_commit_timestamp_seconds",
+		"Source commit time of the newest fully acknowledged transaction, "
+		"seconds since the Unix epoch (0 before the first).",
+		(double)atomic_load(&metrics.last_commit_us) / 1e6);
+	metrics_text_gauge(b, "walstar_sink_queue_messages",
+					   "Messages queued in the producer or in flight.",
+					   (double)atomic_load(&metrics.queue_depth));
+	metrics_text_gauge(b, "walstar_sink_transactions_in_flight",
+					   "Transactions not yet acknowledged completely.",
+					   (double)atomic_load(&metrics.txns_in_flight));
+	histogram(b, "walstar_sink_delivery_latency_seconds",
 			  "Time from producing a message to its acknowledgement.",
 			  &metrics.delivery_latency);
-	histogram(&b, "walstar_sink_commit_latency_seconds",
+	histogram(b, "walstar_sink_commit_latency_seconds",
 			  "Time from the source commit to the acknowledgement of the "
 			  "transaction's last message.",
 			  &metrics.commit_latency);
-
-	resp =
-		MHD_create_response_from_buffer(b.len, b.data, MHD_RESPMEM_MUST_FREE);
-	MHD_add_response_header(resp, "Content-Type", "text/plain; version=0.0.4");
-	ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
-	MHD_destroy_response(resp);
-	return ret;
 }
 
 bool
 metrics_start(int port, char *err, size_t errlen)
 {
-	struct sockaddr_in addr;
-	sigset_t		   all, old;
-
-	memset(&addr, 0, sizeof(addr));
-	addr.sin_family = AF_INET;
-	addr.sin_port = htons((uint16_t)port);
-	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	daemon_handle = MHD_start_daemon(
-		MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, handle, NULL,
-		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-		MHD_OPTION_CONNECTION_LIMIT, 16, MHD_OPTION_END);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (daemon_handle == NULL)
-	{
-		snprintf(err, errlen,
-				 "cannot serve metrics on 127.0.0.1:%d (port in use?)", port);
-		return false;
-	}
-	return true;
+	return metrics_http_start(port, render, err, errlen);
 }
 
 void
 metrics_stop(void)
 {
-	if (daemon_handle != NULL)
-		MHD_stop_daemon(daemon_handle);
-	daemon_handle = NULL;
+	metrics_http_stop();
 }
