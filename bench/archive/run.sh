@@ -46,25 +46,14 @@ KDIR="$RESULTS/kafka"
 SDIR="$RESULTS/s3"
 mkdir -p "$RESULTS"
 
-PORT=""
-for p in $(seq 55500 55599); do
-	if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-		PORT=$p
-		break
-	fi
-done 2>/dev/null
-[ -n "$PORT" ] || { echo "no free port" >&2; exit 1; }
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
+PORT=$(bench_port 55500)
 
-SINK_PID=""
 ARCHIVE_PID=""
 cleanup() {
-	if [ -n "$SINK_PID" ]; then
-		kill "$SINK_PID" 2>/dev/null || true
-		wait "$SINK_PID" 2>/dev/null || true
-	fi
-	if [ -f "$DATA/postmaster.pid" ]; then
-		pg_ctl -D "$DATA" -m immediate stop >/dev/null 2>&1 || true
-	fi
+	stop_sink
+	bench_stop_cluster "$DATA"
 	if [ -n "$ARCHIVE_PID" ]; then
 		kill "$ARCHIVE_PID" 2>/dev/null || true
 		wait "$ARCHIVE_PID" 2>/dev/null || true
@@ -74,104 +63,20 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-rm -rf "$DATA" "$KDIR" "$SDIR" "$RESULTS/state" "$RESULTS"/*.log
-initdb -D "$DATA" -A trust -E UTF8 --locale=C >/dev/null
-{
-	echo "listen_addresses = '127.0.0.1'"
-	echo "port = $PORT"
-	echo "unix_socket_directories = '$RESULTS'"
-	echo "wal_level = logical"
-	echo "max_replication_slots = 4"
-	echo "max_wal_senders = 4"
-	echo "shared_buffers = 512MB"
-	echo "max_wal_size = 8GB"
-	echo "checkpoint_timeout = 1h"
-	echo "fsync = off"
-	echo "synchronous_commit = off"
-	echo "full_page_writes = off"
-	echo "autovacuum = off"
-	echo "output_plugin_libraries = 'pgoutput, test_decoding, walstar_decoder'"
-} >> "$DATA/postgresql.conf"
-pg_ctl -D "$DATA" -l "$RESULTS/server.log" -w start >/dev/null
-
-# broker: the first start writes its config; drop the per-message fsync
-"$ROOT/regress/kafka.sh" start "$KDIR" >/dev/null
-"$ROOT/regress/kafka.sh" stop "$KDIR" >/dev/null
-sed -i '/^log.flush.interval.messages/d' "$KDIR/server.properties"
-BOOTSTRAP=$("$ROOT/regress/kafka.sh" start "$KDIR" | tail -1)
+rm -rf "$KDIR" "$SDIR" "$RESULTS/state" "$RESULTS"/*.log
+bench_cluster "$DATA" "$PORT" 4 'pgoutput, test_decoding, walstar_decoder'
+bench_broker "$KDIR"
 ENDPOINT=$("$ROOT/regress/s3.sh" start "$SDIR" | tail -1)
 
-PGOPTIONS="-c client_min_messages=warning"
-export PGOPTIONS
-PSQL="psql -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p $PORT -d postgres"
-CONNINFO="host=127.0.0.1 port=$PORT dbname=postgres"
-
-$PSQL -c "CREATE TABLE bench (
-	id bigint PRIMARY KEY,
-	qty int,
-	amount numeric(12,2),
-	score float8,
-	active bool,
-	name text,
-	code varchar(32),
-	created timestamptz,
-	day date,
-	ref uuid
-)"
+$PSQL -c "$BENCH_TABLE"
 $PSQL -c "SELECT 'x' FROM pg_create_logical_replication_slot('bench_sink', 'walstar_decoder')" >/dev/null
-
-# the decoder benchmark's statements for ids first..first+rows-1
-workload() {
-	local first=$1 rows=$2
-	local last=$((first + rows - 1)) tx=1000 i
-	i=$first
-	while [ "$i" -le "$last" ]; do
-		echo "INSERT INTO bench SELECT g, g % 1000, (g % 100000) / 100.0, g * 1.5, g % 2 = 0, 'name ' || g, 'code-' || (g % 977), timestamptz '2024-01-01 00:00+00' + g * interval '1 second', date '2024-01-01' + (g % 365), md5(g::text)::uuid FROM generate_series($i, $((i + tx - 1))) g;"
-		i=$((i + tx))
-	done
-	i=$first
-	while [ "$i" -le "$last" ]; do
-		echo "UPDATE bench SET qty = qty + 1, name = name || '!', created = created + interval '1 day' WHERE id BETWEEN $i AND $((i + 5 * tx - 1)) AND id % 5 = 0;"
-		i=$((i + 5 * tx))
-	done
-	i=$first
-	while [ "$i" -le "$last" ]; do
-		echo "DELETE FROM bench WHERE id BETWEEN $i AND $((i + 20 * tx - 1)) AND id % 20 = 1;"
-		i=$((i + 20 * tx))
-	done
-}
-
-# CPU seconds (user + system) of a process
-cpu_of() {
-	awk -v t="$(getconf CLK_TCK)" '{ printf "%.1f", ($14 + $15) / t }' "/proc/$1/stat"
-}
-
-start_sink() {
-	${SINK_WRAPPER:-} walstar-sink --conninfo="$CONNINFO" --brokers="$BOOTSTRAP" --slot=bench_sink --create-slot=false \
-		--snapshot=never --state-dir="$RESULTS/state" --topic-partitions="$PARTITIONS" \
-		--status-interval=1 "$@" 2>>"$RESULTS/sink.log" &
-	SINK_PID=$!
-}
-
-wait_confirmed() {
-	while [ "$($PSQL -c "SELECT confirmed_flush_lsn >= '$1' FROM pg_replication_slots WHERE slot_name = 'bench_sink'")" != t ]; do
-		kill -0 "$SINK_PID" || { echo "the sink died:" >&2; tail -5 "$RESULTS/sink.log" >&2; exit 1; }
-		sleep 0.1
-	done
-}
-
-stop_sink() {
-	kill -TERM "$SINK_PID"
-	wait "$SINK_PID" || true
-	SINK_PID=""
-}
 
 
 LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
 CHANGES=$((ROWS + ROWS / 5 + ROWS / 20))
 echo "load average at the start: $LOAD"
 echo "1. sink: writing the backlog ($ROWS inserts, $((ROWS / 5)) updates, $((ROWS / 20)) deletes) ..."
-workload 1 "$ROWS" | $PSQL
+bench_workload 1 "$ROWS" | $PSQL
 $PSQL -c "CHECKPOINT"
 END=$($PSQL -c "SELECT pg_current_wal_lsn()")
 t0=$(date +%s.%N)

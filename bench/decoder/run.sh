@@ -43,47 +43,18 @@ fi
 PATH="$BINDIR:$PATH"
 export PATH
 DATA="$RESULTS/data"
-SOCK="$RESULTS"
 mkdir -p "$RESULTS"
 
-# a free loopback port
-PORT=""
-for p in $(seq 55400 55499); do
-	if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-		PORT=$p
-		break
-	fi
-done 2>/dev/null
-[ -n "$PORT" ] || { echo "no free port" >&2; exit 1; }
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
+PORT=$(bench_port 55400)
 
 stop_cluster() {
-	[ -f "$DATA/postmaster.pid" ] && pg_ctl -D "$DATA" -m immediate stop >/dev/null 2>&1 || true
+	bench_stop_cluster "$DATA"
 }
 trap stop_cluster EXIT INT TERM
 
-rm -rf "$DATA"
-initdb -D "$DATA" -A trust -E UTF8 --locale=C >/dev/null
-cat >> "$DATA/postgresql.conf" <<EOF
-listen_addresses = '127.0.0.1'
-port = $PORT
-unix_socket_directories = '$SOCK'
-wal_level = logical
-max_replication_slots = 24
-max_wal_senders = 4
-shared_buffers = 512MB
-max_wal_size = 8GB
-checkpoint_timeout = 1h
-fsync = off
-synchronous_commit = off
-full_page_writes = off
-autovacuum = off
-output_plugin_libraries = 'pgoutput, test_decoding, walstar_decoder, wal2json, decoderbufs'
-EOF
-pg_ctl -D "$DATA" -l "$RESULTS/server.log" -w start >/dev/null
-
-PGOPTIONS="-c client_min_messages=warning"
-export PGOPTIONS
-PSQL="psql -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p $PORT -d postgres"
+bench_cluster "$DATA" "$PORT" 24 'pgoutput, test_decoding, walstar_decoder, wal2json, decoderbufs'
 
 PLUGINS=${WALSTAR_BENCH_PLUGINS:-test_decoding pgoutput wal2json_v1 wal2json_v2 decoderbufs walstar_decoder}
 WORKLOAD=${WALSTAR_BENCH_WORKLOAD:-mixed}
@@ -113,19 +84,8 @@ drain_sql() {
 	esac
 }
 
-$PSQL <<'EOF'
-CREATE TABLE bench (
-	id bigint PRIMARY KEY,
-	qty int,
-	amount numeric(12,2),
-	score float8,
-	active bool,
-	name text,
-	code varchar(32),
-	created timestamptz,
-	day date,
-	ref uuid
-);
+$PSQL <<EOF
+$BENCH_TABLE;
 CREATE PUBLICATION bench_pub FOR TABLE bench;
 EOF
 
@@ -136,7 +96,7 @@ for plugin in $PLUGINS; do
 	done
 done
 
-INSERT_SQL="INSERT INTO bench SELECT g, g % 1000, (g % 100000) / 100.0, g * 1.5, g % 2 = 0, 'name ' || g, 'code-' || (g % 977), timestamptz '2024-01-01 00:00+00' + g * interval '1 second', date '2024-01-01' + (g % 365), md5(g::text)::uuid FROM generate_series"
+INSERT_SQL=$BENCH_INSERT
 start=$(date +%s)
 if [ "$WORKLOAD" = temp-tables ] || [ "$WORKLOAD" = small-tx ]; then
 	TX=${WALSTAR_BENCH_TX:-10}

@@ -51,67 +51,30 @@ KDIR="$RESULTS/kafka"
 LOG="$RESULTS/sink1.log"
 mkdir -p "$RESULTS"
 
-PORT=""
-for p in $(seq 55600 55699); do
-	if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-		PORT=$p
-		break
-	fi
-done 2>/dev/null
-[ -n "$PORT" ] || { echo "no free port" >&2; exit 1; }
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
+PORT=$(bench_port 55600)
 
-SINK_PID=""
 BENCH_PID=""
 cleanup() {
 	for pid in $SINK_PID $BENCH_PID; do
 		kill "$pid" 2>/dev/null || true
 		wait "$pid" 2>/dev/null || true
 	done
-	if [ -f "$DATA/postmaster.pid" ]; then
-		pg_ctl -D "$DATA" -m immediate stop >/dev/null 2>&1 || true
-	fi
+	bench_stop_cluster "$DATA"
 	"$ROOT/regress/kafka.sh" stop "$KDIR" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT INT TERM
 
-rm -rf "$DATA" "$KDIR" "$RESULTS/state" "$RESULTS"/sink*.log "$RESULTS/request.log"
-initdb -D "$DATA" -A trust -E UTF8 --locale=C >/dev/null
-{
-	echo "listen_addresses = '127.0.0.1'"
-	echo "port = $PORT"
-	echo "unix_socket_directories = '$RESULTS'"
-	echo "wal_level = logical"
-	echo "max_replication_slots = 4"
-	echo "max_wal_senders = 4"
-	echo "shared_buffers = 512MB"
-	echo "max_wal_size = 8GB"
-	echo "checkpoint_timeout = 1h"
-	echo "fsync = off"
-	echo "synchronous_commit = off"
-	echo "full_page_writes = off"
-	echo "autovacuum = off"
-	echo "output_plugin_libraries = 'pgoutput, test_decoding, walstar_decoder'"
-} >> "$DATA/postgresql.conf"
-pg_ctl -D "$DATA" -l "$RESULTS/server.log" -w start >/dev/null
-
-"$ROOT/regress/kafka.sh" start "$KDIR" >/dev/null
-"$ROOT/regress/kafka.sh" stop "$KDIR" >/dev/null
-sed -i '/^log.flush.interval.messages/d' "$KDIR/server.properties"
-BOOTSTRAP=$("$ROOT/regress/kafka.sh" start "$KDIR" | tail -1)
-
-PGOPTIONS="-c client_min_messages=warning"
-export PGOPTIONS
-PSQL="psql -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p $PORT -d postgres"
-CONNINFO="host=127.0.0.1 port=$PORT dbname=postgres"
+rm -rf "$KDIR" "$RESULTS/state" "$RESULTS"/sink*.log "$RESULTS/request.log"
+bench_cluster "$DATA" "$PORT" 4 'pgoutput, test_decoding, walstar_decoder'
+bench_broker "$KDIR"
 SINK_ARGS=(--conninfo="$CONNINFO" --brokers="$BOOTSTRAP" --slot=bench_snap --state-dir="$RESULTS/state"
 	--include-tables=public.bench,public.churn --topic-partitions=3 --status-interval=1)
 
 $PSQL <<SQL
-CREATE TABLE bench (id bigint PRIMARY KEY, qty int, amount numeric(12,2), score float8, active bool,
-	name text, code varchar(32), created timestamptz, day date, ref uuid);
-INSERT INTO bench SELECT g, g % 1000, (g % 100000) / 100.0, g * 1.5, g % 2 = 0, 'name ' || g,
-	'code-' || (g % 977), timestamptz '2024-01-01 00:00+00' + g * interval '1 second',
-	date '2024-01-01' + (g % 365), md5(g::text)::uuid FROM generate_series(1, $ROWS) g;
+$BENCH_TABLE;
+$BENCH_INSERT(1, $ROWS) g;
 CREATE TABLE churn (id int PRIMARY KEY, n int NOT NULL, pad text);
 INSERT INTO churn SELECT g, 0, repeat('p', 200) FROM generate_series(1, $CHURN) g;
 VACUUM ANALYZE;
