@@ -1,10 +1,12 @@
-/* walstar--0.1--0.2.sql: ALTER EXTENSION walstar UPDATE from 0.1 to 0.2.
+/* walstar--0.1--0.2.sql: walstar 0.2, as what it adds to and changes in 0.1.
  *
- * Every change made to walstar--0.2.sql since 0.1 is made here too, so that
- * an updated installation has exactly the objects of a fresh one (the same
- * columns in the same order, the same function bodies, grants and comments):
- * regress/t/091_ext_upgrade.pl compares them. New table columns therefore go
- * at the end of their table in walstar--0.2.sql as well. */
+ * ALTER EXTENSION walstar UPDATE runs it on a 0.1 installation, and CREATE
+ * EXTENSION walstar runs it after walstar--0.1.sql: 0.2 has no install script
+ * of its own (as in PostgreSQL's contrib modules), so a fresh and an updated
+ * installation run the same SQL and every 0.2 object is written once, here.
+ * It must work on a 0.1 installation that holds data:
+ * regress/t/091_ext_upgrade.pl updates one that holds a subscription and
+ * dead letters, and applies them under 0.2. */
 
 -- complain if script is sourced in psql, rather than via ALTER EXTENSION
 \echo Use "ALTER EXTENSION walstar UPDATE" to load this file. \quit
@@ -681,8 +683,7 @@ LEFT JOIN @extschema@.subscription_offsets o ON o.subscription_id = s.id
 LEFT JOIN @extschema@.subscription_workers w ON w.subscription_id = s.id
 	AND w.worker = coalesce(@extschema@._partition_worker(o.topic, o.partition, s.workers), 0);
 
--- Privileges, as at the end of walstar--0.2.sql (for the objects above;
--- the rest keep what 0.1 gave them)
+-- Privileges (for the objects above; the rest keep what 0.1 gave them)
 REVOKE ALL ON ALL TABLES IN SCHEMA @extschema@ FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA @extschema@ FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.decode(bytea) TO walstar_admin, walstar_reader;

@@ -1,7 +1,6 @@
 /* walstar--0.1.sql: the walstar extension, version 0.1, as released: never
- * edited again. Installations of 0.1 update with walstar--0.1--0.2.sql;
- * regress/t/091_ext_upgrade.pl checks that 0.1 plus the update script gives
- * the objects of a fresh walstar--0.2.sql. */
+ * edited again (but for this comment). Installations of 0.1 update with
+ * walstar--0.1--0.2.sql, and a fresh install of 0.2 runs both. */
 
 -- complain if script is sourced in psql, rather than via CREATE EXTENSION
 \echo Use "CREATE EXTENSION walstar" to load this file. \quit
