@@ -1399,6 +1399,8 @@ DECLARE
 	rollup_cols jsonb := '{}';	-- rollup -> its table function's columns
 	pmatch text;
 	rb name;
+	rs name;			-- recompute_since
+	ffilter text;		-- the fact's filter over the landing row s
 	rows_sql text;
 	facts_info jsonb := '{}';	-- fact -> key, key_type, ftab
 	refreshes_all jsonb := '{}';
@@ -1583,7 +1585,7 @@ BEGIN
 		PERFORM @extschema@._model_name(fact.name, 'a fact''s name');
 		f := fact.def;
 		FOR kv IN SELECT k FROM jsonb_object_keys(f) AS k
-				WHERE k NOT IN ('table', 'group_by', 'having', 'recompute_by', 'time', 'filter', 'columns', 'references', 'measures',
+				WHERE k NOT IN ('table', 'group_by', 'having', 'recompute_by', 'recompute_since', 'time', 'filter', 'columns', 'references', 'measures',
 								'rollups', 'rankings')
 		LOOP
 			RAISE EXCEPTION 'model %: fact %: unknown key "%"', mname, fact.name, kv.k
@@ -1611,8 +1613,11 @@ BEGIN
 		END IF;
 		-- recompute_by: a fact's columns look at other rows with the same value
 		-- of this column (an earlier booking of the user): a change to one
-		-- computes them all again
+		-- computes them all again; with recompute_since, only those from the
+		-- earliest value of that column among the changed rows (old and new)
+		-- on, as the columns look only at rows at or before their own
 		rb := NULL;
+		rs := NULL;
 		IF f ? 'recompute_by' THEN
 			SELECT a.attname INTO rb FROM pg_catalog.pg_attribute a
 			WHERE a.attrelid = src.rel::regclass AND a.attname = f->>'recompute_by' AND a.attnum > 0 AND NOT a.attisdropped;
@@ -1620,8 +1625,19 @@ BEGIN
 				RAISE EXCEPTION 'model %: fact %: "recompute_by" must name a column of % (and no "group_by")', mname, fact.name, src.rel
 					USING ERRCODE = 'undefined_column';
 			END IF;
-			EXECUTE pg_catalog.format('CREATE INDEX IF NOT EXISTS %I ON %s (%I)', 'walstar_model_' || mname || '_' || fact.name,
-				src.rel, rb);
+			IF f ? 'recompute_since' THEN
+				SELECT a.attname INTO rs FROM pg_catalog.pg_attribute a
+				WHERE a.attrelid = src.rel::regclass AND a.attname = f->>'recompute_since' AND a.attnum > 0 AND NOT a.attisdropped;
+				IF rs IS NULL OR rs = rb THEN
+					RAISE EXCEPTION 'model %: fact %: "recompute_since" must name another column of %, got %', mname, fact.name, src.rel,
+						f->>'recompute_since' USING ERRCODE = 'undefined_column';
+				END IF;
+			END IF;
+			EXECUTE pg_catalog.format('CREATE INDEX IF NOT EXISTS %I ON %s (%I%s)', 'walstar_model_' || mname || '_' || fact.name,
+				src.rel, rb, CASE WHEN rs IS NULL THEN '' ELSE ', ' || pg_catalog.quote_ident(rs) END);
+		ELSIF f ? 'recompute_since' THEN
+			RAISE EXCEPTION 'model %: fact %: "recompute_since" needs "recompute_by"', mname, fact.name
+				USING ERRCODE = 'invalid_parameter_value';
 		END IF;
 		facts_info := facts_info || jsonb_build_object(fact.name, jsonb_build_object('key', src.key_col,
 			'key_type', src.key_type, 'ftab', pg_catalog.format('%s.%I', m, 'f_' || fact.name)));
@@ -1820,6 +1836,7 @@ BEGIN
 		IF @extschema@._model_type(cond, src.rel, 's', 'fact ' || fact.name || ' "filter"') <> 'boolean'::regtype THEN
 			RAISE EXCEPTION 'model %: fact %: "filter" must be boolean', mname, fact.name USING ERRCODE = 'datatype_mismatch';
 		END IF;
+		ffilter := cond;
 		IF grouped THEN
 			e := CASE WHEN f->>'having' IS NULL THEN 'true'
 					  ELSE @extschema@._model_expr(f->>'having', 'fact ' || fact.name || ' "having"') END;
@@ -2341,7 +2358,7 @@ BEGIN
 				'  rows_changed = rows_changed + coalesce(pg_catalog.cardinality(k), 0) WHERE source = %6$L;'
 				' RETURN NULL; END',
 				src.key_type, mname, src.key_col, m, '_refresh_' || fact.name, f->>'table',
-				@extschema@._model_trigger_keys(src.key_col, src.rel, rb)));
+				@extschema@._model_trigger_keys(src.key_col, src.rel, rb, rs, ffilter)));
 		PERFORM @extschema@._model_triggers(src.rel::regclass, mname, pg_catalog.format('%s.%I', m, '_on_' || fact.name));
 	END LOOP;
 
@@ -2417,7 +2434,7 @@ BEGIN
 					' RETURN NULL; END',
 					dim.def->>'key_type', mname, dim.def->>'key',
 					coalesce((SELECT string_agg(x, ' ') FROM jsonb_array_elements_text(refreshes_all->dim.name) AS x), ''),
-					body, m, dim.def->>'table', @extschema@._model_trigger_keys(dim.def->>'key', NULL, NULL)));
+					body, m, dim.def->>'table', @extschema@._model_trigger_keys(dim.def->>'key', NULL, NULL, NULL, NULL)));
 			PERFORM @extschema@._model_triggers((dim.def->>'rel')::regclass, mname,
 				pg_catalog.format('%s.%I', m, '_on_' || dim.name));
 		END IF;
@@ -2475,8 +2492,11 @@ $$;
 
 -- A statement trigger's changed keys into k, from its transition tables
 -- (NULL after a TRUNCATE); with rb, also every key of rel sharing an rb
--- value with a changed row (recompute_by).
-CREATE FUNCTION @extschema@._model_trigger_keys(key_col text, rel text, rb text) RETURNS text
+-- value with a changed row (recompute_by) whose row passes the fact's
+-- filter (others have no fact); with since, only those whose since is at
+-- or after the earliest non-NULL since of the changed rows of that rb
+-- value, old or new (recompute_since), or NULL.
+CREATE FUNCTION @extschema@._model_trigger_keys(key_col text, rel text, rb text, since text, filter text) RETURNS text
 LANGUAGE sql IMMUTABLE
 BEGIN ATOMIC
 	SELECT pg_catalog.format('IF TG_OP = ''TRUNCATE'' THEN k := NULL;'
@@ -2484,9 +2504,17 @@ BEGIN ATOMIC
 		' ELSIF TG_OP = ''UPDATE'' THEN k := ARRAY(SELECT n.%1$I FROM new_rows n UNION SELECT o.%1$I FROM old_rows o%3$s);'
 		' ELSE k := ARRAY(SELECT o.%1$I FROM old_rows o%4$s); END IF;',
 		key_col,
-		CASE WHEN rb IS NOT NULL THEN pg_catalog.format(' UNION SELECT s.%1$I FROM %2$s AS s WHERE s.%3$I IN (SELECT n.%3$I FROM new_rows n)', key_col, rel, rb) ELSE '' END,
-		CASE WHEN rb IS NOT NULL THEN pg_catalog.format(' UNION SELECT s.%1$I FROM %2$s AS s WHERE s.%3$I IN (SELECT n.%3$I FROM new_rows n UNION SELECT o.%3$I FROM old_rows o)', key_col, rel, rb) ELSE '' END,
-		CASE WHEN rb IS NOT NULL THEN pg_catalog.format(' UNION SELECT s.%1$I FROM %2$s AS s WHERE s.%3$I IN (SELECT o.%3$I FROM old_rows o)', key_col, rel, rb) ELSE '' END);
+		pg_catalog.replace(x.others, '@changed@', 'SELECT * FROM new_rows'),
+		pg_catalog.replace(x.others, '@changed@', 'SELECT * FROM new_rows UNION ALL SELECT * FROM old_rows'),
+		pg_catalog.replace(x.others, '@changed@', 'SELECT * FROM old_rows'))
+	FROM (SELECT CASE WHEN rb IS NULL THEN ''
+		WHEN since IS NULL THEN pg_catalog.format(' UNION SELECT s.%1$I FROM %2$s AS s'
+			' WHERE s.%3$I IN (SELECT c.%3$I FROM (@changed@) AS c) AND (%4$s) IS TRUE', key_col, rel, rb, filter)
+		ELSE pg_catalog.format(' UNION SELECT s.%1$I FROM %2$s AS s,'
+			' (SELECT c.%3$I AS walstar_rb, pg_catalog.min(c.%4$I) AS walstar_since FROM (@changed@) AS c'
+			'  WHERE c.%4$I IS NOT NULL GROUP BY 1) AS walstar_c'
+			' WHERE s.%3$I = walstar_c.walstar_rb AND (s.%4$I >= walstar_c.walstar_since OR s.%4$I IS NULL) AND (%5$s) IS TRUE',
+			key_col, rel, rb, since, filter) END AS others) AS x;
 END;
 
 -- The model's statement-level triggers on a landing table, firing also
@@ -2545,14 +2573,14 @@ REVOKE ALL ON FUNCTION @extschema@.create_model(jsonb), @extschema@.drop_model(t
 	@extschema@._model_type(text, text, text, text), @extschema@._model_history(name, name),
 	@extschema@._model_coltype(regtype), @extschema@._model_numeric(regtype),
 	@extschema@._model_source(name, text, text), @extschema@._model_triggers(regclass, text, text),
-	@extschema@._model_keeps_versions(jsonb, text), @extschema@._model_trigger_keys(text, text, text)
+	@extschema@._model_keeps_versions(jsonb, text), @extschema@._model_trigger_keys(text, text, text, text, text)
 	FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.create_model(jsonb), @extschema@.drop_model(text),
 	@extschema@._model_name(text, text), @extschema@._model_expr(text, text),
 	@extschema@._model_type(text, text, text, text), @extschema@._model_history(name, name),
 	@extschema@._model_coltype(regtype), @extschema@._model_numeric(regtype),
 	@extschema@._model_source(name, text, text), @extschema@._model_triggers(regclass, text, text),
-	@extschema@._model_keeps_versions(jsonb, text), @extschema@._model_trigger_keys(text, text, text)
+	@extschema@._model_keeps_versions(jsonb, text), @extschema@._model_trigger_keys(text, text, text, text, text)
 	TO walstar_admin;
 -- which landing tables models read, and their histories: for the engine
 GRANT SELECT ON @extschema@.model_sources, @extschema@.version_histories TO walstar_admin;
