@@ -957,6 +957,7 @@ DECLARE
 	rb name;
 	rs name;			-- recompute_since
 	ffilter text;		-- the fact's filter over the landing row s
+	hmin text;			-- a min/max recompute's source: the facts or a value histogram
 	rows_sql text;
 	facts_info jsonb := '{}';	-- fact -> key, key_type, ftab
 	refreshes_all jsonb := '{}';
@@ -1710,22 +1711,54 @@ BEGIN
 						CASE kind WHEN 'min' THEN 'least' ELSE 'greatest' END);
 					-- a removed value at (or past) the kept extreme: the group again.
 					-- Removed: the old values less the new ones, per group (a fact
-					-- rewritten for another column keeps its value: no recompute)
-					rfix := rfix || pg_catalog.format(
-						' UPDATE %1$s AS r SET %2$I = (SELECT pg_catalog.%3$s(%4$s) FILTER (WHERE %5$s) FROM %6$s AS f'
-						'  WHERE %7$s%8$s)'
-						' FROM (SELECT %10$s, pg_catalog.%3$s(_x) AS _x FROM ('
-						'  SELECT %9$s, (%4$s) AS _x FROM pg_catalog.unnest(olds) AS d WHERE %5$s'
-						'  EXCEPT ALL SELECT %9$s, (%4$s) FROM pg_catalog.unnest(news) AS d WHERE %5$s) AS d'
-						'  GROUP BY %10$s) AS g'
-						' WHERE (r.period = g.period OR r.period IS NULL AND g.period IS NULL)%11$s'
-						'  AND (r.%2$I IS NULL OR g._x %12$s r.%2$I);',
-						tname, kv.key || '_v', kind, mexpr, mfilter, ftab, pmatch, cond, rgroup, g,
-						-- null-safe equality the planner can look up in the rollup's
-						-- unique index (IS NOT DISTINCT FROM joins every row with every group)
-						(SELECT coalesce(string_agg(pg_catalog.format(
-							' AND (r.%1$I = g.%1$I OR r.%1$I IS NULL AND g.%1$I IS NULL)', b), ''), '') FROM unnest(bys) b),
-						CASE kind WHEN 'min' THEN '<=' ELSE '>=' END);
+					-- rewritten for another column keeps its value: no recompute).
+					-- Again from the rollup row's value histogram of the same "of"
+					-- and "filter" where a percentile or count_distinct keeps one
+					-- (its distinct values, refreshed first), else from the facts.
+					-- A row without NULL keys reads the end of its values in the
+					-- histogram's unique index (equality on every key column)
+					hmin := pg_catalog.format('SELECT pg_catalog.%s(%s) FILTER (WHERE %s) FROM %s AS f WHERE %s%s',
+						kind, mexpr, mfilter, ftab, pmatch, cond);
+					IF hists ? (mexpr || ' FILTER ' || mfilter) THEN
+						e := pg_catalog.format('%s.%I', m,
+							'h_' || fact.name || '_' || rec.key || '_' || (hists->(mexpr || ' FILTER ' || mfilter)->>'i'));
+						hmin := pg_catalog.format('CASE WHEN %1$s THEN (SELECT pg_catalog.%2$s(h._value) FROM %3$s AS h WHERE h._count > 0'
+							' AND %4$s%5$s) ELSE (SELECT pg_catalog.%2$s(h._value) FROM %3$s AS h WHERE h._count > 0'
+							' AND (h.period = r.period OR h.period IS NULL AND r.period IS NULL)%6$s) END',
+							CASE WHEN grain = 'all' THEN 'true' ELSE 'r.period IS NOT NULL' END
+								|| (SELECT coalesce(string_agg(pg_catalog.format(' AND r.%I IS NOT NULL', b), ''), '') FROM unnest(bys) b),
+							kind, e, CASE WHEN grain = 'all' THEN 'h.period IS NULL' ELSE 'h.period = r.period' END,
+							(SELECT coalesce(string_agg(pg_catalog.format(' AND h.%1$I = r.%1$I', b), ''), '') FROM unnest(bys) b),
+							(SELECT coalesce(string_agg(pg_catalog.format(
+								' AND (h.%1$I = r.%1$I OR h.%1$I IS NULL AND r.%1$I IS NULL)', b), ''), '') FROM unnest(bys) b));
+					END IF;
+					-- the rollup rows of those groups: of groups without a NULL key
+					-- by equality on every column of the rollup's unique index, of
+					-- the others (few) by null-safe equality, which an index serves
+					-- for its first column only (IS NOT DISTINCT FROM: not at all)
+					FOR nullkeys IN 0 .. 1
+					LOOP
+						CONTINUE WHEN nullkeys = 1 AND grain = 'all' AND cardinality(bys) = 0;
+						rfix := rfix || pg_catalog.format(
+							' UPDATE %1$s AS r SET %2$I = (%7$s)'
+							' FROM (SELECT %10$s, pg_catalog.%3$s(_x) AS _x FROM ('
+							'  SELECT %9$s, (%4$s) AS _x FROM pg_catalog.unnest(olds) AS d WHERE %5$s'
+							'  EXCEPT ALL SELECT %9$s, (%4$s) FROM pg_catalog.unnest(news) AS d WHERE %5$s) AS d'
+							'  GROUP BY %10$s) AS g'
+							' WHERE %11$s AND (r.%2$I IS NULL OR g._x %12$s r.%2$I);',
+							tname, kv.key || '_v', kind, mexpr, mfilter, ftab, hmin, cond, rgroup, g,
+							CASE WHEN nullkeys = 0 THEN
+								CASE WHEN grain = 'all' THEN 'r.period IS NULL' ELSE 'r.period = g.period' END ||
+								(SELECT coalesce(string_agg(pg_catalog.format(' AND r.%1$I = g.%1$I', b), ''), '') FROM unnest(bys) b)
+							ELSE
+								'(' || CASE WHEN grain = 'all' THEN 'false' ELSE 'g.period IS NULL' END ||
+								(SELECT coalesce(string_agg(pg_catalog.format(' OR g.%I IS NULL', b), ''), '') FROM unnest(bys) b) ||
+								') AND (r.period = g.period OR r.period IS NULL AND g.period IS NULL)' ||
+								(SELECT coalesce(string_agg(pg_catalog.format(
+									' AND (r.%1$I = g.%1$I OR r.%1$I IS NULL AND g.%1$I IS NULL)', b), ''), '') FROM unnest(bys) b)
+							END,
+							CASE kind WHEN 'min' THEN '<=' ELSE '>=' END);
+					END LOOP;
 				END IF;
 			END LOOP;
 			-- grain all: period (NULL in every row) last in the unique index, so
@@ -1735,8 +1768,8 @@ BEGIN
 			refresh := refresh || pg_catalog.format(
 				' INSERT INTO %1$s AS r SELECT %2$s FROM (SELECT -1 AS _sign, o.* FROM pg_catalog.unnest(olds) AS o'
 				'  UNION ALL SELECT 1, x.* FROM pg_catalog.unnest(news) AS x) AS d GROUP BY %3$s ORDER BY %3$s'
-				' ON CONFLICT (%3$s) DO UPDATE SET %4$s;%5$s',
-				tname, rsel, g, rupd, rfix);
+				' ON CONFLICT (%3$s) DO UPDATE SET %4$s;',
+				tname, rsel, g, rupd);
 			rverify := pg_catalog.format('SELECT %1$s FROM (SELECT 1 AS _sign, x.* FROM %2$s AS x) AS d GROUP BY %3$s',
 				rsel, ftab, g);
 			build := build || pg_catalog.format(' DELETE FROM %1$s; INSERT INTO %1$s %2$s;', tname, rverify);
@@ -1771,6 +1804,7 @@ BEGIN
 					' ((SELECT * FROM %2$s.%1$I EXCEPT %3$s) UNION ALL (%3$s EXCEPT SELECT * FROM %2$s.%1$I)) x',
 					tname2, m, e);
 			END LOOP;
+			refresh := refresh || rfix;
 			-- <fact>_by_<rollup>(p_from, p_to): its rows, every measure of the fact
 			fn := fact.name || '_by_' || rec.key;
 			IF fn = ANY (measure_names) OR pg_catalog.length(fn) > 63 THEN
