@@ -23,7 +23,9 @@
 #                                past 30 s), measured in the server; their
 #                                results compared as text (MB_COMPARE=false:
 #                                not compared, "same" is -; ERROR when either
-#                                failed, the error on stderr)
+#                                failed, the error on stderr).
+#                                BENCH_APPLY_ONLY=1: nothing (only the
+#                                apply cost is measured)
 #   model_bench_run_file FILE    runs FILE (transactions of statements) with
 #                                psql, sets SECONDS_TAKEN, ROWS_CHANGED (the
 #                                rows its INSERT, UPDATE and DELETE statements
@@ -148,6 +150,7 @@ model_bench_header()
 # rows is noise next to scanning the landing tables).
 model_bench_pair()
 {
+	[ "${BENCH_APPLY_ONLY:-0}" = 1 ] && return 0
 	mb_label=$1
 	mb_fn=$2
 	mb_plain=$3

@@ -979,6 +979,9 @@ DECLARE
 	rollup_cols jsonb := '{}';	-- rollup -> its table function's columns
 	pmatch text;
 	rb name;
+	rs name;			-- recompute_since
+	ffilter text;		-- the fact's filter over the landing row s
+	hmin text;			-- a min/max recompute's source: the facts or a value histogram
 	rows_sql text;
 	facts_info jsonb := '{}';	-- fact -> key, key_type, ftab
 	refreshes_all jsonb := '{}';
@@ -1163,7 +1166,7 @@ BEGIN
 		PERFORM @extschema@._model_name(fact.name, 'a fact''s name');
 		f := fact.def;
 		FOR kv IN SELECT k FROM jsonb_object_keys(f) AS k
-				WHERE k NOT IN ('table', 'group_by', 'having', 'recompute_by', 'time', 'filter', 'columns', 'references', 'measures',
+				WHERE k NOT IN ('table', 'group_by', 'having', 'recompute_by', 'recompute_since', 'time', 'filter', 'columns', 'references', 'measures',
 								'rollups', 'rankings')
 		LOOP
 			RAISE EXCEPTION 'model %: fact %: unknown key "%"', mname, fact.name, kv.k
@@ -1191,8 +1194,11 @@ BEGIN
 		END IF;
 		-- recompute_by: a fact's columns look at other rows with the same value
 		-- of this column (an earlier booking of the user): a change to one
-		-- computes them all again
+		-- computes them all again; with recompute_since, only those from the
+		-- earliest value of that column among the changed rows (old and new)
+		-- on, as the columns look only at rows at or before their own
 		rb := NULL;
+		rs := NULL;
 		IF f ? 'recompute_by' THEN
 			SELECT a.attname INTO rb FROM pg_catalog.pg_attribute a
 			WHERE a.attrelid = src.rel::regclass AND a.attname = f->>'recompute_by' AND a.attnum > 0 AND NOT a.attisdropped;
@@ -1200,8 +1206,19 @@ BEGIN
 				RAISE EXCEPTION 'model %: fact %: "recompute_by" must name a column of % (and no "group_by")', mname, fact.name, src.rel
 					USING ERRCODE = 'undefined_column';
 			END IF;
-			EXECUTE pg_catalog.format('CREATE INDEX IF NOT EXISTS %I ON %s (%I)', 'walstar_model_' || mname || '_' || fact.name,
-				src.rel, rb);
+			IF f ? 'recompute_since' THEN
+				SELECT a.attname INTO rs FROM pg_catalog.pg_attribute a
+				WHERE a.attrelid = src.rel::regclass AND a.attname = f->>'recompute_since' AND a.attnum > 0 AND NOT a.attisdropped;
+				IF rs IS NULL OR rs = rb THEN
+					RAISE EXCEPTION 'model %: fact %: "recompute_since" must name another column of %, got %', mname, fact.name, src.rel,
+						f->>'recompute_since' USING ERRCODE = 'undefined_column';
+				END IF;
+			END IF;
+			EXECUTE pg_catalog.format('CREATE INDEX IF NOT EXISTS %I ON %s (%I%s)', 'walstar_model_' || mname || '_' || fact.name,
+				src.rel, rb, CASE WHEN rs IS NULL THEN '' ELSE ', ' || pg_catalog.quote_ident(rs) END);
+		ELSIF f ? 'recompute_since' THEN
+			RAISE EXCEPTION 'model %: fact %: "recompute_since" needs "recompute_by"', mname, fact.name
+				USING ERRCODE = 'invalid_parameter_value';
 		END IF;
 		facts_info := facts_info || jsonb_build_object(fact.name, jsonb_build_object('key', src.key_col,
 			'key_type', src.key_type, 'ftab', pg_catalog.format('%s.%I', m, 'f_' || fact.name)));
@@ -1400,6 +1417,7 @@ BEGIN
 		IF @extschema@._model_type(cond, src.rel, 's', 'fact ' || fact.name || ' "filter"') <> 'boolean'::regtype THEN
 			RAISE EXCEPTION 'model %: fact %: "filter" must be boolean', mname, fact.name USING ERRCODE = 'datatype_mismatch';
 		END IF;
+		ffilter := cond;
 		IF grouped THEN
 			e := CASE WHEN f->>'having' IS NULL THEN 'true'
 					  ELSE @extschema@._model_expr(f->>'having', 'fact ' || fact.name || ' "having"') END;
@@ -1717,22 +1735,54 @@ BEGIN
 						CASE kind WHEN 'min' THEN 'least' ELSE 'greatest' END);
 					-- a removed value at (or past) the kept extreme: the group again.
 					-- Removed: the old values less the new ones, per group (a fact
-					-- rewritten for another column keeps its value: no recompute)
-					rfix := rfix || pg_catalog.format(
-						' UPDATE %1$s AS r SET %2$I = (SELECT pg_catalog.%3$s(%4$s) FILTER (WHERE %5$s) FROM %6$s AS f'
-						'  WHERE %7$s%8$s)'
-						' FROM (SELECT %10$s, pg_catalog.%3$s(_x) AS _x FROM ('
-						'  SELECT %9$s, (%4$s) AS _x FROM pg_catalog.unnest(olds) AS d WHERE %5$s'
-						'  EXCEPT ALL SELECT %9$s, (%4$s) FROM pg_catalog.unnest(news) AS d WHERE %5$s) AS d'
-						'  GROUP BY %10$s) AS g'
-						' WHERE (r.period = g.period OR r.period IS NULL AND g.period IS NULL)%11$s'
-						'  AND (r.%2$I IS NULL OR g._x %12$s r.%2$I);',
-						tname, kv.key || '_v', kind, mexpr, mfilter, ftab, pmatch, cond, rgroup, g,
-						-- null-safe equality the planner can look up in the rollup's
-						-- unique index (IS NOT DISTINCT FROM joins every row with every group)
-						(SELECT coalesce(string_agg(pg_catalog.format(
-							' AND (r.%1$I = g.%1$I OR r.%1$I IS NULL AND g.%1$I IS NULL)', b), ''), '') FROM unnest(bys) b),
-						CASE kind WHEN 'min' THEN '<=' ELSE '>=' END);
+					-- rewritten for another column keeps its value: no recompute).
+					-- Again from the rollup row's value histogram of the same "of"
+					-- and "filter" where a percentile or count_distinct keeps one
+					-- (its distinct values, refreshed first), else from the facts.
+					-- A row without NULL keys reads the end of its values in the
+					-- histogram's unique index (equality on every key column)
+					hmin := pg_catalog.format('SELECT pg_catalog.%s(%s) FILTER (WHERE %s) FROM %s AS f WHERE %s%s',
+						kind, mexpr, mfilter, ftab, pmatch, cond);
+					IF hists ? (mexpr || ' FILTER ' || mfilter) THEN
+						e := pg_catalog.format('%s.%I', m,
+							'h_' || fact.name || '_' || rec.key || '_' || (hists->(mexpr || ' FILTER ' || mfilter)->>'i'));
+						hmin := pg_catalog.format('CASE WHEN %1$s THEN (SELECT pg_catalog.%2$s(h._value) FROM %3$s AS h WHERE h._count > 0'
+							' AND %4$s%5$s) ELSE (SELECT pg_catalog.%2$s(h._value) FROM %3$s AS h WHERE h._count > 0'
+							' AND (h.period = r.period OR h.period IS NULL AND r.period IS NULL)%6$s) END',
+							CASE WHEN grain = 'all' THEN 'true' ELSE 'r.period IS NOT NULL' END
+								|| (SELECT coalesce(string_agg(pg_catalog.format(' AND r.%I IS NOT NULL', b), ''), '') FROM unnest(bys) b),
+							kind, e, CASE WHEN grain = 'all' THEN 'h.period IS NULL' ELSE 'h.period = r.period' END,
+							(SELECT coalesce(string_agg(pg_catalog.format(' AND h.%1$I = r.%1$I', b), ''), '') FROM unnest(bys) b),
+							(SELECT coalesce(string_agg(pg_catalog.format(
+								' AND (h.%1$I = r.%1$I OR h.%1$I IS NULL AND r.%1$I IS NULL)', b), ''), '') FROM unnest(bys) b));
+					END IF;
+					-- the rollup rows of those groups: of groups without a NULL key
+					-- by equality on every column of the rollup's unique index, of
+					-- the others (few) by null-safe equality, which an index serves
+					-- for its first column only (IS NOT DISTINCT FROM: not at all)
+					FOR nullkeys IN 0 .. 1
+					LOOP
+						CONTINUE WHEN nullkeys = 1 AND grain = 'all' AND cardinality(bys) = 0;
+						rfix := rfix || pg_catalog.format(
+							' UPDATE %1$s AS r SET %2$I = (%7$s)'
+							' FROM (SELECT %10$s, pg_catalog.%3$s(_x) AS _x FROM ('
+							'  SELECT %9$s, (%4$s) AS _x FROM pg_catalog.unnest(olds) AS d WHERE %5$s'
+							'  EXCEPT ALL SELECT %9$s, (%4$s) FROM pg_catalog.unnest(news) AS d WHERE %5$s) AS d'
+							'  GROUP BY %10$s) AS g'
+							' WHERE %11$s AND (r.%2$I IS NULL OR g._x %12$s r.%2$I);',
+							tname, kv.key || '_v', kind, mexpr, mfilter, ftab, hmin, cond, rgroup, g,
+							CASE WHEN nullkeys = 0 THEN
+								CASE WHEN grain = 'all' THEN 'r.period IS NULL' ELSE 'r.period = g.period' END ||
+								(SELECT coalesce(string_agg(pg_catalog.format(' AND r.%1$I = g.%1$I', b), ''), '') FROM unnest(bys) b)
+							ELSE
+								'(' || CASE WHEN grain = 'all' THEN 'false' ELSE 'g.period IS NULL' END ||
+								(SELECT coalesce(string_agg(pg_catalog.format(' OR g.%I IS NULL', b), ''), '') FROM unnest(bys) b) ||
+								') AND (r.period = g.period OR r.period IS NULL AND g.period IS NULL)' ||
+								(SELECT coalesce(string_agg(pg_catalog.format(
+									' AND (r.%1$I = g.%1$I OR r.%1$I IS NULL AND g.%1$I IS NULL)', b), ''), '') FROM unnest(bys) b)
+							END,
+							CASE kind WHEN 'min' THEN '<=' ELSE '>=' END);
+					END LOOP;
 				END IF;
 			END LOOP;
 			-- grain all: period (NULL in every row) last in the unique index, so
@@ -1742,8 +1792,8 @@ BEGIN
 			refresh := refresh || pg_catalog.format(
 				' INSERT INTO %1$s AS r SELECT %2$s FROM (SELECT -1 AS _sign, o.* FROM pg_catalog.unnest(olds) AS o'
 				'  UNION ALL SELECT 1, x.* FROM pg_catalog.unnest(news) AS x) AS d GROUP BY %3$s ORDER BY %3$s'
-				' ON CONFLICT (%3$s) DO UPDATE SET %4$s;%5$s',
-				tname, rsel, g, rupd, rfix);
+				' ON CONFLICT (%3$s) DO UPDATE SET %4$s;',
+				tname, rsel, g, rupd);
 			rverify := pg_catalog.format('SELECT %1$s FROM (SELECT 1 AS _sign, x.* FROM %2$s AS x) AS d GROUP BY %3$s',
 				rsel, ftab, g);
 			build := build || pg_catalog.format(' DELETE FROM %1$s; INSERT INTO %1$s %2$s;', tname, rverify);
@@ -1778,6 +1828,7 @@ BEGIN
 					' ((SELECT * FROM %2$s.%1$I EXCEPT %3$s) UNION ALL (%3$s EXCEPT SELECT * FROM %2$s.%1$I)) x',
 					tname2, m, e);
 			END LOOP;
+			refresh := refresh || rfix;
 			-- <fact>_by_<rollup>(p_from, p_to): its rows, every measure of the fact
 			fn := fact.name || '_by_' || rec.key;
 			IF fn = ANY (measure_names) OR pg_catalog.length(fn) > 63 THEN
@@ -1921,7 +1972,7 @@ BEGIN
 				'  rows_changed = rows_changed + coalesce(pg_catalog.cardinality(k), 0) WHERE source = %6$L;'
 				' RETURN NULL; END',
 				src.key_type, mname, src.key_col, m, '_refresh_' || fact.name, f->>'table',
-				@extschema@._model_trigger_keys(src.key_col, src.rel, rb)));
+				@extschema@._model_trigger_keys(src.key_col, src.rel, rb, rs, ffilter)));
 		PERFORM @extschema@._model_triggers(src.rel::regclass, mname, pg_catalog.format('%s.%I', m, '_on_' || fact.name));
 	END LOOP;
 
@@ -1997,7 +2048,7 @@ BEGIN
 					' RETURN NULL; END',
 					dim.def->>'key_type', mname, dim.def->>'key',
 					coalesce((SELECT string_agg(x, ' ') FROM jsonb_array_elements_text(refreshes_all->dim.name) AS x), ''),
-					body, m, dim.def->>'table', @extschema@._model_trigger_keys(dim.def->>'key', NULL, NULL)));
+					body, m, dim.def->>'table', @extschema@._model_trigger_keys(dim.def->>'key', NULL, NULL, NULL, NULL)));
 			PERFORM @extschema@._model_triggers((dim.def->>'rel')::regclass, mname,
 				pg_catalog.format('%s.%I', m, '_on_' || dim.name));
 		END IF;
@@ -2055,8 +2106,11 @@ $$;
 
 -- A statement trigger's changed keys into k, from its transition tables
 -- (NULL after a TRUNCATE); with rb, also every key of rel sharing an rb
--- value with a changed row (recompute_by).
-CREATE FUNCTION @extschema@._model_trigger_keys(key_col text, rel text, rb text) RETURNS text
+-- value with a changed row (recompute_by) whose row passes the fact's
+-- filter (others have no fact); with since, only those whose since is at
+-- or after the earliest non-NULL since of the changed rows of that rb
+-- value, old or new (recompute_since), or NULL.
+CREATE FUNCTION @extschema@._model_trigger_keys(key_col text, rel text, rb text, since text, filter text) RETURNS text
 LANGUAGE sql IMMUTABLE
 BEGIN ATOMIC
 	SELECT pg_catalog.format('IF TG_OP = ''TRUNCATE'' THEN k := NULL;'
@@ -2064,9 +2118,17 @@ BEGIN ATOMIC
 		' ELSIF TG_OP = ''UPDATE'' THEN k := ARRAY(SELECT n.%1$I FROM new_rows n UNION SELECT o.%1$I FROM old_rows o%3$s);'
 		' ELSE k := ARRAY(SELECT o.%1$I FROM old_rows o%4$s); END IF;',
 		key_col,
-		CASE WHEN rb IS NOT NULL THEN pg_catalog.format(' UNION SELECT s.%1$I FROM %2$s AS s WHERE s.%3$I IN (SELECT n.%3$I FROM new_rows n)', key_col, rel, rb) ELSE '' END,
-		CASE WHEN rb IS NOT NULL THEN pg_catalog.format(' UNION SELECT s.%1$I FROM %2$s AS s WHERE s.%3$I IN (SELECT n.%3$I FROM new_rows n UNION SELECT o.%3$I FROM old_rows o)', key_col, rel, rb) ELSE '' END,
-		CASE WHEN rb IS NOT NULL THEN pg_catalog.format(' UNION SELECT s.%1$I FROM %2$s AS s WHERE s.%3$I IN (SELECT o.%3$I FROM old_rows o)', key_col, rel, rb) ELSE '' END);
+		pg_catalog.replace(x.others, '@changed@', 'SELECT * FROM new_rows'),
+		pg_catalog.replace(x.others, '@changed@', 'SELECT * FROM new_rows UNION ALL SELECT * FROM old_rows'),
+		pg_catalog.replace(x.others, '@changed@', 'SELECT * FROM old_rows'))
+	FROM (SELECT CASE WHEN rb IS NULL THEN ''
+		WHEN since IS NULL THEN pg_catalog.format(' UNION SELECT s.%1$I FROM %2$s AS s'
+			' WHERE s.%3$I IN (SELECT c.%3$I FROM (@changed@) AS c) AND (%4$s) IS TRUE', key_col, rel, rb, filter)
+		ELSE pg_catalog.format(' UNION SELECT s.%1$I FROM %2$s AS s,'
+			' (SELECT c.%3$I AS walstar_rb, pg_catalog.min(c.%4$I) AS walstar_since FROM (@changed@) AS c'
+			'  WHERE c.%4$I IS NOT NULL GROUP BY 1) AS walstar_c'
+			' WHERE s.%3$I = walstar_c.walstar_rb AND (s.%4$I >= walstar_c.walstar_since OR s.%4$I IS NULL) AND (%5$s) IS TRUE',
+			key_col, rel, rb, since, filter) END AS others) AS x;
 END;
 
 -- The model's statement-level triggers on a landing table, firing also
@@ -2125,14 +2187,14 @@ REVOKE ALL ON FUNCTION @extschema@.create_model(jsonb), @extschema@.drop_model(t
 	@extschema@._model_type(text, text, text, text), @extschema@._model_history(name, name),
 	@extschema@._model_coltype(regtype), @extschema@._model_numeric(regtype),
 	@extschema@._model_source(name, text, text), @extschema@._model_triggers(regclass, text, text),
-	@extschema@._model_keeps_versions(jsonb, text), @extschema@._model_trigger_keys(text, text, text)
+	@extschema@._model_keeps_versions(jsonb, text), @extschema@._model_trigger_keys(text, text, text, text, text)
 	FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.create_model(jsonb), @extschema@.drop_model(text),
 	@extschema@._model_name(text, text), @extschema@._model_expr(text, text),
 	@extschema@._model_type(text, text, text, text), @extschema@._model_history(name, name),
 	@extschema@._model_coltype(regtype), @extschema@._model_numeric(regtype),
 	@extschema@._model_source(name, text, text), @extschema@._model_triggers(regclass, text, text),
-	@extschema@._model_keeps_versions(jsonb, text), @extschema@._model_trigger_keys(text, text, text)
+	@extschema@._model_keeps_versions(jsonb, text), @extschema@._model_trigger_keys(text, text, text, text, text)
 	TO walstar_admin;
 -- which landing tables models read, and their histories: for the engine
 GRANT SELECT ON @extschema@.model_sources, @extschema@.version_histories TO walstar_admin;

@@ -41,9 +41,10 @@ START_TIMEOUT=${KAFKA_START_TIMEOUT:-90}
 
 die() { echo "kafka.sh: $*" >&2; exit 1; }
 
-free_port() {
-	# Ask the kernel for an unused loopback port.
-	perl -MIO::Socket::INET -e 'my $s = IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => 0, Listen => 1) or die; print $s->sockport'
+free_ports() {
+	# N distinct unused loopback ports, space-separated: every socket is
+	# held open until all are picked, so the kernel cannot hand one out twice.
+	perl -MIO::Socket::INET -e 'my @s = map { IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => 0, Listen => 1) or die "no free port: $!\n" } 1 .. $ARGV[0]; print join(" ", map { $_->sockport } @s)' "$1"
 }
 
 # The pid in DIR/broker.pid, only if that process is our broker for DIR.
@@ -200,9 +201,14 @@ start)
 		die "a broker already runs for $dir"
 	fi
 	if [ ! -f "$dir/server.properties" ]; then
-		port=${3:-$(free_port)}
-		cport=$(free_port)
-		write_config "$dir" 1 "$port" "$cport" "$(free_port)" "1@127.0.0.1:$cport" 1 512m
+		given=${3:-}
+		# the controller and SASL ports differ from each other and from a given one
+		while :; do
+			set -- $(free_ports 3)
+			port=${given:-$1} cport=$2 sport=$3
+			[ "$port" != "$cport" ] && [ "$port" != "$sport" ] && break
+		done
+		write_config "$dir" 1 "$port" "$cport" "$sport" "1@127.0.0.1:$cport" 1 512m
 		format_storage "$dir" "$(new_cluster_id)"
 	fi
 	port=$(sed -n 's/^# port=//p' "$dir/server.properties")
@@ -221,11 +227,14 @@ start-cluster)
 		our_pid "$d" >/dev/null && die "a broker already runs for $d"
 	done
 	if [ ! -f "$dir/node1/server.properties" ]; then
-		voters=""; ports=""; cports=""
+		voters=""; ports=""; cports=""; sports=""
+		# three listeners a node, every port distinct
+		set -- $(free_ports $((3 * n)))
 		i=1
 		while [ $i -le "$n" ]; do
-			p=$(free_port); c=$(free_port)
-			ports="$ports $p"; cports="$cports $c"
+			p=$1; c=$2
+			ports="$ports $p"; cports="$cports $c"; sports="$sports $3"
+			shift 3
 			voters="${voters:+$voters,}$i@127.0.0.1:$c"
 			i=$((i + 1))
 		done
@@ -233,7 +242,7 @@ start-cluster)
 		i=1
 		for p in $ports; do
 			c=$(echo $cports | cut -d' ' -f$i)
-			write_config "$dir/node$i" "$i" "$p" "$c" "$(free_port)" "$voters" "$n" "${KAFKA_NODE_HEAP:-384m}"
+			write_config "$dir/node$i" "$i" "$p" "$c" "$(echo $sports | cut -d' ' -f$i)" "$voters" "$n" "${KAFKA_NODE_HEAP:-384m}"
 			format_storage "$dir/node$i" "$cid"
 			i=$((i + 1))
 		done

@@ -40,8 +40,11 @@ SELECT walstar.create_model(jsonb_set(:'decl', '{dimensions,session,fact}', '"vi
 SELECT walstar.create_model(jsonb_set(:'decl', '{facts,session,columns,platform}', '"platform"'));
 SELECT walstar.create_model(jsonb_set(:'decl', '{facts,session,measures,cart_dropoff,of}', '"1 - carts"'));
 SELECT walstar.create_model(jsonb_set(:'decl', '{facts,booking,recompute_by}', '"user"'));
+SELECT walstar.create_model(jsonb_set(:'decl', '{facts,booking,recompute_since}', '"confirmed"'));
+SELECT walstar.create_model(jsonb_set(:'decl', '{facts,booking}', (:'decl'::jsonb->'facts'->'booking') - 'recompute_by' || '{"recompute_since": "confirmed_at"}'));
 SELECT count(*) AS schemas FROM pg_namespace WHERE nspname = 'funnel';
-SELECT walstar.create_model(:'decl');
+-- repeat looks only at the user's bookings confirmed at or before its own
+SELECT walstar.create_model(jsonb_set(:'decl', '{facts,booking,recompute_since}', '"confirmed_at"'));
 
 CREATE VIEW live_users AS
 SELECT DISTINCT ON (l.id, l.updated_at) l.id, l.country, l.updated_at FROM user_log l
@@ -101,6 +104,27 @@ BEGIN
 END $$;
 SELECT * FROM check_funnel();
 SELECT * FROM funnel.verify();
+
+-- recompute_since: a change recomputes the user's bookings from the earliest
+-- confirmed_at among its old and new rows on; each step moves the user's
+-- first booking (the new value earliest, the old value earliest, a cancel,
+-- a move to another user, a tie at the same confirmed_at broken by id)
+CREATE FUNCTION repeats() RETURNS TABLE (id bigint, is_repeat boolean, model boolean, problems bigint) LANGUAGE sql AS $$
+	SELECT b.id, b.is_repeat, f.repeat, (SELECT count(*) FROM funnel.verify()) + (SELECT count(*) FROM check_funnel())
+	FROM plain_bookings b LEFT JOIN funnel.f_booking f ON f.id = b.id WHERE b.id > 100 ORDER BY b.id $$;
+INSERT INTO journey.bookings VALUES (101, 10, 10, 'confirmed', '2024-03-01', 20), (102, 10, 10, 'confirmed', '2024-03-02', 20),
+	(103, 10, 10, 'confirmed', '2024-03-03', 20), (104, 10, 10, 'confirmed', '2024-03-03', 20);
+UPDATE journey.bookings SET confirmed_at = '2024-02-01' WHERE id = 103;
+SELECT * FROM repeats();
+UPDATE journey.bookings SET confirmed_at = '2024-04-01' WHERE id = 103;
+SELECT * FROM repeats();
+UPDATE journey.bookings SET status = 'cancelled' WHERE id = 101;
+UPDATE journey.bookings SET user_id = 21 WHERE id = 102;
+SELECT * FROM repeats();
+INSERT INTO journey.bookings VALUES (105, 10, 10, 'confirmed', '2024-03-03', 20);
+UPDATE journey.bookings SET status = 'cancelled' WHERE id = 104;
+SELECT * FROM repeats();
+DELETE FROM journey.bookings WHERE id > 100;
 
 CREATE SEQUENCE view_ids START 10;
 CREATE SEQUENCE booking_ids START 10;
@@ -169,6 +193,6 @@ SELECT walstar.drop_model('funnel');
 SELECT count(*) AS model_index FROM pg_indexes WHERE schemaname = 'journey' AND indexname = 'walstar_model_funnel_session';
 DROP VIEW plain_bookings, plain_sessions, live_users;
 DROP SCHEMA journey CASCADE;
-DROP FUNCTION check_funnel(), churn_funnel(int), log_users();
+DROP FUNCTION check_funnel(), churn_funnel(int), log_users(), repeats();
 DROP TABLE user_log;
 DROP SEQUENCE view_ids, booking_ids;

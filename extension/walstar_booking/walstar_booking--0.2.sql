@@ -73,7 +73,7 @@ DECLARE
     "rollups": {"day_platform": {"grain": "day", "by": ["platform"]},
                 "day_platform_country": {"grain": "day", "by": ["platform", "user.country"]}}},
   "booking": {"table": "bookings", "time": "confirmed_at",
-    "filter": "status::text = 'confirmed' AND confirmed_at IS NOT NULL", "recompute_by": "user_id",
+    "filter": "status::text = 'confirmed' AND confirmed_at IS NOT NULL", "recompute_by": "user_id", "recompute_since": "confirmed_at",
     "columns": {
       "platform": "platform::text", "currency": "currency", "amount": "amount", "user_id": "user_id",
       "confirmed_at": "confirmed_at",
