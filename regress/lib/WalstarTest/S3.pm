@@ -6,6 +6,7 @@
 #   $s3->bucket; $s3->access_key; $s3->secret_key;
 #   my @keys = $s3->list('walstar/');     # every key under a prefix
 #   my $bytes = $s3->get($key);
+#   $s3->put($key, $bytes);
 #   my %meta = $s3->metadata($key);       # x-amz-meta-* headers, lower case
 #   $s3->kill9; $s3->stop; $s3->start_again;
 #
@@ -55,9 +56,9 @@ sub kill9 { system($script, 'kill', $_[0]->{dir}) == 0 or die "object store kill
 # curl with the test identity; returns (HTTP status, body).
 sub _curl
 {
-	my ($self, $path, $head, $method) = @_;
+	my ($self, $path, $head, $method, $upload) = @_;
 	my $tmp = File::Temp->new(DIR => $PostgreSQL::Test::Utils::tmp_check);
-	my $code = `curl -s @{[ $head ? '-I' : '' ]} @{[ $method ? "-X $method" : '' ]} -o $tmp -w '%{http_code}' --aws-sigv4 aws:amz:us-east-1:s3 -u @{[ $self->access_key ]}:@{[ $self->secret_key ]} '$self->{endpoint}/@{[ $self->bucket ]}$path'`;
+	my $code = `curl -s @{[ $head ? '-I' : '' ]} @{[ $method ? "-X $method" : '' ]} @{[ $upload ? "-T $upload" : '' ]} -o $tmp -w '%{http_code}' --aws-sigv4 aws:amz:us-east-1:s3 -u @{[ $self->access_key ]}:@{[ $self->secret_key ]} '$self->{endpoint}/@{[ $self->bucket ]}$path'`;
 	open(my $fh, '<:raw', "$tmp") or die;
 	local $/;
 	my $body = <$fh> // '';
@@ -97,6 +98,18 @@ sub get
 	my ($code, $body) = $self->_curl("/$path");
 	die "get $key: HTTP $code" unless $code == 200;
 	return $body;
+}
+
+sub put
+{
+	my ($self, $key, $bytes) = @_;
+	my $path = join('/', map { _enc($_) } split m{/}, $key);
+	my $body = File::Temp->new(DIR => $PostgreSQL::Test::Utils::tmp_check);
+	binmode($body);
+	print $body $bytes;
+	close($body);
+	my ($code) = $self->_curl("/$path", 0, 'PUT', "$body");
+	die "put $key: HTTP $code" unless $code == 200;
 }
 
 sub delete
