@@ -56,8 +56,8 @@ epoch_datum(const Change *c)
 bool
 copy_epoch_begin(const char *schema, const char *relname, const Change *c, int32 partition)
 {
-	Oid			argtypes[6] = {NAMEOID, NAMEOID, BYTEAOID, PG_LSNOID, INT4OID, INT4OID};
-	Datum		args[6];
+	Oid			argtypes[7] = {NAMEOID, NAMEOID, BYTEAOID, PG_LSNOID, INT4OID, INT4OID, INT8OID};
+	Datum		args[7];
 	BookkeepingUser save;
 	bool		changed = true;
 	bool		isnull;
@@ -70,6 +70,7 @@ copy_epoch_begin(const char *schema, const char *relname, const Change *c, int32
 	args[3] = LSNGetDatum(c->commit_lsn);
 	args[4] = Int32GetDatum((int32) c->partitions);
 	args[5] = Int32GetDatum(partition);
+	args[6] = Int64GetDatum((int64) c->timeline);
 	bookkeeping_begin(&save);
 	/* workers meet the BEGINs of one epoch: one after the other */
 	if (SPI_execute_with_args("SELECT pg_catalog.pg_advisory_xact_lock(" EPOCH_LOCK_CLASS ","
@@ -80,13 +81,15 @@ copy_epoch_begin(const char *schema, const char *relname, const Change *c, int32
 							  NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not lock the copy epoch of %s", relname);
 	if (SPI_execute_with_args("SELECT epoch OPERATOR(pg_catalog.=) $3,"
-							  " begin_lsn OPERATOR(pg_catalog.>) $4,"
+							  /* newer by (timeline, LSN): after a failover the new
+							   * timeline's watermarks may sit below the old one's */
+							  " walstar._position_cmp(begin_timeline, begin_lsn, 0, $7, $4, 0) > 0,"
 							  " $6 OPERATOR(pg_catalog.=) ANY (begun_partitions)"
 							  "  OR completed_at IS NOT NULL"
 							  " FROM walstar.copy_epochs"
 							  " WHERE landing_schema OPERATOR(pg_catalog.=) $1"
 							  " AND landing_table OPERATOR(pg_catalog.=) $2",
-							  6, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
+							  7, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read walstar.copy_epochs");
 	if (SPI_processed == 1 &&
 		DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
@@ -113,13 +116,14 @@ copy_epoch_begin(const char *schema, const char *relname, const Change *c, int32
 								   " AND landing_table OPERATOR(pg_catalog.=) $2",
 								   2, argtypes, args, NULL, false, 0) != SPI_OK_DELETE ||
 			 SPI_execute_with_args("INSERT INTO walstar.copy_epochs AS e (landing_schema,"
-								   " landing_table, epoch, begin_lsn, partitions, begun_partitions)"
-								   " VALUES ($1, $2, $3, $4, $5, ARRAY[$6])"
+								   " landing_table, epoch, begin_timeline, begin_lsn, partitions,"
+								   " begun_partitions)"
+								   " VALUES ($1, $2, $3, $7, $4, $5, ARRAY[$6])"
 								   " ON CONFLICT (landing_schema, landing_table) DO UPDATE"
-								   " SET epoch = $3, begin_lsn = $4, partitions = $5,"
+								   " SET epoch = $3, begin_timeline = $7, begin_lsn = $4, partitions = $5,"
 								   " begun_partitions = ARRAY[$6], done_partitions = '{}',"
 								   " completed_at = NULL, deleted_rows = NULL",
-								   6, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
+								   7, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not write walstar.copy_epochs");	/* a newer epoch replaces */
 	bookkeeping_end(&save);
 	return changed;

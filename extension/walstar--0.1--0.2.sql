@@ -729,6 +729,7 @@ CREATE TABLE @extschema@.copy_epochs (
 	landing_schema name NOT NULL,
 	landing_table name NOT NULL,
 	epoch bytea NOT NULL,
+	begin_timeline bigint NOT NULL DEFAULT 0,	-- with begin_lsn, the watermark's position
 	begin_lsn pg_lsn NOT NULL,
 	partitions integer NOT NULL,
 	begun_partitions integer[] NOT NULL DEFAULT '{}',

@@ -820,6 +820,8 @@ send_mark(ChunkCopy *cc, int op, uint64_t commit_lsn, int64_t commit_time,
 	c.table = cc->table.table;
 	c.commit_lsn = c.lsn = commit_lsn;
 	c.commit_time = commit_time;
+	/* epochs compare by (timeline, LSN): a failover reuses LSNs */
+	c.timeline = *cc->timeline;
 	c.snapshot_epoch.data = cc->st.epoch;
 	c.snapshot_epoch.len = CHUNK_EPOCH_LEN;
 	c.partitions = (uint32_t)parts;

@@ -8,11 +8,16 @@
 # standby: phantom rows in the landing tables. Then the primary's machine is
 # lost (its keeper and servers SIGKILLed) and the monitor promotes the
 # standby on a new timeline; the new primary reuses the phantom
-# transactions' LSNs for its own. The sink, never restarted, reconnects to
-# the new primary, finds its slot missing there, creates it and queues a
-# copy of every captured table. After the copy the landing tables equal the
-# new primary row by row: the phantom rows are gone and the new primary's
-# changes, at LSNs below the phantoms', were not taken for resends.
+# transactions' LSNs for its own. Before that, a chunked copy of both
+# tables ran on the old primary (its epoch's watermarks are above every
+# LSN the new primary has when it copies). The sink, never restarted,
+# reconnects to the new primary, finds its slot missing there, creates it
+# and copies every captured table in chunks while streaming: the landing
+# tables keep their rows throughout. After the copy the landing tables
+# equal the new primary row by row: the new timeline's epoch replaced the
+# old one's though its LSNs are lower, its completion deleted the phantom
+# rows, and the new primary's changes, at LSNs below the phantoms', were
+# not taken for resends.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -43,9 +48,12 @@ my $node = WalstarTest::Pipeline::analytics('fo_analytics', $kafka, 'fo',
 	topics => '{walstar.public.a,walstar.public.b}', landing_schema => 'public',
 	batch_size => 2000, batch_time => '50ms');
 
-my $sink = WalstarTest::Sink->start(name => 'fo', conninfo => $ha->uri('app'), kafka => $kafka,
+# the sink's chunk watermarks, like the workload, commit without waiting for
+# the standby: its walsender is frozen below
+my $sink = WalstarTest::Sink->start(name => 'fo', conninfo => $ha->uri('app') . '&options=-csynchronous_commit%3Dlocal',
+	kafka => $kafka,
 	args => [ '--include-tables=public.a,public.b', '--topic-partitions=2', '--shutdown-timeout=5',
-		'--reconnect-max-backoff=1', '--heartbeat-interval=1' ]);
+		'--reconnect-max-backoff=1', '--heartbeat-interval=1', '--snapshot-chunk-size=1000' ]);
 $sink->wait_log(qr/msg="streaming"/);
 
 my $script = "$PostgreSQL::Test::Utils::tmp_check/failover.sql";
@@ -106,6 +114,16 @@ UPDATE b SET v = 'phantom' WHERE id <= 50;
 ok($node->poll_query_until('ana', q{SELECT count(*) = 100 FROM public.a WHERE v = 'phantom'}),
 	'the phantom rows reached Kafka and the landing tables');
 is($ha->psql('node2', 'app', q{SELECT count(*) FROM a WHERE v = 'phantom'}), '0', 'the standby never got them');
+# and a chunked copy of both tables on the old timeline, its watermarks
+# above every LSN the new primary will have when it copies
+my $initial_lsn = $node->safe_psql('ana', q{SELECT coalesce(max(begin_lsn), '0/0') FROM walstar.copy_epochs});
+my @cmd = @{ $sink->{cmd} };
+splice(@cmd, 1, 0, 'snapshot');
+is(system(@cmd, '--table=public.a,public.b') >> 8, 0, 'a chunked copy is requested on the old primary');
+$sink->wait_log(qr/msg="copy requested; it runs in chunks while streaming"(?s:.*)msg="chunked copy complete and acknowledged"/, 60);
+ok($node->poll_query_until('ana', qq{SELECT count(*) = 2 AND bool_and(completed_at IS NOT NULL AND begin_timeline = 1
+	AND begin_lsn > '$initial_lsn') FROM walstar.copy_epochs}), 'its epoch completed downstream on timeline 1');
+my $phantom_epoch_lsn = $node->safe_psql('ana', q{SELECT min(begin_lsn) FROM walstar.copy_epochs});
 
 # 3. the primary's machine is lost; the monitor promotes the standby
 my $t0 = time();
@@ -117,7 +135,19 @@ $bench = pgbench(6, 'pgbench_after.log');
 
 # 4. the sink recovers by itself
 $sink->wait_log(qr/msg="source failover: the slot is missing on a promoted standby/, 60);
-$sink->wait_log(qr/msg="copy complete and acknowledged; streaming resumes"/, 120);
+# the copy runs in chunks while streaming: the landing tables are never
+# emptied for it
+my ($fewest, $copied) = (1e9, 0);
+my $end = time() + 120;
+while (time() < $end)
+{
+	my $n = $node->safe_psql('ana', q{SELECT least((SELECT count(*) FROM public.a), (SELECT count(*) FROM public.b))});
+	$fewest = $n if $n < $fewest;
+	$copied = 1, last if $sink->log_text =~ /source failover(?s:.*)msg="chunked copy complete and acknowledged"/;
+	sleep 0.1;
+}
+ok($copied, 'the failover\'s copy ran in chunks and completed');
+cmp_ok($fewest, '>=', 5000, "the landing tables kept their rows during it (fewest $fewest)");
 WalstarTest::Sink::finish_background($bench);
 ok(landing_equals_primary('node2', 120), 'landing equals the new primary row by row');
 my $converged = time() - $t0;
@@ -129,6 +159,11 @@ is($node->safe_psql('ana', q{SELECT count(*) FROM public.a WHERE v = 'phantom' O
 	'the phantom inserts are gone');
 is($node->safe_psql('ana', q{SELECT count(*) FROM public.b WHERE v = 'phantom'}), '0', 'the phantom updates are gone');
 is($node->safe_psql('ana', q{SELECT count(*) FROM walstar.dead_letters}), '0', 'no dead letters');
+is($node->safe_psql('ana', qq{SELECT count(*) FILTER (WHERE completed_at IS NOT NULL AND begin_timeline = 2
+	AND begin_lsn < '$phantom_epoch_lsn') FROM walstar.copy_epochs}), '2',
+	'the new timeline\'s epochs replaced the old one\'s, though their LSNs are lower');
+cmp_ok($node->safe_psql('ana', q{SELECT deleted_rows FROM walstar.copy_epochs WHERE landing_table = 'a'}), '>=', 100,
+	'completing it deleted the phantom rows');
 is($node->safe_psql('ana', q{SELECT DISTINCT timeline FROM walstar.subscription_status}), '2',
 	'every partition stands on timeline 2');
 
