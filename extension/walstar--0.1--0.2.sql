@@ -1032,6 +1032,10 @@ DECLARE
 	i integer;
 	hists jsonb;		-- per fact: "of" and "filter" of a value histogram -> its number, type
 	hkey text;
+	hcond text;			-- a rollup row's value histogram rows (h), for r: null-safe
+	hcond_eq text;		-- the same by plain equality, for rows without NULL keys
+	hkeyed text;		-- r has no NULL key
+	hsub text;			-- a measure of one rollup row from its histogram, as a format
 	hcols text;			-- a rollup's period and by column definitions
 	gkey text;			-- a rollup's unique key columns: grain all puts period last
 	frac text;
@@ -1657,7 +1661,10 @@ BEGIN
 			minfo := minfo || jsonb_build_object(rec.key, jsonb_build_object('kind', kind, 'rt', rt, 'fagg', fagg,
 				'interval', kind = 'avg' AND t = 'interval'::regtype,
 				'num', rec.value->>'numerator', 'den', rec.value->>'denominator',
-				'formula', CASE WHEN kind = 'formula' THEN mexpr END));
+				'formula', CASE WHEN kind = 'formula' THEN mexpr END,
+				'hist', CASE WHEN kind IN ('count_distinct', 'percentile') THEN hists->hkey->>'i' END,
+				'frac', CASE WHEN kind = 'percentile' THEN frac END,
+				'cast', CASE WHEN kind = 'percentile' AND t <> 'interval'::regtype THEN '::float8' ELSE '' END));
 			EXECUTE pg_catalog.format('COMMENT ON FUNCTION %s.%I(%s) IS %L', m, rec.key,
 				pg_catalog.regexp_replace(params, ' DEFAULT NULL', '', 'g'),
 				coalesce(rec.value->>'comment', '') || CASE WHEN rec.value->>'comment' IS NULL THEN '' ELSE ' -- ' END ||
@@ -1692,6 +1699,11 @@ BEGIN
 			rgroup := period || ' AS period';
 			g := 'period';
 			cond := '';
+			-- (facts without a time have a NULL period in every grain)
+			hcond := CASE grain WHEN 'all' THEN 'h.period IS NULL'
+				ELSE '(h.period = r.period OR h.period IS NULL AND r.period IS NULL)' END;
+			hcond_eq := CASE grain WHEN 'all' THEN 'h.period IS NULL' ELSE 'h.period = r.period' END;
+			hkeyed := CASE grain WHEN 'all' THEN 'true' ELSE 'r.period IS NOT NULL' END;
 			FOREACH e IN ARRAY bys
 			LOOP
 				EXECUTE pg_catalog.format('SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_attribute a'
@@ -1702,6 +1714,9 @@ BEGIN
 				-- the group's facts: null-safe equality an index on the fact can
 				-- serve (a reference key's), not IS NOT DISTINCT FROM (a full scan)
 				cond := cond || pg_catalog.format(' AND (f.%1$I = r.%1$I OR f.%1$I IS NULL AND r.%1$I IS NULL)', e);
+				hcond := hcond || pg_catalog.format(' AND (h.%1$I = r.%1$I OR h.%1$I IS NULL AND r.%1$I IS NULL)', e);
+				hcond_eq := hcond_eq || pg_catalog.format(' AND h.%1$I = r.%1$I', e);
+				hkeyed := hkeyed || pg_catalog.format(' AND r.%I IS NOT NULL', e);
 			END LOOP;
 			hcols := rcols;
 			rcols := rcols || ', n bigint NOT NULL';
@@ -1864,8 +1879,27 @@ BEGIN
 						ELSE pg_catalog.format('((r.%2$I)::numeric / NULLIF(r.%1$I, 0))::%3$s', kv.key || '_n', kv.key || '_v', kv.value->>'rt') END
 					WHEN 'count_distinct' THEN '' WHEN 'percentile' THEN ''
 					ELSE pg_catalog.format('CASE WHEN r.%I > 0 THEN r.%I END', kv.key || '_n', kv.key || '_v') END;
+				-- from the row's value histogram (h), as the measure functions
+				-- compute them over one row's (value, count) pairs; by plain
+				-- equality on the histogram's unique index where the row has no
+				-- NULL key (the null-safe form is served by its first column only)
+				tname2 := CASE WHEN kv.value->>'hist' IS NOT NULL
+					THEN pg_catalog.format('%s.%I', m, 'h_' || fact.name || '_' || rec.key || '_' || (kv.value->>'hist')) END;
+				IF kv.value->>'kind' = 'count_distinct' THEN
+					hsub := '(SELECT pg_catalog.count(*) FROM %1$s AS h WHERE %2$s)';
+				ELSIF kv.value->>'kind' = 'percentile' THEN
+					hsub := '(SELECT (CASE WHEN pg_catalog.floor(k.rk) = pg_catalog.ceil(k.rk) THEN x.lo'
+						' ELSE x.lo + (x.hi - x.lo) * (k.rk - pg_catalog.floor(k.rk)) END)::%5$s'
+						' FROM (SELECT %3$s::float8 * (pg_catalog.sum(h._count) - 1)::float8 AS rk FROM %1$s AS h WHERE %2$s) AS k,'
+						' LATERAL (SELECT (SELECT s.v FROM (SELECT h._value%4$s AS v, pg_catalog.sum(h._count) OVER (ORDER BY h._value) AS upto'
+						'   FROM %1$s AS h WHERE %2$s) AS s WHERE s.upto > pg_catalog.floor(k.rk) ORDER BY s.v LIMIT 1) AS lo,'
+						'  (SELECT s.v FROM (SELECT h._value%4$s AS v, pg_catalog.sum(h._count) OVER (ORDER BY h._value) AS upto'
+						'   FROM %1$s AS h WHERE %2$s) AS s WHERE s.upto > pg_catalog.ceil(k.rk) ORDER BY s.v LIMIT 1) AS hi) AS x)';
+				END IF;
 				IF kv.value->>'kind' IN ('count_distinct', 'percentile') THEN
-					rsel := rsel || pg_catalog.format('(SELECT %s FROM %s AS f WHERE %s%s)', kv.value->>'fagg', ftab, pmatch, cond);
+					rsel := rsel || pg_catalog.format('CASE WHEN %s THEN %s ELSE %s END', hkeyed,
+						pg_catalog.format(hsub, tname2, hcond_eq, kv.value->>'frac', kv.value->>'cast', kv.value->>'rt'),
+						pg_catalog.format(hsub, tname2, hcond, kv.value->>'frac', kv.value->>'cast', kv.value->>'rt'));
 				END IF;
 				rsel := rsel || pg_catalog.format(' AS %I', kv.key);
 			END LOOP;
