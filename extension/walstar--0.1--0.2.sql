@@ -905,6 +905,102 @@ BEGIN ATOMIC
 				 'real'::regtype, 'double precision'::regtype, 'interval'::regtype);
 END;
 
+-- The second level of a value histogram: bucket boundaries for width_bucket(),
+-- 100 a decade (3 significant digits) over both signs, and 0, as an array
+-- literal of the histogram's own type t. width_bucket() compares a value with
+-- them in the type's own order, so a bucket is exactly a range of values and
+-- a later bucket holds only larger values (a bucket computed in floating
+-- point, such as a rounded logarithm, is not provably monotone). Values past
+-- the last boundary share the last bucket. NULL for a type that is not
+-- numeric: no percentile, no buckets.
+CREATE FUNCTION @extschema@._model_bucket_bounds(t regtype) RETURNS text
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	ints boolean := t IN ('smallint'::regtype, 'integer'::regtype, 'bigint'::regtype);
+	lo integer := CASE WHEN t = 'interval'::regtype THEN -6 WHEN ints THEN 0 ELSE -2 END;	-- seconds for intervals
+	hi integer := CASE t WHEN 'smallint'::regtype THEN 3 WHEN 'integer'::regtype THEN 8 WHEN 'interval'::regtype THEN 10 ELSE 12 END;
+	b numeric[];
+BEGIN
+	IF NOT @extschema@._model_numeric(t) THEN
+		RETURN NULL;
+	END IF;
+	b := ARRAY(SELECT DISTINCT y.x FROM (
+			SELECT s.s * CASE WHEN ints THEN pg_catalog.round(mm.m * 10::numeric ^ e.e) ELSE mm.m * 10::numeric ^ e.e END AS x
+			FROM pg_catalog.generate_series(lo, hi) AS e(e),
+				 (SELECT pg_catalog.round(10::numeric ^ (k / 100.0), 2) AS m FROM pg_catalog.generate_series(0, 99) AS k) AS mm,
+				 (VALUES (1), (-1)) AS s(s)
+			UNION ALL SELECT 0) AS y ORDER BY y.x);
+	IF t = 'interval'::regtype THEN
+		RETURN (SELECT pg_catalog.array_agg(pg_catalog.make_interval(secs => x.x::float8) ORDER BY x.x)::text
+				FROM pg_catalog.unnest(b) AS x(x));
+	END IF;
+	RETURN b::text;
+END
+$$;
+
+-- Whether a rollup keeps the second level (bucket counts) of its value
+-- histograms that serve percentiles: "buckets" in its declaration, else for
+-- the coarse grains (all, year) without reference keys among its "by"
+-- columns, whose rows hold many values each and are few.
+CREATE FUNCTION @extschema@._model_bucketed(rollup jsonb) RETURNS boolean
+LANGUAGE sql IMMUTABLE
+BEGIN ATOMIC
+	SELECT coalesce((rollup->>'buckets')::boolean,
+		coalesce(rollup->>'grain', 'day') IN ('all', 'year')
+		AND NOT EXISTS (SELECT FROM jsonb_array_elements_text(coalesce(rollup->'by', '[]')) AS b(c) WHERE b.c ~ '_key$'));
+END;
+
+-- How the rows (alias h) of a rollup row's (alias r) value histogram are
+-- found: keyed, r has no NULL key; eq, by plain equality on every column of
+-- the histogram's unique index (for keyed rows); nullsafe, by null-safe
+-- equality, which an index serves for its first column only (IS NOT DISTINCT
+-- FROM: not at all). Grain all: period is NULL in every row.
+CREATE FUNCTION @extschema@._model_hconds(grain text, bys text[], OUT keyed text, OUT eq text, OUT nullsafe text)
+LANGUAGE sql IMMUTABLE
+BEGIN ATOMIC
+	SELECT CASE grain WHEN 'all' THEN 'true' ELSE 'r.period IS NOT NULL' END
+			|| coalesce((SELECT pg_catalog.string_agg(pg_catalog.format(' AND r.%I IS NOT NULL', x.b), '' ORDER BY x.n)
+						 FROM pg_catalog.unnest(bys) WITH ORDINALITY AS x(b, n)), ''),
+		   CASE grain WHEN 'all' THEN 'h.period IS NULL' ELSE 'h.period = r.period' END
+			|| coalesce((SELECT pg_catalog.string_agg(pg_catalog.format(' AND h.%1$I = r.%1$I', x.b), '' ORDER BY x.n)
+						 FROM pg_catalog.unnest(bys) WITH ORDINALITY AS x(b, n)), ''),
+		   CASE grain WHEN 'all' THEN 'h.period IS NULL' ELSE '(h.period = r.period OR h.period IS NULL AND r.period IS NULL)' END
+			|| coalesce((SELECT pg_catalog.string_agg(pg_catalog.format(' AND (h.%1$I = r.%1$I OR h.%1$I IS NULL AND r.%1$I IS NULL)', x.b), '' ORDER BY x.n)
+						 FROM pg_catalog.unnest(bys) WITH ORDINALITY AS x(b, n)), '');
+END;
+
+-- percentile_cont(frac) over the (_value, _count) rows of value histograms,
+-- as one scalar subquery: the values of 0-based ranks floor and ceil of
+-- frac * (n - 1), and lo + (hi - lo) * (rank - floor) as percentile_cont
+-- computes it. v_from: "<histogram> AS h WHERE <its rows>" (any FROM list
+-- whose value rows are h). With b_from (the same for the histogram's bucket
+-- counts), n and the ranks come from the bucket counts, and only the values
+-- of the one or two buckets holding those ranks are read: v_from may then
+-- name w (w.b1, w.b2: the first and last of those buckets). vcast: the cast
+-- of a value before interpolation ('::float8', or '' for intervals).
+CREATE FUNCTION @extschema@._model_percentile(b_from text, v_from text, frac text, vcast text) RETURNS text
+LANGUAGE sql IMMUTABLE
+BEGIN ATOMIC
+	SELECT '(WITH ' || CASE WHEN b_from IS NULL THEN
+		'v AS (SELECT h._value AS v, pg_catalog.sum(h._count)::bigint AS c FROM ' || v_from || ' GROUP BY h._value),'
+		' w AS (SELECT 0::bigint AS base, ' || frac || '::float8 * (pg_catalog.sum(v.c) - 1)::float8 AS rk FROM v),'
+	ELSE
+		'b AS (SELECT h._bucket AS bk, pg_catalog.sum(h._count)::bigint AS c FROM ' || b_from || ' GROUP BY h._bucket),'
+		' s AS (SELECT b.bk, b.c, (pg_catalog.sum(b.c) OVER (ORDER BY b.bk))::bigint AS upto,'
+		'  ' || frac || '::float8 * (pg_catalog.sum(b.c) OVER () - 1)::float8 AS rk FROM b),'
+		' w AS (SELECT pg_catalog.min(s.bk) AS b1, pg_catalog.max(s.bk) AS b2, pg_catalog.min(s.upto - s.c) AS base,'
+		'  pg_catalog.min(s.rk) AS rk FROM s WHERE s.upto > pg_catalog.floor(s.rk) AND s.upto - s.c <= pg_catalog.ceil(s.rk)),'
+		' v AS (SELECT h._value AS v, pg_catalog.sum(h._count)::bigint AS c FROM ' || v_from || ' GROUP BY h._value),'
+	END ||
+		' k AS (SELECT pg_catalog.min(u.v) FILTER (WHERE u.upto > pg_catalog.floor(w.rk)) AS lo,'
+		'  pg_catalog.min(u.v) FILTER (WHERE u.upto > pg_catalog.ceil(w.rk)) AS hi, pg_catalog.min(w.rk) AS rk'
+		'  FROM w, (SELECT v.v' || vcast || ' AS v, w.base + (pg_catalog.sum(v.c) OVER (ORDER BY v.v))::bigint AS upto FROM v, w) AS u)'
+		' SELECT CASE WHEN pg_catalog.floor(k.rk) = pg_catalog.ceil(k.rk) THEN k.lo'
+		'  ELSE k.lo + (k.hi - k.lo) * (k.rk - pg_catalog.floor(k.rk)) END FROM k)';
+END;
+
 -- The landing table of a source, checked: it exists, has a one-column
 -- primary key, and the caller may act as its owner.  Returns
 -- (qualified name, key column, key type, owner).
@@ -1032,10 +1128,13 @@ DECLARE
 	i integer;
 	hists jsonb;		-- per fact: "of" and "filter" of a value histogram -> its number, type
 	hkey text;
-	hcond text;			-- a rollup row's value histogram rows (h), for r: null-safe
-	hcond_eq text;		-- the same by plain equality, for rows without NULL keys
-	hkeyed text;		-- r has no NULL key
-	hsub text;			-- a measure of one rollup row from its histogram, as a format
+	refresh_h text;		-- a value histogram's and its bucket counts' upserts
+	refresh_b text;
+	verify_b text;
+	bounds text;		-- a numeric histogram's bucket boundaries (literal)
+	vfrom text;			-- a percentile's value rows, and its bucket counts
+	bfrom text;
+	hc record;			-- _model_hconds()
 	hcols text;			-- a rollup's period and by column definitions
 	gkey text;			-- a rollup's unique key columns: grain all puts period last
 	frac text;
@@ -1590,10 +1689,30 @@ BEGIN
 				IF kind IN ('count_distinct', 'percentile') THEN
 					hkey := mexpr || ' FILTER ' || mfilter;
 					IF NOT hists ? hkey THEN
-						hists := hists || jsonb_build_object(hkey, jsonb_build_object('i', (SELECT count(*) FROM jsonb_object_keys(hists)) + 1,
-							'of', mexpr, 'filter', mfilter, 'type', @extschema@._model_coltype(t), 'measures', '[]'::jsonb));
+						i := (SELECT count(*) FROM jsonb_object_keys(hists)) + 1;
+						-- a numeric histogram's bucket boundaries: a column of the
+						-- model's one-row table _buckets, read once a statement
+						bounds := @extschema@._model_bucket_bounds(t);
+						IF bounds IS NOT NULL THEN
+							IF pg_catalog.to_regclass(m || '._buckets') IS NULL THEN
+								EXECUTE pg_catalog.format('CREATE TABLE %s._buckets ()', m);
+								EXECUTE pg_catalog.format('INSERT INTO %s._buckets DEFAULT VALUES', m);
+								EXECUTE pg_catalog.format('COMMENT ON TABLE %s._buckets IS %L', m,
+									'the bucket boundaries of the value histograms (a column each, <fact>_<i>): width_bucket() of a value gives its h_ row''s _bucket');
+							END IF;
+							EXECUTE pg_catalog.format('ALTER TABLE %s._buckets ADD COLUMN %I %s[]', m,
+								fact.name || '_' || i, @extschema@._model_coltype(t));
+							EXECUTE pg_catalog.format('UPDATE %s._buckets SET %I = %L', m, fact.name || '_' || i, bounds);
+						END IF;
+						hists := hists || jsonb_build_object(hkey, jsonb_build_object('i', i,
+							'of', mexpr, 'filter', mfilter, 'type', @extschema@._model_coltype(t), 'measures', '[]'::jsonb,
+							'bucket', CASE WHEN bounds IS NULL THEN '0' ELSE pg_catalog.format('pg_catalog.width_bucket(%s, (SELECT b.%I FROM %s._buckets AS b))',
+								mexpr, fact.name || '_' || i, m) END, 'pct', false));
 					END IF;
 					hists := jsonb_set(hists, ARRAY[hkey, 'measures'], (hists->hkey->'measures') || to_jsonb(rec.key));
+					IF kind = 'percentile' THEN
+						hists := jsonb_set(hists, ARRAY[hkey, 'pct'], 'true');
+					END IF;
 				END IF;
 				FOR kv IN SELECT x.key, x.value FROM jsonb_each(coalesce(f->'rollups', '{}')) WITH ORDINALITY AS x(key, value, n)
 						ORDER BY pg_catalog.array_position(ARRAY['all', 'year', 'month', 'day'], coalesce(x.value->>'grain', 'day')),
@@ -1627,18 +1746,25 @@ BEGIN
 							cond := cond || pg_catalog.format(' AND %I IS NULL', 'p_' || g);
 						END IF;
 					END LOOP;
-					IF kind = 'percentile' THEN
-						-- percentile_cont over the merged (value, count) rows: the values
-						-- of 0-based ranks floor and ceil of fraction * (n - 1), and
-						-- lo + (hi - lo) * (rank - floor) as percentile_cont computes it
-						branches := branches || pg_catalog.format('IF %1$s THEN RETURN (WITH h AS (SELECT r._value AS v, pg_catalog.sum(r._count) AS c'
-							' FROM %2$s.%3$I AS r WHERE %4$s GROUP BY r._value),'
-							' s AS (SELECT h.v, (pg_catalog.sum(h.c) OVER (ORDER BY h.v))::bigint AS upto FROM h),'
-							' k AS (SELECT %5$s::float8 * (pg_catalog.sum(h.c) - 1)::float8 AS rk FROM h)'
-							' SELECT CASE WHEN pg_catalog.floor(k.rk) = pg_catalog.ceil(k.rk) THEN x.lo ELSE x.lo + (x.hi - x.lo) * (k.rk - pg_catalog.floor(k.rk)) END'
-							' FROM k, LATERAL (SELECT (SELECT s.v%6$s FROM s WHERE s.upto > pg_catalog.floor(k.rk) ORDER BY s.v LIMIT 1) AS lo,'
-							'  (SELECT s.v%6$s FROM s WHERE s.upto > pg_catalog.ceil(k.rk) ORDER BY s.v LIMIT 1) AS hi) AS x); END IF; ',
-							cond, m, tname, rcols, frac, CASE WHEN t = 'interval'::regtype THEN '' ELSE '::float8' END);
+					IF kind = 'percentile' AND @extschema@._model_bucketed(kv.value) AND hists->hkey->>'bucket' <> '0' THEN
+						-- n and the ranks from the bucket counts of the rows, then the
+						-- values of those buckets, group by group (each by its index)
+						hc := @extschema@._model_hconds(grain, bys);
+						bfrom := pg_catalog.format('%s.%I AS r WHERE %s', m, 'hb' || pg_catalog.substr(tname, 2), rcols);
+						vfrom := pg_catalog.format('w, (SELECT DISTINCT r.period%1$s FROM %3$s.%2$I AS r, w WHERE %8$s AND r._bucket BETWEEN w.b1 AND w.b2) AS r,'
+							' LATERAL (SELECT h._value, h._count FROM %3$s.%4$I AS h WHERE %5$s AND %6$s AND h._bucket BETWEEN w.b1 AND w.b2'
+							'  UNION ALL SELECT h._value, h._count FROM %3$s.%4$I AS h WHERE NOT (%5$s) AND %7$s AND h._bucket BETWEEN w.b1 AND w.b2) AS h',
+							(SELECT coalesce(string_agg(pg_catalog.format(', r.%I', b), ''), '') FROM unnest(bys) b),
+							'hb' || pg_catalog.substr(tname, 2), m, tname, hc.keyed, hc.eq, hc.nullsafe, rcols);
+						branches := branches || pg_catalog.format('IF %s THEN RETURN %s; END IF; ', cond,
+							@extschema@._model_percentile(
+								pg_catalog.format('(SELECT r._bucket, r._count FROM %s) AS h', bfrom),
+								vfrom, frac, CASE WHEN t = 'interval'::regtype THEN '' ELSE '::float8' END));
+					ELSIF kind = 'percentile' THEN
+						branches := branches || pg_catalog.format('IF %s THEN RETURN %s; END IF; ', cond,
+							@extschema@._model_percentile(NULL,
+								pg_catalog.format('(SELECT r._value, r._count FROM %s.%I AS r WHERE %s) AS h', m, tname, rcols),
+								frac, CASE WHEN t = 'interval'::regtype THEN '' ELSE '::float8' END));
 					ELSE
 						branches := branches || pg_catalog.format('IF %s THEN RETURN (SELECT %s FROM %s.%I AS r WHERE %s); END IF; ',
 							cond, agg, m, tname, rcols);
@@ -1700,10 +1826,7 @@ BEGIN
 			g := 'period';
 			cond := '';
 			-- (facts without a time have a NULL period in every grain)
-			hcond := CASE grain WHEN 'all' THEN 'h.period IS NULL'
-				ELSE '(h.period = r.period OR h.period IS NULL AND r.period IS NULL)' END;
-			hcond_eq := CASE grain WHEN 'all' THEN 'h.period IS NULL' ELSE 'h.period = r.period' END;
-			hkeyed := CASE grain WHEN 'all' THEN 'true' ELSE 'r.period IS NOT NULL' END;
+			hc := @extschema@._model_hconds(grain, bys);
 			FOREACH e IN ARRAY bys
 			LOOP
 				EXECUTE pg_catalog.format('SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_attribute a'
@@ -1714,9 +1837,6 @@ BEGIN
 				-- the group's facts: null-safe equality an index on the fact can
 				-- serve (a reference key's), not IS NOT DISTINCT FROM (a full scan)
 				cond := cond || pg_catalog.format(' AND (f.%1$I = r.%1$I OR f.%1$I IS NULL AND r.%1$I IS NULL)', e);
-				hcond := hcond || pg_catalog.format(' AND (h.%1$I = r.%1$I OR h.%1$I IS NULL AND r.%1$I IS NULL)', e);
-				hcond_eq := hcond_eq || pg_catalog.format(' AND h.%1$I = r.%1$I', e);
-				hkeyed := hkeyed || pg_catalog.format(' AND r.%I IS NOT NULL', e);
 			END LOOP;
 			hcols := rcols;
 			rcols := rcols || ', n bigint NOT NULL';
@@ -1762,15 +1882,9 @@ BEGIN
 					IF hists ? (mexpr || ' FILTER ' || mfilter) THEN
 						e := pg_catalog.format('%s.%I', m,
 							'h_' || fact.name || '_' || rec.key || '_' || (hists->(mexpr || ' FILTER ' || mfilter)->>'i'));
-						hmin := pg_catalog.format('CASE WHEN %1$s THEN (SELECT pg_catalog.%2$s(h._value) FROM %3$s AS h WHERE h._count > 0'
-							' AND %4$s%5$s) ELSE (SELECT pg_catalog.%2$s(h._value) FROM %3$s AS h WHERE h._count > 0'
-							' AND (h.period = r.period OR h.period IS NULL AND r.period IS NULL)%6$s) END',
-							CASE WHEN grain = 'all' THEN 'true' ELSE 'r.period IS NOT NULL' END
-								|| (SELECT coalesce(string_agg(pg_catalog.format(' AND r.%I IS NOT NULL', b), ''), '') FROM unnest(bys) b),
-							kind, e, CASE WHEN grain = 'all' THEN 'h.period IS NULL' ELSE 'h.period = r.period' END,
-							(SELECT coalesce(string_agg(pg_catalog.format(' AND h.%1$I = r.%1$I', b), ''), '') FROM unnest(bys) b),
-							(SELECT coalesce(string_agg(pg_catalog.format(
-								' AND (h.%1$I = r.%1$I OR h.%1$I IS NULL AND r.%1$I IS NULL)', b), ''), '') FROM unnest(bys) b));
+						hmin := pg_catalog.format('CASE WHEN %1$s THEN (SELECT h._value FROM %2$s AS h WHERE %3$s ORDER BY h._bucket%5$s, h._value%5$s LIMIT 1)'
+							' ELSE (SELECT h._value FROM %2$s AS h WHERE %4$s ORDER BY h._bucket%5$s, h._value%5$s LIMIT 1) END',
+							hc.keyed, e, hc.eq, hc.nullsafe, CASE kind WHEN 'min' THEN '' ELSE ' DESC' END);
 					END IF;
 					-- the rollup rows of those groups: of groups without a NULL key
 					-- by equality on every column of the rollup's unique index, of
@@ -1813,36 +1927,68 @@ BEGIN
 			rverify := pg_catalog.format('SELECT %1$s FROM (SELECT 1 AS _sign, x.* FROM %2$s AS x) AS d GROUP BY %3$s',
 				rsel, ftab, g);
 			build := build || pg_catalog.format(' DELETE FROM %1$s; INSERT INTO %1$s %2$s;', tname, rverify);
-			-- the value histograms of this rollup: (value, count) per row, a row
-			-- deleted when its count reaches 0
+			-- the value histograms of this rollup: (value, bucket, count) per
+			-- row, a row deleted when its count reaches 0; ordered by bucket,
+			-- then value (a bucket is a range of values). Where the rollup
+			-- keeps them, also the bucket counts (hb_): how many facts of the
+			-- rollup row fall in each bucket, so that a percentile reads the
+			-- values of one bucket, not all
 			FOR kv IN SELECT key, value FROM jsonb_each(hists) ORDER BY (value->>'i')::integer
 			LOOP
 				tname2 := 'h_' || fact.name || '_' || rec.key || '_' || (kv.value->>'i');
-				IF pg_catalog.length(tname2) > 63 THEN
+				IF pg_catalog.length(tname2) > 62 THEN
 					RAISE EXCEPTION 'model %: rollup %: the table % is too long a name', mname, rec.key, tname2
 						USING ERRCODE = 'name_too_long';
 				END IF;
-				EXECUTE pg_catalog.format('CREATE TABLE %s.%I (%s, _value %s NOT NULL, _count bigint NOT NULL,'
-					' UNIQUE NULLS NOT DISTINCT (%s, _value)) WITH (fillfactor = 90)', m, tname2, hcols, kv.value->>'type', gkey);
+				EXECUTE pg_catalog.format('CREATE TABLE %s.%I (%s, _value %s NOT NULL, _bucket integer NOT NULL, _count bigint NOT NULL,'
+					' UNIQUE NULLS NOT DISTINCT (%s, _bucket, _value)) WITH (fillfactor = 90)', m, tname2, hcols, kv.value->>'type', gkey);
 				EXECUTE pg_catalog.format('COMMENT ON TABLE %s.%I IS %L', m, tname2, pg_catalog.format(
 					'how many %s facts per %s%s have each value of %s (where %s); read by %s', fact.name, grain,
 					(SELECT coalesce(string_agg(', ' || b, ''), '') FROM unnest(bys) b), kv.value->>'of', kv.value->>'filter',
 					(SELECT string_agg(x, ', ') FROM jsonb_array_elements_text(kv.value->'measures') x)));
+				-- (value, bucket, count) of the facts d, or the counts per bucket
+				-- (no second format() over them: an expression may hold a %)
+				FOR i IN 1 .. 4
+				LOOP
+					body := CASE WHEN i % 2 = 1 THEN '(SELECT -1 AS _sign, o.* FROM pg_catalog.unnest(olds) AS o'
+						' UNION ALL SELECT 1, x.* FROM pg_catalog.unnest(news) AS x)' ELSE ftab END;
+					body := pg_catalog.format('SELECT %1$s%2$s, %3$s AS _bucket, %4$s FROM %5$s AS d WHERE (%6$s) IS TRUE AND (%7$s) IS NOT NULL'
+						' GROUP BY %8$s%9$s, _bucket', rgroup, CASE WHEN i <= 2 THEN ', ' || (kv.value->>'of') || ' AS _value' ELSE '' END,
+						kv.value->>'bucket', CASE WHEN i % 2 = 1 THEN 'pg_catalog.sum(_sign)' ELSE 'pg_catalog.count(*)' END,
+						body, kv.value->>'filter', kv.value->>'of', g, CASE WHEN i <= 2 THEN ', _value' ELSE '' END);
+					CASE i WHEN 1 THEN refresh_h := body; WHEN 2 THEN e := body; WHEN 3 THEN refresh_b := body; ELSE verify_b := body; END CASE;
+				END LOOP;
 				refresh := refresh || pg_catalog.format(
-					' WITH u AS (INSERT INTO %1$s.%2$I AS r SELECT %3$s, %4$s AS _value, pg_catalog.sum(_sign)'
-					'  FROM (SELECT -1 AS _sign, o.* FROM pg_catalog.unnest(olds) AS o UNION ALL SELECT 1, x.* FROM pg_catalog.unnest(news) AS x) AS d'
-					'  WHERE (%5$s) IS TRUE AND (%4$s) IS NOT NULL GROUP BY %6$s, _value HAVING pg_catalog.sum(_sign) <> 0 ORDER BY %6$s, _value'
-					'  ON CONFLICT (%6$s, _value) DO UPDATE SET _count = r._count + excluded._count RETURNING r.ctid AS t, r._count AS c)'
+					' WITH u AS (INSERT INTO %1$s.%2$I AS r %3$s HAVING pg_catalog.sum(_sign) <> 0 ORDER BY %4$s, _bucket, _value'
+					'  ON CONFLICT (%4$s, _bucket, _value) DO UPDATE SET _count = r._count + excluded._count RETURNING r.ctid AS t, r._count AS c)'
 					' SELECT pg_catalog.array_agg(u.t) INTO zeros FROM u WHERE u.c = 0;'
 					' DELETE FROM %1$s.%2$I AS r WHERE r.ctid = ANY (zeros);',
-					m, tname2, rgroup, kv.value->>'of', kv.value->>'filter', g);
-				e := pg_catalog.format('SELECT %s, %s AS _value, pg_catalog.count(*) FROM %s AS d WHERE (%s) IS TRUE AND (%s) IS NOT NULL GROUP BY %s, _value',
-					rgroup, kv.value->>'of', ftab, kv.value->>'filter', kv.value->>'of', g);
+					m, tname2, refresh_h, g);
 				build := build || pg_catalog.format(' DELETE FROM %1$s.%2$I; INSERT INTO %1$s.%2$I %3$s;', m, tname2, e);
 				verify := verify || pg_catalog.format(
 					' UNION ALL SELECT %1$L, ''differs'', pg_catalog.row_to_json(x)::text FROM'
 					' ((SELECT * FROM %2$s.%1$I EXCEPT %3$s) UNION ALL (%3$s EXCEPT SELECT * FROM %2$s.%1$I)) x',
 					tname2, m, e);
+				CONTINUE WHEN NOT ((kv.value->>'pct')::boolean AND kv.value->>'bucket' <> '0' AND @extschema@._model_bucketed(rec.value));
+				tname2 := 'hb' || pg_catalog.substr(tname2, 2);
+				EXECUTE pg_catalog.format('CREATE TABLE %s.%I (%s, _bucket integer NOT NULL, _count bigint NOT NULL,'
+					' UNIQUE NULLS NOT DISTINCT (%s, _bucket)) WITH (fillfactor = 90)', m, tname2, hcols, gkey);
+				EXECUTE pg_catalog.format('COMMENT ON TABLE %s.%I IS %L', m, tname2, pg_catalog.format(
+					'how many of the values counted in %s fall in each bucket (_buckets.%I)', 'h' || pg_catalog.substr(tname2, 3),
+					fact.name || '_' || (kv.value->>'i')));
+				refresh := refresh || pg_catalog.format(
+					' WITH u AS (INSERT INTO %1$s.%2$I AS r %3$s HAVING pg_catalog.sum(_sign) <> 0 ORDER BY %4$s, _bucket'
+					'  ON CONFLICT (%4$s, _bucket) DO UPDATE SET _count = r._count + excluded._count RETURNING r.ctid AS t, r._count AS c)'
+					' SELECT pg_catalog.array_agg(u.t) INTO zeros FROM u WHERE u.c = 0;'
+					' DELETE FROM %1$s.%2$I AS r WHERE r.ctid = ANY (zeros);',
+					m, tname2, refresh_b, g);
+				-- built from the value rows just built
+				build := build || pg_catalog.format(' DELETE FROM %1$s.%2$I; INSERT INTO %1$s.%2$I SELECT %3$s, _bucket, pg_catalog.sum(_count)'
+					' FROM %1$s.%4$I GROUP BY %3$s, _bucket;', m, tname2, g, 'h' || pg_catalog.substr(tname2, 3));
+				verify := verify || pg_catalog.format(
+					' UNION ALL SELECT %1$L, ''differs'', pg_catalog.row_to_json(x)::text FROM'
+					' ((SELECT * FROM %2$s.%1$I EXCEPT %3$s) UNION ALL (%3$s EXCEPT SELECT * FROM %2$s.%1$I)) x',
+					tname2, m, verify_b);
 			END LOOP;
 			refresh := refresh || rfix;
 			-- <fact>_by_<rollup>(p_from, p_to): its rows, every measure of the fact
@@ -1886,20 +2032,23 @@ BEGIN
 				tname2 := CASE WHEN kv.value->>'hist' IS NOT NULL
 					THEN pg_catalog.format('%s.%I', m, 'h_' || fact.name || '_' || rec.key || '_' || (kv.value->>'hist')) END;
 				IF kv.value->>'kind' = 'count_distinct' THEN
-					hsub := '(SELECT pg_catalog.count(*) FROM %1$s AS h WHERE %2$s)';
+					rsel := rsel || pg_catalog.format('CASE WHEN %1$s THEN (SELECT pg_catalog.count(*) FROM %2$s AS h WHERE %3$s)'
+						' ELSE (SELECT pg_catalog.count(*) FROM %2$s AS h WHERE %4$s) END', hc.keyed, tname2, hc.eq, hc.nullsafe);
 				ELSIF kv.value->>'kind' = 'percentile' THEN
-					hsub := '(SELECT (CASE WHEN pg_catalog.floor(k.rk) = pg_catalog.ceil(k.rk) THEN x.lo'
-						' ELSE x.lo + (x.hi - x.lo) * (k.rk - pg_catalog.floor(k.rk)) END)::%5$s'
-						' FROM (SELECT %3$s::float8 * (pg_catalog.sum(h._count) - 1)::float8 AS rk FROM %1$s AS h WHERE %2$s) AS k,'
-						' LATERAL (SELECT (SELECT s.v FROM (SELECT h._value%4$s AS v, pg_catalog.sum(h._count) OVER (ORDER BY h._value) AS upto'
-						'   FROM %1$s AS h WHERE %2$s) AS s WHERE s.upto > pg_catalog.floor(k.rk) ORDER BY s.v LIMIT 1) AS lo,'
-						'  (SELECT s.v FROM (SELECT h._value%4$s AS v, pg_catalog.sum(h._count) OVER (ORDER BY h._value) AS upto'
-						'   FROM %1$s AS h WHERE %2$s) AS s WHERE s.upto > pg_catalog.ceil(k.rk) ORDER BY s.v LIMIT 1) AS hi) AS x)';
-				END IF;
-				IF kv.value->>'kind' IN ('count_distinct', 'percentile') THEN
-					rsel := rsel || pg_catalog.format('CASE WHEN %s THEN %s ELSE %s END', hkeyed,
-						pg_catalog.format(hsub, tname2, hcond_eq, kv.value->>'frac', kv.value->>'cast', kv.value->>'rt'),
-						pg_catalog.format(hsub, tname2, hcond, kv.value->>'frac', kv.value->>'cast', kv.value->>'rt'));
+					-- with the row's bucket counts where the rollup keeps them
+					bfrom := CASE WHEN (SELECT x.value->>'bucket' <> '0' FROM jsonb_each(hists) AS x WHERE x.value->>'i' = kv.value->>'hist')
+								   AND @extschema@._model_bucketed(rec.value)
+						THEN pg_catalog.format('%s.%I', m, 'hb_' || fact.name || '_' || rec.key || '_' || (kv.value->>'hist')) END;
+					rsel := rsel || pg_catalog.format('(CASE WHEN %s THEN %s ELSE %s END)::%s', hc.keyed,
+						@extschema@._model_percentile(bfrom || ' AS h WHERE ' || hc.eq,
+							tname2 || ' AS h' || CASE WHEN bfrom IS NULL THEN '' ELSE ', w' END || ' WHERE ' || hc.eq
+								|| CASE WHEN bfrom IS NULL THEN '' ELSE ' AND h._bucket BETWEEN w.b1 AND w.b2' END,
+							kv.value->>'frac', kv.value->>'cast'),
+						@extschema@._model_percentile(bfrom || ' AS h WHERE ' || hc.nullsafe,
+							tname2 || ' AS h' || CASE WHEN bfrom IS NULL THEN '' ELSE ', w' END || ' WHERE ' || hc.nullsafe
+								|| CASE WHEN bfrom IS NULL THEN '' ELSE ' AND h._bucket BETWEEN w.b1 AND w.b2' END,
+							kv.value->>'frac', kv.value->>'cast'),
+						kv.value->>'rt');
 				END IF;
 				rsel := rsel || pg_catalog.format(' AS %I', kv.key);
 			END LOOP;

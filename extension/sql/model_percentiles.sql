@@ -26,10 +26,12 @@ SELECT walstar.create_model($${"name": "pct", "landing_schema": "pct_land", "fac
     "total_v": {"kind": "sum", "of": "v", "required": ["grp"]},
     "v_per_obs": {"kind": "ratio", "numerator": "total_v", "denominator": "n_obs"}},
   "rollups": {"daily": {"grain": "day", "by": ["grp"]}, "monthly": {"grain": "month", "by": ["grp"]},
-              "overall": {"grain": "all"}}}}}$$);
--- the histograms: one per (of, filter), per rollup
+              "overall": {"grain": "all"}, "yearly": {"grain": "year", "by": ["grp"]}}}}}$$);
+-- the histograms: one per (of, filter), per rollup; bucket counts of those
+-- of percentiles in the coarse rollups (overall, yearly), not in daily or
+-- monthly
 SELECT c.relname, obj_description(c.oid) FROM pg_class c WHERE c.relnamespace = 'pct'::regnamespace
-	AND c.relname LIKE 'h\_%' AND c.relkind = 'r' ORDER BY 1;
+	AND c.relname ~ '^hb?_' AND c.relkind = 'r' ORDER BY 1;
 -- every metric against plain SQL, for periods (all, a month, days across
 -- months, one day, none) and groups (all, a, b, none)
 CREATE FUNCTION check_all() RETURNS TABLE (args text, metric text, have text, want text)
@@ -64,6 +66,20 @@ BEGIN
 			('total_v', CASE WHEN a.g IS NOT NULL THEN pct.total_v(a.f, a.t, a.g)::text END, CASE WHEN a.g IS NOT NULL THEN w.s::text END))
 			AS x(m, h, w) WHERE x.h IS DISTINCT FROM x.w;
 	END LOOP;
+	-- the rollup function's rows, each from its own histogram (yearly: with
+	-- bucket counts, monthly: without)
+	RETURN QUERY SELECT 'obs_by_yearly', pg_catalog.row_to_json(x)::text, NULL, NULL FROM (
+		(SELECT y.period, y.grp, y.med_v::text, y.p90_v::text, y.q_dur::text, y.distinct_v FROM pct.obs_by_yearly() AS y
+		 EXCEPT SELECT date_trunc('year', (o.at AT TIME ZONE 'UTC')::date)::date, o.grp,
+			(percentile_cont(0.5) WITHIN GROUP (ORDER BY v))::text, (percentile_cont(0.9) WITHIN GROUP (ORDER BY v))::text,
+			(percentile_cont(0.25) WITHIN GROUP (ORDER BY done_at - at))::text, count(DISTINCT v)
+			FROM pct_land.obs o GROUP BY 1, 2)
+		UNION ALL
+		(SELECT y.period, y.grp, y.med_v::text, y.p90_v::text, y.q_dur::text, y.distinct_v FROM pct.obs_by_monthly() AS y
+		 EXCEPT SELECT date_trunc('month', (o.at AT TIME ZONE 'UTC')::date)::date, o.grp,
+			(percentile_cont(0.5) WITHIN GROUP (ORDER BY v))::text, (percentile_cont(0.9) WITHIN GROUP (ORDER BY v))::text,
+			(percentile_cont(0.25) WITHIN GROUP (ORDER BY done_at - at))::text, count(DISTINCT v)
+			FROM pct_land.obs o GROUP BY 1, 2)) AS x;
 	RETURN QUERY SELECT 'verify', v.object, v.problem, v.detail FROM pct.verify() AS v;
 	-- no histogram row at a count of 0 or below
 	RETURN QUERY SELECT 'histogram', 'h_obs_daily_1', h::text, NULL FROM pct.h_obs_daily_1 AS h WHERE h._count <= 0;
@@ -91,6 +107,14 @@ INSERT INTO pct_land.obs SELECT i, CASE WHEN random() < 0.5 THEN 'a' ELSE 'b' EN
 	CASE WHEN random() < 0.9 THEN round((random() * 20)::numeric, CASE WHEN random() < 0.5 THEN 0 ELSE 2 END) END
 FROM generate_series(7, 400) i;
 SELECT * FROM check_all();
+-- values at, just below and just above bucket boundaries, both signs and 0,
+-- in every group (NULL too): ranks on both sides of a boundary
+INSERT INTO pct_land.obs SELECT 3000 + i, CASE i % 3 WHEN 0 THEN NULL WHEN 1 THEN 'a' ELSE 'b' END,
+	'2024-02-10 00:00+00'::timestamptz + i * interval '1 hour',
+	'2024-02-10 00:00+00'::timestamptz + i * interval '1 hour' + i * interval '1.5 seconds',
+	(ARRAY[1.00, 1.02, 0.99, 0, -1.00, -0.01, 10.00, 9.99, 97.70, 100.00, 0.01, 1.01, 1.03])[1 + i % 13]
+FROM generate_series(1, 78) i;
+SELECT * FROM check_all();
 -- deletes of the extremes and of the median values
 DELETE FROM pct_land.obs WHERE v = (SELECT max(v) FROM pct_land.obs) OR v = (SELECT min(v) FROM pct_land.obs);
 SELECT * FROM check_all();
@@ -116,8 +140,10 @@ SELECT * FROM check_all();
 DELETE FROM pct_land.obs WHERE grp = 'b';
 SELECT * FROM check_all();
 SELECT count(*) > 0 AS kept, bool_and(grp = 'a') AS only_a FROM pct.h_obs_daily_1;
--- a histogram row changed by hand: the metric reads it, verify() names it
+-- a histogram row and its bucket's count changed by hand: the metric reads
+-- them, verify() names them
 UPDATE pct.h_obs_overall_1 SET _count = _count + 1000 WHERE _value = (SELECT max(_value) FROM pct.h_obs_overall_1);
+UPDATE pct.hb_obs_overall_1 SET _count = _count + 1000 WHERE _bucket = (SELECT max(_bucket) FROM pct.hb_obs_overall_1);
 SELECT pct.med_v() = (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY v) FROM pct_land.obs) AS med_agrees,
 	pct.p1_v() = (SELECT max(v) FROM pct_land.obs)::float8 AS max_agrees;
 SELECT object, problem FROM pct.verify();

@@ -581,7 +581,7 @@ BEGIN
 	INSERT INTO claims.d_customer SELECT * FROM claims._versions_customer(NULL);
 	FOR r IN SELECT c.relname FROM pg_catalog.pg_class c
 			WHERE c.relnamespace OPERATOR(pg_catalog.=) 'claims'::regnamespace AND c.relkind OPERATOR(pg_catalog.=) 'r'
-			  AND c.relname ~ '^[frh]_'	-- facts, rollups, value histograms
+			  AND c.relname ~ '^(f|r|h|hb)_'	-- facts, rollups, value histograms, bucket counts
 	LOOP
 		EXECUTE pg_catalog.format('DELETE FROM claims.%I', r);
 	END LOOP;
