@@ -906,13 +906,15 @@ BEGIN ATOMIC
 END;
 
 -- The second level of a value histogram: bucket boundaries for width_bucket(),
--- 100 a decade (3 significant digits) over both signs, and 0, as an array
--- literal of the histogram's own type t. width_bucket() compares a value with
--- them in the type's own order, so a bucket is exactly a range of values and
--- a later bucket holds only larger values (a bucket computed in floating
--- point, such as a rounded logarithm, is not provably monotone). Values past
--- the last boundary share the last bucket. NULL for a type that is not
--- numeric: no percentile, no buckets.
+-- 100 a decade (3 significant digits) over both signs, and 0: an array
+-- literal of intervals for an interval histogram, else of double precision,
+-- compared with the value cast to double precision. Either way the bucket is
+-- a monotone function of the value (the cast rounds, but never reorders), so
+-- a later bucket holds only larger values and a bucket is a range of them (a
+-- bucket computed in floating point, such as a rounded logarithm, is not
+-- provably monotone). Fixed-size elements: width_bucket() bisects them.
+-- Values past the last boundary share the last bucket. NULL for a type that
+-- is not numeric: no percentile, no buckets.
 CREATE FUNCTION @extschema@._model_bucket_bounds(t regtype) RETURNS text
 LANGUAGE plpgsql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
@@ -936,7 +938,7 @@ BEGIN
 		RETURN (SELECT pg_catalog.array_agg(pg_catalog.make_interval(secs => x.x::float8) ORDER BY x.x)::text
 				FROM pg_catalog.unnest(b) AS x(x));
 	END IF;
-	RETURN b::text;
+	RETURN b::float8[]::text;
 END
 $$;
 
@@ -1701,13 +1703,15 @@ BEGIN
 									'the bucket boundaries of the value histograms (a column each, <fact>_<i>): width_bucket() of a value gives its h_ row''s _bucket');
 							END IF;
 							EXECUTE pg_catalog.format('ALTER TABLE %s._buckets ADD COLUMN %I %s[]', m,
-								fact.name || '_' || i, @extschema@._model_coltype(t));
+								fact.name || '_' || i, CASE WHEN t = 'interval'::regtype THEN 'interval' ELSE 'double precision' END);
 							EXECUTE pg_catalog.format('UPDATE %s._buckets SET %I = %L', m, fact.name || '_' || i, bounds);
 						END IF;
 						hists := hists || jsonb_build_object(hkey, jsonb_build_object('i', i,
 							'of', mexpr, 'filter', mfilter, 'type', @extschema@._model_coltype(t), 'measures', '[]'::jsonb,
-							'bucket', CASE WHEN bounds IS NULL THEN '0' ELSE pg_catalog.format('pg_catalog.width_bucket(%s, (SELECT b.%I FROM %s._buckets AS b))',
-								mexpr, fact.name || '_' || i, m) END, 'pct', false));
+							-- ([:] makes the boundaries a value of their own, read once:
+							-- a stored, toasted array would be fetched again per value)
+							'bucket', CASE WHEN bounds IS NULL THEN '0' ELSE pg_catalog.format('pg_catalog.width_bucket((%s)%s, (SELECT b.%I[:] FROM %s._buckets AS b))',
+								mexpr, CASE WHEN t = 'interval'::regtype THEN '' ELSE '::float8' END, fact.name || '_' || i, m) END, 'pct', false));
 					END IF;
 					hists := jsonb_set(hists, ARRAY[hkey, 'measures'], (hists->hkey->'measures') || to_jsonb(rec.key));
 					IF kind = 'percentile' THEN
