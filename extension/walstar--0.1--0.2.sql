@@ -976,31 +976,35 @@ END;
 -- percentile_cont(frac) over the (_value, _count) rows of value histograms,
 -- as one scalar subquery: the values of 0-based ranks floor and ceil of
 -- frac * (n - 1), and lo + (hi - lo) * (rank - floor) as percentile_cont
--- computes it. v_from: "<histogram> AS h WHERE <its rows>" (any FROM list
--- whose value rows are h). With b_from (the same for the histogram's bucket
+-- computes it. v_from: a FROM list whose value rows are h (with the WHERE
+-- clause that picks them). With b_from (the same for the histogram's bucket
 -- counts), n and the ranks come from the bucket counts, and only the values
--- of the one or two buckets holding those ranks are read: v_from may then
--- name w (w.b1, w.b2: the first and last of those buckets). vcast: the cast
--- of a value before interpolation ('::float8', or '' for intervals).
+-- of the one or two buckets holding those ranks are read: v_from then picks
+-- h._bucket BETWEEN (SELECT w.b1 FROM w) AND (SELECT w.b2 FROM w) (scalar
+-- subqueries: computed first, so that they bound the index scans). vcast:
+-- the cast of a value before interpolation ('::float8', or '' for
+-- intervals). Counts are summed as double precision: exact below 2^53, and
+-- far cheaper than the numeric sum() of bigint.
 CREATE FUNCTION @extschema@._model_percentile(b_from text, v_from text, frac text, vcast text) RETURNS text
 LANGUAGE sql IMMUTABLE
 BEGIN ATOMIC
 	SELECT '(WITH ' || CASE WHEN b_from IS NULL THEN
-		'v AS (SELECT h._value AS v, pg_catalog.sum(h._count)::bigint AS c FROM ' || v_from || ' GROUP BY h._value),'
-		' w AS (SELECT 0::bigint AS base, ' || frac || '::float8 * (pg_catalog.sum(v.c) - 1)::float8 AS rk FROM v),'
+		'v AS (SELECT h._value AS v, pg_catalog.sum(h._count::float8) AS c FROM ' || v_from || ' GROUP BY h._value),'
+		' w AS (SELECT 0::float8 AS base, ' || frac || '::float8 * (pg_catalog.sum(v.c) - 1) AS rk FROM v),'
 	ELSE
-		'b AS (SELECT h._bucket AS bk, pg_catalog.sum(h._count)::bigint AS c FROM ' || b_from || ' GROUP BY h._bucket),'
-		' s AS (SELECT b.bk, b.c, (pg_catalog.sum(b.c) OVER (ORDER BY b.bk))::bigint AS upto,'
-		'  ' || frac || '::float8 * (pg_catalog.sum(b.c) OVER () - 1)::float8 AS rk FROM b),'
+		'b AS (SELECT h._bucket AS bk, pg_catalog.sum(h._count::float8) AS c FROM ' || b_from || ' GROUP BY h._bucket),'
+		' n AS (SELECT ' || frac || '::float8 * (pg_catalog.sum(b.c) - 1) AS rk FROM b),'
+		' s AS (SELECT b.bk, b.c, pg_catalog.sum(b.c) OVER (ORDER BY b.bk) AS upto FROM b),'
 		' w AS (SELECT pg_catalog.min(s.bk) AS b1, pg_catalog.max(s.bk) AS b2, pg_catalog.min(s.upto - s.c) AS base,'
-		'  pg_catalog.min(s.rk) AS rk FROM s WHERE s.upto > pg_catalog.floor(s.rk) AND s.upto - s.c <= pg_catalog.ceil(s.rk)),'
-		' v AS (SELECT h._value AS v, pg_catalog.sum(h._count)::bigint AS c FROM ' || v_from || ' GROUP BY h._value),'
+		'  (SELECT n.rk FROM n) AS rk FROM s WHERE s.upto > pg_catalog.floor((SELECT n.rk FROM n))'
+		'  AND s.upto - s.c <= pg_catalog.ceil((SELECT n.rk FROM n))),'
+		' v AS (SELECT h._value AS v, pg_catalog.sum(h._count::float8) AS c FROM ' || v_from || ' GROUP BY h._value),'
 	END ||
-		' k AS (SELECT pg_catalog.min(u.v) FILTER (WHERE u.upto > pg_catalog.floor(w.rk)) AS lo,'
-		'  pg_catalog.min(u.v) FILTER (WHERE u.upto > pg_catalog.ceil(w.rk)) AS hi, pg_catalog.min(w.rk) AS rk'
-		'  FROM w, (SELECT v.v' || vcast || ' AS v, w.base + (pg_catalog.sum(v.c) OVER (ORDER BY v.v))::bigint AS upto FROM v, w) AS u)'
-		' SELECT CASE WHEN pg_catalog.floor(k.rk) = pg_catalog.ceil(k.rk) THEN k.lo'
-		'  ELSE k.lo + (k.hi - k.lo) * (k.rk - pg_catalog.floor(k.rk)) END FROM k)';
+		' k AS (SELECT pg_catalog.min(u.v) FILTER (WHERE u.upto > pg_catalog.floor((SELECT w.rk FROM w))) AS lo,'
+		'  pg_catalog.min(u.v) FILTER (WHERE u.upto > pg_catalog.ceil((SELECT w.rk FROM w))) AS hi'
+		'  FROM (SELECT v.v' || vcast || ' AS v, (SELECT w.base FROM w) + pg_catalog.sum(v.c) OVER (ORDER BY v.v) AS upto FROM v) AS u)'
+		' SELECT CASE WHEN pg_catalog.floor(w.rk) = pg_catalog.ceil(w.rk) THEN k.lo'
+		'  ELSE k.lo + (k.hi - k.lo) * (w.rk - pg_catalog.floor(w.rk)) END FROM k, w)';
 END;
 
 -- The landing table of a source, checked: it exists, has a one-column
@@ -1752,14 +1756,16 @@ BEGIN
 					END LOOP;
 					IF kind = 'percentile' AND @extschema@._model_bucketed(kv.value) AND hists->hkey->>'bucket' <> '0' THEN
 						-- n and the ranks from the bucket counts of the rows, then the
-						-- values of those buckets, group by group (each by its index)
+						-- values of those buckets, rollup row by rollup row (each by its
+						-- index; the rollup rows of a bucketed rollup are few)
 						hc := @extschema@._model_hconds(grain, bys);
 						bfrom := pg_catalog.format('%s.%I AS r WHERE %s', m, 'hb' || pg_catalog.substr(tname, 2), rcols);
-						vfrom := pg_catalog.format('w, (SELECT DISTINCT r.period%1$s FROM %3$s.%2$I AS r, w WHERE %8$s AND r._bucket BETWEEN w.b1 AND w.b2) AS r,'
-							' LATERAL (SELECT h._value, h._count FROM %3$s.%4$I AS h WHERE %5$s AND %6$s AND h._bucket BETWEEN w.b1 AND w.b2'
-							'  UNION ALL SELECT h._value, h._count FROM %3$s.%4$I AS h WHERE NOT (%5$s) AND %7$s AND h._bucket BETWEEN w.b1 AND w.b2) AS h',
+						vfrom := pg_catalog.format('(SELECT r.period%1$s FROM %3$s.%2$I AS r WHERE %8$s) AS r,'
+							' LATERAL (SELECT h._value, h._count FROM %3$s.%4$I AS h WHERE %5$s AND %6$s AND %10$s'
+							'  UNION ALL SELECT h._value, h._count FROM %3$s.%4$I AS h WHERE NOT (%5$s) AND %7$s AND %10$s) AS h',
 							(SELECT coalesce(string_agg(pg_catalog.format(', r.%I', b), ''), '') FROM unnest(bys) b),
-							'hb' || pg_catalog.substr(tname, 2), m, tname, hc.keyed, hc.eq, hc.nullsafe, rcols);
+							'r_' || fact.name || '_' || kv.key, m, tname, hc.keyed, hc.eq, hc.nullsafe, rcols, NULL,
+							'h._bucket BETWEEN (SELECT w.b1 FROM w) AND (SELECT w.b2 FROM w)');
 						branches := branches || pg_catalog.format('IF %s THEN RETURN %s; END IF; ', cond,
 							@extschema@._model_percentile(
 								pg_catalog.format('(SELECT r._bucket, r._count FROM %s) AS h', bfrom),
@@ -1944,8 +1950,12 @@ BEGIN
 					RAISE EXCEPTION 'model %: rollup %: the table % is too long a name', mname, rec.key, tname2
 						USING ERRCODE = 'name_too_long';
 				END IF;
+				-- (a bucketed one's index holds the counts: a bucket's values are
+				-- read from the index alone)
 				EXECUTE pg_catalog.format('CREATE TABLE %s.%I (%s, _value %s NOT NULL, _bucket integer NOT NULL, _count bigint NOT NULL,'
-					' UNIQUE NULLS NOT DISTINCT (%s, _bucket, _value)) WITH (fillfactor = 90)', m, tname2, hcols, kv.value->>'type', gkey);
+					' UNIQUE NULLS NOT DISTINCT (%s, _bucket, _value)%s) WITH (fillfactor = 90)', m, tname2, hcols, kv.value->>'type', gkey,
+					CASE WHEN (kv.value->>'pct')::boolean AND kv.value->>'bucket' <> '0' AND @extschema@._model_bucketed(rec.value)
+						THEN ' INCLUDE (_count)' ELSE '' END);
 				EXECUTE pg_catalog.format('COMMENT ON TABLE %s.%I IS %L', m, tname2, pg_catalog.format(
 					'how many %s facts per %s%s have each value of %s (where %s); read by %s', fact.name, grain,
 					(SELECT coalesce(string_agg(', ' || b, ''), '') FROM unnest(bys) b), kv.value->>'of', kv.value->>'filter',
@@ -1976,7 +1986,7 @@ BEGIN
 				CONTINUE WHEN NOT ((kv.value->>'pct')::boolean AND kv.value->>'bucket' <> '0' AND @extschema@._model_bucketed(rec.value));
 				tname2 := 'hb' || pg_catalog.substr(tname2, 2);
 				EXECUTE pg_catalog.format('CREATE TABLE %s.%I (%s, _bucket integer NOT NULL, _count bigint NOT NULL,'
-					' UNIQUE NULLS NOT DISTINCT (%s, _bucket)) WITH (fillfactor = 90)', m, tname2, hcols, gkey);
+					' UNIQUE NULLS NOT DISTINCT (%s, _bucket) INCLUDE (_count)) WITH (fillfactor = 90)', m, tname2, hcols, gkey);
 				EXECUTE pg_catalog.format('COMMENT ON TABLE %s.%I IS %L', m, tname2, pg_catalog.format(
 					'how many of the values counted in %s fall in each bucket (_buckets.%I)', 'h' || pg_catalog.substr(tname2, 3),
 					fact.name || '_' || (kv.value->>'i')));
@@ -2045,12 +2055,12 @@ BEGIN
 						THEN pg_catalog.format('%s.%I', m, 'hb_' || fact.name || '_' || rec.key || '_' || (kv.value->>'hist')) END;
 					rsel := rsel || pg_catalog.format('(CASE WHEN %s THEN %s ELSE %s END)::%s', hc.keyed,
 						@extschema@._model_percentile(bfrom || ' AS h WHERE ' || hc.eq,
-							tname2 || ' AS h' || CASE WHEN bfrom IS NULL THEN '' ELSE ', w' END || ' WHERE ' || hc.eq
-								|| CASE WHEN bfrom IS NULL THEN '' ELSE ' AND h._bucket BETWEEN w.b1 AND w.b2' END,
+							tname2 || ' AS h WHERE ' || hc.eq || CASE WHEN bfrom IS NULL THEN ''
+								ELSE ' AND h._bucket BETWEEN (SELECT w.b1 FROM w) AND (SELECT w.b2 FROM w)' END,
 							kv.value->>'frac', kv.value->>'cast'),
 						@extschema@._model_percentile(bfrom || ' AS h WHERE ' || hc.nullsafe,
-							tname2 || ' AS h' || CASE WHEN bfrom IS NULL THEN '' ELSE ', w' END || ' WHERE ' || hc.nullsafe
-								|| CASE WHEN bfrom IS NULL THEN '' ELSE ' AND h._bucket BETWEEN w.b1 AND w.b2' END,
+							tname2 || ' AS h WHERE ' || hc.nullsafe || CASE WHEN bfrom IS NULL THEN ''
+								ELSE ' AND h._bucket BETWEEN (SELECT w.b1 FROM w) AND (SELECT w.b2 FROM w)' END,
 							kv.value->>'frac', kv.value->>'cast'),
 						kv.value->>'rt');
 				END IF;
