@@ -1950,12 +1950,11 @@ BEGIN
 					RAISE EXCEPTION 'model %: rollup %: the table % is too long a name', mname, rec.key, tname2
 						USING ERRCODE = 'name_too_long';
 				END IF;
-				-- (a bucketed one's index holds the counts: a bucket's values are
-				-- read from the index alone)
+				-- (not INCLUDE (_count), which would read a bucket's values from
+				-- the index alone: a count's update would no longer be HOT, and
+				-- the apply pays for that on every batch)
 				EXECUTE pg_catalog.format('CREATE TABLE %s.%I (%s, _value %s NOT NULL, _bucket integer NOT NULL, _count bigint NOT NULL,'
-					' UNIQUE NULLS NOT DISTINCT (%s, _bucket, _value)%s) WITH (fillfactor = 90)', m, tname2, hcols, kv.value->>'type', gkey,
-					CASE WHEN (kv.value->>'pct')::boolean AND kv.value->>'bucket' <> '0' AND @extschema@._model_bucketed(rec.value)
-						THEN ' INCLUDE (_count)' ELSE '' END);
+					' UNIQUE NULLS NOT DISTINCT (%s, _bucket, _value)) WITH (fillfactor = 90)', m, tname2, hcols, kv.value->>'type', gkey);
 				EXECUTE pg_catalog.format('COMMENT ON TABLE %s.%I IS %L', m, tname2, pg_catalog.format(
 					'how many %s facts per %s%s have each value of %s (where %s); read by %s', fact.name, grain,
 					(SELECT coalesce(string_agg(', ' || b, ''), '') FROM unnest(bys) b), kv.value->>'of', kv.value->>'filter',
@@ -1986,7 +1985,7 @@ BEGIN
 				CONTINUE WHEN NOT ((kv.value->>'pct')::boolean AND kv.value->>'bucket' <> '0' AND @extschema@._model_bucketed(rec.value));
 				tname2 := 'hb' || pg_catalog.substr(tname2, 2);
 				EXECUTE pg_catalog.format('CREATE TABLE %s.%I (%s, _bucket integer NOT NULL, _count bigint NOT NULL,'
-					' UNIQUE NULLS NOT DISTINCT (%s, _bucket) INCLUDE (_count)) WITH (fillfactor = 90)', m, tname2, hcols, gkey);
+					' UNIQUE NULLS NOT DISTINCT (%s, _bucket)) WITH (fillfactor = 90)', m, tname2, hcols, gkey);
 				EXECUTE pg_catalog.format('COMMENT ON TABLE %s.%I IS %L', m, tname2, pg_catalog.format(
 					'how many of the values counted in %s fall in each bucket (_buckets.%I)', 'h' || pg_catalog.substr(tname2, 3),
 					fact.name || '_' || (kv.value->>'i')));
