@@ -1134,6 +1134,10 @@ DECLARE
 	i integer;
 	hists jsonb;		-- per fact: "of" and "filter" of a value histogram -> its number, type
 	hkey text;
+	rsel_cheap text;	-- a rollup function's select list without the histogram reads
+	heavy jsonb;		-- those: measure -> its expression over the rollup row r
+	rollup_fast jsonb := '{}';	-- rollup -> the rollup function's query without them, and them
+	fast_sel text;
 	refresh_h text;		-- a value histogram's and its bucket counts' upserts
 	refresh_b text;
 	verify_b text;
@@ -2022,16 +2026,22 @@ BEGIN
 			END LOOP;
 			agg := '';			-- the middle list: ratios of the inner columns
 			body := '';			-- the outer list: formulas of those
+			rsel_cheap := rsel;
+			heavy := '{}';
+			fast_sel := rsel;	-- the ranked rows r: their columns, the heavy ones computed
 			FOR kv IN SELECT key, value FROM jsonb_each(minfo) WHERE (f->'measures') ? key
 			LOOP
 				rcols := rcols || pg_catalog.format(', %I %s', kv.key, kv.value->>'rt');
 				body := body || CASE WHEN kv.value->>'kind' = 'formula' THEN ', ' || (kv.value->>'formula')
 					ELSE pg_catalog.format(', y.%I', kv.key) END;
+				IF kv.value->>'kind' IN ('ratio', 'formula') THEN
+					fast_sel := fast_sel || pg_catalog.format(', r.%I', kv.key);
+				END IF;
 				agg := agg || CASE WHEN kv.value->>'kind' = 'ratio'
 					THEN pg_catalog.format(', (x.%I)::numeric / NULLIF((x.%I)::numeric, 0) AS %I', kv.value->>'num', kv.value->>'den', kv.key)
 					ELSE '' END;
 				CONTINUE WHEN kv.value->>'kind' IN ('ratio', 'formula');
-				rsel := rsel || ', ' || CASE kv.value->>'kind'
+				e := CASE kv.value->>'kind'
 					WHEN 'count' THEN pg_catalog.format('r.%I', kv.key || '_n')
 					WHEN 'avg' THEN CASE WHEN (kv.value->>'interval')::boolean
 						THEN pg_catalog.format('CASE WHEN r.%1$I > 0 THEN r.%2$I / r.%1$I::float8 END', kv.key || '_n', kv.key || '_v')
@@ -2045,14 +2055,14 @@ BEGIN
 				tname2 := CASE WHEN kv.value->>'hist' IS NOT NULL
 					THEN pg_catalog.format('%s.%I', m, 'h_' || fact.name || '_' || rec.key || '_' || (kv.value->>'hist')) END;
 				IF kv.value->>'kind' = 'count_distinct' THEN
-					rsel := rsel || pg_catalog.format('CASE WHEN %1$s THEN (SELECT pg_catalog.count(*) FROM %2$s AS h WHERE %3$s)'
+					e := pg_catalog.format('CASE WHEN %1$s THEN (SELECT pg_catalog.count(*) FROM %2$s AS h WHERE %3$s)'
 						' ELSE (SELECT pg_catalog.count(*) FROM %2$s AS h WHERE %4$s) END', hc.keyed, tname2, hc.eq, hc.nullsafe);
 				ELSIF kv.value->>'kind' = 'percentile' THEN
 					-- with the row's bucket counts where the rollup keeps them
 					bfrom := CASE WHEN (SELECT x.value->>'bucket' <> '0' FROM jsonb_each(hists) AS x WHERE x.value->>'i' = kv.value->>'hist')
 								   AND @extschema@._model_bucketed(rec.value)
 						THEN pg_catalog.format('%s.%I', m, 'hb_' || fact.name || '_' || rec.key || '_' || (kv.value->>'hist')) END;
-					rsel := rsel || pg_catalog.format('(CASE WHEN %s THEN %s ELSE %s END)::%s', hc.keyed,
+					e := pg_catalog.format('(CASE WHEN %s THEN %s ELSE %s END)::%s', hc.keyed,
 						@extschema@._model_percentile(bfrom || ' AS h WHERE ' || hc.eq,
 							tname2 || ' AS h WHERE ' || hc.eq || CASE WHEN bfrom IS NULL THEN ''
 								ELSE ' AND h._bucket BETWEEN (SELECT w.b1 FROM w) AND (SELECT w.b2 FROM w)' END,
@@ -2063,15 +2073,28 @@ BEGIN
 							kv.value->>'frac', kv.value->>'cast'),
 						kv.value->>'rt');
 				END IF;
-				rsel := rsel || pg_catalog.format(' AS %I', kv.key);
+				rsel := rsel || ', ' || e || pg_catalog.format(' AS %I', kv.key);
+				-- a ranking reads the rollup without these (a histogram read
+				-- per row) and computes them for the rows it returns only
+				IF kv.value->>'kind' IN ('count_distinct', 'percentile') THEN
+					rsel_cheap := rsel_cheap || pg_catalog.format(', NULL::%s AS %I', kv.value->>'rt', kv.key);
+					heavy := heavy || jsonb_build_object(kv.key, e);
+					fast_sel := fast_sel || ', ' || e || pg_catalog.format(' AS %I', kv.key);
+				ELSE
+					rsel_cheap := rsel_cheap || ', ' || e || pg_catalog.format(' AS %I', kv.key);
+					fast_sel := fast_sel || pg_catalog.format(', r.%I', kv.key);
+				END IF;
 			END LOOP;
 			rollup_cols := rollup_cols || jsonb_build_object(rec.key, rcols);
+			e := 'SELECT y.period%s%s FROM (SELECT x.*%s FROM (SELECT %s FROM %s AS r WHERE r.n <> 0'
+					' AND (p_from IS NULL OR r.period >= p_from) AND (p_to IS NULL OR r.period <= p_to)) AS x) AS y ORDER BY %s';
+			rollup_fast := rollup_fast || jsonb_build_object(rec.key, jsonb_build_object('heavy', heavy, 'select', fast_sel,
+				'sql', pg_catalog.format(e, (SELECT coalesce(string_agg(pg_catalog.format(', y.%I', b), ''), '') FROM unnest(bys) b),
+					body, agg, rsel_cheap, tname, g)));
 			EXECUTE pg_catalog.format('CREATE FUNCTION %s.%I(p_from date DEFAULT NULL, p_to date DEFAULT NULL) RETURNS TABLE (%s)'
 				' LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS %L', m, fn, rcols,
-				pg_catalog.format('SELECT y.period%s%s FROM (SELECT x.*%s FROM (SELECT %s FROM %s AS r WHERE r.n <> 0'
-					' AND (p_from IS NULL OR r.period >= p_from) AND (p_to IS NULL OR r.period <= p_to)) AS x) AS y ORDER BY %s',
-					(SELECT coalesce(string_agg(pg_catalog.format(', y.%I', b), ''), '') FROM unnest(bys) b), body, agg,
-					rsel, tname, g));
+				pg_catalog.format(e, (SELECT coalesce(string_agg(pg_catalog.format(', y.%I', b), ''), '') FROM unnest(bys) b),
+					body, agg, rsel, tname, g));
 			EXECUTE pg_catalog.format('COMMENT ON FUNCTION %s.%I(date, date) IS %L', m, fn,
 				pg_catalog.format('every measure of the %s facts per %s%s, for the %s periods starting from p_from to p_to (NULL: all); the measures as in their own functions',
 					fact.name, grain, (SELECT coalesce(string_agg(', ' || b, ''), '') FROM unnest(bys) b), grain));
@@ -2107,17 +2130,29 @@ BEGIN
 				params := params || pg_catalog.format(', %I %s DEFAULT NULL', 'p_' || e, tname2);
 				cond := cond || pg_catalog.format(' AND (%1$I IS NULL OR b.%2$I = %1$I)', 'p_' || e, e);
 			END LOOP;
+			-- the rows ranked without their histogram reads, which are made for
+			-- the rows returned only, unless the order, the condition or a ratio
+			-- or formula of the fact names a measure that needs them
+			e := pg_catalog.format('%s.%I(p_from, p_to)', m, fact.name || '_by_' || (rec.value->>'rollup'));
+			body := 'SELECT * FROM x';
+			IF NOT EXISTS (SELECT FROM jsonb_object_keys(rollup_fast->(rec.value->>'rollup')->'heavy') AS hv(k)
+						   WHERE concat_ws(' ', rec.value->>'order', rec.value->>'having',
+								(SELECT string_agg(concat_ws(' ', x.value->>'num', x.value->>'den', x.value->>'formula'), ' ')
+								 FROM jsonb_each(minfo) AS x WHERE (f->'measures') ? x.key)) ~ ('\m' || hv.k || '\M')) THEN
+				e := '(' || (rollup_fast->(rec.value->>'rollup')->>'sql') || ')';
+				body := 'SELECT r.rank, ' || (rollup_fast->(rec.value->>'rollup')->>'select') || ' FROM x AS r';
+			END IF;
 			BEGIN
 				EXECUTE pg_catalog.format('CREATE FUNCTION %s.%I(%s) RETURNS TABLE (rank bigint, %s) LANGUAGE sql STABLE'
 					' SET search_path = pg_catalog, pg_temp AS %L', m, rec.key, params, rollup_cols->>(rec.value->>'rollup'),
-					pg_catalog.format('SELECT * FROM (SELECT pg_catalog.row_number() OVER (%s ORDER BY %s) AS rank, b.*'
-						' FROM %s.%I(p_from, p_to) AS b WHERE %s) AS x WHERE x.rank <= %s ORDER BY %s x.rank',
+					pg_catalog.format('WITH x AS (SELECT * FROM (SELECT pg_catalog.row_number() OVER (%s ORDER BY %s) AS rank, b.*'
+						' FROM %s AS b WHERE %s) AS x WHERE x.rank <= %s) %s ORDER BY %s rank',
 						CASE WHEN cardinality(bys) = 0 THEN ''
 							 ELSE 'PARTITION BY ' || (SELECT string_agg(pg_catalog.format('b.%I', b), ', ') FROM unnest(bys) b) END,
 						pg_catalog.substr(@extschema@._model_expr(rec.value->>'order', 'ranking ' || rec.key || ' "order"'), 2,
 							pg_catalog.length(rec.value->>'order')),
-						m, fact.name || '_by_' || (rec.value->>'rollup'), cond, (rec.value->>'limit')::integer,
-						(SELECT coalesce(string_agg(pg_catalog.format('x.%I, ', b), ''), '') FROM unnest(bys) b)));
+						e, cond, (rec.value->>'limit')::integer, body,
+						(SELECT coalesce(string_agg(pg_catalog.format('%I, ', b), ''), '') FROM unnest(bys) b)));
 			EXCEPTION WHEN others THEN
 				RAISE EXCEPTION 'model %: ranking %: %', mname, rec.key, SQLERRM USING ERRCODE = 'invalid_parameter_value';
 			END;
