@@ -983,12 +983,23 @@ END;
 -- h._bucket BETWEEN (SELECT w.b1 FROM w) AND (SELECT w.b2 FROM w) (scalar
 -- subqueries: computed first, so that they bound the index scans). vcast:
 -- the cast of a value before interpolation ('::float8', or '' for
--- intervals). Counts are summed as double precision: exact below 2^53, and
--- far cheaper than the numeric sum() of bigint.
-CREATE FUNCTION @extschema@._model_percentile(b_from text, v_from text, frac text, vcast text) RETURNS text
+-- intervals). one_row: v_from holds one rollup row's values (each value
+-- once). Counts are summed as double precision: exact below 2^53, and far
+-- cheaper than the numeric sum() of bigint.
+CREATE FUNCTION @extschema@._model_percentile(b_from text, v_from text, frac text, vcast text, one_row boolean DEFAULT false)
+RETURNS text
 LANGUAGE sql IMMUTABLE
 BEGIN ATOMIC
-	SELECT '(WITH ' || CASE WHEN b_from IS NULL THEN
+	SELECT CASE WHEN b_from IS NULL AND one_row THEN
+		-- one rollup row's values (distinct already): one scan in the order
+		-- of the histogram's index, no grouping
+		'(SELECT CASE WHEN pg_catalog.floor(k.rk) = pg_catalog.ceil(k.rk) THEN k.lo'
+		'  ELSE k.lo + (k.hi - k.lo) * (k.rk - pg_catalog.floor(k.rk)) END'
+		' FROM (SELECT pg_catalog.min(s.v) FILTER (WHERE s.upto > pg_catalog.floor(s.rk)) AS lo,'
+		'  pg_catalog.min(s.v) FILTER (WHERE s.upto > pg_catalog.ceil(s.rk)) AS hi, pg_catalog.min(s.rk) AS rk'
+		'  FROM (SELECT h._value' || vcast || ' AS v, pg_catalog.sum(h._count::float8) OVER (ORDER BY h._bucket, h._value) AS upto,'
+		'   ' || frac || '::float8 * (pg_catalog.sum(h._count::float8) OVER () - 1) AS rk FROM ' || v_from || ') AS s) AS k)'
+	ELSE '(WITH ' || CASE WHEN b_from IS NULL THEN
 		'v AS (SELECT h._value AS v, pg_catalog.sum(h._count::float8) AS c FROM ' || v_from || ' GROUP BY h._value),'
 		' w AS (SELECT 0::float8 AS base, ' || frac || '::float8 * (pg_catalog.sum(v.c) - 1) AS rk FROM v),'
 	ELSE
@@ -1004,7 +1015,7 @@ BEGIN ATOMIC
 		'  pg_catalog.min(u.v) FILTER (WHERE u.upto > pg_catalog.ceil((SELECT w.rk FROM w))) AS hi'
 		'  FROM (SELECT v.v' || vcast || ' AS v, (SELECT w.base FROM w) + pg_catalog.sum(v.c) OVER (ORDER BY v.v) AS upto FROM v) AS u)'
 		' SELECT CASE WHEN pg_catalog.floor(w.rk) = pg_catalog.ceil(w.rk) THEN k.lo'
-		'  ELSE k.lo + (k.hi - k.lo) * (w.rk - pg_catalog.floor(w.rk)) END FROM k, w)';
+		'  ELSE k.lo + (k.hi - k.lo) * (w.rk - pg_catalog.floor(w.rk)) END FROM k, w)' END;
 END;
 
 -- The landing table of a source, checked: it exists, has a one-column
@@ -2066,11 +2077,11 @@ BEGIN
 						@extschema@._model_percentile(bfrom || ' AS h WHERE ' || hc.eq,
 							tname2 || ' AS h WHERE ' || hc.eq || CASE WHEN bfrom IS NULL THEN ''
 								ELSE ' AND h._bucket BETWEEN (SELECT w.b1 FROM w) AND (SELECT w.b2 FROM w)' END,
-							kv.value->>'frac', kv.value->>'cast'),
+							kv.value->>'frac', kv.value->>'cast', true),
 						@extschema@._model_percentile(bfrom || ' AS h WHERE ' || hc.nullsafe,
 							tname2 || ' AS h WHERE ' || hc.nullsafe || CASE WHEN bfrom IS NULL THEN ''
 								ELSE ' AND h._bucket BETWEEN (SELECT w.b1 FROM w) AND (SELECT w.b2 FROM w)' END,
-							kv.value->>'frac', kv.value->>'cast'),
+							kv.value->>'frac', kv.value->>'cast', true),
 						kv.value->>'rt');
 				END IF;
 				rsel := rsel || ', ' || e || pg_catalog.format(' AS %I', kv.key);
@@ -2419,14 +2430,18 @@ REVOKE ALL ON FUNCTION @extschema@.create_model(jsonb), @extschema@.drop_model(t
 	@extschema@._model_type(text, text, text, text), @extschema@._model_history(name, name),
 	@extschema@._model_coltype(regtype), @extschema@._model_numeric(regtype),
 	@extschema@._model_source(name, text, text), @extschema@._model_triggers(regclass, text, text),
-	@extschema@._model_keeps_versions(jsonb, text), @extschema@._model_trigger_keys(text, text, text, text, text)
+	@extschema@._model_keeps_versions(jsonb, text), @extschema@._model_trigger_keys(text, text, text, text, text),
+	@extschema@._model_bucket_bounds(regtype), @extschema@._model_bucketed(jsonb), @extschema@._model_hconds(text, text[]),
+	@extschema@._model_percentile(text, text, text, text, boolean)
 	FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.create_model(jsonb), @extschema@.drop_model(text),
 	@extschema@._model_name(text, text), @extschema@._model_expr(text, text),
 	@extschema@._model_type(text, text, text, text), @extschema@._model_history(name, name),
 	@extschema@._model_coltype(regtype), @extschema@._model_numeric(regtype),
 	@extschema@._model_source(name, text, text), @extschema@._model_triggers(regclass, text, text),
-	@extschema@._model_keeps_versions(jsonb, text), @extschema@._model_trigger_keys(text, text, text, text, text)
+	@extschema@._model_keeps_versions(jsonb, text), @extschema@._model_trigger_keys(text, text, text, text, text),
+	@extschema@._model_bucket_bounds(regtype), @extschema@._model_bucketed(jsonb), @extschema@._model_hconds(text, text[]),
+	@extschema@._model_percentile(text, text, text, text, boolean)
 	TO walstar_admin;
 -- which landing tables models read, and their histories: for the engine
 GRANT SELECT ON @extschema@.model_sources, @extschema@.version_histories TO walstar_admin;
