@@ -1149,6 +1149,7 @@ DECLARE
 	heavy jsonb;		-- those: measure -> its expression over the rollup row r
 	rollup_fast jsonb := '{}';	-- rollup -> the rollup function's query without them, and them
 	fast_sel text;
+	upsert text;
 	refresh_h text;		-- a value histogram's and its bucket counts' upserts
 	refresh_b text;
 	verify_b text;
@@ -1986,12 +1987,13 @@ BEGIN
 						body, kv.value->>'filter', kv.value->>'of', g, CASE WHEN i <= 2 THEN ', _value' ELSE '' END);
 					CASE i WHEN 1 THEN refresh_h := body; WHEN 2 THEN e := body; WHEN 3 THEN refresh_b := body; ELSE verify_b := body; END CASE;
 				END LOOP;
-				refresh := refresh || pg_catalog.format(
-					' WITH u AS (INSERT INTO %1$s.%2$I AS r %3$s HAVING pg_catalog.sum(_sign) <> 0 ORDER BY %4$s, _bucket, _value'
-					'  ON CONFLICT (%4$s, _bucket, _value) DO UPDATE SET _count = r._count + excluded._count RETURNING r.ctid AS t, r._count AS c)'
+				-- the signed counts of the changed facts added in key order, rows
+				-- at a count of 0 deleted (for the value rows and the buckets)
+				upsert := ' WITH u AS (INSERT INTO %1$s.%2$I AS r %3$s HAVING pg_catalog.sum(_sign) <> 0 ORDER BY %4$s'
+					'  ON CONFLICT (%4$s) DO UPDATE SET _count = r._count + excluded._count RETURNING r.ctid AS t, r._count AS c)'
 					' SELECT pg_catalog.array_agg(u.t) INTO zeros FROM u WHERE u.c = 0;'
-					' DELETE FROM %1$s.%2$I AS r WHERE r.ctid = ANY (zeros);',
-					m, tname2, refresh_h, g);
+					' DELETE FROM %1$s.%2$I AS r WHERE r.ctid = ANY (zeros);';
+				refresh := refresh || pg_catalog.format(upsert, m, tname2, refresh_h, g || ', _bucket, _value');
 				build := build || pg_catalog.format(' DELETE FROM %1$s.%2$I; INSERT INTO %1$s.%2$I %3$s;', m, tname2, e);
 				verify := verify || pg_catalog.format(
 					' UNION ALL SELECT %1$L, ''differs'', pg_catalog.row_to_json(x)::text FROM'
@@ -2004,12 +2006,7 @@ BEGIN
 				EXECUTE pg_catalog.format('COMMENT ON TABLE %s.%I IS %L', m, tname2, pg_catalog.format(
 					'how many of the values counted in %s fall in each bucket (_buckets.%I)', 'h' || pg_catalog.substr(tname2, 3),
 					fact.name || '_' || (kv.value->>'i')));
-				refresh := refresh || pg_catalog.format(
-					' WITH u AS (INSERT INTO %1$s.%2$I AS r %3$s HAVING pg_catalog.sum(_sign) <> 0 ORDER BY %4$s, _bucket'
-					'  ON CONFLICT (%4$s, _bucket) DO UPDATE SET _count = r._count + excluded._count RETURNING r.ctid AS t, r._count AS c)'
-					' SELECT pg_catalog.array_agg(u.t) INTO zeros FROM u WHERE u.c = 0;'
-					' DELETE FROM %1$s.%2$I AS r WHERE r.ctid = ANY (zeros);',
-					m, tname2, refresh_b, g);
+				refresh := refresh || pg_catalog.format(upsert, m, tname2, refresh_b, g || ', _bucket');
 				-- built from the value rows just built
 				build := build || pg_catalog.format(' DELETE FROM %1$s.%2$I; INSERT INTO %1$s.%2$I SELECT %3$s, _bucket, pg_catalog.sum(_count)'
 					' FROM %1$s.%4$I GROUP BY %3$s, _bucket;', m, tname2, g, 'h' || pg_catalog.substr(tname2, 3));
