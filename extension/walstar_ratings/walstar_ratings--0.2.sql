@@ -69,7 +69,8 @@ SELECT pg_catalog.jsonb_set($d${
    "form":     {"grain": "all", "by": ["match.season", "player_key"]},
    "position": {"grain": "all", "by": ["match.season", "squad.position", "player_key"]},
    "clubs":    {"grain": "all", "by": ["match.season", "club_key"]},
-   "leagues":  {"grain": "all", "by": ["match.season", "club.league"]}},
+   "leagues":  {"grain": "all", "by": ["match.season", "club.league"]},
+   "monthly":  {"grain": "month"}},
   "rankings": {"top_players": {
    "rollup": "position", "within": ["match.season", "squad.position"],
    "order": "avg_rating DESC, rated DESC, player_key", "limit": 10,
@@ -95,6 +96,8 @@ BEGIN
 		'per (match_season, squad_position: the player''s current position, player_key): the measures top_players() ranks by';
 	COMMENT ON FUNCTION ratings.rating_by_clubs(date, date) IS
 		'club ratings: per (match_season, club_key), ratings and ratings_avg over every rating, counted for the club of the player''s version in effect at the match''s played_at; club_key NULL: free agents and players not arrived yet';
+	COMMENT ON FUNCTION ratings.rating_by_monthly(date, date) IS
+		'per calendar month of played_at (UTC): every measure; it serves the scalar measures called for whole months (p_from, p_to)';
 	COMMENT ON FUNCTION ratings.rating_by_leagues(date, date) IS
 		'league distribution: per (match_season, club_league: the current league of the club as in rating_by_clubs, NULL without one), ratings, ratings_avg, ratings_median and ratings_p90 over every rating';
 END
