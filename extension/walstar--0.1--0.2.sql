@@ -954,6 +954,15 @@ BEGIN ATOMIC
 		AND NOT EXISTS (SELECT FROM jsonb_array_elements_text(coalesce(rollup->'by', '[]')) AS b(c) WHERE b.c ~ '_key$'));
 END;
 
+-- Whether a rollup keeps value histograms (count_distinct and percentile
+-- measures): "histograms" in its declaration, true by default. Without, those
+-- measures read the next usable rollup that keeps them, else the facts.
+CREATE FUNCTION @extschema@._model_histograms(rollup jsonb) RETURNS boolean
+LANGUAGE sql IMMUTABLE
+BEGIN ATOMIC
+	SELECT coalesce((rollup->>'histograms')::boolean, true);
+END;
+
 -- How the rows (alias h) of a rollup row's (alias r) value histogram are
 -- found: keyed, r has no NULL key; eq, by plain equality on every column of
 -- the histogram's unique index (for keyed rows); nullsafe, by null-safe
@@ -1574,6 +1583,11 @@ BEGIN
 				RAISE EXCEPTION 'model %: rollup %: "grain" must be day, month, year or all', mname, rec.key
 					USING ERRCODE = 'invalid_parameter_value';
 			END IF;
+			IF coalesce(jsonb_typeof(rec.value->'histograms'), 'boolean') <> 'boolean'
+			   OR coalesce(jsonb_typeof(rec.value->'buckets'), 'boolean') <> 'boolean' THEN
+				RAISE EXCEPTION 'model %: rollup %: "histograms" and "buckets" must be true or false', mname, rec.key
+					USING ERRCODE = 'invalid_parameter_value';
+			END IF;
 			SELECT array_agg(pg_catalog.replace(b, '.', '_') ORDER BY n) INTO bys
 			FROM jsonb_array_elements_text(coalesce(rec.value->'by', '[]')) WITH ORDINALITY AS x(b, n);
 			FOREACH g IN ARRAY coalesce(bys, '{}')
@@ -1743,6 +1757,7 @@ BEGIN
 							(SELECT count(*) FROM jsonb_array_elements_text(coalesce(x.value->'by', '[]')) AS b(c) WHERE b.c ~ '_key$'),
 							jsonb_array_length(coalesce(x.value->'by', '[]')), x.n
 				LOOP
+					CONTINUE WHEN kind IN ('count_distinct', 'percentile') AND NOT @extschema@._model_histograms(kv.value);
 					grain := coalesce(kv.value->>'grain', 'day');
 					SELECT coalesce(array_agg(pg_catalog.replace(b, '.', '_') ORDER BY n), '{}') INTO bys
 					FROM jsonb_array_elements_text(coalesce(kv.value->'by', '[]')) WITH ORDINALITY AS x(b, n);
@@ -1905,7 +1920,7 @@ BEGIN
 					-- histogram's unique index (equality on every key column)
 					hmin := pg_catalog.format('SELECT pg_catalog.%s(%s) FILTER (WHERE %s) FROM %s AS f WHERE %s%s',
 						kind, mexpr, mfilter, ftab, pmatch, cond);
-					IF hists ? (mexpr || ' FILTER ' || mfilter) THEN
+					IF hists ? (mexpr || ' FILTER ' || mfilter) AND @extschema@._model_histograms(rec.value) THEN
 						e := pg_catalog.format('%s.%I', m,
 							'h_' || fact.name || '_' || rec.key || '_' || (hists->(mexpr || ' FILTER ' || mfilter)->>'i'));
 						hmin := pg_catalog.format('CASE WHEN %1$s THEN (SELECT h._value FROM %2$s AS h WHERE %3$s ORDER BY h._bucket%5$s, h._value%5$s LIMIT 1)'
@@ -1959,7 +1974,8 @@ BEGIN
 			-- keeps them, also the bucket counts (hb_): how many facts of the
 			-- rollup row fall in each bucket, so that a percentile reads the
 			-- values of one bucket, not all
-			FOR kv IN SELECT key, value FROM jsonb_each(hists) ORDER BY (value->>'i')::integer
+			FOR kv IN SELECT key, value FROM jsonb_each(hists) WHERE @extschema@._model_histograms(rec.value)
+					ORDER BY (value->>'i')::integer
 			LOOP
 				tname2 := 'h_' || fact.name || '_' || rec.key || '_' || (kv.value->>'i');
 				IF pg_catalog.length(tname2) > 62 THEN
@@ -2062,7 +2078,10 @@ BEGIN
 				-- NULL key (the null-safe form is served by its first column only)
 				tname2 := CASE WHEN kv.value->>'hist' IS NOT NULL
 					THEN pg_catalog.format('%s.%I', m, 'h_' || fact.name || '_' || rec.key || '_' || (kv.value->>'hist')) END;
-				IF kv.value->>'kind' = 'count_distinct' THEN
+				IF kv.value->>'kind' IN ('count_distinct', 'percentile') AND NOT @extschema@._model_histograms(rec.value) THEN
+					-- a rollup without histograms: from the row's facts
+					e := pg_catalog.format('(SELECT %s FROM %s AS f WHERE %s%s)::%s', kv.value->>'fagg', ftab, pmatch, cond, kv.value->>'rt');
+				ELSIF kv.value->>'kind' = 'count_distinct' THEN
 					e := pg_catalog.format('CASE WHEN %1$s THEN (SELECT pg_catalog.count(*) FROM %2$s AS h WHERE %3$s)'
 						' ELSE (SELECT pg_catalog.count(*) FROM %2$s AS h WHERE %4$s) END', hc.keyed, tname2, hc.eq, hc.nullsafe);
 				ELSIF kv.value->>'kind' = 'percentile' THEN
@@ -2428,7 +2447,8 @@ REVOKE ALL ON FUNCTION @extschema@.create_model(jsonb), @extschema@.drop_model(t
 	@extschema@._model_coltype(regtype), @extschema@._model_numeric(regtype),
 	@extschema@._model_source(name, text, text), @extschema@._model_triggers(regclass, text, text),
 	@extschema@._model_keeps_versions(jsonb, text), @extschema@._model_trigger_keys(text, text, text, text, text),
-	@extschema@._model_bucket_bounds(regtype), @extschema@._model_bucketed(jsonb), @extschema@._model_hconds(text, text[]),
+	@extschema@._model_bucket_bounds(regtype), @extschema@._model_bucketed(jsonb), @extschema@._model_histograms(jsonb),
+	@extschema@._model_hconds(text, text[]),
 	@extschema@._model_percentile(text, text, text, text, boolean)
 	FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.create_model(jsonb), @extschema@.drop_model(text),
@@ -2437,7 +2457,8 @@ GRANT EXECUTE ON FUNCTION @extschema@.create_model(jsonb), @extschema@.drop_mode
 	@extschema@._model_coltype(regtype), @extschema@._model_numeric(regtype),
 	@extschema@._model_source(name, text, text), @extschema@._model_triggers(regclass, text, text),
 	@extschema@._model_keeps_versions(jsonb, text), @extschema@._model_trigger_keys(text, text, text, text, text),
-	@extschema@._model_bucket_bounds(regtype), @extschema@._model_bucketed(jsonb), @extschema@._model_hconds(text, text[]),
+	@extschema@._model_bucket_bounds(regtype), @extschema@._model_bucketed(jsonb), @extschema@._model_histograms(jsonb),
+	@extschema@._model_hconds(text, text[]),
 	@extschema@._model_percentile(text, text, text, text, boolean)
 	TO walstar_admin;
 -- which landing tables models read, and their histories: for the engine

@@ -26,10 +26,11 @@ SELECT walstar.create_model($${"name": "pct", "landing_schema": "pct_land", "fac
     "total_v": {"kind": "sum", "of": "v", "required": ["grp"]},
     "v_per_obs": {"kind": "ratio", "numerator": "total_v", "denominator": "n_obs"}},
   "rollups": {"daily": {"grain": "day", "by": ["grp"]}, "monthly": {"grain": "month", "by": ["grp"]},
-              "overall": {"grain": "all"}, "yearly": {"grain": "year", "by": ["grp"]}}}}}$$);
--- the histograms: one per (of, filter), per rollup; bucket counts of those
--- of percentiles in the coarse rollups (overall, yearly), not in daily or
--- monthly
+              "overall": {"grain": "all"}, "yearly": {"grain": "year", "by": ["grp"]},
+              "plain": {"grain": "month", "by": ["grp"], "histograms": false}}}}}$$);
+-- the histograms: one per (of, filter), per rollup but plain; bucket counts
+-- of those of percentiles in the coarse rollups (overall, yearly), not in
+-- daily or monthly
 SELECT c.relname, obj_description(c.oid) FROM pg_class c WHERE c.relnamespace = 'pct'::regnamespace
 	AND c.relname ~ '^hb?_' AND c.relkind = 'r' ORDER BY 1;
 -- every metric against plain SQL, for periods (all, a month, days across
@@ -79,6 +80,13 @@ BEGIN
 		 EXCEPT SELECT date_trunc('month', (o.at AT TIME ZONE 'UTC')::date)::date, o.grp,
 			(percentile_cont(0.5) WITHIN GROUP (ORDER BY v))::text, (percentile_cont(0.9) WITHIN GROUP (ORDER BY v))::text,
 			(percentile_cont(0.25) WITHIN GROUP (ORDER BY done_at - at))::text, count(DISTINCT v)
+			FROM pct_land.obs o GROUP BY 1, 2)
+		UNION ALL
+		-- without histograms: from the facts of each row, the maximum kept
+		(SELECT y.period, y.grp, y.med_v::text, y.p90_v::text, y.max_v::text, y.distinct_v FROM pct.obs_by_plain() AS y
+		 EXCEPT SELECT date_trunc('month', (o.at AT TIME ZONE 'UTC')::date)::date, o.grp,
+			(percentile_cont(0.5) WITHIN GROUP (ORDER BY v))::text, (percentile_cont(0.9) WITHIN GROUP (ORDER BY v))::text,
+			max(v)::text, count(DISTINCT v)
 			FROM pct_land.obs o GROUP BY 1, 2)) AS x;
 	RETURN QUERY SELECT 'verify', v.object, v.problem, v.detail FROM pct.verify() AS v;
 	-- no histogram row at a count of 0 or below
@@ -164,5 +172,10 @@ SELECT obj_description('pct.total_v(date, date, text)'::regprocedure);
 SELECT walstar.create_model(jsonb_set(declaration, '{facts,obs,measures,total_v,required}', '["nope"]') || '{"name": "pct2"}')
 FROM pct._declaration;
 SELECT walstar.create_model(jsonb_set(declaration, '{facts,obs,measures,total_v,required}', '"grp"') || '{"name": "pct2"}')
+FROM pct._declaration;
+-- "histograms" and "buckets" are true or false
+SELECT walstar.create_model(jsonb_set(declaration, '{facts,obs,rollups,plain,histograms}', '"yes"') || '{"name": "pct3"}')
+FROM pct._declaration;
+SELECT walstar.create_model(jsonb_set(declaration, '{facts,obs,rollups,plain,buckets}', '1') || '{"name": "pct3"}')
 FROM pct._declaration;
 SELECT walstar.drop_model('pct');
