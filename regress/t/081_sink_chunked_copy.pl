@@ -4,7 +4,8 @@
 # workload updating, deleting and inserting rows all over the key range
 # meanwhile (so in and around the chunk being copied).  The landing table
 # ends equal to the source row by row, and the slot's retained WAL,
-# sampled during the copy, stays bounded (the slot is confirmed as Kafka
+# sampled during the copy, stays under a quarter of the WAL written (at
+# least 64 MB: the slot is confirmed as Kafka
 # acknowledges, the copy holds nothing back); the maximum is printed.  A
 # watermark forged by a user is neither forwarded nor taken.
 use strict;
@@ -85,7 +86,13 @@ note(sprintf('chunked copy of %d rows under the workload: %.1f s, WAL written %d
 diag(sprintf('081: rows=%d copy_s=%.1f wal_written=%d max_retained_confirmed=%d max_retained_restart=%d',
 	$rows, $secs, $wal_total, $max_conf, $max_restart));
 ok($samples >= 3, 'retained WAL sampled during the copy');
-cmp_ok($max_conf, '<', 64 * 1024 * 1024, 'the slot is confirmed during the copy: retained WAL stays under 64 MB');
+# bounded by a share of the WAL the copy wrote, not by a size alone: how far
+# confirmation trails depends on the machine's load (100 MB of 601 MB at a
+# load of 18 in CI), but a slot not confirmed until the copy's end retains
+# all of it
+my $bound = $wal_total / 4 > 64 * 1024 * 1024 ? $wal_total / 4 : 64 * 1024 * 1024;
+cmp_ok($max_conf, '<', $bound,
+	'the slot is confirmed during the copy: retained WAL stays under a quarter of the WAL written (at least 64 MB)');
 like($sink->log_text, qr/table=public\.big chunks=\d+ rows=\d+ msg="chunked copy of the table complete/,
 	'big copied in chunks');
 like($sink->log_text, qr/table=public\.two chunks=\d+ rows=\d+ msg="chunked copy of the table complete/,
