@@ -942,16 +942,19 @@ BEGIN
 END
 $$;
 
--- Whether a rollup keeps the second level (bucket counts) of its value
--- histograms that serve percentiles: "buckets" in its declaration, else for
--- the coarse grains (all, year) without reference keys among its "by"
--- columns, whose rows hold many values each and are few.
-CREATE FUNCTION @extschema@._model_bucketed(rollup jsonb) RETURNS boolean
+-- Whether a rollup keeps the second level (bucket counts) of a value
+-- histogram (its entry in the engine's list: "pct" when a percentile reads
+-- it, "bucket" its bucket expression, '0' for a type that is not numeric):
+-- for a numeric histogram that serves a percentile, where the rollup says
+-- "buckets", else for the coarse grains (all, year) without reference keys
+-- among its "by" columns, whose rows hold many values each and are few.
+CREATE FUNCTION @extschema@._model_bucketed(rollup jsonb, hist jsonb) RETURNS boolean
 LANGUAGE sql IMMUTABLE
 BEGIN ATOMIC
-	SELECT coalesce((rollup->>'buckets')::boolean,
-		coalesce(rollup->>'grain', 'day') IN ('all', 'year')
-		AND NOT EXISTS (SELECT FROM jsonb_array_elements_text(coalesce(rollup->'by', '[]')) AS b(c) WHERE b.c ~ '_key$'));
+	SELECT coalesce((hist->>'pct')::boolean, false) AND hist->>'bucket' <> '0'
+		AND coalesce((rollup->>'buckets')::boolean,
+			coalesce(rollup->>'grain', 'day') IN ('all', 'year')
+			AND NOT EXISTS (SELECT FROM jsonb_array_elements_text(coalesce(rollup->'by', '[]')) AS b(c) WHERE b.c ~ '_key$'));
 END;
 
 -- Whether a rollup keeps value histograms (count_distinct and percentile
@@ -1785,7 +1788,7 @@ BEGIN
 							cond := cond || pg_catalog.format(' AND %I IS NULL', 'p_' || g);
 						END IF;
 					END LOOP;
-					IF kind = 'percentile' AND @extschema@._model_bucketed(kv.value) AND hists->hkey->>'bucket' <> '0' THEN
+					IF kind = 'percentile' AND @extschema@._model_bucketed(kv.value, hists->hkey) THEN
 						-- n and the ranks from the bucket counts of the rows, then the
 						-- values of those buckets, rollup row by rollup row (each by its
 						-- index; the rollup rows of a bucketed rollup are few)
@@ -2018,7 +2021,7 @@ BEGIN
 					' UNION ALL SELECT %1$L, ''differs'', pg_catalog.row_to_json(x)::text FROM'
 					' ((SELECT * FROM %2$s.%1$I EXCEPT %3$s) UNION ALL (%3$s EXCEPT SELECT * FROM %2$s.%1$I)) x',
 					tname2, m, e);
-				CONTINUE WHEN NOT ((kv.value->>'pct')::boolean AND kv.value->>'bucket' <> '0' AND @extschema@._model_bucketed(rec.value));
+				CONTINUE WHEN NOT @extschema@._model_bucketed(rec.value, kv.value);
 				tname2 := 'hb' || pg_catalog.substr(tname2, 2);
 				EXECUTE pg_catalog.format('CREATE TABLE %s.%I (%s, _bucket integer NOT NULL, _count bigint NOT NULL,'
 					' UNIQUE NULLS NOT DISTINCT (%s, _bucket)) WITH (fillfactor = 90)', m, tname2, hcols, gkey);
@@ -2089,8 +2092,8 @@ BEGIN
 						' ELSE (SELECT pg_catalog.count(*) FROM %2$s AS h WHERE %4$s) END', hc.keyed, tname2, hc.eq, hc.nullsafe);
 				ELSIF kv.value->>'kind' = 'percentile' THEN
 					-- with the row's bucket counts where the rollup keeps them
-					bfrom := CASE WHEN (SELECT x.value->>'bucket' <> '0' FROM jsonb_each(hists) AS x WHERE x.value->>'i' = kv.value->>'hist')
-								   AND @extschema@._model_bucketed(rec.value)
+					bfrom := CASE WHEN @extschema@._model_bucketed(rec.value,
+							(SELECT x.value FROM jsonb_each(hists) AS x WHERE x.value->>'i' = kv.value->>'hist'))
 						THEN pg_catalog.format('%s.%I', m, 'hb_' || fact.name || '_' || rec.key || '_' || (kv.value->>'hist')) END;
 					e := pg_catalog.format('(CASE WHEN %s THEN %s ELSE %s END)::%s', hc.keyed,
 						@extschema@._model_percentile(bfrom || ' AS h WHERE ' || hc.eq,
@@ -2450,7 +2453,7 @@ REVOKE ALL ON FUNCTION @extschema@.create_model(jsonb), @extschema@.drop_model(t
 	@extschema@._model_coltype(regtype), @extschema@._model_numeric(regtype),
 	@extschema@._model_source(name, text, text), @extschema@._model_triggers(regclass, text, text),
 	@extschema@._model_keeps_versions(jsonb, text), @extschema@._model_trigger_keys(text, text, text, text, text),
-	@extschema@._model_bucket_bounds(regtype), @extschema@._model_bucketed(jsonb), @extschema@._model_histograms(jsonb),
+	@extschema@._model_bucket_bounds(regtype), @extschema@._model_bucketed(jsonb, jsonb), @extschema@._model_histograms(jsonb),
 	@extschema@._model_hconds(text, text[]),
 	@extschema@._model_percentile(text, text, text, text, boolean)
 	FROM PUBLIC;
@@ -2460,7 +2463,7 @@ GRANT EXECUTE ON FUNCTION @extschema@.create_model(jsonb), @extschema@.drop_mode
 	@extschema@._model_coltype(regtype), @extschema@._model_numeric(regtype),
 	@extschema@._model_source(name, text, text), @extschema@._model_triggers(regclass, text, text),
 	@extschema@._model_keeps_versions(jsonb, text), @extschema@._model_trigger_keys(text, text, text, text, text),
-	@extschema@._model_bucket_bounds(regtype), @extschema@._model_bucketed(jsonb), @extschema@._model_histograms(jsonb),
+	@extschema@._model_bucket_bounds(regtype), @extschema@._model_bucketed(jsonb, jsonb), @extschema@._model_histograms(jsonb),
 	@extschema@._model_hconds(text, text[]),
 	@extschema@._model_percentile(text, text, text, text, boolean)
 	TO walstar_admin;
