@@ -601,13 +601,67 @@ restart_stream(Sink *s)
 
 /*
  * A record failed because the producer is in a fatal state that
- * recreate_producer handles (at the top of the loop): not a reason to stop.
+ * recreate_producer handles, or its Kafka transaction failed, which
+ * rewind_transaction handles (both at the top of the loop): not a reason
+ * to stop here.
  */
 static bool
 fatal_recoverable(Sink *s)
 {
-	return producer_fatal_error(s->producer) != NULL &&
-		   !standby_enabled(&s->standby) && s->stream.dead_letters == NULL;
+	return (producer_fatal_error(s->producer) != NULL &&
+			!standby_enabled(&s->standby) && s->stream.dead_letters == NULL) ||
+		   producer_txn_failure(s->producer) != NULL;
+}
+
+/*
+ * kafka-transactions: the open transaction failed without fencing us (a
+ * message of it failed, or its commit needs an abort: 076_sink_standby.pl
+ * meets both when the transaction coordinator's node is killed).  Nothing
+ * after the last commit was confirmed, so the transaction is aborted and
+ * the stream starts again at the slot's confirmed position, in this
+ * process with this producer; read_committed consumers never see the
+ * aborted messages, and what the last commit already holds the apply
+ * side drops by its (commit LSN, position) rule.  Not with dead letters
+ * waiting, which refer to the transactions dropped here.  false with err:
+ * stop.
+ */
+static bool
+rewind_transaction(Sink *s, char *err, size_t errlen)
+{
+	char why[512];
+
+	snprintf(why, sizeof(why), "%s", producer_txn_failure(s->producer));
+	if (s->stream.dead_letters != NULL)
+	{
+		snprintf(err, errlen, "%s; dead letters of the transaction wait", why);
+		return false;
+	}
+	{
+		char m[LOG_VALUE_MAX];
+
+		snprintf(m, sizeof(m),
+				 "%s; the transaction is aborted and the stream restarts at "
+				 "the last commit",
+				 why);
+		log_warning("kafka", "slot=%s confirmed=%s msg=%s", s->cfg.slot,
+					LSN(s->standby.committed), LOG_Q(m));
+	}
+	stream_connection_lost(&s->stream);
+	chunk_copy_stream_lost(s->chunks);
+	s->blocked = false;
+	replication_close(&s->repl);
+	metrics_set_connected(PEER_SOURCE, false);
+	if (!standby_abort(&s->standby, err, errlen))
+		return false;
+	/* what Kafka acknowledged of the aborted transaction counts for nothing */
+	lsn_tracker_reset(&s->tracker);
+	lsn_tracker_rewind(&s->tracker, s->standby.committed);
+	s->stream.failed = false;
+	s->stream.failure[0] = '\0';
+	producer_clear_txn_failure(s->producer);
+	atomic_fetch_add(&metrics.reconnects_total, 1);
+	s->reconnect_at_ms = now_ms() + 1000;
+	return true;
 }
 
 /*
@@ -906,6 +960,14 @@ main(int argc, char **argv)
 		{
 			log_error("kafka", "slot=%s msg=\"stopping: %s\"", s->cfg.slot,
 					  producer_fatal_error(s->producer));
+			exit_code = 1;
+			break;
+		}
+		if (producer_txn_failure(s->producer) != NULL)
+		{
+			if (rewind_transaction(s, err, sizeof(err)))
+				continue;
+			log_error("kafka", "slot=%s msg=%s", s->cfg.slot, LOG_Q(err));
 			exit_code = 1;
 			break;
 		}

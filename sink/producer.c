@@ -47,17 +47,18 @@ typedef struct TopicSlot
 
 struct Producer
 {
-	rd_kafka_t		  *rk;			  /* the handle */
-	rd_kafka_queue_t  *mainq;		  /* its main queue */
-	int				   pipefd[2];	  /* main queue wake-up pipe */
-	const Config	  *cfg;			  /* settings (topic partitions, ...) */
-	ProducerDeliveryFn on_delivery;	  /* delivery report consumer */
-	void			  *arg;			  /* its argument */
-	TopicSlot		  *topics;		  /* known topics */
-	int				   ntopics_alloc; /* slots in topics, a power of two */
-	int				   ntopics;		  /* used slots */
-	char			   fatal[512];	  /* fatal error text, "" if none */
-	bool			   destroying;	  /* purged messages: no more reports */
+	rd_kafka_t		  *rk;				 /* the handle */
+	rd_kafka_queue_t  *mainq;			 /* its main queue */
+	int				   pipefd[2];		 /* main queue wake-up pipe */
+	const Config	  *cfg;				 /* settings (topic partitions, ...) */
+	ProducerDeliveryFn on_delivery;		 /* delivery report consumer */
+	void			  *arg;				 /* its argument */
+	TopicSlot		  *topics;			 /* known topics */
+	int				   ntopics_alloc;	 /* slots in topics, a power of two */
+	int				   ntopics;			 /* used slots */
+	char			   fatal[512];		 /* fatal error text, "" if none */
+	char			   txn_failure[512]; /* the open transaction failed */
+	bool			   destroying;		 /* purged messages: no more reports */
 	bool			   quiet;		  /* startup check: no librdkafka lines */
 	time_t			   last_down_log; /* rate limit of "all brokers down" */
 	uint64_t		   sent;		  /* messages queued, ever */
@@ -596,7 +597,35 @@ producer_send_to(Producer *p, const char *topic, int partitions,
 	snprintf(err, errlen, "%s", rd_kafka_err2str(rc));
 	if (rc == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
 		return PRODUCE_TOO_LARGE;
+	/* the transaction is in an abortable error state */
+	if (rc == RD_KAFKA_RESP_ERR__STATE && p->cfg->kafka_transactions)
+	{
+		char why[600];
+
+		snprintf(why, sizeof(why),
+				 "Kafka refused to produce into the transaction: %s", err);
+		producer_set_txn_failure(p, why);
+	}
 	return PRODUCE_FAILED;
+}
+
+const char *
+producer_txn_failure(const Producer *p)
+{
+	return p->txn_failure[0] != '\0' ? p->txn_failure : NULL;
+}
+
+void
+producer_set_txn_failure(Producer *p, const char *why)
+{
+	if (p->txn_failure[0] == '\0')
+		snprintf(p->txn_failure, sizeof(p->txn_failure), "%s", why);
+}
+
+void
+producer_clear_txn_failure(Producer *p)
+{
+	p->txn_failure[0] = '\0';
 }
 
 const char *

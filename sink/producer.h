@@ -127,6 +127,16 @@ extern uint64_t producer_sent(const Producer *p);
 /* The librdkafka handle (standby.c runs its transactions on it). */
 extern rd_kafka_t *producer_handle(Producer *p);
 
+/*
+ * kafka-transactions: the open transaction failed (one of its messages
+ * failed, librdkafka refused to produce into it, or its commit needs an
+ * abort); its text, NULL if not.  main.c aborts it and streams again from
+ * the last commit (rewind_transaction).
+ */
+extern const char *producer_txn_failure(const Producer *p);
+extern void		   producer_set_txn_failure(Producer *p, const char *why);
+extern void		   producer_clear_txn_failure(Producer *p);
+
 /* A fatal (non-retriable) producer error happened; its text. */
 extern const char *producer_fatal_error(Producer *p);
 

@@ -28,6 +28,12 @@
  * commit returned), so the new sink resends from there and the apply
  * side's (commit LSN, position) rule drops what it already has.
  *
+ * A transaction that fails without fencing (a message of it failed, or
+ * its commit needs an abort, as when the transaction coordinator's node
+ * is lost) is aborted and the same process streams again from the last
+ * commit (standby_abort, main.c's rewind_transaction); after
+ * MAX_REWINDS such aborts without a commit between them the sink stops.
+ *
  *-------------------------------------------------------------------------
  */
 #include <inttypes.h>
@@ -53,6 +59,9 @@
 
 /* A commit that took this long is logged when it succeeds. */
 #define SLOW_COMMIT_MS 2000
+
+/* Aborted transactions in a row (no commit between) before the sink stops. */
+#define MAX_REWINDS 3
 
 /* Delay between two attempts to take an active slot. */
 #define STANDBY_RETRY_MS 1000
@@ -223,6 +232,7 @@ commit(Standby *sb, int give_up_ms, char *err, size_t errlen)
 	sb->sent_committed = sent;
 	sb->open = false;
 	sb->commits++;
+	sb->rewinds = 0;
 	return true;
 }
 
@@ -248,6 +258,7 @@ commit_step(Standby *sb, int64_t now_ms, char *err, size_t errlen)
 		sb->committing = false;
 		sb->open = false;
 		sb->commits++;
+		sb->rewinds = 0;
 		if (now_ms - sb->commit_started_ms >= SLOW_COMMIT_MS)
 			log_info("kafka",
 					 "slot=%s waited_ms=%" PRId64
@@ -265,23 +276,76 @@ commit_step(Standby *sb, int64_t now_ms, char *err, size_t errlen)
 		rd_kafka_error_destroy(e);
 		return true;
 	}
+	if (rd_kafka_error_txn_requires_abort(e))
+	{
+		char why[600];
+
+		/* aborted and streamed again from the last commit (main.c) */
+		snprintf(why, sizeof(why), "Kafka transaction commit failed: %s",
+				 rd_kafka_error_string(e));
+		producer_set_txn_failure(sb->producer, why);
+		rd_kafka_error_destroy(e);
+		sb->committing = false;
+		return true;
+	}
 	snprintf(err, errlen,
 			 "Kafka transaction commit failed: %s; nothing after the last "
 			 "commit is confirmed, it is resent at the next start",
 			 rd_kafka_error_string(e));
-	if (rd_kafka_error_txn_requires_abort(e))
-	{
-		rd_kafka_error_t *a =
-			rd_kafka_abort_transaction(rk, TXN_CALL_TIMEOUT_MS);
-
-		if (a != NULL)
-			rd_kafka_error_destroy(a);
-	}
 	rd_kafka_error_destroy(e);
 	sb->committing = false;
 	sb->open = false;
 	sb->failed = true;
 	return false;
+}
+
+bool
+standby_abort(Standby *sb, char *err, size_t errlen)
+{
+	rd_kafka_t *rk = producer_handle(sb->producer);
+	int64_t		start = mono_ms();
+
+	if (++sb->rewinds > MAX_REWINDS)
+	{
+		snprintf(err, errlen,
+				 "%d Kafka transactions in a row failed; nothing after the "
+				 "last commit is confirmed, it is resent at the next start",
+				 MAX_REWINDS + 1);
+		sb->failed = true;
+		return false;
+	}
+	while (sb->open)
+	{
+		rd_kafka_error_t *e =
+			rd_kafka_abort_transaction(rk, TXN_CALL_TIMEOUT_MS);
+
+		notify_watchdog(mono_ms());
+		if (e == NULL)
+			break;
+		/* resumable; under systemd the loop's watchdog is fed meanwhile */
+		if (rd_kafka_error_is_retriable(e) &&
+			mono_ms() - start < COMMIT_GIVE_UP_MS)
+		{
+			log_warning("kafka",
+						"msg=\"Kafka transaction abort: %s; retrying\"",
+						rd_kafka_error_string(e));
+			rd_kafka_error_destroy(e);
+			continue;
+		}
+		snprintf(err, errlen,
+				 "cannot abort the failed Kafka transaction: %s; nothing "
+				 "after the last commit is confirmed, it is resent at the "
+				 "next start",
+				 rd_kafka_error_string(e));
+		rd_kafka_error_destroy(e);
+		sb->failed = true;
+		return false;
+	}
+	/* the purged messages' delivery reports come before the stream's state is reset */
+	(void)producer_flush(sb->producer, TXN_CALL_TIMEOUT_MS);
+	sb->open = false;
+	sb->committing = false;
+	return true;
 }
 
 bool

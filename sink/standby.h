@@ -36,6 +36,7 @@ typedef struct Standby
 	bool		  committing;		 /* a commit is in progress */
 	int64_t		  commit_started_ms; /* when it began (monotonic) */
 	uint64_t	  commit_sent;		 /* producer_sent when it began */
+	int			  rewinds;			 /* aborts since the last commit */
 } Standby;
 
 extern void standby_init(Standby *sb, const Config *cfg, Producer *producer,
@@ -66,11 +67,21 @@ extern int standby_retry_ms(Standby *sb, const char *err);
 /*
  * Commit the open transaction when transaction-interval has passed and it
  * has messages (in steps of at most 100 ms, see standby_busy), and open the
- * next.  false with err when the sink must stop (a fatal or abortable
- * transaction error, or a commit not done within 60 s).
+ * next.  false with err when the sink must stop (a fatal transaction
+ * error, or a commit not done within 60 s); a commit that needs an abort
+ * sets producer_txn_failure instead.
  */
 extern bool standby_service(Standby *sb, int64_t now_ms, char *err,
 							size_t errlen);
+
+/*
+ * The open transaction failed (producer_txn_failure): abort it, waiting
+ * up to 60 s for the coordinator, and serve the purged messages' delivery
+ * reports.  The caller then streams again from the last commit (the
+ * position standby_confirmable gave).  false with err when the sink must
+ * stop: the abort failed, or too many transactions failed in a row.
+ */
+extern bool standby_abort(Standby *sb, char *err, size_t errlen);
 
 /*
  * A commit is in progress: nothing may be produced (the loop neither reads

@@ -697,6 +697,23 @@ stream_on_delivery(void *opaque, const rd_kafka_message_t *msg, void *arg)
 			/* txn keeps this message outstanding until the letter is acked */
 			return;
 		}
+		/*
+		 * A failed message fails its Kafka transaction, which is aborted
+		 * and streamed again (main.c); not one too large, which would fail
+		 * again
+		 */
+		if (s->cfg->kafka_transactions &&
+			msg->err != RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
+		{
+			char why[600];
+
+			snprintf(why, sizeof(why),
+					 "a message of the Kafka transaction failed (topic %s, "
+					 "key %s): %s",
+					 topic, keytext, rd_kafka_err2str(msg->err));
+			producer_set_txn_failure(s->producer, why);
+			return;
+		}
 		if (!s->failed)
 		{
 			snprintf(s->failure, sizeof(s->failure),

@@ -105,6 +105,7 @@ WHERE attrelid = '$table'::regclass AND attnum > 0 AND NOT attisdropped});
 sub wait_applied
 {
 	my ($what) = @_;
+	$sink->wait_confirmed;
 	my @ends;
 	for my $t (@tables)
 	{

@@ -50,6 +50,7 @@ my $archive = WalstarTest::Archive->start(name => 'replay', kafka => $kafka, s3 
 $archive->wait_log(qr/msg="archiving"/);
 
 WalstarTest::Shop::random_txs($source, 20) for 1 .. 10;
+$sink->wait_confirmed;
 WalstarTest::Shop::wait_applied($ana, $kafka);
 WalstarTest::Shop::landing_equal($source, $ana, 'live subscription');
 

@@ -77,6 +77,7 @@ sub lagging_sql
 sub wait_applied
 {
 	my ($what) = @_;
+	$sink->wait_confirmed;
 	my $lagging = lagging_sql();
 	ok($node->poll_query_until('ana', "SELECT count(*) = 0 $lagging"), "$what: every message in Kafka applied")
 	  or diag('partitions behind Kafka (topic|partition|end|next_offset): '

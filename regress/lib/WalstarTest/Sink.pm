@@ -46,7 +46,9 @@ sub start
 		# test asks for them (079_heartbeat.pl)
 		'--heartbeat-interval=0',
 		@{ $o{args} // [] });
-	my $self = bless { name => $name, log => $log, cmd => \@cmd, state_dir => $dir }, $class;
+	my ($slot) = map { /^--slot=(.*)/ ? $1 : () } @{ $o{args} // [] };
+	my $self = bless { name => $name, log => $log, cmd => \@cmd, state_dir => $dir,
+		node => $o{node}, db => $o{db}, slot => $slot // 'walstar' }, $class;
 	$self->{offset} = -s $log // 0;
 	my $pid = fork();
 	die "fork: $!" unless defined $pid;
@@ -62,6 +64,21 @@ sub start
 }
 
 sub pid { return $_[0]->{pid}; }
+
+# Wait until the slot is confirmed at the source's current WAL position:
+# every change committed so far is in Kafka then (the sink confirms only
+# what Kafka acknowledged). Kafka's end offsets read before may miss some,
+# and a wait for them would end early.
+sub wait_confirmed
+{
+	my ($self) = @_;
+	my $node = $self->{node} or die "wait_confirmed: the sink was started without node";
+	my $db = $self->{db} // 'postgres';
+	my $lsn = $node->safe_psql($db, 'SELECT pg_current_wal_lsn()');
+	$node->poll_query_until($db, "SELECT confirmed_flush_lsn >= '$lsn' FROM pg_replication_slots"
+		  . " WHERE slot_name = '$self->{slot}'")
+	  or die "slot $self->{slot} not confirmed at $lsn";
+}
 sub log_file { return $_[0]->{log}; }
 
 # Log lines written by this run.
