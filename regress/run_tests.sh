@@ -70,10 +70,20 @@ if [ -z "${WALSTAR_NO_TAP:-}" ] && ls "$ROOT"/regress/t/*.pl >/dev/null 2>&1; th
 	mkdir -p "$TESTDIR"
 	cd "$TESTDIR" || exit 1
 	pattern=${WALSTAR_TAP:-}
-	set -- "$ROOT"/regress/t/*.pl
+	# The longest tests first (as measured in CI, longest first), so that
+	# the run ends on short ones instead of waiting for one long test
+	# started late: about four minutes less on 2 cores
+	slow="075_kafka_broker_loss 077_source_failover 070_archive_exactly_once 081_sink_chunked_copy
+		066_sink_copy_on_demand 093_demo_models 083_sink_chunked_epoch 071_archive_replay
+		086_ext_moved_toast 064_ext_copy_interrupted 062_ext_lag_busy 063_sink_copy_stop
+		067_ext_parallel_apply 082_sink_chunked_resume"
+	all=$(for t in $slow; do [ -f "$ROOT/regress/t/$t.pl" ] && echo "$ROOT/regress/t/$t.pl"; done
+		ls "$ROOT"/regress/t/*.pl | grep -v -F "$(for t in $slow; do echo "/$t.pl"; done)")
 	if [ -n "$pattern" ]; then
-		set -- $(ls "$ROOT"/regress/t/*.pl | grep -- "$pattern")
+		all=$(echo "$all" | grep -- "$pattern")
 	fi
+	# shellcheck disable=SC2086
+	set -- $all
 	# Most tests wait on servers (about a fifth of the wallclock is CPU):
 	# three at once on 2 cores. Each has its own ports, nodes and brokers.
 	prove --timer -j"${WALSTAR_TAP_JOBS:-3}" "$@" || failed="$failed tap"
