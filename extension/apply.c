@@ -526,19 +526,20 @@ apply_batch(const Subscription *sub, HTAB *parts, KafkaMessage *msgs, int n,
 			/*
 			 * A newer initial copy replaces the table: what an interrupted
 			 * copy (or the stream before it) left is emptied first, and
-			 * anything older than the copy is superseded by it.
+			 * anything older than the copy is superseded by it. Its first
+			 * READ record starts it, unless another worker's did meanwhile
+			 * (landing_name_start_copy waits for that one and reads it
+			 * again). A chunked copy's READ records merge (sink/README.md).
 			 */
+			item->copy_start = c->op == WALSTAR__V1__OP__READ &&
+				c->snapshot_epoch.len == 0 &&
+				landing_name_copy_cmp(entry->holder, c) > 0 &&
+				landing_name_start_copy(sub->landing_schema, relname, entry->holder, c);
 			if (c->commit_lsn != 0 && landing_name_copy_cmp(entry->holder, c) < 0)
 			{
 				result->skipped++;
 				continue;
 			}
-			/* a chunked copy's READ records merge (sink/README.md) */
-			item->copy_start = c->op == WALSTAR__V1__OP__READ &&
-				c->snapshot_epoch.len == 0 &&
-				landing_name_copy_cmp(entry->holder, c) > 0;
-			if (item->copy_start)
-				landing_name_set_copy(sub->landing_schema, relname, entry->holder, c);
 			/* a DELETE that stashes the old row sees it as its partition left it */
 			if (entry->tb == NULL || item->copy_start || c->op == WALSTAR__V1__OP__DDL ||
 				entry->tb->ddl != NULL || moved_row_is_stash(c) || entry->tb->stash != NULL ||

@@ -161,12 +161,24 @@ landing_name_copy_cmp(const LandingHolder *h, const Change *c)
 							   h->copy_timeline, h->copy_lsn, 0);
 }
 
-/* c's copy, newer, starts filling the table (in the caller's transaction). */
-void
-landing_name_set_copy(const char *landing_schema, const char *relname,
-					  LandingHolder *h, const Change *c)
+/*
+ * c, a READ record of a copy newer than h's, starts filling the table (in
+ * the caller's transaction, which empties it): true. Unless another worker
+ * started that copy (or a newer one) meanwhile: h is read again with its
+ * row locked, so a second worker waits for the first one's commit and then
+ * finds its copy, rather than empty the rows that one applied (two workers
+ * whose batches began while the table's row, claimed by an earlier change,
+ * had no copy yet). h is brought up to date.
+ */
+bool
+landing_name_start_copy(const char *landing_schema, const char *relname,
+						LandingHolder *h, const Change *c)
 {
+	landing_state_lock_copy(landing_schema, relname, &h->copy_timeline, &h->copy_lsn);
+	if (landing_name_copy_cmp(h, c) <= 0)
+		return false;
 	landing_state_write_copy_lsn(landing_schema, relname, c->timeline, c->commit_lsn);
 	h->copy_lsn = c->commit_lsn;
 	h->copy_timeline = c->timeline;
+	return true;
 }

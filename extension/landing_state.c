@@ -153,6 +153,35 @@ landing_state_claim(const char *schema, const char *relname, const Change *c)
 	return claimed;
 }
 
+/*
+ * The copy epoch of the landing table, its row locked until the caller's
+ * transaction ends (waiting for another one that holds it).
+ */
+void
+landing_state_lock_copy(const char *schema, const char *relname, uint32 *timeline,
+						uint64 *lsn)
+{
+	Oid			argtypes[2] = {NAMEOID, NAMEOID};
+	Datum		args[2] = {CStringGetDatum(schema), CStringGetDatum(relname)};
+	BookkeepingUser save;
+
+	bookkeeping_begin(&save);
+	if (SPI_execute_with_args("SELECT copy_lsn, copy_timeline FROM walstar.landing_tables"
+							  " WHERE landing_schema OPERATOR(pg_catalog.=) $1"
+							  " AND landing_table OPERATOR(pg_catalog.=) $2 FOR UPDATE",
+							  2, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not lock walstar.landing_tables");
+	if (SPI_processed == 1)
+	{
+		bool		isnull;
+
+		*lsn = lsn_or_zero(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		*timeline = (uint32) DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+														 SPI_tuptable->tupdesc, 2, &isnull));
+	}
+	bookkeeping_end(&save);
+}
+
 void
 landing_state_write_copy_lsn(const char *schema, const char *relname, uint32 timeline,
 							 uint64 lsn)

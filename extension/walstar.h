@@ -169,6 +169,8 @@ typedef struct LandingState
 } LandingState;
 extern bool landing_state_read(const char *schema, const char *relname, LandingState *st);
 extern bool landing_state_claim(const char *schema, const char *relname, const Change *c);
+extern void landing_state_lock_copy(const char *schema, const char *relname,
+									uint32 *timeline, uint64 *lsn);
 extern void landing_state_write_copy_lsn(const char *schema, const char *relname,
 										 uint32 timeline, uint64 lsn);
 extern void landing_state_write_layout(const char *schema, const char *relname, int n,
@@ -200,8 +202,8 @@ extern bool landing_name_holds(const LandingHolder *h, const Change *c);
 extern char *landing_name_clash(const char *landing_schema, const char *relname,
 								const LandingHolder *h, const Change *c);
 extern int	landing_name_copy_cmp(const LandingHolder *h, const Change *c);
-extern void landing_name_set_copy(const char *landing_schema, const char *relname,
-								  LandingHolder *h, const Change *c);
+extern bool landing_name_start_copy(const char *landing_schema, const char *relname,
+									LandingHolder *h, const Change *c);
 
 /* change.c: reading walstar.v1.Change messages */
 extern Change *change_unpack(const char *data, size_t len, char **error);
