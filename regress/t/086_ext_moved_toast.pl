@@ -97,7 +97,17 @@ sub landing_equal
 	is($node->safe_psql('ana', 'SELECT count(*) FROM walstar.dead_letters'), '0', "$what: no dead letters");
 }
 
-ok($node->poll_query_until('ana', q{SELECT count(*) = 90 FROM walstar_landing.doc}), 'initial copy applied');
+ok($node->poll_query_until('ana', q{SELECT count(*) = 90 FROM walstar_landing.doc}), 'initial copy applied')
+  or diag('ids missing: ' . $node->safe_psql('ana', q{SELECT string_agg(g::text, ',') FROM generate_series(1, 90) g
+		WHERE NOT EXISTS (SELECT FROM walstar_landing.doc d WHERE d.id = g)})
+	  . "\noffsets (topic|partition|next_offset|last_commit_lsn|last_position):\n"
+	  . $node->safe_psql('ana', q{SELECT topic, partition, next_offset, last_commit_lsn, last_position
+		FROM walstar.subscription_offsets ORDER BY 1, 2})
+	  . "\ncopy: " . $node->safe_psql('ana', q{SELECT copy_lsn FROM walstar.landing_tables})
+	  . "\nKafka (partition:offset:op:position:key in hex): "
+	  . join(' ', map { "$_->{partition}:$_->{offset}:$_->{change}{op_name}:" . ($_->{change}{position} // '')
+			  . ':' . unpack('H*', $_->{key} // '') }
+		  grep { $_->{change} } WalstarTest::Sink::read_topic($kafka, $topic, skip_columns => 1)));
 wait_applied('initial copy');
 landing_equal('initial copy');
 is($node->safe_psql('ana', qq{SELECT count(DISTINCT worker) FROM walstar.subscription_status
