@@ -32,6 +32,14 @@ sub psql_uri
 	return $out;
 }
 sub via_uri { return psql_uri($ha->uri('postgres'), @_); }
+# pg_autoctl signals its whole process group when its services are slow to
+# stop: each keeper must lead a group of its own, not share the test's
+for my $n (qw(monitor node1 node2))
+{
+	my $pid = $ha->keeper_pid($n);
+	my ($pgid) = slurp_file("/proc/$pid/stat") =~ /^\d+ \(.*\) \S \d+ (\d+)/s;
+	is($pgid, $pid, "the $n keeper leads its own process group");
+}
 is(psql_uri($ha->monitor_uri, 'SHOW listen_addresses'), '127.0.0.1', 'the monitor listens on loopback only');
 
 via_uri('CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 100) g');

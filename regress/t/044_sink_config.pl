@@ -137,7 +137,7 @@ is($lint_out . $lint_err, '', 'promtool check metrics finds nothing to complain 
 open(my $fh, '>', $good) or die;
 print $fh "log-level = debug\nstatus-interval = 2\nslot = renamed\n";
 close($fh);
-kill 'HUP', $sink->pid;
+$sink->signal('HUP');
 $sink->wait_log(qr/msg="configuration reloaded"/);
 like($sink->log_text, qr/option=log-level msg="reloaded"/, 'reloadable option applied');
 $node->safe_psql('postgres', q{INSERT INTO big_rows VALUES (11, 'small')});
@@ -146,7 +146,7 @@ like($sink->log_text, qr/option=slot msg="changed in the file; needs a restart/,
 open($fh, '>', $good) or die;
 print $fh "log-level = loud\n";
 close($fh);
-kill 'HUP', $sink->pid;
+$sink->signal('HUP');
 $sink->wait_log(qr/reload failed, keeping the running configuration: .*log-level/);
 ok($sink->alive, 'a bad reload keeps the sink running');
 is($sink->stop, 0, 'clean stop');

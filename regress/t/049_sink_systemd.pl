@@ -74,13 +74,13 @@ my @seen;
 	@seen = until_message(qr/WATCHDOG=1/);
 	is($seen[-1], 'WATCHDOG=1', 'and pinged again');
 
-	kill 'HUP', $sink->pid;
+	$sink->signal('HUP');
 	@seen = until_message(qr/RELOADING=1/);
 	is($seen[-1], 'RELOADING=1', 'SIGHUP: RELOADING=1');
 	@seen = until_message(qr/READY=1/);
 	like($seen[-1], qr/^READY=1\nSTATUS=configuration reloaded$/, 'then READY=1');
 
-	kill 'TERM', $sink->pid;
+	$sink->signal('TERM');
 	@seen = until_message(qr/STOPPING=1/);
 	is($seen[-1], 'STOPPING=1', 'SIGTERM: STOPPING=1');
 	is($sink->wait_exit, 0, 'and exit 0');

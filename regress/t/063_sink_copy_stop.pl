@@ -47,7 +47,7 @@ my @args = ('--slot=stop', '--topic-prefix=stop', '--include-tables=public.big',
 	'--shutdown-timeout=5');
 my $sink = WalstarTest::Sink->start(name => 'stop', node => $node, kafka => $kafka, args => \@args);
 $sink->wait_log(qr/info snapshot table=public\.big rows=[1-9]\d* .*tables_done=0\/1/);
-kill 'TERM', $sink->pid;
+$sink->signal('TERM');
 is($sink->wait_exit(5 + 10), 0, 'SIGTERM during the COPY: exit 0 within shutdown-timeout');
 like($sink->log_text, qr/stopped before the snapshot was complete/, 'logged as a stop before completion');
 unlike($sink->log_text, qr/initial copy complete/, 'the copy was really cut');

@@ -69,7 +69,7 @@ for my $how ('TERM', 'KILL', 'TERM', 'KILL')
 	Time::HiRes::sleep(0.02) while produced() < $base + $at && $sink->alive;
 	if ($how eq 'TERM')
 	{
-		kill 'TERM', $sink->pid;
+		$sink->signal('TERM');
 		is($sink->wait_exit(5 + 10), 0, "round $round: SIGTERM during the copy, exit 0 within shutdown-timeout");
 	}
 	else

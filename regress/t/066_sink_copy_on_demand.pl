@@ -48,7 +48,7 @@ CREATE TABLE c (id int PRIMARY KEY, v text, n int NOT NULL DEFAULT 0);
 INSERT INTO c SELECT g, 'c' || g FROM generate_series(1, 150000) g;
 });
 conf('public.a,public.b,public.c');
-kill 'HUP', $sink->pid;
+$sink->signal('HUP');
 $sink->wait_log(qr/msg="table selection changed: streaming restarts with it"/);
 $sink->wait_log(qr/streaming restarts with it"(?s:.*)msg="streaming"/);
 
@@ -136,7 +136,7 @@ $src->safe_psql('app', q{INSERT INTO c SELECT g, 'more' FROM generate_series(400
 equal('c', 'the bulk insert streamed');
 is(request('public.c'), 0, 'another copy of c requested');
 $sink->wait_log(qr/tables=1 msg="initial copy started"(?s:.*)tables=1 msg="initial copy started"(?s:.*)tables=1 msg="initial copy started"/);
-kill 'TERM', $sink->pid;
+$sink->signal('TERM');
 is($sink->wait_exit(5 + 10), 0, 'SIGTERM during the on-demand copy: exit 0 within shutdown-timeout');
 like($sink->log_text, qr/stopped during the copy; the request is taken again at the next start/, 'the request is kept');
 ok(scalar(glob("$sink->{state_dir}/walstar.requests/*.request")), 'its file is still queued');

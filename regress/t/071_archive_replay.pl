@@ -61,7 +61,7 @@ like($metrics, qr/^walstar_archive_objects_total [1-9]\d*$/m, 'metrics: objects 
 like($metrics, qr/^walstar_archive_store_up 1$/m, 'metrics: store up');
 # SIGHUP: a reloadable option changes, one that needs a restart does not
 PostgreSQL::Test::Utils::append_to_file($conf, "object-max-age = 5\ncompression = zstd\n");
-kill 'HUP', $archive->pid;
+$archive->signal('HUP');
 $archive->wait_log(qr/option=object-max-age msg="reloaded"/);
 like($archive->log_text, qr/option=compression msg="changed; needs a restart/, 'SIGHUP: compression needs a restart');
 is($archive->stop, 0, 'the archive stops cleanly');

@@ -180,13 +180,13 @@ for my $kill (1 .. 5)
 	my $standby = $active eq 'a' ? 'b' : 'a';
 	my $frozen = $sink{$active};
 	my $t0 = Time::HiRes::time();
-	kill 'STOP', $frozen->pid;
+	$frozen->signal('STOP');
 	$sink{$standby}->wait_log(qr/msg="streaming"/, 120);
 	my $took = Time::HiRes::time() - $t0;
 	diag(sprintf('standby: SIGSTOP of the streaming sink: takeover %.1f s later (wal_sender_timeout 5 s; load %s)', $took, load()));
 	push @order, $sink{$standby}->pid;
 	Time::HiRes::sleep(1);
-	kill 'CONT', $frozen->pid;
+	$frozen->signal('CONT');
 	isnt($frozen->wait_exit(60), 0, 'the thawed sink stops with an error');
 	like($frozen->log_text, qr/fenced|took the slot over \(its Kafka transactions fenced ours\)|PRODUCER_FENCED|INVALID_PRODUCER_EPOCH/i,
 		'it stops because it was fenced') or diag($frozen->log_text);

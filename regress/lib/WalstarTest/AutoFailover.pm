@@ -21,6 +21,7 @@ use strict;
 use warnings;
 use IPC::Run ();
 use JSON::PP ();
+use POSIX ();
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Time::HiRes qw(sleep);
@@ -112,9 +113,15 @@ sub run_keeper
 	my ($self, $node) = @_;
 	local @ENV{ keys %{ $self->{env} } } = values %{ $self->{env} };
 	my $log = "$PostgreSQL::Test::Utils::log_path/autoctl_" . ($self->{base} =~ s{.*/autoctl_}{}r) . "_$node.log";
+	# In its own process group: a keeper whose services are slow to stop
+	# signals its whole group (pg_autoctl's supervisor escalates to killpg
+	# after about 5 s), which was the test's, prove's and run_tests.sh's
+	# under load, and CI ended with "Terminated".
 	$self->{keepers}{$node} = IPC::Run::start([ 'pg_autoctl', 'run', '--pgdata', "$self->{base}/$node" ],
-		'<', \undef, '>>', $log, '2>&1');
+		init => sub { POSIX::setsid() or die "setsid: $!" }, '<', \undef, '>>', $log, '2>&1');
 }
+
+sub keeper_pid { my ($self, $node) = @_; return $self->{keepers}{$node}{KIDS}[0]{PID}; }
 
 sub monitor_ready
 {
@@ -217,7 +224,7 @@ sub node_pids
 		my $line = <$fh> // '';
 		$parent{$1} = $2 if $line =~ /^(\d+) \(.*\) \S (\d+)/s;
 	}
-	my %mine = map { $_ => 1 } grep { $_ } ($self->{keepers}{$node} ? $self->{keepers}{$node}{KIDS}[0]{PID} : ());
+	my %mine = map { $_ => 1 } grep { $_ } ($self->{keepers}{$node} ? $self->keeper_pid($node) : ());
 	if (open(my $fh, '<', "$self->{base}/$node/postmaster.pid"))
 	{
 		my $pid = <$fh>;

@@ -65,6 +65,16 @@ sub start
 
 sub pid { return $_[0]->{pid}; }
 
+# Send a signal to the running process. Dies when it has exited: Perl's
+# kill of an undefined pid signals our own process group (prove and the
+# whole run).
+sub signal
+{
+	my ($self, $sig) = @_;
+	die "sink $self->{name} is not running (cannot send SIG$sig):\n" . $self->log_text unless $self->alive;
+	kill $sig, $self->{pid};
+}
+
 # Wait until the slot is confirmed at the source's current WAL position:
 # every change committed so far is in Kafka then (the sink confirms only
 # what Kafka acknowledged). Kafka's end offsets read before may miss some,
