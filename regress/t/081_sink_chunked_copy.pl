@@ -64,13 +64,15 @@ $src->safe_psql('app', q{SELECT pg_logical_emit_message(true, 'walstar.watermark
 
 # retained WAL while the copy runs
 my ($max_conf, $max_restart, $samples) = (0, 0, 0);
+my %confirmed_at;    # the slot's confirmed positions seen during the copy
 my $wal_start = $src->safe_psql('app', 'SELECT pg_current_wal_lsn()');
 my $t0 = Time::HiRes::time();
 while ($sink->log_text !~ /msg="chunked copy complete and acknowledged"/)
 {
 	die 'sink died: ' . $sink->log_text unless $sink->alive;
-	my ($c, $r) = split /\|/, $src->safe_psql('app', q{SELECT pg_current_wal_lsn() - confirmed_flush_lsn,
-		pg_current_wal_lsn() - restart_lsn FROM pg_replication_slots WHERE slot_name = 'chunk'});
+	my ($c, $r, $at) = split /\|/, $src->safe_psql('app', q{SELECT pg_current_wal_lsn() - confirmed_flush_lsn,
+		pg_current_wal_lsn() - restart_lsn, confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 'chunk'});
+	$confirmed_at{$at} = 1;
 	$max_conf = $c if $c > $max_conf;
 	$max_restart = $r if $r > $max_restart;
 	$samples++;
@@ -86,13 +88,12 @@ note(sprintf('chunked copy of %d rows under the workload: %.1f s, WAL written %d
 diag(sprintf('081: rows=%d copy_s=%.1f wal_written=%d max_retained_confirmed=%d max_retained_restart=%d',
 	$rows, $secs, $wal_total, $max_conf, $max_restart));
 ok($samples >= 3, 'retained WAL sampled during the copy');
-# bounded by a share of the WAL the copy wrote, not by a size alone: how far
-# confirmation trails depends on the machine's load (100 MB of 601 MB at a
-# load of 18 in CI), but a slot not confirmed until the copy's end retains
-# all of it
-my $bound = $wal_total / 4 > 64 * 1024 * 1024 ? $wal_total / 4 : 64 * 1024 * 1024;
-cmp_ok($max_conf, '<', $bound,
-	'the slot is confirmed during the copy: retained WAL stays under a quarter of the WAL written (at least 64 MB)');
+# A slot not confirmed until the copy's end stays at one position and
+# retains all the WAL the copy wrote. How far confirmation trails depends on
+# the machine's load (167 MB of 578 MB at a load of 16 in CI): the bound is
+# half, the proof the positions it moved through.
+cmp_ok(scalar(keys %confirmed_at), '>=', 3, 'the slot is confirmed during the copy: its position moved at least twice');
+cmp_ok($max_conf, '<', $wal_total / 2, 'retained WAL stays under half of the WAL written during the copy');
 like($sink->log_text, qr/table=public\.big chunks=\d+ rows=\d+ msg="chunked copy of the table complete/,
 	'big copied in chunks');
 like($sink->log_text, qr/table=public\.two chunks=\d+ rows=\d+ msg="chunked copy of the table complete/,
