@@ -1158,6 +1158,7 @@ DECLARE
 	hists jsonb;		-- per fact: "of" and "filter" of a value histogram -> its number, type
 	hkey text;
 	rsel_cheap text;	-- a rollup function's select list without the histogram reads
+	pcond text;		-- a rollup function's filters on its by columns
 	heavy jsonb;		-- those: measure -> its expression over the rollup row r
 	rollup_fast jsonb := '{}';	-- rollup -> the rollup function's query without them, and them
 	fast_sel text;
@@ -2047,12 +2048,17 @@ BEGIN
 			reader_fns := reader_fns || fn;
 			rcols := 'period date';
 			rsel := 'r.period';
+			-- optional filters, one per by column: p_<column> (NULL for all)
+			params := 'p_from date DEFAULT NULL, p_to date DEFAULT NULL';
+			pcond := '';
 			FOREACH e IN ARRAY bys
 			LOOP
 				EXECUTE pg_catalog.format('SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_attribute a'
 					' WHERE a.attrelid = %L::regclass AND a.attname = %L', ftab, e) INTO tname2;
 				rcols := rcols || pg_catalog.format(', %I %s', e, tname2);
 				rsel := rsel || pg_catalog.format(', r.%I', e);
+				params := params || pg_catalog.format(', %I %s DEFAULT NULL', 'p_' || e, tname2);
+				pcond := pcond || pg_catalog.format(' AND (%1$I IS NULL OR r.%2$I = %1$I)', 'p_' || e, e);
 			END LOOP;
 			agg := '';			-- the middle list: ratios of the inner columns
 			body := '';			-- the outer list: formulas of those
@@ -2120,17 +2126,28 @@ BEGIN
 			END LOOP;
 			rollup_cols := rollup_cols || jsonb_build_object(rec.key, rcols);
 			e := 'SELECT y.period%s%s FROM (SELECT x.*%s FROM (SELECT %s FROM %s AS r WHERE r.n <> 0'
-					' AND (p_from IS NULL OR r.period >= p_from) AND (p_to IS NULL OR r.period <= p_to)) AS x) AS y ORDER BY %s';
+					' AND (p_from IS NULL OR r.period >= p_from) AND (p_to IS NULL OR r.period <= p_to)%s) AS x) AS y ORDER BY %s';
 			rollup_fast := rollup_fast || jsonb_build_object(rec.key, jsonb_build_object('heavy', heavy, 'select', fast_sel,
 				'sql', pg_catalog.format(e, (SELECT coalesce(string_agg(pg_catalog.format(', y.%I', b), ''), '') FROM unnest(bys) b),
-					body, agg, rsel_cheap, tname, g)));
-			EXECUTE pg_catalog.format('CREATE FUNCTION %s.%I(p_from date DEFAULT NULL, p_to date DEFAULT NULL) RETURNS TABLE (%s)'
-				' LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS %L', m, fn, rcols,
+					body, agg, rsel_cheap, tname, '', g)));
+			-- planned for each call's arguments, so that a filter on a by
+			-- column reads the rollup's unique index, not every row
+			EXECUTE pg_catalog.format('CREATE FUNCTION %s.%I(%s) RETURNS TABLE (%s)'
+				' LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET plan_cache_mode = force_custom_plan AS %L',
+				m, fn, params, rcols,
+				'#variable_conflict use_column' || chr(10) || 'BEGIN RETURN QUERY ' ||
 				pg_catalog.format(e, (SELECT coalesce(string_agg(pg_catalog.format(', y.%I', b), ''), '') FROM unnest(bys) b),
-					body, agg, rsel, tname, g));
-			EXECUTE pg_catalog.format('COMMENT ON FUNCTION %s.%I(date, date) IS %L', m, fn,
-				pg_catalog.format('every measure of the %s facts per %s%s, for the %s periods starting from p_from to p_to (NULL: all); the measures as in their own functions',
-					fact.name, grain, (SELECT coalesce(string_agg(', ' || b, ''), '') FROM unnest(bys) b), grain));
+					body, agg, rsel, tname, pcond, g) || '; END');
+			EXECUTE pg_catalog.format('COMMENT ON FUNCTION %s.%I(%s) IS %L', m, fn,
+				pg_catalog.regexp_replace(params, ' DEFAULT NULL', '', 'g'),
+				coalesce(rec.value->>'comment' || ' -- ', '') ||
+				pg_catalog.format('every measure of the %s facts per %s%s; the measures as in their own functions',
+					fact.name, CASE WHEN grain = 'all' THEN coalesce(NULLIF(pg_catalog.array_to_string(bys, ', '), ''), 'one row') || ' over the whole time (period NULL)'
+						ELSE pg_catalog.format('%s%s, for the %s periods starting from p_from to p_to (NULL: all)', grain,
+							(SELECT coalesce(string_agg(', ' || b, ''), '') FROM unnest(bys) b), grain) END,
+					CASE WHEN cardinality(bys) = 0 THEN ''
+						 ELSE '; only the rows whose ' || pg_catalog.array_to_string(bys, ', ') || ' equal p_' ||
+							pg_catalog.array_to_string(bys, ', p_') || ' where given (NULL: all)' END));
 			-- verify: the kept rows (with any rows) equal a recompute from the facts
 			verify := verify || pg_catalog.format(
 				' UNION ALL SELECT %1$L, ''differs'', pg_catalog.row_to_json(x)::text FROM'

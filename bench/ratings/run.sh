@@ -170,9 +170,18 @@ model_bench_pair "rating_by_career()" \
 model_bench_pair "rating_by_form()" \
 	"SELECT match_season, player_key, rated, avg_rating, min_rating, max_rating, median_rating FROM $R.rating_by_form() WHERE rated > 0" \
 	"SELECT season, player_id, matches, avg_rating, min_rating, max_rating, median_rating FROM bench.form WHERE season IS NOT NULL"
+model_bench_pair "rating_by_career(p_player_key => $STAR)" \
+	"SELECT player_key, rated, avg_rating, min_rating, max_rating, median_rating FROM $R.rating_by_career(p_player_key => $STAR)" \
+	"SELECT player_id, matches, avg_rating, min_rating, max_rating, median_rating FROM bench.form WHERE season IS NULL AND player_id = $STAR"
+model_bench_pair "rating_by_form(p_match_season => $SEASON, p_player_key => $STAR)" \
+	"SELECT match_season, player_key, rated, avg_rating, min_rating, max_rating, median_rating FROM $R.rating_by_form(p_match_season => $SEASON, p_player_key => $STAR)" \
+	"SELECT season, player_id, matches, avg_rating, min_rating, max_rating, median_rating FROM bench.form WHERE season = $SEASON AND player_id = $STAR"
 model_bench_pair "rating_by_clubs()" \
 	"SELECT match_season, club_key, ratings, ratings_avg FROM $R.rating_by_clubs() WHERE ratings > 0" \
 	"SELECT season, club_id, count(*), avg(rating) FROM bench.r GROUP BY 1, 2"
+model_bench_pair "rating_by_clubs(p_match_season => $SEASON, p_club_key => 7)" \
+	"SELECT match_season, club_key, ratings, ratings_avg FROM $R.rating_by_clubs(p_match_season => $SEASON, p_club_key => 7)" \
+	"SELECT season, club_id, count(*), avg(rating) FROM bench.r WHERE season = $SEASON AND club_id = 7 GROUP BY 1, 2"
 model_bench_pair "rating_by_leagues()" \
 	"SELECT match_season, club_league, ratings, ratings_avg, ratings_median, ratings_p90 FROM $R.rating_by_leagues() WHERE ratings > 0" \
 	"SELECT r.season, c.league, count(*), avg(r.rating), percentile_cont(0.5) WITHIN GROUP (ORDER BY r.rating::float8),

@@ -65,12 +65,18 @@ SELECT pg_catalog.jsonb_set($d${
    "ratings_p90":   {"kind": "percentile", "of": "rating", "fraction": 0.9, "filter": "match_played_at IS NOT NULL",
                      "comment": "league distribution: 90th percentile (percentile_cont 0.9) of rating (any minutes)"}},
   "rollups": {
-   "career":   {"grain": "all", "by": ["player_key"]},
-   "form":     {"grain": "all", "by": ["match.season", "player_key"]},
-   "position": {"grain": "all", "by": ["match.season", "squad.position", "player_key"]},
-   "clubs":    {"grain": "all", "by": ["match.season", "club_key"]},
-   "leagues":  {"grain": "all", "by": ["match.season", "club.league"]},
-   "monthly":  {"grain": "month"}},
+   "career":   {"grain": "all", "by": ["player_key"],
+                "comment": "player form over all seasons: per player_key, rated, avg_rating, min_rating, max_rating, median_rating over the player's ratings with minutes >= 1 (period is NULL: grain all)"},
+   "form":     {"grain": "all", "by": ["match.season", "player_key"],
+                "comment": "player form per season: per (match_season, player_key), rated, avg_rating, min_rating, max_rating, median_rating over the ratings with minutes >= 1"},
+   "position": {"grain": "all", "by": ["match.season", "squad.position", "player_key"],
+                "comment": "per (match_season, squad_position: the player's current position, player_key): the measures top_players() ranks by"},
+   "clubs":    {"grain": "all", "by": ["match.season", "club_key"],
+                "comment": "club ratings: per (match_season, club_key), ratings and ratings_avg over every rating, counted for the club of the player's version in effect at the match's played_at; club_key NULL: free agents and players not arrived yet"},
+   "leagues":  {"grain": "all", "by": ["match.season", "club.league"],
+                "comment": "league distribution: per (match_season, club_league: the current league of the club as in rating_by_clubs, NULL without one), ratings, ratings_avg, ratings_median and ratings_p90 over every rating"},
+   "monthly":  {"grain": "month",
+                "comment": "per calendar month of played_at (UTC): every measure; it serves the scalar measures called for whole months (p_from, p_to)"}},
   "rankings": {"top_players": {
    "rollup": "position", "within": ["match.season", "squad.position"],
    "order": "avg_rating DESC, rated DESC, player_key", "limit": 10,
@@ -80,28 +86,6 @@ SELECT pg_catalog.jsonb_set($d${
 $$;
 COMMENT ON FUNCTION declaration(name) IS
 	'the ratings model''s declaration for walstar.create_model over the landing tables clubs, players, matches and ratings of landing_schema';
-
--- The rollup functions' semantics, per question (the engine names them
--- generically).
-CREATE FUNCTION _comment_rollups() RETURNS void
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-	COMMENT ON FUNCTION ratings.rating_by_career(date, date) IS
-		'player form over all seasons: per player_key, rated, avg_rating, min_rating, max_rating, median_rating over the player''s ratings with minutes >= 1 (period is NULL: grain all)';
-	COMMENT ON FUNCTION ratings.rating_by_form(date, date) IS
-		'player form per season: per (match_season, player_key), rated, avg_rating, min_rating, max_rating, median_rating over the ratings with minutes >= 1';
-	COMMENT ON FUNCTION ratings.rating_by_position(date, date) IS
-		'per (match_season, squad_position: the player''s current position, player_key): the measures top_players() ranks by';
-	COMMENT ON FUNCTION ratings.rating_by_clubs(date, date) IS
-		'club ratings: per (match_season, club_key), ratings and ratings_avg over every rating, counted for the club of the player''s version in effect at the match''s played_at; club_key NULL: free agents and players not arrived yet';
-	COMMENT ON FUNCTION ratings.rating_by_monthly(date, date) IS
-		'per calendar month of played_at (UTC): every measure; it serves the scalar measures called for whole months (p_from, p_to)';
-	COMMENT ON FUNCTION ratings.rating_by_leagues(date, date) IS
-		'league distribution: per (match_season, club_league: the current league of the club as in rating_by_clubs, NULL without one), ratings, ratings_avg, ratings_median and ratings_p90 over every rating';
-END
-$$;
 
 /*
  * Every answer of the scenario from the model's functions, one line each
@@ -153,7 +137,6 @@ BEGIN
 			USING ERRCODE = 'duplicate_schema', HINT = 'walstar_ratings.detach() drops the model first';
 	END IF;
 	PERFORM walstar.create_model(walstar_ratings.declaration(landing_schema));
-	PERFORM walstar_ratings._comment_rollups();
 	RETURN 'ratings';
 END
 $$;
@@ -176,5 +159,5 @@ COMMENT ON FUNCTION detach() IS
 -- grants, the model's metric functions.
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA @extschema@ FROM PUBLIC;
 GRANT USAGE ON SCHEMA @extschema@ TO walstar_admin, walstar_reader;
-GRANT EXECUTE ON FUNCTION declaration(name), _comment_rollups(), attach(name), detach() TO walstar_admin;
+GRANT EXECUTE ON FUNCTION declaration(name), attach(name), detach() TO walstar_admin;
 GRANT EXECUTE ON FUNCTION answers() TO walstar_admin, walstar_reader;

@@ -174,9 +174,22 @@ FROM plain_ratings p WHERE minutes >= 1 AND player_id IN (7, 13, 64) GROUP BY p.
 SELECT ratings.ratings_p90(p_match_season => '2025/26', p_club_league => 'Liga')
 	= (SELECT percentile_cont(0.9) WITHIN GROUP (ORDER BY rating) FROM plain_ratings WHERE season = '2025/26' AND league = 'Liga')
 	AS p90_league;
+-- the rollup functions' filters: the rows of the whole answer with those
+-- values, and one player's career against plain SQL
+SELECT (SELECT array_agg(f ORDER BY f::text) FROM ratings.rating_by_form(p_player_key => 13) f)
+	= (SELECT array_agg(f ORDER BY f::text) FROM ratings.rating_by_form() f WHERE f.player_key = 13) AS form_by_player,
+	(SELECT array_agg(f ORDER BY f::text) FROM ratings.rating_by_clubs(p_match_season => '2024/25', p_club_key => 2) f)
+	= (SELECT array_agg(f ORDER BY f::text) FROM ratings.rating_by_clubs() f WHERE f.match_season = '2024/25' AND f.club_key = 2)
+	AS clubs_by_season_club,
+	(SELECT count(*) FROM ratings.rating_by_leagues(p_match_season => '2024/25'))
+	= (SELECT count(*) FROM ratings.rating_by_leagues() f WHERE f.match_season = '2024/25') AS leagues_by_season;
+SELECT c.rated = p.n AND c.avg_rating = p.a AND c.median_rating = p.m AS career_by_player
+FROM ratings.rating_by_career(p_player_key => 7) c,
+	(SELECT count(*) AS n, avg(rating) AS a, percentile_cont(0.5) WITHIN GROUP (ORDER BY rating) AS m
+	 FROM plain_ratings WHERE minutes >= 1 AND player_id = 7) p;
 SELECT obj_description('ratings.top_players'::regproc);
 SELECT obj_description('ratings.avg_rating'::regproc);
-SELECT obj_description('ratings.rating_by_clubs(date, date)'::regprocedure);
+SELECT obj_description('ratings.rating_by_clubs'::regproc);
 
 -- the reader reads answers and metrics, and changes nothing
 RESET ROLE;
