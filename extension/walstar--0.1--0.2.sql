@@ -2053,6 +2053,12 @@ BEGIN
 			pcond := '';
 			FOREACH e IN ARRAY bys
 			LOOP
+				-- the function reads its columns first (use_column): a column
+				-- named like a parameter would silently replace it
+				IF e IN ('p_from', 'p_to') OR e LIKE 'p\_%' AND pg_catalog.substr(e, 3) = ANY (bys) THEN
+					RAISE EXCEPTION 'model %: rollup %: the by column % has the name of a parameter of %', mname, rec.key, e, fn
+						USING ERRCODE = 'duplicate_column';
+				END IF;
 				EXECUTE pg_catalog.format('SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_attribute a'
 					' WHERE a.attrelid = %L::regclass AND a.attname = %L', ftab, e) INTO tname2;
 				rcols := rcols || pg_catalog.format(', %I %s', e, tname2);

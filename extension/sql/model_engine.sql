@@ -47,6 +47,7 @@ SELECT walstar.create_model(jsonb_set(:'decl', '{facts,order,references,customer
 SELECT walstar.create_model(jsonb_set(:'decl', '{facts,again}', (:'decl'::jsonb)->'facts'->'order'));
 SELECT walstar.create_model(jsonb_set(:'decl', '{facts,order,table}', '"nowhere"'));
 SELECT walstar.create_model(jsonb_set(:'decl', '{facts,order,measures,fsum}', '{"kind": "sum", "of": "amount::float8"}'));
+SELECT walstar.create_model(jsonb_set(jsonb_set(jsonb_set(:'decl', '{facts,order,columns,country}', '"''x''"'), '{facts,order,references,p}', '{"dimension": "customer", "key": "customer_id", "as_of": "created_at"}'), '{facts,order,rollups,yearly,by}', '["country", "p.country"]'));
 SELECT count(*) AS schemas FROM pg_namespace WHERE nspname = 'shop';
 SELECT count(*) AS sources FROM walstar.model_sources;
 
