@@ -966,6 +966,40 @@ BEGIN ATOMIC
 	SELECT coalesce((rollup->>'histograms')::boolean, true);
 END;
 
+-- Whether a rollup row keeps the value of a percentile measure (column
+-- <measure>_v), refreshed in the apply transaction for the rows whose value
+-- histogram changed: where the rollup keeps the histogram without bucket
+-- counts, whose rows are many and small (by reference keys, fine grains);
+-- read, they are a column, not a histogram scan per row. The few large rows
+-- of a bucketed rollup compute it when read.
+CREATE FUNCTION @extschema@._model_kept(rollup jsonb, hist jsonb) RETURNS boolean
+LANGUAGE sql IMMUTABLE
+BEGIN ATOMIC
+	SELECT @extschema@._model_histograms(rollup) AND NOT @extschema@._model_bucketed(rollup, hist);
+END;
+
+-- How the rows r of a rollup are matched to the groups g a batch changed:
+-- groups without a NULL key (nullkeys false) by equality on every column of
+-- the rollup's unique index, the others (few) by null-safe equality, which an
+-- index serves for its first column only (IS NOT DISTINCT FROM: not at all).
+CREATE FUNCTION @extschema@._model_gmatch(grain text, bys text[], nullkeys boolean) RETURNS text
+LANGUAGE sql IMMUTABLE
+BEGIN ATOMIC
+	SELECT CASE WHEN NOT nullkeys THEN
+		CASE WHEN grain = 'all' THEN 'r.period IS NULL' ELSE 'r.period = g.period' END ||
+		coalesce((SELECT pg_catalog.string_agg(pg_catalog.format(' AND r.%1$I = g.%1$I', x.b), '' ORDER BY x.n)
+				  FROM pg_catalog.unnest(bys) WITH ORDINALITY AS x(b, n)), '')
+	ELSE
+		'(' || CASE WHEN grain = 'all' THEN 'false' ELSE 'g.period IS NULL' END ||
+		coalesce((SELECT pg_catalog.string_agg(pg_catalog.format(' OR g.%I IS NULL', x.b), '' ORDER BY x.n)
+				  FROM pg_catalog.unnest(bys) WITH ORDINALITY AS x(b, n)), '') ||
+		') AND (r.period = g.period OR r.period IS NULL AND g.period IS NULL)' ||
+		coalesce((SELECT pg_catalog.string_agg(pg_catalog.format(
+			' AND (r.%1$I = g.%1$I OR r.%1$I IS NULL AND g.%1$I IS NULL)', x.b), '' ORDER BY x.n)
+				  FROM pg_catalog.unnest(bys) WITH ORDINALITY AS x(b, n)), '')
+	END;
+END;
+
 -- How the rows (alias h) of a rollup row's (alias r) value histogram are
 -- found: keyed, r has no NULL key; eq, by plain equality on every column of
 -- the histogram's unique index (for keyed rows); nullsafe, by null-safe
@@ -1174,6 +1208,8 @@ DECLARE
 	gkey text;			-- a rollup's unique key columns: grain all puts period last
 	frac text;
 	req text[];
+	rkept text;			-- a rollup's kept percentiles over the facts d
+	kset text;			-- their refresh from a histogram: col = expr, ...
 BEGIN
 	mname := @extschema@._model_name(declaration->>'name', 'the model''s "name"');
 	m := pg_catalog.quote_ident(mname);
@@ -1931,10 +1967,7 @@ BEGIN
 							' ELSE (SELECT h._value FROM %2$s AS h WHERE %4$s ORDER BY h._bucket%5$s, h._value%5$s LIMIT 1) END',
 							hc.keyed, e, hc.eq, hc.nullsafe, CASE kind WHEN 'min' THEN '' ELSE ' DESC' END);
 					END IF;
-					-- the rollup rows of those groups: of groups without a NULL key
-					-- by equality on every column of the rollup's unique index, of
-					-- the others (few) by null-safe equality, which an index serves
-					-- for its first column only (IS NOT DISTINCT FROM: not at all)
+					-- the rollup rows of those groups (_model_gmatch)
 					FOR nullkeys IN 0 .. 1
 					LOOP
 						CONTINUE WHEN nullkeys = 1 AND grain = 'all' AND cardinality(bys) = 0;
@@ -1946,19 +1979,23 @@ BEGIN
 							'  GROUP BY %10$s) AS g'
 							' WHERE %11$s AND (r.%2$I IS NULL OR g._x %12$s r.%2$I);',
 							tname, kv.key || '_v', kind, mexpr, mfilter, ftab, hmin, cond, rgroup, g,
-							CASE WHEN nullkeys = 0 THEN
-								CASE WHEN grain = 'all' THEN 'r.period IS NULL' ELSE 'r.period = g.period' END ||
-								(SELECT coalesce(string_agg(pg_catalog.format(' AND r.%1$I = g.%1$I', b), ''), '') FROM unnest(bys) b)
-							ELSE
-								'(' || CASE WHEN grain = 'all' THEN 'false' ELSE 'g.period IS NULL' END ||
-								(SELECT coalesce(string_agg(pg_catalog.format(' OR g.%I IS NULL', b), ''), '') FROM unnest(bys) b) ||
-								') AND (r.period = g.period OR r.period IS NULL AND g.period IS NULL)' ||
-								(SELECT coalesce(string_agg(pg_catalog.format(
-									' AND (r.%1$I = g.%1$I OR r.%1$I IS NULL AND g.%1$I IS NULL)', b), ''), '') FROM unnest(bys) b)
-							END,
+							@extschema@._model_gmatch(grain, bys, nullkeys = 1),
 							CASE kind WHEN 'min' THEN '<=' ELSE '>=' END);
 					END LOOP;
 				END IF;
+			END LOOP;
+			-- kept percentiles (_model_kept), last: the delta upsert leaves them
+			-- NULL, the rows whose histogram changed get them after it, and the
+			-- build and verify() compute them with percentile_cont over the facts
+			rkept := '';
+			FOR kv IN SELECT x.key, x.value, h.value AS hist FROM jsonb_each(minfo) AS x
+					JOIN jsonb_each(hists) AS h ON h.value->>'i' = x.value->>'hist'
+					WHERE (f->'measures') ? x.key AND x.value->>'kind' = 'percentile'
+					  AND @extschema@._model_kept(rec.value, h.value)
+					ORDER BY x.key
+			LOOP
+				rcols := rcols || pg_catalog.format(', %I %s', kv.key || '_v', kv.value->>'rt');
+				rkept := rkept || pg_catalog.format(', (%s)::%s', kv.value->>'fagg', kv.value->>'rt');
 			END LOOP;
 			-- grain all: period (NULL in every row) last in the unique index, so
 			-- that a lookup by the other columns can use it
@@ -1970,7 +2007,7 @@ BEGIN
 				' ON CONFLICT (%3$s) DO UPDATE SET %4$s;',
 				tname, rsel, g, rupd);
 			rverify := pg_catalog.format('SELECT %1$s FROM (SELECT 1 AS _sign, x.* FROM %2$s AS x) AS d GROUP BY %3$s',
-				rsel, ftab, g);
+				rsel || rkept, ftab, g);
 			build := build || pg_catalog.format(' DELETE FROM %1$s; INSERT INTO %1$s %2$s;', tname, rverify);
 			-- the value histograms of this rollup: (value, bucket, count) per
 			-- row, a row deleted when its count reaches 0; ordered by bucket,
@@ -2014,6 +2051,23 @@ BEGIN
 					' SELECT pg_catalog.array_agg(u.t) INTO zeros FROM u WHERE u.c = 0;'
 					' DELETE FROM %1$s.%2$I AS r WHERE r.ctid = ANY (zeros);';
 				refresh := refresh || pg_catalog.format(upsert, m, tname2, refresh_h, g || ', _bucket, _value');
+				-- the kept percentiles of the rows whose values changed, each from
+				-- its histogram (rows the delta upsert has locked already)
+				FOR nullkeys IN 0 .. 1
+				LOOP
+					CONTINUE WHEN nullkeys = 1 AND grain = 'all' AND cardinality(bys) = 0;
+					SELECT pg_catalog.string_agg(pg_catalog.format('%I = %s', x.key || '_v',
+						@extschema@._model_percentile(NULL, pg_catalog.format('%s.%I AS h WHERE ', m, tname2)
+							|| CASE WHEN nullkeys = 0 THEN hc.eq ELSE hc.nullsafe END,
+							x.value->>'frac', x.value->>'cast', true)), ', ' ORDER BY x.key)
+					INTO kset FROM jsonb_each(minfo) AS x
+					WHERE (f->'measures') ? x.key AND x.value->>'kind' = 'percentile'
+					  AND x.value->>'hist' = kv.value->>'i' AND @extschema@._model_kept(rec.value, kv.value);
+					CONTINUE WHEN kset IS NULL;
+					refresh := refresh || pg_catalog.format(' UPDATE %s AS r SET %s FROM (SELECT DISTINCT %s FROM (%s'
+						' HAVING pg_catalog.sum(_sign) <> 0) AS c) AS g WHERE %s;',
+						tname, kset, g, refresh_h, @extschema@._model_gmatch(grain, bys, nullkeys = 1));
+				END LOOP;
 				-- (built in index order: a bucket's rows share heap pages, so a
 				-- percentile reads a few pages, not one per value)
 				build := build || pg_catalog.format(' DELETE FROM %1$s.%2$I; INSERT INTO %1$s.%2$I %3$s ORDER BY %4$s, _bucket, _value;',
@@ -2099,6 +2153,9 @@ BEGIN
 				IF kv.value->>'kind' IN ('count_distinct', 'percentile') AND NOT @extschema@._model_histograms(rec.value) THEN
 					-- a rollup without histograms: from the row's facts
 					e := pg_catalog.format('(SELECT %s FROM %s AS f WHERE %s%s)::%s', kv.value->>'fagg', ftab, pmatch, cond, kv.value->>'rt');
+				ELSIF kv.value->>'kind' = 'percentile' AND @extschema@._model_kept(rec.value,
+						(SELECT x.value FROM jsonb_each(hists) AS x WHERE x.value->>'i' = kv.value->>'hist')) THEN
+					e := pg_catalog.format('r.%I', kv.key || '_v');
 				ELSIF kv.value->>'kind' = 'count_distinct' THEN
 					e := pg_catalog.format('CASE WHEN %1$s THEN (SELECT pg_catalog.count(*) FROM %2$s AS h WHERE %3$s)'
 						' ELSE (SELECT pg_catalog.count(*) FROM %2$s AS h WHERE %4$s) END', hc.keyed, tname2, hc.eq, hc.nullsafe);
@@ -2121,7 +2178,7 @@ BEGIN
 				rsel := rsel || ', ' || e || pg_catalog.format(' AS %I', kv.key);
 				-- a ranking reads the rollup without these (a histogram read
 				-- per row) and computes them for the rows it returns only
-				IF kv.value->>'kind' IN ('count_distinct', 'percentile') THEN
+				IF kv.value->>'kind' IN ('count_distinct', 'percentile') AND e <> pg_catalog.format('r.%I', kv.key || '_v') THEN
 					rsel_cheap := rsel_cheap || pg_catalog.format(', NULL::%s AS %I', kv.value->>'rt', kv.key);
 					heavy := heavy || jsonb_build_object(kv.key, e);
 					fast_sel := fast_sel || ', ' || e || pg_catalog.format(' AS %I', kv.key);
@@ -2133,9 +2190,13 @@ BEGIN
 			rollup_cols := rollup_cols || jsonb_build_object(rec.key, rcols);
 			e := 'SELECT y.period%s%s FROM (SELECT x.*%s FROM (SELECT %s FROM %s AS r WHERE r.n <> 0'
 					' AND (p_from IS NULL OR r.period >= p_from) AND (p_to IS NULL OR r.period <= p_to)%s) AS x) AS y ORDER BY %s';
+			-- a ranking's query: its filters on rollup rows r go between the
+			-- two halves (no second format(): an expression may hold a %)
 			rollup_fast := rollup_fast || jsonb_build_object(rec.key, jsonb_build_object('heavy', heavy, 'select', fast_sel,
-				'sql', pg_catalog.format(e, (SELECT coalesce(string_agg(pg_catalog.format(', y.%I', b), ''), '') FROM unnest(bys) b),
-					body, agg, rsel_cheap, tname, '', g)));
+				'head', pg_catalog.format(pg_catalog.split_part(e, '%s) AS x)', 1),
+					(SELECT coalesce(string_agg(pg_catalog.format(', y.%I', b), ''), '') FROM unnest(bys) b),
+					body, agg, rsel_cheap, tname),
+				'tail', pg_catalog.format(') AS x) AS y ORDER BY %s', g)));
 			-- planned for each call's arguments, so that a filter on a by
 			-- column reads the rollup's unique index, not every row
 			EXECUTE pg_catalog.format('CREATE FUNCTION %s.%I(%s) RETURNS TABLE (%s)'
@@ -2173,6 +2234,8 @@ BEGIN
 			SELECT coalesce(array_agg(pg_catalog.replace(b, '.', '_') ORDER BY n), '{}') INTO bys
 			FROM jsonb_array_elements_text(coalesce(rec.value->'within', '[]')) WITH ORDINALITY AS x(b, n);
 			params := 'p_from date DEFAULT NULL, p_to date DEFAULT NULL';
+			pcond := '';
+			pargs := '';
 			cond := CASE WHEN rec.value->>'having' IS NULL THEN 'true'
 						 ELSE @extschema@._model_expr(rec.value->>'having', 'ranking ' || rec.key || ' "having"') END;
 			FOREACH e IN ARRAY bys
@@ -2184,31 +2247,36 @@ BEGIN
 				EXECUTE pg_catalog.format('SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_attribute a'
 					' WHERE a.attrelid = %L::regclass AND a.attname = %L', ftab, e) INTO tname2;
 				params := params || pg_catalog.format(', %I %s DEFAULT NULL', 'p_' || e, tname2);
-				cond := cond || pg_catalog.format(' AND (%1$I IS NULL OR b.%2$I = %1$I)', 'p_' || e, e);
+				pcond := pcond || pg_catalog.format(' AND (%1$I IS NULL OR r.%2$I = %1$I)', 'p_' || e, e);
+				pargs := pargs || pg_catalog.format(', %1$I => %1$I', 'p_' || e);
 			END LOOP;
 			-- the rows ranked without their histogram reads, which are made for
 			-- the rows returned only, unless the order, the condition or a ratio
-			-- or formula of the fact names a measure that needs them
-			e := pg_catalog.format('%s.%I(p_from, p_to)', m, fact.name || '_by_' || (rec.value->>'rollup'));
+			-- or formula of the fact names a measure that needs them; the
+			-- "within" filters read the rollup's unique index (a custom plan)
+			e := pg_catalog.format('%s.%I(p_from, p_to%s)', m, fact.name || '_by_' || (rec.value->>'rollup'), pargs);
 			body := 'SELECT * FROM x';
 			IF NOT EXISTS (SELECT FROM jsonb_object_keys(rollup_fast->(rec.value->>'rollup')->'heavy') AS hv(k)
 						   WHERE concat_ws(' ', rec.value->>'order', rec.value->>'having',
 								(SELECT string_agg(concat_ws(' ', x.value->>'num', x.value->>'den', x.value->>'formula'), ' ')
 								 FROM jsonb_each(minfo) AS x WHERE (f->'measures') ? x.key)) ~ ('\m' || hv.k || '\M')) THEN
-				e := '(' || (rollup_fast->(rec.value->>'rollup')->>'sql') || ')';
+				e := '(' || (rollup_fast->(rec.value->>'rollup')->>'head') || pcond || (rollup_fast->(rec.value->>'rollup')->>'tail') || ')';
 				body := 'SELECT r.rank, ' || (rollup_fast->(rec.value->>'rollup')->>'select') || ' FROM x AS r';
 			END IF;
 			BEGIN
-				EXECUTE pg_catalog.format('CREATE FUNCTION %s.%I(%s) RETURNS TABLE (rank bigint, %s) LANGUAGE sql STABLE'
-					' SET search_path = pg_catalog, pg_temp AS %L', m, rec.key, params, rollup_cols->>(rec.value->>'rollup'),
-					pg_catalog.format('WITH x AS (SELECT * FROM (SELECT pg_catalog.row_number() OVER (%s ORDER BY %s) AS rank, b.*'
+				EXECUTE pg_catalog.format('CREATE FUNCTION %s.%I(%s) RETURNS TABLE (rank bigint, %s) LANGUAGE plpgsql STABLE'
+					' SET search_path = pg_catalog, pg_temp SET plan_cache_mode = force_custom_plan AS %L',
+					m, rec.key, params, rollup_cols->>(rec.value->>'rollup'),
+					'#variable_conflict use_column' || chr(10) || 'BEGIN RETURN QUERY ' || pg_catalog.format('WITH x AS (SELECT * FROM (SELECT pg_catalog.row_number() OVER (%s ORDER BY %s) AS rank, b.*'
 						' FROM %s AS b WHERE %s) AS x WHERE x.rank <= %s) %s ORDER BY %s rank',
 						CASE WHEN cardinality(bys) = 0 THEN ''
 							 ELSE 'PARTITION BY ' || (SELECT string_agg(pg_catalog.format('b.%I', b), ', ') FROM unnest(bys) b) END,
 						pg_catalog.substr(@extschema@._model_expr(rec.value->>'order', 'ranking ' || rec.key || ' "order"'), 2,
 							pg_catalog.length(rec.value->>'order')),
 						e, cond, (rec.value->>'limit')::integer, body,
-						(SELECT coalesce(string_agg(pg_catalog.format('%I, ', b), ''), '') FROM unnest(bys) b)));
+						(SELECT coalesce(string_agg(pg_catalog.format('%I, ', b), ''), '') FROM unnest(bys) b)) || '; END');
+				-- (plpgsql checks its queries when run: once now, over empty tables)
+				EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM %s.%I()', m, rec.key);
 			EXCEPTION WHEN others THEN
 				RAISE EXCEPTION 'model %: ranking %: %', mname, rec.key, SQLERRM USING ERRCODE = 'invalid_parameter_value';
 			END;
@@ -2477,7 +2545,7 @@ REVOKE ALL ON FUNCTION @extschema@.create_model(jsonb), @extschema@.drop_model(t
 	@extschema@._model_source(name, text, text), @extschema@._model_triggers(regclass, text, text),
 	@extschema@._model_keeps_versions(jsonb, text), @extschema@._model_trigger_keys(text, text, text, text, text),
 	@extschema@._model_bucket_bounds(regtype), @extschema@._model_bucketed(jsonb, jsonb), @extschema@._model_histograms(jsonb),
-	@extschema@._model_hconds(text, text[]),
+	@extschema@._model_hconds(text, text[]), @extschema@._model_kept(jsonb, jsonb), @extschema@._model_gmatch(text, text[], boolean),
 	@extschema@._model_percentile(text, text, text, text, boolean)
 	FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.create_model(jsonb), @extschema@.drop_model(text),
@@ -2487,7 +2555,7 @@ GRANT EXECUTE ON FUNCTION @extschema@.create_model(jsonb), @extschema@.drop_mode
 	@extschema@._model_source(name, text, text), @extschema@._model_triggers(regclass, text, text),
 	@extschema@._model_keeps_versions(jsonb, text), @extschema@._model_trigger_keys(text, text, text, text, text),
 	@extschema@._model_bucket_bounds(regtype), @extschema@._model_bucketed(jsonb, jsonb), @extschema@._model_histograms(jsonb),
-	@extschema@._model_hconds(text, text[]),
+	@extschema@._model_hconds(text, text[]), @extschema@._model_kept(jsonb, jsonb), @extschema@._model_gmatch(text, text[], boolean),
 	@extschema@._model_percentile(text, text, text, text, boolean)
 	TO walstar_admin;
 -- which landing tables models read, and their histories: for the engine

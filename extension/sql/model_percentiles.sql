@@ -33,6 +33,11 @@ SELECT walstar.create_model($${"name": "pct", "landing_schema": "pct_land", "fac
 -- daily or monthly
 SELECT c.relname, obj_description(c.oid) FROM pg_class c WHERE c.relnamespace = 'pct'::regnamespace
 	AND c.relname ~ '^hb?_' AND c.relkind = 'r' ORDER BY 1;
+-- the percentiles kept per rollup row (<measure>_v): in the rollups whose
+-- histograms have no bucket counts (daily, monthly)
+SELECT a.attrelid::regclass, string_agg(a.attname, ', ' ORDER BY a.attnum) FROM pg_attribute a
+WHERE a.attrelid IN (SELECT c.oid FROM pg_class c WHERE c.relnamespace = 'pct'::regnamespace AND c.relname ~ '^r_')
+  AND a.attname IN ('med_v_v', 'p90_v_v', 'p0_v_v', 'p1_v_v', 'q_dur_v', 'med_big_v') GROUP BY 1 ORDER BY 1::text;
 -- every metric against plain SQL, for periods (all, a month, days across
 -- months, one day, none) and groups (all, a, b, none)
 CREATE FUNCTION check_all() RETURNS TABLE (args text, metric text, have text, want text)
@@ -154,6 +159,11 @@ UPDATE pct.h_obs_overall_1 SET _count = _count + 1000 WHERE _value = (SELECT max
 UPDATE pct.hb_obs_overall_1 SET _count = _count + 1000 WHERE _bucket = (SELECT max(_bucket) FROM pct.hb_obs_overall_1);
 SELECT pct.med_v() = (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY v) FROM pct_land.obs) AS med_agrees,
 	pct.p1_v() = (SELECT max(v) FROM pct_land.obs)::float8 AS max_agrees;
+-- a percentile kept in a rollup row (monthly: histograms without bucket
+-- counts) changed by hand: the rollup function reads the column, verify()
+-- names the row
+UPDATE pct.r_obs_monthly SET med_v_v = -1 WHERE grp = 'a' AND period = '2024-02-01';
+SELECT y.period, y.grp, y.med_v FROM pct.obs_by_monthly('2024-02-01', '2024-02-01', 'a') AS y;
 SELECT object, problem FROM pct.verify();
 SELECT pct.rebuild();
 SELECT * FROM check_all();

@@ -34,7 +34,7 @@ INSERT INTO league.players SELECT g, (ARRAY['GK', 'DF', 'MF', 'FW'])[1 + g % 4],
 INSERT INTO league.matches SELECT g, '2023-08-01'::timestamptz + g * interval '5 days', CASE WHEN g < 60 THEN '2023/24' ELSE '2024/25' END
 FROM generate_series(1, 100) g;
 
-\set decl '{"name": "ratings", "landing_schema": "league", "dimensions": {"club": {"table": "clubs", "attributes": {"league": "league"}}, "player": {"table": "players", "scd": 2, "effective": "updated_at", "attributes": {"position": "position", "club_id": "club_id"}}, "match": {"table": "matches", "attributes": {"played_at": "played_at", "season": "season"}}, "roster": {"table": "players", "attributes": {"current_position": "position"}}}, "facts": {"rating": {"table": "ratings", "time": "match.played_at", "filter": "minutes >= 1", "columns": {"rating": "rating"}, "references": {"match": {"key": "match_id"}, "player": {"key": "player_id", "as_of": "match.played_at"}, "club": {"key": "player.club_id"}}, "measures": {"rated": {"kind": "count"}, "avg_rating": {"kind": "avg", "of": "rating"}, "min_rating": {"kind": "min", "of": "rating"}, "max_rating": {"kind": "max", "of": "rating"}, "median_rating": {"kind": "percentile", "of": "rating", "fraction": 0.5}, "p90_rating": {"kind": "percentile", "of": "rating", "fraction": 0.9}}, "rollups": {"form": {"grain": "all", "by": ["match.season", "player_key"]}, "position": {"grain": "all", "by": ["match.season", "player.position", "player_key"]}, "clubs": {"grain": "all", "by": ["match.season", "club_key"]}, "leagues": {"grain": "all", "by": ["match.season", "club.league"]}}, "rankings": {"top_players": {"rollup": "position", "within": ["match.season", "player.position"], "order": "avg_rating DESC, rated DESC, player_key", "limit": 10, "having": "rated >= 5"}}}}}'
+\set decl '{"name": "ratings", "landing_schema": "league", "dimensions": {"club": {"table": "clubs", "attributes": {"league": "league"}}, "player": {"table": "players", "scd": 2, "effective": "updated_at", "attributes": {"position": "position", "club_id": "club_id"}}, "match": {"table": "matches", "attributes": {"played_at": "played_at", "season": "season"}}, "roster": {"table": "players", "attributes": {"current_position": "position"}}}, "facts": {"rating": {"table": "ratings", "time": "match.played_at", "filter": "minutes >= 1", "columns": {"rating": "rating"}, "references": {"match": {"key": "match_id"}, "player": {"key": "player_id", "as_of": "match.played_at"}, "club": {"key": "player.club_id"}}, "measures": {"rated": {"kind": "count"}, "avg_rating": {"kind": "avg", "of": "rating"}, "min_rating": {"kind": "min", "of": "rating"}, "max_rating": {"kind": "max", "of": "rating"}, "median_rating": {"kind": "percentile", "of": "rating", "fraction": 0.5}, "p90_rating": {"kind": "percentile", "of": "rating", "fraction": 0.9}}, "rollups": {"form": {"grain": "all", "by": ["match.season", "player_key"]}, "position": {"grain": "all", "by": ["match.season", "player.position", "player_key"]}, "clubs": {"grain": "all", "by": ["match.season", "club_key"]}, "leagues": {"grain": "all", "by": ["match.season", "club.league"]}}, "rankings": {"top_players": {"rollup": "position", "within": ["match.season", "player.position"], "order": "avg_rating DESC, rated DESC, player_key", "limit": 10, "having": "rated >= 5"}, "top_leagues": {"rollup": "leagues", "within": ["match.season"], "order": "median_rating DESC NULLS LAST, club_league", "limit": 2}}}}}'
 
 -- refused: a chain in a circle, a time that is no attribute, a bad ranking
 SELECT walstar.create_model(jsonb_set(jsonb_set(:'decl', '{facts,rating,references,match,key}', '"club.league"'),
@@ -92,6 +92,30 @@ CREATE FUNCTION check_ratings() RETURNS SETOF text LANGUAGE sql AS $$
 				row_number() OVER (PARTITION BY season, position ORDER BY avg(rating) DESC, count(*) DESC, player_id) AS rank
 			FROM plain_ratings GROUP BY season, position, player_id HAVING count(*) >= 5) t WHERE rank <= 10) d)
 	UNION ALL
+	-- ordered by a percentile computed when read (leagues: bucketed)
+	(SELECT 'top leagues ' || x::text FROM (
+		SELECT jsonb_build_object('s', match_season, 'l', club_league, 'rank', rank, 'm', median_rating) AS x
+		FROM ratings.top_leagues()
+		EXCEPT SELECT jsonb_build_object('s', season, 'l', league, 'rank', rank, 'm', m) FROM (
+			SELECT season, league, percentile_cont(0.5) WITHIN GROUP (ORDER BY rating) AS m,
+				row_number() OVER (PARTITION BY season ORDER BY percentile_cont(0.5) WITHIN GROUP (ORDER BY rating) DESC NULLS LAST,
+					league) AS rank
+			FROM plain_ratings GROUP BY season, league) t WHERE rank <= 2) d)
+	UNION ALL
+	-- the "within" filters: exactly the rows of their group
+	SELECT 'top filtered ' || g.s || ' ' || g.p FROM (SELECT DISTINCT match_season AS s, player_position AS p
+		FROM ratings.top_players() WHERE match_season IS NOT NULL AND player_position IS NOT NULL) g
+	WHERE (SELECT string_agg(row_to_json(t)::text, ',' ORDER BY t.rank)
+		   FROM ratings.top_players(p_match_season => g.s, p_player_position => g.p) t)
+		IS DISTINCT FROM (SELECT string_agg(row_to_json(t)::text, ',' ORDER BY t.rank)
+		   FROM ratings.top_players() t WHERE t.match_season = g.s AND t.player_position = g.p)
+	UNION ALL
+	SELECT 'top leagues filtered ' || g.s FROM (SELECT DISTINCT match_season AS s FROM ratings.top_leagues()
+		WHERE match_season IS NOT NULL) g
+	WHERE (SELECT string_agg(row_to_json(t)::text, ',' ORDER BY t.rank) FROM ratings.top_leagues(p_match_season => g.s) t)
+		IS DISTINCT FROM (SELECT string_agg(row_to_json(t)::text, ',' ORDER BY t.rank)
+		   FROM ratings.top_leagues() t WHERE t.match_season = g.s)
+	UNION ALL
 	SELECT 'scalar ' || s FROM (SELECT DISTINCT season, player_id FROM plain_ratings) k,
 		LATERAL (SELECT ratings.avg_rating(p_match_season => k.season, p_player_key => k.player_id)::text AS have,
 			(SELECT avg(rating) FROM plain_ratings p WHERE p.season IS NOT DISTINCT FROM k.season
@@ -137,6 +161,7 @@ SELECT churn_ratings(300);
 SELECT count(*) > 500 AS ratings, count(DISTINCT league) >= 2 AS leagues, count(*) FILTER (WHERE club_id IS NULL) > 0 AS free
 FROM plain_ratings;
 SELECT count(*) > 10 AS top_rows FROM ratings.top_players();
+SELECT count(DISTINCT match_season) > 1 AS seasons, count(*) > 2 AS top_league_rows FROM ratings.top_leagues();
 SELECT * FROM check_ratings() LIMIT 5;
 SELECT * FROM ratings.verify() LIMIT 5;
 SELECT churn_ratings(300);
