@@ -1064,6 +1064,34 @@ BEGIN ATOMIC
 		'  ELSE k.lo + (k.hi - k.lo) * (w.rk - pg_catalog.floor(w.rk)) END FROM k, w)' END;
 END;
 
+-- Where percentile_cont(fraction) falls in a value histogram, for each
+-- fraction: the positions (1-based) of the values at ranks floor and ceil of
+-- fraction * (n - 1) in the counts given in value order, and the part
+-- between them (0: one rank). percentile_ranks.c.
+CREATE FUNCTION @extschema@._percentile_ranks(counts float8[], fractions float8[]) RETURNS float8[]
+AS 'MODULE_PATHNAME', 'walstar_percentile_ranks'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- The kept percentiles (fractions fracs) of one rollup row, as a sub-SELECT
+-- of one row for UPDATE .. SET (cols) = (...): the row's histogram rows h of
+-- v_from (_value, _bucket, _count) read once into arrays in value order,
+-- the ranks from _percentile_ranks(), and lo + (hi - lo) * part as
+-- percentile_cont interpolates. vcast: the cast of a value ('::float8', or
+-- '' for intervals). NULL values for an empty histogram.
+CREATE FUNCTION @extschema@._model_kept_sql(v_from text, fracs text[], vcast text) RETURNS text
+LANGUAGE sql IMMUTABLE
+BEGIN ATOMIC
+	SELECT '(SELECT ' || pg_catalog.string_agg(pg_catalog.format(
+			'CASE WHEN x.q[%3$s] = 0 THEN a.v[x.q[%1$s]::integer]'
+			' ELSE a.v[x.q[%1$s]::integer] + (a.v[x.q[%2$s]::integer] - a.v[x.q[%1$s]::integer]) * x.q[%3$s] END',
+			3 * f.n - 2, 3 * f.n - 1, 3 * f.n), ', ' ORDER BY f.n) ||
+		' FROM (SELECT pg_catalog.array_agg(h._value' || vcast || ' ORDER BY h._bucket, h._value) AS v,'
+		' pg_catalog.array_agg(h._count::float8 ORDER BY h._bucket, h._value) AS c FROM ' || v_from || ') AS a,'
+		' LATERAL (SELECT @extschema@._percentile_ranks(a.c, ARRAY[' ||
+			pg_catalog.string_agg(f.frac || '::float8', ', ' ORDER BY f.n) || ']) AS q) AS x)'
+	FROM pg_catalog.unnest(fracs) WITH ORDINALITY AS f(frac, n);
+END;
+
 -- The landing table of a source, checked: it exists, has a one-column
 -- primary key, and the caller may act as its owner.  Returns
 -- (qualified name, key column, key type, owner).
@@ -1209,7 +1237,10 @@ DECLARE
 	frac text;
 	req text[];
 	rkept text;			-- a rollup's kept percentiles over the facts d
-	kset text;			-- their refresh from a histogram: col = expr, ...
+	kset text;			-- their refresh from the histograms: (cols) = (SELECT ...), ...
+	kcols text;			-- those of one histogram, their fractions and value cast
+	kfracs text[];
+	kcast text;
 BEGIN
 	mname := @extschema@._model_name(declaration->>'name', 'the model''s "name"');
 	m := pg_catalog.quote_ident(mname);
@@ -1985,9 +2016,11 @@ BEGIN
 				END IF;
 			END LOOP;
 			-- kept percentiles (_model_kept), last: the delta upsert leaves them
-			-- NULL, the rows whose histogram changed get them after it, and the
-			-- build and verify() compute them with percentile_cont over the facts
+			-- alone, and they are computed again from the histograms for the
+			-- rows it touched, after the histograms' upserts (and after their
+			-- build); verify() computes them with percentile_cont over the facts
 			rkept := '';
+			kset := '';
 			FOR kv IN SELECT x.key, x.value, h.value AS hist FROM jsonb_each(minfo) AS x
 					JOIN jsonb_each(hists) AS h ON h.value->>'i' = x.value->>'hist'
 					WHERE (f->'measures') ? x.key AND x.value->>'kind' = 'percentile'
@@ -2001,14 +2034,18 @@ BEGIN
 			-- that a lookup by the other columns can use it
 			gkey := CASE WHEN grain = 'all' AND g <> 'period' THEN pg_catalog.substr(g, 9) || ', period' ELSE g END;
 			EXECUTE pg_catalog.format('CREATE TABLE %s (%s, UNIQUE NULLS NOT DISTINCT (%s)) WITH (fillfactor = 80)', tname, rcols, gkey);
+			-- (with kept percentiles: the rows it touched, by ctid)
 			refresh := refresh || pg_catalog.format(
-				' INSERT INTO %1$s AS r SELECT %2$s FROM (SELECT -1 AS _sign, o.* FROM pg_catalog.unnest(olds) AS o'
+				' %5$s INSERT INTO %1$s AS r SELECT %2$s FROM (SELECT -1 AS _sign, o.* FROM pg_catalog.unnest(olds) AS o'
 				'  UNION ALL SELECT 1, x.* FROM pg_catalog.unnest(news) AS x) AS d GROUP BY %3$s ORDER BY %3$s'
-				' ON CONFLICT (%3$s) DO UPDATE SET %4$s;',
-				tname, rsel, g, rupd);
+				' ON CONFLICT (%3$s) DO UPDATE SET %4$s%6$s;',
+				tname, rsel, g, rupd, CASE WHEN rkept <> '' THEN 'WITH u AS (' ELSE '' END,
+				CASE WHEN rkept <> '' THEN ' RETURNING r.ctid AS t) SELECT pg_catalog.array_agg(u.t) INTO touched FROM u' ELSE '' END);
+			rverify := pg_catalog.format('SELECT %1$s FROM (SELECT 1 AS _sign, x.* FROM %2$s AS x) AS d GROUP BY %3$s',
+				rsel, ftab, g);
+			build := build || pg_catalog.format(' DELETE FROM %1$s; INSERT INTO %1$s %2$s;', tname, rverify);
 			rverify := pg_catalog.format('SELECT %1$s FROM (SELECT 1 AS _sign, x.* FROM %2$s AS x) AS d GROUP BY %3$s',
 				rsel || rkept, ftab, g);
-			build := build || pg_catalog.format(' DELETE FROM %1$s; INSERT INTO %1$s %2$s;', tname, rverify);
 			-- the value histograms of this rollup: (value, bucket, count) per
 			-- row, a row deleted when its count reaches 0; ordered by bucket,
 			-- then value (a bucket is a range of values). Where the rollup
@@ -2051,23 +2088,19 @@ BEGIN
 					' SELECT pg_catalog.array_agg(u.t) INTO zeros FROM u WHERE u.c = 0;'
 					' DELETE FROM %1$s.%2$I AS r WHERE r.ctid = ANY (zeros);';
 				refresh := refresh || pg_catalog.format(upsert, m, tname2, refresh_h, g || ', _bucket, _value');
-				-- the kept percentiles of the rows whose values changed, each from
-				-- its histogram (rows the delta upsert has locked already)
-				FOR nullkeys IN 0 .. 1
-				LOOP
-					CONTINUE WHEN nullkeys = 1 AND grain = 'all' AND cardinality(bys) = 0;
-					SELECT pg_catalog.string_agg(pg_catalog.format('%I = %s', x.key || '_v',
-						@extschema@._model_percentile(NULL, pg_catalog.format('%s.%I AS h WHERE ', m, tname2)
-							|| CASE WHEN nullkeys = 0 THEN hc.eq ELSE hc.nullsafe END,
-							x.value->>'frac', x.value->>'cast', true)), ', ' ORDER BY x.key)
-					INTO kset FROM jsonb_each(minfo) AS x
-					WHERE (f->'measures') ? x.key AND x.value->>'kind' = 'percentile'
-					  AND x.value->>'hist' = kv.value->>'i' AND @extschema@._model_kept(rec.value, kv.value);
-					CONTINUE WHEN kset IS NULL;
-					refresh := refresh || pg_catalog.format(' UPDATE %s AS r SET %s FROM (SELECT DISTINCT %s FROM (%s'
-						' HAVING pg_catalog.sum(_sign) <> 0) AS c) AS g WHERE %s;',
-						tname, kset, g, refresh_h, @extschema@._model_gmatch(grain, bys, nullkeys = 1));
-				END LOOP;
+				-- the kept percentiles that read this histogram: one read of it
+				-- per rollup row for all of them (_model_kept_sql)
+				SELECT pg_catalog.string_agg(pg_catalog.quote_ident(x.key || '_v'), ', ' ORDER BY x.key),
+					   pg_catalog.array_agg(x.value->>'frac' ORDER BY x.key), pg_catalog.min(x.value->>'cast')
+				INTO kcols, kfracs, kcast FROM jsonb_each(minfo) AS x
+				WHERE (f->'measures') ? x.key AND x.value->>'kind' = 'percentile'
+				  AND x.value->>'hist' = kv.value->>'i' AND @extschema@._model_kept(rec.value, kv.value);
+				IF kcols IS NOT NULL THEN
+					kset := kset || CASE WHEN kset = '' THEN '' ELSE ', ' END || pg_catalog.format('(%s) = %s', kcols,
+						@extschema@._model_kept_sql(pg_catalog.format('(SELECT h._value, h._bucket, h._count FROM %1$s.%2$I AS h'
+							' WHERE %3$s AND %4$s UNION ALL SELECT h._value, h._bucket, h._count FROM %1$s.%2$I AS h'
+							' WHERE NOT (%3$s) AND %5$s) AS h', m, tname2, hc.keyed, hc.eq, hc.nullsafe), kfracs, kcast));
+				END IF;
 				-- (built in index order: a bucket's rows share heap pages, so a
 				-- percentile reads a few pages, not one per value)
 				build := build || pg_catalog.format(' DELETE FROM %1$s.%2$I; INSERT INTO %1$s.%2$I %3$s ORDER BY %4$s, _bucket, _value;',
@@ -2092,6 +2125,10 @@ BEGIN
 					' ((SELECT * FROM %2$s.%1$I EXCEPT %3$s) UNION ALL (%3$s EXCEPT SELECT * FROM %2$s.%1$I)) x',
 					tname2, m, verify_b);
 			END LOOP;
+			IF kset <> '' THEN
+				refresh := refresh || pg_catalog.format(' UPDATE %s AS r SET %s WHERE r.ctid = ANY (touched);', tname, kset);
+				build := build || pg_catalog.format(' UPDATE %s AS r SET %s;', tname, kset);
+			END IF;
 			refresh := refresh || rfix;
 			-- <fact>_by_<rollup>(p_from, p_to): its rows, every measure of the fact
 			fn := fact.name || '_by_' || rec.key;
@@ -2191,12 +2228,13 @@ BEGIN
 			e := 'SELECT y.period%s%s FROM (SELECT x.*%s FROM (SELECT %s FROM %s AS r WHERE r.n <> 0'
 					' AND (p_from IS NULL OR r.period >= p_from) AND (p_to IS NULL OR r.period <= p_to)%s) AS x) AS y ORDER BY %s';
 			-- a ranking's query: its filters on rollup rows r go between the
-			-- two halves (no second format(): an expression may hold a %)
+			-- two halves (no second format(): an expression may hold a %); no
+			-- ORDER BY (the ranking sorts)
 			rollup_fast := rollup_fast || jsonb_build_object(rec.key, jsonb_build_object('heavy', heavy, 'select', fast_sel,
 				'head', pg_catalog.format(pg_catalog.split_part(e, '%s) AS x)', 1),
 					(SELECT coalesce(string_agg(pg_catalog.format(', y.%I', b), ''), '') FROM unnest(bys) b),
 					body, agg, rsel_cheap, tname),
-				'tail', pg_catalog.format(') AS x) AS y ORDER BY %s', g)));
+				'tail', ') AS x) AS y'));
 			-- planned for each call's arguments, so that a filter on a by
 			-- column reads the rollup's unique index, not every row
 			EXECUTE pg_catalog.format('CREATE FUNCTION %s.%I(%s) RETURNS TABLE (%s)'
@@ -2292,7 +2330,7 @@ BEGIN
 			SET search_path = pg_catalog, pg_temp SET plan_cache_mode = force_custom_plan AS %4$L$f$,
 			m, '_refresh_' || fact.name, src.key_type,
 			-- only the facts that change are written, rolled up and passed on
-			pg_catalog.format('DECLARE olds %1$s[]; news %1$s[]; changed %9$s[]; zeros tid[]; BEGIN'
+			pg_catalog.format('DECLARE olds %1$s[]; news %1$s[]; changed %9$s[]; zeros tid[]; touched tid[]; BEGIN'
 				' IF $1 IS NULL THEN %5$s RETURN; END IF;'
 				' news := ARRAY(SELECT ROW(r.*)::%1$s FROM (%8$s) AS r);'
 				' olds := ARRAY(SELECT f FROM %1$s AS f WHERE f.%2$I = ANY ($1));'
@@ -2546,7 +2584,7 @@ REVOKE ALL ON FUNCTION @extschema@.create_model(jsonb), @extschema@.drop_model(t
 	@extschema@._model_keeps_versions(jsonb, text), @extschema@._model_trigger_keys(text, text, text, text, text),
 	@extschema@._model_bucket_bounds(regtype), @extschema@._model_bucketed(jsonb, jsonb), @extschema@._model_histograms(jsonb),
 	@extschema@._model_hconds(text, text[]), @extschema@._model_kept(jsonb, jsonb), @extschema@._model_gmatch(text, text[], boolean),
-	@extschema@._model_percentile(text, text, text, text, boolean)
+	@extschema@._model_percentile(text, text, text, text, boolean), @extschema@._model_kept_sql(text, text[], text)
 	FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.create_model(jsonb), @extschema@.drop_model(text),
 	@extschema@._model_name(text, text), @extschema@._model_expr(text, text),
@@ -2556,7 +2594,7 @@ GRANT EXECUTE ON FUNCTION @extschema@.create_model(jsonb), @extschema@.drop_mode
 	@extschema@._model_keeps_versions(jsonb, text), @extschema@._model_trigger_keys(text, text, text, text, text),
 	@extschema@._model_bucket_bounds(regtype), @extschema@._model_bucketed(jsonb, jsonb), @extschema@._model_histograms(jsonb),
 	@extschema@._model_hconds(text, text[]), @extschema@._model_kept(jsonb, jsonb), @extschema@._model_gmatch(text, text[], boolean),
-	@extschema@._model_percentile(text, text, text, text, boolean)
+	@extschema@._model_percentile(text, text, text, text, boolean), @extschema@._model_kept_sql(text, text[], text)
 	TO walstar_admin;
 -- which landing tables models read, and their histories: for the engine
 GRANT SELECT ON @extschema@.model_sources, @extschema@.version_histories TO walstar_admin;

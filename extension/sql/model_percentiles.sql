@@ -188,4 +188,14 @@ SELECT walstar.create_model(jsonb_set(declaration, '{facts,obs,rollups,plain,his
 FROM pct._declaration;
 SELECT walstar.create_model(jsonb_set(declaration, '{facts,obs,rollups,plain,buckets}', '1') || '{"name": "pct3"}')
 FROM pct._declaration;
+-- walstar._percentile_ranks() (the kept percentiles' ranks): per fraction
+-- the positions of the values at ranks floor and ceil of f * (n - 1) and
+-- the part between; NULL for no values; bad input is an error
+SELECT walstar._percentile_ranks('{2,1,3}', '{0,0.5,0.9,1}');
+SELECT walstar._percentile_ranks('{}', '{0.5}') IS NULL AS empty_is_null;
+SELECT walstar._percentile_ranks('{1,NULL}', '{0.5}');
+SELECT walstar._percentile_ranks('{1,0}', '{0.5}');
+SELECT walstar._percentile_ranks('{1}', '{1.5}');
+SELECT walstar._percentile_ranks('{1}', '{NaN}');
+SELECT walstar._percentile_ranks('{{1,2},{3,4}}', '{0.5}');
 SELECT walstar.drop_model('pct');
