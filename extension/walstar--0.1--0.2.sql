@@ -967,15 +967,17 @@ BEGIN ATOMIC
 END;
 
 -- Whether a rollup row keeps the value of a percentile measure (column
--- <measure>_v), refreshed in the apply transaction for the rows whose value
--- histogram changed: where the rollup keeps the histogram without bucket
--- counts, whose rows are many and small (by reference keys, fine grains);
--- read, they are a column, not a histogram scan per row. The few large rows
--- of a bucketed rollup compute it when read.
+-- <measure>_v), refreshed in the apply transaction for the rows a batch
+-- touched: where the rollup keeps the histogram without bucket counts,
+-- whose rows are many and small (by reference keys, fine grains), unless
+-- it says "keep_percentiles": false; read, they are a column, not a
+-- histogram read per row. The few large rows of a bucketed rollup compute
+-- it when read.
 CREATE FUNCTION @extschema@._model_kept(rollup jsonb, hist jsonb) RETURNS boolean
 LANGUAGE sql IMMUTABLE
 BEGIN ATOMIC
-	SELECT @extschema@._model_histograms(rollup) AND NOT @extschema@._model_bucketed(rollup, hist);
+	SELECT @extschema@._model_histograms(rollup) AND NOT @extschema@._model_bucketed(rollup, hist)
+		AND coalesce((rollup->>'keep_percentiles')::boolean, true);
 END;
 
 -- How the rows r of a rollup are matched to the groups g a batch changed:
@@ -1655,8 +1657,9 @@ BEGIN
 					USING ERRCODE = 'invalid_parameter_value';
 			END IF;
 			IF coalesce(jsonb_typeof(rec.value->'histograms'), 'boolean') <> 'boolean'
-			   OR coalesce(jsonb_typeof(rec.value->'buckets'), 'boolean') <> 'boolean' THEN
-				RAISE EXCEPTION 'model %: rollup %: "histograms" and "buckets" must be true or false', mname, rec.key
+			   OR coalesce(jsonb_typeof(rec.value->'buckets'), 'boolean') <> 'boolean'
+			   OR coalesce(jsonb_typeof(rec.value->'keep_percentiles'), 'boolean') <> 'boolean' THEN
+				RAISE EXCEPTION 'model %: rollup %: "histograms", "buckets" and "keep_percentiles" must be true or false', mname, rec.key
 					USING ERRCODE = 'invalid_parameter_value';
 			END IF;
 			SELECT array_agg(pg_catalog.replace(b, '.', '_') ORDER BY n) INTO bys

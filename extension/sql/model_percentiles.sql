@@ -25,7 +25,7 @@ SELECT walstar.create_model($${"name": "pct", "landing_schema": "pct_land", "fac
     "max_v": {"kind": "max", "of": "v"},
     "total_v": {"kind": "sum", "of": "v", "required": ["grp"]},
     "v_per_obs": {"kind": "ratio", "numerator": "total_v", "denominator": "n_obs"}},
-  "rollups": {"daily": {"grain": "day", "by": ["grp"]}, "monthly": {"grain": "month", "by": ["grp"]},
+  "rollups": {"daily": {"grain": "day", "by": ["grp"], "keep_percentiles": false}, "monthly": {"grain": "month", "by": ["grp"]},
               "overall": {"grain": "all"}, "yearly": {"grain": "year", "by": ["grp"]},
               "plain": {"grain": "month", "by": ["grp"], "histograms": false}}}}}$$);
 -- the histograms: one per (of, filter), per rollup but plain; bucket counts
@@ -34,7 +34,8 @@ SELECT walstar.create_model($${"name": "pct", "landing_schema": "pct_land", "fac
 SELECT c.relname, obj_description(c.oid) FROM pg_class c WHERE c.relnamespace = 'pct'::regnamespace
 	AND c.relname ~ '^hb?_' AND c.relkind = 'r' ORDER BY 1;
 -- the percentiles kept per rollup row (<measure>_v): in the rollups whose
--- histograms have no bucket counts (daily, monthly)
+-- histograms have no bucket counts (monthly; daily says "keep_percentiles":
+-- false)
 SELECT a.attrelid::regclass, string_agg(a.attname, ', ' ORDER BY a.attnum) FROM pg_attribute a
 WHERE a.attrelid IN (SELECT c.oid FROM pg_class c WHERE c.relnamespace = 'pct'::regnamespace AND c.relname ~ '^r_')
   AND a.attname IN ('med_v_v', 'p90_v_v', 'p0_v_v', 'p1_v_v', 'q_dur_v', 'med_big_v') GROUP BY 1 ORDER BY 1::text;
@@ -83,6 +84,13 @@ BEGIN
 		UNION ALL
 		(SELECT y.period, y.grp, y.med_v::text, y.p90_v::text, y.q_dur::text, y.distinct_v FROM pct.obs_by_monthly() AS y
 		 EXCEPT SELECT date_trunc('month', (o.at AT TIME ZONE 'UTC')::date)::date, o.grp,
+			(percentile_cont(0.5) WITHIN GROUP (ORDER BY v))::text, (percentile_cont(0.9) WITHIN GROUP (ORDER BY v))::text,
+			(percentile_cont(0.25) WITHIN GROUP (ORDER BY done_at - at))::text, count(DISTINCT v)
+			FROM pct_land.obs o GROUP BY 1, 2)
+		UNION ALL
+		-- daily: percentiles not kept per row, from each row's histogram
+		(SELECT y.period, y.grp, y.med_v::text, y.p90_v::text, y.q_dur::text, y.distinct_v FROM pct.obs_by_daily() AS y
+		 EXCEPT SELECT (o.at AT TIME ZONE 'UTC')::date, o.grp,
 			(percentile_cont(0.5) WITHIN GROUP (ORDER BY v))::text, (percentile_cont(0.9) WITHIN GROUP (ORDER BY v))::text,
 			(percentile_cont(0.25) WITHIN GROUP (ORDER BY done_at - at))::text, count(DISTINCT v)
 			FROM pct_land.obs o GROUP BY 1, 2)
@@ -183,10 +191,12 @@ SELECT walstar.create_model(jsonb_set(declaration, '{facts,obs,measures,total_v,
 FROM pct._declaration;
 SELECT walstar.create_model(jsonb_set(declaration, '{facts,obs,measures,total_v,required}', '"grp"') || '{"name": "pct2"}')
 FROM pct._declaration;
--- "histograms" and "buckets" are true or false
+-- "histograms", "buckets" and "keep_percentiles" are true or false
 SELECT walstar.create_model(jsonb_set(declaration, '{facts,obs,rollups,plain,histograms}', '"yes"') || '{"name": "pct3"}')
 FROM pct._declaration;
 SELECT walstar.create_model(jsonb_set(declaration, '{facts,obs,rollups,plain,buckets}', '1') || '{"name": "pct3"}')
+FROM pct._declaration;
+SELECT walstar.create_model(jsonb_set(declaration, '{facts,obs,rollups,daily,keep_percentiles}', '"no"') || '{"name": "pct3"}')
 FROM pct._declaration;
 -- walstar._percentile_ranks() (the kept percentiles' ranks): per fraction
 -- the positions of the values at ranks floor and ceil of f * (n - 1) and
