@@ -1243,6 +1243,12 @@ DECLARE
 	kcols text;			-- those of one histogram, their fractions and value cast
 	kfracs text[];
 	kcast text;
+	orderable jsonb;	-- a rollup's columns and cheap measures: name -> expression over r
+	rf jsonb;			-- a ranking's rollup (rollup_fast)
+	ord text;			-- a ranking's order
+	icols text;			-- its index's columns after the within ones, if it has one
+	xq text;			-- its ranked rows
+	xqs text[];			-- those without filters and with them
 BEGIN
 	mname := @extschema@._model_name(declaration->>'name', 'the model''s "name"');
 	m := pg_catalog.quote_ident(mname);
@@ -2165,6 +2171,8 @@ BEGIN
 			rsel_cheap := rsel;
 			heavy := '{}';
 			fast_sel := rsel;	-- the ranked rows r: their columns, the heavy ones computed
+			-- what a ranking index can hold: period, by columns, cheap measures
+			orderable := (SELECT jsonb_object_agg(b, pg_catalog.format('r.%I', b)) FROM unnest(bys || 'period'::text) b);
 			FOR kv IN SELECT key, value FROM jsonb_each(minfo) WHERE (f->'measures') ? key
 			LOOP
 				rcols := rcols || pg_catalog.format(', %I %s', kv.key, kv.value->>'rt');
@@ -2225,6 +2233,7 @@ BEGIN
 				ELSE
 					rsel_cheap := rsel_cheap || ', ' || e || pg_catalog.format(' AS %I', kv.key);
 					fast_sel := fast_sel || pg_catalog.format(', r.%I', kv.key);
+					orderable := orderable || jsonb_build_object(kv.key, e);
 				END IF;
 			END LOOP;
 			rollup_cols := rollup_cols || jsonb_build_object(rec.key, rcols);
@@ -2237,7 +2246,7 @@ BEGIN
 				'head', pg_catalog.format(pg_catalog.split_part(e, '%s) AS x)', 1),
 					(SELECT coalesce(string_agg(pg_catalog.format(', y.%I', b), ''), '') FROM unnest(bys) b),
 					body, agg, rsel_cheap, tname),
-				'tail', ') AS x) AS y'));
+				'tail', ') AS x) AS y', 'table', tname, 'orderable', orderable));
 			-- planned for each call's arguments, so that a filter on a by
 			-- column reads the rollup's unique index, not every row
 			EXECUTE pg_catalog.format('CREATE FUNCTION %s.%I(%s) RETURNS TABLE (%s)'
@@ -2295,27 +2304,99 @@ BEGIN
 			-- the rows returned only, unless the order, the condition or a ratio
 			-- or formula of the fact names a measure that needs them; the
 			-- "within" filters read the rollup's unique index (a custom plan)
+			ord := pg_catalog.substr(@extschema@._model_expr(rec.value->>'order', 'ranking ' || rec.key || ' "order"'), 2,
+				pg_catalog.length(rec.value->>'order'));
 			e := pg_catalog.format('%s.%I(p_from, p_to%s)', m, fact.name || '_by_' || (rec.value->>'rollup'), pargs);
 			body := 'SELECT * FROM x';
-			IF NOT EXISTS (SELECT FROM jsonb_object_keys(rollup_fast->(rec.value->>'rollup')->'heavy') AS hv(k)
+			rf := rollup_fast->(rec.value->>'rollup');
+			icols := NULL;
+			IF NOT EXISTS (SELECT FROM jsonb_object_keys(rf->'heavy') AS hv(k)
 						   WHERE concat_ws(' ', rec.value->>'order', rec.value->>'having',
 								(SELECT string_agg(concat_ws(' ', x.value->>'num', x.value->>'den', x.value->>'formula'), ' ')
 								 FROM jsonb_each(minfo) AS x WHERE (f->'measures') ? x.key)) ~ ('\m' || hv.k || '\M')) THEN
-				e := '(' || (rollup_fast->(rec.value->>'rollup')->>'head') || pcond || (rollup_fast->(rec.value->>'rollup')->>'tail') || ')';
-				body := 'SELECT r.rank, ' || (rollup_fast->(rec.value->>'rollup')->>'select') || ' FROM x AS r';
+				e := '(' || (rf->>'head') || pcond || (rf->>'tail') || ')';
+				body := 'SELECT r.rank, ' || (rf->>'select') || ' FROM x AS r';
+				-- an order of plain terms (name [ASC|DESC] [NULLS FIRST|LAST])
+				-- over columns and cheap measures: an index of the rollup by the
+				-- within columns, then the order, serves each group's first rows
+				SELECT CASE WHEN bool_and(rf->'orderable' ? pg_catalog.lower(t.p[1])) THEN
+						pg_catalog.string_agg(pg_catalog.format('(%s)%s%s',
+							pg_catalog.regexp_replace(rf->'orderable'->>pg_catalog.lower(t.p[1]), '\mr\.', '', 'g'),
+							' ' || pg_catalog.upper(t.p[2]), ' NULLS ' || pg_catalog.upper(t.p[3])), ', ' ORDER BY t.n) END
+				INTO icols
+				FROM (SELECT x.n, pg_catalog.regexp_match(x.term,
+						'^\s*([a-z_][a-z0-9_]*)\s*(asc|desc)?\s*(?:nulls\s+(first|last))?\s*$', 'i') AS p
+					  FROM pg_catalog.regexp_split_to_table(rec.value->>'order', ',') WITH ORDINALITY AS x(term, n)) AS t
+				HAVING bool_and(t.p IS NOT NULL);
 			END IF;
+			IF icols IS NOT NULL THEN
+				BEGIN
+					EXECUTE pg_catalog.format('CREATE INDEX ON %s (%s) WHERE n <> 0', rf->>'table',
+						(SELECT coalesce(string_agg(pg_catalog.format('%I, ', b), ''), '') FROM unnest(bys) b) || icols);
+					IF cardinality(bys) > 0 THEN
+						EXECUTE pg_catalog.format('CREATE INDEX ON %s (%s) WHERE n <> 0 AND (%s)', rf->>'table',
+							(SELECT string_agg(pg_catalog.format('%I', b), ', ') FROM unnest(bys) b),
+							(SELECT string_agg(pg_catalog.format('%I IS NULL', b), ' OR ') FROM unnest(bys) b));
+					END IF;
+				EXCEPTION WHEN others THEN
+					icols := NULL;		-- an order no index can hold: the rows ranked as a whole
+				END;
+			END IF;
+			IF icols IS NOT NULL THEN
+				-- the first rows of each group: per group (a skip scan over the
+				-- index for the groups without a NULL key, the others from an
+				-- index of their own) the index in order, "having" as a filter
+				-- (\group: where the group's condition goes; no expression holds a
+				-- backslash). For the calls without any filter: a query without
+				-- parameters, whose plan is kept for the session; a call with
+				-- filters ranks the rows they leave (by the unique index)
+				xq := pg_catalog.format('(SELECT b.* FROM %s AS b WHERE %s ORDER BY %s LIMIT %s)',
+					'(' || pg_catalog.replace(rf->>'head',
+						' AND (p_from IS NULL OR r.period >= p_from) AND (p_to IS NULL OR r.period <= p_to)', '')
+						|| '\group' || (rf->>'tail') || ')',
+					cond, ord, (rec.value->>'limit')::integer);
+				IF cardinality(bys) = 0 THEN
+					xq := pg_catalog.replace(xq, '\group', '') || ' AS b';
+				ELSE
+					SELECT pg_catalog.format('(WITH RECURSIVE s AS ((SELECT %1$s FROM %2$s AS r WHERE r.n <> 0 AND %3$s ORDER BY %4$s LIMIT 1)'
+							' UNION ALL SELECT q.* FROM s, LATERAL (SELECT %1$s FROM %2$s AS r WHERE r.n <> 0 AND %3$s'
+							'  AND (%4$s) > (%5$s) ORDER BY %4$s LIMIT 1) AS q)'
+							' SELECT * FROM s UNION ALL SELECT DISTINCT %1$s FROM %2$s AS r WHERE r.n <> 0 AND NOT (%3$s)) AS gq'
+							' CROSS JOIN LATERAL (%6$s UNION ALL %7$s) AS b',
+							string_agg(pg_catalog.format('r.%I AS %I', x.b, '_g' || x.n), ', ' ORDER BY x.n), rf->>'table',
+							string_agg(pg_catalog.format('r.%I IS NOT NULL', x.b), ' AND ' ORDER BY x.n),
+							string_agg(pg_catalog.format('r.%I', x.b), ', ' ORDER BY x.n),
+							string_agg(pg_catalog.format('s.%I', '_g' || x.n), ', ' ORDER BY x.n),
+							pg_catalog.replace(xq, '\group', ' AND ' || string_agg(pg_catalog.format('gq.%I IS NOT NULL', '_g' || x.n), ' AND ' ORDER BY x.n)
+								|| string_agg(pg_catalog.format(' AND r.%I = gq.%I', x.b, '_g' || x.n), '' ORDER BY x.n)),
+							pg_catalog.replace(xq, '\group', ' AND NOT (' || string_agg(pg_catalog.format('gq.%I IS NOT NULL', '_g' || x.n), ' AND ' ORDER BY x.n)
+								|| ') AND NOT (' || string_agg(pg_catalog.format('r.%I IS NOT NULL', x.b), ' AND ' ORDER BY x.n) || ')'
+								|| string_agg(pg_catalog.format(' AND (r.%1$I = gq.%2$I OR r.%1$I IS NULL AND gq.%2$I IS NULL)', x.b, '_g' || x.n), '' ORDER BY x.n)))
+					INTO xq FROM unnest(bys) WITH ORDINALITY AS x(b, n);
+				END IF;
+				xqs := ARRAY[pg_catalog.format('SELECT pg_catalog.row_number() OVER (%s ORDER BY %s) AS rank, b.* FROM %s',
+					CASE WHEN cardinality(bys) = 0 THEN ''
+						 ELSE 'PARTITION BY ' || (SELECT string_agg(pg_catalog.format('b.%I', b), ', ') FROM unnest(bys) b) END,
+					ord, xq)];
+			ELSE
+				xqs := '{}';
+			END IF;
+			xqs := xqs || pg_catalog.format('SELECT * FROM (SELECT pg_catalog.row_number() OVER (%s ORDER BY %s) AS rank, b.*'
+				' FROM %s AS b WHERE %s) AS x WHERE x.rank <= %s',
+				CASE WHEN cardinality(bys) = 0 THEN ''
+					 ELSE 'PARTITION BY ' || (SELECT string_agg(pg_catalog.format('b.%I', b), ', ') FROM unnest(bys) b) END,
+				ord, e, cond, (rec.value->>'limit')::integer);
+			-- the query of each variant, in order
+			SELECT pg_catalog.array_agg('RETURN QUERY WITH x AS (' || q.x || ') ' || body || ' ORDER BY '
+					|| (SELECT coalesce(string_agg(pg_catalog.format('%I, ', b), ''), '') FROM unnest(bys) b) || 'rank;' ORDER BY q.n)
+			INTO xqs FROM unnest(xqs) WITH ORDINALITY AS q(x, n);
 			BEGIN
 				EXECUTE pg_catalog.format('CREATE FUNCTION %s.%I(%s) RETURNS TABLE (rank bigint, %s) LANGUAGE plpgsql STABLE'
 					' SET search_path = pg_catalog, pg_temp SET plan_cache_mode = force_custom_plan AS %L',
 					m, rec.key, params, rollup_cols->>(rec.value->>'rollup'),
-					'#variable_conflict use_column' || chr(10) || 'BEGIN RETURN QUERY ' || pg_catalog.format('WITH x AS (SELECT * FROM (SELECT pg_catalog.row_number() OVER (%s ORDER BY %s) AS rank, b.*'
-						' FROM %s AS b WHERE %s) AS x WHERE x.rank <= %s) %s ORDER BY %s rank',
-						CASE WHEN cardinality(bys) = 0 THEN ''
-							 ELSE 'PARTITION BY ' || (SELECT string_agg(pg_catalog.format('b.%I', b), ', ') FROM unnest(bys) b) END,
-						pg_catalog.substr(@extschema@._model_expr(rec.value->>'order', 'ranking ' || rec.key || ' "order"'), 2,
-							pg_catalog.length(rec.value->>'order')),
-						e, cond, (rec.value->>'limit')::integer, body,
-						(SELECT coalesce(string_agg(pg_catalog.format('%I, ', b), ''), '') FROM unnest(bys) b)) || '; END');
+					'#variable_conflict use_column' || chr(10) || 'BEGIN ' || CASE WHEN cardinality(xqs) = 1 THEN xqs[1]
+						ELSE 'IF p_from IS NULL AND p_to IS NULL' || (SELECT coalesce(string_agg(pg_catalog.format(' AND %I IS NULL', 'p_' || b), ''), '')
+							FROM unnest(bys) b) || ' THEN ' || xqs[1] || ' ELSE ' || xqs[2] || ' END IF;' END || ' END');
 				-- (plpgsql checks its queries when run: once now, over empty tables)
 				EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM %s.%I()', m, rec.key);
 			EXCEPTION WHEN others THEN

@@ -162,6 +162,11 @@ SELECT count(*) > 500 AS ratings, count(DISTINCT league) >= 2 AS leagues, count(
 FROM plain_ratings;
 SELECT count(*) > 10 AS top_rows FROM ratings.top_players();
 SELECT count(DISTINCT match_season) > 1 AS seasons, count(*) > 2 AS top_league_rows FROM ratings.top_leagues();
+-- top_players' order is of plain columns and measures: an index by its
+-- groups and order serves it (and one for the groups with a NULL key);
+-- top_leagues orders by a percentile computed when read: none
+SELECT tablename, regexp_replace(indexdef, '^.* USING ', '') FROM pg_indexes
+WHERE schemaname = 'ratings' AND tablename IN ('r_rating_position', 'r_rating_leagues') ORDER BY 1, 2;
 SELECT * FROM check_ratings() LIMIT 5;
 SELECT * FROM ratings.verify() LIMIT 5;
 SELECT churn_ratings(300);
