@@ -371,8 +371,8 @@ topic_grow(Producer *p)
 
 /* Create topic (if missing) through the Admin API, synchronously. */
 static bool
-create_topic(Producer *p, const char *name, int partitions, char *err,
-			 size_t errlen)
+create_topic(Producer *p, const char *name, int partitions, bool *created,
+			 char *err, size_t errlen)
 {
 	char					 errstr[512];
 	rd_kafka_NewTopic_t		*nt;
@@ -418,8 +418,11 @@ create_topic(Producer *p, const char *name, int partitions, char *err,
 									   : RD_KAFKA_RESP_ERR_UNKNOWN;
 
 		if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
+		{
 			log_info("kafka", "topic=%s partitions=%d msg=\"topic created\"",
 					 name, partitions);
+			*created = true;
+		}
 		else if (e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
 		{
 			snprintf(err, errlen, "cannot create topic %s: %s", name,
@@ -449,17 +452,67 @@ monotonic_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/*
+ * After creating a topic, wait (up to TOPIC_READY_MS) until the metadata
+ * shows every partition with a leader, before the first message goes to
+ * it. Records produced while a new partition had no leader yet went
+ * missing from it once in a while (086: the first READ records of one of
+ * three partitions, acknowledged, not in the topic), so the sink does not
+ * produce into a partition that is still being created.
+ */
+#define TOPIC_READY_MS 10000
+
+static void
+wait_topic_ready(Producer *p, rd_kafka_topic_t *rkt, const char *name,
+				 int partitions)
+{
+	int64_t start = monotonic_ms();
+
+	for (;;)
+	{
+		const struct rd_kafka_metadata *md = NULL;
+		bool							ready = false;
+
+		if (rd_kafka_metadata(p->rk, 0, rkt, &md, 2000) ==
+				RD_KAFKA_RESP_ERR_NO_ERROR &&
+			md->topic_cnt == 1 &&
+			md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
+			md->topics[0].partition_cnt >= partitions)
+		{
+			ready = true;
+			for (int i = 0; i < md->topics[0].partition_cnt; i++)
+				if (md->topics[0].partitions[i].leader < 0 ||
+					md->topics[0].partitions[i].err !=
+						RD_KAFKA_RESP_ERR_NO_ERROR)
+					ready = false;
+		}
+		if (md != NULL)
+			rd_kafka_metadata_destroy(md);
+		if (ready)
+			return;
+		if (monotonic_ms() - start > TOPIC_READY_MS)
+		{
+			log_warning("kafka",
+						"topic=%s msg=\"a partition of the new topic has no "
+						"leader after %d s; producing anyway\"",
+						name, TOPIC_READY_MS / 1000);
+			return;
+		}
+		usleep(50 * 1000);
+	}
+}
+
 static rd_kafka_topic_t *
 topic_handle(Producer *p, const char *name, int partitions, char *err,
 			 size_t errlen)
 {
 	TopicSlot *slot = topic_lookup(p, name);
+	bool	   created = false;
+	int		   want = partitions > 0 ? partitions : p->cfg->topic_partitions;
 
 	if (slot->name != NULL)
 		return slot->rkt;
-	if (!create_topic(p, name,
-					  partitions > 0 ? partitions : p->cfg->topic_partitions,
-					  err, errlen))
+	if (!create_topic(p, name, want, &created, err, errlen))
 		return NULL;
 	slot->rkt = rd_kafka_topic_new(p->rk, name, NULL);
 	if (slot->rkt == NULL)
@@ -468,6 +521,8 @@ topic_handle(Producer *p, const char *name, int partitions, char *err,
 				 rd_kafka_err2str(rd_kafka_last_error()));
 		return NULL;
 	}
+	if (created)
+		wait_topic_ready(p, slot->rkt, name, want);
 	slot->name = strdup(name);
 	if (slot->name == NULL)
 	{
