@@ -34,7 +34,7 @@ INSERT INTO league.players SELECT g, (ARRAY['GK', 'DF', 'MF', 'FW'])[1 + g % 4],
 INSERT INTO league.matches SELECT g, '2023-08-01'::timestamptz + g * interval '5 days', CASE WHEN g < 60 THEN '2023/24' ELSE '2024/25' END
 FROM generate_series(1, 100) g;
 
-\set decl '{"name": "ratings", "landing_schema": "league", "dimensions": {"club": {"table": "clubs", "attributes": {"league": "league"}}, "player": {"table": "players", "scd": 2, "effective": "updated_at", "attributes": {"position": "position", "club_id": "club_id"}}, "match": {"table": "matches", "attributes": {"played_at": "played_at", "season": "season"}}, "roster": {"table": "players", "attributes": {"current_position": "position"}}}, "facts": {"rating": {"table": "ratings", "time": "match.played_at", "filter": "minutes >= 1", "columns": {"rating": "rating"}, "references": {"match": {"key": "match_id"}, "player": {"key": "player_id", "as_of": "match.played_at"}, "club": {"key": "player.club_id"}}, "measures": {"rated": {"kind": "count"}, "avg_rating": {"kind": "avg", "of": "rating"}, "min_rating": {"kind": "min", "of": "rating"}, "max_rating": {"kind": "max", "of": "rating"}, "median_rating": {"kind": "percentile", "of": "rating", "fraction": 0.5}, "p90_rating": {"kind": "percentile", "of": "rating", "fraction": 0.9}}, "rollups": {"form": {"grain": "all", "by": ["match.season", "player_key"]}, "position": {"grain": "all", "by": ["match.season", "player.position", "player_key"]}, "clubs": {"grain": "all", "by": ["match.season", "club_key"]}, "leagues": {"grain": "all", "by": ["match.season", "club.league"]}}, "rankings": {"top_players": {"rollup": "position", "within": ["match.season", "player.position"], "order": "avg_rating DESC, rated DESC, player_key", "limit": 10, "having": "rated >= 5"}, "top_leagues": {"rollup": "leagues", "within": ["match.season"], "order": "median_rating DESC NULLS LAST, club_league", "limit": 2}}}}}'
+\set decl '{"name": "ratings", "landing_schema": "league", "dimensions": {"club": {"table": "clubs", "attributes": {"league": "league"}}, "player": {"table": "players", "scd": 2, "effective": "updated_at", "attributes": {"position": "position", "club_id": "club_id"}}, "match": {"table": "matches", "attributes": {"played_at": "played_at", "season": "season"}}, "roster": {"table": "players", "attributes": {"current_position": "position"}}}, "facts": {"rating": {"table": "ratings", "time": "match.played_at", "filter": "minutes >= 1", "columns": {"rating": "rating"}, "references": {"match": {"key": "match_id"}, "player": {"key": "player_id", "as_of": "match.played_at"}, "club": {"key": "player.club_id"}}, "measures": {"rated": {"kind": "count"}, "avg_rating": {"kind": "avg", "of": "rating"}, "min_rating": {"kind": "min", "of": "rating"}, "max_rating": {"kind": "max", "of": "rating"}, "median_rating": {"kind": "percentile", "of": "rating", "fraction": 0.5}, "p90_rating": {"kind": "percentile", "of": "rating", "fraction": 0.9}}, "rollups": {"form": {"grain": "all", "by": ["match.season", "player_key"]}, "position": {"grain": "all", "by": ["match.season", "player.position", "player_key"]}, "clubs": {"grain": "all", "by": ["match.season", "club_key"]}, "leagues": {"grain": "all", "by": ["match.season", "club.league"]}}, "rankings": {"top_players": {"rollup": "position", "within": ["match.season", "player.position"], "order": "avg_rating DESC, rated DESC, player_key", "limit": 10, "having": "rated >= 5"}, "top_leagues": {"rollup": "leagues", "within": ["match.season"], "order": "median_rating DESC NULLS LAST, club_league", "limit": 2}, "top_overall": {"rollup": "form", "order": "rated DESC, player_key, match_season", "limit": 3}}}}}'
 
 -- refused: a chain in a circle, a time that is no attribute, a bad ranking
 SELECT walstar.create_model(jsonb_set(jsonb_set(:'decl', '{facts,rating,references,match,key}', '"club.league"'),
@@ -102,6 +102,15 @@ CREATE FUNCTION check_ratings() RETURNS SETOF text LANGUAGE sql AS $$
 					league) AS rank
 			FROM plain_ratings GROUP BY season, league) t WHERE rank <= 2) d)
 	UNION ALL
+	-- no "within": the first rows of the whole rollup (from its index)
+	(SELECT 'top overall ' || x::text FROM (
+		(SELECT jsonb_build_object('s', match_season, 'p', player_key, 'rank', rank, 'n', rated) AS x FROM ratings.top_overall()
+		 UNION ALL SELECT jsonb_build_object('rows', count(*)) FROM ratings.top_overall())
+		EXCEPT ALL (SELECT jsonb_build_object('s', season, 'p', player_id, 'rank', rank, 'n', n) FROM (
+			SELECT season, player_id, count(*) AS n, row_number() OVER (ORDER BY count(*) DESC, player_id, season) AS rank
+			FROM plain_ratings GROUP BY season, player_id) t WHERE rank <= 3
+		 UNION ALL SELECT jsonb_build_object('rows', least(3, count(DISTINCT (season, player_id)))) FROM plain_ratings)) d)
+	UNION ALL
 	-- the "within" filters: exactly the rows of their group
 	SELECT 'top filtered ' || g.s || ' ' || g.p FROM (SELECT DISTINCT match_season AS s, player_position AS p
 		FROM ratings.top_players() WHERE match_season IS NOT NULL AND player_position IS NOT NULL) g
@@ -164,9 +173,10 @@ SELECT count(*) > 10 AS top_rows FROM ratings.top_players();
 SELECT count(DISTINCT match_season) > 1 AS seasons, count(*) > 2 AS top_league_rows FROM ratings.top_leagues();
 -- top_players' order is of plain columns and measures: an index by its
 -- groups and order serves it (and one for the groups with a NULL key);
--- top_leagues orders by a percentile computed when read: none
+-- top_leagues orders by a percentile computed when read: none; top_overall
+-- (no "within") by its order alone
 SELECT tablename, regexp_replace(indexdef, '^.* USING ', '') FROM pg_indexes
-WHERE schemaname = 'ratings' AND tablename IN ('r_rating_position', 'r_rating_leagues') ORDER BY 1, 2;
+WHERE schemaname = 'ratings' AND tablename IN ('r_rating_position', 'r_rating_leagues', 'r_rating_form') ORDER BY 1, 2;
 SELECT * FROM check_ratings() LIMIT 5;
 SELECT * FROM ratings.verify() LIMIT 5;
 SELECT churn_ratings(300);
