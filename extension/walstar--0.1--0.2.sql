@@ -1249,6 +1249,7 @@ DECLARE
 	icols text;			-- its index's columns after the within ones, if it has one
 	xq text;			-- its ranked rows
 	xqs text[];			-- those without filters and with them
+	kept boolean;		-- a rollup function's measure is a kept percentile
 BEGIN
 	mname := @extschema@._model_name(declaration->>'name', 'the model''s "name"');
 	m := pg_catalog.quote_ident(mname);
@@ -2198,11 +2199,13 @@ BEGIN
 				-- NULL key (the null-safe form is served by its first column only)
 				tname2 := CASE WHEN kv.value->>'hist' IS NOT NULL
 					THEN pg_catalog.format('%s.%I', m, 'h_' || fact.name || '_' || rec.key || '_' || (kv.value->>'hist')) END;
+				-- a percentile kept in the row (_model_kept): its column
+				kept := kv.value->>'kind' = 'percentile' AND @extschema@._model_kept(rec.value,
+					(SELECT x.value FROM jsonb_each(hists) AS x WHERE x.value->>'i' = kv.value->>'hist'));
 				IF kv.value->>'kind' IN ('count_distinct', 'percentile') AND NOT @extschema@._model_histograms(rec.value) THEN
 					-- a rollup without histograms: from the row's facts
 					e := pg_catalog.format('(SELECT %s FROM %s AS f WHERE %s%s)::%s', kv.value->>'fagg', ftab, pmatch, cond, kv.value->>'rt');
-				ELSIF kv.value->>'kind' = 'percentile' AND @extschema@._model_kept(rec.value,
-						(SELECT x.value FROM jsonb_each(hists) AS x WHERE x.value->>'i' = kv.value->>'hist')) THEN
+				ELSIF kept THEN
 					e := pg_catalog.format('r.%I', kv.key || '_v');
 				ELSIF kv.value->>'kind' = 'count_distinct' THEN
 					e := pg_catalog.format('CASE WHEN %1$s THEN (SELECT pg_catalog.count(*) FROM %2$s AS h WHERE %3$s)'
@@ -2226,7 +2229,7 @@ BEGIN
 				rsel := rsel || ', ' || e || pg_catalog.format(' AS %I', kv.key);
 				-- a ranking reads the rollup without these (a histogram read
 				-- per row) and computes them for the rows it returns only
-				IF kv.value->>'kind' IN ('count_distinct', 'percentile') AND e <> pg_catalog.format('r.%I', kv.key || '_v') THEN
+				IF kv.value->>'kind' IN ('count_distinct', 'percentile') AND NOT kept THEN
 					rsel_cheap := rsel_cheap || pg_catalog.format(', NULL::%s AS %I', kv.value->>'rt', kv.key);
 					heavy := heavy || jsonb_build_object(kv.key, e);
 					fast_sel := fast_sel || ', ' || e || pg_catalog.format(' AS %I', kv.key);
